@@ -1,0 +1,29 @@
+//! API keys of an organization.
+
+use leptos::prelude::*;
+use tollbooth::api_keys::{ApiKeyView, NewApiKey};
+
+use crate::error::AppError;
+#[cfg(feature = "ssr")]
+use crate::ssr;
+
+/// The organization's keys (never their secrets).
+#[server(endpoint = "list_api_keys")]
+pub async fn list_api_keys(org_id: String) -> Result<Vec<ApiKeyView>, AppError> {
+    let (ctx, scope, _) = ssr::scope(&org_id).await?;
+    tollbooth::api_keys::list(&ctx.db, &scope).await.map_err(ssr::fail)
+}
+
+/// Creates a key; the secret is returned this once.
+#[server(endpoint = "create_api_key")]
+pub async fn create_api_key(org_id: String, name: String) -> Result<NewApiKey, AppError> {
+    let (ctx, scope, _) = ssr::scope(&org_id).await?;
+    tollbooth::api_keys::create(&ctx.db, &scope, &name).await.map_err(ssr::fail)
+}
+
+/// Revokes a key.
+#[server(endpoint = "revoke_api_key")]
+pub async fn revoke_api_key(org_id: String, key_id: String) -> Result<(), AppError> {
+    let (ctx, scope, _) = ssr::scope(&org_id).await?;
+    tollbooth::api_keys::revoke(&ctx.db, &scope, &key_id).await.map_err(ssr::fail)
+}

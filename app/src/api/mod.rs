@@ -1,0 +1,27 @@
+//! Thin server functions: check the session and role, call one core service,
+//! return a DTO. Endpoints are named so that tests and scripts can call them.
+
+pub mod admin;
+pub mod auth;
+pub mod keys;
+pub mod orgs;
+
+use serde::{Deserialize, Serialize};
+use tollbooth::accounts::UserView;
+use tollbooth::orgs::{MyOrg, OrgView, Role};
+
+/// The signed-in user and their organizations.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Me {
+    pub user: UserView,
+    pub orgs: Vec<MyOrg>,
+    /// The organization last worked in (falls back to the first).
+    pub current_org: Option<String>,
+}
+
+/// An organization with the caller's role in it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CurrentOrg {
+    pub org: OrgView,
+    pub role: Role,
+}

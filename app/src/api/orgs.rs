@@ -1,0 +1,94 @@
+//! Organization settings, members and invites.
+
+use leptos::prelude::*;
+use tollbooth::orgs::{InvitePreview, InviteView, MemberView, NewInvite, OrgView};
+
+use super::CurrentOrg;
+use crate::error::AppError;
+#[cfg(feature = "ssr")]
+use crate::ssr;
+#[cfg(feature = "ssr")]
+use tollbooth::orgs::{self, Role};
+
+/// The organization and the caller's role (404 unless a member).
+#[server(endpoint = "org_context")]
+pub async fn org_context(org_id: String) -> Result<CurrentOrg, AppError> {
+    let (ctx, scope, _) = ssr::scope(&org_id).await?;
+    let org = orgs::get(&ctx.db, &scope).await.map_err(ssr::fail)?;
+    Ok(CurrentOrg { org, role: scope.role })
+}
+
+/// Renames the organization and sets its time zone.
+#[server(endpoint = "update_org")]
+pub async fn update_org(org_id: String, name: String, time_zone: String) -> Result<OrgView, AppError> {
+    let (ctx, scope, _) = ssr::scope(&org_id).await?;
+    orgs::update_settings(&ctx.db, &scope, &name, &time_zone).await.map_err(ssr::fail)
+}
+
+/// Members, and pending invites for those who manage them.
+#[server(endpoint = "list_members")]
+pub async fn list_members(org_id: String) -> Result<(Vec<MemberView>, Vec<InviteView>), AppError> {
+    let (ctx, scope, _) = ssr::scope(&org_id).await?;
+    let members = orgs::list_members(&ctx.db, &scope).await.map_err(ssr::fail)?;
+    let invites = if scope.role.can_manage() { orgs::list_invites(&ctx.db, &scope).await.map_err(ssr::fail)? } else { vec![] };
+    Ok((members, invites))
+}
+
+/// Changes a member's role.
+#[server(endpoint = "change_role")]
+pub async fn change_role(org_id: String, user_id: String, role: String) -> Result<(), AppError> {
+    let (ctx, scope, _) = ssr::scope(&org_id).await?;
+    let role = Role::parse(&role).map_err(ssr::fail)?;
+    orgs::change_role(&ctx.db, &scope, &user_id, role).await.map_err(ssr::fail)
+}
+
+/// Removes a member.
+#[server(endpoint = "remove_member")]
+pub async fn remove_member(org_id: String, user_id: String) -> Result<(), AppError> {
+    let (ctx, scope, _) = ssr::scope(&org_id).await?;
+    orgs::remove_member(&ctx.db, &scope, &user_id).await.map_err(ssr::fail)
+}
+
+/// An invite with its link, shown to the inviter.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct CreatedInvite {
+    pub invite: NewInvite,
+    pub link: String,
+}
+
+/// Invites someone by e-mail; returns the link to hand them.
+#[server(endpoint = "invite_member")]
+pub async fn invite_member(org_id: String, email: String, role: String) -> Result<CreatedInvite, AppError> {
+    let (ctx, scope, _) = ssr::scope(&org_id).await?;
+    let role = Role::parse(&role).map_err(ssr::fail)?;
+    let invite = orgs::invite(&ctx.db, &scope, &email, role).await.map_err(ssr::fail)?;
+    let link = format!("{}/invite/{}", ctx.public_url.trim_end_matches('/'), invite.token);
+    Ok(CreatedInvite { invite, link })
+}
+
+/// Revokes a pending invite.
+#[server(endpoint = "revoke_invite")]
+pub async fn revoke_invite(org_id: String, invite_id: String) -> Result<(), AppError> {
+    let (ctx, scope, _) = ssr::scope(&org_id).await?;
+    orgs::revoke_invite(&ctx.db, &scope, &invite_id).await.map_err(ssr::fail)
+}
+
+/// What an invite link offers.
+#[server(endpoint = "get_invite")]
+pub async fn get_invite(token: String) -> Result<InvitePreview, AppError> {
+    orgs::preview_invite(&ssr::ctx()?.db, &token).await.map_err(ssr::fail)
+}
+
+/// Accepts an invite as the signed-in user, or with a password (existing
+/// account's, or a new account's); signs in and returns where to go.
+#[server(endpoint = "accept_invite")]
+pub async fn accept_invite(token: String, password: Option<String>) -> Result<String, AppError> {
+    let ctx = ssr::ctx()?;
+    let who = match ssr::maybe_user().await? {
+        Some(user) => orgs::Acceptor::SignedIn(user),
+        None => orgs::Acceptor::Password(password.unwrap_or_default()),
+    };
+    let (user, org_id) = orgs::accept_invite(&ctx.db, &token, who).await.map_err(ssr::fail)?;
+    ssr::sign_in(&user, Some(&org_id)).await?;
+    Ok(format!("/o/{org_id}"))
+}

@@ -1,0 +1,124 @@
+//! The signed-in app shell: navigation, organization switcher, sign-out.
+
+use leptos::prelude::*;
+use leptos_router::components::{Outlet, Redirect, A};
+use leptos_router::hooks::use_params_map;
+
+use crate::api::auth::{whoami, Logout};
+use crate::api::orgs::org_context;
+use crate::api::{CurrentOrg, Me};
+use crate::components::ErrorMessage;
+use crate::pages::NotFound;
+
+/// The current organization id from the route (`/o/:org/...`).
+pub fn use_org_id() -> Memo<String> {
+    let params = use_params_map();
+    Memo::new(move |_| params.read().get("org").unwrap_or_default())
+}
+
+/// The current organization and role, provided by [`OrgLayout`] to its pages.
+pub fn use_org() -> CurrentOrg {
+    expect_context::<CurrentOrg>()
+}
+
+/// Everything under `/o/:org`: checks sign-in and membership, then shows the page.
+#[component]
+pub fn OrgLayout() -> impl IntoView {
+    let org_id = use_org_id();
+    let me = Resource::new(|| (), |_| whoami());
+    let org = Resource::new(move || org_id.get(), org_context);
+    view! {
+        <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match (me.await, org.await) {
+                    (Ok(None), _) | (_, Err(crate::error::AppError { status: 401, .. })) => {
+                        view! { <Redirect path="/login" /> }.into_any()
+                    }
+                    (Ok(Some(me)), Ok(ctx)) => {
+                        provide_context(ctx.clone());
+                        view! { <Shell me ctx /> }.into_any()
+                    }
+                    (_, Err(e)) if e.is_not_found() => view! { <NotFound /> }.into_any(),
+                    (Err(e), _) | (_, Err(e)) => view! { <ErrorMessage message=e.message /> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+#[component]
+fn Shell(me: Me, ctx: CurrentOrg) -> impl IntoView {
+    let base = format!("/o/{}", ctx.org.id);
+    let link = move |suffix: &str| format!("{base}{suffix}");
+    let is_admin = me.user.is_platform_admin;
+    let current = ctx.org.id.clone();
+    view! {
+        <div class="app">
+            <nav class="sidebar" aria-label="Main">
+                <a class="brand" href="/">"Tollbooth"</a>
+                <OrgSwitcher me=me.clone() current />
+                <ul>
+                    <li><A href=link("") exact=true>"Usage"</A></li>
+                    <li><A href=link("/billing")>"Billing"</A></li>
+                    <li><A href=link("/budgets")>"Budgets & alerts"</A></li>
+                    <li><A href=link("/keys")>"API keys"</A></li>
+                    <li><A href=link("/members")>"Members"</A></li>
+                    <li><A href=link("/settings")>"Settings"</A></li>
+                    {is_admin.then(|| view! { <li><a href="/admin">"Admin"</a></li> })}
+                </ul>
+                <div class="who">
+                    <span class="email">{me.user.email.clone()}</span>
+                    <span class="role">{ctx.role.as_str()}</span>
+                    <LogoutButton />
+                </div>
+            </nav>
+            <main class="content">
+                <Outlet />
+            </main>
+        </div>
+    }
+}
+
+/// A select of the user's organizations; choosing one opens it.
+#[component]
+fn OrgSwitcher(me: Me, current: String) -> impl IntoView {
+    let on_change = move |ev: leptos::ev::Event| {
+        let id = event_target_value(&ev);
+        if let Some(w) = web_sys::window() {
+            let _ = w.location().set_href(&format!("/o/{id}"));
+        }
+    };
+    view! {
+        <label class="switcher">
+            <span>"Organization"</span>
+            <select name="org" on:change=on_change>
+                {me
+                    .orgs
+                    .into_iter()
+                    .map(|o| {
+                        let selected = o.id == current;
+                        view! { <option value=o.id.clone() selected=selected>{o.name}</option> }
+                    })
+                    .collect_view()}
+            </select>
+        </label>
+    }
+}
+
+/// Signs out and returns to the login page.
+#[component]
+pub fn LogoutButton() -> impl IntoView {
+    let logout = ServerAction::<Logout>::new();
+    Effect::new(move |_| {
+        if let Some(Ok(())) = logout.value().get() {
+            if let Some(w) = web_sys::window() {
+                let _ = w.location().set_href("/login");
+            }
+        }
+    });
+    view! {
+        <ActionForm action=logout>
+            <button type="submit" class="link">"Sign out"</button>
+        </ActionForm>
+    }
+}

@@ -1,0 +1,73 @@
+//! Tollbooth's web UI: pages, components and the server functions they call.
+//!
+//! Pages render on the server with their data and hydrate in the browser.
+//! Organization pages live under `/o/:org`; membership is checked by every
+//! server function, so another organization's id is simply "not found".
+
+pub mod api;
+pub mod components;
+pub mod error;
+pub mod pages;
+#[cfg(feature = "ssr")]
+pub mod ssr;
+
+use leptos::prelude::*;
+use leptos_meta::{provide_meta_context, MetaTags, Title};
+use leptos_router::components::{ParentRoute, Route, Router, Routes};
+use leptos_router::{path, SsrMode};
+
+use crate::components::layout::OrgLayout;
+use crate::pages::*;
+
+/// The HTML document around the app, rendered on the server.
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8" />
+                <meta name="viewport" content="width=device-width, initial-scale=1" />
+                <link rel="stylesheet" href="/pkg/tollbooth.css" />
+                <link rel="icon" type="image/svg+xml" href="/favicon.svg" />
+                <AutoReload options=options.clone() />
+                <HydrationScripts options />
+                <MetaTags />
+            </head>
+            <body>
+                <App />
+            </body>
+        </html>
+    }
+}
+
+/// The application: routes and the error boundary around them. Every route
+/// renders in `Async` mode: the page is sent whole with its data, so a
+/// redirect or a 404 can still set the HTTP status.
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    view! {
+        <Title text="Tollbooth" />
+        <Router>
+            <ErrorBoundary fallback=|errors| {
+                view! { <components::ErrorPage errors /> }
+            }>
+                <Routes fallback=|| view! { <NotFound /> }>
+                    <Route path=path!("/") view=Home ssr=SsrMode::Async />
+                    <Route path=path!("/login") view=LoginPage ssr=SsrMode::Async />
+                    <Route path=path!("/signup") view=SignupPage ssr=SsrMode::Async />
+                    <Route path=path!("/invite/:token") view=InvitePage ssr=SsrMode::Async />
+                    <Route path=path!("/admin") view=AdminPage ssr=SsrMode::Async />
+                    <ParentRoute path=path!("/o/:org") view=OrgLayout ssr=SsrMode::Async>
+                        <Route path=path!("") view=UsagePage ssr=SsrMode::Async />
+                        <Route path=path!("billing") view=BillingPage ssr=SsrMode::Async />
+                        <Route path=path!("budgets") view=BudgetsPage ssr=SsrMode::Async />
+                        <Route path=path!("keys") view=KeysPage ssr=SsrMode::Async />
+                        <Route path=path!("members") view=MembersPage ssr=SsrMode::Async />
+                        <Route path=path!("settings") view=SettingsPage ssr=SsrMode::Async />
+                    </ParentRoute>
+                </Routes>
+            </ErrorBoundary>
+        </Router>
+    }
+}

@@ -1,0 +1,44 @@
+//! The platform admin area.
+
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::components::Redirect;
+
+use crate::api::admin::admin_list_orgs;
+use crate::components::{format_time, ErrorMessage};
+
+#[component]
+pub fn AdminPage() -> impl IntoView {
+    let orgs = Resource::new(|| (), |_| admin_list_orgs());
+    view! {
+        <Title text="Admin · Tollbooth" />
+        <div class="content standalone">
+            <p><a href="/">"← Back to the app"</a></p>
+            <h1>"Platform admin"</h1>
+            <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    match orgs.await {
+                        Ok(list) => view! {
+                            <h2>"Organizations (" {list.len()} ")"</h2>
+                            <table class="table">
+                                <thead><tr><th>"Name"</th><th>"Members"</th><th>"Created"</th><th>"Id"</th></tr></thead>
+                                <tbody>
+                                    {list.into_iter().map(|o| view! {
+                                        <tr>
+                                            <td>{o.name}</td>
+                                            <td class="num">{o.members}</td>
+                                            <td>{format_time(o.created_at)}</td>
+                                            <td><code>{o.id}</code></td>
+                                        </tr>
+                                    }).collect_view()}
+                                </tbody>
+                            </table>
+                        }.into_any(),
+                        Err(e) if e.is_unauthorized() => view! { <Redirect path="/login" /> }.into_any(),
+                        Err(e) => view! { <ErrorMessage message=e.message /> }.into_any(),
+                    }
+                })}
+            </Suspense>
+        </div>
+    }
+}

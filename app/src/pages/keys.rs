@@ -1,0 +1,83 @@
+//! API keys: create (shown once), list, revoke.
+
+use leptos::prelude::*;
+use leptos_meta::Title;
+
+use crate::api::keys::{list_api_keys, CreateApiKey, RevokeApiKey};
+use crate::components::layout::{use_org, use_org_id};
+use crate::components::{action_error, format_time, ErrorMessage};
+
+#[component]
+pub fn KeysPage() -> impl IntoView {
+    let org_id = use_org_id();
+    let can_manage = use_org().role.can_manage();
+    let create = ServerAction::<CreateApiKey>::new();
+    let revoke = ServerAction::<RevokeApiKey>::new();
+    let keys = Resource::new(
+        move || (org_id.get(), create.version().get(), revoke.version().get()),
+        |(org, _, _)| list_api_keys(org),
+    );
+    view! {
+        <Title text="API keys · Tollbooth" />
+        <h1>"API keys"</h1>
+        <p class="muted">
+            "Keys authenticate REST calls: " <code>"Authorization: Bearer tb_live_…"</code>
+            ". Only a hash is stored; a key is shown once, when it is created."
+        </p>
+        {can_manage.then(|| view! {
+            <section class="card">
+                <h2>"Create a key"</h2>
+                <ActionForm action=create attr:class="row">
+                    <input type="hidden" name="org_id" value=org_id.get_untracked() />
+                    <label>"Name" <input name="name" required maxlength="80" placeholder="e.g. production backend" /></label>
+                    <button type="submit">"Create key"</button>
+                </ActionForm>
+                {action_error(create.value())}
+                {move || create.value().get().and_then(Result::ok).map(|k| view! {
+                    <div class="secret" role="status">
+                        <p><strong>"Copy this key now. It will not be shown again."</strong></p>
+                        <code class="key" data-testid="new-key">{k.secret}</code>
+                    </div>
+                })}
+            </section>
+        })}
+        {action_error(revoke.value())}
+        <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match keys.await {
+                    Ok(list) if list.is_empty() => view! { <p class="empty">"No API keys yet."</p> }.into_any(),
+                    Ok(list) => view! {
+                        <table class="table">
+                            <thead><tr><th>"Name"</th><th>"Key"</th><th>"Created"</th><th>"Last used"</th><th>"Status"</th><th></th></tr></thead>
+                            <tbody>
+                                {list.into_iter().map(|k| {
+                                    let revoked = k.revoked_at.is_some();
+                                    let key_id = k.id.clone();
+                                    view! {
+                                        <tr data-key-id=k.id.clone()>
+                                            <td>{k.name.clone()}</td>
+                                            <td><code>{format!("{}…", k.prefix)}</code></td>
+                                            <td>{format_time(k.created_at)}</td>
+                                            <td>{k.last_used_at.map(format_time).unwrap_or_else(|| "never".into())}</td>
+                                            <td>{if revoked { "revoked" } else { "active" }}</td>
+                                            <td>
+                                                {(can_manage && !revoked).then(|| view! {
+                                                    <ActionForm action=revoke>
+                                                        <input type="hidden" name="org_id" value=org_id.get_untracked() />
+                                                        <input type="hidden" name="key_id" value=key_id />
+                                                        <button type="submit" class="danger">"Revoke"</button>
+                                                    </ActionForm>
+                                                })}
+                                            </td>
+                                        </tr>
+                                    }
+                                }).collect_view()}
+                            </tbody>
+                        </table>
+                    }.into_any(),
+                    Err(e) => view! { <ErrorMessage message=e.message /> }.into_any(),
+                }
+            })}
+        </Transition>
+    }
+}

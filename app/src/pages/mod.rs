@@ -1,0 +1,80 @@
+//! One module per page.
+
+mod admin;
+mod auth;
+mod keys;
+mod members;
+mod placeholders;
+mod settings;
+
+pub use admin::AdminPage;
+pub use auth::{InvitePage, LoginPage, SignupPage};
+pub use keys::KeysPage;
+pub use members::MembersPage;
+pub use placeholders::{BillingPage, BudgetsPage, UsagePage};
+pub use settings::SettingsPage;
+
+use leptos::prelude::*;
+use leptos_router::components::Redirect;
+
+use crate::api::auth::whoami;
+use crate::components::ErrorMessage;
+use crate::error::AppError;
+
+/// Full page load to `to` (so the shell re-renders with the new session).
+pub(crate) fn go_to(to: &str) {
+    if let Some(w) = web_sys::window() {
+        let _ = w.location().set_href(to);
+    }
+}
+
+/// Navigates when an action that returns a destination succeeds.
+pub(crate) fn go_on_success(value: impl Get<Value = Option<Result<String, AppError>>> + Send + Sync + 'static) {
+    Effect::new(move |_| {
+        if let Some(Ok(to)) = value.get() {
+            go_to(&to);
+        }
+    });
+}
+
+/// `/`: the current organization when signed in, else the login page.
+#[component]
+pub fn Home() -> impl IntoView {
+    let me = Resource::new(|| (), |_| whoami());
+    view! {
+        <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match me.await {
+                    Ok(Some(me)) => {
+                        let to = match (&me.current_org, me.user.is_platform_admin) {
+                            (Some(org), _) => format!("/o/{org}"),
+                            (None, true) => "/admin".to_string(),
+                            (None, false) => "/signup".to_string(),
+                        };
+                        view! { <Redirect path=to /> }.into_any()
+                    }
+                    Ok(None) => view! { <Redirect path="/login" /> }.into_any(),
+                    Err(e) => view! { <ErrorMessage message=e.message /> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+/// Any unknown path, and ids that do not exist or belong to another organization.
+#[component]
+pub fn NotFound() -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    {
+        if let Some(resp) = use_context::<leptos_axum::ResponseOptions>() {
+            resp.set_status(http::StatusCode::NOT_FOUND);
+        }
+    }
+    view! {
+        <section class="card narrow">
+            <h1>"Not found"</h1>
+            <p>"There is nothing here, or you do not have access to it."</p>
+            <p><a href="/">"Back to the start"</a></p>
+        </section>
+    }
+}

@@ -1,0 +1,112 @@
+//! Server-side helpers shared by the server functions: the app context, the
+//! session, the signed-in user and the organization scope.
+
+use leptos::prelude::*;
+use tollbooth::accounts::{self, UserView};
+use tollbooth::db::Db;
+use tollbooth::orgs::{self, OrgScope};
+use tower_sessions::Session;
+
+use crate::error::AppError;
+
+/// Session key holding the signed-in user's id.
+pub const SESSION_USER: &str = "user_id";
+/// Session key holding the organization the user last worked in.
+pub const SESSION_ORG: &str = "org_id";
+
+/// What server functions need from the running server.
+#[derive(Clone, Debug)]
+pub struct AppContext {
+    pub db: Db,
+    /// Base URL used in links we hand out (invites), e.g. `http://127.0.0.1:3000`.
+    pub public_url: String,
+}
+
+/// The app context provided by the server.
+pub fn ctx() -> Result<AppContext, AppError> {
+    use_context::<AppContext>().ok_or_else(|| AppError::new(500, "server context missing"))
+}
+
+/// Converts a core error into the server function error, setting the response
+/// status; internals are logged and replaced by a generic sentence.
+pub fn fail(e: tollbooth::Error) -> AppError {
+    let status = e.status_code();
+    if status >= 500 {
+        tracing::error!(error = ?e, "server function failed");
+    }
+    if let Some(resp) = use_context::<leptos_axum::ResponseOptions>() {
+        if let Ok(code) = http::StatusCode::from_u16(status) {
+            resp.set_status(code);
+        }
+        if let tollbooth::Error::Throttled { retry_after_secs } = &e {
+            if let Ok(v) = http::HeaderValue::from_str(&retry_after_secs.to_string()) {
+                resp.insert_header(http::header::RETRY_AFTER, v);
+            }
+        }
+    }
+    AppError::new(status, e.public_message())
+}
+
+/// The request's session.
+pub async fn session() -> Result<Session, AppError> {
+    leptos_axum::extract::<Session>().await.map_err(|e| {
+        tracing::error!(error = %e, "session layer missing");
+        AppError::new(500, "session unavailable")
+    })
+}
+
+/// Maps a session-store failure to a server function error.
+pub fn session_error(e: tower_sessions::session::Error) -> AppError {
+    tracing::error!(error = %e, "session store failed");
+    AppError::new(500, "session unavailable")
+}
+
+/// The signed-in user, if any.
+pub async fn maybe_user() -> Result<Option<UserView>, AppError> {
+    let session = session().await?;
+    let Some(id) = session.get::<String>(SESSION_USER).await.map_err(session_error)? else {
+        return Ok(None);
+    };
+    let user = accounts::get_user(&ctx()?.db, &id).await.map_err(fail)?;
+    if user.is_none() {
+        // The account is gone; forget the stale session.
+        session.flush().await.map_err(session_error)?;
+    }
+    Ok(user)
+}
+
+/// The signed-in user, or 401.
+pub async fn require_user() -> Result<UserView, AppError> {
+    maybe_user().await?.ok_or_else(|| fail(tollbooth::Error::Unauthorized("please sign in")))
+}
+
+/// The signed-in user's scope in `org_id` (404 unless a member). Remembers the
+/// organization as the user's current one.
+pub async fn scope(org_id: &str) -> Result<(AppContext, OrgScope, UserView), AppError> {
+    let user = require_user().await?;
+    let ctx = ctx()?;
+    let scope = orgs::authorize(&ctx.db, org_id, &user.id).await.map_err(fail)?;
+    let session = session().await?;
+    if session.get::<String>(SESSION_ORG).await.map_err(session_error)?.as_deref() != Some(org_id) {
+        session.insert(SESSION_ORG, org_id).await.map_err(session_error)?;
+    }
+    Ok((ctx, scope, user))
+}
+
+/// Signs `user` in: a new session id (against fixation), then the user and org.
+pub async fn sign_in(user: &UserView, org_id: Option<&str>) -> Result<(), AppError> {
+    let session = session().await?;
+    session.cycle_id().await.map_err(session_error)?;
+    session.insert(SESSION_USER, &user.id).await.map_err(session_error)?;
+    if let Some(org) = org_id {
+        session.insert(SESSION_ORG, org).await.map_err(session_error)?;
+    }
+    Ok(())
+}
+
+/// The client's IP address as the server saw it.
+pub async fn client_ip() -> Option<String> {
+    use axum::extract::ConnectInfo;
+    use std::net::SocketAddr;
+    leptos_axum::extract::<ConnectInfo<SocketAddr>>().await.ok().map(|ci| ci.0.ip().to_string())
+}

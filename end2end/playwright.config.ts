@@ -1,0 +1,48 @@
+import { defineConfig } from '@playwright/test';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+
+// scripts/test.sh passes a free port; each run gets a fresh SQLite database.
+const port = Number(process.env.E2E_PORT ?? 3100);
+const dataDir = process.env.E2E_DATA_DIR ?? fs.mkdtempSync(path.join(os.tmpdir(), 'tollbooth-e2e-'));
+process.env.E2E_DATA_DIR = dataDir;
+process.env.E2E_DATABASE_URL = `sqlite://${dataDir}/e2e.db`;
+process.env.E2E_BIN = path.resolve(__dirname, '../target/debug/tollbooth');
+
+export default defineConfig({
+  testDir: './tests',
+  fullyParallel: false,
+  workers: 1,
+  retries: 0,
+  forbidOnly: true,
+  reporter: [['list']],
+  timeout: 30_000,
+  use: {
+    baseURL: `http://127.0.0.1:${port}`,
+    screenshot: 'only-on-failure',
+    launchOptions: {
+      executablePath: '/usr/bin/chromium',
+      args: [
+        '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+        '--disable-background-networking', '--disable-component-update', '--disable-sync',
+      ],
+    },
+  },
+  webServer: {
+    command: `${process.env.E2E_BIN} serve`,
+    url: `http://127.0.0.1:${port}/readyz`,
+    reuseExistingServer: false,
+    timeout: 60_000,
+    stdout: 'pipe',
+    stderr: 'pipe',
+    env: {
+      DATABASE_URL: process.env.E2E_DATABASE_URL,
+      LEPTOS_SITE_ADDR: `127.0.0.1:${port}`,
+      LEPTOS_SITE_ROOT: path.resolve(__dirname, '../target/site'),
+      TOLLBOOTH_ADMIN_PASSWORD: 'e2e-admin-password',
+      TOLLBOOTH_DEMO_PASSWORD: 'e2e-demo-password',
+      RUST_LOG: 'warn',
+    },
+  },
+});

@@ -1,0 +1,106 @@
+import { expect, test } from '@playwright/test';
+import { createOrgViaCli, hydrated, PASSWORD, signIn, signUp, uniqueEmail } from './helpers';
+
+test('signup lands on the app', async ({ page }) => {
+  const orgId = await signUp(page, uniqueEmail('signup'), 'Acme Robotics');
+  expect(orgId).toMatch(/^[0-9a-f-]{36}$/);
+  await expect(page.getByRole('heading', { name: 'Usage' })).toBeVisible();
+  await expect(page.locator('select[name="org"] option:checked')).toHaveText('Acme Robotics');
+  await expect(page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'API keys' })).toBeVisible();
+});
+
+test('logout and login again', async ({ page }) => {
+  const email = uniqueEmail('relogin');
+  const orgId = await signUp(page, email, 'Relogin Ltd');
+  await hydrated(page);
+  await page.getByRole('button', { name: 'Sign out' }).click();
+  await page.waitForURL(/\/login$/);
+  // Signed out: an organization page sends us back to the login page.
+  await page.goto(`/o/${orgId}/keys`);
+  await expect(page).toHaveURL(/\/login$/);
+  await signIn(page, email);
+  await page.waitForURL(`**/o/${orgId}`);
+  await expect(page.getByText(email)).toBeVisible();
+});
+
+test('a wrong password shows the error', async ({ page }) => {
+  const email = uniqueEmail('wrongpw');
+  await signUp(page, email, 'Wrong Password Inc');
+  await page.context().clearCookies();
+  await signIn(page, email, 'not-the-password');
+  await expect(page.getByRole('alert')).toHaveText('invalid e-mail or password');
+  await expect(page).toHaveURL(/\/login$/);
+  // An unknown e-mail gets exactly the same message.
+  await signIn(page, uniqueEmail('nobody'), 'not-the-password');
+  await expect(page.getByRole('alert')).toHaveText('invalid e-mail or password');
+});
+
+test("a member of org A cannot open org B's pages or use its ids", async ({ page }) => {
+  const orgB = createOrgViaCli('Org B', uniqueEmail('owner-b'));
+  const orgA = await signUp(page, uniqueEmail('owner-a'), 'Org A');
+
+  for (const suffix of ['', '/keys', '/members', '/settings']) {
+    const response = await page.goto(`/o/${orgB.org_id}${suffix}`);
+    expect(response?.status()).toBe(404);
+    await expect(page.getByRole('heading', { name: 'Not found' })).toBeVisible();
+    await expect(page.getByText('Org B')).toHaveCount(0);
+  }
+
+  // Server functions refuse B's ids, with B's org id or with A's.
+  for (const org_id of [orgB.org_id, orgA]) {
+    const revoke = await page.request.post('/api/revoke_api_key', { form: { org_id, key_id: orgB.api_key_id } });
+    expect(revoke.status()).toBe(404);
+  }
+  const list = await page.request.post('/api/list_api_keys', { form: { org_id: orgB.org_id } });
+  expect(list.status()).toBe(404);
+
+  // B's key still works: nothing was revoked.
+  const me = await page.request.get('/api/v1/me', { headers: { Authorization: `Bearer ${orgB.api_key}` } });
+  expect(me.status()).toBe(200);
+  expect((await me.json()).org_name).toBe('Org B');
+});
+
+test('an API key is shown once, authenticates, and is refused once revoked', async ({ page }) => {
+  await signUp(page, uniqueEmail('keys'), 'Key Holders');
+  await page.getByRole('link', { name: 'API keys' }).click();
+  await expect(page.getByRole('heading', { name: 'API keys' })).toBeVisible();
+  await hydrated(page);
+  await page.getByLabel('Name').fill('production backend');
+  await page.getByRole('button', { name: 'Create key' }).click();
+  const secret = (await page.getByTestId('new-key').textContent())!.trim();
+  expect(secret).toMatch(/^tb_live_[0-9a-f]{48}$/);
+
+  const row = page.locator('tr', { hasText: 'production backend' });
+  await expect(row).toContainText(secret.slice(0, 14));
+  await expect(row).toContainText('active');
+
+  // Shown once: after a reload only the prefix remains.
+  await page.reload();
+  await expect(page.getByTestId('new-key')).toHaveCount(0);
+  await expect(page.getByText(secret)).toHaveCount(0);
+
+  const me = await page.request.get('/api/v1/me', { headers: { Authorization: `Bearer ${secret}` } });
+  expect(me.status()).toBe(200);
+  const body = await me.json();
+  expect(body.org_name).toBe('Key Holders');
+  expect(body.key_name).toBe('production backend');
+
+  await hydrated(page);
+  await row.getByRole('button', { name: 'Revoke' }).click();
+  await expect(row).toContainText('revoked');
+  const after = await page.request.get('/api/v1/me', { headers: { Authorization: `Bearer ${secret}` } });
+  expect(after.status()).toBe(401);
+  expect((await after.json()).error.message).toContain('revoked');
+});
+
+test('the page hydrates: the password toggle works in the browser', async ({ page }) => {
+  await page.goto('/login');
+  await hydrated(page);
+  const password = page.getByLabel('Password', { exact: true });
+  await password.fill(PASSWORD);
+  await expect(password).toHaveAttribute('type', 'password');
+  await page.getByLabel('Show password').check();
+  await expect(password).toHaveAttribute('type', 'text');
+  await page.getByLabel('Show password').uncheck();
+  await expect(password).toHaveAttribute('type', 'password');
+});

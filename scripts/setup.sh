@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Installs what a fresh machine is missing to build Tollbooth: the wasm32 target,
+# wasm-bindgen-cli at exactly the version of the wasm-bindgen crate in Cargo.lock,
+# and (with --e2e) Debian's chromium plus the npm packages of end2end/.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
+    rustup target add wasm32-unknown-unknown
+fi
+
+WBG_VERSION=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/version = |"/, ""); print; exit }' Cargo.lock)
+if [ "$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" != "$WBG_VERSION" ]; then
+    echo "installing wasm-bindgen-cli $WBG_VERSION (takes a few minutes once)"
+    cargo install wasm-bindgen-cli --version "$WBG_VERSION"
+fi
+
+if [ "${1:-}" = "--e2e" ]; then
+    if [ ! -x /usr/bin/chromium ]; then
+        SUDO=$([ "$(id -u)" = 0 ] && echo "" || echo sudo)
+        $SUDO apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium
+    fi
+    (cd end2end && npm ci --no-audit --no-fund)
+fi

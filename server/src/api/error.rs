@@ -1,0 +1,75 @@
+//! The REST edge's error: every failure becomes a status and a JSON body
+//! `{"error": {"code", "message", "field"?}}`. Internals are logged, never sent.
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::json;
+
+/// An error as the REST API reports it.
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+    pub field: Option<&'static str>,
+    pub retry_after: Option<u64>,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        ApiError { status, code, message: message.into(), field: None, retry_after: None }
+    }
+
+    pub fn not_found() -> Self {
+        ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint")
+    }
+}
+
+impl From<tollbooth::Error> for ApiError {
+    fn from(e: tollbooth::Error) -> Self {
+        use tollbooth::Error as E;
+        let code = match &e {
+            E::Invalid { .. } => "invalid",
+            E::NotFound(_) => "not_found",
+            E::Conflict { .. } => "conflict",
+            E::Unauthorized(_) => "unauthorized",
+            E::Forbidden(_) => "forbidden",
+            E::Throttled { .. } => "throttled",
+            E::Store(_) | E::Internal(_) => "internal",
+        };
+        if e.status_code() >= 500 {
+            tracing::error!(error = ?e, "request failed");
+        }
+        let retry_after = match &e {
+            E::Throttled { retry_after_secs } => Some(*retry_after_secs),
+            _ => None,
+        };
+        ApiError {
+            status: StatusCode::from_u16(e.status_code()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+            code,
+            message: e.public_message(),
+            field: e.field(),
+            retry_after,
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut body = json!({ "error": { "code": self.code, "message": self.message } });
+        if let Some(f) = self.field {
+            body["error"]["field"] = json!(f);
+        }
+        let mut resp = (self.status, Json(body)).into_response();
+        if let Some(secs) = self.retry_after {
+            if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
+                resp.headers_mut().insert(header::RETRY_AFTER, v);
+            }
+        }
+        if self.status == StatusCode::UNAUTHORIZED {
+            resp.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        resp
+    }
+}

@@ -1,0 +1,30 @@
+//! The REST API under `/api/v1`, authenticated by organization API keys.
+
+pub mod auth;
+pub mod error;
+
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::Serialize;
+
+use self::auth::ApiKey;
+use self::error::ApiError;
+use crate::startup::AppState;
+
+/// Routes mounted at `/api/v1`.
+pub fn router() -> Router<AppState> {
+    Router::new().route("/me", get(me)).fallback(|| async { ApiError::not_found() })
+}
+
+/// `GET /api/v1/me`: who this key acts for.
+#[derive(Debug, Serialize)]
+pub struct MeResponse {
+    pub org_id: String,
+    pub org_name: String,
+    pub key_id: String,
+    pub key_name: String,
+}
+
+async fn me(ApiKey(p): ApiKey) -> Json<MeResponse> {
+    Json(MeResponse { org_id: p.org_id, org_name: p.org_name, key_id: p.key_id, key_name: p.key_name })
+}

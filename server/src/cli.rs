@@ -1,0 +1,139 @@
+//! The admin CLI: `serve` (default), `migrate`, `create-admin`, `create-org`.
+
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use serde::Serialize;
+use tollbooth::db::Db;
+use tollbooth::orgs::{OrgScope, Role};
+
+use crate::config::Secret;
+use crate::startup::{shutdown_signal, Application};
+use crate::{telemetry, Config};
+
+#[derive(Parser, Debug)]
+#[command(name = "tollbooth", version, about = "Metering, pricing, limits and billing for AI usage")]
+pub struct Cli {
+    #[command(flatten)]
+    pub config: Config,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run the web server (the default).
+    Serve,
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Create a platform admin, or promote an existing user.
+    CreateAdmin {
+        #[arg(long)]
+        email: String,
+        /// Required for a new account; sets the password of an existing one.
+        #[arg(long, env = "TOLLBOOTH_NEW_ADMIN_PASSWORD", hide_env_values = true)]
+        password: Option<Secret>,
+    },
+    /// Create an organization with an owner and a first API key.
+    CreateOrg {
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        owner_email: String,
+        /// Password for the owner if the account is new (default: random, printed).
+        #[arg(long, hide_env_values = true)]
+        owner_password: Option<Secret>,
+        /// Print the result as JSON (org id, owner login, API key).
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// Output of `create-org`.
+#[derive(Debug, Serialize)]
+pub struct CreatedOrg {
+    pub org_id: String,
+    pub org_name: String,
+    pub owner_email: String,
+    /// Set when the owner account was created now.
+    pub owner_password: Option<String>,
+    pub api_key_id: String,
+    pub api_key: String,
+    pub login_url: String,
+}
+
+/// Parses the command line and runs the command.
+pub async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    telemetry::init(&cli.config.log_filter, cli.config.log_format);
+    match run(cli).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let config = cli.config;
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => Application::build(config).await?.run_until(shutdown_signal()).await,
+        Command::Migrate => {
+            let db = open(&config).await?;
+            db.close().await;
+            println!("migrations applied");
+            Ok(())
+        }
+        Command::CreateAdmin { email, password } => {
+            let db = open(&config).await?;
+            let out = tollbooth::accounts::create_admin(&db, &email, password.as_ref().map(Secret::expose)).await?;
+            db.close().await;
+            println!("{} platform admin {}", if out.created { "created" } else { "promoted" }, out.user.email);
+            Ok(())
+        }
+        Command::CreateOrg { name, owner_email, owner_password, json } => {
+            let db = open(&config).await?;
+            let out = create_org(&db, &config, &name, &owner_email, owner_password.as_ref().map(Secret::expose)).await;
+            db.close().await;
+            let out = out?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&out)?);
+            } else {
+                println!("organization {} ({})", out.org_name, out.org_id);
+                println!("owner {}{}", out.owner_email, out.owner_password.as_ref().map(|p| format!(" / password {p}")).unwrap_or_default());
+                println!("API key {} (shown once)", out.api_key);
+            }
+            Ok(())
+        }
+    }
+}
+
+async fn open(config: &Config) -> anyhow::Result<Db> {
+    let db = Db::connect(&config.database_url).await.context("connecting to the database")?;
+    db.migrate().await.context("running migrations")?;
+    Ok(db)
+}
+
+/// Creates an organization, its owner (if new) and an API key named "default".
+pub async fn create_org(
+    db: &Db,
+    config: &Config,
+    name: &str,
+    owner_email: &str,
+    owner_password: Option<&str>,
+) -> anyhow::Result<CreatedOrg> {
+    let boot = tollbooth::orgs::bootstrap(db, name, owner_email, owner_password).await?;
+    let scope = OrgScope { org_id: boot.org.id.clone(), user_id: boot.owner.id.clone(), role: Role::Owner };
+    let key = tollbooth::api_keys::create(db, &scope, "default").await?;
+    Ok(CreatedOrg {
+        org_id: boot.org.id,
+        org_name: boot.org.name,
+        owner_email: boot.owner.email,
+        owner_password: boot.owner_password,
+        api_key_id: key.key.id,
+        api_key: key.secret,
+        login_url: format!("{}/login", config.public_url_for(config.site_addr)),
+    })
+}

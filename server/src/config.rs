@@ -1,0 +1,94 @@
+//! Typed configuration, read once from flags or the environment (every
+//! variable is documented in the README with its default).
+
+use std::net::SocketAddr;
+use std::str::FromStr;
+
+use clap::{Args, ValueEnum};
+
+/// A secret value: usable, but never printed by `Debug`.
+#[derive(Clone)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl FromStr for Secret {
+    type Err = std::convert::Infallible;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(Secret(s.to_string()))
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+/// How log lines are written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// Server configuration.
+#[derive(Args, Clone, Debug)]
+pub struct Config {
+    /// Database: `sqlite://path/file.db` (created on first start) or `postgres://…`.
+    #[arg(long, env = "DATABASE_URL", default_value = "sqlite://data/tollbooth.db", global = true)]
+    pub database_url: String,
+
+    /// Address the web server listens on.
+    #[arg(long, env = "LEPTOS_SITE_ADDR", default_value = "127.0.0.1:3000", global = true)]
+    pub site_addr: SocketAddr,
+
+    /// Directory holding the built site (`pkg/` with the wasm bundle and CSS, plus public files).
+    #[arg(long, env = "LEPTOS_SITE_ROOT", default_value = "target/site", global = true)]
+    pub site_root: String,
+
+    /// URL users reach the server at (links in invites; `https://` turns on Secure cookies).
+    /// Default: `http://<site addr>`.
+    #[arg(long, env = "TOLLBOOTH_PUBLIC_URL", global = true)]
+    pub public_url: Option<String>,
+
+    /// Log filter, in `tracing` syntax (e.g. `info`, `tollbooth=debug,info`).
+    #[arg(long = "log", env = "RUST_LOG", default_value = "info", global = true)]
+    pub log_filter: String,
+
+    /// Log format.
+    #[arg(long, env = "TOLLBOOTH_LOG_FORMAT", value_enum, default_value = "text", global = true)]
+    pub log_format: LogFormat,
+
+    /// E-mail of the platform admin created on first start.
+    #[arg(long, env = "TOLLBOOTH_ADMIN_EMAIL", default_value = "admin@tollbooth.local", global = true)]
+    pub admin_email: String,
+
+    /// Password of that admin (default: random, printed once to the log).
+    #[arg(long, env = "TOLLBOOTH_ADMIN_PASSWORD", hide_env_values = true, global = true)]
+    pub admin_password: Option<Secret>,
+
+    /// Password of the demo user `demo@tollbooth.local` (default: random, printed once).
+    #[arg(long, env = "TOLLBOOTH_DEMO_PASSWORD", hide_env_values = true, global = true)]
+    pub demo_password: Option<Secret>,
+
+    /// Create the platform admin and the demo organization when the database is empty.
+    #[arg(long, env = "TOLLBOOTH_SEED", default_value_t = true, action = clap::ArgAction::Set, global = true)]
+    pub seed: bool,
+}
+
+impl Config {
+    /// The public base URL, given the address actually bound.
+    pub fn public_url_for(&self, bound: SocketAddr) -> String {
+        self.public_url.clone().unwrap_or_else(|| format!("http://{bound}")).trim_end_matches('/').to_string()
+    }
+
+    /// Cookies get the Secure flag when the public URL is https.
+    pub fn secure_cookies(&self) -> bool {
+        self.public_url.as_deref().is_some_and(|u| u.starts_with("https://"))
+    }
+}

@@ -1,0 +1,15 @@
+//! The Tollbooth server: configuration, router (pages, REST API), sessions,
+//! background tasks and the admin CLI. Business rules live in the core crate.
+
+pub mod api;
+pub mod cli;
+pub mod config;
+pub mod health;
+pub mod seed;
+pub mod session_store;
+pub mod startup;
+pub mod tasks;
+pub mod telemetry;
+
+pub use config::Config;
+pub use startup::Application;

@@ -1,0 +1,38 @@
+//! First start: a platform admin and a demo organization, so a new user can
+//! sign in at once. Credentials come from the environment or are generated
+//! and printed once to the log.
+
+use tollbooth::accounts;
+use tollbooth::db::Db;
+use tollbooth::orgs;
+
+use crate::Config;
+
+/// The demo user's e-mail.
+pub const DEMO_EMAIL: &str = "demo@tollbooth.local";
+/// The demo organization's name.
+pub const DEMO_ORG: &str = "Demo Organization";
+
+/// Seeds an empty database; does nothing when any user exists.
+pub async fn first_start(db: &Db, config: &Config) -> tollbooth::Result<()> {
+    if !accounts::is_empty(db).await? {
+        return Ok(());
+    }
+    let admin_password = config
+        .admin_password
+        .as_ref()
+        .map(|s| s.expose().to_string())
+        .unwrap_or_else(|| tollbooth::secrets::random_hex(10));
+    let admin = accounts::create_admin(db, &config.admin_email, Some(&admin_password)).await?;
+    let demo_password = config.demo_password.as_ref().map(|s| s.expose().to_string());
+    let demo = orgs::bootstrap(db, DEMO_ORG, DEMO_EMAIL, demo_password.as_deref()).await?;
+    let demo_password = demo.owner_password.clone().unwrap_or_default();
+    tracing::warn!(
+        "first start: platform admin {} / password {}; demo user {} / password {} (shown once; change them)",
+        admin.user.email,
+        if config.admin_password.is_some() { "(from TOLLBOOTH_ADMIN_PASSWORD)" } else { &admin_password },
+        DEMO_EMAIL,
+        if config.demo_password.is_some() { "(from TOLLBOOTH_DEMO_PASSWORD)" } else { &demo_password },
+    );
+    Ok(())
+}

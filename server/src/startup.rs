@@ -1,0 +1,151 @@
+//! Builds the application (database, router, listener) and runs it until shutdown.
+
+use std::future::Future;
+use std::net::SocketAddr;
+
+use anyhow::Context;
+use axum::extract::FromRef;
+use axum::routing::get;
+use axum::Router;
+use leptos::config::LeptosOptions;
+use leptos::prelude::provide_context;
+use leptos_axum::{generate_route_list, LeptosRoutes};
+use tokio::net::TcpListener;
+use tollbooth::db::Db;
+use tollbooth_app::ssr::AppContext;
+use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
+use tower_http::LatencyUnit;
+use tower_sessions::cookie::SameSite;
+use tower_sessions::{Expiry, SessionManagerLayer};
+use tracing::Level;
+
+use crate::session_store::DbSessionStore;
+use crate::{api, health, seed, tasks, Config};
+
+/// Shared state of every handler.
+#[derive(Clone, Debug)]
+pub struct AppState {
+    pub db: Db,
+    pub leptos_options: LeptosOptions,
+    pub ctx: AppContext,
+}
+
+impl FromRef<AppState> for LeptosOptions {
+    fn from_ref(s: &AppState) -> Self {
+        s.leptos_options.clone()
+    }
+}
+
+/// A built, bound, not yet running server.
+pub struct Application {
+    listener: TcpListener,
+    router: Router,
+    db: Db,
+}
+
+impl Application {
+    /// Connects and migrates the database, seeds a first start, binds the listener.
+    pub async fn build(config: Config) -> anyhow::Result<Self> {
+        let db = Db::connect(&config.database_url).await.context("connecting to the database")?;
+        db.migrate().await.context("running migrations")?;
+        tracing::info!(engine = db.engine.name(), "database ready");
+        if config.seed {
+            seed::first_start(&db, &config).await.context("seeding the first start")?;
+        }
+        let listener = TcpListener::bind(config.site_addr)
+            .await
+            .with_context(|| format!("binding {}", config.site_addr))?;
+        let addr = listener.local_addr()?;
+        let router = router(db.clone(), &config, addr);
+        Ok(Application { listener, router, db })
+    }
+
+    /// The address actually bound (useful with port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener.local_addr().expect("bound listener has an address")
+    }
+
+    /// The database handle.
+    pub fn db(&self) -> &Db {
+        &self.db
+    }
+
+    /// Serves until `shutdown` completes, then drains requests, stops the
+    /// background tasks and closes the database.
+    pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let background = tasks::spawn(self.db.clone(), stop_rx);
+        tracing::info!(addr = %self.local_addr(), "listening");
+        axum::serve(self.listener, self.router.into_make_service_with_connect_info::<SocketAddr>())
+            .with_graceful_shutdown(shutdown)
+            .await
+            .context("serving")?;
+        let _ = stop_tx.send(true);
+        let _ = background.await;
+        self.db.close().await;
+        tracing::info!("stopped");
+        Ok(())
+    }
+}
+
+/// The whole HTTP surface: probes, REST API, pages and server functions, static files.
+fn router(db: Db, config: &Config, addr: SocketAddr) -> Router {
+    let leptos_options = LeptosOptions::builder()
+        .output_name("tollbooth")
+        .site_root(config.site_root.clone())
+        .site_pkg_dir("pkg")
+        .site_addr(addr)
+        .build();
+    let ctx = AppContext { db: db.clone(), public_url: config.public_url_for(addr) };
+    let state = AppState { db: db.clone(), leptos_options, ctx: ctx.clone() };
+
+    let sessions = SessionManagerLayer::new(DbSessionStore::new(db))
+        .with_name("tollbooth_session")
+        .with_http_only(true)
+        .with_same_site(SameSite::Lax)
+        .with_secure(config.secure_cookies())
+        .with_expiry(Expiry::OnInactivity(time::Duration::days(7)));
+
+    let context = move || provide_context(ctx.clone());
+    let routes = generate_route_list(tollbooth_app::App);
+    Router::new()
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .nest("/api/v1", api::router())
+        .leptos_routes_with_context(&state, routes, context.clone(), {
+            let options = state.leptos_options.clone();
+            move || tollbooth_app::shell(options.clone())
+        })
+        .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(context, tollbooth_app::shell))
+        .layer(sessions)
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(DefaultMakeSpan::new().level(Level::INFO))
+                .on_request(())
+                .on_response(DefaultOnResponse::new().level(Level::INFO).latency_unit(LatencyUnit::Millis)),
+        )
+        .with_state(state)
+}
+
+/// Completes on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutdown signal received; draining");
+}

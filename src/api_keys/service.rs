@@ -1,0 +1,140 @@
+//! API key services: create, list, revoke, authenticate.
+
+use sqlx::Row;
+
+use super::{is_well_formed, ApiKeyView, NewApiKey, DISPLAY_PREFIX_LEN, KEY_PREFIX, KEY_SECRET_HEX_LEN};
+use crate::clock::now_ms;
+use crate::db::Db;
+use crate::ids::{is_valid_id, new_id};
+use crate::orgs::{OrgScope, Role};
+use crate::secrets;
+use crate::{Error, Result};
+
+/// `last_used_at` is refreshed at most this often, so that authenticating
+/// does not turn every API read into a write.
+pub const LAST_USED_RESOLUTION_MS: i64 = 60_000;
+
+/// Who an API call acts for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiPrincipal {
+    pub org_id: String,
+    pub org_name: String,
+    pub key_id: String,
+    pub key_name: String,
+}
+
+fn parse_name(raw: &str) -> Result<String> {
+    let s = raw.trim();
+    if s.is_empty() {
+        return Err(Error::invalid("name", "is required"));
+    }
+    if s.chars().count() > 80 {
+        return Err(Error::invalid("name", "must be at most 80 characters"));
+    }
+    Ok(s.to_string())
+}
+
+/// Creates a key (owners and admins). The secret is in the result and nowhere else.
+pub async fn create(db: &Db, scope: &OrgScope, name: &str) -> Result<NewApiKey> {
+    scope.require(Role::Admin)?;
+    let name = parse_name(name)?;
+    let secret = format!("{KEY_PREFIX}{}", secrets::random_hex(KEY_SECRET_HEX_LEN / 2));
+    let key = ApiKeyView {
+        id: new_id(),
+        name,
+        prefix: secret[..DISPLAY_PREFIX_LEN].to_string(),
+        created_at: now_ms(),
+        last_used_at: None,
+        revoked_at: None,
+    };
+    sqlx::query(
+        "INSERT INTO api_keys (id, org_id, name, prefix, key_hash, created_by, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(&key.id)
+    .bind(&scope.org_id)
+    .bind(&key.name)
+    .bind(&key.prefix)
+    .bind(secrets::digest(&secret))
+    .bind(&scope.user_id)
+    .bind(key.created_at)
+    .execute(db.writer())
+    .await?;
+    Ok(NewApiKey { key, secret })
+}
+
+/// The organization's keys, newest first, revoked ones included.
+pub async fn list(db: &Db, scope: &OrgScope) -> Result<Vec<ApiKeyView>> {
+    let rows = sqlx::query(
+        "SELECT id, name, prefix, created_at, last_used_at, revoked_at FROM api_keys WHERE org_id = $1 \
+         ORDER BY created_at DESC, id DESC",
+    )
+    .bind(&scope.org_id)
+    .fetch_all(db.reader())
+    .await?;
+    rows.into_iter()
+        .map(|r| {
+            Ok(ApiKeyView {
+                id: r.try_get("id")?,
+                name: r.try_get("name")?,
+                prefix: r.try_get("prefix")?,
+                created_at: r.try_get("created_at")?,
+                last_used_at: r.try_get("last_used_at")?,
+                revoked_at: r.try_get("revoked_at")?,
+            })
+        })
+        .collect()
+}
+
+/// Revokes a key of the organization (owners and admins). Revoking twice is fine.
+pub async fn revoke(db: &Db, scope: &OrgScope, key_id: &str) -> Result<()> {
+    scope.require(Role::Admin)?;
+    if !is_valid_id(key_id) {
+        return Err(Error::NotFound("API key"));
+    }
+    let found = sqlx::query("UPDATE api_keys SET revoked_at = COALESCE(revoked_at, $3) WHERE id = $1 AND org_id = $2")
+        .bind(key_id)
+        .bind(&scope.org_id)
+        .bind(now_ms())
+        .execute(db.writer())
+        .await?
+        .rows_affected();
+    if found == 0 {
+        return Err(Error::NotFound("API key"));
+    }
+    Ok(())
+}
+
+/// The principal for a bearer token, or `Unauthorized` for a malformed, unknown
+/// or revoked key.
+pub async fn authenticate(db: &Db, token: &str) -> Result<ApiPrincipal> {
+    if !is_well_formed(token) {
+        return Err(Error::Unauthorized("malformed API key; expected Authorization: Bearer tb_live_…"));
+    }
+    let row = sqlx::query(
+        "SELECT k.id, k.name, k.org_id, k.revoked_at, k.last_used_at, o.name AS org_name \
+         FROM api_keys k JOIN organizations o ON o.id = k.org_id WHERE k.key_hash = $1",
+    )
+    .bind(secrets::digest(token))
+    .fetch_optional(db.reader())
+    .await?
+    .ok_or(Error::Unauthorized("unknown API key"))?;
+    if row.try_get::<Option<i64>, _>("revoked_at")?.is_some() {
+        return Err(Error::Unauthorized("this API key has been revoked"));
+    }
+    let principal = ApiPrincipal {
+        org_id: row.try_get("org_id")?,
+        org_name: row.try_get("org_name")?,
+        key_id: row.try_get("id")?,
+        key_name: row.try_get("name")?,
+    };
+    let now = now_ms();
+    let last: Option<i64> = row.try_get("last_used_at")?;
+    if last.is_none_or(|t| now - t >= LAST_USED_RESOLUTION_MS) {
+        sqlx::query("UPDATE api_keys SET last_used_at = $2 WHERE id = $1")
+            .bind(&principal.key_id)
+            .bind(now)
+            .execute(db.writer())
+            .await?;
+    }
+    Ok(principal)
+}

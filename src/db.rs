@@ -1,0 +1,180 @@
+//! The store: one code path over SQLite and PostgreSQL through sqlx's `Any` driver.
+//!
+//! Portable SQL rules used across the crate:
+//! - placeholders are `$1, $2, …` (both engines accept them);
+//! - ids are TEXT, times are BIGINT UTC milliseconds, flags are BIGINT 0/1;
+//! - aggregates over BIGINT are wrapped in `CAST(… AS BIGINT)` because
+//!   PostgreSQL widens `SUM(bigint)` to NUMERIC, which `Any` cannot decode.
+//!
+//! SQLite allows one writer at a time. Rather than letting concurrent deferred
+//! transactions fail with `SQLITE_BUSY`, writes go through a dedicated pool with
+//! a single connection, so they queue in-process; reads use a wider pool (WAL
+//! lets them run beside the writer). On PostgreSQL both are the same pool.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::{AnyPool, Executor};
+
+/// Which database engine a [`Db`] talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engine {
+    Sqlite,
+    Postgres,
+}
+
+impl Engine {
+    /// The engine a database URL selects.
+    pub fn from_url(url: &str) -> Result<Self, crate::Error> {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(Engine::Postgres)
+        } else if url.starts_with("sqlite:") {
+            Ok(Engine::Sqlite)
+        } else {
+            Err(crate::Error::invalid(
+                "DATABASE_URL",
+                "must start with sqlite: or postgres://",
+            ))
+        }
+    }
+
+    /// A short name for logs and health checks.
+    pub fn name(self) -> &'static str {
+        match self {
+            Engine::Sqlite => "sqlite",
+            Engine::Postgres => "postgres",
+        }
+    }
+}
+
+/// Handles to the database: `read` for queries, `write` for transactions.
+#[derive(Clone, Debug)]
+pub struct Db {
+    pub engine: Engine,
+    read: AnyPool,
+    write: AnyPool,
+}
+
+static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+impl Db {
+    /// Connects to `url` (creating a SQLite file and its directory if missing).
+    pub async fn connect(url: &str) -> crate::Result<Self> {
+        sqlx::any::install_default_drivers();
+        let engine = Engine::from_url(url)?;
+        match engine {
+            Engine::Sqlite => {
+                let url = sqlite_url_with_create(url)?;
+                let opts = AnyConnectOptions::from_str(&url)?;
+                let read = sqlite_pool(opts.clone(), 8).await?;
+                let write = sqlite_pool(opts, 1).await?;
+                Ok(Db { engine, read, write })
+            }
+            Engine::Postgres => {
+                let opts = AnyConnectOptions::from_str(url)?;
+                let pool = AnyPoolOptions::new()
+                    .max_connections(16)
+                    .acquire_timeout(Duration::from_secs(10))
+                    .connect_with(opts)
+                    .await?;
+                Ok(Db { engine, read: pool.clone(), write: pool })
+            }
+        }
+    }
+
+    /// Applies the migrations of this engine that have not run yet.
+    pub async fn migrate(&self) -> crate::Result<()> {
+        let migrator = match self.engine {
+            Engine::Sqlite => &SQLITE_MIGRATIONS,
+            Engine::Postgres => &POSTGRES_MIGRATIONS,
+        };
+        migrator
+            .run(&self.write)
+            .await
+            .map_err(|e| crate::Error::Internal(format!("migration failed: {e}")))
+    }
+
+    /// Pool for reads.
+    pub fn reader(&self) -> &AnyPool {
+        &self.read
+    }
+
+    /// Pool for writes and transactions.
+    pub fn writer(&self) -> &AnyPool {
+        &self.write
+    }
+
+    /// Starts a write transaction.
+    pub async fn begin(&self) -> crate::Result<sqlx::Transaction<'static, sqlx::Any>> {
+        Ok(self.write.begin().await?)
+    }
+
+    /// Whether the database answers a trivial query.
+    pub async fn ping(&self) -> crate::Result<()> {
+        sqlx::query("SELECT 1").execute(&self.read).await?;
+        Ok(())
+    }
+
+    /// Closes every connection (checkpointing SQLite's WAL).
+    pub async fn close(&self) {
+        self.read.close().await;
+        self.write.close().await;
+    }
+}
+
+/// Builds a SQLite pool whose connections use WAL, enforce foreign keys, and
+/// wait (rather than fail) when another process holds the write lock.
+async fn sqlite_pool(opts: AnyConnectOptions, max: u32) -> crate::Result<AnyPool> {
+    Ok(AnyPoolOptions::new()
+        .max_connections(max)
+        .min_connections(1)
+        .acquire_timeout(Duration::from_secs(30))
+        .after_connect(|conn, _meta| {
+            Box::pin(async move {
+                conn.execute(
+                    "PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON; \
+                     PRAGMA busy_timeout = 10000; PRAGMA synchronous = NORMAL;",
+                )
+                .await?;
+                Ok(())
+            })
+        })
+        .connect_with(opts)
+        .await?)
+}
+
+/// Adds `mode=rwc` so the file is created on first start, and creates its directory.
+fn sqlite_url_with_create(url: &str) -> crate::Result<String> {
+    let rest = url.trim_start_matches("sqlite://").trim_start_matches("sqlite:");
+    let path = rest.split('?').next().unwrap_or_default();
+    if path.is_empty() || path == ":memory:" {
+        return Err(crate::Error::invalid(
+            "DATABASE_URL",
+            "an SQLite URL must name a file, e.g. sqlite://data/tollbooth.db",
+        ));
+    }
+    if let Some(dir) = std::path::Path::new(path).parent() {
+        if !dir.as_os_str().is_empty() {
+            std::fs::create_dir_all(dir).map_err(|e| {
+                crate::Error::invalid("DATABASE_URL", format!("cannot create {}: {e}", dir.display()))
+            })?;
+        }
+    }
+    if url.contains("mode=") {
+        Ok(url.to_string())
+    } else if url.contains('?') {
+        Ok(format!("{url}&mode=rwc"))
+    } else {
+        Ok(format!("{url}?mode=rwc"))
+    }
+}
+
+/// Whether a sqlx error is a unique-constraint violation (on either engine).
+pub fn is_unique_violation(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Database(db) => db.is_unique_violation(),
+        _ => false,
+    }
+}

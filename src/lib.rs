@@ -1,0 +1,23 @@
+//! Tollbooth core: the domain types, rules and services behind the app.
+//!
+//! Everything here is independent of HTTP and of the UI framework. The shared
+//! types (roles, views returned to the UI) compile everywhere, including wasm;
+//! storage and services sit behind the `ssr` feature.
+
+pub mod accounts;
+pub mod api_keys;
+pub mod error;
+pub mod orgs;
+
+#[cfg(feature = "ssr")]
+pub mod clock;
+#[cfg(feature = "ssr")]
+pub mod db;
+#[cfg(feature = "ssr")]
+pub mod ids;
+#[cfg(feature = "ssr")]
+pub mod secrets;
+#[cfg(feature = "ssr")]
+pub mod sessions;
+
+pub use error::{Error, Result};

@@ -1,0 +1,258 @@
+//! Storage of organizations, memberships and invites.
+
+use sqlx::{AnyConnection, Row};
+
+use super::{InviteView, MemberView, MyOrg, OrgSummary, OrgView, Role};
+use crate::Result;
+
+fn role_of(s: String) -> Result<Role> {
+    Role::parse(&s).map_err(|_| crate::Error::Internal(format!("unknown role in store: {s}")))
+}
+
+pub(super) async fn insert_org(conn: &mut AnyConnection, org: &OrgView) -> Result<()> {
+    sqlx::query("INSERT INTO organizations (id, name, time_zone, created_at) VALUES ($1, $2, $3, $4)")
+        .bind(&org.id)
+        .bind(&org.name)
+        .bind(&org.time_zone)
+        .bind(org.created_at)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+pub(super) async fn get_org(conn: &mut AnyConnection, org_id: &str) -> Result<Option<OrgView>> {
+    let row = sqlx::query("SELECT id, name, time_zone, created_at FROM organizations WHERE id = $1")
+        .bind(org_id)
+        .fetch_optional(conn)
+        .await?;
+    row.map(|r| {
+        Ok(OrgView {
+            id: r.try_get("id")?,
+            name: r.try_get("name")?,
+            time_zone: r.try_get("time_zone")?,
+            created_at: r.try_get("created_at")?,
+        })
+    })
+    .transpose()
+}
+
+pub(super) async fn update_settings(conn: &mut AnyConnection, org_id: &str, name: &str, tz: &str) -> Result<()> {
+    sqlx::query("UPDATE organizations SET name = $2, time_zone = $3 WHERE id = $1")
+        .bind(org_id)
+        .bind(name)
+        .bind(tz)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Takes the organization's row lock (PostgreSQL) so that rules reading
+/// several memberships (the last owner) see each other's changes.
+pub(super) async fn lock_org(conn: &mut AnyConnection, org_id: &str) -> Result<()> {
+    sqlx::query("UPDATE organizations SET name = name WHERE id = $1")
+        .bind(org_id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+pub(super) async fn insert_membership(conn: &mut AnyConnection, org_id: &str, user_id: &str, role: Role, now: i64) -> Result<()> {
+    sqlx::query("INSERT INTO memberships (org_id, user_id, role, created_at) VALUES ($1, $2, $3, $4)")
+        .bind(org_id)
+        .bind(user_id)
+        .bind(role.as_str())
+        .bind(now)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+pub(super) async fn role(conn: &mut AnyConnection, org_id: &str, user_id: &str) -> Result<Option<Role>> {
+    let r: Option<String> = sqlx::query_scalar("SELECT role FROM memberships WHERE org_id = $1 AND user_id = $2")
+        .bind(org_id)
+        .bind(user_id)
+        .fetch_optional(conn)
+        .await?;
+    r.map(role_of).transpose()
+}
+
+pub(super) async fn set_role(conn: &mut AnyConnection, org_id: &str, user_id: &str, role: Role) -> Result<()> {
+    sqlx::query("UPDATE memberships SET role = $3 WHERE org_id = $1 AND user_id = $2")
+        .bind(org_id)
+        .bind(user_id)
+        .bind(role.as_str())
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+pub(super) async fn delete_membership(conn: &mut AnyConnection, org_id: &str, user_id: &str) -> Result<()> {
+    sqlx::query("DELETE FROM memberships WHERE org_id = $1 AND user_id = $2")
+        .bind(org_id)
+        .bind(user_id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+pub(super) async fn count_owners(conn: &mut AnyConnection, org_id: &str) -> Result<i64> {
+    Ok(sqlx::query_scalar("SELECT COUNT(*) FROM memberships WHERE org_id = $1 AND role = 'owner'")
+        .bind(org_id)
+        .fetch_one(conn)
+        .await?)
+}
+
+pub(super) async fn orgs_of_user(conn: &mut AnyConnection, user_id: &str) -> Result<Vec<MyOrg>> {
+    let rows = sqlx::query(
+        "SELECT o.id, o.name, m.role FROM memberships m JOIN organizations o ON o.id = m.org_id \
+         WHERE m.user_id = $1 ORDER BY o.name, o.id",
+    )
+    .bind(user_id)
+    .fetch_all(conn)
+    .await?;
+    rows.into_iter()
+        .map(|r| Ok(MyOrg { id: r.try_get("id")?, name: r.try_get("name")?, role: role_of(r.try_get("role")?)? }))
+        .collect()
+}
+
+pub(super) async fn members(conn: &mut AnyConnection, org_id: &str) -> Result<Vec<MemberView>> {
+    let rows = sqlx::query(
+        "SELECT u.id, u.email, m.role, m.created_at FROM memberships m JOIN users u ON u.id = m.user_id \
+         WHERE m.org_id = $1 ORDER BY m.created_at, u.email",
+    )
+    .bind(org_id)
+    .fetch_all(conn)
+    .await?;
+    rows.into_iter()
+        .map(|r| {
+            Ok(MemberView {
+                user_id: r.try_get("id")?,
+                email: r.try_get("email")?,
+                role: role_of(r.try_get("role")?)?,
+                joined_at: r.try_get("created_at")?,
+            })
+        })
+        .collect()
+}
+
+pub(super) async fn is_member_email(conn: &mut AnyConnection, org_id: &str, email: &str) -> Result<bool> {
+    let n: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM memberships m JOIN users u ON u.id = m.user_id WHERE m.org_id = $1 AND u.email = $2",
+    )
+    .bind(org_id)
+    .bind(email)
+    .fetch_one(conn)
+    .await?;
+    Ok(n > 0)
+}
+
+/// An invite row with what accepting it needs.
+pub(super) struct InviteRow {
+    pub view: InviteView,
+    pub org_id: String,
+    pub accepted_at: Option<i64>,
+    pub revoked_at: Option<i64>,
+}
+
+pub(super) async fn insert_invite(
+    conn: &mut AnyConnection,
+    org_id: &str,
+    invite: &InviteView,
+    token_hash: &str,
+    invited_by: &str,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO invites (id, org_id, email, role, token_hash, invited_by, created_at, expires_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(&invite.id)
+    .bind(org_id)
+    .bind(&invite.email)
+    .bind(invite.role.as_str())
+    .bind(token_hash)
+    .bind(invited_by)
+    .bind(invite.created_at)
+    .bind(invite.expires_at)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+fn invite_from_row(r: sqlx::any::AnyRow) -> Result<InviteRow> {
+    Ok(InviteRow {
+        view: InviteView {
+            id: r.try_get("id")?,
+            email: r.try_get("email")?,
+            role: role_of(r.try_get("role")?)?,
+            created_at: r.try_get("created_at")?,
+            expires_at: r.try_get("expires_at")?,
+        },
+        org_id: r.try_get("org_id")?,
+        accepted_at: r.try_get("accepted_at")?,
+        revoked_at: r.try_get("revoked_at")?,
+    })
+}
+
+const INVITE_COLUMNS: &str = "id, org_id, email, role, created_at, expires_at, accepted_at, revoked_at";
+
+pub(super) async fn invite_by_token_hash(conn: &mut AnyConnection, token_hash: &str) -> Result<Option<InviteRow>> {
+    let row = sqlx::query(&format!("SELECT {INVITE_COLUMNS} FROM invites WHERE token_hash = $1"))
+        .bind(token_hash)
+        .fetch_optional(conn)
+        .await?;
+    row.map(invite_from_row).transpose()
+}
+
+pub(super) async fn pending_invites(conn: &mut AnyConnection, org_id: &str, now: i64) -> Result<Vec<InviteView>> {
+    let rows = sqlx::query(&format!(
+        "SELECT {INVITE_COLUMNS} FROM invites WHERE org_id = $1 AND accepted_at IS NULL \
+         AND revoked_at IS NULL AND expires_at > $2 ORDER BY created_at DESC"
+    ))
+    .bind(org_id)
+    .bind(now)
+    .fetch_all(conn)
+    .await?;
+    rows.into_iter().map(|r| Ok(invite_from_row(r)?.view)).collect()
+}
+
+/// Marks an invite revoked; returns whether a pending invite of this org was found.
+pub(super) async fn revoke_invite(conn: &mut AnyConnection, org_id: &str, invite_id: &str, now: i64) -> Result<bool> {
+    let r = sqlx::query(
+        "UPDATE invites SET revoked_at = $3 WHERE id = $1 AND org_id = $2 AND accepted_at IS NULL AND revoked_at IS NULL",
+    )
+    .bind(invite_id)
+    .bind(org_id)
+    .bind(now)
+    .execute(conn)
+    .await?;
+    Ok(r.rows_affected() == 1)
+}
+
+/// Marks an invite accepted if it still is pending; returns whether it was.
+pub(super) async fn mark_accepted(conn: &mut AnyConnection, invite_id: &str, now: i64) -> Result<bool> {
+    let r = sqlx::query("UPDATE invites SET accepted_at = $2 WHERE id = $1 AND accepted_at IS NULL AND revoked_at IS NULL")
+        .bind(invite_id)
+        .bind(now)
+        .execute(conn)
+        .await?;
+    Ok(r.rows_affected() == 1)
+}
+
+pub(super) async fn all_orgs(conn: &mut AnyConnection) -> Result<Vec<OrgSummary>> {
+    let rows = sqlx::query(
+        "SELECT o.id, o.name, o.created_at, (SELECT COUNT(*) FROM memberships m WHERE m.org_id = o.id) AS members \
+         FROM organizations o ORDER BY o.created_at DESC, o.id",
+    )
+    .fetch_all(conn)
+    .await?;
+    rows.into_iter()
+        .map(|r| {
+            Ok(OrgSummary {
+                id: r.try_get("id")?,
+                name: r.try_get("name")?,
+                members: r.try_get("members")?,
+                created_at: r.try_get("created_at")?,
+            })
+        })
+        .collect()
+}
