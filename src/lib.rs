@@ -19,5 +19,7 @@ pub mod ids;
 pub mod secrets;
 #[cfg(feature = "ssr")]
 pub mod sessions;
+#[cfg(feature = "ssr")]
+pub mod testing;
 
 pub use error::{Error, Result};

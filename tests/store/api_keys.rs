@@ -1,0 +1,54 @@
+use tollbooth::api_keys::{self, KEY_PREFIX};
+use tollbooth::orgs::{OrgScope, Role};
+use tollbooth::{test_both_engines, Error};
+
+use super::sign_up;
+
+fn owner_scope(s: &tollbooth::accounts::Signup) -> OrgScope {
+    OrgScope { org_id: s.org.id.clone(), user_id: s.user.id.clone(), role: Role::Owner }
+}
+
+test_both_engines! {
+    async fn a_key_authenticates_until_it_is_revoked(db) {
+        let a = sign_up(db, "a@example.com", "A").await;
+        let scope = owner_scope(&a);
+        let new = api_keys::create(db, &scope, " backend ").await.unwrap();
+        assert!(new.secret.starts_with(KEY_PREFIX) && api_keys::is_well_formed(&new.secret));
+        let p = api_keys::authenticate(db, &new.secret).await.unwrap();
+        assert_eq!((p.org_id.as_str(), p.org_name.as_str(), p.key_name.as_str()), (a.org.id.as_str(), "A", "backend"));
+
+        let listed = api_keys::list(db, &scope).await.unwrap();
+        assert_eq!(listed.len(), 1);
+        assert!(listed[0].last_used_at.is_some(), "authentication records the last use");
+        assert!(new.secret.starts_with(&listed[0].prefix) && listed[0].prefix.len() < new.secret.len());
+
+        api_keys::revoke(db, &scope, &new.key.id).await.unwrap();
+        api_keys::revoke(db, &scope, &new.key.id).await.unwrap();
+        let err = api_keys::authenticate(db, &new.secret).await.unwrap_err();
+        assert!(matches!(err, Error::Unauthorized(m) if m.contains("revoked")));
+    }
+
+    async fn another_orgs_key_cannot_be_revoked(db) {
+        let a = sign_up(db, "a@example.com", "A").await;
+        let b = sign_up(db, "b@example.com", "B").await;
+        let key_b = api_keys::create(db, &owner_scope(&b), "b").await.unwrap();
+        let err = api_keys::revoke(db, &owner_scope(&a), &key_b.key.id).await.unwrap_err();
+        assert!(matches!(err, Error::NotFound(_)));
+        assert!(api_keys::authenticate(db, &key_b.secret).await.is_ok());
+        assert!(api_keys::list(db, &owner_scope(&a)).await.unwrap().is_empty());
+    }
+
+    async fn malformed_and_unknown_keys_are_unauthorized(db) {
+        for token in ["", "Bearer", "tb_live_123", &format!("{KEY_PREFIX}{}", "0".repeat(48))] {
+            assert!(matches!(api_keys::authenticate(db, token).await, Err(Error::Unauthorized(_))), "{token}");
+        }
+    }
+
+    async fn members_cannot_create_or_revoke_keys(db) {
+        let a = sign_up(db, "a@example.com", "A").await;
+        let member = OrgScope { role: Role::Member, ..owner_scope(&a) };
+        assert_eq!(api_keys::create(db, &member, "x").await.unwrap_err().status_code(), 403);
+        let err = api_keys::create(db, &owner_scope(&a), "  ").await.unwrap_err();
+        assert_eq!(err.field(), Some("name"));
+    }
+}
