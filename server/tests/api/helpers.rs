@@ -1,0 +1,124 @@
+use std::net::SocketAddr;
+
+use reqwest::StatusCode;
+use serde_json::Value;
+use tollbooth::db::Engine;
+use tollbooth::testing::TestDb;
+use tollbooth_server::config::{Config, LogFormat};
+use tollbooth_server::Application;
+
+pub const PASSWORD: &str = "correct-horse-battery";
+
+/// A running server with its own database and a cookie-keeping client.
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub client: reqwest::Client,
+    pub test_db: TestDb,
+    pub config: Config,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+pub fn config_for(database_url: &str) -> Config {
+    Config {
+        database_url: database_url.to_string(),
+        site_addr: "127.0.0.1:0".parse().unwrap(),
+        site_root: std::env::temp_dir().display().to_string(),
+        public_url: None,
+        log_filter: "warn".into(),
+        log_format: LogFormat::Text,
+        admin_email: "admin@tollbooth.local".into(),
+        admin_password: None,
+        demo_password: None,
+        seed: false,
+    }
+}
+
+/// Starts the app on `engine`; `None` when PostgreSQL tests are skipped.
+pub async fn spawn_app(engine: Engine) -> Option<TestApp> {
+    let test_db = TestDb::new(engine).await?;
+    let config = config_for(&test_db.url);
+    let app = Application::build(config.clone()).await.expect("build app");
+    let addr = app.local_addr();
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(app.run_until(async {
+        let _ = rx.await;
+    }));
+    let client = reqwest::Client::builder().cookie_store(true).redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    Some(TestApp { addr, client, test_db, config, stop: Some(tx) })
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    /// A new client without cookies.
+    pub fn fresh_client(&self) -> reqwest::Client {
+        reqwest::Client::builder().cookie_store(true).redirect(reqwest::redirect::Policy::none()).build().unwrap()
+    }
+
+    pub async fn get_me(&self, auth: Option<&str>) -> (StatusCode, Value) {
+        let mut req = self.client.get(self.url("/api/v1/me"));
+        if let Some(a) = auth {
+            req = req.header("Authorization", a);
+        }
+        let resp = req.send().await.unwrap();
+        let status = resp.status();
+        (status, resp.json().await.unwrap_or(Value::Null))
+    }
+
+    /// Calls a server function with a form body, as a browser form would.
+    pub async fn server_fn(&self, client: &reqwest::Client, name: &str, form: &[(&str, &str)]) -> reqwest::Response {
+        client
+            .post(self.url(&format!("/api/{name}")))
+            .header("Accept", "application/json")
+            .form(form)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn signup(&self, client: &reqwest::Client, email: &str, org: &str) -> String {
+        let resp = self.server_fn(client, "signup", &[("email", email), ("password", PASSWORD), ("org_name", org)]).await;
+        assert_eq!(resp.status(), StatusCode::OK, "signup: {}", resp.text().await.unwrap());
+        let to: String = resp.json().await.unwrap();
+        to.trim_start_matches("/o/").to_string()
+    }
+
+    pub async fn whoami(&self, client: &reqwest::Client) -> Value {
+        let resp = self.server_fn(client, "whoami", &[]).await;
+        assert_eq!(resp.status(), StatusCode::OK);
+        resp.json().await.unwrap()
+    }
+}
+
+/// Defines each test on both engines, with `$app: TestApp`.
+#[macro_export]
+macro_rules! app_test {
+    ($(async fn $name:ident($app:ident) $body:block)*) => {$(
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                let $app = $crate::helpers::spawn_app(tollbooth::db::Engine::Sqlite).await.unwrap();
+                $body
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                let Some($app) = $crate::helpers::spawn_app(tollbooth::db::Engine::Postgres).await else { return };
+                $body
+            }
+        }
+    )*};
+}
