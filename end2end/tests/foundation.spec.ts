@@ -104,3 +104,33 @@ test('the page hydrates: the password toggle works in the browser', async ({ pag
   await page.getByLabel('Show password').uncheck();
   await expect(password).toHaveAttribute('type', 'password');
 });
+
+test('an invite link lets a new person join as a member', async ({ page, browser }) => {
+  const orgId = await signUp(page, uniqueEmail('inviter'), 'Inviting Co');
+  await page.goto(`/o/${orgId}/members`);
+  await hydrated(page);
+  const invitee = uniqueEmail('invitee');
+  await page.getByLabel('E-mail').fill(invitee);
+  await page.getByRole('button', { name: 'Create invite link' }).click();
+  const link = (await page.getByTestId('invite-link').textContent())!.trim();
+  expect(link).toMatch(/\/invite\/inv_[0-9a-f]{48}$/);
+
+  const other = await browser.newContext();
+  const guest = await other.newPage();
+  await guest.goto(link);
+  await hydrated(guest);
+  await expect(guest.getByRole('heading', { name: 'Join Inviting Co' })).toBeVisible();
+  await guest.getByLabel('Password').fill(PASSWORD);
+  await guest.getByRole('button', { name: 'Accept invitation' }).click();
+  await guest.waitForURL(`**/o/${orgId}`);
+  await expect(guest.getByText(invitee)).toBeVisible();
+  await expect(guest.locator('.who .role')).toHaveText('member');
+
+  // The link is single-use.
+  await guest.goto(link);
+  await expect(guest.getByRole('alert')).toContainText('already been used');
+  await other.close();
+
+  await page.reload();
+  await expect(page.locator('tr', { hasText: invitee })).toBeVisible();
+});
