@@ -8,6 +8,7 @@ pub mod accounts;
 pub mod api_keys;
 pub mod error;
 pub mod orgs;
+pub mod pricing;
 
 #[cfg(feature = "ssr")]
 pub mod clock;
@@ -15,6 +16,8 @@ pub mod clock;
 pub mod db;
 #[cfg(feature = "ssr")]
 pub mod ids;
+#[cfg(feature = "ssr")]
+pub mod metering;
 #[cfg(feature = "ssr")]
 pub mod secrets;
 #[cfg(feature = "ssr")]

@@ -73,3 +73,11 @@ impl IntoResponse for ApiError {
         resp
     }
 }
+
+impl From<axum::extract::rejection::JsonRejection> for ApiError {
+    fn from(r: axum::extract::rejection::JsonRejection) -> Self {
+        let status = r.status();
+        let code = if status == StatusCode::PAYLOAD_TOO_LARGE { "payload_too_large" } else { "invalid_json" };
+        ApiError::new(status, code, format!("body: {}", r.body_text()))
+    }
+}

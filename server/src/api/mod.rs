@@ -2,8 +2,10 @@
 
 pub mod auth;
 pub mod error;
+pub mod events;
 
-use axum::routing::get;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Serialize;
 
@@ -13,7 +15,10 @@ use crate::startup::AppState;
 
 /// Routes mounted at `/api/v1`.
 pub fn router() -> Router<AppState> {
-    Router::new().route("/me", get(me)).fallback(|| async { ApiError::not_found() })
+    Router::new()
+        .route("/me", get(me))
+        .route("/events", post(events::ingest).layer(DefaultBodyLimit::max(events::MAX_BODY_BYTES)))
+        .fallback(|| async { ApiError::not_found() })
 }
 
 /// `GET /api/v1/me`: who this key acts for.

@@ -1,0 +1,8 @@
+//! Metering: usage events, priced exactly and recorded idempotently.
+
+pub mod event;
+mod service;
+mod store;
+
+pub use event::{parse_batch, parse_event, CallStatus, NewEvent, ParsedEvent, Rejected};
+pub use service::*;

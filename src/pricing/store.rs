@@ -1,0 +1,122 @@
+//! The effective-dated price book in the database.
+//!
+//! Rule: prices are never updated in place. An import or an override adds a
+//! row effective from a time; an event is priced with the row in force at
+//! its timestamp. Re-importing an unchanged price adds nothing.
+
+use std::collections::HashMap;
+
+use sqlx::{AnyConnection, Row};
+
+use super::{ModelPrice, PriceBook};
+use crate::clock::now_ms;
+use crate::db::Db;
+use crate::ids::new_id;
+use crate::{Error, Result};
+
+/// What an import did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ImportReport {
+    pub added: usize,
+    pub changed: usize,
+    pub unchanged: usize,
+}
+
+/// One price row of a model.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PriceRow {
+    pub id: String,
+    pub effective_from: i64,
+    pub price: ModelPrice,
+}
+
+fn encode(p: &ModelPrice) -> Result<String> {
+    serde_json::to_string(p).map_err(|e| Error::Internal(format!("encode price: {e}")))
+}
+
+fn decode(s: &str) -> Result<ModelPrice> {
+    serde_json::from_str(s).map_err(|e| Error::Internal(format!("stored price does not decode: {e}")))
+}
+
+/// The latest price JSON of every model.
+async fn current_json(conn: &mut AnyConnection) -> Result<HashMap<String, String>> {
+    let rows = sqlx::query(
+        "SELECT p.model, p.price_json FROM model_prices p WHERE p.effective_from = \
+         (SELECT MAX(q.effective_from) FROM model_prices q WHERE q.model = p.model)",
+    )
+    .fetch_all(conn)
+    .await?;
+    rows.into_iter().map(|r| Ok((r.try_get("model")?, r.try_get("price_json")?))).collect()
+}
+
+/// Adds every model of `book` whose price differs from its current one,
+/// effective from `effective_from` (default: now), in one transaction.
+pub async fn import(db: &Db, book: &PriceBook, source: &str, effective_from: Option<i64>) -> Result<ImportReport> {
+    let now = now_ms();
+    let from = effective_from.unwrap_or(now);
+    let mut tx = db.begin().await?;
+    let current = current_json(&mut tx).await?;
+    let mut report = ImportReport::default();
+    for price in book.iter() {
+        let json = encode(price)?;
+        match current.get(&price.name) {
+            Some(old) if *old == json => {
+                report.unchanged += 1;
+                continue;
+            }
+            Some(_) => report.changed += 1,
+            None => {
+                sqlx::query("INSERT INTO models (name, provider, mode, created_at) VALUES ($1, $2, $3, $4)")
+                    .bind(&price.name)
+                    .bind(&price.provider)
+                    .bind(price.mode.as_ref().map(|m| m.as_str().to_string()))
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                report.added += 1;
+            }
+        }
+        sqlx::query(
+            "INSERT INTO model_prices (id, model, effective_from, source, price_json, created_at) VALUES ($1, $2, $3, $4, $5, $6) \
+             ON CONFLICT (model, effective_from) DO UPDATE SET price_json = excluded.price_json, source = excluded.source",
+        )
+        .bind(new_id())
+        .bind(&price.name)
+        .bind(from)
+        .bind(source)
+        .bind(json)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(report)
+}
+
+/// Whether any price is stored (first start loads the default catalog).
+pub async fn is_empty(db: &Db) -> Result<bool> {
+    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM model_prices").fetch_one(db.reader()).await?;
+    Ok(n == 0)
+}
+
+/// Every price row of a model, oldest first.
+pub async fn history(conn: &mut AnyConnection, model: &str) -> Result<Vec<PriceRow>> {
+    let rows = sqlx::query("SELECT id, effective_from, price_json FROM model_prices WHERE model = $1 ORDER BY effective_from")
+        .bind(model)
+        .fetch_all(conn)
+        .await?;
+    rows.into_iter()
+        .map(|r| {
+            Ok(PriceRow {
+                id: r.try_get("id")?,
+                effective_from: r.try_get("effective_from")?,
+                price: decode(&r.try_get::<String, _>("price_json")?)?,
+            })
+        })
+        .collect()
+}
+
+/// The row in force at `ts` among a model's history (oldest first).
+pub fn in_force(history: &[PriceRow], ts: i64) -> Option<&PriceRow> {
+    history.iter().rev().find(|r| r.effective_from <= ts)
+}
