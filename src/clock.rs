@@ -15,3 +15,8 @@ pub fn to_rfc3339(ms: Millis) -> String {
         .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
         .unwrap_or_default()
 }
+
+/// Parses an RFC 3339 time into UTC milliseconds.
+pub fn parse_rfc3339(s: &str) -> Option<Millis> {
+    chrono::DateTime::parse_from_rfc3339(s.trim()).ok().map(|t| t.timestamp_millis())
+}

@@ -35,6 +35,11 @@ pub enum Command {
         #[arg(long, env = "TOLLBOOTH_NEW_ADMIN_PASSWORD", hide_env_values = true)]
         password: Option<Secret>,
     },
+    /// Manage the model price book.
+    Prices {
+        #[command(subcommand)]
+        command: PricesCommand,
+    },
     /// Create an organization with an owner and a first API key.
     CreateOrg {
         #[arg(long)]
@@ -47,6 +52,18 @@ pub enum Command {
         /// Print the result as JSON (org id, owner login, API key).
         #[arg(long)]
         json: bool,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum PricesCommand {
+    /// Import a price map in LiteLLM's format (model_prices_and_context_window.json).
+    /// Changed prices apply from `--effective-from` (default: now); unchanged ones add nothing.
+    Import {
+        file: std::path::PathBuf,
+        /// RFC 3339 time the new prices apply from.
+        #[arg(long)]
+        effective_from: Option<String>,
     },
 }
 
@@ -93,6 +110,25 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("{} platform admin {}", if out.created { "created" } else { "promoted" }, out.user.email);
             Ok(())
         }
+        Command::Prices { command: PricesCommand::Import { file, effective_from } } => {
+            let from = effective_from
+                .map(|t| chrono_ms(&t))
+                .transpose()?;
+            let text = std::fs::read_to_string(&file).with_context(|| format!("reading {}", file.display()))?;
+            let book = tollbooth::pricing::PriceBook::parse_litellm(&text)?;
+            let db = open(&config).await?;
+            let report = tollbooth::pricing::store::import(&db, &book, "import", from).await;
+            db.close().await;
+            let report = report?;
+            println!(
+                "{} models read: {} added, {} changed, {} unchanged",
+                book.len(),
+                report.added,
+                report.changed,
+                report.unchanged
+            );
+            Ok(())
+        }
         Command::CreateOrg { name, owner_email, owner_password, json } => {
             let db = open(&config).await?;
             let out = create_org(&db, &config, &name, &owner_email, owner_password.as_ref().map(Secret::expose)).await;
@@ -136,4 +172,8 @@ pub async fn create_org(
         api_key: key.secret,
         login_url: format!("{}/login", config.public_url_for(config.site_addr)),
     })
+}
+
+fn chrono_ms(rfc3339: &str) -> anyhow::Result<i64> {
+    tollbooth::clock::parse_rfc3339(rfc3339).ok_or_else(|| anyhow::anyhow!("--effective-from: {rfc3339:?} is not an RFC 3339 time"))
 }

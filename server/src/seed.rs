@@ -5,6 +5,7 @@
 use tollbooth::accounts;
 use tollbooth::db::Db;
 use tollbooth::orgs;
+use tollbooth::pricing::{self, PriceBook};
 
 use crate::Config;
 
@@ -13,8 +14,15 @@ pub const DEMO_EMAIL: &str = "demo@tollbooth.local";
 /// The demo organization's name.
 pub const DEMO_ORG: &str = "Demo Organization";
 
-/// Seeds an empty database; does nothing when any user exists.
+/// Seeds an empty database: the shipped price catalog (effective from the
+/// epoch, so that any past event has a price), then the admin and demo
+/// accounts. Each part runs only when its tables are empty.
 pub async fn first_start(db: &Db, config: &Config) -> tollbooth::Result<()> {
+    if pricing::store::is_empty(db).await? {
+        let book = PriceBook::default_catalog()?;
+        let report = pricing::store::import(db, &book, "catalog", Some(0)).await?;
+        tracing::info!(models = report.added, "loaded the default price catalog (LiteLLM model price map)");
+    }
     if !accounts::is_empty(db).await? {
         return Ok(());
     }

@@ -57,3 +57,33 @@ fn config(url: &str) -> tollbooth_server::config::Config {
     let cli = tollbooth_server::cli::Cli::parse_from(["tollbooth", "--database-url", url, "--site-addr", "127.0.0.1:0", "--log", "warn"]);
     cli.config
 }
+
+#[test]
+fn prices_import_reads_the_shipped_catalog_and_a_second_import_changes_nothing() {
+    let dir = std::env::temp_dir().join(format!("tollbooth-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let url = format!("sqlite://{}/prices.db", dir.display());
+    let catalog = concat!(env!("CARGO_MANIFEST_DIR"), "/../src/pricing/litellm_model_prices.json");
+    let run = || {
+        let out = Command::new(env!("CARGO_BIN_EXE_tollbooth"))
+            .args(["prices", "import", catalog])
+            .env("DATABASE_URL", &url)
+            .env("RUST_LOG", "error")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let first = run();
+    assert!(first.contains("added, 0 changed, 0 unchanged"), "{first}");
+    let second = run();
+    assert!(second.contains(" 0 added, 0 changed,"), "{second}");
+    let bad = Command::new(env!("CARGO_BIN_EXE_tollbooth"))
+        .args(["prices", "import", "/nonexistent.json"])
+        .env("DATABASE_URL", &url)
+        .output()
+        .unwrap();
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("reading /nonexistent.json"));
+    let _ = std::fs::remove_dir_all(dir);
+}

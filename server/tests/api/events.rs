@@ -1,0 +1,92 @@
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use tollbooth::pricing::{store as prices, ModelPrice, PriceBook, UnitPrice};
+use tollbooth_server::cli::create_org;
+
+use crate::app_test;
+use crate::helpers::TestApp;
+
+async fn setup(app: &TestApp) -> String {
+    let mut p = ModelPrice::new("gpt-test", "openai");
+    p.input = Some(UnitPrice::parse("0.0000025").unwrap());
+    p.output = Some(UnitPrice::parse("0.00001").unwrap());
+    p.cache_read = Some(UnitPrice::parse("0.00000125").unwrap());
+    let mut book = PriceBook::default();
+    book.insert(p);
+    prices::import(&app.test_db.db, &book, "test", Some(0)).await.unwrap();
+    let out = create_org(&app.test_db.db, &app.config, "Acme", "owner@example.com", None).await.unwrap();
+    format!("Bearer {}", out.api_key)
+}
+
+async fn post(app: &TestApp, auth: &str, body: &str) -> (StatusCode, Value) {
+    let resp = app
+        .client
+        .post(app.url("/api/v1/events"))
+        .header("Authorization", auth)
+        .header("Content-Type", "application/json")
+        .body(body.to_string())
+        .send()
+        .await
+        .unwrap();
+    let status = resp.status();
+    (status, resp.json().await.unwrap_or(Value::Null))
+}
+
+app_test! {
+    async fn a_single_event_is_accepted_with_its_exact_cost(app) {
+        let auth = setup(&app).await;
+        let body = json!({"id": "r1", "model": "gpt-test", "input_tokens": 1000, "cached_input_tokens": 400, "output_tokens": 200});
+        let (status, out) = post(&app, &auth, &body.to_string()).await;
+        assert_eq!(status, StatusCode::OK, "{out}");
+        // 600 × 0.0000025 + 400 × 0.00000125 + 200 × 0.00001 = 0.0015 + 0.0005 + 0.002
+        assert_eq!(out["results"][0], json!({"id": "r1", "status": "accepted", "cost_usd": "0.004000000", "priced": true}));
+        let (_, again) = post(&app, &auth, &body.to_string()).await;
+        assert_eq!(again["results"][0]["status"], "duplicate");
+        assert_eq!((again["accepted"].as_u64(), again["duplicates"].as_u64()), (Some(0), Some(1)));
+    }
+
+    async fn a_mixed_batch_answers_207_naming_the_bad_fields(app) {
+        let auth = setup(&app).await;
+        let body = json!({"events": [
+            {"id": "ok", "model": "gpt-test", "input_tokens": 10},
+            {"id": "neg", "model": "gpt-test", "output_tokens": -1},
+            {"id": "typ", "model": "gpt-test", "input_tokens": "ten"},
+            {"id": "fut", "model": "gpt-test", "timestamp": "2999-01-01T00:00:00Z"}
+        ]});
+        let (status, out) = post(&app, &auth, &body.to_string()).await;
+        assert_eq!(status, StatusCode::MULTI_STATUS, "{out}");
+        assert_eq!((out["accepted"].as_u64(), out["rejected"].as_u64()), (Some(1), Some(3)));
+        let errors: Vec<&str> = out["results"].as_array().unwrap()[1..].iter().map(|r| r["error"].as_str().unwrap()).collect();
+        assert!(errors[0].starts_with("output_tokens:"), "{errors:?}");
+        assert!(errors[1].starts_with("input_tokens:"), "{errors:?}");
+        assert!(errors[2].starts_with("timestamp:"), "{errors:?}");
+        assert_eq!(out["results"][1]["id"], "neg");
+    }
+
+    async fn malformed_oversized_and_unauthenticated_bodies_get_json_errors(app) {
+        let auth = setup(&app).await;
+        let (status, out) = post(&app, &auth, "{not json").await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert_eq!(out["error"]["code"], "invalid_json");
+
+        let too_many = json!({"events": vec![json!({"model": "gpt-test"}); 1001]});
+        let (status, out) = post(&app, &auth, &too_many.to_string()).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert!(out["error"]["message"].as_str().unwrap().contains("at most 1000"));
+
+        let (status, out) = post(&app, &auth, &json!([{"model": "gpt-test"}]).to_string()).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{out}");
+
+        let huge = format!("{{\"model\": \"gpt-test\", \"error\": \"{}\"}}", "x".repeat(9 * 1024 * 1024));
+        let (status, out) = post(&app, &auth, &huge).await;
+        assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+        assert_eq!(out["error"]["code"], "payload_too_large");
+
+        let (status, out) = post(&app, "Bearer nope", &json!({"model": "gpt-test"}).to_string()).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        assert_eq!(out["error"]["code"], "unauthorized");
+
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM usage_events").fetch_one(app.test_db.db.reader()).await.unwrap();
+        assert_eq!(n, 0, "nothing was stored by refused requests");
+    }
+}
