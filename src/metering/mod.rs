@@ -1,6 +1,7 @@
 //! Metering: usage events, priced exactly and recorded idempotently.
 
 pub mod event;
+pub mod rollup;
 mod service;
 mod store;
 

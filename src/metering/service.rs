@@ -6,6 +6,7 @@ use serde::Serialize;
 
 use super::store::{self, EventRow};
 use super::event::ParsedEvent;
+use super::rollup::Rollup;
 use crate::clock::now_ms;
 use crate::db::Db;
 use crate::ids::new_id;
@@ -55,7 +56,8 @@ pub struct Sender {
 }
 
 /// Records a batch: each parsed event is priced with the price in force at its
-/// timestamp and stored, all in one transaction committed before this returns;
+/// timestamp and stored, and the rollups are updated, all in one transaction
+/// committed before this returns;
 /// an id already stored for the organization is a duplicate and counts nothing
 /// twice. Events that failed to parse come back rejected, in their place.
 pub async fn record_usage(db: &Db, sender: &Sender, events: Vec<ParsedEvent>) -> Result<Vec<EventResult>> {
@@ -66,6 +68,7 @@ pub async fn record_usage(db: &Db, sender: &Sender, events: Vec<ParsedEvent>) ->
     let mut tx = db.begin().await?;
     let mut prices: HashMap<String, Vec<PriceRow>> = HashMap::new();
     let mut results = Vec::with_capacity(events.len());
+    let mut rollup = Rollup::default();
     for parsed in events {
         let event = match parsed {
             Ok(e) => e,
@@ -107,7 +110,9 @@ pub async fn record_usage(db: &Db, sender: &Sender, events: Vec<ParsedEvent>) ->
         )
         .await?;
         let (status, cost_nano) = if inserted {
-            (Outcome::Accepted, priced.as_ref().map(|(c, _)| c.nanos()))
+            let cost_nano = priced.as_ref().map(|(c, _)| c.nanos());
+            rollup.add(&event, cost_nano);
+            (Outcome::Accepted, cost_nano)
         } else {
             (Outcome::Duplicate, store::cost_of(&mut tx, &sender.org_id, &id).await?.flatten())
         };
@@ -119,6 +124,7 @@ pub async fn record_usage(db: &Db, sender: &Sender, events: Vec<ParsedEvent>) ->
             error: None,
         });
     }
+    rollup.write(&mut tx, &sender.org_id).await?;
     tx.commit().await?;
     Ok(results)
 }

@@ -93,3 +93,55 @@ test_both_engines! {
         assert_eq!(record_usage(db, &b, parse_batch(&ev, now_ms())).await.unwrap()[0].status, Outcome::Accepted);
     }
 }
+
+async fn sums(db: &tollbooth::db::Db, sql: &str) -> Vec<i64> {
+    use sqlx::Row;
+    let row = sqlx::query(sql).fetch_one(db.reader()).await.unwrap();
+    (0..row.len()).map(|i| row.try_get::<i64, _>(i).unwrap()).collect()
+}
+
+test_both_engines! {
+    async fn rollups_equal_the_sum_of_raw_events(db) {
+        prices::import(db, &book("0.0000013", "0.0000071"), "test", Some(0)).await.unwrap();
+        let s = sender(db).await;
+        let base = now_ms() - 3 * 86_400_000;
+        for batch in 0..6 {
+            let events: Vec<_> = (0..50)
+                .map(|i| {
+                    let n = batch * 50 + i;
+                    json!({
+                        // Every 7th id repeats an earlier one: duplicates must not count.
+                        "id": format!("ev-{}", if n % 7 == 6 { n - 1 } else { n }),
+                        "timestamp": tollbooth::clock::to_rfc3339(base + n * 733_331),
+                        "model": if n % 5 == 0 { "unknown-model" } else { "test-model" },
+                        "user_id": format!("user-{}", n % 3),
+                        "feature": if n % 2 == 0 { "chat" } else { "embedding" },
+                        "input_tokens": 100 + n * 13,
+                        "cached_input_tokens": n % 50,
+                        "output_tokens": 7 * n,
+                        "latency_ms": 50 + (n * 37) % 2000,
+                        "status": if n % 11 == 0 { "error" } else { "success" },
+                    })
+                })
+                .collect();
+            record_usage(db, &s, parse_batch(&events, now_ms())).await.unwrap();
+        }
+        let raw = sums(db, "SELECT COUNT(*), CAST(SUM(input_tokens) AS BIGINT), CAST(SUM(cached_input_tokens) AS BIGINT), \
+            CAST(SUM(output_tokens) AS BIGINT), CAST(COALESCE(SUM(cost_nano), 0) AS BIGINT), \
+            CAST(SUM(CASE WHEN cost_nano IS NULL THEN 1 ELSE 0 END) AS BIGINT), \
+            CAST(SUM(CASE WHEN status <> 'success' THEN 1 ELSE 0 END) AS BIGINT), CAST(SUM(latency_ms) AS BIGINT) FROM usage_events").await;
+        assert!(raw[0] > 250 && raw[0] < 300, "duplicates were dropped: {}", raw[0]);
+        for grain in ["hour", "day"] {
+            let rolled = sums(db, &format!("SELECT CAST(SUM(events) AS BIGINT), CAST(SUM(input_tokens) AS BIGINT), \
+                CAST(SUM(cached_input_tokens) AS BIGINT), CAST(SUM(output_tokens) AS BIGINT), CAST(SUM(cost_nano) AS BIGINT), \
+                CAST(SUM(unpriced_events) AS BIGINT), CAST(SUM(errors) AS BIGINT), CAST(SUM(latency_sum_ms) AS BIGINT) \
+                FROM usage_rollups WHERE grain = '{grain}'")).await;
+            assert_eq!(rolled, raw, "{grain} rollups");
+            let hist = sums(db, &format!("SELECT CAST(SUM(n) AS BIGINT) FROM latency_histogram WHERE grain = '{grain}'")).await;
+            assert_eq!(hist[0], raw[0]);
+        }
+        let per_user = sums(db, "SELECT CAST(SUM(cost_nano) AS BIGINT) FROM usage_rollups WHERE grain = 'day' AND user_id = 'user-1'").await;
+        let raw_user = sums(db, "SELECT CAST(COALESCE(SUM(cost_nano), 0) AS BIGINT) FROM usage_events WHERE user_id = 'user-1'").await;
+        assert_eq!(per_user, raw_user);
+    }
+}
