@@ -21,6 +21,8 @@ pub struct ApiPrincipal {
     pub org_name: String,
     pub key_id: String,
     pub key_name: String,
+    /// The organization's time zone (IANA name).
+    pub time_zone: String,
 }
 
 fn parse_name(raw: &str) -> Result<String> {
@@ -111,7 +113,7 @@ pub async fn authenticate(db: &Db, token: &str) -> Result<ApiPrincipal> {
         return Err(Error::Unauthorized("malformed API key; expected Authorization: Bearer tb_live_…"));
     }
     let row = sqlx::query(
-        "SELECT k.id, k.name, k.org_id, k.revoked_at, k.last_used_at, o.name AS org_name \
+        "SELECT k.id, k.name, k.org_id, k.revoked_at, k.last_used_at, o.name AS org_name, o.time_zone \
          FROM api_keys k JOIN organizations o ON o.id = k.org_id WHERE k.key_hash = $1",
     )
     .bind(secrets::digest(token))
@@ -126,6 +128,7 @@ pub async fn authenticate(db: &Db, token: &str) -> Result<ApiPrincipal> {
         org_name: row.try_get("org_name")?,
         key_id: row.try_get("id")?,
         key_name: row.try_get("name")?,
+        time_zone: row.try_get("time_zone")?,
     };
     let now = now_ms();
     let last: Option<i64> = row.try_get("last_used_at")?;

@@ -2,6 +2,7 @@
 
 pub mod event;
 pub mod rollup;
+pub mod usage;
 mod service;
 mod store;
 

@@ -3,6 +3,7 @@
 pub mod auth;
 pub mod error;
 pub mod events;
+pub mod usage;
 
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
@@ -18,6 +19,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/me", get(me))
         .route("/events", post(events::ingest).layer(DefaultBodyLimit::max(events::MAX_BODY_BYTES)))
+        .route("/usage", get(usage::report))
         .fallback(|| async { ApiError::not_found() })
 }
 

@@ -90,3 +90,47 @@ app_test! {
         assert_eq!(n, 0, "nothing was stored by refused requests");
     }
 }
+
+app_test! {
+    async fn usage_groups_by_local_day_and_model_from_rollups(app) {
+        let auth = setup(&app).await;
+        let db = &app.test_db.db;
+        sqlx::query("UPDATE organizations SET time_zone = 'America/New_York'").execute(db.writer()).await.unwrap();
+        let body = json!({"events": [
+            {"id": "a", "model": "gpt-test", "timestamp": "2026-01-15T03:00:00Z", "input_tokens": 1000, "latency_ms": 120},
+            {"id": "b", "model": "gpt-test", "timestamp": "2026-01-15T06:00:00Z", "output_tokens": 100, "latency_ms": 900},
+            {"id": "c", "model": "other", "timestamp": "2026-01-15T06:30:00Z", "input_tokens": 5, "status": "error"}
+        ]});
+        let (status, _) = post(&app, &auth, &body.to_string()).await;
+        assert_eq!(status, StatusCode::OK);
+
+        let get = |q: &'static str| {
+            let auth = auth.clone();
+            let url = app.url(&format!("/api/v1/usage?from=2026-01-01T00:00:00Z&to=2026-02-01T00:00:00Z&{q}"));
+            let client = app.client.clone();
+            async move {
+                let resp = client.get(url).header("Authorization", auth).send().await.unwrap();
+                (resp.status(), resp.json::<Value>().await.unwrap())
+            }
+        };
+        let (status, out) = get("group_by=day").await;
+        assert_eq!(status, StatusCode::OK, "{out}");
+        assert_eq!(out["time_zone"], "America/New_York");
+        let rows = out["rows"].as_array().unwrap();
+        assert_eq!(rows.len(), 2, "03:00Z is the 14th in New York, 06:00Z the 15th: {out}");
+        assert_eq!(rows[0]["group"]["day"], "2026-01-14T00:00:00-05:00");
+        assert_eq!(rows[0]["cost_usd"], "0.002500000");
+        assert_eq!(rows[1]["group"]["day"], "2026-01-15T00:00:00-05:00");
+        assert_eq!(rows[1]["cost_usd"], "0.001000000");
+        assert_eq!((rows[1]["events"].as_i64(), rows[1]["errors"].as_i64(), rows[1]["unpriced_events"].as_i64()), (Some(2), Some(1), Some(1)));
+
+        let (_, by_model) = get("group_by=model").await;
+        let gpt = by_model["rows"].as_array().unwrap().iter().find(|r| r["group"]["model"] == "gpt-test").unwrap();
+        assert_eq!((gpt["input_tokens"].as_i64(), gpt["output_tokens"].as_i64()), (Some(1000), Some(100)));
+        assert_eq!(gpt["p95_latency_ms"], 1000, "900 ms falls in the bucket up to 1,000 ms");
+
+        let (status, bad) = get("group_by=week").await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(bad["error"]["field"], "group_by");
+    }
+}

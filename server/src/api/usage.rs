@@ -1,0 +1,69 @@
+//! `GET /api/v1/usage`: the usage report, read from rollups.
+
+use axum::extract::{Query, State};
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use tollbooth::clock::{now_ms, parse_rfc3339, to_rfc3339};
+use tollbooth::metering::usage::{self, UsageQuery, UsageRow};
+
+use super::auth::ApiKey;
+use super::error::ApiError;
+use crate::startup::AppState;
+
+const DAY_MS: i64 = 86_400_000;
+
+#[derive(Debug, Deserialize)]
+pub struct Params {
+    from: Option<String>,
+    to: Option<String>,
+    group_by: Option<String>,
+    model: Option<String>,
+    user_id: Option<String>,
+    project_id: Option<String>,
+    feature: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct UsageResponse {
+    from: String,
+    to: String,
+    group_by: Vec<&'static str>,
+    time_zone: String,
+    rows: Vec<UsageRow>,
+}
+
+fn time(field: &'static str, raw: Option<&str>, default: i64) -> Result<i64, ApiError> {
+    match raw {
+        None => Ok(default),
+        Some(s) => parse_rfc3339(s)
+            .ok_or_else(|| tollbooth::Error::invalid(field, "must be an RFC 3339 time such as 2026-01-31T00:00:00Z").into()),
+    }
+}
+
+/// Defaults: the last 30 days, grouped by day.
+pub async fn report(
+    State(state): State<AppState>,
+    ApiKey(key): ApiKey,
+    params: Result<Query<Params>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<UsageResponse>, ApiError> {
+    let Query(p) = params.map_err(|e| ApiError::new(axum::http::StatusCode::BAD_REQUEST, "invalid", e.body_text()))?;
+    let to = time("to", p.to.as_deref(), now_ms())?;
+    let from = time("from", p.from.as_deref(), to - 30 * DAY_MS)?;
+    let q = UsageQuery {
+        from_ms: from,
+        to_ms: to,
+        group_by: UsageQuery::parse_group_by(p.group_by.as_deref())?,
+        model: p.model,
+        user_id: p.user_id,
+        project_id: p.project_id,
+        feature: p.feature,
+    };
+    let rows = usage::usage(&state.db, &key.org_id, &key.time_zone, &q).await?;
+    Ok(Json(UsageResponse {
+        from: to_rfc3339(from),
+        to: to_rfc3339(to),
+        group_by: q.group_by.iter().map(|g| g.name()).collect(),
+        time_zone: key.time_zone,
+        rows,
+    }))
+}

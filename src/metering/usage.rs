@@ -1,0 +1,250 @@
+//! The usage report: rollups grouped by time and dimensions.
+//!
+//! It reads hourly rollups only and folds them in Rust, so that days and
+//! months start at midnight in the organization's time zone (an hour bucket
+//! never straddles a local day boundary for whole-hour offsets; for zones with
+//! 30/45-minute offsets an hour is attributed to the local day it starts in).
+//! It never scans raw events.
+
+use std::collections::BTreeMap;
+use std::str::FromStr;
+
+use chrono::{Datelike, TimeZone, Timelike};
+use serde::Serialize;
+use sqlx::Row;
+
+use super::rollup::quantile;
+use crate::db::Db;
+use crate::pricing::NanoUsd;
+use crate::{Error, Result};
+
+/// What rows are grouped by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GroupBy {
+    Hour,
+    Day,
+    Month,
+    Model,
+    Provider,
+    User,
+    Project,
+    Feature,
+}
+
+impl GroupBy {
+    pub fn parse(s: &str) -> Result<Self> {
+        Ok(match s.trim() {
+            "hour" => GroupBy::Hour,
+            "day" => GroupBy::Day,
+            "month" => GroupBy::Month,
+            "model" => GroupBy::Model,
+            "provider" => GroupBy::Provider,
+            "user" => GroupBy::User,
+            "project" => GroupBy::Project,
+            "feature" => GroupBy::Feature,
+            other => {
+                return Err(Error::invalid(
+                    "group_by",
+                    format!("{other:?} is not one of hour, day, month, model, provider, user, project, feature"),
+                ))
+            }
+        })
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            GroupBy::Hour => "hour",
+            GroupBy::Day => "day",
+            GroupBy::Month => "month",
+            GroupBy::Model => "model",
+            GroupBy::Provider => "provider",
+            GroupBy::User => "user",
+            GroupBy::Project => "project",
+            GroupBy::Feature => "feature",
+        }
+    }
+
+    fn is_time(self) -> bool {
+        matches!(self, GroupBy::Hour | GroupBy::Day | GroupBy::Month)
+    }
+}
+
+/// A usage report request. `to_ms` is exclusive.
+#[derive(Debug, Clone, Default)]
+pub struct UsageQuery {
+    pub from_ms: i64,
+    pub to_ms: i64,
+    pub group_by: Vec<GroupBy>,
+    pub model: Option<String>,
+    pub user_id: Option<String>,
+    pub project_id: Option<String>,
+    pub feature: Option<String>,
+}
+
+impl UsageQuery {
+    /// Parses `group_by` as one or two comma-separated names.
+    pub fn parse_group_by(raw: Option<&str>) -> Result<Vec<GroupBy>> {
+        let Some(raw) = raw.filter(|s| !s.trim().is_empty()) else { return Ok(vec![GroupBy::Day]) };
+        let groups = raw.split(',').map(GroupBy::parse).collect::<Result<Vec<_>>>()?;
+        if groups.len() > 2 {
+            return Err(Error::invalid("group_by", "at most two dimensions"));
+        }
+        if groups.len() == 2 && groups[0] == groups[1] {
+            return Err(Error::invalid("group_by", "the two dimensions must differ"));
+        }
+        Ok(groups)
+    }
+}
+
+/// One row of the report.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct UsageRow {
+    /// The group's values, by dimension name (times as RFC 3339 in the org's zone).
+    pub group: BTreeMap<String, String>,
+    pub events: i64,
+    pub requests: i64,
+    pub errors: i64,
+    /// errors / events, as a decimal string with 4 places.
+    pub error_rate: String,
+    pub input_tokens: i64,
+    pub cached_input_tokens: i64,
+    pub cache_creation_tokens: i64,
+    pub output_tokens: i64,
+    pub reasoning_tokens: i64,
+    pub images: i64,
+    pub duration_ms: i64,
+    /// Cost of priced events, USD decimal string.
+    pub cost_usd: String,
+    /// Events whose model had no price (not in `cost_usd`).
+    pub unpriced_events: i64,
+    pub avg_latency_ms: Option<i64>,
+    /// Upper bound of the histogram bucket holding the 95th percentile; only
+    /// when grouping by time and/or model without user/project/feature filters.
+    pub p95_latency_ms: Option<i64>,
+}
+
+#[derive(Default)]
+struct Acc {
+    v: [i64; 13],
+    hist: BTreeMap<i64, i64>,
+}
+
+fn local_key(tz: chrono_tz::Tz, ms: i64, g: GroupBy) -> String {
+    let t = tz.timestamp_millis_opt(ms).single().unwrap_or_else(|| tz.timestamp_millis_opt(0).unwrap());
+    let start = match g {
+        GroupBy::Hour => t.with_minute(0).and_then(|t| t.with_second(0)),
+        GroupBy::Day => tz.with_ymd_and_hms(t.year(), t.month(), t.day(), 0, 0, 0).earliest(),
+        _ => tz.with_ymd_and_hms(t.year(), t.month(), 1, 0, 0, 0).earliest(),
+    };
+    start.map(|s| s.to_rfc3339()).unwrap_or_default()
+}
+
+/// The report for one organization, in its time zone.
+pub async fn usage(db: &Db, org_id: &str, time_zone: &str, q: &UsageQuery) -> Result<Vec<UsageRow>> {
+    if q.to_ms <= q.from_ms {
+        return Err(Error::invalid("to", "must be after from"));
+    }
+    let tz = chrono_tz::Tz::from_str(time_zone).unwrap_or(chrono_tz::UTC);
+    let rows = sqlx::query(
+        "SELECT bucket_start, model, provider, user_id, project_id, feature, events, requests, errors, input_tokens, \
+         cached_input_tokens, cache_creation_tokens, output_tokens, reasoning_tokens, images, duration_ms, cost_nano, \
+         unpriced_events, latency_count, latency_sum_ms FROM usage_rollups \
+         WHERE org_id = $1 AND grain = 'hour' AND bucket_start >= $2 AND bucket_start < $3 \
+         AND ($4 = '' OR model = $4) AND ($5 = '' OR user_id = $5) AND ($6 = '' OR project_id = $6) AND ($7 = '' OR feature = $7)",
+    )
+    .bind(org_id)
+    .bind(q.from_ms)
+    .bind(q.to_ms)
+    .bind(q.model.clone().unwrap_or_default())
+    .bind(q.user_id.clone().unwrap_or_default())
+    .bind(q.project_id.clone().unwrap_or_default())
+    .bind(q.feature.clone().unwrap_or_default())
+    .fetch_all(db.reader())
+    .await?;
+
+    let key_of = |bucket: i64, dims: [&str; 5]| -> Vec<(String, String)> {
+        q.group_by
+            .iter()
+            .map(|g| {
+                let v = match g {
+                    GroupBy::Model => dims[0].to_string(),
+                    GroupBy::Provider => dims[1].to_string(),
+                    GroupBy::User => dims[2].to_string(),
+                    GroupBy::Project => dims[3].to_string(),
+                    GroupBy::Feature => dims[4].to_string(),
+                    t => local_key(tz, bucket, *t),
+                };
+                (g.name().to_string(), v)
+            })
+            .collect()
+    };
+
+    let mut groups: BTreeMap<Vec<(String, String)>, Acc> = BTreeMap::new();
+    for r in &rows {
+        let bucket: i64 = r.try_get("bucket_start")?;
+        let dims: [String; 5] =
+            [r.try_get("model")?, r.try_get("provider")?, r.try_get("user_id")?, r.try_get("project_id")?, r.try_get("feature")?];
+        let key = key_of(bucket, [&dims[0], &dims[1], &dims[2], &dims[3], &dims[4]]);
+        let acc = groups.entry(key).or_default();
+        for (i, col) in ["events", "requests", "errors", "input_tokens", "cached_input_tokens", "cache_creation_tokens",
+            "output_tokens", "reasoning_tokens", "images", "duration_ms", "cost_nano", "unpriced_events", "latency_count"]
+            .iter()
+            .enumerate()
+        {
+            acc.v[i] += r.try_get::<i64, _>(*col)?;
+        }
+        // latency_sum_ms rides in the histogram map under a sentinel key.
+        *acc.hist.entry(i64::MIN).or_default() += r.try_get::<i64, _>("latency_sum_ms")?;
+    }
+
+    let p95_possible = q.user_id.is_none()
+        && q.project_id.is_none()
+        && q.feature.is_none()
+        && q.group_by.iter().all(|g| g.is_time() || *g == GroupBy::Model);
+    if p95_possible {
+        let hist = sqlx::query(
+            "SELECT bucket_start, model, le_ms, n FROM latency_histogram WHERE org_id = $1 AND grain = 'hour' \
+             AND bucket_start >= $2 AND bucket_start < $3 AND ($4 = '' OR model = $4)",
+        )
+        .bind(org_id)
+        .bind(q.from_ms)
+        .bind(q.to_ms)
+        .bind(q.model.clone().unwrap_or_default())
+        .fetch_all(db.reader())
+        .await?;
+        for r in hist {
+            let model: String = r.try_get("model")?;
+            let key = key_of(r.try_get("bucket_start")?, [&model, "", "", "", ""]);
+            if let Some(acc) = groups.get_mut(&key) {
+                *acc.hist.entry(r.try_get("le_ms")?).or_default() += r.try_get::<i64, _>("n")?;
+            }
+        }
+    }
+
+    Ok(groups
+        .into_iter()
+        .map(|(key, mut acc)| {
+            let latency_sum = acc.hist.remove(&i64::MIN).unwrap_or(0);
+            let v = acc.v;
+            let hist: Vec<(i64, i64)> = acc.hist.into_iter().collect();
+            UsageRow {
+                group: key.into_iter().collect(),
+                events: v[0],
+                requests: v[1],
+                errors: v[2],
+                error_rate: if v[0] == 0 { "0.0000".into() } else { format!("{:.4}", v[2] as f64 / v[0] as f64) },
+                input_tokens: v[3],
+                cached_input_tokens: v[4],
+                cache_creation_tokens: v[5],
+                output_tokens: v[6],
+                reasoning_tokens: v[7],
+                images: v[8],
+                duration_ms: v[9],
+                cost_usd: NanoUsd::from_nanos(v[10]).to_usd_string(),
+                unpriced_events: v[11],
+                avg_latency_ms: (v[12] > 0).then(|| latency_sum / v[12]),
+                p95_latency_ms: if p95_possible { quantile(&hist, 0.95) } else { None },
+            }
+        })
+        .collect())
+}
