@@ -1,6 +1,7 @@
 //! Metering: usage events, priced exactly and recorded idempotently.
 
 pub mod event;
+pub mod events;
 pub mod rollup;
 pub mod usage;
 mod service;

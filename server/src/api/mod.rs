@@ -3,6 +3,7 @@
 pub mod auth;
 pub mod error;
 pub mod events;
+pub mod export;
 pub mod usage;
 
 use axum::extract::DefaultBodyLimit;
@@ -18,7 +19,11 @@ use crate::startup::AppState;
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/me", get(me))
-        .route("/events", post(events::ingest).layer(DefaultBodyLimit::max(events::MAX_BODY_BYTES)))
+        .route(
+            "/events",
+            post(events::ingest).layer(DefaultBodyLimit::max(events::MAX_BODY_BYTES)).get(export::list),
+        )
+        .route("/usage/export", get(export::export))
         .route("/usage", get(usage::report))
         .fallback(|| async { ApiError::not_found() })
 }

@@ -134,3 +134,60 @@ app_test! {
         assert_eq!(bad["error"]["field"], "group_by");
     }
 }
+
+app_test! {
+    async fn events_page_newest_first_and_export_streams_csv_and_json(app) {
+        let auth = setup(&app).await;
+        let events: Vec<Value> = (0..25)
+            .map(|i| json!({"id": format!("e{i:02}"), "model": "gpt-test", "input_tokens": 100 + i,
+                            "timestamp": format!("2026-03-01T00:{i:02}:00Z"), "error": if i == 3 { "a \"quoted\", comma" } else { "" }}))
+            .collect();
+        assert_eq!(post(&app, &auth, &json!({"events": events}).to_string()).await.0, StatusCode::OK);
+        let get = |path: String| {
+            let (client, auth, url) = (app.client.clone(), auth.clone(), app.url(&path));
+            async move { client.get(url).header("Authorization", auth).send().await.unwrap() }
+        };
+        let range = "from=2026-03-01T00:00:00Z&to=2026-03-02T00:00:00Z";
+        let mut ids = vec![];
+        let mut cursor: Option<String> = None;
+        loop {
+            let path = match &cursor {
+                Some(c) => format!("/api/v1/events?{range}&limit=10&cursor={c}"),
+                None => format!("/api/v1/events?{range}&limit=10"),
+            };
+            let page: Value = get(path).await.json().await.unwrap();
+            ids.extend(page["events"].as_array().unwrap().iter().map(|e| e["id"].as_str().unwrap().to_string()));
+            match page["next_cursor"].as_str() {
+                Some(c) => cursor = Some(c.to_string()),
+                None => break,
+            }
+        }
+        let expected: Vec<String> = (0..25).rev().map(|i| format!("e{i:02}")).collect();
+        assert_eq!(ids, expected, "newest first, every event once");
+
+        let resp = get(format!("/api/v1/usage/export?format=csv&{range}")).await;
+        assert_eq!(resp.status(), StatusCode::OK);
+        assert!(resp.headers()["content-type"].to_str().unwrap().starts_with("text/csv"));
+        let csv = resp.text().await.unwrap();
+        let mut reader = csv::Reader::from_reader(csv.as_bytes());
+        let rows: Vec<csv::StringRecord> = reader.records().map(|r| r.unwrap()).collect();
+        assert_eq!(rows.len(), 25);
+        assert_eq!(&reader.headers().unwrap()[0], "id");
+        let e03 = rows.iter().find(|r| &r[0] == "e03").unwrap();
+        assert_eq!(&e03[18], "a \"quoted\", comma");
+        assert_eq!(&e03[19], "0.000257500");
+
+        let json_rows: Vec<Value> = get(format!("/api/v1/usage/export?format=json&{range}")).await.json().await.unwrap();
+        assert_eq!(json_rows.len(), 25);
+        let empty: Vec<Value> = get("/api/v1/usage/export?format=json&from=2020-01-01T00:00:00Z&to=2020-01-02T00:00:00Z".into())
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert!(empty.is_empty());
+        let bad = get(format!("/api/v1/usage/export?format=xml&{range}")).await;
+        assert_eq!(bad.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        let bad = get("/api/v1/events?cursor=junk".into()).await;
+        assert_eq!(bad.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    }
+}

@@ -1,0 +1,192 @@
+//! `GET /api/v1/events` (a page of raw events) and `GET /api/v1/usage/export`
+//! (every event in a range as CSV or JSON, streamed page by page so that a
+//! year of events is never held in memory).
+
+use axum::body::Body;
+use axum::extract::{Query, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use tollbooth::clock::{now_ms, parse_rfc3339};
+use tollbooth::db::Db;
+use tollbooth::metering::events::{self, Cursor, EventFilter, EventView};
+
+use super::auth::ApiKey;
+use super::error::ApiError;
+use crate::startup::AppState;
+
+const DAY_MS: i64 = 86_400_000;
+const EXPORT_PAGE: i64 = 1000;
+
+#[derive(Debug, Deserialize)]
+pub struct Params {
+    from: Option<String>,
+    to: Option<String>,
+    model: Option<String>,
+    user_id: Option<String>,
+    project_id: Option<String>,
+    feature: Option<String>,
+    status: Option<String>,
+    limit: Option<i64>,
+    cursor: Option<String>,
+    format: Option<String>,
+}
+
+fn time(field: &'static str, raw: Option<&str>, default: i64) -> Result<i64, ApiError> {
+    match raw {
+        None => Ok(default),
+        Some(s) => parse_rfc3339(s).ok_or_else(|| tollbooth::Error::invalid(field, "must be an RFC 3339 time").into()),
+    }
+}
+
+fn filter(p: &Params, default_days: i64) -> Result<EventFilter, ApiError> {
+    let to = time("to", p.to.as_deref(), now_ms() + 1)?;
+    let from = time("from", p.from.as_deref(), to - default_days * DAY_MS)?;
+    if to <= from {
+        return Err(tollbooth::Error::invalid("to", "must be after from").into());
+    }
+    Ok(EventFilter {
+        from_ms: from,
+        to_ms: to,
+        model: p.model.clone(),
+        user_id: p.user_id.clone(),
+        project_id: p.project_id.clone(),
+        feature: p.feature.clone(),
+        status: p.status.clone(),
+    })
+}
+
+fn query_error(e: axum::extract::rejection::QueryRejection) -> ApiError {
+    ApiError::new(StatusCode::BAD_REQUEST, "invalid", e.body_text())
+}
+
+#[derive(Debug, Serialize)]
+pub struct EventsPage {
+    events: Vec<EventView>,
+    next_cursor: Option<String>,
+}
+
+/// Newest first; `limit` (default 100, max 1000) and `cursor` from the previous page.
+pub async fn list(
+    State(state): State<AppState>,
+    ApiKey(key): ApiKey,
+    params: Result<Query<Params>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<EventsPage>, ApiError> {
+    let Query(p) = params.map_err(query_error)?;
+    let f = filter(&p, 30)?;
+    let cursor = p.cursor.as_deref().map(Cursor::decode).transpose()?;
+    let (events, next) = events::list(&state.db, &key.org_id, &f, cursor.as_ref(), p.limit.unwrap_or(100)).await?;
+    Ok(Json(EventsPage { events, next_cursor: next.map(|c| c.encode()) }))
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Format {
+    Csv,
+    Json,
+}
+
+/// Streams every event of the range (default: the last 30 days), newest first.
+pub async fn export(
+    State(state): State<AppState>,
+    ApiKey(key): ApiKey,
+    params: Result<Query<Params>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, ApiError> {
+    let Query(p) = params.map_err(query_error)?;
+    let format = match p.format.as_deref().unwrap_or("csv") {
+        "csv" => Format::Csv,
+        "json" => Format::Json,
+        _ => return Err(tollbooth::Error::invalid("format", "must be csv or json").into()),
+    };
+    let f = filter(&p, 30)?;
+    // Fail before the first byte if the query cannot run at all.
+    events::list(&state.db, &key.org_id, &f, None, 1).await?;
+    let stream = pages(state.db.clone(), key.org_id.clone(), f, format);
+    let (ctype, ext) = match format {
+        Format::Csv => ("text/csv; charset=utf-8", "csv"),
+        Format::Json => ("application/json", "json"),
+    };
+    Ok((
+        [
+            (header::CONTENT_TYPE, ctype.to_string()),
+            (header::CONTENT_DISPOSITION, format!("attachment; filename=\"tollbooth-events.{ext}\"")),
+        ],
+        Body::from_stream(stream),
+    )
+        .into_response())
+}
+
+const CSV_HEADER: &[&str] = &[
+    "id", "timestamp", "user_id", "project_id", "session_id", "feature", "provider", "model", "input_tokens",
+    "cached_input_tokens", "cache_creation_tokens", "output_tokens", "reasoning_tokens", "images", "duration_ms",
+    "requests", "latency_ms", "status", "error", "cost_usd", "metadata",
+];
+
+fn csv_rows(events: &[EventView], header: bool) -> Vec<u8> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    if header {
+        let _ = w.write_record(CSV_HEADER);
+    }
+    let opt = |v: &Option<String>| v.clone().unwrap_or_default();
+    let num = |v: Option<i64>| v.map(|n| n.to_string()).unwrap_or_default();
+    for e in events {
+        let _ = w.write_record([
+            e.id.clone(), e.timestamp.clone(), opt(&e.user_id), opt(&e.project_id), opt(&e.session_id), opt(&e.feature),
+            opt(&e.provider), e.model.clone(), e.input_tokens.to_string(), e.cached_input_tokens.to_string(),
+            e.cache_creation_tokens.to_string(), e.output_tokens.to_string(), e.reasoning_tokens.to_string(),
+            e.images.to_string(), e.duration_ms.to_string(), e.requests.to_string(), num(e.latency_ms), e.status.clone(),
+            opt(&e.error), opt(&e.cost_usd), opt(&e.metadata),
+        ]);
+    }
+    w.into_inner().unwrap_or_default()
+}
+
+/// The body as a stream of pages: one query per page, keyset-paged.
+fn pages(db: Db, org_id: String, f: EventFilter, format: Format) -> impl futures::Stream<Item = Result<Vec<u8>, std::io::Error>> {
+    enum St {
+        Start,
+        After(Cursor),
+        Done,
+    }
+    futures::stream::unfold(St::Start, move |st| {
+        let (db, org_id, f) = (db.clone(), org_id.clone(), f.clone());
+        async move {
+            let (first, cursor) = match st {
+                St::Done => return None,
+                St::Start => (true, None),
+                St::After(c) => (false, Some(c)),
+            };
+            let page = events::list(&db, &org_id, &f, cursor.as_ref(), EXPORT_PAGE).await;
+            let (rows, next) = match page {
+                Ok(p) => p,
+                Err(e) => {
+                    tracing::error!(error = ?e, "export page failed");
+                    return Some((Err(std::io::Error::other("export failed")), St::Done));
+                }
+            };
+            let mut out = match format {
+                Format::Csv => csv_rows(&rows, first),
+                Format::Json => {
+                    let mut s = String::from(if first { "[" } else { "" });
+                    for (i, e) in rows.iter().enumerate() {
+                        if !(first && i == 0) {
+                            s.push(',');
+                        }
+                        s.push_str(&serde_json::to_string(e).unwrap_or_default());
+                    }
+                    s.into_bytes()
+                }
+            };
+            let st = match next {
+                Some(c) => St::After(c),
+                None => {
+                    if format == Format::Json {
+                        out.extend_from_slice(b"]");
+                    }
+                    St::Done
+                }
+            };
+            Some((Ok(out), st))
+        }
+    })
+}
