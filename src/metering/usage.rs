@@ -248,3 +248,36 @@ pub async fn usage(db: &Db, org_id: &str, time_zone: &str, q: &UsageQuery) -> Re
         })
         .collect())
 }
+
+/// The start of the current calendar month in `time_zone`, as UTC ms.
+pub fn month_start_ms(time_zone: &str, now_ms: i64) -> i64 {
+    let tz = chrono_tz::Tz::from_str(time_zone).unwrap_or(chrono_tz::UTC);
+    let now = tz.timestamp_millis_opt(now_ms).single().unwrap_or_else(|| tz.timestamp_millis_opt(0).unwrap());
+    tz.with_ymd_and_hms(now.year(), now.month(), 1, 0, 0, 0)
+        .earliest()
+        .map(|t| t.timestamp_millis())
+        .unwrap_or(now_ms)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn group_by_takes_one_or_two_known_names() {
+        assert_eq!(UsageQuery::parse_group_by(None).unwrap(), vec![GroupBy::Day]);
+        assert_eq!(UsageQuery::parse_group_by(Some("model,day")).unwrap(), vec![GroupBy::Model, GroupBy::Day]);
+        assert!(UsageQuery::parse_group_by(Some("model,day,user")).is_err());
+        assert!(UsageQuery::parse_group_by(Some("day,day")).is_err());
+        assert_eq!(UsageQuery::parse_group_by(Some("week")).unwrap_err().field(), Some("group_by"));
+    }
+
+    #[test]
+    fn the_month_starts_at_local_midnight_on_the_first() {
+        // 2026-03-01T03:00Z is still February 28th in New York.
+        let t = chrono::DateTime::parse_from_rfc3339("2026-03-01T03:00:00Z").unwrap().timestamp_millis();
+        let start = month_start_ms("America/New_York", t);
+        assert_eq!(crate::clock::to_rfc3339(start), "2026-02-01T05:00:00.000Z");
+        assert_eq!(crate::clock::to_rfc3339(month_start_ms("UTC", t)), "2026-03-01T00:00:00.000Z");
+    }
+}

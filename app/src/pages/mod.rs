@@ -6,12 +6,14 @@ mod keys;
 mod members;
 mod placeholders;
 mod settings;
+mod usage;
 
 pub use admin::AdminPage;
 pub use auth::{InvitePage, LoginPage, SignupPage};
 pub use keys::KeysPage;
 pub use members::MembersPage;
-pub use placeholders::{BillingPage, BudgetsPage, UsagePage};
+pub use placeholders::{BillingPage, BudgetsPage};
+pub use usage::UsagePage;
 pub use settings::SettingsPage;
 
 use leptos::prelude::*;

@@ -4,7 +4,6 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
 
-use crate::components::layout::use_org;
 
 #[component]
 fn Planned(title: &'static str, items: &'static [&'static str]) -> impl IntoView {
@@ -15,24 +14,6 @@ fn Planned(title: &'static str, items: &'static [&'static str]) -> impl IntoView
             <p class="muted">"Not available yet. This page will show:"</p>
             <ul>{items.iter().map(|i| view! { <li>{*i}</li> }).collect_view()}</ul>
         </section>
-    }
-}
-
-/// The organization's home: usage and costs.
-#[component]
-pub fn UsagePage() -> impl IntoView {
-    let org = use_org().org;
-    view! {
-        <p class="muted">{org.name} " · time zone " {org.time_zone}</p>
-        <Planned
-            title="Usage"
-            items=&[
-                "cost this month, lifetime cost, tokens in and out, requests and error rate",
-                "charts of daily cost, cost by model, and input, output and cached tokens",
-                "a breakdown by model, user, project, feature and session, and recent events",
-                "a CSV download of the selected range",
-            ]
-        />
     }
 }
 

@@ -1,0 +1,142 @@
+//! The organization's home: usage and cost this month, by model, and the
+//! latest events. (Charts and the range picker come next; see the README.)
+
+use leptos::prelude::*;
+use leptos_meta::Title;
+
+use crate::api::usage::{usage_panel, UsageOverview};
+use crate::components::layout::{use_org, use_org_id};
+use crate::components::ErrorMessage;
+
+/// `0.004000000` → `$0.0040`; amounts of a cent or more show cents.
+pub fn usd(decimal: &str) -> String {
+    let (int, frac) = decimal.split_once('.').unwrap_or((decimal, ""));
+    let keep = if int.trim_start_matches('-') != "0" { 2 } else { 4 };
+    let frac: String = frac.chars().chain(std::iter::repeat('0')).take(keep).collect();
+    format!("${int}.{frac}")
+}
+
+/// Thousands separators for counts.
+pub fn count(n: i64) -> String {
+    let s = n.unsigned_abs().to_string();
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    if n < 0 { format!("-{out}") } else { out }
+}
+
+#[component]
+fn Card(label: &'static str, value: String, #[prop(optional, into)] note: String) -> impl IntoView {
+    view! {
+        <div class="stat" data-testid=label>
+            <span class="label">{label}</span>
+            <span class="value">{value}</span>
+            <span class="note">{if note.is_empty() { "no limit".to_string() } else { note }}</span>
+        </div>
+    }
+}
+
+fn panel(u: UsageOverview) -> impl IntoView {
+    let rate = format!("{:.2}%", u.error_rate_month.parse::<f64>().unwrap_or(0.0) * 100.0);
+    let unpriced = u.unpriced_month;
+    let cost_note = if unpriced > 0 { format!("excludes {unpriced} unpriced events") } else { String::new() };
+    view! {
+        <div class="stats">
+            <Card label="Cost this month" value=usd(&u.cost_month_usd) note=cost_note />
+            <Card label="Lifetime cost" value=usd(&u.cost_lifetime_usd) />
+            <Card label="Tokens in" value=count(u.input_tokens_month) note=format!("{} cached", count(u.cached_input_tokens_month)) />
+            <Card label="Tokens out" value=count(u.output_tokens_month) />
+            <Card label="Requests" value=count(u.requests_month) />
+            <Card label="Error rate" value=rate note=format!("{} of {} events", count(u.errors_month), count(u.events_month)) />
+        </div>
+        <h2>"By model this month"</h2>
+        {if u.by_model.is_empty() {
+            view! { <p class="empty">"No usage this month yet. Send events to POST /api/v1/events."</p> }.into_any()
+        } else {
+            view! {
+                <table class="table" data-testid="by-model">
+                    <thead><tr><th>"Model"</th><th class="num">"Events"</th><th class="num">"Input"</th><th class="num">"Cached"</th>
+                        <th class="num">"Output"</th><th class="num">"Cost"</th><th class="num">"p95 latency"</th></tr></thead>
+                    <tbody>
+                        {u.by_model.into_iter().map(|m| view! {
+                            <tr>
+                                <td>{m.model}</td>
+                                <td class="num">{count(m.events)}</td>
+                                <td class="num">{count(m.input_tokens)}</td>
+                                <td class="num">{count(m.cached_input_tokens)}</td>
+                                <td class="num">{count(m.output_tokens)}</td>
+                                <td class="num">{if m.unpriced_events > 0 && m.events == m.unpriced_events {
+                                    "unpriced".to_string()
+                                } else {
+                                    usd(&m.cost_usd)
+                                }}</td>
+                                <td class="num">{m.p95_latency_ms.map(|l| format!("≤ {l} ms")).unwrap_or_else(|| "–".into())}</td>
+                            </tr>
+                        }).collect_view()}
+                    </tbody>
+                </table>
+            }.into_any()
+        }}
+        <h2>"Recent activity"</h2>
+        {if u.recent.is_empty() {
+            view! { <p class="empty">"No events yet."</p> }.into_any()
+        } else {
+            view! {
+                <table class="table" data-testid="recent">
+                    <thead><tr><th>"Time (UTC)"</th><th>"Model"</th><th class="num">"Input"</th><th class="num">"Output"</th>
+                        <th class="num">"Cost"</th><th>"Status"</th></tr></thead>
+                    <tbody>
+                        {u.recent.into_iter().map(|e| view! {
+                            <tr>
+                                <td>{e.timestamp.replace('T', " ").trim_end_matches('Z').to_string()}</td>
+                                <td>{e.model}</td>
+                                <td class="num">{count(e.input_tokens)}</td>
+                                <td class="num">{count(e.output_tokens)}</td>
+                                <td class="num">{e.cost_usd.as_deref().map(usd).unwrap_or_else(|| "unpriced".into())}</td>
+                                <td>{e.status}</td>
+                            </tr>
+                        }).collect_view()}
+                    </tbody>
+                </table>
+            }.into_any()
+        }}
+    }
+}
+
+#[component]
+pub fn UsagePage() -> impl IntoView {
+    let org = use_org().org;
+    let org_id = use_org_id();
+    let data = Resource::new(move || org_id.get(), usage_panel);
+    view! {
+        <Title text="Usage · Tollbooth" />
+        <h1>"Usage"</h1>
+        <p class="muted">{org.name} " · this month in " {org.time_zone}</p>
+        <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match data.await {
+                    Ok(u) => panel(u).into_any(),
+                    Err(e) => view! { <ErrorMessage message=e.message /> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{count, usd};
+
+    #[test]
+    fn money_and_counts_read_well() {
+        assert_eq!(usd("0.004000000"), "$0.0040");
+        assert_eq!(usd("12.345678901"), "$12.34");
+        assert_eq!(usd("0.000000000"), "$0.0000");
+        assert_eq!(count(1234567), "1,234,567");
+        assert_eq!(count(12), "12");
+    }
+}
