@@ -8,12 +8,17 @@ use crate::api::usage::{usage_panel, UsageOverview};
 use crate::components::layout::{use_org, use_org_id};
 use crate::components::ErrorMessage;
 
-/// `0.004000000` → `$0.0040`; amounts of a cent or more show cents.
+/// `0.004000000` → `$0.0040`: amounts under a dollar show 4 decimals, others
+/// cents; rounded half up for display only (stored amounts stay exact).
 pub fn usd(decimal: &str) -> String {
-    let (int, frac) = decimal.split_once('.').unwrap_or((decimal, ""));
-    let keep = if int.trim_start_matches('-') != "0" { 2 } else { 4 };
-    let frac: String = frac.chars().chain(std::iter::repeat('0')).take(keep).collect();
-    format!("${int}.{frac}")
+    let Ok(n) = tollbooth::pricing::NanoUsd::parse_usd(decimal) else { return format!("${decimal}") };
+    let nanos = n.nanos();
+    let places: u32 = if nanos.abs() >= 1_000_000_000 { 2 } else { 4 };
+    let unit = 10i64.pow(9 - places);
+    let rounded = (nanos.abs() + unit / 2) / unit;
+    let scale = 10i64.pow(places);
+    let sign = if nanos < 0 { "-" } else { "" };
+    format!("{sign}${}.{:0width$}", rounded / scale, rounded % scale, width = places as usize)
 }
 
 /// Thousands separators for counts.
@@ -134,7 +139,10 @@ mod tests {
     #[test]
     fn money_and_counts_read_well() {
         assert_eq!(usd("0.004000000"), "$0.0040");
-        assert_eq!(usd("12.345678901"), "$12.34");
+        assert_eq!(usd("12.345678901"), "$12.35");
+        assert_eq!(usd("0.036290000"), "$0.0363");
+        assert_eq!(usd("0.000690000"), "$0.0007");
+        assert_eq!(usd("0.999990000"), "$1.0000");
         assert_eq!(usd("0.000000000"), "$0.0000");
         assert_eq!(count(1234567), "1,234,567");
         assert_eq!(count(12), "12");
