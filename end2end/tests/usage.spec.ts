@@ -28,3 +28,30 @@ test('events sent to the API show up priced on the usage panel', async ({ page }
   await expect(page.getByTestId('by-model').locator('tr', { hasText: 'in-house-llm' })).toContainText('unpriced');
   await expect(page.getByTestId('recent').locator('tbody tr')).toHaveCount(3);
 });
+
+test('the usage panel downloads the month as CSV, for members only', async ({ page, browser }) => {
+  const email = uniqueEmail('csv');
+  const org = createOrgViaCli('CSV Co', email);
+  await page.request.post('/api/v1/events', {
+    headers: { Authorization: `Bearer ${org.api_key}` },
+    data: { events: [{ id: 'x1', model: 'gpt-4o', input_tokens: 1000 }, { id: 'x2', model: 'gpt-4o', output_tokens: 100 }] },
+  });
+  await signIn(page, email);
+  await page.waitForURL(`**/o/${org.org_id}`);
+  const [download] = await Promise.all([
+    page.waitForEvent('download'),
+    page.getByRole('link', { name: "Download this month's events (CSV)" }).click(),
+  ]);
+  const text = require('node:fs').readFileSync(await download.path(), 'utf8') as string;
+  const lines = text.trim().split('\n');
+  expect(lines[0]).toContain('id,timestamp,user_id');
+  expect(lines).toHaveLength(3);
+  expect(text).toContain('x1,');
+  expect(text).toContain('0.002500000');
+
+  // Signed out (or another org's member): no CSV.
+  const stranger = await browser.newContext();
+  const res = await stranger.request.get(`/o/${org.org_id}/usage.csv`);
+  expect(res.status()).toBe(401);
+  await stranger.close();
+});

@@ -112,6 +112,7 @@ fn router(db: Db, config: &Config, addr: SocketAddr) -> Router {
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .nest("/api/v1", api::router())
+        .route("/o/{org}/usage.csv", get(api::export::browser_csv))
         .leptos_routes_with_context(&state, routes, context.clone(), {
             let options = state.leptos_options.clone();
             move || tollbooth_app::shell(options.clone())

@@ -45,7 +45,8 @@ fn Card(label: &'static str, value: String, #[prop(optional, into)] note: String
     }
 }
 
-fn panel(u: UsageOverview) -> impl IntoView {
+fn panel(org_id: String, u: UsageOverview) -> impl IntoView {
+    let csv = format!("/o/{org_id}/usage.csv?from={}", u.month_start);
     let rate = format!("{:.2}%", u.error_rate_month.parse::<f64>().unwrap_or(0.0) * 100.0);
     let unpriced = u.unpriced_month;
     let cost_note = if unpriced > 0 { format!("excludes {unpriced} unpriced events") } else { String::new() };
@@ -87,6 +88,7 @@ fn panel(u: UsageOverview) -> impl IntoView {
             }.into_any()
         }}
         <h2>"Recent activity"</h2>
+        <p><a href=csv download="tollbooth-usage.csv" class="button-link">"Download this month's events (CSV)"</a></p>
         {if u.recent.is_empty() {
             view! { <p class="empty">"No events yet."</p> }.into_any()
         } else {
@@ -124,7 +126,7 @@ pub fn UsagePage() -> impl IntoView {
         <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match data.await {
-                    Ok(u) => panel(u).into_any(),
+                    Ok(u) => panel(org_id.get_untracked(), u).into_any(),
                     Err(e) => view! { <ErrorMessage message=e.message /> }.into_any(),
                 }
             })}

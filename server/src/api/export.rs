@@ -99,9 +99,32 @@ pub async fn export(
         _ => return Err(tollbooth::Error::invalid("format", "must be csv or json").into()),
     };
     let f = filter(&p, 30)?;
+    stream_export(&state.db, &key.org_id, f, format).await
+}
+
+/// Signed-in browser download: `GET /o/{org}/usage.csv?from=&to=` with the
+/// session cookie (members of the organization only; others get 404).
+pub async fn browser_csv(
+    State(state): State<AppState>,
+    axum::extract::Path(org_id): axum::extract::Path<String>,
+    session: tower_sessions::Session,
+    params: Result<Query<Params>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, ApiError> {
+    let Query(p) = params.map_err(query_error)?;
+    let user: Option<String> = session
+        .get(tollbooth_app::ssr::SESSION_USER)
+        .await
+        .map_err(|e| tollbooth::Error::Internal(format!("session: {e}")))?;
+    let user = user.ok_or(tollbooth::Error::Unauthorized("please sign in"))?;
+    let scope = tollbooth::orgs::authorize(&state.db, &org_id, &user).await?;
+    let f = filter(&p, 30)?;
+    stream_export(&state.db, &scope.org_id, f, Format::Csv).await
+}
+
+async fn stream_export(db: &Db, org_id: &str, f: EventFilter, format: Format) -> Result<Response, ApiError> {
     // Fail before the first byte if the query cannot run at all.
-    events::list(&state.db, &key.org_id, &f, None, 1).await?;
-    let stream = pages(state.db.clone(), key.org_id.clone(), f, format);
+    events::list(db, org_id, &f, None, 1).await?;
+    let stream = pages(db.clone(), org_id.to_string(), f, format);
     let (ctype, ext) = match format {
         Format::Csv => ("text/csv; charset=utf-8", "csv"),
         Format::Json => ("application/json", "json"),

@@ -85,6 +85,8 @@ app_test! {
             let resp = app.server_fn(&a, name, &form).await;
             assert_eq!(resp.status(), StatusCode::NOT_FOUND, "{name} {form:?}");
         }
+        let csv = a.get(app.url(&format!("/o/{org_b}/usage.csv"))).send().await.unwrap();
+        assert_eq!(csv.status(), StatusCode::NOT_FOUND, "B's CSV export");
         let listed: Value = app.server_fn(&b, "list_api_keys", &[("org_id", &org_b)]).await.json().await.unwrap();
         assert!(listed[0]["revoked_at"].is_null(), "B's key must be untouched");
         let ctx: Value = app.server_fn(&b, "org_context", &[("org_id", &org_b)]).await.json().await.unwrap();
