@@ -27,6 +27,14 @@ test('events sent to the API show up priced on the usage panel', async ({ page }
   await expect(gpt).toContainText('≤ 1000 ms');
   await expect(page.getByTestId('by-model').locator('tr', { hasText: 'in-house-llm' })).toContainText('unpriced');
   await expect(page.getByTestId('recent').locator('tbody tr')).toHaveCount(3);
+  await expect(page.getByTestId('unpriced')).toContainText('in-house-llm');
+
+  // Platform admins see unpriced models across organizations.
+  await page.context().clearCookies();
+  await signIn(page, 'admin@tollbooth.local', 'e2e-admin-password');
+  await page.waitForURL(/\/admin$|\/o\//);
+  await page.goto('/admin');
+  await expect(page.getByTestId('unpriced-models')).toContainText('in-house-llm');
 });
 
 test('the usage panel downloads the month as CSV, for members only', async ({ page, browser }) => {

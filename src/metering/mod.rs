@@ -3,6 +3,7 @@
 pub mod event;
 pub mod events;
 pub mod rollup;
+pub mod unpriced;
 pub mod usage;
 mod service;
 mod store;

@@ -145,3 +145,18 @@ test_both_engines! {
         assert_eq!(per_user, raw_user);
     }
 }
+
+test_both_engines! {
+    async fn unpriced_models_are_listed_per_org_and_platform_wide(db) {
+        prices::import(db, &book("0.000001", "0"), "test", Some(0)).await.unwrap();
+        let a = sender(db).await;
+        let b = Sender { org_id: sign_up(db, "b@example.com", "B").await.org.id, api_key_id: None };
+        let ev = |id: &str, model: &str| json!({"id": id, "model": model, "input_tokens": 1});
+        record_usage(db, &a, parse_batch(&[ev("1", "mystery"), ev("2", "mystery"), ev("3", "test-model")], now_ms())).await.unwrap();
+        record_usage(db, &b, parse_batch(&[ev("1", "mystery"), ev("2", "other")], now_ms())).await.unwrap();
+        let mine = tollbooth::metering::unpriced::unpriced_models(db, Some(&a.org_id)).await.unwrap();
+        assert_eq!(mine.iter().map(|m| (m.model.as_str(), m.events)).collect::<Vec<_>>(), [("mystery", 2)]);
+        let all = tollbooth::metering::unpriced::unpriced_models(db, None).await.unwrap();
+        assert_eq!(all.iter().map(|m| (m.model.as_str(), m.events, m.organizations)).collect::<Vec<_>>(), [("mystery", 3, 2), ("other", 1, 1)]);
+    }
+}

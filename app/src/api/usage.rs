@@ -49,6 +49,17 @@ pub struct UsageOverview {
     pub error_rate_month: String,
     pub by_model: Vec<ModelLine>,
     pub recent: Vec<RecentEvent>,
+    /// Models this organization sent without a price in the price book.
+    pub unpriced_models: Vec<UnpricedLine>,
+}
+
+/// A model seen without a price.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UnpricedLine {
+    pub model: String,
+    pub events: i64,
+    pub organizations: i64,
+    pub last_seen_ms: i64,
 }
 
 /// The organization's usage this month, by model, and its latest events.
@@ -70,6 +81,7 @@ pub async fn usage_panel(org_id: String) -> Result<UsageOverview, AppError> {
     by_model.sort_by_key(|r| std::cmp::Reverse(nanos(&r.cost_usd)));
     let filter = EventFilter { from_ms: 0, to_ms: now + 3_600_000, ..Default::default() };
     let (recent, _) = events::list(&ctx.db, &org.id, &filter, None, 20).await.map_err(ssr::fail)?;
+    let unpriced = tollbooth::metering::unpriced::unpriced_models(&ctx.db, Some(&org.id)).await.map_err(ssr::fail)?;
     let t = total.first();
     let get = |f: fn(&usage::UsageRow) -> i64| t.map(f).unwrap_or(0);
     Ok(UsageOverview {
@@ -110,5 +122,22 @@ pub async fn usage_panel(org_id: String) -> Result<UsageOverview, AppError> {
                 status: e.status,
             })
             .collect(),
+        unpriced_models: unpriced.into_iter().map(unpriced_line).collect(),
     })
+}
+
+#[cfg(feature = "ssr")]
+fn unpriced_line(m: tollbooth::metering::unpriced::UnpricedModel) -> UnpricedLine {
+    UnpricedLine { model: m.model, events: m.events, organizations: m.organizations, last_seen_ms: m.last_seen_ms }
+}
+
+/// Unpriced models across all organizations (platform admins only).
+#[server(endpoint = "admin_unpriced_models")]
+pub async fn admin_unpriced_models() -> Result<Vec<UnpricedLine>, AppError> {
+    let user = ssr::require_user().await?;
+    if !user.is_platform_admin {
+        return Err(ssr::fail(tollbooth::Error::Forbidden("platform admins only".into())));
+    }
+    let list = tollbooth::metering::unpriced::unpriced_models(&ssr::ctx()?.db, None).await.map_err(ssr::fail)?;
+    Ok(list.into_iter().map(unpriced_line).collect())
 }

@@ -5,11 +5,13 @@ use leptos_meta::Title;
 use leptos_router::components::Redirect;
 
 use crate::api::admin::admin_list_orgs;
+use crate::api::usage::admin_unpriced_models;
 use crate::components::{format_time, ErrorMessage};
 
 #[component]
 pub fn AdminPage() -> impl IntoView {
     let orgs = Resource::new(|| (), |_| admin_list_orgs());
+    let unpriced = Resource::new(|| (), |_| admin_unpriced_models());
     view! {
         <Title text="Admin · Tollbooth" />
         <div class="content standalone">
@@ -37,6 +39,32 @@ pub fn AdminPage() -> impl IntoView {
                         Err(e) if e.is_unauthorized() => view! { <Redirect path="/login" /> }.into_any(),
                         Err(e) => view! { <ErrorMessage message=e.message /> }.into_any(),
                     }
+                })}
+            </Suspense>
+            <Suspense>
+                {move || Suspend::new(async move {
+                    unpriced.await.ok().map(|list| view! {
+                        <h2>"Unpriced models seen (" {list.len()} ")"</h2>
+                        {if list.is_empty() {
+                            view! { <p class="empty">"Every event so far had a price."</p> }.into_any()
+                        } else {
+                            view! {
+                                <table class="table" data-testid="unpriced-models">
+                                    <thead><tr><th>"Model"</th><th class="num">"Events"</th><th class="num">"Organizations"</th><th>"Last seen"</th></tr></thead>
+                                    <tbody>
+                                        {list.into_iter().map(|m| view! {
+                                            <tr>
+                                                <td><code>{m.model}</code></td>
+                                                <td class="num">{m.events}</td>
+                                                <td class="num">{m.organizations}</td>
+                                                <td>{format_time(m.last_seen_ms)}</td>
+                                            </tr>
+                                        }).collect_view()}
+                                    </tbody>
+                                </table>
+                            }.into_any()
+                        }}
+                    })
                 })}
             </Suspense>
         </div>

@@ -6,7 +6,7 @@ use leptos_meta::Title;
 
 use crate::api::usage::{usage_panel, UsageOverview};
 use crate::components::layout::{use_org, use_org_id};
-use crate::components::ErrorMessage;
+use crate::components::{format_time, ErrorMessage};
 
 /// `0.004000000` → `$0.0040`: amounts under a dollar show 4 decimals, others
 /// cents; rounded half up for display only (stored amounts stay exact).
@@ -87,6 +87,18 @@ fn panel(org_id: String, u: UsageOverview) -> impl IntoView {
                 </table>
             }.into_any()
         }}
+        {(!u.unpriced_models.is_empty()).then(|| view! {
+            <section class="card warn" data-testid="unpriced">
+                <h2>"Models without a price"</h2>
+                <p class="muted">"These events are stored and counted, but their cost is unknown and not included above. \
+                    Ask your operator to add the model to the price book."</p>
+                <ul>
+                    {u.unpriced_models.iter().map(|m| view! {
+                        <li><code>{m.model.clone()}</code> " — " {count(m.events)} " events, last " {format_time(m.last_seen_ms)}</li>
+                    }).collect_view()}
+                </ul>
+            </section>
+        })}
         <h2>"Recent activity"</h2>
         <p><a href=csv download="tollbooth-usage.csv" class="button-link">"Download this month's events (CSV)"</a></p>
         {if u.recent.is_empty() {
