@@ -14,7 +14,9 @@ export default defineConfig({
   testDir: './tests',
   fullyParallel: false,
   workers: 1,
-  retries: 0,
+  // One retry, reported as "flaky" in the output: a rare hydration timeout
+  // (2 in ~40 runs, see the README) is being investigated.
+  retries: 1,
   forbidOnly: true,
   reporter: [['list']],
   timeout: 30_000,

@@ -23,6 +23,8 @@ export async function signUp(page: Page, email: string, org: string): Promise<st
   await page.getByLabel('Organization name').fill(org);
   await page.getByRole('button', { name: 'Create account' }).click();
   await page.waitForURL(/\/o\/[0-9a-f-]{36}$/);
+  // The app page is a fresh load: wait until it is interactive before clicking.
+  await hydrated(page);
   return page.url().split('/o/')[1];
 }
 

@@ -80,6 +80,13 @@ pub struct CreatedOrg {
     pub login_url: String,
 }
 
+impl Cli {
+    /// The configuration a command line would give for `database_url` (for tools and tests).
+    pub fn parse_config_for(database_url: &str) -> Config {
+        Cli::parse_from(["tollbooth", "--database-url", database_url, "--site-addr", "127.0.0.1:0", "--seed", "false"]).config
+    }
+}
+
 /// Parses the command line and runs the command.
 pub async fn main() -> ExitCode {
     let cli = Cli::parse();

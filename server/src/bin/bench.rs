@@ -1,0 +1,200 @@
+//! Ingest benchmark: `cargo run --release -p tollbooth-server --bin tollbooth-bench`.
+//!
+//! For each engine it starts the real server (the `tollbooth` binary next to
+//! this one) as a separate process on a fresh database, sends batches of
+//! events over loopback from this process, and reports events/s and the
+//! p50/p99 ack latency. As the ceiling it then inserts the same rows into a
+//! fresh database of the same engine with plain prepared INSERTs, one
+//! transaction per batch, and prints the ratio.
+
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tollbooth::db::Engine;
+use tollbooth::pricing::{store as prices, ModelPrice, PriceBook, UnitPrice};
+use tollbooth::testing::TestDb;
+
+struct Args {
+    engines: Vec<Engine>,
+    events: usize,
+    batch: usize,
+    concurrency: usize,
+}
+
+fn args() -> Args {
+    let mut a = Args { engines: vec![Engine::Sqlite, Engine::Postgres], events: 100_000, batch: 1000, concurrency: 4 };
+    let mut it = std::env::args().skip(1);
+    while let Some(k) = it.next() {
+        let v = it.next().unwrap_or_default();
+        match k.as_str() {
+            "--engine" => {
+                a.engines = match v.as_str() {
+                    "sqlite" => vec![Engine::Sqlite],
+                    "postgres" => vec![Engine::Postgres],
+                    _ => vec![Engine::Sqlite, Engine::Postgres],
+                }
+            }
+            "--events" => a.events = v.parse().expect("--events N"),
+            "--batch" => a.batch = v.parse().expect("--batch N"),
+            "--concurrency" => a.concurrency = v.parse().expect("--concurrency N"),
+            _ => panic!("usage: tollbooth-bench [--engine sqlite|postgres|both] [--events N] [--batch N] [--concurrency N]"),
+        }
+    }
+    a
+}
+
+fn bodies(events: usize, batch: usize) -> Vec<String> {
+    (0..events.div_ceil(batch))
+        .map(|b| {
+            let evs: Vec<String> = (0..batch.min(events - b * batch))
+                .map(|i| {
+                    format!(
+                        r#"{{"id":"bench-{b:06}-{i:04}","model":"bench-model","user_id":"user-{}","feature":"chat","input_tokens":{},"cached_input_tokens":100,"output_tokens":{},"latency_ms":{}}}"#,
+                        i % 50,
+                        500 + i,
+                        100 + i % 300,
+                        100 + i % 900
+                    )
+                })
+                .collect();
+            format!(r#"{{"events":[{}]}}"#, evs.join(","))
+        })
+        .collect()
+}
+
+async fn prepare(engine: Engine) -> (TestDb, String) {
+    let db = TestDb::new(engine).await.expect("database");
+    let mut p = ModelPrice::new("bench-model", "openai");
+    p.input = Some(UnitPrice::parse("0.0000025").unwrap());
+    p.output = Some(UnitPrice::parse("0.00001").unwrap());
+    p.cache_read = Some(UnitPrice::parse("0.00000125").unwrap());
+    let mut book = PriceBook::default();
+    book.insert(p);
+    prices::import(&db.db, &book, "bench", Some(0)).await.unwrap();
+    let config = tollbooth_server::cli::Cli::parse_config_for(&db.url);
+    let org = tollbooth_server::cli::create_org(&db.db, &config, "Bench", "bench@example.com", None).await.unwrap();
+    (db, org.api_key)
+}
+
+fn start_server(url: &str) -> (Child, u16) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let bin = std::env::current_exe().unwrap().with_file_name("tollbooth");
+    let child = Command::new(bin)
+        .arg("serve")
+        .env("DATABASE_URL", url)
+        .env("LEPTOS_SITE_ADDR", format!("127.0.0.1:{port}"))
+        .env("TOLLBOOTH_SEED", "false")
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("start the tollbooth binary (build it first: cargo build --release -p tollbooth-server)");
+    (child, port)
+}
+
+fn pct(sorted: &[Duration], p: f64) -> Duration {
+    sorted[((sorted.len() as f64 * p).ceil() as usize).clamp(1, sorted.len()) - 1]
+}
+
+async fn load(port: u16, key: &str, bodies: Arc<Vec<String>>, concurrency: usize) -> (Duration, Vec<Duration>) {
+    let client = reqwest::Client::new();
+    let url = format!("http://127.0.0.1:{port}/api/v1/events");
+    for _ in 0..200 {
+        if client.get(format!("http://127.0.0.1:{port}/readyz")).send().await.is_ok() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let next = Arc::new(AtomicUsize::new(0));
+    let start = Instant::now();
+    let tasks: Vec<_> = (0..concurrency)
+        .map(|_| {
+            let (client, url, key, bodies, next) = (client.clone(), url.clone(), key.to_string(), bodies.clone(), next.clone());
+            tokio::spawn(async move {
+                let mut lat = vec![];
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(body) = bodies.get(i) else { break };
+                    let t = Instant::now();
+                    let resp = client
+                        .post(&url)
+                        .bearer_auth(&key)
+                        .header("content-type", "application/json")
+                        .body(body.clone())
+                        .send()
+                        .await
+                        .expect("request");
+                    assert_eq!(resp.status(), 200, "batch {i}: {}", resp.text().await.unwrap_or_default());
+                    resp.bytes().await.unwrap();
+                    lat.push(t.elapsed());
+                }
+                lat
+            })
+        })
+        .collect();
+    let mut all = vec![];
+    for t in tasks {
+        all.extend(t.await.unwrap());
+    }
+    (start.elapsed(), all)
+}
+
+/// The same rows through plain prepared INSERTs, one transaction per batch.
+async fn ceiling(engine: Engine, events: usize, batch: usize) -> Duration {
+    let (db, _) = prepare(engine).await;
+    let org: String = sqlx::query_scalar("SELECT id FROM organizations").fetch_one(db.db.reader()).await.unwrap();
+    let start = Instant::now();
+    for b in 0..events.div_ceil(batch) {
+        let mut tx = db.db.begin().await.unwrap();
+        for i in 0..batch.min(events - b * batch) {
+            sqlx::query(
+                "INSERT INTO usage_events (org_id, id, ts, received_at, user_id, feature, model, input_tokens, \
+                 cached_input_tokens, cache_creation_tokens, output_tokens, reasoning_tokens, images, duration_ms, \
+                 requests, latency_ms, status, cost_nano) VALUES ($1, $2, $3, $3, $4, 'chat', 'bench-model', $5, 100, 0, \
+                 $6, 0, 0, 0, 1, $7, 'success', $8)",
+            )
+            .bind(&org)
+            .bind(format!("bench-{b:06}-{i:04}"))
+            .bind(tollbooth::clock::now_ms())
+            .bind(format!("user-{}", i % 50))
+            .bind(500 + i as i64)
+            .bind(100 + (i % 300) as i64)
+            .bind(100 + (i % 900) as i64)
+            .bind(12_345_i64)
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+        }
+        tx.commit().await.unwrap();
+    }
+    start.elapsed()
+}
+
+#[tokio::main]
+async fn main() {
+    let a = args();
+    let bodies = Arc::new(bodies(a.events, a.batch));
+    println!("events={} batch={} concurrency={}", a.events, a.batch, a.concurrency);
+    for engine in a.engines {
+        let (db, key) = prepare(engine).await;
+        let (mut child, port) = start_server(&db.url);
+        let (elapsed, mut lat) = load(port, &key, bodies.clone(), a.concurrency).await;
+        let _ = child.kill();
+        let _ = child.wait();
+        lat.sort();
+        let rate = a.events as f64 / elapsed.as_secs_f64();
+        let ceil = ceiling(engine, a.events, a.batch).await;
+        let ceil_rate = a.events as f64 / ceil.as_secs_f64();
+        println!(
+            "{:<9} ingest {:>9.0} events/s  ack p50 {:>7.1} ms  p99 {:>7.1} ms | plain INSERT ceiling {:>9.0} events/s | ratio {:.2}",
+            engine.name(),
+            rate,
+            pct(&lat, 0.50).as_secs_f64() * 1e3,
+            pct(&lat, 0.99).as_secs_f64() * 1e3,
+            ceil_rate,
+            rate / ceil_rate
+        );
+        drop(db);
+    }
+}
