@@ -126,6 +126,7 @@ pub struct UsageRow {
 #[derive(Default)]
 struct Acc {
     v: [i64; 13],
+    latency_sum_ms: i64,
     hist: BTreeMap<i64, i64>,
 }
 
@@ -193,8 +194,7 @@ pub async fn usage(db: &Db, org_id: &str, time_zone: &str, q: &UsageQuery) -> Re
         {
             acc.v[i] += r.try_get::<i64, _>(*col)?;
         }
-        // latency_sum_ms rides in the histogram map under a sentinel key.
-        *acc.hist.entry(i64::MIN).or_default() += r.try_get::<i64, _>("latency_sum_ms")?;
+        acc.latency_sum_ms += r.try_get::<i64, _>("latency_sum_ms")?;
     }
 
     let p95_possible = q.user_id.is_none()
@@ -223,8 +223,8 @@ pub async fn usage(db: &Db, org_id: &str, time_zone: &str, q: &UsageQuery) -> Re
 
     Ok(groups
         .into_iter()
-        .map(|(key, mut acc)| {
-            let latency_sum = acc.hist.remove(&i64::MIN).unwrap_or(0);
+        .map(|(key, acc)| {
+            let latency_sum = acc.latency_sum_ms;
             let v = acc.v;
             let hist: Vec<(i64, i64)> = acc.hist.into_iter().collect();
             UsageRow {

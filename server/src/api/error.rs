@@ -81,3 +81,9 @@ impl From<axum::extract::rejection::JsonRejection> for ApiError {
         ApiError::new(status, code, format!("body: {}", r.body_text()))
     }
 }
+
+impl From<axum::extract::rejection::QueryRejection> for ApiError {
+    fn from(r: axum::extract::rejection::QueryRejection) -> Self {
+        ApiError::new(StatusCode::BAD_REQUEST, "invalid", r.body_text())
+    }
+}

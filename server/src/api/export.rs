@@ -4,19 +4,19 @@
 
 use axum::body::Body;
 use axum::extract::{Query, State};
-use axum::http::{header, StatusCode};
+use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::{Deserialize, Serialize};
-use tollbooth::clock::{now_ms, parse_rfc3339};
+use tollbooth::clock::now_ms;
 use tollbooth::db::Db;
 use tollbooth::metering::events::{self, Cursor, EventFilter, EventView};
 
 use super::auth::ApiKey;
 use super::error::ApiError;
+use super::{time_param, DAY_MS};
 use crate::startup::AppState;
 
-const DAY_MS: i64 = 86_400_000;
 const EXPORT_PAGE: i64 = 1000;
 
 #[derive(Debug, Deserialize)]
@@ -33,16 +33,9 @@ pub struct Params {
     format: Option<String>,
 }
 
-fn time(field: &'static str, raw: Option<&str>, default: i64) -> Result<i64, ApiError> {
-    match raw {
-        None => Ok(default),
-        Some(s) => parse_rfc3339(s).ok_or_else(|| tollbooth::Error::invalid(field, "must be an RFC 3339 time").into()),
-    }
-}
-
 fn filter(p: &Params, default_days: i64) -> Result<EventFilter, ApiError> {
-    let to = time("to", p.to.as_deref(), now_ms() + 1)?;
-    let from = time("from", p.from.as_deref(), to - default_days * DAY_MS)?;
+    let to = time_param("to", p.to.as_deref(), now_ms() + 1)?;
+    let from = time_param("from", p.from.as_deref(), to - default_days * DAY_MS)?;
     if to <= from {
         return Err(tollbooth::Error::invalid("to", "must be after from").into());
     }
@@ -57,10 +50,6 @@ fn filter(p: &Params, default_days: i64) -> Result<EventFilter, ApiError> {
     })
 }
 
-fn query_error(e: axum::extract::rejection::QueryRejection) -> ApiError {
-    ApiError::new(StatusCode::BAD_REQUEST, "invalid", e.body_text())
-}
-
 #[derive(Debug, Serialize)]
 pub struct EventsPage {
     events: Vec<EventView>,
@@ -73,7 +62,7 @@ pub async fn list(
     ApiKey(key): ApiKey,
     params: Result<Query<Params>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<EventsPage>, ApiError> {
-    let Query(p) = params.map_err(query_error)?;
+    let Query(p) = params.map_err(ApiError::from)?;
     let f = filter(&p, 30)?;
     let cursor = p.cursor.as_deref().map(Cursor::decode).transpose()?;
     let (events, next) = events::list(&state.db, &key.org_id, &f, cursor.as_ref(), p.limit.unwrap_or(100)).await?;
@@ -92,7 +81,7 @@ pub async fn export(
     ApiKey(key): ApiKey,
     params: Result<Query<Params>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, ApiError> {
-    let Query(p) = params.map_err(query_error)?;
+    let Query(p) = params.map_err(ApiError::from)?;
     let format = match p.format.as_deref().unwrap_or("csv") {
         "csv" => Format::Csv,
         "json" => Format::Json,
@@ -110,7 +99,7 @@ pub async fn browser_csv(
     session: tower_sessions::Session,
     params: Result<Query<Params>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, ApiError> {
-    let Query(p) = params.map_err(query_error)?;
+    let Query(p) = params.map_err(ApiError::from)?;
     let user: Option<String> = session
         .get(tollbooth_app::ssr::SESSION_USER)
         .await

@@ -15,6 +15,18 @@ use self::auth::ApiKey;
 use self::error::ApiError;
 use crate::startup::AppState;
 
+/// One day in milliseconds (default ranges of the read APIs).
+pub(crate) const DAY_MS: i64 = 86_400_000;
+
+/// An optional RFC 3339 query parameter as UTC ms, or `default` when absent.
+pub(crate) fn time_param(field: &'static str, raw: Option<&str>, default: i64) -> Result<i64, ApiError> {
+    match raw {
+        None => Ok(default),
+        Some(s) => tollbooth::clock::parse_rfc3339(s)
+            .ok_or_else(|| tollbooth::Error::invalid(field, "must be an RFC 3339 time such as 2026-01-31T00:00:00Z").into()),
+    }
+}
+
 /// Routes mounted at `/api/v1`.
 pub fn router() -> Router<AppState> {
     Router::new()

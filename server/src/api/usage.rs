@@ -3,14 +3,14 @@
 use axum::extract::{Query, State};
 use axum::Json;
 use serde::{Deserialize, Serialize};
-use tollbooth::clock::{now_ms, parse_rfc3339, to_rfc3339};
+use tollbooth::clock::{now_ms, to_rfc3339};
 use tollbooth::metering::usage::{self, UsageQuery, UsageRow};
 
 use super::auth::ApiKey;
 use super::error::ApiError;
+use super::{time_param, DAY_MS};
 use crate::startup::AppState;
 
-const DAY_MS: i64 = 86_400_000;
 
 #[derive(Debug, Deserialize)]
 pub struct Params {
@@ -32,23 +32,15 @@ pub struct UsageResponse {
     rows: Vec<UsageRow>,
 }
 
-fn time(field: &'static str, raw: Option<&str>, default: i64) -> Result<i64, ApiError> {
-    match raw {
-        None => Ok(default),
-        Some(s) => parse_rfc3339(s)
-            .ok_or_else(|| tollbooth::Error::invalid(field, "must be an RFC 3339 time such as 2026-01-31T00:00:00Z").into()),
-    }
-}
-
 /// Defaults: the last 30 days, grouped by day.
 pub async fn report(
     State(state): State<AppState>,
     ApiKey(key): ApiKey,
     params: Result<Query<Params>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<UsageResponse>, ApiError> {
-    let Query(p) = params.map_err(|e| ApiError::new(axum::http::StatusCode::BAD_REQUEST, "invalid", e.body_text()))?;
-    let to = time("to", p.to.as_deref(), now_ms())?;
-    let from = time("from", p.from.as_deref(), to - 30 * DAY_MS)?;
+    let Query(p) = params.map_err(ApiError::from)?;
+    let to = time_param("to", p.to.as_deref(), now_ms())?;
+    let from = time_param("from", p.from.as_deref(), to - 30 * DAY_MS)?;
     let q = UsageQuery {
         from_ms: from,
         to_ms: to,
