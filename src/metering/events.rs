@@ -22,6 +22,7 @@ pub struct EventFilter {
     pub user_id: Option<String>,
     pub project_id: Option<String>,
     pub feature: Option<String>,
+    pub session_id: Option<String>,
     pub status: Option<String>,
 }
 
@@ -88,7 +89,7 @@ pub async fn list(db: &Db, org_id: &str, f: &EventFilter, after: Option<&Cursor>
          WHERE org_id = $1 AND ts >= $2 AND ts < $3 \
          AND ($4 = '' OR model = $4) AND ($5 = '' OR user_id = $5) AND ($6 = '' OR project_id = $6) \
          AND ($7 = '' OR feature = $7) AND ($8 = '' OR status = $8) \
-         AND (ts < $9 OR (ts = $9 AND id < $10) OR $10 = '') AND ts <= $9 \
+         AND (ts < $9 OR (ts = $9 AND id < $10) OR $10 = '') AND ts <= $9 AND ($12 = '' OR session_id = $12) \
          ORDER BY ts DESC, id DESC LIMIT $11",
     )
     .bind(org_id)
@@ -102,6 +103,7 @@ pub async fn list(db: &Db, org_id: &str, f: &EventFilter, after: Option<&Cursor>
     .bind(c_ts)
     .bind(c_id)
     .bind(limit + 1)
+    .bind(f.session_id.clone().unwrap_or_default())
     .fetch_all(db.reader())
     .await?;
     let mut events = rows

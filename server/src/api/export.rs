@@ -27,6 +27,7 @@ pub struct Params {
     user_id: Option<String>,
     project_id: Option<String>,
     feature: Option<String>,
+    session_id: Option<String>,
     status: Option<String>,
     limit: Option<i64>,
     cursor: Option<String>,
@@ -46,6 +47,7 @@ fn filter(p: &Params, default_days: i64) -> Result<EventFilter, ApiError> {
         user_id: p.user_id.clone(),
         project_id: p.project_id.clone(),
         feature: p.feature.clone(),
+        session_id: p.session_id.clone(),
         status: p.status.clone(),
     })
 }

@@ -140,7 +140,7 @@ app_test! {
         let auth = setup(&app).await;
         let events: Vec<Value> = (0..25)
             .map(|i| json!({"id": format!("e{i:02}"), "model": "gpt-test", "input_tokens": 100 + i,
-                            "timestamp": format!("2026-03-01T00:{i:02}:00Z"), "error": if i == 3 { "a \"quoted\", comma" } else { "" }}))
+                            "session_id": format!("s{}", i % 3), "timestamp": format!("2026-03-01T00:{i:02}:00Z"), "error": if i == 3 { "a \"quoted\", comma" } else { "" }}))
             .collect();
         assert_eq!(post(&app, &auth, &json!({"events": events}).to_string()).await.0, StatusCode::OK);
         let get = |path: String| {
@@ -164,6 +164,14 @@ app_test! {
         }
         let expected: Vec<String> = (0..25).rev().map(|i| format!("e{i:02}")).collect();
         assert_eq!(ids, expected, "newest first, every event once");
+
+        let one: Value = get(format!("/api/v1/events?{range}&session_id=s1")).await.json().await.unwrap();
+        let ids: Vec<&str> = one["events"].as_array().unwrap().iter().map(|e| e["id"].as_str().unwrap()).collect();
+        assert_eq!(ids, ["e22", "e19", "e16", "e13", "e10", "e07", "e04", "e01"]);
+        let sessions: Value = get(format!("/api/v1/usage?{range}&group_by=session")).await.json().await.unwrap();
+        let per: Vec<(&str, i64)> = sessions["rows"].as_array().unwrap().iter()
+            .map(|r| (r["group"]["session"].as_str().unwrap(), r["events"].as_i64().unwrap())).collect();
+        assert_eq!(per, [("s0", 9), ("s1", 8), ("s2", 8)]);
 
         let resp = get(format!("/api/v1/usage/export?format=csv&{range}")).await;
         assert_eq!(resp.status(), StatusCode::OK);
