@@ -1,10 +1,15 @@
-//! One usage event as the ingest API receives it, parsed field by field so
-//! that a bad event is rejected with a message naming the field while the
-//! rest of its batch is accepted.
+//! One usage event as the ingest API receives it, decoded straight from its
+//! JSON text into a typed form (no `Value` tree; this is the ingest hot path)
+//! and then checked, so that a bad event is rejected with a message naming the
+//! field while the rest of its batch is accepted.
+
+use std::borrow::Cow;
 
 use rust_decimal::prelude::ToPrimitive;
 use rust_decimal::Decimal;
-use serde_json::{Map, Value};
+use serde::Deserialize;
+use serde_json::value::RawValue;
+use serde_json::Value;
 
 use crate::pricing::Usage;
 use crate::{Error, Result};
@@ -103,15 +108,25 @@ pub type ParsedEvent = std::result::Result<NewEvent, Rejected>;
 
 /// Parses every event of a batch, keeping rejections in place.
 pub fn parse_batch(values: &[Value], now_ms: i64) -> Vec<ParsedEvent> {
-    values
-        .iter()
-        .map(|v| {
-            parse_event(v, now_ms).map_err(|error| Rejected {
-                id: v.get("id").and_then(Value::as_str).map(|s| s.chars().take(MAX_ID_LEN).collect()),
-                error,
-            })
-        })
-        .collect()
+    values.iter().map(|v| parse_one(&v.to_string(), now_ms)).collect()
+}
+
+/// Parses every event of a batch received as raw JSON (the ingest API's path:
+/// no intermediate `Value` tree), keeping rejections in place.
+pub fn parse_raw_batch(raws: &[&RawValue], now_ms: i64) -> Vec<ParsedEvent> {
+    raws.iter().map(|raw| parse_one(raw.get(), now_ms)).collect()
+}
+
+fn parse_one(json: &str, now_ms: i64) -> ParsedEvent {
+    parse_event_json(json, now_ms).map_err(|error| {
+        /// Reads only the id of an event that failed to parse, to answer with it.
+        #[derive(Deserialize)]
+        struct IdOnly {
+            id: Option<String>,
+        }
+        let id = serde_json::from_str::<IdOnly>(json).ok().and_then(|i| i.id);
+        Rejected { id: id.map(|s| s.chars().take(MAX_ID_LEN).collect()), error }
+    })
 }
 
 const FIELDS: &[&str] = &[
@@ -120,13 +135,86 @@ const FIELDS: &[&str] = &[
     "requests", "latency_ms", "status", "error", "ip", "user_agent", "metadata",
 ];
 
-/// Parses one event object received at `now_ms`.
-pub fn parse_event(value: &Value, now_ms: i64) -> Result<NewEvent> {
-    let obj = value.as_object().ok_or_else(|| Error::invalid("event", "must be a JSON object"))?;
-    if let Some(unknown) = obj.keys().find(|k| !FIELDS.contains(&k.as_str())) {
-        return Err(Error::invalid("event", format!("unknown field {unknown:?}")));
+/// An event as sent, typed; strings are borrowed from the body when they
+/// hold no escapes.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Wire<'a> {
+    #[serde(borrow)]
+    id: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    timestamp: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    user_id: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    project_id: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    session_id: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    feature: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    provider: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    model: Option<Cow<'a, str>>,
+    input_tokens: Option<u64>,
+    cached_input_tokens: Option<u64>,
+    cache_creation_tokens: Option<u64>,
+    output_tokens: Option<u64>,
+    reasoning_tokens: Option<u64>,
+    images: Option<u64>,
+    seconds: Option<serde_json::Number>,
+    requests: Option<u64>,
+    latency_ms: Option<u64>,
+    #[serde(borrow)]
+    status: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    error: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    ip: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    user_agent: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    metadata: Option<&'a RawValue>,
+}
+
+/// What a field must be, for the message naming it.
+fn expectation(field: &str) -> &'static str {
+    match field {
+        "input_tokens" | "cached_input_tokens" | "cache_creation_tokens" | "output_tokens" | "reasoning_tokens"
+        | "images" | "requests" | "latency_ms" => "must be a non-negative integer",
+        "seconds" => "must be a non-negative number",
+        "metadata" => "must be a JSON object",
+        _ => "must be a string",
     }
-    let timestamp_ms = match text(obj, "timestamp", 64)? {
+}
+
+/// Turns a decoding error into one that names the field.
+fn wire_error(e: serde_path_to_error::Error<serde_json::Error>) -> Error {
+    let message = e.inner().to_string();
+    let quoted = || message.split('`').nth(1).unwrap_or_default().to_string();
+    if message.starts_with("unknown field") {
+        return Error::invalid("event", format!("unknown field {:?}", quoted()));
+    }
+    if message.starts_with("duplicate field") {
+        return Error::invalid("event", format!("field {:?} appears twice", quoted()));
+    }
+    let path = e.path().to_string();
+    match FIELDS.iter().find(|f| **f == path) {
+        Some(field) => Error::invalid(field, expectation(field)),
+        None if e.inner().is_data() => Error::invalid("event", "must be a JSON object"),
+        None => Error::invalid("event", "is not valid JSON"),
+    }
+}
+
+/// Parses one event object, given as JSON text, received at `now_ms`.
+pub fn parse_event(value: &Value, now_ms: i64) -> Result<NewEvent> {
+    parse_event_json(&value.to_string(), now_ms)
+}
+
+/// Parses one event object, given as JSON text, received at `now_ms`.
+pub fn parse_event_json(json: &str, now_ms: i64) -> Result<NewEvent> {
+    let w: Wire = serde_path_to_error::deserialize(&mut serde_json::Deserializer::from_str(json)).map_err(wire_error)?;
+    let timestamp_ms = match text(w.timestamp, "timestamp", 64)? {
         None => now_ms,
         Some(t) => chrono::DateTime::parse_from_rfc3339(&t)
             .map_err(|_| Error::invalid("timestamp", "must be an RFC 3339 time such as 2026-01-31T12:00:00Z"))?
@@ -135,43 +223,42 @@ pub fn parse_event(value: &Value, now_ms: i64) -> Result<NewEvent> {
     if timestamp_ms > now_ms + MAX_FUTURE_MS {
         return Err(Error::invalid("timestamp", "is more than 5 minutes in the future"));
     }
-    let model = text(obj, "model", 200)?.ok_or_else(|| Error::invalid("model", "is required"))?;
-    let metadata = match obj.get("metadata") {
-        None | Some(Value::Null) => None,
-        Some(Value::Object(m)) => {
-            let s = serde_json::to_string(m).map_err(|e| Error::Internal(e.to_string()))?;
-            if s.len() > MAX_METADATA_BYTES {
-                return Err(Error::invalid("metadata", format!("is {} bytes; at most {MAX_METADATA_BYTES}", s.len())));
+    let model = text(w.model, "model", 200)?.ok_or_else(|| Error::invalid("model", "is required"))?;
+    let metadata = match w.metadata.map(|m| m.get().trim()) {
+        None => None,
+        Some(m) if m.starts_with('{') => {
+            if m.len() > MAX_METADATA_BYTES {
+                return Err(Error::invalid("metadata", format!("is {} bytes; at most {MAX_METADATA_BYTES}", m.len())));
             }
-            Some(s)
+            Some(m.to_string())
         }
         Some(_) => return Err(Error::invalid("metadata", "must be a JSON object")),
     };
     let event = NewEvent {
-        id: text(obj, "id", MAX_ID_LEN)?,
+        id: text(w.id, "id", MAX_ID_LEN)?,
         timestamp_ms,
-        user_id: text(obj, "user_id", 200)?,
-        project_id: text(obj, "project_id", 200)?,
-        session_id: text(obj, "session_id", 200)?,
-        feature: text(obj, "feature", 100)?,
-        provider: text(obj, "provider", 100)?,
+        user_id: text(w.user_id, "user_id", 200)?,
+        project_id: text(w.project_id, "project_id", 200)?,
+        session_id: text(w.session_id, "session_id", 200)?,
+        feature: text(w.feature, "feature", 100)?,
+        provider: text(w.provider, "provider", 100)?,
         model,
-        input_tokens: count(obj, "input_tokens")?.unwrap_or(0),
-        cached_input_tokens: count(obj, "cached_input_tokens")?.unwrap_or(0),
-        cache_creation_tokens: count(obj, "cache_creation_tokens")?.unwrap_or(0),
-        output_tokens: count(obj, "output_tokens")?.unwrap_or(0),
-        reasoning_tokens: count(obj, "reasoning_tokens")?.unwrap_or(0),
-        images: count(obj, "images")?.unwrap_or(0),
-        duration_ms: seconds_as_ms(obj)?,
-        requests: count(obj, "requests")?.unwrap_or(1),
-        latency_ms: count(obj, "latency_ms")?,
-        status: match text(obj, "status", 32)? {
+        input_tokens: count(w.input_tokens, "input_tokens")?.unwrap_or(0),
+        cached_input_tokens: count(w.cached_input_tokens, "cached_input_tokens")?.unwrap_or(0),
+        cache_creation_tokens: count(w.cache_creation_tokens, "cache_creation_tokens")?.unwrap_or(0),
+        output_tokens: count(w.output_tokens, "output_tokens")?.unwrap_or(0),
+        reasoning_tokens: count(w.reasoning_tokens, "reasoning_tokens")?.unwrap_or(0),
+        images: count(w.images, "images")?.unwrap_or(0),
+        duration_ms: seconds_as_ms(w.seconds)?,
+        requests: count(w.requests, "requests")?.unwrap_or(1),
+        latency_ms: count(w.latency_ms, "latency_ms")?,
+        status: match text(w.status, "status", 32)? {
             None => CallStatus::Success,
             Some(s) => CallStatus::parse(&s)?,
         },
-        error: text(obj, "error", 2000)?,
-        ip: text(obj, "ip", 64)?,
-        user_agent: text(obj, "user_agent", 512)?,
+        error: text(w.error, "error", 2000)?,
+        ip: text(w.ip, "ip", 64)?,
+        user_agent: text(w.user_agent, "user_agent", 512)?,
         metadata,
     };
     event.usage(false).validate()?;
@@ -179,55 +266,41 @@ pub fn parse_event(value: &Value, now_ms: i64) -> Result<NewEvent> {
 }
 
 /// An optional string field, trimmed, empty as absent, at most `max` characters.
-fn text(obj: &Map<String, Value>, field: &'static str, max: usize) -> Result<Option<String>> {
-    match obj.get(field) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) => {
-            let s = s.trim();
-            if s.chars().count() > max {
-                Err(Error::invalid(field, format!("must be at most {max} characters")))
-            } else if s.is_empty() {
-                Ok(None)
-            } else {
-                Ok(Some(s.to_string()))
-            }
-        }
-        Some(_) => Err(Error::invalid(field, "must be a string")),
+fn text(value: Option<Cow<'_, str>>, field: &'static str, max: usize) -> Result<Option<String>> {
+    let Some(s) = value else { return Ok(None) };
+    let s = s.trim();
+    if s.len() > max && s.chars().count() > max {
+        Err(Error::invalid(field, format!("must be at most {max} characters")))
+    } else if s.is_empty() {
+        Ok(None)
+    } else {
+        Ok(Some(s.to_string()))
     }
 }
 
-/// An optional non-negative integer that fits the store's BIGINT.
-fn count(obj: &Map<String, Value>, field: &'static str) -> Result<Option<u64>> {
-    match obj.get(field) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::Number(n)) => match n.as_u64() {
-            Some(v) if v <= i64::MAX as u64 => Ok(Some(v)),
-            _ => Err(Error::invalid(field, "must be a non-negative integer")),
-        },
-        Some(_) => Err(Error::invalid(field, "must be a non-negative integer")),
+/// An optional count that must fit the store's BIGINT.
+fn count(value: Option<u64>, field: &'static str) -> Result<Option<u64>> {
+    match value {
+        Some(v) if v > i64::MAX as u64 => Err(Error::invalid(field, "must be a non-negative integer")),
+        v => Ok(v),
     }
 }
 
 /// `seconds` (a non-negative number, fractions allowed) as whole milliseconds,
 /// rounded half to even.
-fn seconds_as_ms(obj: &Map<String, Value>) -> Result<u64> {
+fn seconds_as_ms(value: Option<serde_json::Number>) -> Result<u64> {
     let bad = || Error::invalid("seconds", "must be a non-negative number");
-    match obj.get("seconds") {
-        None | Some(Value::Null) => Ok(0),
-        Some(Value::Number(n)) => {
-            let text = n.to_string();
-            let d = Decimal::from_str_exact(&text).or_else(|_| Decimal::from_scientific(&text)).map_err(|_| bad())?;
-            if d.is_sign_negative() {
-                return Err(bad());
-            }
-            (d * Decimal::from(1000))
-                .round_dp_with_strategy(0, rust_decimal::RoundingStrategy::MidpointNearestEven)
-                .to_u64()
-                .filter(|v| *v <= i64::MAX as u64)
-                .ok_or_else(bad)
-        }
-        Some(_) => Err(bad()),
+    let Some(n) = value else { return Ok(0) };
+    let text = n.to_string();
+    let d = Decimal::from_str_exact(&text).or_else(|_| Decimal::from_scientific(&text)).map_err(|_| bad())?;
+    if d.is_sign_negative() {
+        return Err(bad());
     }
+    (d * Decimal::from(1000))
+        .round_dp_with_strategy(0, rust_decimal::RoundingStrategy::MidpointNearestEven)
+        .to_u64()
+        .filter(|v| *v <= i64::MAX as u64)
+        .ok_or_else(bad)
 }
 
 #[cfg(test)]
@@ -281,6 +354,22 @@ mod tests {
         assert_eq!(field_of(json!({"model": "m", "id": "x".repeat(129)})), "id");
         assert_eq!(field_of(json!({"model": "m", "input_token": 5})), "event");
         assert_eq!(field_of(json!("not an object")), "event");
+    }
+
+    #[test]
+    fn a_raw_batch_keeps_rejections_in_place_with_their_ids() {
+        let body = r#"[{"id": "a\u00e9", "model": "m\"x"}, {"id": "b", "model": "m", "images": -2}, 7,
+                       {"id": "c", "model": "m", "model": "n"}]"#;
+        let raws: Vec<&RawValue> = serde_json::from_str(body).unwrap();
+        let out = parse_raw_batch(&raws, NOW);
+        let ok = out[0].as_ref().unwrap();
+        assert_eq!((ok.id.as_deref(), ok.model.as_str()), (Some("aé"), "m\"x"), "escapes decode");
+        let bad = out[1].as_ref().unwrap_err();
+        assert_eq!((bad.id.as_deref(), bad.error.field()), (Some("b"), Some("images")));
+        assert_eq!(bad.error.to_string(), "images: must be a non-negative integer");
+        let not_object = out[2].as_ref().unwrap_err();
+        assert_eq!((not_object.id.as_deref(), not_object.error.to_string().as_str()), (None, "event: must be a JSON object"));
+        assert_eq!(out[3].as_ref().unwrap_err().error.to_string(), "event: field \"model\" appears twice");
     }
 
     #[test]

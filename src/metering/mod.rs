@@ -8,5 +8,5 @@ pub mod usage;
 mod service;
 mod store;
 
-pub use event::{parse_batch, parse_event, CallStatus, NewEvent, ParsedEvent, Rejected};
+pub use event::{parse_batch, parse_event, parse_event_json, parse_raw_batch, CallStatus, NewEvent, ParsedEvent, Rejected};
 pub use service::*;

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use sqlx::AnyConnection;
 
 use super::{CallStatus, NewEvent};
-use crate::db::values_rows;
+use crate::db::{values_rows, Engine};
 use crate::Result;
 
 const HOUR_MS: i64 = 3_600_000;
@@ -188,7 +188,7 @@ impl Rollup {
 
     /// Adds the accumulated sums to the stored rollups: multi-row upserts,
     /// keys in a fixed order so concurrent batches lock rows in the same order.
-    pub async fn write(self, conn: &mut AnyConnection, org_id: &str) -> Result<()> {
+    pub async fn write(self, conn: &mut AnyConnection, engine: Engine, org_id: &str) -> Result<()> {
         let (session, usage): (Vec<_>, Vec<_>) = self.rows.into_iter().partition(|(k, _)| k.grain == Grain::SessionHour);
         let sums = SUM_COLUMNS.join(", ");
         let updates =
@@ -197,7 +197,7 @@ impl Rollup {
             let sql = format!(
                 "INSERT INTO usage_rollups (org_id, grain, bucket_start, model, provider, user_id, project_id, feature, {sums}) \
                  VALUES {} ON CONFLICT (org_id, grain, bucket_start, model, provider, user_id, project_id, feature) DO UPDATE SET {}",
-                values_rows(chunk.len(), 8 + SUM_COLUMNS.len()),
+                values_rows(engine, chunk.len(), 8 + SUM_COLUMNS.len()),
                 updates.replace("{t}", "usage_rollups"),
             );
             let mut q = sqlx::query(&sql);
@@ -214,7 +214,7 @@ impl Rollup {
             let sql = format!(
                 "INSERT INTO session_rollups (org_id, bucket_start, session_id, model, provider, user_id, project_id, feature, {sums}) \
                  VALUES {} ON CONFLICT (org_id, bucket_start, session_id, model, provider, user_id, project_id, feature) DO UPDATE SET {}",
-                values_rows(chunk.len(), 8 + SUM_COLUMNS.len()),
+                values_rows(engine, chunk.len(), 8 + SUM_COLUMNS.len()),
                 updates.replace("{t}", "session_rollups"),
             );
             let mut q = sqlx::query(&sql);
@@ -232,7 +232,7 @@ impl Rollup {
             let sql = format!(
                 "INSERT INTO latency_histogram (org_id, grain, bucket_start, model, le_ms, n) VALUES {} \
                  ON CONFLICT (org_id, grain, bucket_start, model, le_ms) DO UPDATE SET n = latency_histogram.n + excluded.n",
-                values_rows(chunk.len(), 6)
+                values_rows(engine, chunk.len(), 6)
             );
             let mut q = sqlx::query(&sql);
             for ((grain, bucket_start, model, le), n) in chunk {

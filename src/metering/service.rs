@@ -59,6 +59,8 @@ pub struct Sender {
 /// An event of the batch with its id (the client's or a generated one).
 struct Item {
     id: String,
+    /// Whether the client sent the id (a generated one is new by construction).
+    client_id: bool,
     event: NewEvent,
 }
 
@@ -72,7 +74,8 @@ enum Slot {
     Repeat(usize),
 }
 
-/// Attempts at a batch when the price book changes while it is stored.
+/// Attempts at a batch when the price book, or the set of stored ids,
+/// changes while it is being stored.
 const ATTEMPTS: usize = 4;
 
 /// Records a batch: each parsed event is priced with the price in force at its
@@ -81,26 +84,35 @@ const ATTEMPTS: usize = 4;
 /// or repeated within the batch, is a duplicate and counts nothing twice.
 /// Events that failed to parse come back rejected, in their place.
 ///
-/// Pricing uses the in-memory [`PriceCache`](crate::pricing::cache) outside
-/// the transaction; the transaction then checks, holding the write lock, that
-/// the price book did not change meanwhile, and starts over if it did.
+/// The work is done before the write transaction where it can be, so that
+/// concurrent batches overlap: pricing with the in-memory
+/// [`PriceCache`](crate::pricing::cache), and reading which ids are already
+/// stored. The transaction then inserts the new events with multi-row
+/// INSERTs and checks, holding the write lock, that every one was inserted
+/// and that the price book did not change meanwhile; if either moved (a
+/// concurrent import or the same id sent concurrently), it rolls back and
+/// starts over, so nothing is priced with stale prices or counted twice.
 pub async fn record_usage(db: &Db, sender: &Sender, events: Vec<ParsedEvent>) -> Result<Vec<EventResult>> {
     if events.len() > MAX_BATCH {
         return Err(Error::invalid("events", format!("at most {MAX_BATCH} events per request")));
     }
     let (slots, items) = fold(events);
-    let batch = BatchOf { org_id: &sender.org_id, api_key_id: sender.api_key_id.as_deref(), received_at: now_ms() };
-    let mut version = cache::version(&mut *db.reader().acquire().await?).await?;
+    let batch = BatchOf { engine: db.engine, org_id: &sender.org_id, api_key_id: sender.api_key_id.as_deref(), received_at: now_ms() };
+    let client_ids: Vec<&str> = items.iter().filter(|i| i.client_id).map(|i| i.id.as_str()).collect();
     for _ in 0..ATTEMPTS {
-        let histories = {
+        let (version, histories, stored) = {
             let mut conn = db.reader().acquire().await?;
-            db.price_cache().histories(&mut conn, version, items.iter().map(|i| i.event.model.as_str())).await?
+            let version = cache::version(&mut conn).await?;
+            let models = items.iter().map(|i| i.event.model.as_str());
+            let histories = db.price_cache().histories(&mut conn, version, models).await?;
+            let stored = store::stored_costs(&mut conn, db.engine, &sender.org_id, &client_ids).await?;
+            (version, histories, stored)
         };
         let costs: Vec<Result<Option<(i64, &str)>>> = items.iter().map(|i| price(&i.event, &histories[&i.event.model])).collect();
-
         let mut rows: Vec<EventRow> = items
             .iter()
             .zip(&costs)
+            .filter(|(item, _)| !stored.contains_key(&item.id))
             .filter_map(|(item, c)| {
                 let c = c.as_ref().ok()?;
                 Some(EventRow { id: &item.id, event: &item.event, cost_nano: c.map(|c| c.0), price_id: c.map(|c| c.1) })
@@ -108,43 +120,38 @@ pub async fn record_usage(db: &Db, sender: &Sender, events: Vec<ParsedEvent>) ->
             .collect();
         // A fixed order, so that concurrent batches sharing ids lock them alike.
         rows.sort_unstable_by(|a, b| a.id.cmp(b.id));
-
-        let mut tx = db.begin().await?;
-        let inserted = store::insert_new(&mut tx, &batch, &rows).await?;
         let mut rollup = Rollup::default();
-        for row in rows.iter().filter(|r| inserted.contains(r.id)) {
+        for row in &rows {
             rollup.add(row.event, row.cost_nano);
         }
-        rollup.write(&mut tx, &sender.org_id).await?;
-        let seen: Vec<&str> = rows.iter().map(|r| r.id).filter(|id| !inserted.contains(*id)).collect();
-        let stored = store::costs_of(&mut tx, &sender.org_id, &seen).await?;
-        let now = cache::version(&mut tx).await?;
-        if now != version {
+
+        let mut tx = db.begin().await?;
+        let inserted = store::insert(&mut tx, &batch, &rows).await?;
+        if inserted != rows.len() as u64 {
+            // Another request stored one of these ids since we looked.
             tx.rollback().await?;
-            version = now;
+            continue;
+        }
+        rollup.write(&mut tx, db.engine, &sender.org_id).await?;
+        if cache::version(&mut tx).await? != version {
+            tx.rollback().await?;
             continue;
         }
         tx.commit().await?;
 
         let answer = |i: usize, repeat: bool| -> EventResult {
-            let id = items[i].id.clone();
-            match &costs[i] {
-                Err(e) => EventResult::rejected(Some(id), e),
-                Ok(c) => {
-                    let (status, cost) = if inserted.contains(&id) {
-                        let status = if repeat { Outcome::Duplicate } else { Outcome::Accepted };
-                        (status, c.map(|c| c.0))
-                    } else {
-                        (Outcome::Duplicate, stored.get(&id).copied().flatten())
-                    };
-                    EventResult {
-                        id: Some(id),
-                        status,
-                        cost_usd: cost.map(|n| NanoUsd::from_nanos(n).to_usd_string()),
-                        priced: Some(cost.is_some()),
-                        error: None,
-                    }
-                }
+            let id = &items[i].id;
+            let (status, cost) = match (stored.get(id), &costs[i]) {
+                (Some(stored), _) => (Outcome::Duplicate, *stored),
+                (None, Err(e)) => return EventResult::rejected(Some(id.clone()), e),
+                (None, Ok(c)) => (if repeat { Outcome::Duplicate } else { Outcome::Accepted }, c.map(|c| c.0)),
+            };
+            EventResult {
+                id: Some(id.clone()),
+                status,
+                cost_usd: cost.map(|n| NanoUsd::from_nanos(n).to_usd_string()),
+                priced: Some(cost.is_some()),
+                error: None,
             }
         };
         return Ok(slots
@@ -156,7 +163,7 @@ pub async fn record_usage(db: &Db, sender: &Sender, events: Vec<ParsedEvent>) ->
             })
             .collect());
     }
-    Err(Error::Unavailable("the price book kept changing while this batch was stored; send it again".into()))
+    Err(Error::Unavailable("the price book or these event ids kept changing while this batch was stored; send it again".into()))
 }
 
 /// Gives each event its id and folds repeats of an id within the batch.
@@ -168,13 +175,14 @@ fn fold(events: Vec<ParsedEvent>) -> (Vec<Slot>, Vec<Item>) {
         match parsed {
             Err(rejected) => slots.push(Slot::Rejected(EventResult::rejected(rejected.id, &rejected.error))),
             Ok(event) => {
+                let client_id = event.id.is_some();
                 let id = event.id.clone().unwrap_or_else(new_id);
                 if let Some(&i) = first.get(&id) {
                     slots.push(Slot::Repeat(i));
                 } else {
                     first.insert(id.clone(), items.len());
                     slots.push(Slot::First(items.len()));
-                    items.push(Item { id, event });
+                    items.push(Item { id, client_id, event });
                 }
             }
         }

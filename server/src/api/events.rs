@@ -5,12 +5,16 @@
 //! (Multi-Status) when at least one was rejected; either way `results` has
 //! one entry per event, in order. It is sent after the batch is committed.
 
-use axum::extract::rejection::JsonRejection;
-use axum::extract::State;
-use axum::http::StatusCode;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde::Serialize;
-use serde_json::Value;
+use serde::{Deserialize, Serialize};
+use serde_json::error::Category;
+use serde_json::value::RawValue;
 use tollbooth::clock::now_ms;
 use tollbooth::metering::{self, EventResult, Outcome, Sender, MAX_BATCH};
 
@@ -33,15 +37,28 @@ fn bad_request(message: impl Into<String>) -> ApiError {
     ApiError::new(StatusCode::BAD_REQUEST, "invalid", message)
 }
 
-/// Splits the body into event objects.
-fn events_of(body: Value) -> Result<Vec<Value>, ApiError> {
-    let values = match body {
-        Value::Object(mut m) if m.contains_key("events") => match m.remove("events") {
-            Some(Value::Array(a)) => a,
-            _ => return Err(bad_request("events: must be an array of event objects")),
-        },
-        obj @ Value::Object(_) => vec![obj],
-        _ => return Err(bad_request("body: send one event object or {\"events\": [...]}")),
+fn invalid_json(e: impl std::fmt::Display) -> ApiError {
+    ApiError::new(StatusCode::BAD_REQUEST, "invalid_json", format!("body: is not valid JSON: {e}"))
+}
+
+/// The body's event objects, as raw JSON slices of it.
+fn events_of(body: &str) -> Result<Vec<&RawValue>, ApiError> {
+    /// The batch form; any other object is a single event.
+    #[derive(Deserialize)]
+    struct Envelope<'a> {
+        #[serde(borrow)]
+        events: Option<&'a RawValue>,
+    }
+    let not_events = || bad_request("body: send one event object or {\"events\": [...]}");
+    let envelope: Envelope = serde_json::from_str(body).map_err(|e| match e.classify() {
+        Category::Data => not_events(),
+        _ => invalid_json(e),
+    })?;
+    let values: Vec<&RawValue> = match envelope.events {
+        Some(events) => serde_json::from_str(events.get())
+            .map_err(|_| bad_request("events: must be an array of event objects"))?,
+        None if body.trim_start().starts_with('{') => vec![serde_json::from_str(body).map_err(invalid_json)?],
+        None => return Err(not_events()),
     };
     if values.is_empty() {
         return Err(bad_request("events: must not be empty"));
@@ -52,13 +69,47 @@ fn events_of(body: Value) -> Result<Vec<Value>, ApiError> {
     Ok(values)
 }
 
+/// Refuses a body announced larger than the limit before reading any of it.
+pub async fn refuse_oversized(req: Request, next: Next) -> Response {
+    let announced = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    match announced {
+        Some(n) if n > MAX_BODY_BYTES => too_large().into_response(),
+        _ => next.run(req).await,
+    }
+}
+
+fn too_large() -> ApiError {
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "payload_too_large",
+        format!("body: larger than {} MiB; send at most {MAX_BATCH} events per request", MAX_BODY_BYTES / (1024 * 1024)),
+    )
+}
+
 pub async fn ingest(
     State(state): State<AppState>,
     ApiKey(key): ApiKey,
-    body: Result<Json<Value>, JsonRejection>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
 ) -> Result<(StatusCode, Json<IngestResponse>), ApiError> {
-    let Json(body) = body.map_err(ApiError::from)?;
-    let parsed = metering::parse_batch(&events_of(body)?, now_ms());
+    let json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(';').next().is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json")));
+    if !json {
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "invalid_json",
+            "body: send it with Content-Type: application/json",
+        ));
+    }
+    let body = body.map_err(|r| if r.status() == StatusCode::PAYLOAD_TOO_LARGE { too_large() } else { invalid_json(r.body_text()) })?;
+    let text = std::str::from_utf8(&body).map_err(invalid_json)?;
+    let parsed = metering::parse_raw_batch(&events_of(text)?, now_ms());
     let sender = Sender { org_id: key.org_id, api_key_id: Some(key.key_id) };
     let results = metering::record_usage(&state.db, &sender, parsed).await?;
     let count = |o: Outcome| results.iter().filter(|r| r.status == o).count();

@@ -33,7 +33,10 @@ pub fn router() -> Router<AppState> {
         .route("/me", get(me))
         .route(
             "/events",
-            post(events::ingest).layer(DefaultBodyLimit::max(events::MAX_BODY_BYTES)).get(export::list),
+            post(events::ingest)
+                .layer(DefaultBodyLimit::max(events::MAX_BODY_BYTES))
+                .layer(axum::middleware::from_fn(events::refuse_oversized))
+                .get(export::list),
         )
         .route("/usage/export", get(export::export))
         .route("/usage", get(usage::report))

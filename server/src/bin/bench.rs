@@ -159,7 +159,7 @@ async fn ceiling(engine: Engine, events: usize, batch: usize) -> Duration {
                  feature, provider, model, input_tokens, cached_input_tokens, cache_creation_tokens, output_tokens, \
                  reasoning_tokens, images, duration_ms, requests, latency_ms, status, error, ip, user_agent, metadata, \
                  cost_nano, price_id) VALUES {}",
-                tollbooth::db::values_rows(rows, 27)
+                tollbooth::db::values_rows(engine, rows, 27)
             );
             let now = tollbooth::clock::now_ms();
             let mut q = sqlx::query(&sql);
