@@ -5,7 +5,7 @@
 //! upserts in the batch's transaction, so the totals always equal the sum of
 //! the events.
 
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 
 use sqlx::AnyConnection;
 
@@ -47,7 +47,7 @@ pub fn quantile(hist: &[(i64, i64)], q: f64) -> Option<i64> {
 
 /// Which rollup a row belongs to: `usage_rollups` by hour or by UTC day, or
 /// `session_rollups` (hourly, with the session as a dimension).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 enum Grain {
     Hour,
     Day,
@@ -63,16 +63,16 @@ impl Grain {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-struct Key {
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+struct Key<'a> {
     grain: Grain,
     bucket_start: i64,
-    session_id: String,
-    model: String,
-    provider: String,
-    user_id: String,
-    project_id: String,
-    feature: String,
+    session_id: &'a str,
+    model: &'a str,
+    provider: &'a str,
+    user_id: &'a str,
+    project_id: &'a str,
+    feature: &'a str,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -158,30 +158,30 @@ const CHUNK: usize = 200;
 
 /// Accumulates a batch's events before writing.
 #[derive(Debug, Default)]
-pub struct Rollup {
-    rows: BTreeMap<Key, Sums>,
-    latency: BTreeMap<(&'static str, i64, String, i64), i64>,
+pub struct Rollup<'a> {
+    rows: HashMap<Key<'a>, Sums>,
+    latency: HashMap<(&'static str, i64, &'a str, i64), i64>,
 }
 
-impl Rollup {
+impl<'a> Rollup<'a> {
     /// Adds one stored event with its cost (`None`: unpriced).
-    pub fn add(&mut self, e: &NewEvent, cost_nano: Option<i64>) {
+    pub fn add(&mut self, e: &'a NewEvent, cost_nano: Option<i64>) {
         for grain in [Grain::Hour, Grain::Day, Grain::SessionHour] {
             let size = if grain == Grain::Day { DAY_MS } else { HOUR_MS };
             let bucket_start = e.timestamp_ms.div_euclid(size) * size;
             let key = Key {
                 grain,
                 bucket_start,
-                session_id: if grain == Grain::SessionHour { e.session_id.clone().unwrap_or_default() } else { String::new() },
-                model: e.model.clone(),
-                provider: e.provider.clone().unwrap_or_default(),
-                user_id: e.user_id.clone().unwrap_or_default(),
-                project_id: e.project_id.clone().unwrap_or_default(),
-                feature: e.feature.clone().unwrap_or_default(),
+                session_id: if grain == Grain::SessionHour { e.session_id.as_deref().unwrap_or_default() } else { "" },
+                model: &e.model,
+                provider: e.provider.as_deref().unwrap_or_default(),
+                user_id: e.user_id.as_deref().unwrap_or_default(),
+                project_id: e.project_id.as_deref().unwrap_or_default(),
+                feature: e.feature.as_deref().unwrap_or_default(),
             };
             self.rows.entry(key).or_default().add(e, cost_nano);
             if let (Some(l), true) = (e.latency_ms, grain != Grain::SessionHour) {
-                *self.latency.entry((grain.name(), bucket_start, e.model.clone(), latency_bucket(l as i64))).or_default() += 1;
+                *self.latency.entry((grain.name(), bucket_start, e.model.as_str(), latency_bucket(l as i64))).or_default() += 1;
             }
         }
     }
@@ -189,7 +189,9 @@ impl Rollup {
     /// Adds the accumulated sums to the stored rollups: multi-row upserts,
     /// keys in a fixed order so concurrent batches lock rows in the same order.
     pub async fn write(self, conn: &mut AnyConnection, engine: Engine, org_id: &str) -> Result<()> {
-        let (session, usage): (Vec<_>, Vec<_>) = self.rows.into_iter().partition(|(k, _)| k.grain == Grain::SessionHour);
+        let mut rows: Vec<(Key<'a>, Sums)> = self.rows.into_iter().collect();
+        rows.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        let (session, usage): (Vec<_>, Vec<_>) = rows.into_iter().partition(|(k, _)| k.grain == Grain::SessionHour);
         let sums = SUM_COLUMNS.join(", ");
         let updates =
             SUM_COLUMNS.iter().map(|c| format!("{c} = {{t}}.{c} + excluded.{c}")).collect::<Vec<_>>().join(", ");
@@ -202,8 +204,8 @@ impl Rollup {
             );
             let mut q = sqlx::query(&sql);
             for (k, s) in chunk {
-                q = q.bind(org_id).bind(k.grain.name()).bind(k.bucket_start).bind(&k.model).bind(&k.provider);
-                q = q.bind(&k.user_id).bind(&k.project_id).bind(&k.feature);
+                q = q.bind(org_id).bind(k.grain.name()).bind(k.bucket_start).bind(k.model).bind(k.provider);
+                q = q.bind(k.user_id).bind(k.project_id).bind(k.feature);
                 for v in s.values() {
                     q = q.bind(v);
                 }
@@ -219,15 +221,16 @@ impl Rollup {
             );
             let mut q = sqlx::query(&sql);
             for (k, s) in chunk {
-                q = q.bind(org_id).bind(k.bucket_start).bind(&k.session_id).bind(&k.model).bind(&k.provider);
-                q = q.bind(&k.user_id).bind(&k.project_id).bind(&k.feature);
+                q = q.bind(org_id).bind(k.bucket_start).bind(k.session_id).bind(k.model).bind(k.provider);
+                q = q.bind(k.user_id).bind(k.project_id).bind(k.feature);
                 for v in s.values() {
                     q = q.bind(v);
                 }
             }
             q.execute(&mut *conn).await?;
         }
-        let latency: Vec<_> = self.latency.into_iter().collect();
+        let mut latency: Vec<_> = self.latency.into_iter().collect();
+        latency.sort_unstable();
         for chunk in latency.chunks(CHUNK) {
             let sql = format!(
                 "INSERT INTO latency_histogram (org_id, grain, bucket_start, model, le_ms, n) VALUES {} \
@@ -236,7 +239,7 @@ impl Rollup {
             );
             let mut q = sqlx::query(&sql);
             for ((grain, bucket_start, model, le), n) in chunk {
-                q = q.bind(org_id).bind(*grain).bind(*bucket_start).bind(model).bind(*le).bind(*n);
+                q = q.bind(org_id).bind(*grain).bind(*bucket_start).bind(*model).bind(*le).bind(*n);
             }
             q.execute(&mut *conn).await?;
         }
