@@ -12,10 +12,13 @@
 //! lets them run beside the writer). On PostgreSQL both are the same pool.
 
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, Executor};
+
+use crate::pricing::cache::PriceCache;
 
 /// Which database engine a [`Db`] talks to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,12 +51,14 @@ impl Engine {
     }
 }
 
-/// Handles to the database: `read` for queries, `write` for transactions.
+/// Handles to the database: `read` for queries, `write` for transactions,
+/// and the caches that belong to this database.
 #[derive(Clone, Debug)]
 pub struct Db {
     pub engine: Engine,
     read: AnyPool,
     write: AnyPool,
+    prices: Arc<PriceCache>,
 }
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -70,7 +75,7 @@ impl Db {
                 let opts = AnyConnectOptions::from_str(&url)?;
                 let read = sqlite_pool(opts.clone(), 8).await?;
                 let write = sqlite_pool(opts, 1).await?;
-                Ok(Db { engine, read, write })
+                Ok(Db { engine, read, write, prices: Arc::default() })
             }
             Engine::Postgres => {
                 let opts = AnyConnectOptions::from_str(url)?;
@@ -79,7 +84,7 @@ impl Db {
                     .acquire_timeout(Duration::from_secs(10))
                     .connect_with(opts)
                     .await?;
-                Ok(Db { engine, read: pool.clone(), write: pool })
+                Ok(Db { engine, read: pool.clone(), write: pool, prices: Arc::default() })
             }
         }
     }
@@ -104,6 +109,11 @@ impl Db {
     /// Pool for writes and transactions.
     pub fn writer(&self) -> &AnyPool {
         &self.write
+    }
+
+    /// The ingest path's cache of price histories (see [`crate::pricing::cache`]).
+    pub fn price_cache(&self) -> &PriceCache {
+        &self.prices
     }
 
     /// Starts a write transaction.
@@ -176,5 +186,35 @@ pub fn is_unique_violation(e: &sqlx::Error) -> bool {
     match e {
         sqlx::Error::Database(db) => db.is_unique_violation(),
         _ => false,
+    }
+}
+
+/// `($1, $2), ($3, $4)`-style VALUES rows for a multi-row statement of `rows`
+/// rows of `cols` columns each.
+pub fn values_rows(rows: usize, cols: usize) -> String {
+    let mut s = String::with_capacity(rows * cols * 6);
+    for r in 0..rows {
+        if r > 0 {
+            s.push_str(", ");
+        }
+        s.push('(');
+        for c in 0..cols {
+            if c > 0 {
+                s.push_str(", ");
+            }
+            s.push('$');
+            s.push_str(&(r * cols + c + 1).to_string());
+        }
+        s.push(')');
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn values_rows_numbers_placeholders_across_rows() {
+        assert_eq!(super::values_rows(2, 3), "($1, $2, $3), ($4, $5, $6)");
+        assert_eq!(super::values_rows(1, 1), "($1)");
     }
 }

@@ -29,6 +29,9 @@ pub enum Error {
     /// Too many attempts; retry after the given number of seconds.
     #[error("too many failed attempts; try again in {retry_after_secs} seconds")]
     Throttled { retry_after_secs: u64 },
+    /// Temporarily unable to do it; the same request may succeed if sent again.
+    #[error("{0}")]
+    Unavailable(String),
     /// A database failure (details are for logs only).
     #[cfg(feature = "ssr")]
     #[error("storage error")]
@@ -58,6 +61,7 @@ impl Error {
             Error::Unauthorized(_) => 401,
             Error::Forbidden(_) => 403,
             Error::Throttled { .. } => 429,
+            Error::Unavailable(_) => 503,
             #[cfg(feature = "ssr")]
             Error::Store(_) => 500,
             Error::Internal(_) => 500,

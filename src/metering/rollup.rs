@@ -1,13 +1,16 @@
 //! Rollups: per organization × hour and × day, by model, provider, user,
-//! project and feature. A batch is first folded in memory (one row per
-//! distinct key), then added to the stored rows with one upsert per key, in
-//! the batch's transaction, so the totals always equal the sum of the events.
+//! project and feature (`usage_rollups`), and per organization × hour with the
+//! session as well (`session_rollups`). A batch is first folded in memory (one
+//! row per distinct key), then added to the stored rows with multi-row
+//! upserts in the batch's transaction, so the totals always equal the sum of
+//! the events.
 
 use std::collections::BTreeMap;
 
 use sqlx::AnyConnection;
 
 use super::{CallStatus, NewEvent};
+use crate::db::values_rows;
 use crate::Result;
 
 const HOUR_MS: i64 = 3_600_000;
@@ -42,10 +45,29 @@ pub fn quantile(hist: &[(i64, i64)], q: f64) -> Option<i64> {
     }).map(|(b, _)| b)
 }
 
+/// Which rollup a row belongs to: `usage_rollups` by hour or by UTC day, or
+/// `session_rollups` (hourly, with the session as a dimension).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Grain {
+    Hour,
+    Day,
+    SessionHour,
+}
+
+impl Grain {
+    fn name(self) -> &'static str {
+        match self {
+            Grain::Hour | Grain::SessionHour => "hour",
+            Grain::Day => "day",
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 struct Key {
-    grain: &'static str,
+    grain: Grain,
     bucket_start: i64,
+    session_id: String,
     model: String,
     provider: String,
     user_id: String,
@@ -71,6 +93,69 @@ struct Sums {
     latency_sum_ms: i64,
 }
 
+impl Sums {
+    fn add(&mut self, e: &NewEvent, cost_nano: Option<i64>) {
+        self.events += 1;
+        self.requests += e.requests as i64;
+        self.errors += i64::from(e.status != CallStatus::Success);
+        self.input_tokens += e.input_tokens as i64;
+        self.cached_input_tokens += e.cached_input_tokens as i64;
+        self.cache_creation_tokens += e.cache_creation_tokens as i64;
+        self.output_tokens += e.output_tokens as i64;
+        self.reasoning_tokens += e.reasoning_tokens as i64;
+        self.images += e.images as i64;
+        self.duration_ms += e.duration_ms as i64;
+        match cost_nano {
+            Some(c) => self.cost_nano += c,
+            None => self.unpriced_events += 1,
+        }
+        if let Some(l) = e.latency_ms {
+            self.latency_count += 1;
+            self.latency_sum_ms += l as i64;
+        }
+    }
+
+    fn values(&self) -> [i64; 14] {
+        [
+            self.events,
+            self.requests,
+            self.errors,
+            self.input_tokens,
+            self.cached_input_tokens,
+            self.cache_creation_tokens,
+            self.output_tokens,
+            self.reasoning_tokens,
+            self.images,
+            self.duration_ms,
+            self.cost_nano,
+            self.unpriced_events,
+            self.latency_count,
+            self.latency_sum_ms,
+        ]
+    }
+}
+
+/// The summed columns, in [`Sums::values`] order.
+const SUM_COLUMNS: [&str; 14] = [
+    "events",
+    "requests",
+    "errors",
+    "input_tokens",
+    "cached_input_tokens",
+    "cache_creation_tokens",
+    "output_tokens",
+    "reasoning_tokens",
+    "images",
+    "duration_ms",
+    "cost_nano",
+    "unpriced_events",
+    "latency_count",
+    "latency_sum_ms",
+];
+
+/// Rows per multi-row upsert (SQLite allows 32,766 parameters per statement).
+const CHUNK: usize = 200;
+
 /// Accumulates a batch's events before writing.
 #[derive(Debug, Default)]
 pub struct Rollup {
@@ -81,102 +166,79 @@ pub struct Rollup {
 impl Rollup {
     /// Adds one stored event with its cost (`None`: unpriced).
     pub fn add(&mut self, e: &NewEvent, cost_nano: Option<i64>) {
-        for (grain, size) in [("hour", HOUR_MS), ("day", DAY_MS)] {
+        for grain in [Grain::Hour, Grain::Day, Grain::SessionHour] {
+            let size = if grain == Grain::Day { DAY_MS } else { HOUR_MS };
             let bucket_start = e.timestamp_ms.div_euclid(size) * size;
             let key = Key {
                 grain,
                 bucket_start,
+                session_id: if grain == Grain::SessionHour { e.session_id.clone().unwrap_or_default() } else { String::new() },
                 model: e.model.clone(),
                 provider: e.provider.clone().unwrap_or_default(),
                 user_id: e.user_id.clone().unwrap_or_default(),
                 project_id: e.project_id.clone().unwrap_or_default(),
                 feature: e.feature.clone().unwrap_or_default(),
             };
-            let s = self.rows.entry(key).or_default();
-            s.events += 1;
-            s.requests += e.requests as i64;
-            s.errors += i64::from(e.status != CallStatus::Success);
-            s.input_tokens += e.input_tokens as i64;
-            s.cached_input_tokens += e.cached_input_tokens as i64;
-            s.cache_creation_tokens += e.cache_creation_tokens as i64;
-            s.output_tokens += e.output_tokens as i64;
-            s.reasoning_tokens += e.reasoning_tokens as i64;
-            s.images += e.images as i64;
-            s.duration_ms += e.duration_ms as i64;
-            match cost_nano {
-                Some(c) => s.cost_nano += c,
-                None => s.unpriced_events += 1,
-            }
-            if let Some(l) = e.latency_ms {
-                s.latency_count += 1;
-                s.latency_sum_ms += l as i64;
-                *self.latency.entry((grain, bucket_start, e.model.clone(), latency_bucket(l as i64))).or_default() += 1;
+            self.rows.entry(key).or_default().add(e, cost_nano);
+            if let (Some(l), true) = (e.latency_ms, grain != Grain::SessionHour) {
+                *self.latency.entry((grain.name(), bucket_start, e.model.clone(), latency_bucket(l as i64))).or_default() += 1;
             }
         }
     }
 
-    /// Adds the accumulated sums to the stored rollups.
+    /// Adds the accumulated sums to the stored rollups: multi-row upserts,
+    /// keys in a fixed order so concurrent batches lock rows in the same order.
     pub async fn write(self, conn: &mut AnyConnection, org_id: &str) -> Result<()> {
-        for (k, s) in self.rows {
-            sqlx::query(
-                "INSERT INTO usage_rollups (org_id, grain, bucket_start, model, provider, user_id, project_id, feature, \
-                 events, requests, errors, input_tokens, cached_input_tokens, cache_creation_tokens, output_tokens, \
-                 reasoning_tokens, images, duration_ms, cost_nano, unpriced_events, latency_count, latency_sum_ms) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22) \
-                 ON CONFLICT (org_id, grain, bucket_start, model, provider, user_id, project_id, feature) DO UPDATE SET \
-                 events = usage_rollups.events + excluded.events, \
-                 requests = usage_rollups.requests + excluded.requests, \
-                 errors = usage_rollups.errors + excluded.errors, \
-                 input_tokens = usage_rollups.input_tokens + excluded.input_tokens, \
-                 cached_input_tokens = usage_rollups.cached_input_tokens + excluded.cached_input_tokens, \
-                 cache_creation_tokens = usage_rollups.cache_creation_tokens + excluded.cache_creation_tokens, \
-                 output_tokens = usage_rollups.output_tokens + excluded.output_tokens, \
-                 reasoning_tokens = usage_rollups.reasoning_tokens + excluded.reasoning_tokens, \
-                 images = usage_rollups.images + excluded.images, \
-                 duration_ms = usage_rollups.duration_ms + excluded.duration_ms, \
-                 cost_nano = usage_rollups.cost_nano + excluded.cost_nano, \
-                 unpriced_events = usage_rollups.unpriced_events + excluded.unpriced_events, \
-                 latency_count = usage_rollups.latency_count + excluded.latency_count, \
-                 latency_sum_ms = usage_rollups.latency_sum_ms + excluded.latency_sum_ms",
-            )
-            .bind(org_id)
-            .bind(k.grain)
-            .bind(k.bucket_start)
-            .bind(k.model)
-            .bind(k.provider)
-            .bind(k.user_id)
-            .bind(k.project_id)
-            .bind(k.feature)
-            .bind(s.events)
-            .bind(s.requests)
-            .bind(s.errors)
-            .bind(s.input_tokens)
-            .bind(s.cached_input_tokens)
-            .bind(s.cache_creation_tokens)
-            .bind(s.output_tokens)
-            .bind(s.reasoning_tokens)
-            .bind(s.images)
-            .bind(s.duration_ms)
-            .bind(s.cost_nano)
-            .bind(s.unpriced_events)
-            .bind(s.latency_count)
-            .bind(s.latency_sum_ms)
-            .execute(&mut *conn)
-            .await?;
+        let (session, usage): (Vec<_>, Vec<_>) = self.rows.into_iter().partition(|(k, _)| k.grain == Grain::SessionHour);
+        let sums = SUM_COLUMNS.join(", ");
+        let updates =
+            SUM_COLUMNS.iter().map(|c| format!("{c} = {{t}}.{c} + excluded.{c}")).collect::<Vec<_>>().join(", ");
+        for chunk in usage.chunks(CHUNK) {
+            let sql = format!(
+                "INSERT INTO usage_rollups (org_id, grain, bucket_start, model, provider, user_id, project_id, feature, {sums}) \
+                 VALUES {} ON CONFLICT (org_id, grain, bucket_start, model, provider, user_id, project_id, feature) DO UPDATE SET {}",
+                values_rows(chunk.len(), 8 + SUM_COLUMNS.len()),
+                updates.replace("{t}", "usage_rollups"),
+            );
+            let mut q = sqlx::query(&sql);
+            for (k, s) in chunk {
+                q = q.bind(org_id).bind(k.grain.name()).bind(k.bucket_start).bind(&k.model).bind(&k.provider);
+                q = q.bind(&k.user_id).bind(&k.project_id).bind(&k.feature);
+                for v in s.values() {
+                    q = q.bind(v);
+                }
+            }
+            q.execute(&mut *conn).await?;
         }
-        for ((grain, bucket_start, model, le), n) in self.latency {
-            sqlx::query(
-                "INSERT INTO latency_histogram (org_id, grain, bucket_start, model, le_ms, n) VALUES ($1, $2, $3, $4, $5, $6) \
+        for chunk in session.chunks(CHUNK) {
+            let sql = format!(
+                "INSERT INTO session_rollups (org_id, bucket_start, session_id, model, provider, user_id, project_id, feature, {sums}) \
+                 VALUES {} ON CONFLICT (org_id, bucket_start, session_id, model, provider, user_id, project_id, feature) DO UPDATE SET {}",
+                values_rows(chunk.len(), 8 + SUM_COLUMNS.len()),
+                updates.replace("{t}", "session_rollups"),
+            );
+            let mut q = sqlx::query(&sql);
+            for (k, s) in chunk {
+                q = q.bind(org_id).bind(k.bucket_start).bind(&k.session_id).bind(&k.model).bind(&k.provider);
+                q = q.bind(&k.user_id).bind(&k.project_id).bind(&k.feature);
+                for v in s.values() {
+                    q = q.bind(v);
+                }
+            }
+            q.execute(&mut *conn).await?;
+        }
+        let latency: Vec<_> = self.latency.into_iter().collect();
+        for chunk in latency.chunks(CHUNK) {
+            let sql = format!(
+                "INSERT INTO latency_histogram (org_id, grain, bucket_start, model, le_ms, n) VALUES {} \
                  ON CONFLICT (org_id, grain, bucket_start, model, le_ms) DO UPDATE SET n = latency_histogram.n + excluded.n",
-            )
-            .bind(org_id)
-            .bind(grain)
-            .bind(bucket_start)
-            .bind(model)
-            .bind(le)
-            .bind(n)
-            .execute(&mut *conn)
-            .await?;
+                values_rows(chunk.len(), 6)
+            );
+            let mut q = sqlx::query(&sql);
+            for ((grain, bucket_start, model, le), n) in chunk {
+                q = q.bind(org_id).bind(*grain).bind(*bucket_start).bind(model).bind(*le).bind(*n);
+            }
+            q.execute(&mut *conn).await?;
         }
         Ok(())
     }

@@ -29,6 +29,7 @@ pub enum GroupBy {
     User,
     Project,
     Feature,
+    Session,
 }
 
 impl GroupBy {
@@ -42,10 +43,11 @@ impl GroupBy {
             "user" => GroupBy::User,
             "project" => GroupBy::Project,
             "feature" => GroupBy::Feature,
+            "session" => GroupBy::Session,
             other => {
                 return Err(Error::invalid(
                     "group_by",
-                    format!("{other:?} is not one of hour, day, month, model, provider, user, project, feature"),
+                    format!("{other:?} is not one of hour, day, month, model, provider, user, project, feature, session"),
                 ))
             }
         })
@@ -61,6 +63,7 @@ impl GroupBy {
             GroupBy::User => "user",
             GroupBy::Project => "project",
             GroupBy::Feature => "feature",
+            GroupBy::Session => "session",
         }
     }
 
@@ -119,7 +122,8 @@ pub struct UsageRow {
     pub unpriced_events: i64,
     pub avg_latency_ms: Option<i64>,
     /// Upper bound of the histogram bucket holding the 95th percentile; only
-    /// when grouping by time and/or model without user/project/feature filters.
+    /// when grouping by time and/or model without user/project/feature filters
+    /// (the histogram is kept per model, not per user, project, feature or session).
     pub p95_latency_ms: Option<i64>,
 }
 
@@ -146,24 +150,31 @@ pub async fn usage(db: &Db, org_id: &str, time_zone: &str, q: &UsageQuery) -> Re
         return Err(Error::invalid("to", "must be after from"));
     }
     let tz = chrono_tz::Tz::from_str(time_zone).unwrap_or(chrono_tz::UTC);
-    let rows = sqlx::query(
-        "SELECT bucket_start, model, provider, user_id, project_id, feature, events, requests, errors, input_tokens, \
-         cached_input_tokens, cache_creation_tokens, output_tokens, reasoning_tokens, images, duration_ms, cost_nano, \
-         unpriced_events, latency_count, latency_sum_ms FROM usage_rollups \
-         WHERE org_id = $1 AND grain = 'hour' AND bucket_start >= $2 AND bucket_start < $3 \
+    // Grouping by session reads the session rollups (hourly, with the
+    // session as a dimension); everything else the narrower usage rollups.
+    let by_session = q.group_by.contains(&GroupBy::Session);
+    let sql = format!(
+        "SELECT bucket_start, {session}, model, provider, user_id, project_id, feature, events, requests, errors, \
+         input_tokens, cached_input_tokens, cache_creation_tokens, output_tokens, reasoning_tokens, images, duration_ms, \
+         cost_nano, unpriced_events, latency_count, latency_sum_ms FROM {table} \
+         WHERE org_id = $1 AND {grain} bucket_start >= $2 AND bucket_start < $3 \
          AND ($4 = '' OR model = $4) AND ($5 = '' OR user_id = $5) AND ($6 = '' OR project_id = $6) AND ($7 = '' OR feature = $7)",
-    )
-    .bind(org_id)
-    .bind(q.from_ms)
-    .bind(q.to_ms)
-    .bind(q.model.clone().unwrap_or_default())
-    .bind(q.user_id.clone().unwrap_or_default())
-    .bind(q.project_id.clone().unwrap_or_default())
-    .bind(q.feature.clone().unwrap_or_default())
-    .fetch_all(db.reader())
-    .await?;
+        session = if by_session { "session_id" } else { "'' AS session_id" },
+        table = if by_session { "session_rollups" } else { "usage_rollups" },
+        grain = if by_session { "" } else { "grain = 'hour' AND" },
+    );
+    let rows = sqlx::query(&sql)
+        .bind(org_id)
+        .bind(q.from_ms)
+        .bind(q.to_ms)
+        .bind(q.model.clone().unwrap_or_default())
+        .bind(q.user_id.clone().unwrap_or_default())
+        .bind(q.project_id.clone().unwrap_or_default())
+        .bind(q.feature.clone().unwrap_or_default())
+        .fetch_all(db.reader())
+        .await?;
 
-    let key_of = |bucket: i64, dims: [&str; 5]| -> Vec<(String, String)> {
+    let key_of = |bucket: i64, dims: [&str; 6]| -> Vec<(String, String)> {
         q.group_by
             .iter()
             .map(|g| {
@@ -173,6 +184,7 @@ pub async fn usage(db: &Db, org_id: &str, time_zone: &str, q: &UsageQuery) -> Re
                     GroupBy::User => dims[2].to_string(),
                     GroupBy::Project => dims[3].to_string(),
                     GroupBy::Feature => dims[4].to_string(),
+                    GroupBy::Session => dims[5].to_string(),
                     t => local_key(tz, bucket, *t),
                 };
                 (g.name().to_string(), v)
@@ -183,9 +195,15 @@ pub async fn usage(db: &Db, org_id: &str, time_zone: &str, q: &UsageQuery) -> Re
     let mut groups: BTreeMap<Vec<(String, String)>, Acc> = BTreeMap::new();
     for r in &rows {
         let bucket: i64 = r.try_get("bucket_start")?;
-        let dims: [String; 5] =
-            [r.try_get("model")?, r.try_get("provider")?, r.try_get("user_id")?, r.try_get("project_id")?, r.try_get("feature")?];
-        let key = key_of(bucket, [&dims[0], &dims[1], &dims[2], &dims[3], &dims[4]]);
+        let dims: [String; 6] = [
+            r.try_get("model")?,
+            r.try_get("provider")?,
+            r.try_get("user_id")?,
+            r.try_get("project_id")?,
+            r.try_get("feature")?,
+            r.try_get("session_id")?,
+        ];
+        let key = key_of(bucket, [&dims[0], &dims[1], &dims[2], &dims[3], &dims[4], &dims[5]]);
         let acc = groups.entry(key).or_default();
         for (i, col) in ["events", "requests", "errors", "input_tokens", "cached_input_tokens", "cache_creation_tokens",
             "output_tokens", "reasoning_tokens", "images", "duration_ms", "cost_nano", "unpriced_events", "latency_count"]
@@ -214,7 +232,7 @@ pub async fn usage(db: &Db, org_id: &str, time_zone: &str, q: &UsageQuery) -> Re
         .await?;
         for r in hist {
             let model: String = r.try_get("model")?;
-            let key = key_of(r.try_get("bucket_start")?, [&model, "", "", "", ""]);
+            let key = key_of(r.try_get("bucket_start")?, [&model, "", "", "", "", ""]);
             if let Some(acc) = groups.get_mut(&key) {
                 *acc.hist.entry(r.try_get("le_ms")?).or_default() += r.try_get::<i64, _>("n")?;
             }

@@ -12,6 +12,8 @@
 //! A snapshot of LiteLLM's map (MIT-licensed, ~4,500 models) ships as
 //! [`DEFAULT_CATALOG_JSON`], so a fresh install can price usage offline.
 
+#[cfg(feature = "ssr")]
+pub mod cache;
 mod cost;
 mod litellm;
 pub mod money;

@@ -84,6 +84,51 @@ test_both_engines! {
         assert_eq!(ids, ["good-1", "good-2"]);
     }
 
+    async fn an_id_repeated_within_one_batch_counts_once(db) {
+        prices::import(db, &book("0.000001", "0"), "test", Some(0)).await.unwrap();
+        let s = sender(db).await;
+        let ev = json!({"id": "twice", "model": "test-model", "input_tokens": 7});
+        let out = record_usage(db, &s, parse_batch(&[ev.clone(), ev], now_ms())).await.unwrap();
+        let statuses: Vec<_> = out.iter().map(|r| r.status.clone()).collect();
+        assert_eq!(statuses, [Outcome::Accepted, Outcome::Duplicate]);
+        assert_eq!(out[1].cost_usd.as_deref(), Some("0.000007000"), "the repeat reports the cost of the first");
+        let n: i64 = sqlx::query_scalar("SELECT CAST(SUM(events) AS BIGINT) FROM usage_rollups WHERE grain = 'day'")
+            .fetch_one(db.reader()).await.unwrap();
+        assert_eq!(n, 1);
+    }
+
+    async fn a_price_change_is_used_by_the_next_batch_despite_the_cache(db) {
+        prices::import(db, &book("0.000001", "0"), "catalog", Some(0)).await.unwrap();
+        let s = sender(db).await;
+        let ev = |id: &str| vec![json!({"id": id, "model": "test-model", "input_tokens": 1000})];
+        let first = record_usage(db, &s, parse_batch(&ev("a"), now_ms())).await.unwrap();
+        assert_eq!(first[0].cost_usd.as_deref(), Some("0.001000000"));
+        // The cache now holds the old history; the import must invalidate it.
+        prices::import(db, &book("0.000003", "0"), "import", Some(now_ms() - 1)).await.unwrap();
+        let second = record_usage(db, &s, parse_batch(&ev("b"), now_ms())).await.unwrap();
+        assert_eq!(second[0].cost_usd.as_deref(), Some("0.003000000"));
+        // The version moves in the database, so other processes drop their caches too.
+        let version: i64 = sqlx::query_scalar("SELECT version FROM price_book_version").fetch_one(db.reader()).await.unwrap();
+        assert!(version >= 2, "every import moves the price book version (got {version})");
+    }
+
+    async fn usage_can_be_grouped_by_session(db) {
+        use tollbooth::metering::usage::{usage, GroupBy, UsageQuery};
+        prices::import(db, &book("0.000001", "0.000002"), "test", Some(0)).await.unwrap();
+        let s = sender(db).await;
+        let events = vec![
+            json!({"id": "1", "model": "test-model", "session_id": "chat-a", "input_tokens": 100, "output_tokens": 10}),
+            json!({"id": "2", "model": "test-model", "session_id": "chat-a", "input_tokens": 200, "output_tokens": 20}),
+            json!({"id": "3", "model": "test-model", "session_id": "chat-b", "input_tokens": 50}),
+            json!({"id": "4", "model": "test-model", "input_tokens": 1}),
+        ];
+        record_usage(db, &s, parse_batch(&events, now_ms())).await.unwrap();
+        let q = UsageQuery { from_ms: 0, to_ms: now_ms() + 3_600_000, group_by: vec![GroupBy::Session], ..Default::default() };
+        let rows = usage(db, &s.org_id, "UTC", &q).await.unwrap();
+        let got: Vec<_> = rows.iter().map(|r| (r.group["session"].as_str(), r.events, r.input_tokens, r.cost_usd.as_str())).collect();
+        assert_eq!(got, [("", 1, 1, "0.000001000"), ("chat-a", 2, 300, "0.000360000"), ("chat-b", 1, 50, "0.000050000")]);
+    }
+
     async fn the_same_id_in_two_organizations_is_two_events(db) {
         prices::import(db, &book("0.000001", "0"), "test", Some(0)).await.unwrap();
         let a = sender(db).await;
@@ -115,6 +160,7 @@ test_both_engines! {
                         "timestamp": tollbooth::clock::to_rfc3339(base + n * 733_331),
                         "model": if n % 5 == 0 { "unknown-model" } else { "test-model" },
                         "user_id": format!("user-{}", n % 3),
+                        "session_id": if n % 4 == 0 { serde_json::Value::Null } else { json!(format!("s-{}", n % 9)) },
                         "feature": if n % 2 == 0 { "chat" } else { "embedding" },
                         "input_tokens": 100 + n * 13,
                         "cached_input_tokens": n % 50,
@@ -140,6 +186,14 @@ test_both_engines! {
             let hist = sums(db, &format!("SELECT CAST(SUM(n) AS BIGINT) FROM latency_histogram WHERE grain = '{grain}'")).await;
             assert_eq!(hist[0], raw[0]);
         }
+        let by_session = sums(db, "SELECT CAST(SUM(events) AS BIGINT), CAST(SUM(input_tokens) AS BIGINT), \
+            CAST(SUM(cached_input_tokens) AS BIGINT), CAST(SUM(output_tokens) AS BIGINT), CAST(SUM(cost_nano) AS BIGINT), \
+            CAST(SUM(unpriced_events) AS BIGINT), CAST(SUM(errors) AS BIGINT), CAST(SUM(latency_sum_ms) AS BIGINT) \
+            FROM session_rollups").await;
+        assert_eq!(by_session, raw, "session rollups");
+        let one_session = sums(db, "SELECT CAST(SUM(output_tokens) AS BIGINT) FROM session_rollups WHERE session_id = 's-5'").await;
+        let raw_session = sums(db, "SELECT CAST(SUM(output_tokens) AS BIGINT) FROM usage_events WHERE session_id = 's-5'").await;
+        assert_eq!(one_session, raw_session);
         let per_user = sums(db, "SELECT CAST(SUM(cost_nano) AS BIGINT) FROM usage_rollups WHERE grain = 'day' AND user_id = 'user-1'").await;
         let raw_user = sums(db, "SELECT CAST(COALESCE(SUM(cost_nano), 0) AS BIGINT) FROM usage_events WHERE user_id = 'user-1'").await;
         assert_eq!(per_user, raw_user);

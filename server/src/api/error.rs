@@ -36,6 +36,7 @@ impl From<tollbooth::Error> for ApiError {
             E::Unauthorized(_) => "unauthorized",
             E::Forbidden(_) => "forbidden",
             E::Throttled { .. } => "throttled",
+            E::Unavailable(_) => "unavailable",
             E::Store(_) | E::Internal(_) => "internal",
         };
         if e.status_code() >= 500 {
@@ -43,6 +44,7 @@ impl From<tollbooth::Error> for ApiError {
         }
         let retry_after = match &e {
             E::Throttled { retry_after_secs } => Some(*retry_after_secs),
+            E::Unavailable(_) => Some(1),
             _ => None,
         };
         ApiError {

@@ -4,7 +4,7 @@
 //! this one) as a separate process on a fresh database, sends batches of
 //! events over loopback from this process, and reports events/s and the
 //! p50/p99 ack latency. As the ceiling it then inserts the same rows into a
-//! fresh database of the same engine with plain prepared INSERTs, one
+//! fresh database of the same engine with plain multi-row INSERTs, one
 //! transaction per batch, and prints the ratio.
 
 use std::process::{Child, Command, Stdio};
@@ -51,8 +51,9 @@ fn bodies(events: usize, batch: usize) -> Vec<String> {
             let evs: Vec<String> = (0..batch.min(events - b * batch))
                 .map(|i| {
                     format!(
-                        r#"{{"id":"bench-{b:06}-{i:04}","model":"bench-model","user_id":"user-{}","feature":"chat","input_tokens":{},"cached_input_tokens":100,"output_tokens":{},"latency_ms":{}}}"#,
+                        r#"{{"id":"bench-{b:06}-{i:04}","model":"bench-model","user_id":"user-{}","session_id":"session-{b}-{}","feature":"chat","input_tokens":{},"cached_input_tokens":100,"output_tokens":{},"latency_ms":{}}}"#,
                         i % 50,
+                        i % 20,
                         500 + i,
                         100 + i % 300,
                         100 + i % 900
@@ -140,31 +141,59 @@ async fn load(port: u16, key: &str, bodies: Arc<Vec<String>>, concurrency: usize
     (start.elapsed(), all)
 }
 
-/// The same rows through plain prepared INSERTs, one transaction per batch.
+/// The same rows through plain multi-row INSERTs (200 rows per statement,
+/// as the ingest path uses), one transaction per batch: no HTTP, no JSON, no
+/// pricing, no rollups. What the engine itself can take.
 async fn ceiling(engine: Engine, events: usize, batch: usize) -> Duration {
+    const CHUNK: usize = 200;
     let (db, _) = prepare(engine).await;
     let org: String = sqlx::query_scalar("SELECT id FROM organizations").fetch_one(db.db.reader()).await.unwrap();
     let start = Instant::now();
     for b in 0..events.div_ceil(batch) {
+        let n = batch.min(events - b * batch);
         let mut tx = db.db.begin().await.unwrap();
-        for i in 0..batch.min(events - b * batch) {
-            sqlx::query(
-                "INSERT INTO usage_events (org_id, id, ts, received_at, user_id, feature, model, input_tokens, \
-                 cached_input_tokens, cache_creation_tokens, output_tokens, reasoning_tokens, images, duration_ms, \
-                 requests, latency_ms, status, cost_nano) VALUES ($1, $2, $3, $3, $4, 'chat', 'bench-model', $5, 100, 0, \
-                 $6, 0, 0, 0, 1, $7, 'success', $8)",
-            )
-            .bind(&org)
-            .bind(format!("bench-{b:06}-{i:04}"))
-            .bind(tollbooth::clock::now_ms())
-            .bind(format!("user-{}", i % 50))
-            .bind(500 + i as i64)
-            .bind(100 + (i % 300) as i64)
-            .bind(100 + (i % 900) as i64)
-            .bind(12_345_i64)
-            .execute(&mut *tx)
-            .await
-            .unwrap();
+        for from in (0..n).step_by(CHUNK) {
+            let rows = CHUNK.min(n - from);
+            let sql = format!(
+                "INSERT INTO usage_events (org_id, id, ts, received_at, api_key_id, user_id, project_id, session_id, \
+                 feature, provider, model, input_tokens, cached_input_tokens, cache_creation_tokens, output_tokens, \
+                 reasoning_tokens, images, duration_ms, requests, latency_ms, status, error, ip, user_agent, metadata, \
+                 cost_nano, price_id) VALUES {}",
+                tollbooth::db::values_rows(rows, 27)
+            );
+            let now = tollbooth::clock::now_ms();
+            let mut q = sqlx::query(&sql);
+            for i in from..from + rows {
+                q = q
+                    .bind(&org)
+                    .bind(format!("bench-{b:06}-{i:04}"))
+                    .bind(now)
+                    .bind(now)
+                    .bind(None::<String>)
+                    .bind(format!("user-{}", i % 50))
+                    .bind(None::<String>)
+                    .bind(format!("session-{b}-{}", i % 20))
+                    .bind("chat")
+                    .bind(None::<String>)
+                    .bind("bench-model")
+                    .bind(500 + i as i64)
+                    .bind(100_i64)
+                    .bind(0_i64)
+                    .bind(100 + (i % 300) as i64)
+                    .bind(0_i64)
+                    .bind(0_i64)
+                    .bind(0_i64)
+                    .bind(1_i64)
+                    .bind(100 + (i % 900) as i64)
+                    .bind("success")
+                    .bind(None::<String>)
+                    .bind(None::<String>)
+                    .bind(None::<String>)
+                    .bind(None::<String>)
+                    .bind(12_345_i64)
+                    .bind(None::<String>);
+            }
+            q.execute(&mut *tx).await.unwrap();
         }
         tx.commit().await.unwrap();
     }

@@ -1,0 +1,81 @@
+//! Price histories cached in memory for the ingest path.
+//!
+//! Ingest prices every event, so reading and decoding a model's price rows
+//! per batch would dominate its cost. The cache keeps each model's history
+//! (all its effective-dated rows) keyed by the price book's version, a
+//! counter that a database trigger bumps on every change to `model_prices`
+//! (migration 0004). Any process's import or override therefore moves the
+//! version, and the next batch of every process reloads what it needs. A
+//! batch reads the version inside its own transaction and reprices if it
+//! moved (see `metering::record_usage`), so the prices in force at an event's
+//! timestamp are the ones that price it.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use sqlx::AnyConnection;
+
+use super::store::{history, PriceRow};
+use crate::Result;
+
+/// One model's price rows, oldest first (empty: the model has no price).
+pub type History = Arc<Vec<PriceRow>>;
+
+/// The cache; one per database handle.
+#[derive(Debug, Default)]
+pub struct PriceCache {
+    inner: Mutex<Inner>,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    version: i64,
+    models: HashMap<String, History>,
+}
+
+/// The price book's current version.
+pub async fn version(conn: &mut AnyConnection) -> Result<i64> {
+    Ok(sqlx::query_scalar("SELECT version FROM price_book_version WHERE id = 1").fetch_one(conn).await?)
+}
+
+impl PriceCache {
+    /// The histories of `models` as of price-book `version`, loading those
+    /// not cached through `conn`. A version other than the cached one drops
+    /// the whole cache first.
+    pub async fn histories<'a>(
+        &self,
+        conn: &mut AnyConnection,
+        version: i64,
+        models: impl IntoIterator<Item = &'a str>,
+    ) -> Result<HashMap<String, History>> {
+        let mut found = HashMap::new();
+        let mut missing = vec![];
+        {
+            let mut inner = self.inner.lock().expect("price cache lock");
+            if inner.version != version {
+                inner.models.clear();
+                inner.version = version;
+            }
+            for m in models {
+                if found.contains_key(m) || missing.contains(&m) {
+                    continue;
+                }
+                match inner.models.get(m) {
+                    Some(h) => {
+                        found.insert(m.to_string(), h.clone());
+                    }
+                    None => missing.push(m),
+                }
+            }
+        }
+        for m in missing {
+            let h: History = Arc::new(history(conn, m).await?);
+            found.insert(m.to_string(), h.clone());
+            let mut inner = self.inner.lock().expect("price cache lock");
+            if inner.version == version {
+                inner.models.insert(m.to_string(), h);
+            }
+        }
+        Ok(found)
+    }
+}
