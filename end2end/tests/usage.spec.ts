@@ -82,7 +82,7 @@ test('the range picker, charts, breakdown, activity filter and CSV follow the se
   const org = createOrgViaCli('Range Co', email);
   // gpt-4o: $2.50/M input, $1.25/M cached, $10/M output → $0.004 per call below.
   // gpt-4o-mini: $0.15/M input, $0.60/M output → 10,000 in + 2,000 out = $0.0027.
-  const call = { model: 'gpt-4o', input_tokens: 1000, cached_input_tokens: 400, output_tokens: 200, user_id: 'alice', project_id: 'web', feature: 'chat' };
+  const call = { model: 'gpt-4o', input_tokens: 1000, cached_input_tokens: 400, output_tokens: 200, user_id: 'alice', project_id: 'web', feature: 'chat', session_id: 's-1' };
   const resp = await page.request.post('/api/v1/events', {
     headers: { Authorization: `Bearer ${org.api_key}` },
     data: { events: [
@@ -130,6 +130,9 @@ test('the range picker, charts, breakdown, activity filter and CSV follow the se
   await expect(firstCells().first()).toHaveText('gpt-4o');
   await page.getByRole('tab', { name: 'User' }).click();
   await expect(firstCells()).toHaveText(['alice', 'bob', '(none)']);
+  await page.getByRole('tab', { name: 'Session' }).click();
+  await expect(table.locator('tbody tr', { hasText: 's-1' })).toContainText('$0.0080');
+  await expect(firstCells()).toHaveText(['s-1', '(none)']);
 
   // Changing the range refetches without a full page load.
   await page.evaluate(() => { (window as unknown as { marker: number }).marker = 42; });
@@ -138,6 +141,9 @@ test('the range picker, charts, breakdown, activity filter and CSV follow the se
   await expect(page.getByTestId('range-cost')).toHaveText('$0.0080');
   await expect(page.getByTestId('range-events')).toHaveText('3');
   await expect(page.getByRole('link', { name: 'Last 7 days' })).toHaveAttribute('aria-current', 'page');
+  // The chosen breakdown tab and sort survive the new range.
+  await expect(page.getByRole('tab', { name: 'Session' })).toHaveAttribute('aria-selected', 'true');
+  await expect(firstCells()).toHaveText(['s-1', '(none)']);
   await page.getByRole('link', { name: 'Last 90 days' }).click();
   await expect(page.getByTestId('range-cost')).toHaveText('$0.0207');
   await expect(page.getByTestId('range-events')).toHaveText('5');

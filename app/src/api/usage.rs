@@ -75,10 +75,12 @@ pub enum Dimension {
     User,
     Project,
     Feature,
+    Session,
 }
 
 impl Dimension {
-    pub const ALL: [Dimension; 4] = [Dimension::Model, Dimension::User, Dimension::Project, Dimension::Feature];
+    pub const ALL: [Dimension; 5] =
+        [Dimension::Model, Dimension::User, Dimension::Project, Dimension::Feature, Dimension::Session];
 
     pub fn label(self) -> &'static str {
         match self {
@@ -86,6 +88,7 @@ impl Dimension {
             Dimension::User => "User",
             Dimension::Project => "Project",
             Dimension::Feature => "Feature",
+            Dimension::Session => "Session",
         }
     }
 }
@@ -93,7 +96,7 @@ impl Dimension {
 /// One line of a breakdown.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BreakdownRow {
-    /// The model, user id, project id or feature; empty when events had none.
+    /// The model, user id, project id, feature or session id; empty when events had none.
     pub name: String,
     pub events: i64,
     pub requests: i64,
@@ -210,6 +213,7 @@ pub async fn usage_panel(org_id: String, query: PanelQuery) -> Result<PanelData,
             Dimension::User => GroupBy::User,
             Dimension::Project => GroupBy::Project,
             Dimension::Feature => GroupBy::Feature,
+            Dimension::Session => GroupBy::Session,
         };
         let mut rows = report(from, to, vec![g]).await?;
         rows.sort_by_key(|r| (std::cmp::Reverse(nanos(&r.cost_usd)), std::cmp::Reverse(r.events)));

@@ -62,11 +62,25 @@ fn output_ratio(r: &BreakdownRow) -> String {
     format!("{:.2}", r.output_tokens as f64 / r.input_tokens as f64)
 }
 
+/// The chosen tab and sort, kept by the page so that they survive a change
+/// of range (which renders the panel anew).
+#[derive(Debug, Clone, Copy)]
+pub struct TableState {
+    pub dim: RwSignal<Dimension>,
+    /// Column and descending?
+    pub sort: RwSignal<(SortKey, bool)>,
+}
+
+impl Default for TableState {
+    /// Models, largest cost first (the order the server sends).
+    fn default() -> Self {
+        TableState { dim: RwSignal::new(Dimension::Model), sort: RwSignal::new((SortKey::Cost, true)) }
+    }
+}
+
 #[component]
-pub fn BreakdownTable(breakdowns: Vec<Breakdown>) -> impl IntoView {
-    let dim = RwSignal::new(Dimension::Model);
-    // Largest cost first, as the server sends them.
-    let sort = RwSignal::new((SortKey::Cost, true));
+pub fn BreakdownTable(breakdowns: Vec<Breakdown>, state: TableState) -> impl IntoView {
+    let TableState { dim, sort } = state;
     let breakdowns = StoredValue::new(breakdowns);
     let header = move |key: SortKey, label: &'static str, num: bool| {
         let aria = move || match sort.get() {

@@ -52,7 +52,7 @@ pub fn count(n: i64) -> String {
     let s = n.unsigned_abs().to_string();
     let mut out = String::new();
     for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
@@ -103,6 +103,7 @@ pub fn UsagePage() -> impl IntoView {
     let query = use_panel_query();
     let data = Resource::new(move || (org_id.get(), query.get()), |(org, q)| usage_panel(org, q));
     let (pending, set_pending) = signal(false);
+    let table = breakdown::TableState::default();
     view! {
         <Title text="Usage · Tollbooth" />
         <h1>"Usage"</h1>
@@ -111,7 +112,7 @@ pub fn UsagePage() -> impl IntoView {
             <Transition fallback=|| view! { <p class="loading">"Loading…"</p> } set_pending>
                 {move || Suspend::new(async move {
                     match data.await {
-                        Ok(u) => view! { <Panel org_id=org_id.get_untracked() u /> }.into_any(),
+                        Ok(u) => view! { <Panel org_id=org_id.get_untracked() u table /> }.into_any(),
                         Err(e) => view! { <ErrorMessage message=e.message /> }.into_any(),
                     }
                 })}
@@ -121,7 +122,7 @@ pub fn UsagePage() -> impl IntoView {
 }
 
 #[component]
-fn Panel(org_id: String, u: PanelData) -> impl IntoView {
+fn Panel(org_id: String, u: PanelData, table: breakdown::TableState) -> impl IntoView {
     let base = format!("/o/{org_id}");
     let csv = format!("{base}/usage.csv?from={}&to={}", u.range.from, u.range.to);
     let models: Vec<String> = u.breakdowns.first().map(|b| b.rows.iter().map(|r| r.name.clone()).collect()).unwrap_or_default();
@@ -137,7 +138,7 @@ fn Panel(org_id: String, u: PanelData) -> impl IntoView {
         } else {
             view! { <charts::Charts daily=u.daily.clone() models=u.breakdowns.first().map(|b| b.rows.clone()).unwrap_or_default() /> }.into_any()
         }}
-        <breakdown::BreakdownTable breakdowns=u.breakdowns.clone() />
+        <breakdown::BreakdownTable breakdowns=u.breakdowns.clone() state=table />
         <UnpricedModels models=u.unpriced_models.clone() />
         <recent::RecentActivity base range=u.range.clone() events=u.recent.clone() models />
     }

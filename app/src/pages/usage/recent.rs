@@ -77,17 +77,17 @@ pub fn RecentActivity(base: String, range: RangeView, events: Vec<RecentEvent>, 
                         <tbody>
                             {events.into_iter().map(|e| view! {
                                 <tr>
-                                    <td class="nowrap">{e.timestamp.replace('T', " ").trim_end_matches('Z').to_string()}</td>
+                                    <td class="nowrap">{e.timestamp.get(..19).unwrap_or(&e.timestamp).replace('T', " ")}</td>
                                     <td>{e.model}</td>
                                     <td>{e.user_id.unwrap_or_default()}</td>
                                     <td>{e.project_id.unwrap_or_default()}</td>
                                     <td>{e.feature.unwrap_or_default()}</td>
                                     <td class="num">{count(e.input_tokens)}
-                                        {(e.cached_input_tokens > 0).then(|| view! { <span class="muted">{format!(" ({} cached)", count(e.cached_input_tokens))}</span> })}
+                                        {(e.cached_input_tokens > 0).then(|| view! { <span class="sub">{format!("{} cached", count(e.cached_input_tokens))}</span> })}
                                     </td>
                                     <td class="num">{count(e.output_tokens)}</td>
                                     <td class="num">{e.cost_usd.as_deref().map(super::usd).unwrap_or_else(|| "unpriced".into())}</td>
-                                    <td><span class=format!("status {}", e.status)>{e.status.clone()}</span></td>
+                                    <td><span class=format!("status-{}", e.status)>{e.status.clone()}</span></td>
                                 </tr>
                             }).collect_view()}
                         </tbody>
