@@ -196,4 +196,10 @@ test('the range picker, charts, breakdown, activity filter and CSV follow the se
   expect(html).toContain('$0.0207');
 
   expect(consoleErrors).toEqual([]);
+
+  // A custom range that ends before it starts is explained, with a way back.
+  await page.goto(`/o/${org.org_id}?from=2026-03-10&to=2026-03-01`);
+  await expect(page.getByRole('alert')).toContainText('must not be before from');
+  await page.getByRole('link', { name: 'Show the last 30 days' }).click();
+  await expect(page.getByTestId('range-events')).toHaveText('4');
 });

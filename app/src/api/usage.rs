@@ -165,7 +165,9 @@ pub struct PanelData {
 }
 
 /// The usage panel of one organization for the asked range (members only).
-#[server(endpoint = "usage_panel")]
+/// JSON-encoded: the default URL encoding drops a query whose fields are all
+/// `None` (the plain `/o/:org` URL) and the call would then fail to decode.
+#[server(endpoint = "usage_panel", input = leptos::server_fn::codec::Json)]
 pub async fn usage_panel(org_id: String, query: PanelQuery) -> Result<PanelData, AppError> {
     use tollbooth::clock::{now_ms, to_rfc3339};
     use tollbooth::date_range::DateRange;

@@ -113,7 +113,14 @@ pub fn UsagePage() -> impl IntoView {
                 {move || Suspend::new(async move {
                     match data.await {
                         Ok(u) => view! { <Panel org_id=org_id.get_untracked() u table /> }.into_any(),
-                        Err(e) => view! { <ErrorMessage message=e.message /> }.into_any(),
+                        Err(e) => {
+                            // E.g. a hand-edited custom range: say why, offer a way back.
+                            let back = format!("/o/{}", org_id.get_untracked());
+                            view! {
+                                <ErrorMessage message=e.message />
+                                <p><a href=back>"Show the last 30 days"</a></p>
+                            }.into_any()
+                        }
                     }
                 })}
             </Transition>
