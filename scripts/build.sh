@@ -2,7 +2,8 @@
 # Builds the site the way cargo-leptos would, without needing cargo-leptos:
 #   1. the hydrate bundle for wasm32 (frontend crate, `wasm-release` profile),
 #   2. wasm-bindgen (pinned to Cargo.lock's wasm-bindgen) into target/site/pkg,
-#   3. style/ and public/ copied into target/site,
+#   3. style/ and public/ copied into target/site, and echarts (npm, see package.json;
+#      installed by scripts/setup.sh) into target/site/vendor,
 #   4. the server binary with `ssr` (profile given by $1: dev or release; default dev).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,6 +16,9 @@ wasm-bindgen --target web --no-typescript --out-dir "$SITE.tmp/pkg" --out-name t
     target/wasm32-unknown-unknown/wasm-release/tollbooth_frontend.wasm
 cp style/main.css "$SITE.tmp/pkg/tollbooth.css"
 cp -R public/. "$SITE.tmp/"
+ECHARTS=node_modules/echarts/dist/echarts.min.js
+[ -f "$ECHARTS" ] || { echo "missing $ECHARTS: run scripts/setup.sh (npm ci)" >&2; exit 1; }
+mkdir -p "$SITE.tmp/vendor" && cp "$ECHARTS" "$SITE.tmp/vendor/echarts.min.js"
 rm -rf "$SITE" && mv "$SITE.tmp" "$SITE"
 
 cargo build -p tollbooth-server --profile "$PROFILE"

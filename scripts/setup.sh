@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what a fresh machine is missing to build Tollbooth: the wasm32 target,
 # wasm-bindgen-cli at exactly the version of the wasm-bindgen crate in Cargo.lock,
+# the browser libraries pinned in package.json (echarts, served from target/site/vendor),
 # and (with --e2e) Debian's chromium plus the npm packages of end2end/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,6 +14,12 @@ WBG_VERSION=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/version = |"/, "")
 if [ "$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" != "$WBG_VERSION" ]; then
     echo "installing wasm-bindgen-cli $WBG_VERSION (takes a few minutes once)"
     cargo install wasm-bindgen-cli --version "$WBG_VERSION"
+fi
+
+# npm ci only when package-lock.json changed since the last install (npm writes
+# node_modules/.package-lock.json on every install).
+if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+    npm ci --no-audit --no-fund
 fi
 
 if [ "${1:-}" = "--e2e" ]; then

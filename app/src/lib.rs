@@ -29,6 +29,9 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta name="viewport" content="width=device-width, initial-scale=1" />
                 <link rel="stylesheet" href="/pkg/tollbooth.css" />
                 <link rel="icon" type="image/svg+xml" href="/favicon.svg" />
+                // ECharts (npm `echarts`, copied by scripts/build.sh): a classic
+                // script, so the global `echarts` exists before the wasm module runs.
+                <script src="/vendor/echarts.min.js"></script>
                 <AutoReload options=options.clone() />
                 <HydrationScripts options />
                 <MetaTags />

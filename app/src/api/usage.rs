@@ -1,4 +1,7 @@
-//! The usage panel's data.
+//! The usage panel's data: one server function, one DTO for the whole page.
+//!
+//! Everything is read from rollups (cards, daily series, breakdowns) except
+//! the latest events. Money stays decimal text (USD with nine places).
 
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -7,54 +10,136 @@ use crate::error::AppError;
 #[cfg(feature = "ssr")]
 use crate::ssr;
 
-/// Per-model line of the breakdown.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ModelLine {
-    pub model: String,
+/// Most rows a breakdown sends (largest cost first); the rest are counted.
+pub const BREAKDOWN_ROWS: usize = 200;
+/// Events shown under "Recent activity".
+pub const RECENT_EVENTS: i64 = 20;
+
+/// What the page asks for, straight from its URL query: the range
+/// (`range=7d|30d|90d|month`, or `from`/`to` dates) and the recent-activity filter.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct PanelQuery {
+    pub range: Option<String>,
+    pub from: Option<String>,
+    pub to: Option<String>,
+    pub model: Option<String>,
+    pub status: Option<String>,
+    pub user: Option<String>,
+    pub project: Option<String>,
+    pub feature: Option<String>,
+}
+
+/// The resolved range: local dates (both included) and the UTC window.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RangeView {
+    /// `7d`, `30d`, `90d`, `month` or `custom`.
+    pub key: String,
+    pub from_date: String,
+    pub to_date: String,
+    /// RFC 3339 UTC start of the window (inclusive), for links to the APIs.
+    pub from: String,
+    /// RFC 3339 UTC end of the window (exclusive).
+    pub to: String,
+}
+
+/// Sums over a period.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Totals {
+    pub cost_usd: String,
+    pub unpriced_events: i64,
     pub events: i64,
+    pub requests: i64,
+    pub errors: i64,
+    /// errors / events, 4 decimal places.
+    pub error_rate: String,
+    pub input_tokens: i64,
+    pub cached_input_tokens: i64,
+    pub output_tokens: i64,
+}
+
+/// One local day of the range (days without usage are zero).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DayPoint {
+    /// `YYYY-MM-DD` in the organization's time zone.
+    pub date: String,
+    pub cost_usd: String,
+    pub input_tokens: i64,
+    pub cached_input_tokens: i64,
+    pub output_tokens: i64,
+}
+
+/// The dimensions of the breakdown table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Dimension {
+    Model,
+    User,
+    Project,
+    Feature,
+    Session,
+}
+
+impl Dimension {
+    pub const ALL: [Dimension; 5] =
+        [Dimension::Model, Dimension::User, Dimension::Project, Dimension::Feature, Dimension::Session];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Dimension::Model => "Model",
+            Dimension::User => "User",
+            Dimension::Project => "Project",
+            Dimension::Feature => "Feature",
+            Dimension::Session => "Session",
+        }
+    }
+}
+
+/// One line of a breakdown.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BreakdownRow {
+    /// The model, user id, project id, feature or session id; empty when events had none.
+    pub name: String,
+    pub events: i64,
+    pub requests: i64,
+    pub errors: i64,
     pub input_tokens: i64,
     pub cached_input_tokens: i64,
     pub output_tokens: i64,
     pub cost_usd: String,
     pub unpriced_events: i64,
+    /// Cost per 1,000 tokens (input + output), exact to 9 decimal places;
+    /// `None` without tokens or when nothing was priced.
+    pub cost_per_1k_usd: Option<String>,
+    /// Only for models (see the usage report).
     pub p95_latency_ms: Option<i64>,
 }
 
+/// The breakdown by one dimension.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Breakdown {
+    pub dimension: Dimension,
+    pub rows: Vec<BreakdownRow>,
+    /// Rows left out beyond [`BREAKDOWN_ROWS`].
+    pub more: usize,
+}
+
 /// One recent event.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RecentEvent {
     pub id: String,
     pub timestamp: String,
     pub model: String,
+    pub user_id: Option<String>,
+    pub project_id: Option<String>,
+    pub feature: Option<String>,
     pub input_tokens: i64,
+    pub cached_input_tokens: i64,
     pub output_tokens: i64,
     pub cost_usd: Option<String>,
     pub status: String,
 }
 
-/// Totals of the current month (org time zone) and lifetime cost.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct UsageOverview {
-    pub time_zone: String,
-    pub month_start: String,
-    pub cost_month_usd: String,
-    pub cost_lifetime_usd: String,
-    pub unpriced_month: i64,
-    pub input_tokens_month: i64,
-    pub cached_input_tokens_month: i64,
-    pub output_tokens_month: i64,
-    pub requests_month: i64,
-    pub events_month: i64,
-    pub errors_month: i64,
-    pub error_rate_month: String,
-    pub by_model: Vec<ModelLine>,
-    pub recent: Vec<RecentEvent>,
-    /// Models this organization sent without a price in the price book.
-    pub unpriced_models: Vec<UnpricedLine>,
-}
-
 /// A model seen without a price.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UnpricedLine {
     pub model: String,
     pub events: i64,
@@ -62,61 +147,121 @@ pub struct UnpricedLine {
     pub last_seen_ms: i64,
 }
 
-/// The organization's usage this month, by model, and its latest events.
-#[server(endpoint = "usage_panel")]
-pub async fn usage_panel(org_id: String) -> Result<UsageOverview, AppError> {
+/// The whole usage panel.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PanelData {
+    pub time_zone: String,
+    /// The current calendar month (org time zone), for the cards.
+    pub month: Totals,
+    pub lifetime_cost_usd: String,
+    pub range: RangeView,
+    pub totals: Totals,
+    pub daily: Vec<DayPoint>,
+    pub breakdowns: Vec<Breakdown>,
+    /// Latest events of the range matching the filter, newest first.
+    pub recent: Vec<RecentEvent>,
+    /// Models this organization sent without a price in the price book.
+    pub unpriced_models: Vec<UnpricedLine>,
+}
+
+/// The usage panel of one organization for the asked range (members only).
+/// JSON-encoded: the default URL encoding drops a query whose fields are all
+/// `None` (the plain `/o/:org` URL) and the call would then fail to decode.
+#[server(endpoint = "usage_panel", input = leptos::server_fn::codec::Json)]
+pub async fn usage_panel(org_id: String, query: PanelQuery) -> Result<PanelData, AppError> {
     use tollbooth::clock::{now_ms, to_rfc3339};
+    use tollbooth::date_range::DateRange;
     use tollbooth::metering::events::{self, EventFilter};
-    use tollbooth::metering::usage::{self, month_start_ms, GroupBy, UsageQuery};
+    use tollbooth::metering::usage::{self, month_start_ms, GroupBy, UsageQuery, UsageRow};
 
     let (ctx, scope, _) = ssr::scope(&org_id).await?;
     let org = tollbooth::orgs::get(&ctx.db, &scope).await.map_err(ssr::fail)?;
     let now = now_ms();
-    let month = month_start_ms(&org.time_zone, now);
-    let q = |from_ms, group_by| UsageQuery { from_ms, to_ms: now + 3_600_000, group_by, ..Default::default() };
-    let total = usage::usage(&ctx.db, &org.id, &org.time_zone, &q(month, vec![])).await.map_err(ssr::fail)?;
-    let lifetime = usage::usage(&ctx.db, &org.id, &org.time_zone, &q(0, vec![])).await.map_err(ssr::fail)?;
-    let mut by_model = usage::usage(&ctx.db, &org.id, &org.time_zone, &q(month, vec![GroupBy::Model])).await.map_err(ssr::fail)?;
-    let nanos = |s: &str| tollbooth::pricing::NanoUsd::parse_usd(s).map(|n| n.nanos()).unwrap_or(0);
-    by_model.sort_by_key(|r| std::cmp::Reverse(nanos(&r.cost_usd)));
-    let filter = EventFilter { from_ms: 0, to_ms: now + 3_600_000, ..Default::default() };
-    let (recent, _) = events::list(&ctx.db, &org.id, &filter, None, 20).await.map_err(ssr::fail)?;
+    let range = DateRange::parse(query.range.as_deref(), query.from.as_deref(), query.to.as_deref(), &org.time_zone, now)
+        .map_err(ssr::fail)?;
+    let (from, to) = (range.start_ms(), range.end_ms());
+    let report = |from_ms: i64, to_ms: i64, group_by: Vec<GroupBy>| {
+        let q = UsageQuery { from_ms, to_ms, group_by, ..Default::default() };
+        let (db, tz, id) = (ctx.db.clone(), org.time_zone.clone(), org.id.clone());
+        async move { usage::usage(&db, &id, &tz, &q).await.map_err(ssr::fail) }
+    };
+    // Rollup buckets are hourly; an hour past "now" covers the current bucket.
+    let month = report(month_start_ms(&org.time_zone, now), now + 3_600_000, vec![]).await?;
+    let lifetime = report(0, now + 3_600_000, vec![]).await?;
+    let totals = report(from, to, vec![]).await?;
+    let by_day = report(from, to, vec![GroupBy::Day]).await?;
+
+    let mut daily: std::collections::HashMap<String, UsageRow> =
+        by_day.into_iter().map(|r| (r.group.get("day").map(|d| d[..10.min(d.len())].to_string()).unwrap_or_default(), r)).collect();
+    let daily = range
+        .days()
+        .map(|d| {
+            let date = d.format("%Y-%m-%d").to_string();
+            let r = daily.remove(&date);
+            DayPoint {
+                cost_usd: r.as_ref().map(|r| r.cost_usd.clone()).unwrap_or_else(zero_usd),
+                input_tokens: r.as_ref().map_or(0, |r| r.input_tokens),
+                cached_input_tokens: r.as_ref().map_or(0, |r| r.cached_input_tokens),
+                output_tokens: r.as_ref().map_or(0, |r| r.output_tokens),
+                date,
+            }
+        })
+        .collect();
+
+    let mut breakdowns = Vec::new();
+    for dim in Dimension::ALL {
+        let g = match dim {
+            Dimension::Model => GroupBy::Model,
+            Dimension::User => GroupBy::User,
+            Dimension::Project => GroupBy::Project,
+            Dimension::Feature => GroupBy::Feature,
+            Dimension::Session => GroupBy::Session,
+        };
+        let mut rows = report(from, to, vec![g]).await?;
+        rows.sort_by_key(|r| (std::cmp::Reverse(nanos(&r.cost_usd)), std::cmp::Reverse(r.events)));
+        let more = rows.len().saturating_sub(BREAKDOWN_ROWS);
+        let rows = rows.into_iter().take(BREAKDOWN_ROWS).map(|r| breakdown_row(g.name(), r)).collect();
+        breakdowns.push(Breakdown { dimension: dim, rows, more });
+    }
+
+    let blank = |s: &Option<String>| s.as_ref().map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
+    let filter = EventFilter {
+        from_ms: from,
+        to_ms: to,
+        model: blank(&query.model),
+        user_id: blank(&query.user),
+        project_id: blank(&query.project),
+        feature: blank(&query.feature),
+        status: blank(&query.status),
+    };
+    let (recent, _) = events::list(&ctx.db, &org.id, &filter, None, RECENT_EVENTS).await.map_err(ssr::fail)?;
     let unpriced = tollbooth::metering::unpriced::unpriced_models(&ctx.db, Some(&org.id)).await.map_err(ssr::fail)?;
-    let t = total.first();
-    let get = |f: fn(&usage::UsageRow) -> i64| t.map(f).unwrap_or(0);
-    Ok(UsageOverview {
+
+    Ok(PanelData {
         time_zone: org.time_zone.clone(),
-        month_start: to_rfc3339(month),
-        cost_month_usd: t.map(|r| r.cost_usd.clone()).unwrap_or_else(|| "0.000000000".into()),
-        cost_lifetime_usd: lifetime.first().map(|r| r.cost_usd.clone()).unwrap_or_else(|| "0.000000000".into()),
-        unpriced_month: get(|r| r.unpriced_events),
-        input_tokens_month: get(|r| r.input_tokens),
-        cached_input_tokens_month: get(|r| r.cached_input_tokens),
-        output_tokens_month: get(|r| r.output_tokens),
-        requests_month: get(|r| r.requests),
-        events_month: get(|r| r.events),
-        errors_month: get(|r| r.errors),
-        error_rate_month: t.map(|r| r.error_rate.clone()).unwrap_or_else(|| "0.0000".into()),
-        by_model: by_model
-            .into_iter()
-            .map(|r| ModelLine {
-                model: r.group.get("model").cloned().unwrap_or_default(),
-                events: r.events,
-                input_tokens: r.input_tokens,
-                cached_input_tokens: r.cached_input_tokens,
-                output_tokens: r.output_tokens,
-                cost_usd: r.cost_usd,
-                unpriced_events: r.unpriced_events,
-                p95_latency_ms: r.p95_latency_ms,
-            })
-            .collect(),
+        month: month.first().map(totals_of).unwrap_or_else(empty_totals),
+        lifetime_cost_usd: lifetime.first().map(|r| r.cost_usd.clone()).unwrap_or_else(zero_usd),
+        range: RangeView {
+            key: range.kind.key().to_string(),
+            from_date: range.from.format("%Y-%m-%d").to_string(),
+            to_date: range.to.format("%Y-%m-%d").to_string(),
+            from: to_rfc3339(from),
+            to: to_rfc3339(to),
+        },
+        totals: totals.first().map(totals_of).unwrap_or_else(empty_totals),
+        daily,
+        breakdowns,
         recent: recent
             .into_iter()
             .map(|e| RecentEvent {
                 id: e.id,
                 timestamp: e.timestamp,
                 model: e.model,
+                user_id: e.user_id,
+                project_id: e.project_id,
+                feature: e.feature,
                 input_tokens: e.input_tokens,
+                cached_input_tokens: e.cached_input_tokens,
                 output_tokens: e.output_tokens,
                 cost_usd: e.cost_usd,
                 status: e.status,
@@ -124,6 +269,68 @@ pub async fn usage_panel(org_id: String) -> Result<UsageOverview, AppError> {
             .collect(),
         unpriced_models: unpriced.into_iter().map(unpriced_line).collect(),
     })
+}
+
+#[cfg(feature = "ssr")]
+fn zero_usd() -> String {
+    tollbooth::pricing::NanoUsd::ZERO.to_usd_string()
+}
+
+#[cfg(feature = "ssr")]
+fn nanos(usd: &str) -> i64 {
+    tollbooth::pricing::NanoUsd::parse_usd(usd).map(|n| n.nanos()).unwrap_or(0)
+}
+
+#[cfg(feature = "ssr")]
+fn empty_totals() -> Totals {
+    Totals { cost_usd: zero_usd(), error_rate: "0.0000".into(), ..Default::default() }
+}
+
+#[cfg(feature = "ssr")]
+fn totals_of(r: &tollbooth::metering::usage::UsageRow) -> Totals {
+    Totals {
+        cost_usd: r.cost_usd.clone(),
+        unpriced_events: r.unpriced_events,
+        events: r.events,
+        requests: r.requests,
+        errors: r.errors,
+        error_rate: r.error_rate.clone(),
+        input_tokens: r.input_tokens,
+        cached_input_tokens: r.cached_input_tokens,
+        output_tokens: r.output_tokens,
+    }
+}
+
+#[cfg(feature = "ssr")]
+fn breakdown_row(dimension: &str, r: tollbooth::metering::usage::UsageRow) -> BreakdownRow {
+    let priced = r.events > r.unpriced_events;
+    BreakdownRow {
+        name: r.group.get(dimension).cloned().unwrap_or_default(),
+        cost_per_1k_usd: if priced { cost_per_1k(nanos(&r.cost_usd), r.input_tokens + r.output_tokens) } else { None },
+        events: r.events,
+        requests: r.requests,
+        errors: r.errors,
+        input_tokens: r.input_tokens,
+        cached_input_tokens: r.cached_input_tokens,
+        output_tokens: r.output_tokens,
+        cost_usd: r.cost_usd,
+        unpriced_events: r.unpriced_events,
+        p95_latency_ms: r.p95_latency_ms,
+    }
+}
+
+/// Cost per 1,000 tokens in USD: exact decimal division, rounded half to
+/// even at 9 decimal places (a price quoted per token can be far below a
+/// nano-USD, per 1,000 tokens it rarely is).
+#[cfg(feature = "ssr")]
+pub fn cost_per_1k(cost_nanos: i64, tokens: i64) -> Option<String> {
+    use rust_decimal::{Decimal, RoundingStrategy};
+    if tokens <= 0 {
+        return None;
+    }
+    let usd = Decimal::new(cost_nanos, 9) * Decimal::from(1000) / Decimal::from(tokens);
+    let rounded = usd.round_dp_with_strategy(9, RoundingStrategy::MidpointNearestEven);
+    Some(format!("{rounded:.9}"))
 }
 
 #[cfg(feature = "ssr")]
@@ -140,4 +347,19 @@ pub async fn admin_unpriced_models() -> Result<Vec<UnpricedLine>, AppError> {
     }
     let list = tollbooth::metering::unpriced::unpriced_models(&ssr::ctx()?.db, None).await.map_err(ssr::fail)?;
     Ok(list.into_iter().map(unpriced_line).collect())
+}
+
+#[cfg(all(test, feature = "ssr"))]
+mod tests {
+    use super::cost_per_1k;
+
+    #[test]
+    fn cost_per_thousand_tokens_is_exact_to_nine_places() {
+        // $0.008 for 2,400 tokens: 0.00333… per 1k, rounded at the 9th place.
+        assert_eq!(cost_per_1k(8_000_000, 2_400).as_deref(), Some("0.003333333"));
+        assert_eq!(cost_per_1k(2_500_000, 1_000).as_deref(), Some("0.002500000"));
+        // Far below a nano-USD per token still shows per 1k.
+        assert_eq!(cost_per_1k(20, 1_000).as_deref(), Some("0.000000020"));
+        assert_eq!(cost_per_1k(5, 0), None);
+    }
 }

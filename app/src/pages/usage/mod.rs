@@ -1,0 +1,264 @@
+//! The organization's home: this month's cards, then the selected range
+//! (`?range=7d|30d|90d|month` or `?from=&to=` dates in the organization's
+//! time zone) as charts, a sortable breakdown and the latest events.
+//!
+//! The range and the activity filter live in the URL: the server renders the
+//! page with its data, links are shareable, and in the browser a change is a
+//! client-side navigation that refetches the one panel resource.
+
+mod breakdown;
+mod charts;
+mod recent;
+
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::components::Form;
+use leptos_router::hooks::use_query_map;
+
+use crate::api::usage::{usage_panel, PanelQuery, RangeView, Totals, PanelData};
+use crate::components::layout::{use_org, use_org_id};
+use crate::components::{format_time, ErrorMessage};
+
+/// `0.004000000` → `$0.0040`: amounts under a dollar show 4 decimals, others
+/// cents; rounded half up for display only (stored amounts stay exact).
+pub fn usd(decimal: &str) -> String {
+    usd_places(decimal, None)
+}
+
+/// A price per unit (e.g. per 1,000 tokens): 6 decimals under a dollar, or
+/// all nine when that would show zero.
+pub fn usd_rate(decimal: &str) -> String {
+    let places = match tollbooth::pricing::NanoUsd::parse_usd(decimal) {
+        Ok(n) if n.nanos() != 0 && n.nanos().abs() < 500 => 9,
+        Ok(n) if n.nanos().abs() < 1_000_000_000 => 6,
+        _ => 2,
+    };
+    usd_places(decimal, Some(places))
+}
+
+fn usd_places(decimal: &str, places: Option<u32>) -> String {
+    let Ok(n) = tollbooth::pricing::NanoUsd::parse_usd(decimal) else { return format!("${decimal}") };
+    let nanos = n.nanos();
+    let places: u32 = places.unwrap_or(if nanos.abs() >= 1_000_000_000 { 2 } else { 4 });
+    let unit = 10i64.pow(9 - places);
+    let rounded = (nanos.abs() + unit / 2) / unit;
+    let scale = 10i64.pow(places);
+    let sign = if nanos < 0 { "-" } else { "" };
+    format!("{sign}${}.{:0width$}", rounded / scale, rounded % scale, width = places as usize)
+}
+
+/// Thousands separators for counts.
+pub fn count(n: i64) -> String {
+    let s = n.unsigned_abs().to_string();
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    if n < 0 { format!("-{out}") } else { out }
+}
+
+/// `part / whole` as a percentage with one decimal (`–` when `whole` is 0).
+/// Display only: ratios of counts, never money.
+pub fn percent(part: i64, whole: i64) -> String {
+    if whole == 0 {
+        return "–".into();
+    }
+    format!("{:.1}%", part as f64 * 100.0 / whole as f64)
+}
+
+/// The error rate text (`"0.2500"`) as a percentage.
+fn rate_percent(rate: &str) -> String {
+    format!("{:.2}%", rate.parse::<f64>().unwrap_or(0.0) * 100.0)
+}
+
+/// The panel's query from the URL.
+fn use_panel_query() -> Memo<PanelQuery> {
+    let q = use_query_map();
+    Memo::new(move |_| {
+        q.with(|q| PanelQuery {
+            range: q.get("range"),
+            from: q.get("from"),
+            to: q.get("to"),
+            model: q.get("model"),
+            status: q.get("status"),
+            user: q.get("user"),
+            project: q.get("project"),
+            feature: q.get("feature"),
+        })
+    })
+}
+
+/// Query string that keeps the current range (for the filter form and links).
+pub(super) fn range_query(r: &RangeView) -> String {
+    if r.key == "custom" { format!("from={}&to={}", r.from_date, r.to_date) } else { format!("range={}", r.key) }
+}
+
+#[component]
+pub fn UsagePage() -> impl IntoView {
+    let org = use_org().org;
+    let org_id = use_org_id();
+    let query = use_panel_query();
+    let data = Resource::new(move || (org_id.get(), query.get()), |(org, q)| usage_panel(org, q));
+    let (pending, set_pending) = signal(false);
+    let table = breakdown::TableState::default();
+    view! {
+        <Title text="Usage · Tollbooth" />
+        <h1>"Usage"</h1>
+        <p class="muted">{org.name} " · dates in " {org.time_zone}</p>
+        <div class="usage" class:updating=pending aria-busy=move || pending.get().to_string()>
+            <Transition fallback=|| view! { <p class="loading">"Loading…"</p> } set_pending>
+                {move || Suspend::new(async move {
+                    match data.await {
+                        Ok(u) => view! { <Panel org_id=org_id.get_untracked() u table /> }.into_any(),
+                        Err(e) => {
+                            // E.g. a hand-edited custom range: say why, offer a way back.
+                            let back = format!("/o/{}", org_id.get_untracked());
+                            view! {
+                                <ErrorMessage message=e.message />
+                                <p><a href=back>"Show the last 30 days"</a></p>
+                            }.into_any()
+                        }
+                    }
+                })}
+            </Transition>
+        </div>
+    }
+}
+
+#[component]
+fn Panel(org_id: String, u: PanelData, table: breakdown::TableState) -> impl IntoView {
+    let base = format!("/o/{org_id}");
+    let csv = format!("{base}/usage.csv?from={}&to={}", u.range.from, u.range.to);
+    let models: Vec<String> = u.breakdowns.first().map(|b| b.rows.iter().map(|r| r.name.clone()).collect()).unwrap_or_default();
+    view! {
+        <MonthCards month=u.month.clone() lifetime=u.lifetime_cost_usd.clone() />
+        <section class="range-bar" aria-label="Date range">
+            <RangePicker base=base.clone() range=u.range.clone() />
+            <a href=csv download="tollbooth-usage.csv" class="button-link">"Download this range (CSV)"</a>
+        </section>
+        <RangeSummary range=u.range.clone() totals=u.totals.clone() days=u.daily.len() />
+        {if u.totals.events == 0 {
+            view! { <p class="empty card">"No usage in this range. Pick a longer range, or send events to POST /api/v1/events."</p> }.into_any()
+        } else {
+            view! { <charts::Charts daily=u.daily.clone() models=u.breakdowns.first().map(|b| b.rows.clone()).unwrap_or_default() /> }.into_any()
+        }}
+        <breakdown::BreakdownTable breakdowns=u.breakdowns.clone() state=table />
+        <UnpricedModels models=u.unpriced_models.clone() />
+        <recent::RecentActivity base range=u.range.clone() events=u.recent.clone() models />
+    }
+}
+
+#[component]
+fn Card(label: &'static str, value: String, #[prop(optional, into)] note: String) -> impl IntoView {
+    view! {
+        <div class="stat" data-testid=label>
+            <span class="label">{label}</span>
+            <span class="value">{value}</span>
+            <span class="note">{if note.is_empty() { "no limit".to_string() } else { note }}</span>
+        </div>
+    }
+}
+
+/// This calendar month and lifetime: the numbers plans will limit.
+#[component]
+fn MonthCards(month: Totals, lifetime: String) -> impl IntoView {
+    let unpriced = month.unpriced_events;
+    let cost_note = if unpriced > 0 { format!("excludes {unpriced} unpriced events") } else { String::new() };
+    view! {
+        <div class="stats">
+            <Card label="Cost this month" value=usd(&month.cost_usd) note=cost_note />
+            <Card label="Lifetime cost" value=usd(&lifetime) />
+            <Card label="Tokens in" value=count(month.input_tokens) note=format!("{} cached · this month", count(month.cached_input_tokens)) />
+            <Card label="Tokens out" value=count(month.output_tokens) note="this month · no limit" />
+            <Card label="Requests" value=count(month.requests) note="this month · no limit" />
+            <Card label="Error rate" value=rate_percent(&month.error_rate) note=format!("{} of {} events this month", count(month.errors), count(month.events)) />
+        </div>
+    }
+}
+
+/// Presets as links and a custom date form; both navigate client-side.
+#[component]
+fn RangePicker(base: String, range: RangeView) -> impl IntoView {
+    let presets = [("7d", "Last 7 days"), ("30d", "Last 30 days"), ("90d", "Last 90 days"), ("month", "This month")];
+    view! {
+        <nav class="range-picker" aria-label="Presets">
+            {presets
+                .into_iter()
+                .map(|(key, label)| {
+                    let current = (range.key == key).then_some("page");
+                    view! { <a href=format!("{base}?range={key}") aria-current=current>{label}</a> }
+                })
+                .collect_view()}
+        </nav>
+        <Form method="GET" action=base attr:class="range-custom" attr:aria-label="Custom range">
+            <label class="inline">"From" <input type="date" name="from" value=range.from_date.clone() required /></label>
+            <label class="inline">"to" <input type="date" name="to" value=range.to_date.clone() required /></label>
+            <button type="submit" class="small">"Apply"</button>
+        </Form>
+    }
+}
+
+/// The selected range's totals, in one line of figures.
+#[component]
+fn RangeSummary(range: RangeView, totals: Totals, days: usize) -> impl IntoView {
+    let tokens = totals.input_tokens + totals.output_tokens;
+    view! {
+        <div class="range-summary" data-testid="range-summary">
+            <span class="dates">{range.from_date} " – " {range.to_date} " (" {days} " days)"</span>
+            <span><b data-testid="range-cost">{usd(&totals.cost_usd)}</b> " cost"</span>
+            <span><b data-testid="range-events">{count(totals.events)}</b> " events"</span>
+            <span><b data-testid="range-tokens">{count(tokens)}</b> " tokens ("
+                {count(totals.input_tokens)} " in, " {count(totals.output_tokens)} " out)"</span>
+            <span><b>{rate_percent(&totals.error_rate)}</b> " errors"</span>
+            {(totals.unpriced_events > 0).then(|| view! {
+                <span class="muted">"excludes " {totals.unpriced_events} " unpriced events"</span>
+            })}
+        </div>
+    }
+}
+
+#[component]
+fn UnpricedModels(models: Vec<crate::api::usage::UnpricedLine>) -> impl IntoView {
+    (!models.is_empty()).then(|| view! {
+        <section class="card warn" data-testid="unpriced">
+            <h2>"Models without a price"</h2>
+            <p class="muted">"These events are stored and counted, but their cost is unknown and not included above. \
+                Ask your operator to add the model to the price book."</p>
+            <ul>
+                {models.into_iter().map(|m| view! {
+                    <li><code>{m.model}</code> " — " {count(m.events)} " events, last " {format_time(m.last_seen_ms)}</li>
+                }).collect_view()}
+            </ul>
+        </section>
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{count, percent, usd, usd_rate};
+
+    #[test]
+    fn money_and_counts_read_well() {
+        assert_eq!(usd("0.004000000"), "$0.0040");
+        assert_eq!(usd("12.345678901"), "$12.35");
+        assert_eq!(usd("0.036290000"), "$0.0363");
+        assert_eq!(usd("0.000690000"), "$0.0007");
+        assert_eq!(usd("0.999990000"), "$1.0000");
+        assert_eq!(usd("0.000000000"), "$0.0000");
+        assert_eq!(count(1234567), "1,234,567");
+        assert_eq!(count(12), "12");
+    }
+
+    #[test]
+    fn rates_per_thousand_tokens_keep_their_digits() {
+        assert_eq!(usd_rate("0.003333333"), "$0.003333");
+        assert_eq!(usd_rate("0.000020000"), "$0.000020");
+        assert_eq!(usd_rate("0.000000020"), "$0.000000020");
+        assert_eq!(usd_rate("1.500000000"), "$1.50");
+        assert_eq!(percent(400, 1000), "40.0%");
+        assert_eq!(percent(1, 0), "–");
+    }
+}
