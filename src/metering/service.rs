@@ -86,12 +86,13 @@ const ATTEMPTS: usize = 4;
 ///
 /// The work is done before the write transaction where it can be, so that
 /// concurrent batches overlap: pricing with the in-memory
-/// [`PriceCache`](crate::pricing::cache), and reading which ids are already
-/// stored. The transaction then inserts the new events with multi-row
-/// INSERTs and checks, holding the write lock, that every one was inserted
-/// and that the price book did not change meanwhile; if either moved (a
-/// concurrent import or the same id sent concurrently), it rolls back and
-/// starts over, so nothing is priced with stale prices or counted twice.
+/// [`PriceCache`](crate::pricing::cache) and folding the rollups. The
+/// transaction then inserts the events with multi-row INSERTs and checks,
+/// holding the write lock, that every one was inserted and that the price
+/// book did not change meanwhile. If an id was already stored (a retry), the
+/// attempt rolls back, reads which ids are stored and stores only the others;
+/// if the price book moved, it reprices. So nothing is priced with stale
+/// prices or counted twice.
 pub async fn record_usage(db: &Db, sender: &Sender, events: Vec<ParsedEvent>) -> Result<Vec<EventResult>> {
     if events.len() > MAX_BATCH {
         return Err(Error::invalid("events", format!("at most {MAX_BATCH} events per request")));
@@ -99,14 +100,15 @@ pub async fn record_usage(db: &Db, sender: &Sender, events: Vec<ParsedEvent>) ->
     let (slots, items) = fold(events);
     let batch = BatchOf { engine: db.engine, org_id: &sender.org_id, api_key_id: sender.api_key_id.as_deref(), received_at: now_ms() };
     let client_ids: Vec<&str> = items.iter().filter(|i| i.client_id).map(|i| i.id.as_str()).collect();
+    // Optimistic: most batches hold only new ids. If the insert finds some
+    // already stored, the attempt is rolled back and the next one skips them.
+    let mut stored: HashMap<String, Option<i64>> = HashMap::new();
     for _ in 0..ATTEMPTS {
-        let (version, histories, stored) = {
+        let (version, histories) = {
             let mut conn = db.reader().acquire().await?;
             let version = cache::version(&mut conn).await?;
             let models = items.iter().map(|i| i.event.model.as_str());
-            let histories = db.price_cache().histories(&mut conn, version, models).await?;
-            let stored = store::stored_costs(&mut conn, db.engine, &sender.org_id, &client_ids).await?;
-            (version, histories, stored)
+            (version, db.price_cache().histories(&mut conn, version, models).await?)
         };
         let costs: Vec<Result<Option<(i64, &str)>>> = items.iter().map(|i| price(&i.event, &histories[&i.event.model])).collect();
         let mut rows: Vec<EventRow> = items
@@ -128,8 +130,11 @@ pub async fn record_usage(db: &Db, sender: &Sender, events: Vec<ParsedEvent>) ->
         let mut tx = db.begin().await?;
         let inserted = store::insert(&mut tx, &batch, &rows).await?;
         if inserted != rows.len() as u64 {
-            // Another request stored one of these ids since we looked.
+            // Some ids are stored already (a retry, or the same id sent
+            // concurrently): look them up and store only the others.
             tx.rollback().await?;
+            let mut conn = db.reader().acquire().await?;
+            stored = store::stored_costs(&mut conn, db.engine, &sender.org_id, &client_ids).await?;
             continue;
         }
         rollup.write(&mut tx, db.engine, &sender.org_id).await?;

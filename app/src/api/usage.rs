@@ -233,6 +233,7 @@ pub async fn usage_panel(org_id: String, query: PanelQuery) -> Result<PanelData,
         project_id: blank(&query.project),
         feature: blank(&query.feature),
         status: blank(&query.status),
+        session_id: None,
     };
     let (recent, _) = events::list(&ctx.db, &org.id, &filter, None, RECENT_EVENTS).await.map_err(ssr::fail)?;
     let unpriced = tollbooth::metering::unpriced::unpriced_models(&ctx.db, Some(&org.id)).await.map_err(ssr::fail)?;
