@@ -103,6 +103,23 @@ impl PriceKind {
         }
     }
 
+    /// The name of this price's field in [`PriceFields`] (and in forms).
+    pub fn key(self) -> &'static str {
+        match self {
+            PriceKind::Input => "input",
+            PriceKind::Output => "output",
+            PriceKind::CacheRead => "cache_read",
+            PriceKind::CacheWrite => "cache_write",
+            PriceKind::Reasoning => "reasoning",
+            PriceKind::InputPerImage => "input_per_image",
+            PriceKind::OutputPerImage => "output_per_image",
+            PriceKind::InputPerSecond => "input_per_second",
+            PriceKind::OutputPerSecond => "output_per_second",
+            PriceKind::PerRequest => "per_request",
+            PriceKind::PerQuery => "per_query",
+        }
+    }
+
     /// The unit a person types this price in.
     pub fn unit(self) -> &'static str {
         match self {
@@ -347,6 +364,14 @@ mod tests {
         assert_eq!(edit.get(PriceKind::Output).unwrap().usd(), dec("0.00001"));
         assert_eq!(edit.get(PriceKind::OutputPerImage).unwrap().usd(), dec("0.04"));
         assert_eq!(edit.get(PriceKind::CacheRead), None);
+    }
+
+    #[test]
+    fn kinds_are_keyed_by_their_form_field() {
+        for kind in PriceKind::ALL {
+            let json = serde_json::to_value(PriceFields::default().with(kind, "1")).unwrap();
+            assert_eq!(json[kind.key()], "1", "{kind:?}");
+        }
     }
 
     #[test]

@@ -85,6 +85,11 @@ impl Mode {
             .unwrap_or_else(|| Mode::Other(raw.to_string()))
     }
 
+    /// The modes this release knows, in LiteLLM's spelling (for forms).
+    pub fn known() -> impl Iterator<Item = &'static str> {
+        Self::NAMED.iter().map(|(_, name)| *name)
+    }
+
     /// LiteLLM's spelling.
     pub fn as_str(&self) -> &str {
         match self {
