@@ -4,7 +4,9 @@
 
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
-use tollbooth::pricing::{PriceFields, PriceKind};
+use tollbooth::pricing::PriceFields;
+#[cfg(feature = "ssr")]
+use tollbooth::pricing::PriceKind;
 
 use crate::error::AppError;
 #[cfg(feature = "ssr")]
@@ -31,6 +33,8 @@ pub struct PriceLine {
     /// `None` when the model has no price in force yet.
     pub source: Option<String>,
     pub effective_from: Option<i64>,
+    /// Prices not in the columns above (reasoning, request, tiers, batch…).
+    pub other_prices: usize,
 }
 
 /// One page of a price book search.
@@ -84,6 +88,16 @@ fn shown(kind: PriceKind, p: &tollbooth::pricing::ModelPrice) -> Option<String> 
     kind.shown(p).map(|u| u.to_string())
 }
 
+/// How many prices of `p` the list's columns do not show.
+#[cfg(feature = "ssr")]
+fn other_prices(p: &tollbooth::pricing::ModelPrice) -> usize {
+    let listed = [p.input, p.output, p.cache_read, p.cache_write, p.per_image(), p.per_second()];
+    let all = PriceKind::ALL.iter().filter(|k| k.get(p).is_some()).count();
+    let shown = listed.iter().filter(|u| u.is_some()).count();
+    // per_second() may stand for both per-second prices: never count below zero.
+    all.saturating_sub(shown) + p.tiers.len() + p.extra.len()
+}
+
 /// Searches the price book: `q` matches name or provider; `provider` and
 /// `mode` filter exactly; `page` is 1-based.
 #[server(endpoint = "admin_prices")]
@@ -108,6 +122,7 @@ pub async fn admin_prices(q: String, provider: String, mode: String, page: i64) 
                 cache_write: get(PriceKind::CacheWrite),
                 per_image: price.and_then(|p| p.per_image()).map(|u| u.to_string()),
                 per_second: price.and_then(|p| p.per_second()).map(|u| u.to_string()),
+                other_prices: price.map(other_prices).unwrap_or(0),
                 source: m.current.as_ref().map(|c| c.source.clone()),
                 effective_from: m.current.as_ref().map(|c| c.effective_from),
                 model: m.name,

@@ -188,9 +188,13 @@ fn price_list(p: PricesPage, q: String, provider: String, mode: String) -> impl 
                     <tbody>
                         {p.lines.into_iter().map(|l| view! {
                             <tr>
-                                <td class="model"><a href=model_href(&l.model)>{l.model.clone()}</a></td>
+                                <td class="model"><a href=model_href(&l.model)>{l.model.clone()}</a>
+                                    {(l.other_prices > 0).then(|| view! {
+                                        <span class="more" title="Other prices: reasoning, request, tiers, batch…">{format!("+{} more", l.other_prices)}</span>
+                                    })}
+                                </td>
                                 <td>{l.provider}</td>
-                                <td>{l.mode.map(|m| m.replace('_', " ")).unwrap_or_default()}</td>
+                                <td class="nowrap">{l.mode.map(|m| m.replace('_', " ")).unwrap_or_default()}</td>
                                 <td class="num">{cell(&l.input)}</td>
                                 <td class="num">{cell(&l.output)}</td>
                                 <td class="num">{cell(&l.cache_read)}</td>
@@ -264,7 +268,7 @@ fn model_view(d: PriceDetail, save: ServerAction<AdminOverridePrice>) -> impl In
         <p class="muted">{d.provider} {d.mode.map(|m| format!(" · {}", m.replace('_', " ")))}</p>
         <h2>"Price history"</h2>
         <div class="table-scroll">
-            <table class="table" data-testid="history">
+            <table class="table history" data-testid="history">
                 <thead><tr>
                     <th>"Effective from"</th><th>"Source"</th><th>"Status"</th>
                     <th class="num">"Input /1M"</th><th class="num">"Output /1M"</th>
