@@ -61,6 +61,9 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/signup") view=SignupPage ssr=SsrMode::Async />
                     <Route path=path!("/invite/:token") view=InvitePage ssr=SsrMode::Async />
                     <Route path=path!("/admin") view=AdminPage ssr=SsrMode::Async />
+                    <Route path=path!("/admin/prices") view=PricesPage ssr=SsrMode::Async />
+                    <Route path=path!("/admin/prices/model") view=PriceDetailPage ssr=SsrMode::Async />
+                    <Route path=path!("/admin/prices/new") view=NewModelPage ssr=SsrMode::Async />
                     <ParentRoute path=path!("/o/:org") view=OrgLayout ssr=SsrMode::Async>
                         <Route path=path!("") view=UsagePage ssr=SsrMode::Async />
                         <Route path=path!("billing") view=BillingPage ssr=SsrMode::Async />

@@ -12,7 +12,7 @@ use crate::db::Db;
 use crate::ids::new_id;
 use crate::pricing::cache;
 use crate::pricing::store::{in_force, PriceRow};
-use crate::pricing::{cost, Mode, NanoUsd};
+use crate::pricing::{cost, NanoUsd};
 use crate::{Error, Result};
 
 /// Largest batch the ingest API takes.
@@ -199,7 +199,6 @@ fn fold(events: Vec<ParsedEvent>) -> (Vec<Slot>, Vec<Item>) {
 /// of that price row; `None` when the model has no price then.
 fn price<'h>(event: &NewEvent, history: &'h [PriceRow]) -> Result<Option<(i64, &'h str)>> {
     let Some(row) = in_force(history, event.timestamp_ms) else { return Ok(None) };
-    let images_out = matches!(row.price.mode, Some(Mode::ImageGeneration | Mode::ImageEdit));
-    let c = cost(&row.price, &event.usage(images_out))?;
+    let c = cost(&row.price, &event.usage(row.price.images_are_output()))?;
     Ok(Some((c.nanos(), row.id.as_str())))
 }

@@ -13,8 +13,11 @@
 //! [`DEFAULT_CATALOG_JSON`], so a fresh install can price usage offline.
 
 #[cfg(feature = "ssr")]
+pub mod admin;
+#[cfg(feature = "ssr")]
 pub mod cache;
 mod cost;
+pub mod edit;
 mod litellm;
 pub mod money;
 #[cfg(feature = "ssr")]
@@ -26,6 +29,7 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 pub use cost::{cost, cost_exact, unpriced_units, Rates, Usage};
+pub use edit::{PriceEdit, PriceFields, PriceKind};
 pub use money::{NanoUsd, UnitPrice};
 
 use crate::Error;
@@ -81,6 +85,11 @@ impl Mode {
             .find(|(_, name)| *name == raw)
             .map(|(mode, _)| mode.clone())
             .unwrap_or_else(|| Mode::Other(raw.to_string()))
+    }
+
+    /// The modes this release knows, in LiteLLM's spelling (for forms).
+    pub fn known() -> impl Iterator<Item = &'static str> {
+        Self::NAMED.iter().map(|(_, name)| *name)
     }
 
     /// LiteLLM's spelling.
@@ -204,6 +213,19 @@ impl ModelPrice {
             off_peak_pricing: None,
             tiered_pricing: None,
         }
+    }
+
+    /// Whether an event's images are the model's output (image generation
+    /// and edits) rather than its input (vision): the meter charges them at
+    /// the output or the input per-image price accordingly.
+    pub fn images_are_output(&self) -> bool {
+        matches!(self.mode, Some(Mode::ImageGeneration | Mode::ImageEdit))
+    }
+
+    /// The per-image price an event's images are charged at (see
+    /// [`ModelPrice::images_are_output`]).
+    pub fn per_image(&self) -> Option<UnitPrice> {
+        if self.images_are_output() { self.output_per_image } else { self.input_per_image }
     }
 
     /// Whether the map says the model supports a capability, by its name with

@@ -30,11 +30,11 @@ pub struct PriceRow {
     pub price: ModelPrice,
 }
 
-fn encode(p: &ModelPrice) -> Result<String> {
+pub(super) fn encode(p: &ModelPrice) -> Result<String> {
     serde_json::to_string(p).map_err(|e| Error::Internal(format!("encode price: {e}")))
 }
 
-fn decode(s: &str) -> Result<ModelPrice> {
+pub(super) fn decode(s: &str) -> Result<ModelPrice> {
     serde_json::from_str(s).map_err(|e| Error::Internal(format!("stored price does not decode: {e}")))
 }
 

@@ -5,6 +5,7 @@ mod accounts;
 mod metering;
 mod api_keys;
 mod orgs;
+mod prices;
 mod sessions;
 
 use tollbooth::accounts::{signup, Signup, SignupInput};

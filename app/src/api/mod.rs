@@ -5,6 +5,7 @@ pub mod admin;
 pub mod auth;
 pub mod keys;
 pub mod orgs;
+pub mod prices;
 pub mod usage;
 
 use serde::{Deserialize, Serialize};

@@ -7,6 +7,7 @@ use leptos_router::components::Redirect;
 use crate::api::admin::admin_list_orgs;
 use crate::api::usage::admin_unpriced_models;
 use crate::components::{format_time, ErrorMessage};
+use crate::pages::prices::new_model_href;
 
 #[component]
 pub fn AdminPage() -> impl IntoView {
@@ -17,6 +18,7 @@ pub fn AdminPage() -> impl IntoView {
         <div class="content standalone">
             <p><a href="/">"← Back to the app"</a></p>
             <h1>"Platform admin"</h1>
+            <p><a href="/admin/prices" class="button-link">"Price book"</a></p>
             <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
                 {move || Suspend::new(async move {
                     match orgs.await {
@@ -50,14 +52,15 @@ pub fn AdminPage() -> impl IntoView {
                         } else {
                             view! {
                                 <table class="table" data-testid="unpriced-models">
-                                    <thead><tr><th>"Model"</th><th class="num">"Events"</th><th class="num">"Organizations"</th><th>"Last seen"</th></tr></thead>
+                                    <thead><tr><th>"Model"</th><th class="num">"Events"</th><th class="num">"Organizations"</th><th>"Last seen"</th><th></th></tr></thead>
                                     <tbody>
                                         {list.into_iter().map(|m| view! {
                                             <tr>
-                                                <td><code>{m.model}</code></td>
+                                                <td><code>{m.model.clone()}</code></td>
                                                 <td class="num">{m.events}</td>
                                                 <td class="num">{m.organizations}</td>
                                                 <td>{format_time(m.last_seen_ms)}</td>
+                                                <td><a href=new_model_href(&m.model)>"Add as custom model"</a></td>
                                             </tr>
                                         }).collect_view()}
                                     </tbody>

@@ -5,6 +5,7 @@ mod auth;
 mod keys;
 mod members;
 mod placeholders;
+mod prices;
 mod settings;
 mod usage;
 
@@ -13,6 +14,7 @@ pub use auth::{InvitePage, LoginPage, SignupPage};
 pub use keys::KeysPage;
 pub use members::MembersPage;
 pub use placeholders::{BillingPage, BudgetsPage};
+pub use prices::{NewModelPage, PriceDetailPage, PricesPage};
 pub use usage::UsagePage;
 pub use settings::SettingsPage;
 

@@ -1,0 +1,407 @@
+//! The price book as platform admins see and change it: search, one model's
+//! history, overrides and custom models.
+//!
+//! Every change is a new `model_prices` row effective from a time that is not
+//! in the past. Rows are never updated in place, so an event already priced
+//! keeps its cost, and an event stamped before the change (sent late, or
+//! backfilled) is still priced with the price that was in force then.
+
+use sqlx::{AnyConnection, Row};
+
+use super::edit::PriceEdit;
+use super::store::{decode, encode};
+use super::{Mode, ModelPrice};
+use crate::clock::{now_ms, to_rfc3339};
+use crate::db::{is_unique_violation, Db};
+use crate::ids::new_id;
+use crate::{Error, Result};
+
+/// Price rows written by an admin override.
+pub const SOURCE_OVERRIDE: &str = "override";
+/// Price rows of a model an admin added.
+pub const SOURCE_CUSTOM: &str = "custom";
+
+/// The most models one page of a search returns.
+pub const MAX_PAGE: i64 = 200;
+
+/// What to look for in the price book.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ModelSearch {
+    /// Case-insensitive substring of the model's name or provider; empty: all.
+    pub text: String,
+    /// Exact provider; empty: all.
+    pub provider: String,
+    /// Exact mode (`chat`, `embedding`, …); empty: all.
+    pub mode: String,
+    /// Page size, 1 to [`MAX_PAGE`].
+    pub limit: i64,
+    pub offset: i64,
+}
+
+/// One price row with where it came from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PriceEntry {
+    pub id: String,
+    pub effective_from: i64,
+    /// `catalog`, `import`, `override` or `custom`.
+    pub source: String,
+    pub price: ModelPrice,
+    pub created_at: i64,
+}
+
+/// A model with the price in force now (none when its first price starts
+/// later).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModelSummary {
+    pub name: String,
+    pub provider: String,
+    pub mode: Option<String>,
+    pub current: Option<PriceEntry>,
+}
+
+/// One page of a search, and how many models match in all.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModelPage {
+    pub models: Vec<ModelSummary>,
+    pub total: i64,
+}
+
+/// A model and every price it has had or will have.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModelDetail {
+    pub name: String,
+    pub provider: String,
+    pub mode: Option<String>,
+    /// Oldest first.
+    pub history: Vec<PriceEntry>,
+    /// Index in `history` of the row in force now.
+    pub in_force: Option<usize>,
+}
+
+impl ModelDetail {
+    /// The row in force now, if any.
+    pub fn current(&self) -> Option<&PriceEntry> {
+        self.in_force.map(|i| &self.history[i])
+    }
+}
+
+/// `LIKE` pattern matching `text` anywhere, lower-cased, with `\` escaping
+/// the pattern's own wildcards.
+fn contains_pattern(text: &str) -> String {
+    let mut p = String::from("%");
+    for c in text.trim().to_lowercase().chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            p.push('\\');
+        }
+        p.push(c);
+    }
+    p.push('%');
+    p
+}
+
+/// Shared `WHERE` of the search and its count ($1 pattern, $2 provider, $3 mode).
+const SEARCH_WHERE: &str = "WHERE (LOWER(m.name) LIKE $1 ESCAPE '\\' OR LOWER(m.provider) LIKE $1 ESCAPE '\\') \
+     AND ($2 = '' OR m.provider = $2) AND ($3 = '' OR m.mode = $3)";
+
+/// Models matching `q`, by name, each with the price in force at `now`.
+pub async fn search_models(db: &Db, q: &ModelSearch, now: i64) -> Result<ModelPage> {
+    if !(1..=MAX_PAGE).contains(&q.limit) {
+        return Err(Error::invalid("limit", format!("must be between 1 and {MAX_PAGE}")));
+    }
+    if q.offset < 0 {
+        return Err(Error::invalid("offset", "must not be negative"));
+    }
+    let pattern = contains_pattern(&q.text);
+    let total: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM models m {SEARCH_WHERE}"))
+        .bind(&pattern)
+        .bind(q.provider.trim())
+        .bind(q.mode.trim())
+        .fetch_one(db.reader())
+        .await?;
+    let rows = sqlx::query(&format!(
+        "SELECT m.name, m.provider, m.mode, p.id, p.effective_from, p.source, p.price_json, p.created_at \
+         FROM models m LEFT JOIN model_prices p ON p.model = m.name AND p.effective_from = \
+           (SELECT MAX(q.effective_from) FROM model_prices q WHERE q.model = m.name AND q.effective_from <= $4) \
+         {SEARCH_WHERE} ORDER BY m.name LIMIT $5 OFFSET $6"
+    ))
+    .bind(&pattern)
+    .bind(q.provider.trim())
+    .bind(q.mode.trim())
+    .bind(now)
+    .bind(q.limit)
+    .bind(q.offset)
+    .fetch_all(db.reader())
+    .await?;
+    let models = rows
+        .into_iter()
+        .map(|r| {
+            let current = match r.try_get::<Option<String>, _>("id")? {
+                Some(id) => Some(PriceEntry {
+                    id,
+                    effective_from: r.try_get("effective_from")?,
+                    source: r.try_get("source")?,
+                    price: decode(&r.try_get::<String, _>("price_json")?)?,
+                    created_at: r.try_get("created_at")?,
+                }),
+                None => None,
+            };
+            Ok(ModelSummary { name: r.try_get("name")?, provider: r.try_get("provider")?, mode: r.try_get("mode")?, current })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(ModelPage { models, total })
+}
+
+/// The providers and modes in the price book, for search filters.
+pub async fn providers_and_modes(db: &Db) -> Result<(Vec<String>, Vec<String>)> {
+    let providers = sqlx::query_scalar("SELECT DISTINCT provider FROM models ORDER BY provider").fetch_all(db.reader()).await?;
+    let modes =
+        sqlx::query_scalar("SELECT DISTINCT mode FROM models WHERE mode IS NOT NULL ORDER BY mode").fetch_all(db.reader()).await?;
+    Ok((providers, modes))
+}
+
+async fn model_row(conn: &mut AnyConnection, name: &str) -> Result<Option<(String, Option<String>)>> {
+    let row = sqlx::query("SELECT provider, mode FROM models WHERE name = $1").bind(name).fetch_optional(conn).await?;
+    row.map(|r| Ok((r.try_get("provider")?, r.try_get("mode")?))).transpose()
+}
+
+async fn entries(conn: &mut AnyConnection, name: &str) -> Result<Vec<PriceEntry>> {
+    let rows = sqlx::query(
+        "SELECT id, effective_from, source, price_json, created_at FROM model_prices WHERE model = $1 ORDER BY effective_from",
+    )
+    .bind(name)
+    .fetch_all(conn)
+    .await?;
+    rows.into_iter()
+        .map(|r| {
+            Ok(PriceEntry {
+                id: r.try_get("id")?,
+                effective_from: r.try_get("effective_from")?,
+                source: r.try_get("source")?,
+                price: decode(&r.try_get::<String, _>("price_json")?)?,
+                created_at: r.try_get("created_at")?,
+            })
+        })
+        .collect()
+}
+
+/// Index of the row in force at `ts` in a history sorted oldest first.
+fn in_force_at(history: &[PriceEntry], ts: i64) -> Option<usize> {
+    history.iter().rposition(|e| e.effective_from <= ts)
+}
+
+/// One model with its full price history, and the row in force at `now`.
+pub async fn model_detail(db: &Db, name: &str, now: i64) -> Result<ModelDetail> {
+    let mut conn = db.reader().acquire().await?;
+    let (provider, mode) = model_row(&mut conn, name).await?.ok_or(Error::NotFound("model"))?;
+    let history = entries(&mut conn, name).await?;
+    let in_force = in_force_at(&history, now);
+    Ok(ModelDetail { name: name.to_string(), provider, mode, history, in_force })
+}
+
+/// Reads an effective time typed by a person: empty means now; otherwise
+/// RFC 3339, or `YYYY-MM-DD HH:MM[:SS]` (also with `T`, as a browser's
+/// `datetime-local` input sends it) read as UTC.
+pub fn parse_effective_from(text: &str) -> Result<Option<i64>> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Ok(None);
+    }
+    if let Some(ms) = crate::clock::parse_rfc3339(text) {
+        return Ok(Some(ms));
+    }
+    const FORMATS: [&str; 4] = ["%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S"];
+    FORMATS
+        .iter()
+        .find_map(|f| chrono::NaiveDateTime::parse_from_str(text, f).ok())
+        .map(|t| Some(t.and_utc().timestamp_millis()))
+        .ok_or_else(|| Error::invalid("effective from", "must be a UTC time such as 2030-01-31 09:00, or empty for now"))
+}
+
+/// The time a change applies from: `requested`, or `now` when none. A time
+/// in the past is refused: the prices in force then already priced events,
+/// and may price late events still to come, so changing them would change
+/// past costs silently.
+fn effective_time(requested: Option<i64>, now: i64) -> Result<i64> {
+    match requested {
+        None => Ok(now),
+        Some(t) if t < now => Err(Error::invalid(
+            "effective from",
+            format!("must not be in the past (now is {}); leave it empty to apply now", to_rfc3339(now)),
+        )),
+        Some(t) => Ok(t),
+    }
+}
+
+async fn insert_price(conn: &mut AnyConnection, price: &ModelPrice, from: i64, source: &str, now: i64) -> Result<PriceEntry> {
+    let id = new_id();
+    sqlx::query(
+        "INSERT INTO model_prices (id, model, effective_from, source, price_json, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(&id)
+    .bind(&price.name)
+    .bind(from)
+    .bind(source)
+    .bind(encode(price)?)
+    .bind(now)
+    .execute(conn)
+    .await
+    .map_err(|e| {
+        if is_unique_violation(&e) {
+            Error::conflict("effective from", "this model already has a price starting at that exact time; choose another time")
+        } else {
+            Error::Store(e)
+        }
+    })?;
+    Ok(PriceEntry { id, effective_from: from, source: source.to_string(), price: price.clone(), created_at: now })
+}
+
+/// Overrides a model's prices from `effective_from` (default: now) by adding
+/// a row with source `override`. The prices in `edit` replace the editable
+/// prices of the row in force at that time; everything else of that row
+/// (tiers, batch and priority variants, capabilities) is kept. A row that
+/// starts later (a scheduled import) still takes over at its own time.
+///
+/// Refuses an unknown model (not found), a time in the past, and an edit
+/// that changes nothing.
+pub async fn override_price(db: &Db, model: &str, edit: &PriceEdit, effective_from: Option<i64>) -> Result<PriceEntry> {
+    let now = now_ms();
+    let from = effective_time(effective_from, now)?;
+    let mut tx = db.begin().await?;
+    let (provider, mode) = model_row(&mut tx, model).await?.ok_or(Error::NotFound("model"))?;
+    let history = entries(&mut tx, model).await?;
+    let base = match in_force_at(&history, from) {
+        Some(i) => history[i].price.clone(),
+        None => {
+            let mut p = ModelPrice::new(model, provider);
+            p.mode = mode.map(Mode::from);
+            p
+        }
+    };
+    let next = edit.apply_to(&base);
+    if next == base {
+        return Err(Error::invalid("prices", "are the same as the prices in force at that time; nothing to override"));
+    }
+    let entry = insert_price(&mut tx, &next, from, SOURCE_OVERRIDE, now).await?;
+    tx.commit().await?;
+    Ok(entry)
+}
+
+/// A model name as an admin types it: trimmed, 1 to 200 characters, no
+/// control characters. (Names are the keys events use, e.g.
+/// `bedrock/us.anthropic.claude-3-5-sonnet-20241022-v2:0`.)
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ModelName(String);
+
+impl ModelName {
+    pub fn parse(text: &str) -> Result<ModelName> {
+        let name = text.trim();
+        if name.is_empty() {
+            return Err(Error::invalid("name", "must not be empty"));
+        }
+        if name.chars().count() > 200 {
+            return Err(Error::invalid("name", "must be at most 200 characters"));
+        }
+        if name.chars().any(char::is_control) {
+            return Err(Error::invalid("name", "must not contain control characters"));
+        }
+        Ok(ModelName(name.to_string()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A model an admin adds to the price book.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CustomModel {
+    pub name: ModelName,
+    pub provider: String,
+    pub mode: Option<Mode>,
+    pub prices: PriceEdit,
+    /// Default: now. Must not be in the past.
+    pub effective_from: Option<i64>,
+}
+
+impl CustomModel {
+    /// Reads the form fields other than prices: the provider is required
+    /// (1 to 100 characters), the mode optional (LiteLLM's spelling, e.g.
+    /// `chat`, lower case letters and `_`).
+    pub fn parse(name: &str, provider: &str, mode: &str, prices: PriceEdit, effective_from: Option<i64>) -> Result<CustomModel> {
+        let name = ModelName::parse(name)?;
+        let provider = provider.trim();
+        if provider.is_empty() || provider.chars().count() > 100 || provider.chars().any(char::is_control) {
+            return Err(Error::invalid("provider", "must be 1 to 100 characters, e.g. openai or self-hosted"));
+        }
+        let mode = mode.trim();
+        let mode = if mode.is_empty() {
+            None
+        } else if mode.len() <= 40 && mode.bytes().all(|b| b.is_ascii_lowercase() || b == b'_') {
+            Some(Mode::parse(mode))
+        } else {
+            return Err(Error::invalid("mode", "must be a mode such as chat, embedding or image_generation"));
+        };
+        Ok(CustomModel { name, provider: provider.to_string(), mode, prices, effective_from })
+    }
+}
+
+/// Adds a model with its first price (source `custom`). A name already in
+/// the price book is a conflict on `name`: override its price instead.
+pub async fn add_custom_model(db: &Db, model: &CustomModel) -> Result<PriceEntry> {
+    let now = now_ms();
+    let from = effective_time(model.effective_from, now)?;
+    let name = model.name.as_str();
+    let taken = || Error::conflict("name", format!("the model {name} is already in the price book; override its price instead"));
+    let mut tx = db.begin().await?;
+    if model_row(&mut tx, name).await?.is_some() {
+        return Err(taken());
+    }
+    sqlx::query("INSERT INTO models (name, provider, mode, created_at) VALUES ($1, $2, $3, $4)")
+        .bind(name)
+        .bind(&model.provider)
+        .bind(model.mode.as_ref().map(|m| m.as_str().to_string()))
+        .bind(now)
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| if is_unique_violation(&e) { taken() } else { Error::Store(e) })?;
+    let mut base = ModelPrice::new(name, &model.provider);
+    base.mode = model.mode.clone();
+    let price = model.prices.apply_to(&base);
+    let entry = insert_price(&mut tx, &price, from, SOURCE_CUSTOM, now).await?;
+    tx.commit().await?;
+    Ok(entry)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn search_patterns_escape_wildcards() {
+        assert_eq!(contains_pattern(" GPT-4o "), "%gpt-4o%");
+        assert_eq!(contains_pattern("50%_off\\"), "%50\\%\\_off\\\\%");
+        assert_eq!(contains_pattern(""), "%%");
+    }
+
+    #[test]
+    fn effective_times_read_as_utc_and_the_past_is_refused() {
+        assert_eq!(parse_effective_from("").unwrap(), None);
+        assert_eq!(parse_effective_from("1970-01-01 00:01").unwrap(), Some(60_000));
+        assert_eq!(parse_effective_from("1970-01-01T00:01").unwrap(), Some(60_000));
+        assert_eq!(parse_effective_from("1970-01-01T01:00:00+01:00").unwrap(), Some(0));
+        assert_eq!(parse_effective_from("tomorrow").unwrap_err().field(), Some("effective from"));
+        assert_eq!(effective_time(None, 5).unwrap(), 5);
+        assert_eq!(effective_time(Some(7), 5).unwrap(), 7);
+        assert_eq!(effective_time(Some(4), 5).unwrap_err().field(), Some("effective from"));
+    }
+
+    #[test]
+    fn custom_model_fields_are_parsed() {
+        let prices = PriceEdit::parse(&super::super::PriceFields::default().with(super::super::PriceKind::Input, "1")).unwrap();
+        let m = CustomModel::parse(" acme/llm:v1 ", "acme", "chat", prices.clone(), None).unwrap();
+        assert_eq!((m.name.as_str(), m.mode), ("acme/llm:v1", Some(Mode::Chat)));
+        assert_eq!(CustomModel::parse(" ", "acme", "", prices.clone(), None).unwrap_err().field(), Some("name"));
+        assert_eq!(CustomModel::parse("x", "", "", prices.clone(), None).unwrap_err().field(), Some("provider"));
+        assert_eq!(CustomModel::parse("x", "acme", "Chat!", prices, None).unwrap_err().field(), Some("mode"));
+    }
+}
