@@ -20,9 +20,17 @@ use crate::components::layout::{use_org, use_org_id};
 use crate::components::{format_time, ErrorMessage};
 
 /// `0.004000000` → `$0.0040`: amounts under a dollar show 4 decimals, others
-/// cents; rounded half up for display only (stored amounts stay exact).
+/// cents; rounded half up for display only (stored amounts stay exact). A
+/// non-zero amount that 4 decimals would show as `$0.0000` shows its exact
+/// digits instead (`0.000019100` → `$0.0000191`).
 pub fn usd(decimal: &str) -> String {
-    usd_places(decimal, None)
+    match tollbooth::pricing::NanoUsd::parse_usd(decimal) {
+        Ok(n) if n.nanos() != 0 && n.nanos().abs() < 50_000 => {
+            let exact = usd_places(decimal, Some(9));
+            exact.trim_end_matches('0').to_string()
+        }
+        _ => usd_places(decimal, None),
+    }
 }
 
 /// A price per unit (e.g. per 1,000 tokens): 6 decimals under a dollar, or
@@ -45,6 +53,19 @@ fn usd_places(decimal: &str, places: Option<u32>) -> String {
     let scale = 10i64.pow(places);
     let sign = if nanos < 0 { "-" } else { "" };
     format!("{sign}${}.{:0width$}", rounded / scale, rounded % scale, width = places as usize)
+}
+
+#[cfg(test)]
+mod display_tests {
+    use super::usd;
+
+    #[test]
+    fn tiny_amounts_never_read_as_zero() {
+        assert_eq!(usd("0.000019100"), "$0.0000191");
+        assert_eq!(usd("0.004000000"), "$0.0040");
+        assert_eq!(usd("0.000000000"), "$0.0000");
+        assert_eq!(usd("12.345000000"), "$12.35");
+    }
 }
 
 /// Thousands separators for counts.
