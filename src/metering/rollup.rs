@@ -192,43 +192,8 @@ impl<'a> Rollup<'a> {
         let mut rows: Vec<(Key<'a>, Sums)> = self.rows.into_iter().collect();
         rows.sort_unstable_by(|a, b| a.0.cmp(&b.0));
         let (session, usage): (Vec<_>, Vec<_>) = rows.into_iter().partition(|(k, _)| k.grain == Grain::SessionHour);
-        let sums = SUM_COLUMNS.join(", ");
-        let updates =
-            SUM_COLUMNS.iter().map(|c| format!("{c} = {{t}}.{c} + excluded.{c}")).collect::<Vec<_>>().join(", ");
-        for chunk in usage.chunks(CHUNK) {
-            let sql = format!(
-                "INSERT INTO usage_rollups (org_id, grain, bucket_start, model, provider, user_id, project_id, feature, {sums}) \
-                 VALUES {} ON CONFLICT (org_id, grain, bucket_start, model, provider, user_id, project_id, feature) DO UPDATE SET {}",
-                values_rows(engine, chunk.len(), 8 + SUM_COLUMNS.len()),
-                updates.replace("{t}", "usage_rollups"),
-            );
-            let mut q = sqlx::query(&sql);
-            for (k, s) in chunk {
-                q = q.bind(org_id).bind(k.grain.name()).bind(k.bucket_start).bind(k.model).bind(k.provider);
-                q = q.bind(k.user_id).bind(k.project_id).bind(k.feature);
-                for v in s.values() {
-                    q = q.bind(v);
-                }
-            }
-            q.execute(&mut *conn).await?;
-        }
-        for chunk in session.chunks(CHUNK) {
-            let sql = format!(
-                "INSERT INTO session_rollups (org_id, bucket_start, session_id, model, provider, user_id, project_id, feature, {sums}) \
-                 VALUES {} ON CONFLICT (org_id, bucket_start, session_id, model, provider, user_id, project_id, feature) DO UPDATE SET {}",
-                values_rows(engine, chunk.len(), 8 + SUM_COLUMNS.len()),
-                updates.replace("{t}", "session_rollups"),
-            );
-            let mut q = sqlx::query(&sql);
-            for (k, s) in chunk {
-                q = q.bind(org_id).bind(k.bucket_start).bind(k.session_id).bind(k.model).bind(k.provider);
-                q = q.bind(k.user_id).bind(k.project_id).bind(k.feature);
-                for v in s.values() {
-                    q = q.bind(v);
-                }
-            }
-            q.execute(&mut *conn).await?;
-        }
+        upsert_sums(conn, engine, org_id, "usage_rollups", "grain", &usage, |k| k.grain.name()).await?;
+        upsert_sums(conn, engine, org_id, "session_rollups", "session_id", &session, |k| k.session_id).await?;
         let mut latency: Vec<_> = self.latency.into_iter().collect();
         latency.sort_unstable();
         for chunk in latency.chunks(CHUNK) {
@@ -245,6 +210,39 @@ impl<'a> Rollup<'a> {
         }
         Ok(())
     }
+}
+
+/// Adds `rows` to `table` with multi-row upserts. The two rollup tables share
+/// their dimensions and sums and differ in one key column: `usage_rollups`
+/// has the grain, `session_rollups` the session.
+async fn upsert_sums<'a>(
+    conn: &mut AnyConnection,
+    engine: Engine,
+    org_id: &str,
+    table: &str,
+    column: &str,
+    rows: &[(Key<'a>, Sums)],
+    value: impl Fn(&Key<'a>) -> &'a str,
+) -> Result<()> {
+    let keys = format!("org_id, {column}, bucket_start, model, provider, user_id, project_id, feature");
+    let updates = SUM_COLUMNS.iter().map(|c| format!("{c} = {table}.{c} + excluded.{c}")).collect::<Vec<_>>().join(", ");
+    for chunk in rows.chunks(CHUNK) {
+        let sql = format!(
+            "INSERT INTO {table} ({keys}, {}) VALUES {} ON CONFLICT ({keys}) DO UPDATE SET {updates}",
+            SUM_COLUMNS.join(", "),
+            values_rows(engine, chunk.len(), 8 + SUM_COLUMNS.len()),
+        );
+        let mut q = sqlx::query(&sql);
+        for (k, s) in chunk {
+            q = q.bind(org_id).bind(value(k)).bind(k.bucket_start).bind(k.model).bind(k.provider);
+            q = q.bind(k.user_id).bind(k.project_id).bind(k.feature);
+            for v in s.values() {
+                q = q.bind(v);
+            }
+        }
+        q.execute(&mut *conn).await?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -207,8 +207,32 @@ pub(crate) fn parse_exact_decimal(text: &str) -> Result<Decimal, &'static str> {
     Decimal::try_from_i128_with_scale(signed, scale as u32).map_err(|_| "is too large")
 }
 
+/// Cost per 1,000 tokens in USD as a decimal string: exact decimal division,
+/// rounded half to even at 9 decimal places (a price quoted per token can be
+/// far below a nano-USD; per 1,000 tokens it rarely is). `None` without tokens.
+pub fn cost_per_1k_tokens(cost: NanoUsd, tokens: i64) -> Option<String> {
+    if tokens <= 0 {
+        return None;
+    }
+    let usd = Decimal::new(cost.nanos(), 9) * Decimal::from(1000) / Decimal::from(tokens);
+    let rounded = usd.round_dp_with_strategy(9, RoundingStrategy::MidpointNearestEven);
+    Some(format!("{rounded:.9}"))
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn cost_per_thousand_tokens_is_exact_to_nine_places() {
+        use super::{cost_per_1k_tokens, NanoUsd};
+        let per_1k = |nanos, tokens| cost_per_1k_tokens(NanoUsd::from_nanos(nanos), tokens);
+        // $0.008 for 2,400 tokens: 0.00333… per 1k, rounded at the 9th place.
+        assert_eq!(per_1k(8_000_000, 2_400).as_deref(), Some("0.003333333"));
+        assert_eq!(per_1k(2_500_000, 1_000).as_deref(), Some("0.002500000"));
+        // Far below a nano-USD per token still shows per 1k.
+        assert_eq!(per_1k(20, 1_000).as_deref(), Some("0.000000020"));
+        assert_eq!(per_1k(5, 0), None);
+    }
+
     use std::str::FromStr;
 
     use super::*;

@@ -307,7 +307,7 @@ fn breakdown_row(dimension: &str, r: tollbooth::metering::usage::UsageRow) -> Br
     let priced = r.events > r.unpriced_events;
     BreakdownRow {
         name: r.group.get(dimension).cloned().unwrap_or_default(),
-        cost_per_1k_usd: if priced { cost_per_1k(nanos(&r.cost_usd), r.input_tokens + r.output_tokens) } else { None },
+        cost_per_1k_usd: if priced { tollbooth::pricing::money::cost_per_1k_tokens(tollbooth::pricing::NanoUsd::from_nanos(nanos(&r.cost_usd)), r.input_tokens + r.output_tokens) } else { None },
         events: r.events,
         requests: r.requests,
         errors: r.errors,
@@ -318,20 +318,6 @@ fn breakdown_row(dimension: &str, r: tollbooth::metering::usage::UsageRow) -> Br
         unpriced_events: r.unpriced_events,
         p95_latency_ms: r.p95_latency_ms,
     }
-}
-
-/// Cost per 1,000 tokens in USD: exact decimal division, rounded half to
-/// even at 9 decimal places (a price quoted per token can be far below a
-/// nano-USD, per 1,000 tokens it rarely is).
-#[cfg(feature = "ssr")]
-pub fn cost_per_1k(cost_nanos: i64, tokens: i64) -> Option<String> {
-    use rust_decimal::{Decimal, RoundingStrategy};
-    if tokens <= 0 {
-        return None;
-    }
-    let usd = Decimal::new(cost_nanos, 9) * Decimal::from(1000) / Decimal::from(tokens);
-    let rounded = usd.round_dp_with_strategy(9, RoundingStrategy::MidpointNearestEven);
-    Some(format!("{rounded:.9}"))
 }
 
 #[cfg(feature = "ssr")]
@@ -348,19 +334,4 @@ pub async fn admin_unpriced_models() -> Result<Vec<UnpricedLine>, AppError> {
     }
     let list = tollbooth::metering::unpriced::unpriced_models(&ssr::ctx()?.db, None).await.map_err(ssr::fail)?;
     Ok(list.into_iter().map(unpriced_line).collect())
-}
-
-#[cfg(all(test, feature = "ssr"))]
-mod tests {
-    use super::cost_per_1k;
-
-    #[test]
-    fn cost_per_thousand_tokens_is_exact_to_nine_places() {
-        // $0.008 for 2,400 tokens: 0.00333… per 1k, rounded at the 9th place.
-        assert_eq!(cost_per_1k(8_000_000, 2_400).as_deref(), Some("0.003333333"));
-        assert_eq!(cost_per_1k(2_500_000, 1_000).as_deref(), Some("0.002500000"));
-        // Far below a nano-USD per token still shows per 1k.
-        assert_eq!(cost_per_1k(20, 1_000).as_deref(), Some("0.000000020"));
-        assert_eq!(cost_per_1k(5, 0), None);
-    }
 }
