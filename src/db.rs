@@ -19,6 +19,8 @@ use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, Executor};
 
 use crate::pricing::cache::PriceCache;
+use crate::quota::memory::Memory;
+use crate::quota::rate::RateLimits;
 
 /// Which database engine a [`Db`] talks to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,6 +61,8 @@ pub struct Db {
     read: AnyPool,
     write: AnyPool,
     prices: Arc<PriceCache>,
+    quota: Arc<Memory>,
+    rate: Arc<RateLimits>,
 }
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -75,7 +79,7 @@ impl Db {
                 let opts = AnyConnectOptions::from_str(&url)?;
                 let read = sqlite_pool(opts.clone(), 8).await?;
                 let write = sqlite_pool(opts, 1).await?;
-                Ok(Db { engine, read, write, prices: Arc::default() })
+                Ok(Db { engine, read, write, prices: Arc::default(), quota: Arc::default(), rate: Arc::default() })
             }
             Engine::Postgres => {
                 let opts = AnyConnectOptions::from_str(url)?;
@@ -84,7 +88,7 @@ impl Db {
                     .acquire_timeout(Duration::from_secs(10))
                     .connect_with(opts)
                     .await?;
-                Ok(Db { engine, read: pool.clone(), write: pool, prices: Arc::default() })
+                Ok(Db { engine, read: pool.clone(), write: pool, prices: Arc::default(), quota: Arc::default(), rate: Arc::default() })
             }
         }
     }
@@ -114,6 +118,16 @@ impl Db {
     /// The ingest path's cache of price histories (see [`crate::pricing::cache`]).
     pub fn price_cache(&self) -> &PriceCache {
         &self.prices
+    }
+
+    /// The in-memory quota ledger (used on SQLite; see [`crate::quota`]).
+    pub(crate) fn quota_memory(&self) -> &Memory {
+        &self.quota
+    }
+
+    /// This process's rate limiters.
+    pub fn rate_limits(&self) -> &RateLimits {
+        &self.rate
     }
 
     /// Starts a write transaction.

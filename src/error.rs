@@ -4,6 +4,18 @@
 //! `Store`/`Internal`, whose details are logged at the edge and never shown to a
 //! client. Each variant maps to one HTTP status at the edge (`status_code`).
 
+/// Why a plan limit refused: the sentence, the status, the JSON details
+/// (limit, use, reset) and how many seconds until it may succeed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Refusal {
+    pub message: String,
+    /// 403 (a standing count such as projects) or 429 (a window or rate).
+    pub status: u16,
+    /// Fields merged into the JSON error body.
+    pub details: serde_json::Value,
+    pub retry_after_secs: Option<u64>,
+}
+
 /// Result with the core error.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -32,6 +44,10 @@ pub enum Error {
     /// Temporarily unable to do it; the same request may succeed if sent again.
     #[error("{0}")]
     Unavailable(String),
+    /// A plan limit refuses this (403 for standing counts, 429 for windows);
+    /// the refusal names the limit, its value, the use and the reset.
+    #[error("{}", .0.message)]
+    LimitReached(Box<Refusal>),
     /// A database failure (details are for logs only).
     #[cfg(feature = "ssr")]
     #[error("storage error")]
@@ -62,6 +78,7 @@ impl Error {
             Error::Forbidden(_) => 403,
             Error::Throttled { .. } => 429,
             Error::Unavailable(_) => 503,
+            Error::LimitReached(r) => r.status,
             #[cfg(feature = "ssr")]
             Error::Store(_) => 500,
             Error::Internal(_) => 500,

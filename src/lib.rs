@@ -8,7 +8,10 @@ pub mod accounts;
 pub mod api_keys;
 pub mod error;
 pub mod orgs;
+pub mod plans;
 pub mod pricing;
+pub mod projects;
+pub mod quota;
 
 #[cfg(feature = "ssr")]
 pub mod clock;

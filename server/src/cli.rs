@@ -52,6 +52,16 @@ pub enum Command {
         /// Print the result as JSON (org id, owner login, API key).
         #[arg(long)]
         json: bool,
+        /// The plan to put it on (default: Starter, as for a signup).
+        #[arg(long)]
+        plan: Option<String>,
+    },
+    /// Move an organization to another plan (a running server sees it within seconds).
+    SetPlan {
+        #[arg(long)]
+        org: String,
+        #[arg(long)]
+        plan: String,
     },
 }
 
@@ -136,9 +146,22 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             );
             Ok(())
         }
-        Command::CreateOrg { name, owner_email, owner_password, json } => {
+        Command::SetPlan { org, plan } => {
             let db = open(&config).await?;
-            let out = create_org(&db, &config, &name, &owner_email, owner_password.as_ref().map(Secret::expose)).await;
+            let out = set_plan(&db, &org, &plan).await;
+            db.close().await;
+            out?;
+            println!("organization {org} is on the {plan} plan");
+            Ok(())
+        }
+        Command::CreateOrg { name, owner_email, owner_password, json, plan } => {
+            let db = open(&config).await?;
+            let mut out = create_org(&db, &config, &name, &owner_email, owner_password.as_ref().map(Secret::expose)).await;
+            if let (Ok(org), Some(plan)) = (&out, plan) {
+                if let Err(e) = set_plan(&db, &org.org_id, &plan).await {
+                    out = Err(e);
+                }
+            }
             db.close().await;
             let out = out?;
             if json {
@@ -151,6 +174,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+async fn set_plan(db: &Db, org_id: &str, plan: &str) -> anyhow::Result<()> {
+    let mut tx = db.begin().await?;
+    tollbooth::plans::assign_plan(&mut tx, org_id, plan).await?;
+    tx.commit().await?;
+    Ok(())
 }
 
 async fn open(config: &Config) -> anyhow::Result<Db> {

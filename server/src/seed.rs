@@ -34,6 +34,9 @@ pub async fn first_start(db: &Db, config: &Config) -> tollbooth::Result<()> {
     let admin = accounts::create_admin(db, &config.admin_email, Some(&admin_password)).await?;
     let demo_password = config.demo_password.as_ref().map(|s| s.expose().to_string());
     let demo = orgs::bootstrap(db, DEMO_ORG, DEMO_EMAIL, demo_password.as_deref()).await?;
+    let mut tx = db.begin().await?;
+    tollbooth::plans::assign_plan(&mut tx, &demo.org.id, tollbooth::plans::DEMO_PLAN).await?;
+    tx.commit().await?;
     let demo_password = demo.owner_password.clone().unwrap_or_default();
     tracing::warn!(
         "first start: platform admin {} / password {}; demo user {} / password {} (shown once; change them)",

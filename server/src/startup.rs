@@ -52,6 +52,12 @@ impl Application {
         if config.seed {
             seed::first_start(&db, &config).await.context("seeding the first start")?;
         }
+        // The quota ledger trusts the usage counters: check them against the
+        // events of the current month before serving.
+        let fixed = tollbooth::quota::verify_counters(&db).await.context("verifying usage counters")?;
+        if fixed > 0 {
+            tracing::warn!(organizations = fixed, "usage counters rebuilt from events");
+        }
         let listener = TcpListener::bind(config.site_addr)
             .await
             .with_context(|| format!("binding {}", config.site_addr))?;

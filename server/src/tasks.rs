@@ -9,17 +9,31 @@ use tollbooth::db::Db;
 /// How often expired sessions and stale login failures are pruned.
 pub const PRUNE_EVERY: Duration = Duration::from_secs(3600);
 
+/// How often expired reservations are marked (they stop counting at expiry
+/// whatever this does; marking keeps their state readable and the index small).
+pub const EXPIRE_EVERY: Duration = Duration::from_secs(5);
+
 /// Starts the background tasks; the handle completes after `stop` turns true.
 pub fn spawn(db: Db, mut stop: watch::Receiver<bool>) -> JoinHandle<()> {
     tokio::spawn(async move {
-        let mut tick = tokio::time::interval(PRUNE_EVERY);
+        let mut prune_tick = tokio::time::interval(PRUNE_EVERY);
+        let mut expire_tick = tokio::time::interval(EXPIRE_EVERY);
         loop {
             tokio::select! {
-                _ = tick.tick() => prune(&db).await,
+                _ = prune_tick.tick() => prune(&db).await,
+                _ = expire_tick.tick() => expire(&db).await,
                 _ = stop.changed() => break,
             }
         }
     })
+}
+
+async fn expire(db: &Db) {
+    match tollbooth::quota::expire_due(db).await {
+        Ok(n) if n > 0 => tracing::debug!(expired = n, "marked expired reservations"),
+        Ok(_) => {}
+        Err(e) => tracing::warn!(error = ?e, "marking expired reservations failed"),
+    }
 }
 
 async fn prune(db: &Db) {

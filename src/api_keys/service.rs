@@ -23,6 +23,8 @@ pub struct ApiPrincipal {
     pub key_name: String,
     /// The organization's time zone (IANA name).
     pub time_zone: String,
+    /// The key's own rate limit in requests per minute, if set.
+    pub rate_limit_per_minute: Option<i64>,
 }
 
 fn parse_name(raw: &str) -> Result<String> {
@@ -113,7 +115,7 @@ pub async fn authenticate(db: &Db, token: &str) -> Result<ApiPrincipal> {
         return Err(Error::Unauthorized("malformed API key; expected Authorization: Bearer tb_live_…"));
     }
     let row = sqlx::query(
-        "SELECT k.id, k.name, k.org_id, k.revoked_at, k.last_used_at, o.name AS org_name, o.time_zone \
+        "SELECT k.id, k.name, k.org_id, k.revoked_at, k.last_used_at, k.rate_limit_per_minute, o.name AS org_name, o.time_zone \
          FROM api_keys k JOIN organizations o ON o.id = k.org_id WHERE k.key_hash = $1",
     )
     .bind(secrets::digest(token))
@@ -129,6 +131,7 @@ pub async fn authenticate(db: &Db, token: &str) -> Result<ApiPrincipal> {
         key_id: row.try_get("id")?,
         key_name: row.try_get("name")?,
         time_zone: row.try_get("time_zone")?,
+        rate_limit_per_minute: row.try_get("rate_limit_per_minute")?,
     };
     let now = now_ms();
     let last: Option<i64> = row.try_get("last_used_at")?;

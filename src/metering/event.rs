@@ -79,6 +79,35 @@ pub struct NewEvent {
 }
 
 impl NewEvent {
+    /// An empty successful call at time 0 to no model (a base for building
+    /// events field by field).
+    pub fn blank() -> Self {
+        NewEvent {
+            id: None,
+            timestamp_ms: 0,
+            user_id: None,
+            project_id: None,
+            session_id: None,
+            feature: None,
+            provider: None,
+            model: String::new(),
+            input_tokens: 0,
+            cached_input_tokens: 0,
+            cache_creation_tokens: 0,
+            output_tokens: 0,
+            reasoning_tokens: 0,
+            images: 0,
+            duration_ms: 0,
+            requests: 1,
+            latency_ms: None,
+            status: CallStatus::Success,
+            error: None,
+            ip: None,
+            user_agent: None,
+            metadata: None,
+        }
+    }
+
     /// The usage to price, with images assigned by the model's mode.
     pub fn usage(&self, images_are_output: bool) -> Usage {
         Usage {

@@ -13,6 +13,7 @@ use crate::ids::new_id;
 use crate::pricing::cache;
 use crate::pricing::store::{in_force, PriceRow};
 use crate::pricing::{cost, NanoUsd};
+use crate::quota::{self, counters::DayUnits};
 use crate::{Error, Result};
 
 /// Largest batch the ingest API takes.
@@ -94,6 +95,26 @@ const ATTEMPTS: usize = 4;
 /// if the price book moved, it reprices. So nothing is priced with stale
 /// prices or counted twice.
 pub async fn record_usage(db: &Db, sender: &Sender, events: Vec<ParsedEvent>) -> Result<Vec<EventResult>> {
+    match record(db, sender, events, None).await? {
+        Recorded::Stored(results) => Ok(results),
+        Recorded::AlreadyCommitted => Err(Error::Internal("no reservation to settle".into())),
+    }
+}
+
+/// What [`record`] did.
+#[derive(Debug)]
+pub enum Recorded {
+    /// The batch is stored; one result per event, in order.
+    Stored(Vec<EventResult>),
+    /// The reservation it was to settle was committed before: nothing stored.
+    AlreadyCommitted,
+}
+
+/// Records a batch and, when `settle` names a reservation of the sender's
+/// organization, commits that reservation in the same transaction (its held
+/// amounts are released as the actual usage lands). A reservation committed
+/// before makes this store nothing, so a repeated commit counts once.
+pub async fn record(db: &Db, sender: &Sender, events: Vec<ParsedEvent>, settle: Option<&str>) -> Result<Recorded> {
     if events.len() > MAX_BATCH {
         return Err(Error::invalid("events", format!("at most {MAX_BATCH} events per request")));
     }
@@ -110,14 +131,14 @@ pub async fn record_usage(db: &Db, sender: &Sender, events: Vec<ParsedEvent>) ->
             let models = items.iter().map(|i| i.event.model.as_str());
             (version, db.price_cache().histories(&mut conn, version, models).await?)
         };
-        let costs: Vec<Result<Option<(i64, &str)>>> = items.iter().map(|i| price(&i.event, &histories[&i.event.model])).collect();
+        let costs: Vec<Result<Option<(i64, &PriceRow)>>> = items.iter().map(|i| price(&i.event, &histories[&i.event.model])).collect();
         let mut rows: Vec<EventRow> = items
             .iter()
             .zip(&costs)
             .filter(|(item, _)| !stored.contains_key(&item.id))
             .filter_map(|(item, c)| {
                 let c = c.as_ref().ok()?;
-                Some(EventRow { id: &item.id, event: &item.event, cost_nano: c.map(|c| c.0), price_id: c.map(|c| c.1) })
+                Some(EventRow { id: &item.id, event: &item.event, cost_nano: c.map(|c| c.0), price_id: c.map(|c| c.1.id.as_str()) })
             })
             .collect();
         // A fixed order, so that concurrent batches sharing ids lock them alike.
@@ -128,6 +149,24 @@ pub async fn record_usage(db: &Db, sender: &Sender, events: Vec<ParsedEvent>) ->
         }
 
         let mut tx = db.begin().await?;
+        if let Some(id) = settle {
+            if !quota::store::settle(&mut tx, &sender.org_id, id, "committed", now_ms()).await? {
+                tx.rollback().await?;
+                return match quota::store::get(&mut *db.reader().acquire().await?, &sender.org_id, id).await? {
+                    Some(_) => Ok(Recorded::AlreadyCommitted),
+                    None => Err(Error::NotFound("reservation")),
+                };
+            }
+        }
+        // Usage per local day of the organization, for the quota counters.
+        let tz = quota::window::zone(&org_time_zone(&mut tx, &sender.org_id).await?);
+        let mut days = DayUnits::default();
+        for (item, c) in items.iter().zip(&costs) {
+            if let (false, Ok(c)) = (stored.contains_key(&item.id), c) {
+                let units = quota::counters::units_of(&item.event, c.map(|c| c.0), c.and_then(|c| c.1.price.mode.as_ref()));
+                days.add(tz, item.event.timestamp_ms, units);
+            }
+        }
         let inserted = store::insert(&mut tx, &batch, &rows).await?;
         if inserted != rows.len() as u64 {
             // Some ids are stored already (a retry, or the same id sent
@@ -138,11 +177,19 @@ pub async fn record_usage(db: &Db, sender: &Sender, events: Vec<ParsedEvent>) ->
             continue;
         }
         rollup.write(&mut tx, db.engine, &sender.org_id).await?;
+        days.write(&mut tx, db.engine, &sender.org_id).await?;
         if cache::version(&mut tx).await? != version {
             tx.rollback().await?;
             continue;
         }
-        tx.commit().await?;
+        // The in-memory quota ledger (SQLite) learns of the usage while this
+        // transaction still holds the single writer; if the commit fails it
+        // forgets the organization and reloads from the database.
+        db.quota_memory().apply_usage(&sender.org_id, &days, settle);
+        if let Err(e) = tx.commit().await {
+            db.quota_memory().forget(&sender.org_id);
+            return Err(e.into());
+        }
 
         let answer = |i: usize, repeat: bool| -> EventResult {
             let id = &items[i].id;
@@ -159,14 +206,16 @@ pub async fn record_usage(db: &Db, sender: &Sender, events: Vec<ParsedEvent>) ->
                 error: None,
             }
         };
-        return Ok(slots
-            .into_iter()
-            .map(|slot| match slot {
-                Slot::Rejected(r) => r,
-                Slot::First(i) => answer(i, false),
-                Slot::Repeat(i) => answer(i, true),
-            })
-            .collect());
+        return Ok(Recorded::Stored(
+            slots
+                .into_iter()
+                .map(|slot| match slot {
+                    Slot::Rejected(r) => r,
+                    Slot::First(i) => answer(i, false),
+                    Slot::Repeat(i) => answer(i, true),
+                })
+                .collect(),
+        ));
     }
     Err(Error::Unavailable("the price book or these event ids kept changing while this batch was stored; send it again".into()))
 }
@@ -195,10 +244,17 @@ fn fold(events: Vec<ParsedEvent>) -> (Vec<Slot>, Vec<Item>) {
     (slots, items)
 }
 
-/// The cost of one event with the price in force at its timestamp and the id
-/// of that price row; `None` when the model has no price then.
-fn price<'h>(event: &NewEvent, history: &'h [PriceRow]) -> Result<Option<(i64, &'h str)>> {
+/// The cost of one event with the price in force at its timestamp and that
+/// price row; `None` when the model has no price then.
+fn price<'h>(event: &NewEvent, history: &'h [PriceRow]) -> Result<Option<(i64, &'h PriceRow)>> {
     let Some(row) = in_force(history, event.timestamp_ms) else { return Ok(None) };
     let c = cost(&row.price, &event.usage(row.price.images_are_output()))?;
-    Ok(Some((c.nanos(), row.id.as_str())))
+    Ok(Some((c.nanos(), row)))
+}
+
+/// The organization's time zone, read in the writing transaction.
+async fn org_time_zone(conn: &mut sqlx::AnyConnection, org_id: &str) -> Result<String> {
+    let tz: Option<String> =
+        sqlx::query_scalar("SELECT time_zone FROM organizations WHERE id = $1").bind(org_id).fetch_optional(conn).await?;
+    tz.ok_or(Error::NotFound("organization"))
 }

@@ -74,7 +74,12 @@ pub async fn update_settings(db: &Db, scope: &OrgScope, name: &str, time_zone: &
     let name = OrgName::parse(name)?;
     let tz = parse_time_zone(time_zone)?;
     let mut tx = db.begin().await?;
+    let before = store::get_org(&mut tx, &scope.org_id).await?.ok_or(Error::NotFound("organization"))?;
     store::update_settings(&mut tx, &scope.org_id, name.as_str(), &tz).await?;
+    if before.time_zone != tz {
+        // Days and months move with the zone: recount this month's usage.
+        crate::quota::time_zone_changed(&mut tx, db, &scope.org_id, &tz).await?;
+    }
     let org = store::get_org(&mut tx, &scope.org_id).await?.ok_or(Error::NotFound("organization"))?;
     tx.commit().await?;
     Ok(org)
@@ -132,6 +137,9 @@ pub async fn invite(db: &Db, scope: &OrgScope, email: &str, role: Role) -> Resul
     if store::is_member_email(&mut tx, &scope.org_id, email.as_str()).await? {
         return Err(Error::conflict("email", format!("{email} is already a member")));
     }
+    // Members and pending invites together stay within the plan.
+    crate::quota::resources::lock_org(&mut tx, db.engine, &scope.org_id).await?;
+    crate::quota::resources::ensure_room(&mut tx, &scope.org_id, crate::plans::Metric::Members, 1).await?;
     store::insert_invite(&mut tx, &scope.org_id, &invite, &secrets::digest(&token), &scope.user_id).await?;
     tx.commit().await?;
     Ok(NewInvite { invite, token })

@@ -67,6 +67,15 @@ impl NanoUsd {
         self.to_string()
     }
 
+    /// The exact amount with at least two decimals and no trailing zeros
+    /// beyond them: `12.50`, `0.000002`, `29.00`.
+    pub fn to_short_usd_string(self) -> String {
+        let full = self.to_string();
+        let Some((int, frac)) = full.split_once('.') else { return full };
+        let frac = frac.trim_end_matches('0');
+        format!("{int}.{frac:0<2}")
+    }
+
     /// Parses a USD amount written in decimal (`"12.5"`, `"-0.000000001"`).
     /// Refuses more than nine decimal places rather than rounding someone's
     /// typed amount behind their back.
@@ -309,6 +318,14 @@ mod tests {
         assert_eq!(NanoUsd::from_nanos(-1).to_string(), "-0.000000001");
         assert_eq!(NanoUsd::ZERO.to_string(), "0.000000000");
         assert_eq!(NanoUsd::from_nanos(i64::MIN).to_string(), "-9223372036.854775808");
+    }
+
+    #[test]
+    fn short_strings_keep_every_significant_digit() {
+        assert_eq!(NanoUsd::from_nanos(12_500_000_000).to_short_usd_string(), "12.50");
+        assert_eq!(NanoUsd::from_nanos(2_000).to_short_usd_string(), "0.000002");
+        assert_eq!(NanoUsd::from_nanos(29_000_000_000).to_short_usd_string(), "29.00");
+        assert_eq!(NanoUsd::from_nanos(-1).to_short_usd_string(), "-0.000000001");
     }
 
     #[test]

@@ -14,11 +14,21 @@ pub struct ApiError {
     pub message: String,
     pub field: Option<&'static str>,
     pub retry_after: Option<u64>,
+    /// Fields merged into the body beside `error` (a limit refusal's details).
+    pub details: Option<serde_json::Value>,
+    /// The site's base URL, to turn a relative `upgrade_path` into `upgrade_url`.
+    pub base_url: Option<String>,
 }
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        ApiError { status, code, message: message.into(), field: None, retry_after: None }
+        ApiError { status, code, message: message.into(), field: None, retry_after: None, details: None, base_url: None }
+    }
+
+    /// Makes upgrade links absolute with the site's base URL.
+    pub fn with_base(mut self, base_url: &str) -> Self {
+        self.base_url = Some(base_url.trim_end_matches('/').to_string());
+        self
     }
 
     pub fn not_found() -> Self {
@@ -37,6 +47,8 @@ impl From<tollbooth::Error> for ApiError {
             E::Forbidden(_) => "forbidden",
             E::Throttled { .. } => "throttled",
             E::Unavailable(_) => "unavailable",
+            E::LimitReached(r) if r.status == 429 => "limit_exceeded",
+            E::LimitReached(_) => "limit_reached",
             E::Store(_) | E::Internal(_) => "internal",
         };
         if e.status_code() >= 500 {
@@ -45,6 +57,11 @@ impl From<tollbooth::Error> for ApiError {
         let retry_after = match &e {
             E::Throttled { retry_after_secs } => Some(*retry_after_secs),
             E::Unavailable(_) => Some(1),
+            E::LimitReached(r) => r.retry_after_secs,
+            _ => None,
+        };
+        let details = match &e {
+            E::LimitReached(r) => Some(r.details.clone()),
             _ => None,
         };
         ApiError {
@@ -53,6 +70,8 @@ impl From<tollbooth::Error> for ApiError {
             message: e.public_message(),
             field: e.field(),
             retry_after,
+            details,
+            base_url: None,
         }
     }
 }
@@ -62,6 +81,16 @@ impl IntoResponse for ApiError {
         let mut body = json!({ "error": { "code": self.code, "message": self.message } });
         if let Some(f) = self.field {
             body["error"]["field"] = json!(f);
+        }
+        if let Some(serde_json::Value::Object(details)) = self.details {
+            for (k, v) in details {
+                if k == "upgrade_path" {
+                    let path = v.as_str().unwrap_or_default();
+                    body["upgrade_url"] = json!(format!("{}{path}", self.base_url.as_deref().unwrap_or_default()));
+                } else {
+                    body[k.as_str()] = v;
+                }
+            }
         }
         let mut resp = (self.status, Json(body)).into_response();
         if let Some(secs) = self.retry_after {

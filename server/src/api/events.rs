@@ -90,12 +90,8 @@ fn too_large() -> ApiError {
     )
 }
 
-pub async fn ingest(
-    State(state): State<AppState>,
-    ApiKey(key): ApiKey,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> Result<(StatusCode, Json<IngestResponse>), ApiError> {
+/// The events of a JSON body (ingest, and the commit of a reservation).
+pub(crate) fn parse_body(headers: &HeaderMap, body: Result<Bytes, BytesRejection>) -> Result<Vec<metering::ParsedEvent>, ApiError> {
     let json = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -109,7 +105,16 @@ pub async fn ingest(
     }
     let body = body.map_err(|r| if r.status() == StatusCode::PAYLOAD_TOO_LARGE { too_large() } else { invalid_json(r.body_text()) })?;
     let text = std::str::from_utf8(&body).map_err(invalid_json)?;
-    let parsed = metering::parse_raw_batch(&events_of(text)?, now_ms());
+    Ok(metering::parse_raw_batch(&events_of(text)?, now_ms()))
+}
+
+pub async fn ingest(
+    State(state): State<AppState>,
+    ApiKey(key): ApiKey,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<(StatusCode, Json<IngestResponse>), ApiError> {
+    let parsed = parse_body(&headers, body)?;
     let sender = Sender { org_id: key.org_id, api_key_id: Some(key.key_id) };
     let results = metering::record_usage(&state.db, &sender, parsed).await?;
     let count = |o: Outcome| results.iter().filter(|r| r.status == o).count();

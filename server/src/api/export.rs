@@ -12,7 +12,7 @@ use tollbooth::clock::now_ms;
 use tollbooth::db::Db;
 use tollbooth::metering::events::{self, Cursor, EventFilter, EventView};
 
-use super::auth::ApiKey;
+use super::quota::Limited;
 use super::error::ApiError;
 use super::{time_param, DAY_MS};
 use crate::startup::AppState;
@@ -61,7 +61,7 @@ pub struct EventsPage {
 /// Newest first; `limit` (default 100, max 1000) and `cursor` from the previous page.
 pub async fn list(
     State(state): State<AppState>,
-    ApiKey(key): ApiKey,
+    Limited(key): Limited,
     params: Result<Query<Params>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<EventsPage>, ApiError> {
     let Query(p) = params.map_err(ApiError::from)?;
@@ -80,7 +80,7 @@ enum Format {
 /// Streams every event of the range (default: the last 30 days), newest first.
 pub async fn export(
     State(state): State<AppState>,
-    ApiKey(key): ApiKey,
+    Limited(key): Limited,
     params: Result<Query<Params>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, ApiError> {
     let Query(p) = params.map_err(ApiError::from)?;

@@ -4,6 +4,7 @@ pub mod auth;
 pub mod error;
 pub mod events;
 pub mod export;
+pub mod quota;
 pub mod usage;
 
 use axum::extract::DefaultBodyLimit;
@@ -11,7 +12,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Serialize;
 
-use self::auth::ApiKey;
+use self::quota::Limited;
 use self::error::ApiError;
 use crate::startup::AppState;
 
@@ -40,6 +41,17 @@ pub fn router() -> Router<AppState> {
         )
         .route("/usage/export", get(export::export))
         .route("/usage", get(usage::report))
+        .route("/quota/check", post(quota::check))
+        .route("/reservations", post(quota::reserve))
+        .route("/reservations/{id}", get(quota::get).delete(quota::release))
+        .route(
+            "/reservations/{id}/commit",
+            post(quota::commit)
+                .layer(DefaultBodyLimit::max(events::MAX_BODY_BYTES))
+                .layer(axum::middleware::from_fn(events::refuse_oversized)),
+        )
+        .route("/resources/documents", post(quota::documents))
+        .route("/plan", get(quota::plan))
         .fallback(|| async { ApiError::not_found() })
 }
 
@@ -52,6 +64,6 @@ pub struct MeResponse {
     pub key_name: String,
 }
 
-async fn me(ApiKey(p): ApiKey) -> Json<MeResponse> {
+async fn me(Limited(p): Limited) -> Json<MeResponse> {
     Json(MeResponse { org_id: p.org_id, org_name: p.org_name, key_id: p.key_id, key_name: p.key_name })
 }

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use tollbooth::clock::{now_ms, to_rfc3339};
 use tollbooth::metering::usage::{self, UsageQuery, UsageRow};
 
-use super::auth::ApiKey;
+use super::quota::Limited;
 use super::error::ApiError;
 use super::{time_param, DAY_MS};
 use crate::startup::AppState;
@@ -35,7 +35,7 @@ pub struct UsageResponse {
 /// Defaults: the last 30 days, grouped by day.
 pub async fn report(
     State(state): State<AppState>,
-    ApiKey(key): ApiKey,
+    Limited(key): Limited,
     params: Result<Query<Params>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<UsageResponse>, ApiError> {
     let Query(p) = params.map_err(ApiError::from)?;

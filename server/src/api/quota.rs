@@ -1,0 +1,159 @@
+//! Enforcement API: quota checks, reservations, resource counts, and the
+//! organization's plan. Checks and reservations are rate limited per
+//! organization and per key; committing and releasing are not (they report
+//! usage and free capacity).
+
+use axum::body::Bytes;
+use axum::extract::rejection::{BytesRejection, JsonRejection};
+use axum::extract::{FromRequestParts, Path, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, StatusCode};
+use axum::Json;
+use serde::Deserialize;
+use serde_json::Value;
+use tollbooth::api_keys::ApiPrincipal;
+use tollbooth::metering::Sender;
+use tollbooth::quota::{self, CheckBody, Committed, Granted, QuotaStatus, ReservationView, ReserveInput};
+
+use super::auth::ApiKey;
+use super::error::ApiError;
+use super::events::parse_body;
+use crate::startup::AppState;
+
+/// An API key whose request fits the organization's and the key's
+/// requests-per-minute limits.
+#[derive(Debug, Clone)]
+pub struct Limited(pub ApiPrincipal);
+
+impl FromRequestParts<AppState> for Limited {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let ApiKey(p) = ApiKey::from_request_parts(parts, state).await?;
+        let base = &state.ctx.public_url;
+        let plan = quota::plan_for_rate_limits(&state.db, &p.org_id).await.map_err(|e| ApiError::from(e).with_base(base))?;
+        state
+            .db
+            .rate_limits()
+            .admit_request(&plan, &p.key_id, p.rate_limit_per_minute)
+            .map_err(|e| ApiError::from(e).with_base(base))?;
+        Ok(Limited(p))
+    }
+}
+
+/// One `{metric, amount}`; the amount is a number or, for cost, a decimal string.
+#[derive(Debug, Deserialize)]
+pub struct CheckItem {
+    pub metric: String,
+    pub amount: Value,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct CheckRequest {
+    pub user_id: Option<String>,
+    pub project_id: Option<String>,
+    pub checks: Vec<CheckItem>,
+    pub ttl_seconds: Option<i64>,
+}
+
+fn asks(items: &[CheckItem]) -> Result<Vec<quota::rules::Ask>, ApiError> {
+    let pairs = items
+        .iter()
+        .map(|i| {
+            let amount = match &i.amount {
+                Value::Number(n) => n.to_string(),
+                Value::String(s) => s.clone(),
+                _ => return Err(tollbooth::Error::invalid("amount", format!("{} amount must be a number", i.metric))),
+            };
+            Ok((i.metric.clone(), amount))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(quota::parse_asks(&pairs)?)
+}
+
+fn body<T>(r: Result<Json<T>, JsonRejection>) -> Result<T, ApiError> {
+    r.map(|Json(v)| v).map_err(ApiError::from)
+}
+
+/// The check body with an absolute upgrade URL.
+fn check_json(state: &AppState, b: CheckBody) -> Value {
+    let mut v = serde_json::to_value(&b).unwrap_or(Value::Null);
+    if let Some(path) = v.as_object_mut().and_then(|o| o.remove("upgrade_path")) {
+        v["upgrade_url"] = Value::String(format!("{}{}", state.ctx.public_url, path.as_str().unwrap_or_default()));
+    }
+    v
+}
+
+/// `POST /api/v1/quota/check`: would these amounts be allowed? No side effects.
+pub async fn check(
+    State(state): State<AppState>,
+    Limited(key): Limited,
+    req: Result<Json<CheckRequest>, JsonRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let req = body(req)?;
+    let answer = quota::check(&state.db, &key.org_id, &asks(&req.checks)?).await?;
+    Ok(Json(check_json(&state, answer)))
+}
+
+/// `POST /api/v1/reservations`: check and reserve atomically; 201, or 429
+/// with the check body and `Retry-After`.
+pub async fn reserve(
+    State(state): State<AppState>,
+    Limited(key): Limited,
+    req: Result<Json<CheckRequest>, JsonRejection>,
+) -> Result<(StatusCode, Json<Granted>), ApiError> {
+    let req = body(req)?;
+    let input = ReserveInput { user_id: req.user_id, project_id: req.project_id, asks: asks(&req.checks)?, ttl_seconds: req.ttl_seconds };
+    let sender = Sender { org_id: key.org_id, api_key_id: Some(key.key_id) };
+    let granted = quota::reserve(&state.db, &sender, input).await.map_err(|e| ApiError::from(e).with_base(&state.ctx.public_url))?;
+    Ok((StatusCode::CREATED, Json(granted)))
+}
+
+/// `GET /api/v1/reservations/{id}`.
+pub async fn get(State(state): State<AppState>, Limited(key): Limited, Path(id): Path<String>) -> Result<Json<ReservationView>, ApiError> {
+    Ok(Json(quota::get_reservation(&state.db, &key.org_id, &id).await?))
+}
+
+/// `POST /api/v1/reservations/{id}/commit` with the actual usage event(s).
+pub async fn commit(
+    State(state): State<AppState>,
+    ApiKey(key): ApiKey,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<(StatusCode, Json<Committed>), ApiError> {
+    let parsed = parse_body(&headers, body)?;
+    let sender = Sender { org_id: key.org_id, api_key_id: Some(key.key_id) };
+    let done = quota::commit_reservation(&state.db, &sender, &id, parsed).await?;
+    let rejected = done.results.iter().any(|r| r.status == tollbooth::metering::Outcome::Rejected);
+    Ok((if rejected { StatusCode::MULTI_STATUS } else { StatusCode::OK }, Json(done)))
+}
+
+/// `DELETE /api/v1/reservations/{id}`: release (idempotent).
+pub async fn release(State(state): State<AppState>, ApiKey(key): ApiKey, Path(id): Path<String>) -> Result<Json<ReservationView>, ApiError> {
+    Ok(Json(quota::release_reservation(&state.db, &key.org_id, &id).await?))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct DocumentsChange {
+    pub delta: i64,
+}
+
+/// `POST /api/v1/resources/documents` `{delta}`: 200 with the count, or 403
+/// beyond the plan.
+pub async fn documents(
+    State(state): State<AppState>,
+    Limited(key): Limited,
+    req: Result<Json<DocumentsChange>, JsonRejection>,
+) -> Result<Json<quota::resources::DocumentsCount>, ApiError> {
+    let req = body(req)?;
+    let out = quota::resources::change_documents(&state.db, &key.org_id, req.delta)
+        .await
+        .map_err(|e| ApiError::from(e).with_base(&state.ctx.public_url))?;
+    Ok(Json(out))
+}
+
+/// `GET /api/v1/plan`: the plan and how much of each limit is used.
+pub async fn plan(State(state): State<AppState>, Limited(key): Limited) -> Result<Json<QuotaStatus>, ApiError> {
+    Ok(Json(quota::status(&state.db, &key.org_id).await?))
+}

@@ -1,0 +1,549 @@
+//! Plans and their limits: what an organization may use, per metric and period.
+//!
+//! A plan holds limits on metrics over periods: usage metrics (tokens, cost,
+//! requests, feature units) per day and/or month, rate limits per minute, and
+//! resource counts. "Unlimited" is the absence of a limit, never a large
+//! number. A platform admin may override any limit for one organization
+//! (including making it unlimited). The effective limit is the override when
+//! there is one, else the plan's.
+//!
+//! The types here compile everywhere (the UI shows them); the catalog service
+//! and its storage sit behind the `ssr` feature.
+
+#[cfg(feature = "ssr")]
+mod service;
+#[cfg(feature = "ssr")]
+pub(crate) mod store;
+
+#[cfg(feature = "ssr")]
+pub use service::*;
+
+use serde::{Deserialize, Serialize};
+
+use crate::pricing::NanoUsd;
+use crate::Error;
+
+/// What a limit counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Metric {
+    /// Input plus output tokens (cached and reasoning tokens included in those).
+    Tokens,
+    /// Cost in USD, held as nano-USD.
+    CostUsd,
+    /// AI calls (an event's `requests`, 1 unless it says otherwise).
+    Requests,
+    /// Images generated or read.
+    Images,
+    /// Seconds of generated video, each call rounded up to a whole second.
+    VideoSeconds,
+    /// Calls to chat models.
+    ChatMessages,
+    /// Active (not archived) projects.
+    Projects,
+    /// Documents, as the product reports them.
+    Documents,
+    /// Members of the organization, pending invites included.
+    Members,
+}
+
+impl Metric {
+    pub const ALL: [Metric; 9] = [
+        Metric::Tokens,
+        Metric::CostUsd,
+        Metric::Requests,
+        Metric::Images,
+        Metric::VideoSeconds,
+        Metric::ChatMessages,
+        Metric::Projects,
+        Metric::Documents,
+        Metric::Members,
+    ];
+
+    /// The usage metrics, counted per day and month windows.
+    pub const USAGE: [Metric; 6] =
+        [Metric::Tokens, Metric::CostUsd, Metric::Requests, Metric::Images, Metric::VideoSeconds, Metric::ChatMessages];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Metric::Tokens => "tokens",
+            Metric::CostUsd => "cost_usd",
+            Metric::Requests => "requests",
+            Metric::Images => "images",
+            Metric::VideoSeconds => "video_seconds",
+            Metric::ChatMessages => "chat_messages",
+            Metric::Projects => "projects",
+            Metric::Documents => "documents",
+            Metric::Members => "members",
+        }
+    }
+
+    /// A person's name for it.
+    pub fn label(self) -> &'static str {
+        match self {
+            Metric::Tokens => "AI credits (tokens)",
+            Metric::CostUsd => "Spend (USD)",
+            Metric::Requests => "Requests",
+            Metric::Images => "Images",
+            Metric::VideoSeconds => "Video seconds",
+            Metric::ChatMessages => "Chat messages",
+            Metric::Projects => "Projects",
+            Metric::Documents => "Documents",
+            Metric::Members => "Members",
+        }
+    }
+
+    pub fn parse(s: &str) -> Result<Self, Error> {
+        Metric::ALL
+            .into_iter()
+            .find(|m| m.as_str() == s.trim())
+            .ok_or_else(|| Error::invalid("metric", format!("{s:?} is not a metric; use one of {}", Metric::names())))
+    }
+
+    fn names() -> String {
+        Metric::ALL.iter().map(|m| m.as_str()).collect::<Vec<_>>().join(", ")
+    }
+
+    /// Whether this counts resources (a standing total) rather than usage.
+    pub fn is_resource(self) -> bool {
+        matches!(self, Metric::Projects | Metric::Documents | Metric::Members)
+    }
+
+    /// The periods a limit on this metric may have.
+    pub fn periods(self) -> &'static [Period] {
+        match self {
+            Metric::Projects | Metric::Documents | Metric::Members => &[Period::Total],
+            Metric::Tokens | Metric::Requests => &[Period::Minute, Period::Day, Period::Month],
+            _ => &[Period::Day, Period::Month],
+        }
+    }
+
+    /// Reads an amount of this metric as a person writes it: USD with up to
+    /// nine decimals for cost (held as nano-USD), a whole number otherwise.
+    pub fn parse_amount(self, field: &'static str, text: &str) -> Result<i64, Error> {
+        let t = text.trim();
+        if self == Metric::CostUsd {
+            let n = NanoUsd::parse_usd(t.trim_start_matches('$')).map_err(|_| {
+                Error::invalid(field, format!("{t:?} is not an amount in USD such as 12.50"))
+            })?;
+            if n.nanos() < 0 {
+                return Err(Error::invalid(field, "must not be negative"));
+            }
+            return Ok(n.nanos());
+        }
+        let clean: String = t.chars().filter(|c| *c != ',' && *c != '_').collect();
+        match clean.parse::<i64>() {
+            Ok(v) if v >= 0 => Ok(v),
+            Ok(_) => Err(Error::invalid(field, "must not be negative")),
+            Err(_) => Err(Error::invalid(field, format!("{t:?} is not a whole number"))),
+        }
+    }
+
+    /// An amount of this metric as a person reads it (`$12.50`, `1,000,000`).
+    pub fn format_amount(self, v: i64) -> String {
+        if self == Metric::CostUsd {
+            return format!("${}", NanoUsd::from_nanos(v).to_short_usd_string());
+        }
+        group_thousands(v)
+    }
+}
+
+impl std::fmt::Display for Metric {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// `1234567` as `1,234,567`.
+pub fn group_thousands(v: i64) -> String {
+    let digits = v.unsigned_abs().to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3 + 1);
+    if v < 0 {
+        out.push('-');
+    }
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// The window a limit applies over. Day and month are calendar windows in the
+/// organization's time zone; minute is a rate limit; total is a standing count.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Period {
+    Minute,
+    Day,
+    Month,
+    Total,
+}
+
+impl Period {
+    pub const ALL: [Period; 4] = [Period::Minute, Period::Day, Period::Month, Period::Total];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Period::Minute => "minute",
+            Period::Day => "day",
+            Period::Month => "month",
+            Period::Total => "total",
+        }
+    }
+
+    pub fn parse(s: &str) -> Result<Self, Error> {
+        Period::ALL
+            .into_iter()
+            .find(|p| p.as_str() == s.trim())
+            .ok_or_else(|| Error::invalid("period", format!("{s:?} is not a period; use minute, day, month or total")))
+    }
+
+    /// "per month", "per minute", "" for totals.
+    pub fn per(self) -> &'static str {
+        match self {
+            Period::Minute => "per minute",
+            Period::Day => "per day",
+            Period::Month => "per month",
+            Period::Total => "",
+        }
+    }
+}
+
+impl std::fmt::Display for Period {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One limit: at most `value` of `metric` per `period`. A hard limit denies
+/// beyond it; a soft one allows, and the overage is billed at `overage_nanos`
+/// per unit.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Limit {
+    pub metric: Metric,
+    pub period: Period,
+    /// In the metric's unit (nano-USD for cost).
+    pub value: i64,
+    pub hard: bool,
+    pub overage_nanos: Option<i64>,
+}
+
+impl Limit {
+    /// Checks the combination: the period fits the metric, and only soft
+    /// limits carry an overage price.
+    pub fn validate(&self) -> Result<(), Error> {
+        if !self.metric.periods().contains(&self.period) {
+            let allowed = self.metric.periods().iter().map(|p| p.as_str()).collect::<Vec<_>>().join(" or ");
+            return Err(Error::invalid("period", format!("a {} limit is per {allowed}", self.metric)));
+        }
+        if self.value < 0 {
+            return Err(Error::invalid("limit", "must not be negative"));
+        }
+        if self.overage_nanos.is_some() && self.hard {
+            return Err(Error::invalid("overage", "only a soft limit has an overage price"));
+        }
+        if self.overage_nanos.is_some_and(|o| o < 0) {
+            return Err(Error::invalid("overage", "must not be negative"));
+        }
+        if self.period == Period::Minute && !self.hard {
+            return Err(Error::invalid("hard", "a rate limit (per minute) is always hard"));
+        }
+        Ok(())
+    }
+
+    /// "100,000 per month (hard)".
+    pub fn describe(&self) -> String {
+        let per = self.period.per();
+        let kind = if self.hard { "hard" } else { "soft" };
+        let value = self.metric.format_amount(self.value);
+        if per.is_empty() {
+            format!("{value} ({kind})")
+        } else {
+            format!("{value} {per} ({kind})")
+        }
+    }
+}
+
+/// A plan code: lower-case letters, digits, `-` and `_`, 2 to 40 characters.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct PlanCode(String);
+
+impl PlanCode {
+    pub fn parse(raw: &str) -> Result<Self, Error> {
+        let s = raw.trim();
+        let ok_chars = s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
+        if s.len() < 2 || s.len() > 40 || !ok_chars || !s.starts_with(|c: char| c.is_ascii_lowercase()) {
+            return Err(Error::invalid(
+                "code",
+                "must be 2 to 40 characters: lower-case letters, digits, - or _, starting with a letter",
+            ));
+        }
+        Ok(PlanCode(s.to_string()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// The plan every new signup gets.
+pub const DEFAULT_PLAN: &str = "starter";
+/// The plan of the demo organization: unlimited, usage tracked.
+pub const DEMO_PLAN: &str = "demo";
+
+/// A plan as the catalog and the Plans page show it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlanView {
+    pub code: String,
+    pub name: String,
+    pub description: String,
+    pub monthly_price_nanos: i64,
+    pub is_public: bool,
+    pub sort_order: i64,
+    pub archived_at: Option<i64>,
+    pub limits: Vec<Limit>,
+    /// How many organizations are on it.
+    pub organizations: i64,
+}
+
+impl PlanView {
+    /// Its limit on `metric` per `period`, `None` when unlimited.
+    pub fn limit(&self, metric: Metric, period: Period) -> Option<&Limit> {
+        self.limits.iter().find(|l| l.metric == metric && l.period == period)
+    }
+
+    /// "$29/month" or "Free".
+    pub fn price_label(&self) -> String {
+        if self.monthly_price_nanos == 0 {
+            "Free".to_string()
+        } else {
+            let usd = NanoUsd::from_nanos(self.monthly_price_nanos).to_short_usd_string();
+            format!("${}/month", usd.strip_suffix(".00").unwrap_or(&usd))
+        }
+    }
+}
+
+/// One metric and period of an organization: the plan's limit, the
+/// platform admin's override if any, and the one in force.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrgLimit {
+    pub metric: Metric,
+    pub period: Period,
+    pub plan: Option<Limit>,
+    /// `Some(None)`: overridden to unlimited.
+    pub overridden: Option<Option<Limit>>,
+}
+
+impl OrgLimit {
+    /// The limit in force: the override when there is one, else the plan's.
+    pub fn effective(&self) -> Option<&Limit> {
+        match &self.overridden {
+            Some(o) => o.as_ref(),
+            None => self.plan.as_ref(),
+        }
+    }
+}
+
+/// An organization's plan and every limit that applies to it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrgPlan {
+    pub org_id: String,
+    pub plan_code: String,
+    pub plan_name: String,
+    pub time_zone: String,
+    pub limits: Vec<OrgLimit>,
+}
+
+impl OrgPlan {
+    pub fn is_demo(&self) -> bool {
+        self.plan_code == DEMO_PLAN
+    }
+
+    /// The limit in force on `metric` per `period`.
+    pub fn limit(&self, metric: Metric, period: Period) -> Option<&Limit> {
+        self.limits.iter().find(|l| l.metric == metric && l.period == period).and_then(OrgLimit::effective)
+    }
+
+    /// Every limit in force on `metric`, shortest period first.
+    pub fn limits_on(&self, metric: Metric) -> impl Iterator<Item = &Limit> {
+        self.limits.iter().filter(move |l| l.metric == metric).filter_map(OrgLimit::effective)
+    }
+}
+
+/// A plan as the editor submits it: text fields as typed, parsed by
+/// [`PlanInput::parse`]. A limit with an empty value is left out (unlimited).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlanInput {
+    pub code: String,
+    pub name: String,
+    pub description: String,
+    /// USD per month, e.g. `29` or `29.00`.
+    pub monthly_price_usd: String,
+    pub is_public: bool,
+    pub sort_order: i64,
+    pub limits: Vec<LimitInput>,
+}
+
+/// One limit row of the plan editor or of an override.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LimitInput {
+    pub metric: String,
+    pub period: String,
+    /// The limit in the metric's unit (USD for cost); empty: unlimited.
+    pub value: String,
+    pub hard: bool,
+    /// USD per unit beyond a soft limit; empty: none.
+    pub overage_usd: String,
+}
+
+impl LimitInput {
+    /// The metric, the period and the limit (`None`: unlimited).
+    pub fn parse(&self) -> Result<(Metric, Period, Option<Limit>), Error> {
+        let metric = Metric::parse(&self.metric)?;
+        let period = Period::parse(&self.period)?;
+        if self.value.trim().is_empty() {
+            return Ok((metric, period, None));
+        }
+        let value = metric.parse_amount("limit", &self.value)?;
+        let overage_nanos = match self.overage_usd.trim() {
+            "" => None,
+            t => Some(Metric::CostUsd.parse_amount("overage", t)?),
+        };
+        let limit = Limit { metric, period, value, hard: self.hard, overage_nanos };
+        limit.validate()?;
+        Ok((metric, period, Some(limit)))
+    }
+}
+
+impl PlanInput {
+    /// The plan it describes (with no organizations yet), or the first problem.
+    pub fn parse(&self) -> Result<PlanView, Error> {
+        let code = PlanCode::parse(&self.code)?;
+        let name = self.name.trim();
+        if name.is_empty() || name.chars().count() > 60 {
+            return Err(Error::invalid("name", "is required, at most 60 characters"));
+        }
+        if self.description.chars().count() > 200 {
+            return Err(Error::invalid("description", "must be at most 200 characters"));
+        }
+        let price = match self.monthly_price_usd.trim() {
+            "" => 0,
+            t => Metric::CostUsd.parse_amount("price", t)?,
+        };
+        let mut limits: Vec<Limit> = Vec::new();
+        for input in &self.limits {
+            let (metric, period, limit) = input.parse()?;
+            if limits.iter().any(|l| l.metric == metric && l.period == period) {
+                return Err(Error::invalid("limits", format!("{metric} per {period} is listed twice")));
+            }
+            limits.extend(limit);
+        }
+        limits.sort_by_key(|l| (l.metric, l.period));
+        Ok(PlanView {
+            code: code.as_str().to_string(),
+            name: name.to_string(),
+            description: self.description.trim().to_string(),
+            monthly_price_nanos: price,
+            is_public: self.is_public,
+            sort_order: self.sort_order,
+            archived_at: None,
+            limits,
+            organizations: 0,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn metric_and_period_names_round_trip() {
+        for m in Metric::ALL {
+            assert_eq!(Metric::parse(m.as_str()).unwrap(), m);
+        }
+        for p in Period::ALL {
+            assert_eq!(Period::parse(p.as_str()).unwrap(), p);
+        }
+        let e = Metric::parse("gpus").unwrap_err();
+        assert!(e.to_string().contains("tokens, cost_usd"), "{e}");
+    }
+
+    #[test]
+    fn amounts_parse_exactly() {
+        assert_eq!(Metric::CostUsd.parse_amount("limit", "$12.50").unwrap(), 12_500_000_000);
+        assert_eq!(Metric::CostUsd.parse_amount("limit", "0.000000001").unwrap(), 1);
+        assert_eq!(Metric::Tokens.parse_amount("limit", "1,000,000").unwrap(), 1_000_000);
+        assert!(Metric::Tokens.parse_amount("limit", "1.5").is_err());
+        assert!(Metric::Tokens.parse_amount("limit", "-3").is_err());
+        assert!(Metric::CostUsd.parse_amount("limit", "-1").is_err());
+        assert_eq!(Metric::CostUsd.format_amount(12_500_000_000), "$12.50");
+        assert_eq!(Metric::Tokens.format_amount(1_000_000), "1,000,000");
+        assert_eq!(group_thousands(999), "999");
+        assert_eq!(group_thousands(-1234), "-1,234");
+    }
+
+    #[test]
+    fn limits_must_fit_their_metric() {
+        let l = |metric, period, hard, overage| Limit { metric, period, value: 10, hard, overage_nanos: overage };
+        assert!(l(Metric::Tokens, Period::Month, true, None).validate().is_ok());
+        assert!(l(Metric::Tokens, Period::Month, false, Some(2000)).validate().is_ok());
+        assert!(l(Metric::Projects, Period::Month, true, None).validate().is_err());
+        assert!(l(Metric::Images, Period::Minute, true, None).validate().is_err());
+        assert!(l(Metric::Tokens, Period::Month, true, Some(1)).validate().is_err());
+        assert!(l(Metric::Requests, Period::Minute, false, None).validate().is_err());
+        assert_eq!(l(Metric::Tokens, Period::Month, true, None).describe(), "10 per month (hard)");
+    }
+
+    #[test]
+    fn plan_input_parses_limits_and_leaves_empty_ones_unlimited() {
+        let row = |metric: &str, period: &str, value: &str, hard: bool, overage: &str| LimitInput {
+            metric: metric.into(),
+            period: period.into(),
+            value: value.into(),
+            hard,
+            overage_usd: overage.into(),
+        };
+        let input = PlanInput {
+            code: "growth".into(),
+            name: " Growth ".into(),
+            monthly_price_usd: "49".into(),
+            is_public: true,
+            limits: vec![row("tokens", "month", "2,000,000", false, "0.000002"), row("projects", "total", "", true, "")],
+            ..Default::default()
+        };
+        let plan = input.parse().unwrap();
+        assert_eq!(plan.name, "Growth");
+        assert_eq!(plan.monthly_price_nanos, 49_000_000_000);
+        assert_eq!(plan.price_label(), "$49/month");
+        assert_eq!(plan.limits.len(), 1, "an empty value is unlimited: no row");
+        assert_eq!(plan.limits[0].overage_nanos, Some(2_000));
+        let twice = PlanInput { limits: vec![row("tokens", "month", "1", true, ""), row("tokens", "month", "2", true, "")], ..input.clone() };
+        assert_eq!(twice.parse().unwrap_err().field(), Some("limits"));
+        let bad = PlanInput { limits: vec![row("tokens", "month", "lots", true, "")], ..input };
+        assert_eq!(bad.parse().unwrap_err().field(), Some("limit"));
+    }
+
+    #[test]
+    fn plan_codes_are_slugs() {
+        assert!(PlanCode::parse("pro").is_ok());
+        assert!(PlanCode::parse("team-2026").is_ok());
+        assert!(PlanCode::parse("Pro").is_err());
+        assert!(PlanCode::parse("x").is_err());
+        assert!(PlanCode::parse("9lives").is_err());
+    }
+
+    #[test]
+    fn override_wins_over_the_plan_and_can_mean_unlimited() {
+        let plan = Limit { metric: Metric::Tokens, period: Period::Month, value: 100, hard: true, overage_nanos: None };
+        let mut l = OrgLimit { metric: Metric::Tokens, period: Period::Month, plan: Some(plan.clone()), overridden: None };
+        assert_eq!(l.effective(), Some(&plan));
+        l.overridden = Some(None);
+        assert_eq!(l.effective(), None);
+        let custom = Limit { value: 500, ..plan };
+        l.overridden = Some(Some(custom.clone()));
+        assert_eq!(l.effective(), Some(&custom));
+    }
+}

@@ -1,0 +1,191 @@
+//! Usage counters: what each local day of an organization used, per usage
+//! metric, kept in the same transaction as the events (so "used" is never
+//! behind a committed event, and a crash loses nothing). A month is the sum of
+//! its days: days nest in months in every time zone.
+//!
+//! What an event counts: tokens are input plus output tokens; cost is its
+//! exact cost (unpriced events count no cost); requests are its `requests`;
+//! images its images; video seconds the duration of calls to video models,
+//! each call rounded up to a whole second; chat messages the requests to chat
+//! (and responses) models.
+
+use std::collections::BTreeMap;
+
+use chrono_tz::Tz;
+use sqlx::{AnyConnection, Row};
+
+use super::window::{day_start, window};
+use super::Units;
+use crate::db::{values_rows, Engine};
+use crate::metering::NewEvent;
+use crate::plans::Period;
+use crate::pricing::Mode;
+use crate::Result;
+
+const COLUMNS: [&str; 6] = ["tokens", "cost_nanos", "requests", "images", "video_seconds", "chat_messages"];
+
+/// What one event adds to the usage metrics.
+pub fn units_of(e: &NewEvent, cost_nanos: Option<i64>, mode: Option<&Mode>) -> Units {
+    let video = matches!(mode, Some(Mode::VideoGeneration));
+    let chat = matches!(mode, Some(Mode::Chat | Mode::Responses));
+    let requests = e.requests as i64;
+    [
+        (e.input_tokens + e.output_tokens) as i64,
+        cost_nanos.unwrap_or(0),
+        requests,
+        e.images as i64,
+        if video { e.duration_ms.div_ceil(1000) as i64 } else { 0 },
+        if chat { requests } else { 0 },
+    ]
+}
+
+/// A batch's units per local day.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct DayUnits(pub BTreeMap<i64, Units>);
+
+impl DayUnits {
+    pub fn add(&mut self, tz: Tz, ts_ms: i64, units: Units) {
+        let day = self.0.entry(day_start(tz, ts_ms)).or_default();
+        for (d, u) in day.iter_mut().zip(units) {
+            *d += u;
+        }
+    }
+
+    /// Adds the sums to the stored counters (days in order, so concurrent
+    /// batches lock rows alike).
+    pub async fn write(&self, conn: &mut AnyConnection, engine: Engine, org_id: &str) -> Result<()> {
+        if self.0.is_empty() {
+            return Ok(());
+        }
+        let updates = COLUMNS.iter().map(|c| format!("{c} = usage_counters.{c} + excluded.{c}")).collect::<Vec<_>>().join(", ");
+        let sql = format!(
+            "INSERT INTO usage_counters (org_id, day_start, {}) VALUES {} ON CONFLICT (org_id, day_start) DO UPDATE SET {updates}",
+            COLUMNS.join(", "),
+            values_rows(engine, self.0.len(), 2 + COLUMNS.len()),
+        );
+        let mut q = sqlx::query(&sql);
+        for (day, units) in &self.0 {
+            q = q.bind(org_id).bind(*day);
+            for u in units {
+                q = q.bind(*u);
+            }
+        }
+        q.execute(conn).await?;
+        Ok(())
+    }
+}
+
+/// The organization's stored use in the day and the month containing `now_ms`.
+pub async fn current(conn: &mut AnyConnection, org_id: &str, tz: Tz, now_ms: i64) -> Result<(Units, Units)> {
+    let month = window(tz, Period::Month, now_ms);
+    let today = day_start(tz, now_ms);
+    let rows = sqlx::query(&format!(
+        "SELECT day_start, {} FROM usage_counters WHERE org_id = $1 AND day_start >= $2 AND day_start < $3",
+        COLUMNS.join(", ")
+    ))
+    .bind(org_id)
+    .bind(month.start_ms)
+    .bind(month.end_ms)
+    .fetch_all(conn)
+    .await?;
+    let (mut day, mut total) = (Units::default(), Units::default());
+    for r in rows {
+        let start: i64 = r.try_get("day_start")?;
+        for (i, c) in COLUMNS.iter().enumerate() {
+            let v: i64 = r.try_get(*c)?;
+            total[i] += v;
+            if start == today {
+                day[i] += v;
+            }
+        }
+    }
+    Ok((day, total))
+}
+
+/// Recomputes the counters of the current month from the events themselves
+/// and replaces the stored ones; returns whether they differed. Run at start
+/// (to verify what the ledger will trust) and when the time zone changes
+/// (the days move).
+pub async fn rebuild_month(conn: &mut AnyConnection, engine: Engine, org_id: &str, tz: Tz, now_ms: i64) -> Result<bool> {
+    let month = window(tz, Period::Month, now_ms);
+    let rows = sqlx::query(
+        "SELECT e.ts, e.input_tokens, e.output_tokens, e.cost_nano, e.requests, e.images, e.duration_ms, m.mode \
+         FROM usage_events e LEFT JOIN models m ON m.name = e.model \
+         WHERE e.org_id = $1 AND e.ts >= $2 AND e.ts < $3",
+    )
+    .bind(org_id)
+    .bind(month.start_ms)
+    .bind(month.end_ms)
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut fresh = DayUnits::default();
+    for r in rows {
+        let e = NewEvent {
+            input_tokens: r.try_get::<i64, _>("input_tokens")? as u64,
+            output_tokens: r.try_get::<i64, _>("output_tokens")? as u64,
+            requests: r.try_get::<i64, _>("requests")? as u64,
+            images: r.try_get::<i64, _>("images")? as u64,
+            duration_ms: r.try_get::<i64, _>("duration_ms")? as u64,
+            ..NewEvent::blank()
+        };
+        let mode: Option<String> = r.try_get("mode")?;
+        let units = units_of(&e, r.try_get("cost_nano")?, mode.map(Mode::from).as_ref());
+        fresh.add(tz, r.try_get("ts")?, units);
+    }
+    let stored = sqlx::query(&format!(
+        "SELECT day_start, {} FROM usage_counters WHERE org_id = $1 AND day_start >= $2 AND day_start < $3 ORDER BY day_start",
+        COLUMNS.join(", ")
+    ))
+    .bind(org_id)
+    .bind(month.start_ms)
+    .bind(month.end_ms)
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut old = DayUnits::default();
+    for r in stored {
+        let mut u = Units::default();
+        for (i, c) in COLUMNS.iter().enumerate() {
+            u[i] = r.try_get(*c)?;
+        }
+        if u != Units::default() {
+            old.0.insert(r.try_get("day_start")?, u);
+        }
+    }
+    if old == fresh {
+        return Ok(false);
+    }
+    sqlx::query("DELETE FROM usage_counters WHERE org_id = $1 AND day_start >= $2 AND day_start < $3")
+        .bind(org_id)
+        .bind(month.start_ms)
+        .bind(month.end_ms)
+        .execute(&mut *conn)
+        .await?;
+    // The days of the edge of the month in another alignment (after a time
+    // zone change) are replaced as well.
+    fresh.write(conn, engine, org_id).await?;
+    Ok(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_event_counts_tokens_cost_and_feature_units() {
+        let e = NewEvent { input_tokens: 100, output_tokens: 20, requests: 1, images: 2, duration_ms: 4_001, ..NewEvent::blank() };
+        assert_eq!(units_of(&e, Some(7), Some(&Mode::Chat)), [120, 7, 1, 2, 0, 1]);
+        assert_eq!(units_of(&e, None, Some(&Mode::VideoGeneration)), [120, 0, 1, 2, 5, 0]);
+        assert_eq!(units_of(&e, None, None), [120, 0, 1, 2, 0, 0]);
+    }
+
+    #[test]
+    fn units_fold_by_local_day() {
+        let tz: Tz = "Europe/Paris".parse().unwrap();
+        let mut d = DayUnits::default();
+        // 22:30 and 23:30 UTC on Jan 31 fall on two Paris days.
+        d.add(tz, 1_769_898_600_000, [1, 0, 0, 0, 0, 0]);
+        d.add(tz, 1_769_902_200_000, [2, 0, 0, 0, 0, 0]);
+        d.add(tz, 1_769_902_300_000, [3, 0, 0, 0, 0, 0]);
+        assert_eq!(d.0.values().map(|u| u[0]).collect::<Vec<_>>(), vec![1, 5]);
+    }
+}

@@ -1,0 +1,278 @@
+//! The in-memory ledger used on SQLite, where one server process owns the
+//! database: per organization, the limits in force, what the current day and
+//! month used, and the active reservations. A decision is a mutex-protected
+//! arithmetic step (microseconds); every granted reservation is written
+//! through to the database before it is answered, batched with the others
+//! waiting (group commit), so a crash loses nothing that was granted.
+//!
+//! Consistency with the database:
+//! - an organization's state is loaded (limits, counters) through the single
+//!   writer connection, so no ingest transaction is in flight meanwhile;
+//! - ingest adds its units to a loaded state while it still holds that
+//!   writer, just before committing (and drops the state if the commit fails);
+//! - limits changed by an admin bump an epoch, and a new day (or five
+//!   seconds, for changes made by another process) reloads; a
+//!   reload keeps the reservations held in memory (they are authoritative
+//!   here; the first load reads them from the database);
+//! - a state being replaced is retired under its lock, so a decision that
+//!   raced the reload retries on the new state instead of being lost.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use chrono_tz::Tz;
+use tokio::sync::{mpsc, oneshot, OnceCell};
+
+use super::counters::DayUnits;
+use super::rules::Tally;
+use super::store::{self, NewReservation};
+use super::window::{window, zone, Window};
+use super::Units;
+use crate::db::{Db, Engine};
+use crate::plans::{OrgPlan, Period};
+use crate::{Error, Result};
+
+/// How long limits and counters are trusted before being read again: a
+/// change made by another process (the CLI's `set-plan`) is seen this soon.
+/// Changes made through this process are seen at once (the epoch).
+const RELOAD_EVERY: Duration = Duration::from_secs(5);
+
+/// A reservation held in memory.
+#[derive(Debug, Clone)]
+struct Held {
+    expires_at: i64,
+    amounts: Units,
+}
+
+/// One organization's ledger.
+#[derive(Debug)]
+pub(crate) struct OrgState {
+    epoch: u64,
+    loaded_at: Instant,
+    retired: bool,
+    pub plan: OrgPlan,
+    pub tz: Tz,
+    day: Window,
+    month: Window,
+    used_day: Units,
+    used_month: Units,
+    held: HashMap<String, Held>,
+    reserved: Units,
+}
+
+impl OrgState {
+    pub fn is_retired(&self) -> bool {
+        self.retired
+    }
+
+    /// Drops expired reservations (they stop counting at their expiry).
+    pub fn prune(&mut self, now_ms: i64) {
+        let reserved = &mut self.reserved;
+        self.held.retain(|_, h| {
+            let keep = h.expires_at > now_ms;
+            if !keep {
+                sub(reserved, &h.amounts);
+            }
+            keep
+        });
+    }
+
+    pub fn tally(&self, resources: Vec<(crate::plans::Metric, i64)>) -> Tally {
+        Tally { day: self.used_day, month: self.used_month, reserved: self.reserved, resources }
+    }
+
+    pub fn hold(&mut self, id: &str, expires_at: i64, amounts: Units) {
+        add(&mut self.reserved, &amounts);
+        self.held.insert(id.to_string(), Held { expires_at, amounts });
+    }
+
+    pub fn unhold(&mut self, id: &str) {
+        if let Some(h) = self.held.remove(id) {
+            sub(&mut self.reserved, &h.amounts);
+        }
+    }
+}
+
+fn add(a: &mut Units, b: &Units) {
+    for (x, y) in a.iter_mut().zip(b) {
+        *x += y;
+    }
+}
+
+fn sub(a: &mut Units, b: &Units) {
+    for (x, y) in a.iter_mut().zip(b) {
+        *x -= y;
+    }
+}
+
+type Job = (NewReservation, oneshot::Sender<Result<()>>);
+
+/// The ledgers of every organization of one database.
+#[derive(Debug, Default)]
+pub struct Memory {
+    epoch: AtomicU64,
+    orgs: Mutex<HashMap<String, Arc<Mutex<OrgState>>>>,
+    writer: OnceCell<mpsc::UnboundedSender<Job>>,
+}
+
+impl Memory {
+    /// The current limits epoch.
+    pub fn epoch(&self) -> u64 {
+        self.epoch.load(Ordering::SeqCst)
+    }
+
+    /// Limits changed somewhere: every state reloads them on next use.
+    pub fn bump(&self) {
+        self.epoch.fetch_add(1, Ordering::SeqCst);
+    }
+
+    fn fresh(&self, org_id: &str, now_ms: i64) -> Option<Arc<Mutex<OrgState>>> {
+        let orgs = self.orgs.lock().expect("ledger map");
+        let st = orgs.get(org_id)?;
+        let g = st.lock().expect("org ledger");
+        (g.epoch == self.epoch.load(Ordering::SeqCst)
+            && g.loaded_at.elapsed() < RELOAD_EVERY
+            && now_ms < g.day.end_ms
+            && now_ms >= g.day.start_ms
+            && !g.retired)
+            .then(|| st.clone())
+    }
+
+    /// The organization's current state, loading it when missing or stale.
+    pub async fn state(&self, db: &Db, org_id: &str, now_ms: i64) -> Result<Arc<Mutex<OrgState>>> {
+        if let Some(st) = self.fresh(org_id, now_ms) {
+            return Ok(st);
+        }
+        // Through the writer: no ingest transaction is in flight while loading.
+        let mut conn = db.writer().acquire().await?;
+        if let Some(st) = self.fresh(org_id, now_ms) {
+            return Ok(st);
+        }
+        let epoch = self.epoch.load(Ordering::SeqCst);
+        let plan = crate::plans::store::org_plan(&mut conn, org_id).await?;
+        let tz = zone(&plan.time_zone);
+        let (used_day, used_month) = super::counters::current(&mut conn, org_id, tz, now_ms).await?;
+        let old = self.orgs.lock().expect("ledger map").get(org_id).cloned();
+        let mut held = match &old {
+            Some(old) => {
+                let mut g = old.lock().expect("org ledger");
+                g.retired = true;
+                std::mem::take(&mut g.held)
+            }
+            None => store::active(&mut conn, org_id, now_ms)
+                .await?
+                .into_iter()
+                .map(|(id, expires_at, amounts)| (id, Held { expires_at, amounts }))
+                .collect(),
+        };
+        held.retain(|_, h| h.expires_at > now_ms);
+        let mut reserved = Units::default();
+        for h in held.values() {
+            add(&mut reserved, &h.amounts);
+        }
+        let st = Arc::new(Mutex::new(OrgState {
+            epoch,
+            loaded_at: Instant::now(),
+            retired: false,
+            day: window(tz, Period::Day, now_ms),
+            month: window(tz, Period::Month, now_ms),
+            plan,
+            tz,
+            used_day,
+            used_month,
+            held,
+            reserved,
+        }));
+        self.orgs.lock().expect("ledger map").insert(org_id.to_string(), st.clone());
+        drop(conn);
+        Ok(st)
+    }
+
+    /// Adds a committing batch's units to a loaded state (called holding the
+    /// writer, just before commit).
+    pub fn apply_usage(&self, org_id: &str, days: &DayUnits, settled: Option<&str>) {
+        let Some(st) = self.orgs.lock().expect("ledger map").get(org_id).cloned() else { return };
+        let mut g = st.lock().expect("org ledger");
+        for (start, units) in &days.0 {
+            if *start == g.day.start_ms {
+                add(&mut g.used_day, units);
+            }
+            if *start >= g.month.start_ms && *start < g.month.end_ms {
+                add(&mut g.used_month, units);
+            }
+        }
+        if let Some(id) = settled {
+            g.unhold(id);
+        }
+    }
+
+    /// Forgets a reservation (released or committed).
+    pub fn unhold(&self, org_id: &str, id: &str) {
+        if let Some(st) = self.orgs.lock().expect("ledger map").get(org_id).cloned() {
+            st.lock().expect("org ledger").unhold(id);
+        }
+    }
+
+    /// Drops an organization's state (after a failed commit); the next use
+    /// reloads it from the database.
+    pub fn forget(&self, org_id: &str) {
+        if let Some(st) = self.orgs.lock().expect("ledger map").remove(org_id) {
+            st.lock().expect("org ledger").retired = true;
+        }
+    }
+
+    /// Writes a granted reservation through to the database, batched with
+    /// others waiting; returns once it is committed.
+    pub async fn write_through(&self, db: &Db, row: NewReservation) -> Result<()> {
+        let tx = self
+            .writer
+            .get_or_init(|| async {
+                let (tx, rx) = mpsc::unbounded_channel();
+                tokio::spawn(group_commit(db.writer().clone(), db.engine, rx));
+                tx
+            })
+            .await;
+        let (done_tx, done_rx) = oneshot::channel();
+        tx.send((row, done_tx)).map_err(|_| Error::Unavailable("the reservation writer stopped; retry".into()))?;
+        done_rx.await.map_err(|_| Error::Unavailable("the reservation writer stopped; retry".into()))?
+    }
+}
+
+/// Commits waiting reservations together: one transaction for everything
+/// queued while the previous one committed. If a batch fails, each of its
+/// reservations is tried alone so one bad row fails only itself.
+async fn group_commit(pool: sqlx::AnyPool, engine: Engine, mut rx: mpsc::UnboundedReceiver<Job>) {
+    // The task holds the writer pool (not the ledger), so it ends when the
+    // ledger, and with it the sender, is dropped.
+    while let Some(first) = rx.recv().await {
+        let mut jobs = vec![first];
+        while jobs.len() < 500 {
+            match rx.try_recv() {
+                Ok(j) => jobs.push(j),
+                Err(_) => break,
+            }
+        }
+        let rows: Vec<&NewReservation> = jobs.iter().map(|(r, _)| r).collect();
+        match write(&pool, engine, &rows).await {
+            Ok(()) => {
+                for (_, done) in jobs {
+                    let _ = done.send(Ok(()));
+                }
+            }
+            Err(_) => {
+                for (row, done) in jobs {
+                    let _ = done.send(write(&pool, engine, &[&row]).await);
+                }
+            }
+        }
+    }
+}
+
+async fn write(pool: &sqlx::AnyPool, engine: Engine, rows: &[&NewReservation]) -> Result<()> {
+    let mut tx = pool.begin().await?;
+    store::insert(&mut tx, engine, rows).await?;
+    tx.commit().await?;
+    Ok(())
+}

@@ -1,0 +1,384 @@
+//! The verbs of enforcement: `check`, `reserve`, `commit_reservation`,
+//! `release_reservation`, and the organization's `status`.
+
+use std::sync::Arc;
+
+use serde::Serialize;
+use serde_json::json;
+
+use super::rules::{self, Ask, Decision, Tally};
+use super::store::{self, NewReservation};
+use super::window::zone;
+use super::{resources, QuotaStatus, StatusLine, Units};
+use crate::clock::{now_ms, to_rfc3339};
+use crate::db::{Db, Engine};
+use crate::error::Refusal;
+use crate::ids::{is_valid_id, new_id};
+use crate::metering::{self, EventResult, ParsedEvent, Recorded, Sender};
+use crate::plans::{Metric, OrgPlan, Period};
+use crate::{Error, Result};
+
+/// Default and largest reservation lifetime.
+pub const DEFAULT_TTL_SECS: i64 = 60;
+pub const MAX_TTL_SECS: i64 = 3600;
+
+/// Limits changed (a plan edited, an organization moved, an override set):
+/// the in-memory ledger and the rate limiter's plan cache reload them.
+pub fn limits_changed(db: &Db) {
+    db.quota_memory().bump();
+}
+
+/// Where a refused client can raise its limits (relative to the site).
+pub fn upgrade_path(org_id: &str) -> String {
+    format!("/o/{org_id}/billing")
+}
+
+/// The answer body of a check (and of a refused reservation).
+#[derive(Debug, Clone, Serialize)]
+pub struct CheckBody {
+    pub allowed: bool,
+    pub results: Vec<rules::LimitResult>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// Relative; the edge makes it absolute.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub upgrade_path: Option<String>,
+}
+
+impl CheckBody {
+    fn of(org_id: &str, d: Decision) -> Self {
+        let reason = d.refused().map(|r| r.explain());
+        CheckBody { allowed: d.allowed, upgrade_path: reason.as_ref().map(|_| upgrade_path(org_id)), reason, results: d.results }
+    }
+}
+
+fn refused(org_id: &str, d: Decision, now: i64) -> Error {
+    let retry = d.retry_after_secs(now);
+    let status = if d.refused().is_some_and(|r| r.window == Period::Total) { 403 } else { 429 };
+    let body = CheckBody::of(org_id, d);
+    Error::LimitReached(Box::new(Refusal {
+        message: body.reason.clone().unwrap_or_default(),
+        status,
+        details: serde_json::to_value(&body).unwrap_or_else(|_| json!({})),
+        retry_after_secs: retry,
+    }))
+}
+
+/// The organization's plan, shared with the rate limiter's short cache.
+pub async fn plan_for_rate_limits(db: &Db, org_id: &str) -> Result<Arc<OrgPlan>> {
+    let epoch = db.quota_memory().epoch();
+    if let Some(p) = db.rate_limits().cached_plan(org_id, epoch) {
+        return Ok(p);
+    }
+    let plan = Arc::new(crate::plans::org_plan(db, org_id).await?);
+    db.rate_limits().remember_plan(plan.clone(), epoch);
+    Ok(plan)
+}
+
+/// Parses the asks of a request: `metric` names and amounts as sent.
+pub fn parse_asks(items: &[(String, String)]) -> Result<Vec<Ask>> {
+    let asks = items
+        .iter()
+        .map(|(m, a)| {
+            let metric = Metric::parse(m)?;
+            Ok(Ask { metric, amount: metric.parse_amount("amount", a)? })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    rules::merge(&asks)
+}
+
+/// Would these amounts be allowed now? No side effects.
+pub async fn check(db: &Db, org_id: &str, asks: &[Ask]) -> Result<CheckBody> {
+    let asks = rules::merge(asks)?;
+    let now = now_ms();
+    let resources = {
+        let mut conn = db.reader().acquire().await?;
+        resources::counts(&mut conn, org_id, asks.iter().map(|a| a.metric)).await?
+    };
+    let decision = match db.engine {
+        Engine::Sqlite => {
+            let st = db.quota_memory().state(db, org_id, now).await?;
+            let mut g = st.lock().expect("org ledger");
+            g.prune(now);
+            rules::evaluate(&g.plan, g.tz, now, &g.tally(resources), &asks)
+        }
+        Engine::Postgres => {
+            let mut conn = db.reader().acquire().await?;
+            let plan = crate::plans::store::org_plan(&mut conn, org_id).await?;
+            let tz = zone(&plan.time_zone);
+            let (day, month) = super::counters::current(&mut conn, org_id, tz, now).await?;
+            let reserved = store::reserved(&mut conn, org_id, now).await?;
+            rules::evaluate(&plan, tz, now, &Tally { day, month, reserved, resources }, &asks)
+        }
+    };
+    Ok(CheckBody::of(org_id, decision))
+}
+
+/// What a reservation asks for.
+#[derive(Debug, Clone, Default)]
+pub struct ReserveInput {
+    pub user_id: Option<String>,
+    pub project_id: Option<String>,
+    pub asks: Vec<Ask>,
+    pub ttl_seconds: Option<i64>,
+}
+
+/// A granted reservation.
+#[derive(Debug, Clone, Serialize)]
+pub struct Granted {
+    pub reservation_id: String,
+    pub expires_at: String,
+    pub results: Vec<rules::LimitResult>,
+}
+
+/// Checks and reserves atomically: granted amounts count as used until the
+/// reservation is committed, released or expires. With any number of
+/// concurrent reservations the granted amounts never pass a hard limit.
+pub async fn reserve(db: &Db, sender: &Sender, input: ReserveInput) -> Result<Granted> {
+    let asks = rules::merge(&input.asks)?;
+    if let Some(a) = asks.iter().find(|a| a.metric.is_resource()) {
+        return Err(Error::invalid(
+            "metric",
+            format!("{} is a standing count, not reserved; change it through its own endpoint", a.metric),
+        ));
+    }
+    let ttl = input.ttl_seconds.unwrap_or(DEFAULT_TTL_SECS);
+    if !(1..=MAX_TTL_SECS).contains(&ttl) {
+        return Err(Error::invalid("ttl_seconds", format!("must be between 1 and {MAX_TTL_SECS}")));
+    }
+    for (field, v) in [("user_id", &input.user_id), ("project_id", &input.project_id)] {
+        if v.as_ref().is_some_and(|s| s.len() > 128) {
+            return Err(Error::invalid(field, "must be at most 128 characters"));
+        }
+    }
+    let mut amounts = Units::default();
+    for a in &asks {
+        if let Some(i) = super::index(a.metric) {
+            amounts[i] = a.amount;
+        }
+    }
+    let now = now_ms();
+    let row = NewReservation {
+        id: new_id(),
+        org_id: sender.org_id.clone(),
+        api_key_id: sender.api_key_id.clone(),
+        user_id: input.user_id,
+        project_id: input.project_id,
+        created_at: now,
+        expires_at: now + ttl * 1000,
+        amounts,
+    };
+    let tokens = amounts[0];
+    let results = match db.engine {
+        Engine::Sqlite => reserve_in_memory(db, &row, &asks, tokens, now).await?,
+        Engine::Postgres => reserve_in_database(db, &row, &asks, tokens, now).await?,
+    };
+    Ok(Granted { reservation_id: row.id, expires_at: to_rfc3339(row.expires_at), results })
+}
+
+async fn reserve_in_memory(db: &Db, row: &NewReservation, asks: &[Ask], tokens: i64, now: i64) -> Result<Vec<rules::LimitResult>> {
+    let memory = db.quota_memory();
+    loop {
+        let st = memory.state(db, &row.org_id, now).await?;
+        let decision = {
+            let mut g = st.lock().expect("org ledger");
+            if g.is_retired() {
+                continue;
+            }
+            g.prune(now);
+            let d = rules::evaluate(&g.plan, g.tz, now, &g.tally(Vec::new()), asks);
+            if !d.allowed {
+                return Err(refused(&row.org_id, d, now));
+            }
+            db.rate_limits().take_tokens(&g.plan, tokens)?;
+            g.hold(&row.id, row.expires_at, row.amounts);
+            d
+        };
+        if let Err(e) = memory.write_through(db, row.clone()).await {
+            st.lock().expect("org ledger").unhold(&row.id);
+            return Err(e);
+        }
+        return Ok(decision.results);
+    }
+}
+
+async fn reserve_in_database(db: &Db, row: &NewReservation, asks: &[Ask], tokens: i64, now: i64) -> Result<Vec<rules::LimitResult>> {
+    let mut tx = db.begin().await?;
+    // The organization's row lock makes check-and-reserve one step for every
+    // process sharing the database.
+    resources::lock_org(&mut tx, db.engine, &row.org_id).await?;
+    let plan = crate::plans::store::org_plan(&mut tx, &row.org_id).await?;
+    let tz = zone(&plan.time_zone);
+    let (day, month) = super::counters::current(&mut tx, &row.org_id, tz, now).await?;
+    let reserved = store::reserved(&mut tx, &row.org_id, now).await?;
+    let d = rules::evaluate(&plan, tz, now, &Tally { day, month, reserved, resources: Vec::new() }, asks);
+    if !d.allowed {
+        return Err(refused(&row.org_id, d, now));
+    }
+    db.rate_limits().take_tokens(&plan, tokens)?;
+    store::insert(&mut tx, db.engine, &[row]).await?;
+    tx.commit().await?;
+    Ok(d.results)
+}
+
+/// A reservation as the API shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct ReservationView {
+    pub reservation_id: String,
+    /// `active`, `committed`, `released` or `expired`.
+    pub state: String,
+    pub created_at: String,
+    pub expires_at: String,
+    pub settled_at: Option<String>,
+}
+
+fn view(id: &str, s: store::Stored, now: i64) -> ReservationView {
+    let state = if s.state == "active" && s.expires_at <= now { "expired".to_string() } else { s.state };
+    ReservationView {
+        reservation_id: id.to_string(),
+        state,
+        created_at: to_rfc3339(s.created_at),
+        expires_at: to_rfc3339(s.expires_at),
+        settled_at: s.settled_at.map(to_rfc3339),
+    }
+}
+
+/// One reservation of the organization.
+pub async fn get_reservation(db: &Db, org_id: &str, id: &str) -> Result<ReservationView> {
+    if !is_valid_id(id) {
+        return Err(Error::NotFound("reservation"));
+    }
+    let mut conn = db.reader().acquire().await?;
+    let s = store::get(&mut conn, org_id, id).await?.ok_or(Error::NotFound("reservation"))?;
+    Ok(view(id, s, now_ms()))
+}
+
+/// Releases a reservation: its amounts stop counting. Idempotent: releasing
+/// one that is already settled changes nothing and says its state.
+pub async fn release_reservation(db: &Db, org_id: &str, id: &str) -> Result<ReservationView> {
+    if !is_valid_id(id) {
+        return Err(Error::NotFound("reservation"));
+    }
+    let mut tx = db.begin().await?;
+    let released = store::release(&mut tx, org_id, id, now_ms()).await?;
+    tx.commit().await?;
+    if released {
+        db.quota_memory().unhold(org_id, id);
+    }
+    get_reservation(db, org_id, id).await
+}
+
+/// The result of a commit.
+#[derive(Debug, Clone, Serialize)]
+pub struct Committed {
+    #[serde(flatten)]
+    pub reservation: ReservationView,
+    /// False when this commit repeated an earlier one (nothing was recorded).
+    pub recorded: bool,
+    pub results: Vec<EventResult>,
+}
+
+/// Commits a reservation with the actual usage: the events are recorded as
+/// by the ingest API and the reservation's held amounts are released, in one
+/// transaction. A second commit records nothing and says so. Committing an
+/// expired or released reservation still records the events (usage is a
+/// fact).
+pub async fn commit_reservation(db: &Db, sender: &Sender, id: &str, events: Vec<ParsedEvent>) -> Result<Committed> {
+    if !is_valid_id(id) {
+        return Err(Error::NotFound("reservation"));
+    }
+    let (recorded, results) = match metering::record(db, sender, events, Some(id)).await? {
+        Recorded::Stored(results) => (true, results),
+        Recorded::AlreadyCommitted => (false, Vec::new()),
+    };
+    Ok(Committed { reservation: get_reservation(db, &sender.org_id, id).await?, recorded, results })
+}
+
+/// Marks expired reservations (they already stopped counting at expiry).
+pub async fn expire_due(db: &Db) -> Result<u64> {
+    let mut tx = db.begin().await?;
+    let n = store::expire_due(&mut tx, now_ms()).await?;
+    tx.commit().await?;
+    Ok(n)
+}
+
+/// Recomputes organizations' current-month counters from the events and
+/// fixes any that differ; returns how many were fixed. Run at start.
+///
+/// On SQLite, whose one server process keeps the ledger in memory, every
+/// organization with events this month is verified. On PostgreSQL the
+/// counters are the ledger and other processes may be writing them, so only
+/// organizations with events but no counters this month (a database from
+/// before counters existed) are filled in.
+pub async fn verify_counters(db: &Db) -> Result<usize> {
+    let month_ago = now_ms() - 32 * 86_400_000;
+    let sql = match db.engine {
+        Engine::Sqlite => {
+            "SELECT o.id, o.time_zone FROM organizations o \
+             WHERE EXISTS (SELECT 1 FROM usage_events e WHERE e.org_id = o.id AND e.ts >= $1) \
+             OR EXISTS (SELECT 1 FROM usage_counters c WHERE c.org_id = o.id AND c.day_start >= $1)"
+        }
+        Engine::Postgres => {
+            "SELECT o.id, o.time_zone FROM organizations o \
+             WHERE EXISTS (SELECT 1 FROM usage_events e WHERE e.org_id = o.id AND e.ts >= $1) \
+             AND NOT EXISTS (SELECT 1 FROM usage_counters c WHERE c.org_id = o.id AND c.day_start >= $1)"
+        }
+    };
+    let orgs: Vec<(String, String)> = {
+        let mut conn = db.reader().acquire().await?;
+        sqlx::query_as(sql).bind(month_ago).fetch_all(&mut *conn).await?
+    };
+    let mut fixed = 0;
+    for (org_id, tz) in orgs {
+        let mut tx = db.begin().await?;
+        if super::counters::rebuild_month(&mut tx, db.engine, &org_id, zone(&tz), now_ms()).await? {
+            fixed += 1;
+            tracing::warn!(org_id, "usage counters differed from the events; rebuilt");
+        }
+        tx.commit().await?;
+        db.quota_memory().forget(&org_id);
+    }
+    Ok(fixed)
+}
+
+/// Rebuilds an organization's counters after its time zone changed (its days
+/// moved), inside the caller's transaction.
+pub async fn time_zone_changed(conn: &mut sqlx::AnyConnection, db: &Db, org_id: &str, tz: &str) -> Result<()> {
+    super::counters::rebuild_month(conn, db.engine, org_id, zone(tz), now_ms()).await?;
+    db.quota_memory().forget(org_id);
+    Ok(())
+}
+
+/// The organization's plan and its use of every windowed and counted limit.
+pub async fn status(db: &Db, org_id: &str) -> Result<QuotaStatus> {
+    let now = now_ms();
+    let mut conn = db.reader().acquire().await?;
+    let plan = crate::plans::store::org_plan(&mut conn, org_id).await?;
+    let tz = zone(&plan.time_zone);
+    let (day, month) = super::counters::current(&mut conn, org_id, tz, now).await?;
+    let reserved = store::reserved(&mut conn, org_id, now).await?;
+    let mut lines = Vec::new();
+    for l in &plan.limits {
+        let Some(limit) = l.effective() else { continue };
+        if limit.period == Period::Minute {
+            continue;
+        }
+        let (used, reserved) = match (limit.period, super::index(limit.metric)) {
+            (Period::Day, Some(i)) => (day[i], reserved[i]),
+            (Period::Month, Some(i)) => (month[i], reserved[i]),
+            _ => (resources::count(&mut conn, org_id, limit.metric).await?, 0),
+        };
+        let reset = (limit.period != Period::Total).then(|| super::window::window(tz, limit.period, now).end_ms);
+        lines.push(StatusLine {
+            metric: limit.metric,
+            period: limit.period,
+            limit: limit.value,
+            hard: limit.hard,
+            used,
+            reserved,
+            reset_at: reset.map(|r| super::window::to_local_rfc3339(tz, r)),
+            overridden: l.overridden.is_some(),
+        });
+    }
+    Ok(QuotaStatus { is_demo: plan.is_demo(), plan_code: plan.plan_code, plan_name: plan.plan_name, lines })
+}

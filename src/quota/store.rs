@@ -1,0 +1,170 @@
+//! Storage of reservations.
+
+use sqlx::{AnyConnection, Row};
+
+use super::{index, Units};
+use crate::db::{values_rows, Engine};
+use crate::plans::Metric;
+use crate::Result;
+
+/// A reservation as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewReservation {
+    pub id: String,
+    pub org_id: String,
+    pub api_key_id: Option<String>,
+    pub user_id: Option<String>,
+    pub project_id: Option<String>,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub amounts: Units,
+}
+
+/// Inserts reservations (all active) with their amounts.
+pub async fn insert(conn: &mut AnyConnection, engine: Engine, rows: &[&NewReservation]) -> Result<()> {
+    for chunk in rows.chunks(200) {
+        let sql = format!(
+            "INSERT INTO reservations (id, org_id, api_key_id, user_id, project_id, state, created_at, expires_at) VALUES {}",
+            values_rows(engine, chunk.len(), 8)
+        );
+        let mut q = sqlx::query(&sql);
+        for r in chunk {
+            q = q.bind(&r.id).bind(&r.org_id).bind(&r.api_key_id).bind(&r.user_id).bind(&r.project_id);
+            q = q.bind("active").bind(r.created_at).bind(r.expires_at);
+        }
+        q.execute(&mut *conn).await?;
+        let amounts: Vec<(&str, Metric, i64)> = chunk
+            .iter()
+            .flat_map(|r| Metric::USAGE.iter().zip(r.amounts).filter(|(_, a)| *a > 0).map(|(m, a)| (r.id.as_str(), *m, a)))
+            .collect();
+        for part in amounts.chunks(300) {
+            let sql = format!(
+                "INSERT INTO reservation_amounts (reservation_id, metric, amount) VALUES {}",
+                values_rows(engine, part.len(), 3)
+            );
+            let mut q = sqlx::query(&sql);
+            for (id, m, a) in part {
+                q = q.bind(*id).bind(m.as_str()).bind(*a);
+            }
+            q.execute(&mut *conn).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Active, unexpired reservations of the organization with their amounts.
+pub async fn active(conn: &mut AnyConnection, org_id: &str, now_ms: i64) -> Result<Vec<(String, i64, Units)>> {
+    let rows = sqlx::query(
+        "SELECT r.id, r.expires_at, a.metric, a.amount FROM reservations r \
+         JOIN reservation_amounts a ON a.reservation_id = r.id \
+         WHERE r.org_id = $1 AND r.state = 'active' AND r.expires_at > $2 ORDER BY r.id",
+    )
+    .bind(org_id)
+    .bind(now_ms)
+    .fetch_all(conn)
+    .await?;
+    let mut out: Vec<(String, i64, Units)> = Vec::new();
+    for r in rows {
+        let id: String = r.try_get("id")?;
+        if out.last().is_none_or(|l| l.0 != id) {
+            out.push((id, r.try_get("expires_at")?, Units::default()));
+        }
+        if let Some(i) = Metric::parse(&r.try_get::<String, _>("metric")?).ok().and_then(index) {
+            out.last_mut().expect("pushed above").2[i] += r.try_get::<i64, _>("amount")?;
+        }
+    }
+    Ok(out)
+}
+
+/// The sum of the active, unexpired reservations' amounts.
+pub async fn reserved(conn: &mut AnyConnection, org_id: &str, now_ms: i64) -> Result<Units> {
+    let rows = sqlx::query(
+        "SELECT a.metric, CAST(SUM(a.amount) AS BIGINT) AS amount FROM reservations r \
+         JOIN reservation_amounts a ON a.reservation_id = r.id \
+         WHERE r.org_id = $1 AND r.state = 'active' AND r.expires_at > $2 GROUP BY a.metric",
+    )
+    .bind(org_id)
+    .bind(now_ms)
+    .fetch_all(conn)
+    .await?;
+    let mut units = Units::default();
+    for r in rows {
+        if let Some(i) = Metric::parse(&r.try_get::<String, _>("metric")?).ok().and_then(index) {
+            units[i] = r.try_get("amount")?;
+        }
+    }
+    Ok(units)
+}
+
+/// A reservation's state and times.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stored {
+    pub state: String,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub settled_at: Option<i64>,
+    pub amounts: Units,
+}
+
+/// One reservation of the organization.
+pub async fn get(conn: &mut AnyConnection, org_id: &str, id: &str) -> Result<Option<Stored>> {
+    let Some(r) = sqlx::query("SELECT state, created_at, expires_at, settled_at FROM reservations WHERE id = $1 AND org_id = $2")
+        .bind(id)
+        .bind(org_id)
+        .fetch_optional(&mut *conn)
+        .await?
+    else {
+        return Ok(None);
+    };
+    let mut stored = Stored {
+        state: r.try_get("state")?,
+        created_at: r.try_get("created_at")?,
+        expires_at: r.try_get("expires_at")?,
+        settled_at: r.try_get("settled_at")?,
+        amounts: Units::default(),
+    };
+    for a in sqlx::query("SELECT metric, amount FROM reservation_amounts WHERE reservation_id = $1").bind(id).fetch_all(conn).await? {
+        if let Some(i) = Metric::parse(&a.try_get::<String, _>("metric")?).ok().and_then(index) {
+            stored.amounts[i] = a.try_get("amount")?;
+        }
+    }
+    Ok(Some(stored))
+}
+
+/// Moves a reservation to `to` unless it is already there or committed
+/// (committed is final). Returns whether it moved; the row stays locked to
+/// the end of the transaction, so a concurrent second settle waits and then
+/// sees the first one's result.
+pub async fn settle(conn: &mut AnyConnection, org_id: &str, id: &str, to: &str, now_ms: i64) -> Result<bool> {
+    let done = sqlx::query(
+        "UPDATE reservations SET state = $3, settled_at = $4 WHERE id = $1 AND org_id = $2 AND state <> 'committed' AND state <> $3",
+    )
+    .bind(id)
+    .bind(org_id)
+    .bind(to)
+    .bind(now_ms)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Marks active reservations past their expiry as expired (bookkeeping: they
+/// stopped counting when they expired).
+pub async fn expire_due(conn: &mut AnyConnection, now_ms: i64) -> Result<u64> {
+    let done = sqlx::query("UPDATE reservations SET state = 'expired', settled_at = $1 WHERE state = 'active' AND expires_at <= $1")
+        .bind(now_ms)
+        .execute(conn)
+        .await?;
+    Ok(done.rows_affected())
+}
+
+/// Releases an active reservation; returns whether it was active.
+pub async fn release(conn: &mut AnyConnection, org_id: &str, id: &str, now_ms: i64) -> Result<bool> {
+    let done = sqlx::query("UPDATE reservations SET state = 'released', settled_at = $3 WHERE id = $1 AND org_id = $2 AND state = 'active'")
+        .bind(id)
+        .bind(org_id)
+        .bind(now_ms)
+        .execute(conn)
+        .await?;
+    Ok(done.rows_affected() == 1)
+}
