@@ -5,7 +5,9 @@ mod accounts;
 mod metering;
 mod api_keys;
 mod orgs;
+mod plans;
 mod prices;
+mod quota;
 mod sessions;
 
 use tollbooth::accounts::{signup, Signup, SignupInput};
@@ -18,4 +20,18 @@ pub async fn sign_up(db: &Db, email: &str, org: &str) -> Signup {
     signup(db, SignupInput { email: email.into(), password: PASSWORD.into(), org_name: org.into() })
         .await
         .expect("signup")
+}
+
+/// Moves an organization to another plan (as billing or an admin would).
+pub async fn move_to_plan(db: &Db, org_id: &str, code: &str) {
+    let mut tx = db.begin().await.unwrap();
+    tollbooth::plans::assign_plan(&mut tx, org_id, code).await.expect("assign plan");
+    tx.commit().await.unwrap();
+}
+
+/// Signs up `email` with an organization on the Team plan (room for members).
+pub async fn sign_up_on_team(db: &Db, email: &str, org: &str) -> Signup {
+    let s = sign_up(db, email, org).await;
+    move_to_plan(db, &s.org.id, "team").await;
+    s
 }

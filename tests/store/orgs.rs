@@ -1,7 +1,7 @@
 use tollbooth::orgs::{self, Acceptor, OrgScope, Role};
 use tollbooth::{test_both_engines, Error};
 
-use super::{sign_up, PASSWORD};
+use super::{sign_up, sign_up_on_team, PASSWORD};
 
 fn owner_scope(s: &tollbooth::accounts::Signup) -> OrgScope {
     OrgScope { org_id: s.org.id.clone(), user_id: s.user.id.clone(), role: Role::Owner }
@@ -29,7 +29,7 @@ test_both_engines! {
     }
 
     async fn an_invite_creates_an_account_and_membership_once(db) {
-        let a = sign_up(db, "a@example.com", "A").await;
+        let a = sign_up_on_team(db, "a@example.com", "A").await;
         let scope = owner_scope(&a);
         let inv = orgs::invite(db, &scope, "New.Person@example.com", Role::Admin).await.unwrap();
         assert!(inv.token.starts_with("inv_"));
@@ -49,8 +49,16 @@ test_both_engines! {
         assert!(tollbooth::accounts::login(db, "new.person@example.com", PASSWORD, None).await.is_ok());
     }
 
-    async fn an_invite_is_only_for_the_invited_account(db) {
+    async fn the_starter_plan_refuses_a_second_member_naming_the_limit(db) {
         let a = sign_up(db, "a@example.com", "A").await;
+        let err = orgs::invite(db, &owner_scope(&a), "b@example.com", Role::Member).await.unwrap_err();
+        assert_eq!(err.status_code(), 403);
+        assert!(err.public_message().contains("Members limit of 1 reached"), "{}", err.public_message());
+        assert!(orgs::list_invites(db, &owner_scope(&a)).await.unwrap().is_empty(), "nothing stored");
+    }
+
+    async fn an_invite_is_only_for_the_invited_account(db) {
+        let a = sign_up_on_team(db, "a@example.com", "A").await;
         let b = sign_up(db, "b@example.com", "B").await;
         let inv = orgs::invite(db, &owner_scope(&a), "c@example.com", Role::Member).await.unwrap();
         let err = orgs::accept_invite(db, &inv.token, Acceptor::SignedIn(b.user.clone())).await.unwrap_err();
@@ -60,7 +68,7 @@ test_both_engines! {
     }
 
     async fn admins_manage_members_but_not_owners(db) {
-        let a = sign_up(db, "a@example.com", "A").await;
+        let a = sign_up_on_team(db, "a@example.com", "A").await;
         let owner = owner_scope(&a);
         let inv = orgs::invite(db, &owner, "admin@example.com", Role::Admin).await.unwrap();
         let (admin_user, _) = orgs::accept_invite(db, &inv.token, Acceptor::Password(PASSWORD.into())).await.unwrap();
