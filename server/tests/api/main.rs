@@ -5,4 +5,5 @@ mod events;
 mod helpers;
 mod me;
 mod pages;
+mod quota;
 mod sessions;
