@@ -1,4 +1,5 @@
 //! Ingest benchmark: `cargo run --release -p tollbooth-server --bin tollbooth-bench`.
+//! Quota benchmark: `... --bin tollbooth-bench -- --quota [--rate 5000] [--seconds 10]`.
 //!
 //! For each engine it starts the real server (the `tollbooth` binary next to
 //! this one) as a separate process on a fresh database, sends batches of
@@ -17,6 +18,9 @@ use tollbooth::pricing::{store as prices, ModelPrice, PriceBook, UnitPrice};
 use tollbooth::testing::TestDb;
 
 struct Args {
+    quota: bool,
+    rate: usize,
+    seconds: u64,
     engines: Vec<Engine>,
     events: usize,
     batch: usize,
@@ -24,11 +28,25 @@ struct Args {
 }
 
 fn args() -> Args {
-    let mut a = Args { engines: vec![Engine::Sqlite, Engine::Postgres], events: 100_000, batch: 1000, concurrency: 4 };
+    let mut a = Args {
+        quota: false,
+        rate: 5000,
+        seconds: 10,
+        engines: vec![Engine::Sqlite, Engine::Postgres],
+        events: 100_000,
+        batch: 1000,
+        concurrency: 4,
+    };
     let mut it = std::env::args().skip(1);
     while let Some(k) = it.next() {
+        if k == "--quota" {
+            a.quota = true;
+            continue;
+        }
         let v = it.next().unwrap_or_default();
         match k.as_str() {
+            "--rate" => a.rate = v.parse().expect("--rate N"),
+            "--seconds" => a.seconds = v.parse().expect("--seconds N"),
             "--engine" => {
                 a.engines = match v.as_str() {
                     "sqlite" => vec![Engine::Sqlite],
@@ -200,9 +218,82 @@ async fn ceiling(engine: Engine, events: usize, batch: usize) -> Duration {
     start.elapsed()
 }
 
+/// Check and reserve latency inside the server: an open-loop load of `rate`
+/// calls per second (half checks, half reservations of 1 request and 100
+/// tokens, each released after it is granted as a client would) straight to
+/// the core services the handlers call, timing each call.
+async fn quota_bench(engine: Engine, rate: usize, seconds: u64) {
+    use tollbooth::metering::Sender;
+    use tollbooth::quota::{self, rules::Ask, ReserveInput};
+    let (db, _) = prepare(engine).await;
+    let org: String = sqlx::query_scalar("SELECT id FROM organizations").fetch_one(db.db.reader()).await.unwrap();
+    // Plenty of room: every call is decided, none refused by the limits themselves.
+    let admin = tollbooth::accounts::create_admin(&db.db, "bench-admin@example.com", Some("correct-horse-battery")).await.unwrap().user;
+    for (metric, period, value) in [("requests", "day", "100000000"), ("tokens", "month", "100000000000"), ("tokens", "minute", "")] {
+        let input = tollbooth::plans::LimitInput { metric: metric.into(), period: period.into(), value: value.into(), hard: true, overage_usd: String::new() };
+        tollbooth::plans::set_override(&db.db, &admin, &org, &input).await.unwrap();
+    }
+    let sender = Sender { org_id: org.clone(), api_key_id: None };
+    let asks = vec![Ask { metric: tollbooth::plans::Metric::Requests, amount: 1 }, Ask { metric: tollbooth::plans::Metric::Tokens, amount: 100 }];
+    // Warm up (loads the ledger).
+    quota::check(&db.db, &org, &asks).await.unwrap();
+    let per_ms = rate / 1000;
+    let total = rate * seconds as usize;
+    let mut tick = tokio::time::interval(Duration::from_millis(1));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+    let mut tasks = Vec::with_capacity(total);
+    let start = Instant::now();
+    let mut n = 0;
+    while n < total {
+        tick.tick().await;
+        for _ in 0..per_ms.max(1) {
+            let (db, org, sender, asks) = (db.db.clone(), org.clone(), sender.clone(), asks.clone());
+            let reserve = n % 2 == 1;
+            tasks.push(tokio::spawn(async move {
+                let t = Instant::now();
+                if reserve {
+                    let g = quota::reserve(&db, &sender, ReserveInput { asks, ..Default::default() }).await.expect("reserve");
+                    let took = t.elapsed();
+                    quota::release_reservation(&db, &org, &g.reservation_id).await.expect("release");
+                    (true, took)
+                } else {
+                    assert!(quota::check(&db, &org, &asks).await.expect("check").allowed);
+                    (false, t.elapsed())
+                }
+            }));
+            n += 1;
+        }
+    }
+    let (mut checks, mut reserves) = (vec![], vec![]);
+    for t in tasks {
+        let (reserve, took) = t.await.unwrap();
+        if reserve { reserves.push(took) } else { checks.push(took) }
+    }
+    let elapsed = start.elapsed();
+    checks.sort();
+    reserves.sort();
+    let ms = |d: Duration| d.as_secs_f64() * 1e3;
+    println!(
+        "{:<9} quota at {:.0} calls/s: check p50 {:.3} ms p99 {:.3} ms | reserve p50 {:.3} ms p99 {:.3} ms max {:.1} ms",
+        engine.name(),
+        total as f64 / elapsed.as_secs_f64(),
+        ms(pct(&checks, 0.5)),
+        ms(pct(&checks, 0.99)),
+        ms(pct(&reserves, 0.5)),
+        ms(pct(&reserves, 0.99)),
+        ms(*reserves.last().unwrap()),
+    );
+}
+
 #[tokio::main]
 async fn main() {
     let a = args();
+    if a.quota {
+        for engine in a.engines {
+            quota_bench(engine, a.rate, a.seconds).await;
+        }
+        return;
+    }
     let bodies = Arc::new(bodies(a.events, a.batch));
     println!("events={} batch={} concurrency={}", a.events, a.batch, a.concurrency);
     for engine in a.engines {
