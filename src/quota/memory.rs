@@ -2,8 +2,11 @@
 //! database: per organization, the limits in force, what the current day and
 //! month used, and the active reservations. A decision is a mutex-protected
 //! arithmetic step (microseconds); every granted reservation is written
-//! through to the database before it is answered, batched with the others
-//! waiting (group commit), so a crash loses nothing that was granted.
+//! through to the database at once: queued to a writer that commits all
+//! waiting reservations in one transaction (group commit), typically within a
+//! millisecond. Reading or settling a reservation waits for that queue
+//! first. A crash within that millisecond forgets the reservation (its
+//! amounts are freed early); usage itself is never in memory only.
 //!
 //! Consistency with the database:
 //! - an organization's state is loaded (limits, counters) through the single
@@ -107,7 +110,13 @@ fn sub(a: &mut Units, b: &Units) {
     }
 }
 
-type Job = (NewReservation, oneshot::Sender<Result<()>>);
+/// Work for the writer: a granted reservation to store (and the organization
+/// to correct if storing fails), or a barrier answered once everything queued
+/// before it is committed.
+enum Job {
+    Insert(NewReservation),
+    Barrier(oneshot::Sender<()>),
+}
 
 /// The ledgers of every organization of one database.
 #[derive(Debug, Default)]
@@ -115,6 +124,8 @@ pub struct Memory {
     epoch: AtomicU64,
     orgs: Mutex<HashMap<String, Arc<Mutex<OrgState>>>>,
     writer: OnceCell<mpsc::UnboundedSender<Job>>,
+    /// Organizations whose queued reservation failed to store.
+    failed: Arc<Mutex<Vec<String>>>,
 }
 
 impl Memory {
@@ -223,27 +234,55 @@ impl Memory {
         }
     }
 
-    /// Writes a granted reservation through to the database, batched with
-    /// others waiting; returns once it is committed.
-    pub async fn write_through(&self, db: &Db, row: NewReservation) -> Result<()> {
-        let tx = self
-            .writer
+    async fn writer(&self, db: &Db) -> &mpsc::UnboundedSender<Job> {
+        self.writer
             .get_or_init(|| async {
                 let (tx, rx) = mpsc::unbounded_channel();
-                tokio::spawn(group_commit(db.writer().clone(), db.engine, rx));
+                tokio::spawn(group_commit(db.writer().clone(), db.engine, self.failed.clone(), rx));
                 tx
             })
-            .await;
+            .await
+    }
+
+    /// Writes a granted reservation through to the database: queued at once
+    /// to the writer, which commits everything waiting in one transaction
+    /// (group commit), typically within a millisecond. The caller answers
+    /// without waiting for that commit (the decision is already final in
+    /// memory); anything that reads or settles reservations first
+    /// [`flush`](Self::flush)es, so it always finds the row.
+    pub async fn write_through(&self, db: &Db, row: NewReservation) -> Result<()> {
+        self.forget_failed();
+        self.writer(db)
+            .await
+            .send(Job::Insert(row))
+            .map_err(|_| Error::Unavailable("the reservation writer stopped; retry".into()))
+    }
+
+    /// Waits until every reservation queued so far is committed.
+    pub async fn flush(&self) -> Result<()> {
+        let Some(tx) = self.writer.get() else { return Ok(()) };
         let (done_tx, done_rx) = oneshot::channel();
-        tx.send((row, done_tx)).map_err(|_| Error::Unavailable("the reservation writer stopped; retry".into()))?;
-        done_rx.await.map_err(|_| Error::Unavailable("the reservation writer stopped; retry".into()))?
+        tx.send(Job::Barrier(done_tx)).map_err(|_| Error::Unavailable("the reservation writer stopped; retry".into()))?;
+        done_rx.await.map_err(|_| Error::Unavailable("the reservation writer stopped; retry".into()))?;
+        self.forget_failed();
+        Ok(())
+    }
+
+    /// A reservation that could not be stored (its organization deleted, a
+    /// failing disk) must not keep holding its amounts: its organization is
+    /// reloaded from the database.
+    fn forget_failed(&self) {
+        let failed: Vec<String> = std::mem::take(&mut *self.failed.lock().expect("failed writes"));
+        for org in failed {
+            self.forget(&org);
+        }
     }
 }
 
 /// Commits waiting reservations together: one transaction for everything
 /// queued while the previous one committed. If a batch fails, each of its
 /// reservations is tried alone so one bad row fails only itself.
-async fn group_commit(pool: sqlx::AnyPool, engine: Engine, mut rx: mpsc::UnboundedReceiver<Job>) {
+async fn group_commit(pool: sqlx::AnyPool, engine: Engine, failed: Arc<Mutex<Vec<String>>>, mut rx: mpsc::UnboundedReceiver<Job>) {
     // The task holds the writer pool (not the ledger), so it ends when the
     // ledger, and with it the sender, is dropped.
     while let Some(first) = rx.recv().await {
@@ -254,17 +293,24 @@ async fn group_commit(pool: sqlx::AnyPool, engine: Engine, mut rx: mpsc::Unbound
                 Err(_) => break,
             }
         }
-        let rows: Vec<&NewReservation> = jobs.iter().map(|(r, _)| r).collect();
-        match write(&pool, engine, &rows).await {
-            Ok(()) => {
-                for (_, done) in jobs {
-                    let _ = done.send(Ok(()));
+        let rows: Vec<&NewReservation> = jobs
+            .iter()
+            .filter_map(|j| match j {
+                Job::Insert(r) => Some(r),
+                Job::Barrier(_) => None,
+            })
+            .collect();
+        if !rows.is_empty() && write(&pool, engine, &rows).await.is_err() {
+            for row in rows {
+                if let Err(e) = write(&pool, engine, &[row]).await {
+                    tracing::error!(error = ?e, reservation = %row.id, org_id = %row.org_id, "storing a granted reservation failed");
+                    failed.lock().expect("failed writes").push(row.org_id.clone());
                 }
             }
-            Err(_) => {
-                for (row, done) in jobs {
-                    let _ = done.send(write(&pool, engine, &[&row]).await);
-                }
+        }
+        for job in jobs {
+            if let Job::Barrier(done) = job {
+                let _ = done.send(());
             }
         }
     }

@@ -65,10 +65,10 @@ impl RateLimits {
     /// with 429 naming the limit and when to retry.
     pub fn admit_request(&self, plan: &OrgPlan, key_id: &str, key_per_minute: Option<i64>) -> Result<(), Error> {
         if let Some(l) = plan.limit(Metric::Requests, Period::Minute) {
-            self.take(Scope::Org(&plan.org_id), Metric::Requests, l.value, 1)?;
+            self.take(&plan.org_id, Scope::Org(&plan.org_id), Metric::Requests, l.value, 1)?;
         }
         if let Some(n) = key_per_minute {
-            self.take(Scope::Key(key_id), Metric::Requests, n, 1)?;
+            self.take(&plan.org_id, Scope::Key(key_id), Metric::Requests, n, 1)?;
         }
         Ok(())
     }
@@ -76,12 +76,12 @@ impl RateLimits {
     /// Takes `tokens` from the organization's tokens-per-minute limit.
     pub fn take_tokens(&self, plan: &OrgPlan, tokens: i64) -> Result<(), Error> {
         match plan.limit(Metric::Tokens, Period::Minute) {
-            Some(l) if tokens > 0 => self.take(Scope::Org(&plan.org_id), Metric::Tokens, l.value, tokens),
+            Some(l) if tokens > 0 => self.take(&plan.org_id, Scope::Org(&plan.org_id), Metric::Tokens, l.value, tokens),
             _ => Ok(()),
         }
     }
 
-    fn take(&self, scope: Scope<'_>, metric: Metric, per_minute: i64, n: i64) -> Result<(), Error> {
+    fn take(&self, org_id: &str, scope: Scope<'_>, metric: Metric, per_minute: i64, n: i64) -> Result<(), Error> {
         let per_minute_u32 = u32::try_from(per_minute.max(0)).unwrap_or(u32::MAX);
         let (key, who) = match scope {
             Scope::Org(id) => (format!("org:{id}:{metric}"), "organization"),
@@ -110,7 +110,12 @@ impl RateLimits {
                     "window": "minute",
                     "scope": if matches!(scope, Scope::Org(_)) { "organization" } else { "api_key" },
                     "limit": per_minute,
+                    // The whole burst is in use when a request is refused.
+                    "used": per_minute,
+                    "requested": n,
                     "retry_after_seconds": secs,
+                    "reset_at": crate::clock::to_rfc3339(crate::clock::now_ms() + secs as i64 * 1000),
+                    "upgrade_path": super::upgrade_path(org_id),
                 }),
                 retry_after_secs: Some(secs),
             }))

@@ -57,7 +57,7 @@ pub fn refusal(org_id: &str, metric: Metric, limit: i64, used: i64, adding: i64)
             "limit": limit,
             "used": used,
             "reset_at": null,
-            "upgrade_path": format!("/o/{org_id}/billing"),
+            "upgrade_path": super::upgrade_path(org_id),
         }),
         retry_after_secs: None,
     }))

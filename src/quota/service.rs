@@ -91,9 +91,11 @@ pub fn parse_asks(items: &[(String, String)]) -> Result<Vec<Ask>> {
 pub async fn check(db: &Db, org_id: &str, asks: &[Ask]) -> Result<CheckBody> {
     let asks = rules::merge(asks)?;
     let now = now_ms();
-    let resources = {
+    let resources = if asks.iter().any(|a| a.metric.is_resource()) {
         let mut conn = db.reader().acquire().await?;
         resources::counts(&mut conn, org_id, asks.iter().map(|a| a.metric)).await?
+    } else {
+        Vec::new()
     };
     let decision = match db.engine {
         Engine::Sqlite => {
@@ -243,11 +245,18 @@ fn view(id: &str, s: store::Stored, now: i64) -> ReservationView {
     }
 }
 
+/// Waits until every reservation granted so far is stored (on SQLite they
+/// are written through a queue; on PostgreSQL they are stored when granted).
+pub async fn flush(db: &Db) -> Result<()> {
+    db.quota_memory().flush().await
+}
+
 /// One reservation of the organization.
 pub async fn get_reservation(db: &Db, org_id: &str, id: &str) -> Result<ReservationView> {
     if !is_valid_id(id) {
         return Err(Error::NotFound("reservation"));
     }
+    db.quota_memory().flush().await?;
     let mut conn = db.reader().acquire().await?;
     let s = store::get(&mut conn, org_id, id).await?.ok_or(Error::NotFound("reservation"))?;
     Ok(view(id, s, now_ms()))
@@ -259,6 +268,7 @@ pub async fn release_reservation(db: &Db, org_id: &str, id: &str) -> Result<Rese
     if !is_valid_id(id) {
         return Err(Error::NotFound("reservation"));
     }
+    db.quota_memory().flush().await?;
     let mut tx = db.begin().await?;
     let released = store::release(&mut tx, org_id, id, now_ms()).await?;
     tx.commit().await?;
@@ -287,6 +297,7 @@ pub async fn commit_reservation(db: &Db, sender: &Sender, id: &str, events: Vec<
     if !is_valid_id(id) {
         return Err(Error::NotFound("reservation"));
     }
+    db.quota_memory().flush().await?;
     let (recorded, results) = match metering::record(db, sender, events, Some(id)).await? {
         Recorded::Stored(results) => (true, results),
         Recorded::AlreadyCommitted => (false, Vec::new()),

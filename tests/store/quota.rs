@@ -60,6 +60,7 @@ test_both_engines! {
             }
         }
         assert_eq!((granted, refused), (100, 400));
+        quota::flush(db).await.unwrap();
         let stored: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM reservations WHERE state = 'active'")
             .fetch_one(db.reader())
             .await

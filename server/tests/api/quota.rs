@@ -133,6 +133,9 @@ app_test! {
         assert_eq!(retry.as_deref(), Some("1"));
         assert_eq!((body["metric"].clone(), body["window"].clone(), body["limit"].clone()), (json!("requests"), json!("minute"), json!(60)));
         assert!(body["error"]["message"].as_str().unwrap().contains("rate limit of 60 requests per minute"));
+        assert_eq!((body["used"].clone(), body["scope"].clone()), (json!(60), json!("organization")));
+        assert!(body["reset_at"].as_str().unwrap().ends_with('Z'));
+        assert_eq!(body["upgrade_url"], json!(app.url(&format!("/o/{}/billing", o.id))));
         // Recovers once the refill comes (waiting for the condition, bounded).
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
         loop {
