@@ -179,3 +179,52 @@ test('an API key can carry its own rate limit', async ({ page }) => {
   expect(statuses.slice(0, 2)).toEqual([200, 200]);
   expect(statuses).toContain(429);
 });
+
+test('a platform admin creates, edits, archives and deletes a plan', async ({ page }) => {
+  const code = `growth-${randomUUID().slice(0, 6)}`;
+  await signIn(page, 'admin@tollbooth.local', 'e2e-admin-password');
+  await page.waitForURL(/\/admin$|\/o\//);
+  await page.goto('/admin/plans');
+  await hydrated(page);
+  await expect(page.getByTestId('admin-plans').locator('tr', { hasText: 'starter' })).toContainText('Free');
+
+  await page.getByLabel('Code').fill(code);
+  await page.getByLabel('Name', { exact: true }).fill('Growth');
+  await page.getByLabel('Price (USD per month)').fill('49');
+  await page.getByRole('button', { name: 'Create plan' }).click();
+  await page.waitForURL(`**/admin/plans/${code}`);
+  await expect(page.getByRole('heading', { name: `Growth ${code}` })).toBeVisible();
+  await hydrated(page);
+
+  const tokens = page.getByTestId('limits-editor').locator('tr[data-limit="tokens-month"]');
+  await tokens.getByLabel('AI credits (tokens) per month', { exact: true }).fill('2,000,000');
+  await tokens.getByLabel('Hard or soft').selectOption('false');
+  await tokens.getByLabel('AI credits (tokens) per month overage', { exact: true }).fill('0.000002');
+  await page.getByRole('button', { name: 'Save plan' }).click();
+  await expect(page.getByRole('status')).toHaveText('Plan saved.');
+  await page.reload();
+  await expect(tokens.getByLabel('AI credits (tokens) per month', { exact: true })).toHaveValue('2000000');
+  await expect(tokens.getByLabel('Hard or soft')).toHaveValue('false');
+
+  // A soft limit's overage shows on the catalog.
+  await page.goto('/admin/plans');
+  const row = page.getByTestId('admin-plans').locator('tr', { hasText: code });
+  await expect(row).toContainText('$49/month');
+  await expect(row).toContainText('AI credits (tokens) per month: 2,000,000, then $2.00 per 1M tokens');
+
+  await row.getByRole('link', { name: 'Growth' }).click();
+  await page.waitForURL(`**/admin/plans/${code}`);
+  await hydrated(page);
+  await page.getByRole('button', { name: 'Archive plan' }).click();
+  await expect(page.getByRole('button', { name: 'Restore plan' })).toBeVisible();
+  await page.getByRole('button', { name: 'Delete plan' }).click();
+  await page.waitForURL(/\/admin\/plans$/);
+  await expect(page.getByTestId('admin-plans').locator('tr', { hasText: code })).toHaveCount(0);
+
+  // A plan organizations are on cannot be deleted: the conflict is shown.
+  createOrgViaCli('Pro Customer', uniqueEmail('pro'), 'pro');
+  await page.goto('/admin/plans/pro');
+  await hydrated(page);
+  await page.getByRole('button', { name: 'Delete plan' }).click();
+  await expect(page.getByRole('alert')).toContainText('organization(s) are on the Pro plan');
+});
