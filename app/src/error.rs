@@ -10,11 +10,15 @@ use serde::{Deserialize, Serialize};
 pub struct AppError {
     pub status: u16,
     pub message: String,
+    /// Set when a plan limit refused: where the organization can upgrade
+    /// (e.g. `/o/<id>/billing`), so every form can offer the way out.
+    #[serde(default)]
+    pub upgrade_path: Option<String>,
 }
 
 impl AppError {
     pub fn new(status: u16, message: impl Into<String>) -> Self {
-        AppError { status, message: message.into() }
+        AppError { status, message: message.into(), upgrade_path: None }
     }
 
     pub fn is_not_found(&self) -> bool {
@@ -42,6 +46,6 @@ impl FromServerFnError for AppError {
             ServerFnErrorErr::Args(_) | ServerFnErrorErr::MissingArg(_) | ServerFnErrorErr::Deserialization(_) => 400,
             _ => 500,
         };
-        AppError { status, message: value.to_string() }
+        AppError::new(status, value.to_string())
     }
 }

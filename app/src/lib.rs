@@ -61,6 +61,9 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/signup") view=SignupPage ssr=SsrMode::Async />
                     <Route path=path!("/invite/:token") view=InvitePage ssr=SsrMode::Async />
                     <Route path=path!("/admin") view=AdminPage ssr=SsrMode::Async />
+                    <Route path=path!("/admin/org") view=AdminOrgPage ssr=SsrMode::Async />
+                    <Route path=path!("/admin/plans") view=AdminPlansPage ssr=SsrMode::Async />
+                    <Route path=path!("/admin/plans/:code") view=AdminPlanPage ssr=SsrMode::Async />
                     <Route path=path!("/admin/prices") view=PricesPage ssr=SsrMode::Async />
                     <Route path=path!("/admin/prices/model") view=PriceDetailPage ssr=SsrMode::Async />
                     <Route path=path!("/admin/prices/new") view=NewModelPage ssr=SsrMode::Async />
@@ -70,6 +73,8 @@ pub fn App() -> impl IntoView {
                         <Route path=path!("budgets") view=BudgetsPage ssr=SsrMode::Async />
                         <Route path=path!("keys") view=KeysPage ssr=SsrMode::Async />
                         <Route path=path!("members") view=MembersPage ssr=SsrMode::Async />
+                        <Route path=path!("plans") view=PlansPage ssr=SsrMode::Async />
+                        <Route path=path!("projects") view=ProjectsPage ssr=SsrMode::Async />
                         <Route path=path!("settings") view=SettingsPage ssr=SsrMode::Async />
                     </ParentRoute>
                 </Routes>

@@ -44,7 +44,13 @@ pub fn fail(e: tollbooth::Error) -> AppError {
             }
         }
     }
-    AppError::new(status, e.public_message())
+    let upgrade_path = match &e {
+        tollbooth::Error::LimitReached(r) => {
+            r.details.get("upgrade_path").and_then(|v| v.as_str()).map(str::to_string)
+        }
+        _ => None,
+    };
+    AppError { upgrade_path, ..AppError::new(status, e.public_message()) }
 }
 
 /// The request's session.

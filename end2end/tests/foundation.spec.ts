@@ -1,5 +1,5 @@
 import { expect, test } from '@playwright/test';
-import { createOrgViaCli, hydrated, PASSWORD, signIn, signUp, uniqueEmail } from './helpers';
+import { createOrgViaCli, hydrated, PASSWORD, setPlanViaCli, signIn, signUp, uniqueEmail } from './helpers';
 
 test('signup lands on the app', async ({ page }) => {
   const orgId = await signUp(page, uniqueEmail('signup'), 'Acme Robotics');
@@ -107,6 +107,8 @@ test('the page hydrates: the password toggle works in the browser', async ({ pag
 
 test('an invite link lets a new person join as a member', async ({ page, browser }) => {
   const orgId = await signUp(page, uniqueEmail('inviter'), 'Inviting Co');
+  // A signup is on Starter, which allows one member: move to Team to invite.
+  setPlanViaCli(orgId, 'team');
   await page.goto(`/o/${orgId}/members`);
   await hydrated(page);
   const invitee = uniqueEmail('invitee');

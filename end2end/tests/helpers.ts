@@ -46,12 +46,21 @@ export interface CreatedOrg {
   api_key: string;
 }
 
-/** Bootstraps an organization with the CLI against the server's database. */
-export function createOrgViaCli(name: string, ownerEmail: string): CreatedOrg {
-  const out = execFileSync(
-    process.env.E2E_BIN!,
-    ['create-org', '--name', name, '--owner-email', ownerEmail, '--owner-password', PASSWORD, '--json'],
-    { env: { ...process.env, DATABASE_URL: process.env.E2E_DATABASE_URL, RUST_LOG: 'error' } },
-  );
-  return JSON.parse(out.toString());
+function cli(args: string[]): Buffer {
+  return execFileSync(process.env.E2E_BIN!, args, {
+    env: { ...process.env, DATABASE_URL: process.env.E2E_DATABASE_URL, RUST_LOG: 'error' },
+  });
+}
+
+/** Bootstraps an organization with the CLI against the server's database,
+ *  on Starter (like a signup) unless `plan` names another plan. */
+export function createOrgViaCli(name: string, ownerEmail: string, plan?: string): CreatedOrg {
+  const args = ['create-org', '--name', name, '--owner-email', ownerEmail, '--owner-password', PASSWORD, '--json'];
+  if (plan) args.push('--plan', plan);
+  return JSON.parse(cli(args).toString());
+}
+
+/** Moves an organization to another plan with the CLI. */
+export function setPlanViaCli(orgId: string, plan: string): void {
+  cli(['set-plan', '--org', orgId, '--plan', plan]);
 }

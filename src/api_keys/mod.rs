@@ -28,6 +28,9 @@ pub struct ApiKeyView {
     pub created_at: i64,
     pub last_used_at: Option<i64>,
     pub revoked_at: Option<i64>,
+    /// The key's own rate limit in requests per minute; `None`: the plan's only.
+    #[serde(default)]
+    pub rate_limit_per_minute: Option<i64>,
 }
 
 /// A key just created: `secret` is the whole key, available only now.
@@ -35,6 +38,35 @@ pub struct ApiKeyView {
 pub struct NewApiKey {
     pub key: ApiKeyView,
     pub secret: String,
+}
+
+/// Largest per-key rate limit a person may set (requests per minute).
+pub const MAX_RATE_LIMIT_PER_MINUTE: i64 = 1_000_000;
+
+/// Reads the optional per-key rate limit as typed in a form: blank means
+/// none (the plan's limits alone apply), else a whole number of requests per
+/// minute from 1 to [`MAX_RATE_LIMIT_PER_MINUTE`].
+pub fn parse_rate_limit(text: &str) -> Result<Option<i64>, crate::Error> {
+    let t = text.trim();
+    if t.is_empty() {
+        return Ok(None);
+    }
+    let clean: String = t.chars().filter(|c| *c != ',' && *c != '_').collect();
+    let n = clean
+        .parse::<i64>()
+        .map_err(|_| crate::Error::invalid("rate_limit_per_minute", format!("{t:?} is not a whole number of requests per minute")))?;
+    check_rate_limit(Some(n))
+}
+
+/// Checks a per-key rate limit is within 1..=1,000,000 requests per minute.
+pub fn check_rate_limit(limit: Option<i64>) -> Result<Option<i64>, crate::Error> {
+    match limit {
+        Some(n) if !(1..=MAX_RATE_LIMIT_PER_MINUTE).contains(&n) => Err(crate::Error::invalid(
+            "rate_limit_per_minute",
+            "must be between 1 and 1,000,000 requests per minute (leave it blank for the plan's limit)",
+        )),
+        other => Ok(other),
+    }
 }
 
 /// Whether a presented token has the shape of one of our keys.
@@ -55,5 +87,17 @@ mod tests {
         assert!(!is_well_formed("tb_live_short"));
         assert!(!is_well_formed(&good.replace("tb_live_", "tb_test_")));
         assert!(!is_well_formed(&format!("{KEY_PREFIX}{}", "Z1".repeat(24))));
+    }
+
+    #[test]
+    fn rate_limits_are_blank_or_between_one_and_a_million() {
+        assert_eq!(parse_rate_limit("  ").unwrap(), None);
+        assert_eq!(parse_rate_limit("120").unwrap(), Some(120));
+        assert_eq!(parse_rate_limit("1,000,000").unwrap(), Some(1_000_000));
+        for bad in ["0", "-5", "1000001", "ten", "1.5"] {
+            let e = parse_rate_limit(bad).unwrap_err();
+            assert_eq!(e.field(), Some("rate_limit_per_minute"), "{bad}");
+        }
+        assert!(check_rate_limit(None).unwrap().is_none());
     }
 }

@@ -38,10 +38,13 @@ fn parse_name(raw: &str) -> Result<String> {
     Ok(s.to_string())
 }
 
-/// Creates a key (owners and admins). The secret is in the result and nowhere else.
-pub async fn create(db: &Db, scope: &OrgScope, name: &str) -> Result<NewApiKey> {
+/// Creates a key (owners and admins), with its own rate limit in requests per
+/// minute if given (on top of the plan's). The secret is in the result and
+/// nowhere else.
+pub async fn create(db: &Db, scope: &OrgScope, name: &str, rate_limit_per_minute: Option<i64>) -> Result<NewApiKey> {
     scope.require(Role::Admin)?;
     let name = parse_name(name)?;
+    let rate_limit_per_minute = super::check_rate_limit(rate_limit_per_minute)?;
     let secret = format!("{KEY_PREFIX}{}", secrets::random_hex(KEY_SECRET_HEX_LEN / 2));
     let key = ApiKeyView {
         id: new_id(),
@@ -50,9 +53,11 @@ pub async fn create(db: &Db, scope: &OrgScope, name: &str) -> Result<NewApiKey> 
         created_at: now_ms(),
         last_used_at: None,
         revoked_at: None,
+        rate_limit_per_minute,
     };
     sqlx::query(
-        "INSERT INTO api_keys (id, org_id, name, prefix, key_hash, created_by, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        "INSERT INTO api_keys (id, org_id, name, prefix, key_hash, created_by, created_at, rate_limit_per_minute) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
     )
     .bind(&key.id)
     .bind(&scope.org_id)
@@ -61,6 +66,7 @@ pub async fn create(db: &Db, scope: &OrgScope, name: &str) -> Result<NewApiKey> 
     .bind(secrets::digest(&secret))
     .bind(&scope.user_id)
     .bind(key.created_at)
+    .bind(key.rate_limit_per_minute)
     .execute(db.writer())
     .await?;
     Ok(NewApiKey { key, secret })
@@ -69,7 +75,7 @@ pub async fn create(db: &Db, scope: &OrgScope, name: &str) -> Result<NewApiKey> 
 /// The organization's keys, newest first, revoked ones included.
 pub async fn list(db: &Db, scope: &OrgScope) -> Result<Vec<ApiKeyView>> {
     let rows = sqlx::query(
-        "SELECT id, name, prefix, created_at, last_used_at, revoked_at FROM api_keys WHERE org_id = $1 \
+        "SELECT id, name, prefix, created_at, last_used_at, revoked_at, rate_limit_per_minute FROM api_keys WHERE org_id = $1 \
          ORDER BY created_at DESC, id DESC",
     )
     .bind(&scope.org_id)
@@ -84,6 +90,7 @@ pub async fn list(db: &Db, scope: &OrgScope) -> Result<Vec<ApiKeyView>> {
                 created_at: r.try_get("created_at")?,
                 last_used_at: r.try_get("last_used_at")?,
                 revoked_at: r.try_get("revoked_at")?,
+                rate_limit_per_minute: r.try_get("rate_limit_per_minute")?,
             })
         })
         .collect()

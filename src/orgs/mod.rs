@@ -140,6 +140,8 @@ pub struct OrgSummary {
     pub name: String,
     pub members: i64,
     pub created_at: i64,
+    /// The plan it is on.
+    pub plan_code: String,
 }
 
 /// Proof that a user is a member of an organization with a role; every

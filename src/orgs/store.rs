@@ -240,7 +240,7 @@ pub(super) async fn mark_accepted(conn: &mut AnyConnection, invite_id: &str, now
 
 pub(super) async fn all_orgs(conn: &mut AnyConnection) -> Result<Vec<OrgSummary>> {
     let rows = sqlx::query(
-        "SELECT o.id, o.name, o.created_at, (SELECT COUNT(*) FROM memberships m WHERE m.org_id = o.id) AS members \
+        "SELECT o.id, o.name, o.created_at, o.plan_code, (SELECT COUNT(*) FROM memberships m WHERE m.org_id = o.id) AS members \
          FROM organizations o ORDER BY o.created_at DESC, o.id",
     )
     .fetch_all(conn)
@@ -252,6 +252,7 @@ pub(super) async fn all_orgs(conn: &mut AnyConnection) -> Result<Vec<OrgSummary>
                 name: r.try_get("name")?,
                 members: r.try_get("members")?,
                 created_at: r.try_get("created_at")?,
+                plan_code: r.try_get("plan_code")?,
             })
         })
         .collect()

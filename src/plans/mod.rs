@@ -332,8 +332,16 @@ pub struct OrgLimit {
     pub metric: Metric,
     pub period: Period,
     pub plan: Option<Limit>,
-    /// `Some(None)`: overridden to unlimited.
+    /// `Some(None)`: overridden to unlimited. In JSON the field is absent
+    /// without an override and `null` for "overridden to unlimited" (a plain
+    /// `Option<Option<_>>` would write `null` for both and lose the override).
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "present")]
     pub overridden: Option<Option<Limit>>,
+}
+
+/// A field that is present, even as `null`, is `Some`.
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<Limit>>, D::Error> {
+    Option::<Limit>::deserialize(d).map(Some)
 }
 
 impl OrgLimit {
@@ -545,5 +553,15 @@ mod tests {
         let custom = Limit { value: 500, ..plan };
         l.overridden = Some(Some(custom.clone()));
         assert_eq!(l.effective(), Some(&custom));
+    }
+
+    #[test]
+    fn an_override_to_unlimited_survives_json() {
+        let unlimited = OrgLimit { metric: Metric::Members, period: Period::Total, plan: None, overridden: Some(None) };
+        let none = OrgLimit { overridden: None, ..unlimited.clone() };
+        for l in [unlimited, none] {
+            let json = serde_json::to_string(&l).unwrap();
+            assert_eq!(serde_json::from_str::<OrgLimit>(&json).unwrap(), l, "{json}");
+        }
     }
 }

@@ -1,15 +1,129 @@
-//! Platform administration.
+//! Platform administration: organizations, the plan catalog and
+//! per-organization plan changes and limit overrides.
 
 use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
 use tollbooth::orgs::OrgSummary;
+use tollbooth::plans::{LimitInput, OrgPlan, PlanInput, PlanView};
 
 use crate::error::AppError;
 #[cfg(feature = "ssr")]
 use crate::ssr;
+
+/// The signed-in platform admin (401 unless signed in, 403 unless an admin).
+#[cfg(feature = "ssr")]
+async fn admin() -> Result<(ssr::AppContext, tollbooth::accounts::UserView), AppError> {
+    let user = ssr::require_user().await?;
+    if !user.is_platform_admin {
+        return Err(ssr::fail(tollbooth::Error::Forbidden("platform admins only".into())));
+    }
+    Ok((ssr::ctx()?, user))
+}
 
 /// Every organization with its member count (platform admins only).
 #[server(endpoint = "admin_list_orgs")]
 pub async fn admin_list_orgs() -> Result<Vec<OrgSummary>, AppError> {
     let user = ssr::require_user().await?;
     tollbooth::orgs::list_all(&ssr::ctx()?.db, &user).await.map_err(ssr::fail)
+}
+
+/// One organization as the admin's org page shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AdminOrgDetail {
+    pub org: OrgSummary,
+    pub plan: OrgPlan,
+    /// Plans it can be moved to: not archived, plus its current one.
+    pub plans: Vec<PlanView>,
+}
+
+/// An organization, its plan with every limit and override, and the plans
+/// it can be moved to.
+#[server(endpoint = "admin_org")]
+pub async fn admin_org(org_id: String) -> Result<AdminOrgDetail, AppError> {
+    let (ctx, user) = admin().await?;
+    let org = tollbooth::orgs::list_all(&ctx.db, &user)
+        .await
+        .map_err(ssr::fail)?
+        .into_iter()
+        .find(|o| o.id == org_id)
+        .ok_or_else(|| ssr::fail(tollbooth::Error::NotFound("organization")))?;
+    let plan = tollbooth::plans::org_plan(&ctx.db, &org.id).await.map_err(ssr::fail)?;
+    let plans = tollbooth::plans::list(&ctx.db)
+        .await
+        .map_err(ssr::fail)?
+        .into_iter()
+        .filter(|p| p.archived_at.is_none() || p.code == plan.plan_code)
+        .collect();
+    Ok(AdminOrgDetail { org, plan, plans })
+}
+
+/// Moves an organization to another plan.
+#[server(endpoint = "admin_set_org_plan")]
+pub async fn admin_set_org_plan(org_id: String, plan: String) -> Result<OrgPlan, AppError> {
+    let (ctx, user) = admin().await?;
+    tollbooth::plans::set_org_plan(&ctx.db, &user, &org_id, &plan).await.map_err(ssr::fail)
+}
+
+/// Sets a custom limit for one organization (an empty value: unlimited).
+#[server(endpoint = "admin_set_override")]
+pub async fn admin_set_override(org_id: String, limit: LimitInput) -> Result<OrgPlan, AppError> {
+    let (ctx, user) = admin().await?;
+    tollbooth::plans::set_override(&ctx.db, &user, &org_id, &limit).await.map_err(ssr::fail)
+}
+
+/// Removes an organization's custom limit: the plan's applies again.
+#[server(endpoint = "admin_clear_override")]
+pub async fn admin_clear_override(org_id: String, metric: String, period: String) -> Result<OrgPlan, AppError> {
+    let (ctx, user) = admin().await?;
+    tollbooth::plans::clear_override(&ctx.db, &user, &org_id, &metric, &period).await.map_err(ssr::fail)
+}
+
+/// The whole plan catalog, archived plans included, with organization counts.
+#[server(endpoint = "admin_plans")]
+pub async fn admin_plans() -> Result<Vec<PlanView>, AppError> {
+    let (ctx, _) = admin().await?;
+    tollbooth::plans::list(&ctx.db).await.map_err(ssr::fail)
+}
+
+/// One plan of the catalog.
+#[server(endpoint = "admin_plan")]
+pub async fn admin_plan(code: String) -> Result<PlanView, AppError> {
+    let (ctx, _) = admin().await?;
+    tollbooth::plans::get(&ctx.db, &code).await.map_err(ssr::fail)
+}
+
+/// Adds a plan without limits (they are set on its page); returns its code.
+#[server(endpoint = "admin_create_plan")]
+pub async fn admin_create_plan(
+    code: String,
+    name: String,
+    description: String,
+    monthly_price_usd: String,
+    is_public: bool,
+    sort_order: i64,
+) -> Result<String, AppError> {
+    let (ctx, user) = admin().await?;
+    let input = PlanInput { code, name, description, monthly_price_usd, is_public, sort_order, limits: Vec::new() };
+    tollbooth::plans::create(&ctx.db, &user, &input).await.map(|p| p.code).map_err(ssr::fail)
+}
+
+/// Saves a plan's name, price, visibility and limits.
+#[server(endpoint = "admin_update_plan")]
+pub async fn admin_update_plan(plan: PlanInput) -> Result<PlanView, AppError> {
+    let (ctx, user) = admin().await?;
+    tollbooth::plans::update(&ctx.db, &user, &plan).await.map_err(ssr::fail)
+}
+
+/// Archives a plan (no organization can be moved onto it) or restores it.
+#[server(endpoint = "admin_set_plan_archived")]
+pub async fn admin_set_plan_archived(code: String, archived: bool) -> Result<PlanView, AppError> {
+    let (ctx, user) = admin().await?;
+    tollbooth::plans::set_archived(&ctx.db, &user, &code, archived).await.map_err(ssr::fail)
+}
+
+/// Deletes a plan no organization is on.
+#[server(endpoint = "admin_delete_plan")]
+pub async fn admin_delete_plan(code: String) -> Result<(), AppError> {
+    let (ctx, user) = admin().await?;
+    tollbooth::plans::delete(&ctx.db, &user, &code).await.map_err(ssr::fail)
 }

@@ -14,11 +14,13 @@ pub async fn list_api_keys(org_id: String) -> Result<Vec<ApiKeyView>, AppError> 
     tollbooth::api_keys::list(&ctx.db, &scope).await.map_err(ssr::fail)
 }
 
-/// Creates a key; the secret is returned this once.
+/// Creates a key, with its own rate limit in requests per minute when
+/// `rate_limit` is not blank; the secret is returned this once.
 #[server(endpoint = "create_api_key")]
-pub async fn create_api_key(org_id: String, name: String) -> Result<NewApiKey, AppError> {
+pub async fn create_api_key(org_id: String, name: String, #[server(default)] rate_limit: String) -> Result<NewApiKey, AppError> {
     let (ctx, scope, _) = ssr::scope(&org_id).await?;
-    tollbooth::api_keys::create(&ctx.db, &scope, &name).await.map_err(ssr::fail)
+    let rate_limit = tollbooth::api_keys::parse_rate_limit(&rate_limit).map_err(ssr::fail)?;
+    tollbooth::api_keys::create(&ctx.db, &scope, &name, rate_limit).await.map_err(ssr::fail)
 }
 
 /// Revokes a key.

@@ -5,6 +5,7 @@ pub mod admin;
 pub mod auth;
 pub mod keys;
 pub mod orgs;
+pub mod plans;
 pub mod prices;
 pub mod usage;
 
@@ -26,4 +27,8 @@ pub struct Me {
 pub struct CurrentOrg {
     pub org: OrgView,
     pub role: Role,
+    /// The plan's name, for the navigation and banners.
+    pub plan_name: String,
+    /// On the demo plan: unlimited, usage tracked (every page says so).
+    pub is_demo: bool,
 }

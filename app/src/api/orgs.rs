@@ -15,7 +15,8 @@ use tollbooth::orgs::{self, Role};
 pub async fn org_context(org_id: String) -> Result<CurrentOrg, AppError> {
     let (ctx, scope, _) = ssr::scope(&org_id).await?;
     let org = orgs::get(&ctx.db, &scope).await.map_err(ssr::fail)?;
-    Ok(CurrentOrg { org, role: scope.role })
+    let plan = tollbooth::plans::org_plan(&ctx.db, &scope.org_id).await.map_err(ssr::fail)?;
+    Ok(CurrentOrg { org, role: scope.role, is_demo: plan.is_demo(), plan_name: plan.plan_name })
 }
 
 /// Renames the organization and sets its time zone.

@@ -52,6 +52,7 @@ fn Shell(me: Me, ctx: CurrentOrg) -> impl IntoView {
     let link = move |suffix: &str| format!("{base}{suffix}");
     let is_admin = me.user.is_platform_admin;
     let current = ctx.org.id.clone();
+    let is_demo = ctx.is_demo;
     view! {
         <div class="app">
             <nav class="sidebar" aria-label="Main">
@@ -59,6 +60,8 @@ fn Shell(me: Me, ctx: CurrentOrg) -> impl IntoView {
                 <OrgSwitcher me=me.clone() current />
                 <ul>
                     <li><A href=link("") exact=true>"Usage"</A></li>
+                    <li><A href=link("/projects")>"Projects"</A></li>
+                    <li><A href=link("/plans")>"Plans"</A></li>
                     <li><A href=link("/billing")>"Billing"</A></li>
                     <li><A href=link("/budgets")>"Budgets & alerts"</A></li>
                     <li><A href=link("/keys")>"API keys"</A></li>
@@ -73,6 +76,13 @@ fn Shell(me: Me, ctx: CurrentOrg) -> impl IntoView {
                 </div>
             </nav>
             <main class="content">
+                // The demo organization is on an unlimited plan: say so on
+                // every page, so nobody mistakes it for a real plan's limits.
+                {is_demo.then(|| view! {
+                    <div class="demo-banner" role="status" data-testid="demo-banner">
+                        "Demo mode: unlimited access, usage is tracked"
+                    </div>
+                })}
                 <Outlet />
             </main>
         </div>

@@ -7,10 +7,16 @@ use leptos::prelude::*;
 
 use crate::error::AppError;
 
-/// A readable error message (role="alert" so tests and screen readers find it).
+/// A readable error message (role="alert" so tests and screen readers find
+/// it); a plan limit's refusal also links to where the plan can be upgraded.
 #[component]
-pub fn ErrorMessage(#[prop(into)] message: String) -> impl IntoView {
-    view! { <p class="error" role="alert">{message}</p> }
+pub fn ErrorMessage(#[prop(into)] message: String, #[prop(default = None)] upgrade: Option<String>) -> impl IntoView {
+    view! {
+        <p class="error" role="alert">
+            {message}
+            {upgrade.map(|href| view! { " " <a href=href class="upgrade">"Upgrade your plan"</a> })}
+        </p>
+    }
 }
 
 /// Shows an action's error, if its last result was one.
@@ -18,7 +24,7 @@ pub fn action_error<T: 'static>(
     value: impl Get<Value = Option<Result<T, AppError>>> + Send + Sync + 'static,
 ) -> impl IntoView {
     move || match value.get() {
-        Some(Err(e)) => Some(view! { <ErrorMessage message=e.message /> }),
+        Some(Err(e)) => Some(view! { <ErrorMessage message=e.message upgrade=e.upgrade_path /> }),
         _ => None,
     }
 }

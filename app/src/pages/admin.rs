@@ -7,6 +7,7 @@ use leptos_router::components::Redirect;
 use crate::api::admin::admin_list_orgs;
 use crate::api::usage::admin_unpriced_models;
 use crate::components::{format_time, ErrorMessage};
+use crate::pages::admin_plans::org_href;
 use crate::pages::prices::new_model_href;
 
 #[component]
@@ -18,18 +19,22 @@ pub fn AdminPage() -> impl IntoView {
         <div class="content standalone">
             <p><a href="/">"← Back to the app"</a></p>
             <h1>"Platform admin"</h1>
-            <p><a href="/admin/prices" class="button-link">"Price book"</a></p>
+            <nav class="row admin-nav" aria-label="Admin">
+                <a href="/admin/prices" class="button-link">"Price book"</a>
+                <a href="/admin/plans" class="button-link">"Plans"</a>
+            </nav>
             <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
                 {move || Suspend::new(async move {
                     match orgs.await {
                         Ok(list) => view! {
                             <h2>"Organizations (" {list.len()} ")"</h2>
                             <table class="table">
-                                <thead><tr><th>"Name"</th><th>"Members"</th><th>"Created"</th><th>"Id"</th></tr></thead>
+                                <thead><tr><th>"Name"</th><th>"Plan"</th><th>"Members"</th><th>"Created"</th><th>"Id"</th></tr></thead>
                                 <tbody>
                                     {list.into_iter().map(|o| view! {
                                         <tr>
-                                            <td>{o.name}</td>
+                                            <td><a href=org_href(&o.id)>{o.name}</a></td>
+                                            <td><code>{o.plan_code}</code></td>
                                             <td class="num">{o.members}</td>
                                             <td>{format_time(o.created_at)}</td>
                                             <td><code>{o.id}</code></td>

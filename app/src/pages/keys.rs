@@ -7,6 +7,14 @@ use crate::api::keys::{list_api_keys, CreateApiKey, RevokeApiKey};
 use crate::components::layout::{use_org, use_org_id};
 use crate::components::{action_error, format_time, ErrorMessage};
 
+/// A key's own rate limit as listed; without one only the plan's apply.
+pub fn rate_limit(per_minute: Option<i64>) -> String {
+    match per_minute {
+        Some(n) => format!("{} / minute", tollbooth::plans::group_thousands(n)),
+        None => "plan's only".to_string(),
+    }
+}
+
 #[component]
 pub fn KeysPage() -> impl IntoView {
     let org_id = use_org_id();
@@ -22,7 +30,8 @@ pub fn KeysPage() -> impl IntoView {
         <h1>"API keys"</h1>
         <p class="muted">
             "Keys authenticate REST calls: " <code>"Authorization: Bearer tb_live_…"</code>
-            ". Only a hash is stored; a key is shown once, when it is created."
+            ". Only a hash is stored; a key is shown once, when it is created. \
+            A key may have its own rate limit, on top of your plan's."
         </p>
         {can_manage.then(|| view! {
             <section class="card">
@@ -30,6 +39,9 @@ pub fn KeysPage() -> impl IntoView {
                 <ActionForm action=create attr:class="row">
                     <input type="hidden" name="org_id" value=org_id.get_untracked() />
                     <label>"Name" <input name="name" required maxlength="80" placeholder="e.g. production backend" /></label>
+                    <label>"Rate limit (requests per minute)"
+                        <input name="rate_limit" inputmode="numeric" autocomplete="off" placeholder="blank: the plan's only" />
+                    </label>
                     <button type="submit">"Create key"</button>
                 </ActionForm>
                 {action_error(create.value())}
@@ -48,7 +60,7 @@ pub fn KeysPage() -> impl IntoView {
                     Ok(list) if list.is_empty() => view! { <p class="empty">"No API keys yet."</p> }.into_any(),
                     Ok(list) => view! {
                         <table class="table">
-                            <thead><tr><th>"Name"</th><th>"Key"</th><th>"Created"</th><th>"Last used"</th><th>"Status"</th><th></th></tr></thead>
+                            <thead><tr><th>"Name"</th><th>"Key"</th><th>"Created"</th><th>"Last used"</th><th>"Rate limit"</th><th>"Status"</th><th></th></tr></thead>
                             <tbody>
                                 {list.into_iter().map(|k| {
                                     let revoked = k.revoked_at.is_some();
@@ -59,6 +71,7 @@ pub fn KeysPage() -> impl IntoView {
                                             <td><code>{format!("{}…", k.prefix)}</code></td>
                                             <td>{format_time(k.created_at)}</td>
                                             <td>{k.last_used_at.map(format_time).unwrap_or_else(|| "never".into())}</td>
+                                            <td>{rate_limit(k.rate_limit_per_minute)}</td>
                                             <td>{if revoked { "revoked" } else { "active" }}</td>
                                             <td>
                                                 {(can_manage && !revoked).then(|| view! {
@@ -79,5 +92,14 @@ pub fn KeysPage() -> impl IntoView {
                 }
             })}
         </Transition>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn rate_limits_read_per_minute_or_the_plans() {
+        assert_eq!(super::rate_limit(Some(12_000)), "12,000 / minute");
+        assert_eq!(super::rate_limit(None), "plan's only");
     }
 }

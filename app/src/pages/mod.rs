@@ -1,19 +1,25 @@
 //! One module per page.
 
 mod admin;
+mod admin_plans;
 mod auth;
 mod keys;
 mod members;
 mod placeholders;
+pub(crate) mod plans;
 mod prices;
+mod projects;
 mod settings;
 mod usage;
 
 pub use admin::AdminPage;
+pub use admin_plans::{AdminOrgPage, AdminPlanPage, AdminPlansPage};
 pub use auth::{InvitePage, LoginPage, SignupPage};
 pub use keys::KeysPage;
 pub use members::MembersPage;
 pub use placeholders::{BillingPage, BudgetsPage};
+pub use plans::PlansPage;
+pub use projects::ProjectsPage;
 pub use prices::{NewModelPage, PriceDetailPage, PricesPage};
 pub use usage::UsagePage;
 pub use settings::SettingsPage;

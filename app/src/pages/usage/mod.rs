@@ -8,6 +8,7 @@
 
 mod breakdown;
 mod charts;
+mod limits;
 mod recent;
 
 use leptos::prelude::*;
@@ -129,6 +130,7 @@ pub fn UsagePage() -> impl IntoView {
         <Title text="Usage · Tollbooth" />
         <h1>"Usage"</h1>
         <p class="muted">{org.name} " · dates in " {org.time_zone}</p>
+        <limits::PlanLimits org_id=org_id.get_untracked() />
         <div class="usage" class:updating=pending aria-busy=move || pending.get().to_string()>
             <Transition fallback=|| view! { <p class="loading">"Loading…"</p> } set_pending>
                 {move || Suspend::new(async move {
@@ -178,12 +180,12 @@ fn Card(label: &'static str, value: String, #[prop(optional, into)] note: String
         <div class="stat" data-testid=label>
             <span class="label">{label}</span>
             <span class="value">{value}</span>
-            <span class="note">{if note.is_empty() { "no limit".to_string() } else { note }}</span>
+            <span class="note">{note}</span>
         </div>
     }
 }
 
-/// This calendar month and lifetime: the numbers plans will limit.
+/// This calendar month and lifetime (the plan's limits are under "Plan limits").
 #[component]
 fn MonthCards(month: Totals, lifetime: String) -> impl IntoView {
     let unpriced = month.unpriced_events;
@@ -193,8 +195,8 @@ fn MonthCards(month: Totals, lifetime: String) -> impl IntoView {
             <Card label="Cost this month" value=usd(&month.cost_usd) note=cost_note />
             <Card label="Lifetime cost" value=usd(&lifetime) />
             <Card label="Tokens in" value=count(month.input_tokens) note=format!("{} cached · this month", count(month.cached_input_tokens)) />
-            <Card label="Tokens out" value=count(month.output_tokens) note="this month · no limit" />
-            <Card label="Requests" value=count(month.requests) note="this month · no limit" />
+            <Card label="Tokens out" value=count(month.output_tokens) note="this month" />
+            <Card label="Requests" value=count(month.requests) note="this month" />
             <Card label="Error rate" value=rate_percent(&month.error_rate) note=format!("{} of {} events this month", count(month.errors), count(month.events)) />
         </div>
     }
