@@ -131,7 +131,14 @@ pub fn UsagePage() -> impl IntoView {
         <h1>"Usage"</h1>
         <p class="muted">{org.name} " · dates in " {org.time_zone}</p>
         <limits::PlanLimits org_id=org_id.get_untracked() />
-        <div class="usage" class:updating=pending aria-busy=move || pending.get().to_string()>
+        // `try_get`: when a request is abandoned mid-stream the page's owner is
+        // disposed while the Transition may still settle; reading a disposed
+        // signal would panic the server task.
+        <div
+            class="usage"
+            class:updating=move || pending.try_get().unwrap_or(false)
+            aria-busy=move || pending.try_get().unwrap_or(false).to_string()
+        >
             <Transition fallback=|| view! { <p class="loading">"Loading…"</p> } set_pending>
                 {move || Suspend::new(async move {
                     match data.await {
