@@ -18,6 +18,8 @@ pub mod admin;
 pub mod cache;
 mod cost;
 pub mod edit;
+#[cfg(feature = "ssr")]
+pub mod estimate;
 mod litellm;
 pub mod money;
 #[cfg(feature = "ssr")]

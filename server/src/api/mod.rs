@@ -52,6 +52,7 @@ pub fn router() -> Router<AppState> {
         )
         .route("/resources/documents", post(quota::documents))
         .route("/plan", get(quota::plan))
+        .route("/estimate", post(quota::estimate))
         .fallback(|| async { ApiError::not_found() })
 }
 

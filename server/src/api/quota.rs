@@ -157,3 +157,22 @@ pub async fn documents(
 pub async fn plan(State(state): State<AppState>, Limited(key): Limited) -> Result<Json<QuotaStatus>, ApiError> {
     Ok(Json(quota::status(&state.db, &key.org_id).await?))
 }
+
+#[derive(Debug, Deserialize)]
+pub struct EstimateRequest {
+    pub model: String,
+    pub input_tokens: u64,
+    #[serde(default)]
+    pub max_output_tokens: u64,
+}
+
+/// `POST /api/v1/estimate` `{model, input_tokens, max_output_tokens}` →
+/// `{min_cost_usd, max_cost_usd}` from the price in force now.
+pub async fn estimate(
+    State(state): State<AppState>,
+    Limited(_key): Limited,
+    req: Result<Json<EstimateRequest>, JsonRejection>,
+) -> Result<Json<tollbooth::pricing::estimate::Estimate>, ApiError> {
+    let req = body(req)?;
+    Ok(Json(tollbooth::pricing::estimate::estimate(&state.db, &req.model, req.input_tokens, req.max_output_tokens).await?))
+}

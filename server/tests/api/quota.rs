@@ -45,6 +45,29 @@ async fn reserve(app: &TestApp, o: &Org, body: Value) -> (StatusCode, Option<Str
 }
 
 app_test! {
+    async fn an_estimate_gives_the_exact_cost_range_and_names_bad_input(app) {
+        let mut p = tollbooth::pricing::ModelPrice::new("gpt-est", "openai");
+        p.input = Some(tollbooth::pricing::UnitPrice::parse("0.0000025").unwrap());
+        p.output = Some(tollbooth::pricing::UnitPrice::parse("0.00001").unwrap());
+        p.reasoning = Some(tollbooth::pricing::UnitPrice::parse("0.00002").unwrap());
+        let mut book = tollbooth::pricing::PriceBook::default();
+        book.insert(p);
+        tollbooth::pricing::store::import(&app.test_db.db, &book, "test", Some(0)).await.unwrap();
+        let o = org(&app).await;
+        let url = app.url("/api/v1/estimate");
+        let (status, _, e) = call(&app.client, reqwest::Method::POST, url.clone(), &o.auth,
+            Some(json!({"model": "gpt-est", "input_tokens": 1000, "max_output_tokens": 500}))).await;
+        assert_eq!(status, StatusCode::OK, "{e}");
+        // 1000 × 0.0000025 = 0.0025; plus 500 reasoning tokens × 0.00002 = 0.01 (dearer than output).
+        assert_eq!((e["min_cost_usd"].clone(), e["max_cost_usd"].clone()), (json!("0.002500000"), json!("0.012500000")));
+        let (status, _, bad) = call(&app.client, reqwest::Method::POST, url.clone(), &o.auth,
+            Some(json!({"model": "no-such-model", "input_tokens": 1}))).await;
+        assert_eq!((status, bad["error"]["field"].clone()), (StatusCode::UNPROCESSABLE_ENTITY, json!("model")));
+        let (status, _, bad) = call(&app.client, reqwest::Method::POST, url, &o.auth, Some(json!({"model": "gpt-est", "input_tokens": -5}))).await;
+        assert!(status.is_client_error(), "{bad}");
+        assert!(bad["error"]["message"].as_str().unwrap().contains("input_tokens"), "{bad}");
+    }
+
     async fn a_reservation_beyond_a_hard_limit_gets_429_with_the_documented_body(app) {
         let o = org(&app).await;
         set_limit(&app.test_db.db, &o.id, "requests", "day", "2").await;
