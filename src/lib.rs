@@ -6,6 +6,7 @@
 
 pub mod accounts;
 pub mod api_keys;
+pub mod budgets;
 pub mod error;
 pub mod orgs;
 pub mod plans;

@@ -1,6 +1,7 @@
 //! The REST API under `/api/v1`, authenticated by organization API keys.
 
 pub mod auth;
+pub mod budgets;
 pub mod error;
 pub mod events;
 pub mod export;
@@ -53,6 +54,9 @@ pub fn router() -> Router<AppState> {
         .route("/resources/documents", post(quota::documents))
         .route("/plan", get(quota::plan))
         .route("/estimate", post(quota::estimate))
+        .route("/budgets", get(budgets::list).post(budgets::create))
+        .route("/budgets/{id}", axum::routing::put(budgets::update).delete(budgets::delete))
+        .route("/budgets/{id}/status", get(budgets::status))
         .fallback(|| async { ApiError::not_found() })
 }
 

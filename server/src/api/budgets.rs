@@ -1,0 +1,48 @@
+//! Budgets over REST: `GET/POST /api/v1/budgets`, `PUT/DELETE
+//! /api/v1/budgets/{id}`, `GET /api/v1/budgets/{id}/status`.
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::Json;
+use tollbooth::budgets::{self, BudgetInput, BudgetStatus, BudgetView};
+
+use super::error::ApiError;
+use super::quota::Limited;
+use crate::startup::AppState;
+
+fn body(r: Result<Json<BudgetInput>, JsonRejection>) -> Result<BudgetInput, ApiError> {
+    r.map(|Json(v)| v).map_err(ApiError::from)
+}
+
+pub async fn list(State(state): State<AppState>, Limited(key): Limited) -> Result<Json<Vec<BudgetView>>, ApiError> {
+    Ok(Json(budgets::list(&state.db, &key.org_id).await?))
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    Limited(key): Limited,
+    req: Result<Json<BudgetInput>, JsonRejection>,
+) -> Result<(StatusCode, Json<BudgetView>), ApiError> {
+    let input = body(req)?;
+    Ok((StatusCode::CREATED, Json(budgets::create(&state.db, &key.org_id, &input).await?)))
+}
+
+pub async fn update(
+    State(state): State<AppState>,
+    Limited(key): Limited,
+    Path(id): Path<String>,
+    req: Result<Json<BudgetInput>, JsonRejection>,
+) -> Result<Json<BudgetView>, ApiError> {
+    let input = body(req)?;
+    Ok(Json(budgets::update(&state.db, &key.org_id, &id, &input).await?))
+}
+
+pub async fn delete(State(state): State<AppState>, Limited(key): Limited, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
+    budgets::delete(&state.db, &key.org_id, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn status(State(state): State<AppState>, Limited(key): Limited, Path(id): Path<String>) -> Result<Json<BudgetStatus>, ApiError> {
+    Ok(Json(budgets::status(&state.db, &key.org_id, &id).await?))
+}
