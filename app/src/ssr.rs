@@ -67,13 +67,25 @@ pub fn session_error(e: tower_sessions::session::Error) -> AppError {
     AppError::new(500, "session unavailable")
 }
 
+// Contexts are looked up before the first `.await` of every helper here: a
+// resource whose component was re-rendered during server rendering keeps
+// running after its owner is disposed, and a lookup after an await would then
+// fail ("server context missing") and ship that error to the browser, whose
+// hydration would no longer match the page.
+
 /// The signed-in user, if any.
 pub async fn maybe_user() -> Result<Option<UserView>, AppError> {
+    let ctx = ctx()?;
     let session = session().await?;
+    user_of(&ctx, &session).await
+}
+
+/// The user signed in to `session`.
+pub async fn user_of(ctx: &AppContext, session: &Session) -> Result<Option<UserView>, AppError> {
     let Some(id) = session.get::<String>(SESSION_USER).await.map_err(session_error)? else {
         return Ok(None);
     };
-    let user = accounts::get_user(&ctx()?.db, &id).await.map_err(fail)?;
+    let user = accounts::get_user(&ctx.db, &id).await.map_err(fail)?;
     if user.is_none() {
         // The account is gone; forget the stale session.
         session.flush().await.map_err(session_error)?;
@@ -89,10 +101,10 @@ pub async fn require_user() -> Result<UserView, AppError> {
 /// The signed-in user's scope in `org_id` (404 unless a member). Remembers the
 /// organization as the user's current one.
 pub async fn scope(org_id: &str) -> Result<(AppContext, OrgScope, UserView), AppError> {
-    let user = require_user().await?;
     let ctx = ctx()?;
-    let scope = orgs::authorize(&ctx.db, org_id, &user.id).await.map_err(fail)?;
     let session = session().await?;
+    let user = user_of(&ctx, &session).await?.ok_or_else(|| fail(tollbooth::Error::Unauthorized("please sign in")))?;
+    let scope = orgs::authorize(&ctx.db, org_id, &user.id).await.map_err(fail)?;
     if session.get::<String>(SESSION_ORG).await.map_err(session_error)?.as_deref() != Some(org_id) {
         session.insert(SESSION_ORG, org_id).await.map_err(session_error)?;
     }

@@ -10,12 +10,14 @@ use crate::ssr;
 /// The signed-in user and their organizations, or `None` when signed out.
 #[server(endpoint = "whoami")]
 pub async fn whoami() -> Result<Option<Me>, AppError> {
-    let Some(user) = ssr::maybe_user().await? else {
+    // Contexts first, before any await (see `ssr`).
+    let ctx = ssr::ctx()?;
+    let session = ssr::session().await?;
+    let Some(user) = ssr::user_of(&ctx, &session).await? else {
         return Ok(None);
     };
-    let ctx = ssr::ctx()?;
     let orgs = tollbooth::orgs::list_mine(&ctx.db, &user.id).await.map_err(ssr::fail)?;
-    let remembered = ssr::session().await?.get::<String>(ssr::SESSION_ORG).await.map_err(ssr::session_error)?;
+    let remembered = session.get::<String>(ssr::SESSION_ORG).await.map_err(ssr::session_error)?;
     let current_org = remembered.filter(|id| orgs.iter().any(|o| &o.id == id)).or_else(|| orgs.first().map(|o| o.id.clone()));
     Ok(Some(Me { user, orgs, current_org }))
 }
