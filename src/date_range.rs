@@ -6,10 +6,10 @@
 //! includes today's events. It becomes a half-open UTC window
 //! `[midnight of from, midnight after to)` for the stores.
 
-use std::str::FromStr;
 
 use chrono::{Datelike, Days, NaiveDate, TimeZone};
 
+use crate::quota::window::{start_of_day, zone};
 use crate::{Error, Result};
 
 /// The longest custom range: a little over a year of daily points.
@@ -53,7 +53,7 @@ impl DateRange {
     /// `30d`, `90d`, `month`; nothing at all means the last 30 days.
     /// "Today" is `now_ms` in `time_zone` (unknown zones read as UTC).
     pub fn parse(range: Option<&str>, from: Option<&str>, to: Option<&str>, time_zone: &str, now_ms: i64) -> Result<Self> {
-        let tz = chrono_tz::Tz::from_str(time_zone).unwrap_or(chrono_tz::UTC);
+        let tz = zone(time_zone);
         let today = tz
             .timestamp_millis_opt(now_ms)
             .single()
@@ -83,12 +83,12 @@ impl DateRange {
 
     /// Start of the window: local midnight of `from`, in UTC milliseconds.
     pub fn start_ms(&self) -> i64 {
-        local_midnight_ms(self.tz, self.from)
+        start_of_day(self.tz, self.from)
     }
 
     /// End of the window (exclusive): local midnight after `to`.
     pub fn end_ms(&self) -> i64 {
-        local_midnight_ms(self.tz, self.to.succ_opt().unwrap_or(self.to))
+        start_of_day(self.tz, self.to.succ_opt().unwrap_or(self.to))
     }
 
     /// Every day of the range, in order.
@@ -103,15 +103,6 @@ fn blank(s: Option<&str>) -> Option<&str> {
 
 fn parse_date(field: &'static str, s: &str) -> Result<NaiveDate> {
     NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| Error::invalid(field, "must be a date such as 2026-01-31"))
-}
-
-/// The first instant of `date` in `tz`. Where a DST change skips midnight
-/// (e.g. America/Santiago), the day starts at the first local time that exists.
-fn local_midnight_ms(tz: chrono_tz::Tz, date: NaiveDate) -> i64 {
-    (0..4)
-        .find_map(|h| date.and_hms_opt(h, 0, 0).and_then(|t| tz.from_local_datetime(&t).earliest()))
-        .map(|t| t.timestamp_millis())
-        .unwrap_or_else(|| date.and_hms_opt(0, 0, 0).map(|t| t.and_utc().timestamp_millis()).unwrap_or(0))
 }
 
 #[cfg(test)]

@@ -12,7 +12,6 @@ pub use service::*;
 
 use serde::{Deserialize, Serialize};
 
-use crate::pricing::NanoUsd;
 use crate::Error;
 
 /// What a budget covers.
@@ -177,9 +176,8 @@ impl BudgetInput {
             _ => {}
         }
         let period = BudgetPeriod::parse(&self.period)?;
-        let amount = NanoUsd::parse_usd(self.amount_usd.trim().trim_start_matches('$'))
-            .map_err(|_| Error::invalid("amount_usd", format!("{:?} is not an amount in USD such as 100.00", self.amount_usd)))?;
-        if amount.nanos() <= 0 {
+        let amount_nanos = crate::plans::Metric::CostUsd.parse_amount("amount_usd", &self.amount_usd)?;
+        if amount_nanos == 0 {
             return Err(Error::invalid("amount_usd", "must be more than zero"));
         }
         let thresholds = parse_thresholds(self.thresholds.as_deref().unwrap_or(&DEFAULT_THRESHOLDS))?;
@@ -192,7 +190,7 @@ impl BudgetInput {
             n if n.chars().count() > 80 => return Err(Error::invalid("name", "must be at most 80 characters")),
             n => n.to_string(),
         };
-        Ok(BudgetDef { name, scope, scope_id, period, amount_nanos: amount.nanos(), thresholds, action })
+        Ok(BudgetDef { name, scope, scope_id, period, amount_nanos, thresholds, action })
     }
 }
 

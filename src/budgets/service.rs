@@ -73,6 +73,11 @@ pub async fn get(db: &Db, org_id: &str, id: &str) -> Result<BudgetView> {
 }
 
 async fn get_in(conn: &mut AnyConnection, org_id: &str, id: &str) -> Result<BudgetView> {
+    Ok(get_with_amount(conn, org_id, id).await?.0)
+}
+
+/// A budget with its amount in nano-USD (as stored).
+async fn get_with_amount(conn: &mut AnyConnection, org_id: &str, id: &str) -> Result<(BudgetView, i64)> {
     if !is_valid_id(id) {
         return Err(Error::NotFound("budget"));
     }
@@ -82,7 +87,7 @@ async fn get_in(conn: &mut AnyConnection, org_id: &str, id: &str) -> Result<Budg
         .fetch_optional(conn)
         .await?
         .ok_or(Error::NotFound("budget"))?;
-    view_of(&row)
+    Ok((view_of(&row)?, row.try_get("amount_nanos")?))
 }
 
 /// Creates a budget.
@@ -195,13 +200,12 @@ async fn spend(conn: &mut AnyConnection, org_id: &str, scope: Scope, scope_id: &
 /// Spend against the budget in its current period, with the forecast.
 pub async fn status(db: &Db, org_id: &str, id: &str) -> Result<BudgetStatus> {
     let mut conn = db.reader().acquire().await?;
-    let b = get_in(&mut conn, org_id, id).await?;
+    let (b, amount) = get_with_amount(&mut conn, org_id, id).await?;
     let tz_name: String =
         sqlx::query_scalar("SELECT time_zone FROM organizations WHERE id = $1").bind(org_id).fetch_one(&mut *conn).await?;
     let tz = zone(&tz_name);
     let now = now_ms();
     let w = period_window(tz, b.period, now);
-    let amount = NanoUsd::parse_usd(&b.amount_usd)?.nanos();
     let spent = spend(&mut conn, org_id, b.scope, b.scope_id.as_deref().unwrap_or_default(), w).await?;
     let (projected, exceeds_at) = forecast(spent, amount, w.start_ms, now, w.end_ms);
     let local = |ms| crate::quota::window::to_local_rfc3339(tz, ms);

@@ -75,6 +75,16 @@ pub async fn plan_for_rate_limits(db: &Db, org_id: &str) -> Result<Arc<OrgPlan>>
     Ok(plan)
 }
 
+/// The organization's plan, zone and what it has used and reserved now, read
+/// from the database (the ledger of PostgreSQL, and the usage panel's source).
+async fn stored_tally(conn: &mut sqlx::AnyConnection, org_id: &str, now: i64) -> Result<(OrgPlan, chrono_tz::Tz, Tally)> {
+    let plan = crate::plans::store::org_plan(conn, org_id).await?;
+    let tz = zone(&plan.time_zone);
+    let (day, month) = super::counters::current(conn, org_id, tz, now).await?;
+    let reserved = store::reserved(conn, org_id, now).await?;
+    Ok((plan, tz, Tally { day, month, reserved, resources: Vec::new() }))
+}
+
 /// Parses the asks of a request: `metric` names and amounts as sent.
 pub fn parse_asks(items: &[(String, String)]) -> Result<Vec<Ask>> {
     let asks = items
@@ -106,11 +116,8 @@ pub async fn check(db: &Db, org_id: &str, asks: &[Ask]) -> Result<CheckBody> {
         }
         Engine::Postgres => {
             let mut conn = db.reader().acquire().await?;
-            let plan = crate::plans::store::org_plan(&mut conn, org_id).await?;
-            let tz = zone(&plan.time_zone);
-            let (day, month) = super::counters::current(&mut conn, org_id, tz, now).await?;
-            let reserved = store::reserved(&mut conn, org_id, now).await?;
-            rules::evaluate(&plan, tz, now, &Tally { day, month, reserved, resources }, &asks)
+            let (plan, tz, tally) = stored_tally(&mut conn, org_id, now).await?;
+            rules::evaluate(&plan, tz, now, &Tally { resources, ..tally }, &asks)
         }
     };
     Ok(CheckBody::of(org_id, decision))
@@ -209,11 +216,8 @@ async fn reserve_in_database(db: &Db, row: &NewReservation, asks: &[Ask], tokens
     // The organization's row lock makes check-and-reserve one step for every
     // process sharing the database.
     resources::lock_org(&mut tx, db.engine, &row.org_id).await?;
-    let plan = crate::plans::store::org_plan(&mut tx, &row.org_id).await?;
-    let tz = zone(&plan.time_zone);
-    let (day, month) = super::counters::current(&mut tx, &row.org_id, tz, now).await?;
-    let reserved = store::reserved(&mut tx, &row.org_id, now).await?;
-    let d = rules::evaluate(&plan, tz, now, &Tally { day, month, reserved, resources: Vec::new() }, asks);
+    let (plan, tz, tally) = stored_tally(&mut tx, &row.org_id, now).await?;
+    let d = rules::evaluate(&plan, tz, now, &tally, asks);
     if !d.allowed {
         return Err(refused(&row.org_id, d, now));
     }
@@ -364,10 +368,7 @@ pub async fn time_zone_changed(conn: &mut sqlx::AnyConnection, db: &Db, org_id: 
 pub async fn status(db: &Db, org_id: &str) -> Result<QuotaStatus> {
     let now = now_ms();
     let mut conn = db.reader().acquire().await?;
-    let plan = crate::plans::store::org_plan(&mut conn, org_id).await?;
-    let tz = zone(&plan.time_zone);
-    let (day, month) = super::counters::current(&mut conn, org_id, tz, now).await?;
-    let reserved = store::reserved(&mut conn, org_id, now).await?;
+    let (plan, tz, Tally { day, month, reserved, .. }) = stored_tally(&mut conn, org_id, now).await?;
     let mut lines = Vec::new();
     for l in &plan.limits {
         let Some(limit) = l.effective() else { continue };

@@ -67,8 +67,7 @@ pub fn window(tz: Tz, period: Period, ms: i64) -> Window {
     }
 }
 
-/// The local day starts from `from`'s day up to the day containing `to_ms`
-/// (inclusive), for summing day counters into a month.
+/// The start of the local day containing `ms` (the key of the day counters).
 pub fn day_start(tz: Tz, ms: i64) -> i64 {
     start_of_day(tz, local_date(tz, ms))
 }

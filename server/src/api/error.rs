@@ -20,6 +20,14 @@ pub struct ApiError {
     pub base_url: Option<String>,
 }
 
+/// Replaces a body's relative `upgrade_path` (from the core) with the
+/// absolute `upgrade_url` clients are given.
+pub fn absolute_upgrade_url(body: &mut serde_json::Value, base_url: &str) {
+    if let Some(path) = body.as_object_mut().and_then(|o| o.remove("upgrade_path")) {
+        body["upgrade_url"] = json!(format!("{}{}", base_url.trim_end_matches('/'), path.as_str().unwrap_or_default()));
+    }
+}
+
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
         ApiError { status, code, message: message.into(), field: None, retry_after: None, details: None, base_url: None }
@@ -84,13 +92,9 @@ impl IntoResponse for ApiError {
         }
         if let Some(serde_json::Value::Object(details)) = self.details {
             for (k, v) in details {
-                if k == "upgrade_path" {
-                    let path = v.as_str().unwrap_or_default();
-                    body["upgrade_url"] = json!(format!("{}{path}", self.base_url.as_deref().unwrap_or_default()));
-                } else {
-                    body[k.as_str()] = v;
-                }
+                body[k.as_str()] = v;
             }
+            absolute_upgrade_url(&mut body, self.base_url.as_deref().unwrap_or_default());
         }
         let mut resp = (self.status, Json(body)).into_response();
         if let Some(secs) = self.retry_after {

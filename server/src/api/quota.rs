@@ -78,9 +78,7 @@ fn body<T>(r: Result<Json<T>, JsonRejection>) -> Result<T, ApiError> {
 /// The check body with an absolute upgrade URL.
 fn check_json(state: &AppState, b: CheckBody) -> Value {
     let mut v = serde_json::to_value(&b).unwrap_or(Value::Null);
-    if let Some(path) = v.as_object_mut().and_then(|o| o.remove("upgrade_path")) {
-        v["upgrade_url"] = Value::String(format!("{}{}", state.ctx.public_url, path.as_str().unwrap_or_default()));
-    }
+    super::error::absolute_upgrade_url(&mut v, &state.ctx.public_url);
     v
 }
 

@@ -69,17 +69,9 @@ mod display_tests {
     }
 }
 
-/// Thousands separators for counts.
+/// Thousands separators for counts (the core's rule, shared with plan limits).
 pub fn count(n: i64) -> String {
-    let s = n.unsigned_abs().to_string();
-    let mut out = String::new();
-    for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    if n < 0 { format!("-{out}") } else { out }
+    tollbooth::plans::group_thousands(n)
 }
 
 /// `part / whole` as a percentage with one decimal (`–` when `whole` is 0).
