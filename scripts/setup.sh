@@ -2,6 +2,7 @@
 # Installs what a fresh machine is missing to build Tollbooth: the wasm32 target,
 # wasm-bindgen-cli at exactly the version of the wasm-bindgen crate in Cargo.lock,
 # the browser libraries pinned in package.json (echarts, served from target/site/vendor),
+# aiosmtpd in .venv-test (the mail tests' SMTP server),
 # and (with --e2e) Debian's chromium plus the npm packages of end2end/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,6 +21,13 @@ fi
 # node_modules/.package-lock.json on every install).
 if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
     npm ci --no-audit --no-fund
+fi
+
+# A local SMTP server for the mail tests: Python's aiosmtpd from PyPI, in a
+# virtualenv of the checkout (.venv-test, git-ignored).
+if ! .venv-test/bin/python -c 'import aiosmtpd' 2>/dev/null; then
+    python3 -m venv .venv-test
+    .venv-test/bin/pip install --quiet --disable-pip-version-check 'aiosmtpd==1.4.6'
 fi
 
 if [ "${1:-}" = "--e2e" ]; then

@@ -60,6 +60,15 @@ pub struct Config {
     #[arg(long = "log", env = "RUST_LOG", default_value = "info", global = true)]
     pub log_filter: String,
 
+    /// SMTP server for alert mail: `smtp://host:25`, `smtp://user:pass@host:587?tls=required`
+    /// or `smtps://host:465`. Unset: alert mail is kept in the outbox, readable by platform admins.
+    #[arg(long, env = "SMTP_URL", hide_env_values = true, global = true)]
+    pub smtp_url: Option<Secret>,
+
+    /// Sender of alert mail.
+    #[arg(long, env = "SMTP_FROM", default_value = "Tollbooth <alerts@tollbooth.local>", global = true)]
+    pub smtp_from: String,
+
     /// Log format.
     #[arg(long, env = "TOLLBOOTH_LOG_FORMAT", value_enum, default_value = "text", global = true)]
     pub log_format: LogFormat,

@@ -5,6 +5,7 @@ pub mod api;
 pub mod cli;
 pub mod config;
 pub mod health;
+pub mod notify;
 pub mod seed;
 pub mod session_store;
 pub mod startup;

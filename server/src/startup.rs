@@ -41,6 +41,7 @@ pub struct Application {
     listener: TcpListener,
     router: Router,
     db: Db,
+    notifier: crate::notify::Notifier,
 }
 
 impl Application {
@@ -63,7 +64,11 @@ impl Application {
             .with_context(|| format!("binding {}", config.site_addr))?;
         let addr = listener.local_addr()?;
         let router = router(db.clone(), &config, addr);
-        Ok(Application { listener, router, db })
+        let notifier = crate::notify::Notifier::from_config(&config)?;
+        if !notifier.smtp_configured() {
+            tracing::info!("SMTP_URL not set: alert mail is kept in the outbox (Admin → Outbox)");
+        }
+        Ok(Application { listener, router, db, notifier })
     }
 
     /// The address actually bound (useful with port 0).
@@ -80,7 +85,7 @@ impl Application {
     /// background tasks and closes the database.
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-        let background = tasks::spawn(self.db.clone(), stop_rx);
+        let background = tasks::spawn(self.db.clone(), self.notifier.clone(), stop_rx);
         tracing::info!(addr = %self.local_addr(), "listening");
         axum::serve(self.listener, self.router.into_make_service_with_connect_info::<SocketAddr>())
             .with_graceful_shutdown(shutdown)

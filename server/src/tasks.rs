@@ -6,6 +6,8 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tollbooth::db::Db;
 
+use crate::notify::Notifier;
+
 /// How often expired sessions and stale login failures are pruned.
 pub const PRUNE_EVERY: Duration = Duration::from_secs(3600);
 
@@ -13,19 +15,39 @@ pub const PRUNE_EVERY: Duration = Duration::from_secs(3600);
 /// whatever this does; marking keeps their state readable and the index small).
 pub const EXPIRE_EVERY: Duration = Duration::from_secs(5);
 
+/// How often the notifications outbox is polled for due messages.
+pub const DELIVER_EVERY: Duration = Duration::from_secs(1);
+
 /// Starts the background tasks; the handle completes after `stop` turns true.
-pub fn spawn(db: Db, mut stop: watch::Receiver<bool>) -> JoinHandle<()> {
+pub fn spawn(db: Db, notifier: Notifier, mut stop: watch::Receiver<bool>) -> JoinHandle<()> {
     tokio::spawn(async move {
         let mut prune_tick = tokio::time::interval(PRUNE_EVERY);
         let mut expire_tick = tokio::time::interval(EXPIRE_EVERY);
+        let mut deliver_tick = tokio::time::interval(DELIVER_EVERY);
+        deliver_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
                 _ = prune_tick.tick() => prune(&db).await,
                 _ = expire_tick.tick() => expire(&db).await,
+                _ = deliver_tick.tick() => deliver(&db, &notifier).await,
                 _ = stop.changed() => break,
             }
         }
     })
+}
+
+/// Sends due notifications until none is left for now.
+async fn deliver(db: &Db, notifier: &Notifier) {
+    loop {
+        match notifier.deliver_due(db).await {
+            Ok(n) if n >= 50 => continue,
+            Ok(_) => break,
+            Err(e) => {
+                tracing::warn!(error = ?e, "delivering notifications failed");
+                break;
+            }
+        }
+    }
 }
 
 async fn expire(db: &Db) {

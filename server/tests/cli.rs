@@ -22,6 +22,8 @@ async fn create_org_json_prints_a_working_api_key() {
 
     let app = tollbooth_server::Application::build(tollbooth_server::config::Config {
         seed: false,
+        smtp_url: None,
+        smtp_from: "Tollbooth <alerts@tollbooth.local>".into(),
         ..config(&test_db.url)
     })
     .await

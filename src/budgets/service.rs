@@ -116,6 +116,8 @@ pub async fn create(db: &Db, org_id: &str, input: &BudgetInput) -> Result<Budget
     .bind(now)
     .execute(&mut *tx)
     .await?;
+    // Its spend counter starts from what the period has already spent.
+    crate::alerts::watch::reset(&mut tx, org_id, &id, now).await?;
     let view = get_in(&mut tx, org_id, &id).await?;
     tx.commit().await?;
     Ok(view)
@@ -147,6 +149,8 @@ pub async fn update(db: &Db, org_id: &str, id: &str, input: &BudgetInput) -> Res
     if done.rows_affected() == 0 {
         return Err(Error::NotFound("budget"));
     }
+    // The scope or period may have changed: count again from the usage.
+    crate::alerts::watch::reset(&mut tx, org_id, id, now_ms()).await?;
     let view = get_in(&mut tx, org_id, id).await?;
     tx.commit().await?;
     Ok(view)
@@ -168,7 +172,7 @@ pub async fn delete(db: &Db, org_id: &str, id: &str) -> Result<()> {
 
 /// Exact spend (nano-USD) of the scope in `[start, end)`: the organization's
 /// from its day counters, a project's, user's or key's from its events.
-async fn spend(conn: &mut AnyConnection, org_id: &str, scope: Scope, scope_id: &str, w: Window) -> Result<i64> {
+pub async fn spend(conn: &mut AnyConnection, org_id: &str, scope: Scope, scope_id: &str, w: Window) -> Result<i64> {
     let column = match scope {
         Scope::Organization => {
             return Ok(sqlx::query_scalar(

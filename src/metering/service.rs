@@ -13,6 +13,7 @@ use crate::ids::new_id;
 use crate::pricing::cache;
 use crate::pricing::store::{in_force, PriceRow};
 use crate::pricing::{cost, NanoUsd};
+use crate::alerts::{self, watch::Spend};
 use crate::quota::{self, counters::DayUnits};
 use crate::{Error, Result};
 
@@ -159,7 +160,8 @@ pub async fn record(db: &Db, sender: &Sender, events: Vec<ParsedEvent>, settle: 
             }
         }
         // Usage per local day of the organization, for the quota counters.
-        let tz = quota::window::zone(&org_time_zone(&mut tx, &sender.org_id).await?);
+        let tz_name = org_time_zone(&mut tx, &sender.org_id).await?;
+        let tz = quota::window::zone(&tz_name);
         let mut days = DayUnits::default();
         for (item, c) in items.iter().zip(&costs) {
             if let (false, Ok(c)) = (stored.contains_key(&item.id), c) {
@@ -178,6 +180,20 @@ pub async fn record(db: &Db, sender: &Sender, events: Vec<ParsedEvent>, settle: 
         }
         rollup.write(&mut tx, db.engine, &sender.org_id).await?;
         days.write(&mut tx, db.engine, &sender.org_id).await?;
+        // Budgets: their period counters move with the usage, and the
+        // thresholds this batch crosses fire (with their notifications) in
+        // this same transaction.
+        let spends: Vec<Spend> = rows
+            .iter()
+            .map(|r| Spend {
+                ts: r.event.timestamp_ms,
+                cost_nanos: r.cost_nano.unwrap_or(0),
+                project_id: r.event.project_id.as_deref(),
+                user_id: r.event.user_id.as_deref(),
+                api_key_id: sender.api_key_id.as_deref(),
+            })
+            .collect();
+        alerts::watch::on_usage(&mut tx, &sender.org_id, &tz_name, &spends, now_ms()).await?;
         if cache::version(&mut tx).await? != version {
             tx.rollback().await?;
             continue;
@@ -189,6 +205,9 @@ pub async fn record(db: &Db, sender: &Sender, events: Vec<ParsedEvent>, settle: 
         if let Err(e) = tx.commit().await {
             db.quota_memory().forget(&sender.org_id);
             return Err(e.into());
+        }
+        if !rows.is_empty() {
+            alerts::activity::after_commit(db, &sender.org_id, now_ms()).await;
         }
 
         let answer = |i: usize, repeat: bool| -> EventResult {

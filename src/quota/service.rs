@@ -13,6 +13,7 @@ use super::{resources, QuotaStatus, StatusLine, Units};
 use crate::clock::{now_ms, to_rfc3339};
 use crate::db::{Db, Engine};
 use crate::error::Refusal;
+pub use crate::alerts::watch::Subject;
 use crate::ids::{is_valid_id, new_id};
 use crate::metering::{self, EventResult, ParsedEvent, Recorded, Sender};
 use crate::plans::{Metric, OrgPlan, Period};
@@ -97,10 +98,19 @@ pub fn parse_asks(items: &[(String, String)]) -> Result<Vec<Ask>> {
     rules::merge(&asks)
 }
 
-/// Would these amounts be allowed now? No side effects.
+/// Would these amounts be allowed now, for the organization as a whole?
 pub async fn check(db: &Db, org_id: &str, asks: &[Ask]) -> Result<CheckBody> {
+    check_for(db, org_id, &Subject::default(), asks).await
+}
+
+/// Would these amounts be allowed now for this project, user and key? A
+/// paused budget covering them refuses (429 naming the budget); a refused
+/// hard limit raises a `quota_exceeded` alert once per window. Nothing else
+/// changes.
+pub async fn check_for(db: &Db, org_id: &str, who: &Subject, asks: &[Ask]) -> Result<CheckBody> {
     let asks = rules::merge(asks)?;
     let now = now_ms();
+    refuse_if_paused(db, org_id, who, now).await?;
     let resources = if asks.iter().any(|a| a.metric.is_resource()) {
         let mut conn = db.reader().acquire().await?;
         resources::counts(&mut conn, org_id, asks.iter().map(|a| a.metric)).await?
@@ -120,7 +130,42 @@ pub async fn check(db: &Db, org_id: &str, asks: &[Ask]) -> Result<CheckBody> {
             rules::evaluate(&plan, tz, now, &Tally { resources, ..tally }, &asks)
         }
     };
+    if !decision.allowed {
+        note_refusal(db, org_id, &decision, now).await;
+    }
     Ok(CheckBody::of(org_id, decision))
+}
+
+/// Refuses when a budget with the pause action covering `who` is exhausted.
+async fn refuse_if_paused(db: &Db, org_id: &str, who: &Subject, now: i64) -> Result<()> {
+    let mut conn = db.reader().acquire().await?;
+    match crate::alerts::watch::paused(&mut conn, org_id, who, now).await? {
+        Some(refusal) => Err(Error::LimitReached(Box::new(refusal))),
+        None => Ok(()),
+    }
+}
+
+/// Raises the `quota_exceeded` alert for the limit that refused (once per
+/// limit and window).
+async fn note_refusal(db: &Db, org_id: &str, d: &Decision, now: i64) {
+    let Some(r) = d.refused() else { return };
+    if !r.hard {
+        return;
+    }
+    let window = r.reset_at_ms.map_or("total".to_string(), |ms| ms.to_string());
+    let key = format!("{}:{}:{window}", r.metric, r.window.as_str());
+    let m = r.metric;
+    let limit = r.limit.map_or("unlimited".to_string(), |l| m.format_amount(l));
+    crate::alerts::activity::quota_refused(
+        db,
+        org_id,
+        &key,
+        format!("{} used", m.format_amount(r.used + r.reserved)),
+        format!("{limit} {}", r.window.per()),
+        format!("A request was refused: {}", r.explain()),
+        now,
+    )
+    .await;
 }
 
 /// What a reservation asks for.
@@ -178,14 +223,49 @@ pub async fn reserve(db: &Db, sender: &Sender, input: ReserveInput) -> Result<Gr
         amounts,
     };
     let tokens = amounts[0];
-    let results = match db.engine {
-        Engine::Sqlite => reserve_in_memory(db, &row, &asks, tokens, now).await?,
-        Engine::Postgres => reserve_in_database(db, &row, &asks, tokens, now).await?,
+    let who = Subject { project_id: row.project_id.clone(), user_id: row.user_id.clone(), api_key_id: row.api_key_id.clone() };
+    refuse_if_paused(db, &row.org_id, &who, now).await?;
+    let decided = match db.engine {
+        Engine::Sqlite => reserve_in_memory(db, &row, &asks, tokens, now).await,
+        Engine::Postgres => reserve_in_database(db, &row, &asks, tokens, now).await,
+    };
+    let results = match decided {
+        Ok(results) => results,
+        Err(Refused(d)) => {
+            note_refusal(db, &row.org_id, &d, now).await;
+            return Err(refused(&row.org_id, d, now));
+        }
+        Err(Failed(e)) => return Err(e),
     };
     Ok(Granted { reservation_id: row.id, expires_at: to_rfc3339(row.expires_at), results })
 }
 
-async fn reserve_in_memory(db: &Db, row: &NewReservation, asks: &[Ask], tokens: i64, now: i64) -> Result<Vec<rules::LimitResult>> {
+/// Why a reservation was not granted.
+enum NotGranted {
+    Refused(Decision),
+    Failed(Error),
+}
+use NotGranted::{Failed, Refused};
+
+impl From<Error> for NotGranted {
+    fn from(e: Error) -> Self {
+        Failed(e)
+    }
+}
+
+impl From<sqlx::Error> for NotGranted {
+    fn from(e: sqlx::Error) -> Self {
+        Failed(e.into())
+    }
+}
+
+async fn reserve_in_memory(
+    db: &Db,
+    row: &NewReservation,
+    asks: &[Ask],
+    tokens: i64,
+    now: i64,
+) -> std::result::Result<Vec<rules::LimitResult>, NotGranted> {
     let memory = db.quota_memory();
     loop {
         let st = memory.state(db, &row.org_id, now).await?;
@@ -197,7 +277,7 @@ async fn reserve_in_memory(db: &Db, row: &NewReservation, asks: &[Ask], tokens: 
             g.prune(now);
             let d = rules::evaluate(&g.plan, g.tz, now, &g.tally(Vec::new()), asks);
             if !d.allowed {
-                return Err(refused(&row.org_id, d, now));
+                return Err(Refused(d));
             }
             db.rate_limits().take_tokens(&g.plan, tokens)?;
             g.hold(&row.id, row.expires_at, row.amounts);
@@ -205,13 +285,19 @@ async fn reserve_in_memory(db: &Db, row: &NewReservation, asks: &[Ask], tokens: 
         };
         if let Err(e) = memory.write_through(db, row.clone()).await {
             st.lock().expect("org ledger").unhold(&row.id);
-            return Err(e);
+            return Err(Failed(e));
         }
         return Ok(decision.results);
     }
 }
 
-async fn reserve_in_database(db: &Db, row: &NewReservation, asks: &[Ask], tokens: i64, now: i64) -> Result<Vec<rules::LimitResult>> {
+async fn reserve_in_database(
+    db: &Db,
+    row: &NewReservation,
+    asks: &[Ask],
+    tokens: i64,
+    now: i64,
+) -> std::result::Result<Vec<rules::LimitResult>, NotGranted> {
     let mut tx = db.begin().await?;
     // The organization's row lock makes check-and-reserve one step for every
     // process sharing the database.
@@ -219,7 +305,7 @@ async fn reserve_in_database(db: &Db, row: &NewReservation, asks: &[Ask], tokens
     let (plan, tz, tally) = stored_tally(&mut tx, &row.org_id, now).await?;
     let d = rules::evaluate(&plan, tz, now, &tally, asks);
     if !d.allowed {
-        return Err(refused(&row.org_id, d, now));
+        return Err(Refused(d));
     }
     db.rate_limits().take_tokens(&plan, tokens)?;
     store::insert(&mut tx, db.engine, &[row]).await?;

@@ -2,6 +2,7 @@
 //! database (see `tollbooth::testing`).
 
 mod accounts;
+mod alerts;
 mod metering;
 mod api_keys;
 mod orgs;

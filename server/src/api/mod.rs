@@ -1,5 +1,6 @@
 //! The REST API under `/api/v1`, authenticated by organization API keys.
 
+pub mod alerts;
 pub mod auth;
 pub mod budgets;
 pub mod error;
@@ -57,6 +58,13 @@ pub fn router() -> Router<AppState> {
         .route("/budgets", get(budgets::list).post(budgets::create))
         .route("/budgets/{id}", axum::routing::put(budgets::update).delete(budgets::delete))
         .route("/budgets/{id}/status", get(budgets::status))
+        .route("/alerts", get(alerts::list))
+        .route("/alerts/{id}/ack", post(alerts::ack))
+        .route("/alert-settings", get(alerts::get_settings).put(alerts::put_settings))
+        .route("/webhooks", get(alerts::list_webhooks).post(alerts::create_webhook))
+        .route("/webhooks/deliveries", get(alerts::deliveries))
+        .route("/webhooks/{id}", axum::routing::delete(alerts::delete_webhook))
+        .route("/webhooks/{id}/enable", post(alerts::enable_webhook))
         .fallback(|| async { ApiError::not_found() })
 }
 

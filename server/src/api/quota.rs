@@ -89,7 +89,10 @@ pub async fn check(
     req: Result<Json<CheckRequest>, JsonRejection>,
 ) -> Result<Json<Value>, ApiError> {
     let req = body(req)?;
-    let answer = quota::check(&state.db, &key.org_id, &asks(&req.checks)?).await?;
+    let who = quota::Subject { project_id: req.project_id, user_id: req.user_id, api_key_id: Some(key.key_id) };
+    let answer = quota::check_for(&state.db, &key.org_id, &who, &asks(&req.checks)?)
+        .await
+        .map_err(|e| ApiError::from(e).with_base(&state.ctx.public_url))?;
     Ok(Json(check_json(&state, answer)))
 }
 

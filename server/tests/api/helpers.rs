@@ -30,13 +30,21 @@ pub fn config_for(database_url: &str) -> Config {
         admin_password: None,
         demo_password: None,
         seed: false,
+        smtp_url: None,
+        smtp_from: "Tollbooth <alerts@tollbooth.local>".into(),
     }
 }
 
 /// Starts the app on `engine`; `None` when PostgreSQL tests are skipped.
 pub async fn spawn_app(engine: Engine) -> Option<TestApp> {
+    spawn_app_with(engine, |_| {}).await
+}
+
+/// Starts the app on `engine` with the configuration changed by `change`.
+pub async fn spawn_app_with(engine: Engine, change: impl FnOnce(&mut Config)) -> Option<TestApp> {
     let test_db = TestDb::new(engine).await?;
-    let config = config_for(&test_db.url);
+    let mut config = config_for(&test_db.url);
+    change(&mut config);
     let app = Application::build(config.clone()).await.expect("build app");
     let addr = app.local_addr();
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();

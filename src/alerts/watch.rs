@@ -1,0 +1,250 @@
+//! Budgets watched as usage is recorded: each budget's spend per period is a
+//! counter (`budget_spend`) updated in the ingest transaction, budget
+//! thresholds fire there, and a budget with the pause action refuses checks
+//! and reservations of its scope once its counter reaches the amount.
+
+use std::collections::BTreeMap;
+
+use serde_json::json;
+use sqlx::{AnyConnection, Row};
+
+use super::{crossed, AlertKind, NewAlert};
+use crate::budgets::{percent, period_window, Action, BudgetPeriod, Scope};
+use crate::error::Refusal;
+use crate::pricing::NanoUsd;
+use crate::quota::window::{to_local_rfc3339, zone};
+use crate::{Error, Result};
+
+/// The cost of one recorded event and who it belongs to.
+#[derive(Debug, Clone, Copy)]
+pub struct Spend<'a> {
+    pub ts: i64,
+    pub cost_nanos: i64,
+    pub project_id: Option<&'a str>,
+    pub user_id: Option<&'a str>,
+    pub api_key_id: Option<&'a str>,
+}
+
+/// Who a check or reservation is for, to find the budgets that cover it.
+#[derive(Debug, Clone, Default)]
+pub struct Subject {
+    pub project_id: Option<String>,
+    pub user_id: Option<String>,
+    pub api_key_id: Option<String>,
+}
+
+struct Watched {
+    id: String,
+    name: String,
+    scope: Scope,
+    scope_id: String,
+    period: BudgetPeriod,
+    amount: i64,
+    thresholds: Vec<u32>,
+}
+
+impl Watched {
+    fn covers(&self, project: Option<&str>, user: Option<&str>, key: Option<&str>) -> bool {
+        let id = Some(self.scope_id.as_str());
+        match self.scope {
+            Scope::Organization => true,
+            Scope::Project => project == id,
+            Scope::User => user == id,
+            Scope::ApiKey => key == id,
+        }
+    }
+
+    fn of(r: &sqlx::any::AnyRow) -> Result<Self> {
+        let bad = |what: &str| Error::Internal(format!("bad budget {what} in store"));
+        let thresholds: String = r.try_get("thresholds")?;
+        Ok(Watched {
+            id: r.try_get("id")?,
+            name: r.try_get("name")?,
+            scope: Scope::parse(&r.try_get::<String, _>("scope")?).map_err(|_| bad("scope"))?,
+            scope_id: r.try_get("scope_id")?,
+            period: BudgetPeriod::parse(&r.try_get::<String, _>("period")?).map_err(|_| bad("period"))?,
+            amount: r.try_get("amount_nanos")?,
+            thresholds: thresholds.split(',').filter_map(|t| t.trim().parse().ok()).collect(),
+        })
+    }
+
+    fn describe(&self) -> String {
+        match self.scope {
+            Scope::Organization => format!("{} budget \"{}\" for the organization", self.period.as_str(), self.name),
+            s => format!("{} budget \"{}\" for {} {}", self.period.as_str(), self.name, s.as_str().replace('_', " "), self.scope_id),
+        }
+    }
+}
+
+/// Adds a recorded batch's spend to the counters of the budgets covering it,
+/// and fires the thresholds it crosses in the current period. Runs in the
+/// transaction that stores the events, after they (and the day counters)
+/// are written, so a counter seeded now from the stored usage includes them.
+pub async fn on_usage(conn: &mut AnyConnection, org_id: &str, tz_name: &str, spends: &[Spend<'_>], now: i64) -> Result<()> {
+    if spends.iter().all(|s| s.cost_nanos == 0) {
+        return Ok(());
+    }
+    let rows = sqlx::query(
+        "SELECT id, name, scope, scope_id, period, amount_nanos, thresholds FROM budgets WHERE org_id = $1 ORDER BY id",
+    )
+    .bind(org_id)
+    .fetch_all(&mut *conn)
+    .await?;
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let budgets = rows.iter().map(Watched::of).collect::<Result<Vec<_>>>()?;
+    let tz = zone(tz_name);
+    // (budget index, period start) → (period end, added spend); ordered, so
+    // concurrent batches lock counters in the same order.
+    let mut deltas: BTreeMap<(usize, i64), (i64, i64)> = BTreeMap::new();
+    for s in spends.iter().filter(|s| s.cost_nanos != 0) {
+        for (i, b) in budgets.iter().enumerate() {
+            if b.covers(s.project_id, s.user_id, s.api_key_id) {
+                let w = period_window(tz, b.period, s.ts);
+                deltas.entry((i, w.start_ms)).or_insert((w.end_ms, 0)).1 += s.cost_nanos;
+            }
+        }
+    }
+    for ((i, start), (end, delta)) in deltas {
+        let b = &budgets[i];
+        let after = add(conn, org_id, b, start, end, delta).await?;
+        let before = after - delta;
+        if !(start <= now && now < end) {
+            continue; // a late event of a past period: counted, not alerted
+        }
+        for t in crossed(&b.thresholds, b.amount, before, after) {
+            let kind = if t >= 100 { AlertKind::BudgetExhausted } else { AlertKind::BudgetThreshold };
+            let spent = NanoUsd::from_nanos(after).to_short_usd_string();
+            let amount = NanoUsd::from_nanos(b.amount).to_short_usd_string();
+            let until = to_local_rfc3339(tz, end);
+            let tail = if t >= 100 {
+                format!(" The budget is used up until the period ends at {until}.")
+            } else {
+                String::new()
+            };
+            let message = format!(
+                "The {} reached {t}%: ${spent} of ${amount} spent ({}%).{tail}",
+                b.describe(),
+                percent(after, b.amount)
+            );
+            let alert = NewAlert {
+                kind,
+                dedupe_key: format!("budget:{}:{start}:{}:{t}", b.id, b.amount),
+                budget_id: Some(b.id.clone()),
+                scope: b.scope.as_str().into(),
+                scope_id: b.scope_id.clone(),
+                period_start: Some(start),
+                period_end: Some(end),
+                observed: format!("${spent} ({}%)", percent(after, b.amount)),
+                threshold: format!("{t}% of ${amount}"),
+                message,
+            };
+            super::fire(conn, org_id, &alert, now).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Adds `delta` to the budget's counter for the period and returns the new
+/// value. The first batch of a period seeds the counter from the stored usage
+/// (which already holds this batch); a concurrent first batch that loses the
+/// insert adds only its own delta to the winner's row.
+async fn add(conn: &mut AnyConnection, org_id: &str, b: &Watched, start: i64, end: i64, delta: i64) -> Result<i64> {
+    let updated: Option<i64> = sqlx::query_scalar(
+        "UPDATE budget_spend SET spent_nanos = spent_nanos + $3 WHERE budget_id = $1 AND period_start = $2 RETURNING spent_nanos",
+    )
+    .bind(&b.id)
+    .bind(start)
+    .bind(delta)
+    .fetch_optional(&mut *conn)
+    .await?;
+    if let Some(v) = updated {
+        return Ok(v);
+    }
+    let seed = crate::budgets::spend(conn, org_id, b.scope, &b.scope_id, crate::quota::window::Window { start_ms: start, end_ms: end }).await?;
+    Ok(sqlx::query_scalar(
+        "INSERT INTO budget_spend (budget_id, period_start, period_end, org_id, spent_nanos) VALUES ($1, $2, $3, $4, $5) \
+         ON CONFLICT (budget_id, period_start) DO UPDATE SET spent_nanos = budget_spend.spent_nanos + $6 RETURNING spent_nanos",
+    )
+    .bind(&b.id)
+    .bind(start)
+    .bind(end)
+    .bind(org_id)
+    .bind(seed)
+    .bind(delta)
+    .fetch_one(&mut *conn)
+    .await?)
+}
+
+/// Forgets a budget's counters (its scope or period changed) and seeds the
+/// current period's from the stored usage, in the caller's transaction.
+pub async fn reset(conn: &mut AnyConnection, org_id: &str, budget_id: &str, now: i64) -> Result<()> {
+    sqlx::query("DELETE FROM budget_spend WHERE budget_id = $1").bind(budget_id).execute(&mut *conn).await?;
+    let row = sqlx::query(
+        "SELECT b.id, b.name, b.scope, b.scope_id, b.period, b.amount_nanos, b.thresholds, o.time_zone \
+         FROM budgets b JOIN organizations o ON o.id = b.org_id WHERE b.id = $1 AND b.org_id = $2",
+    )
+    .bind(budget_id)
+    .bind(org_id)
+    .fetch_one(&mut *conn)
+    .await?;
+    let b = Watched::of(&row)?;
+    let w = period_window(zone(&row.try_get::<String, _>("time_zone")?), b.period, now);
+    let seed = crate::budgets::spend(conn, org_id, b.scope, &b.scope_id, w).await?;
+    sqlx::query("INSERT INTO budget_spend (budget_id, period_start, period_end, org_id, spent_nanos) VALUES ($1, $2, $3, $4, $5)")
+        .bind(budget_id)
+        .bind(w.start_ms)
+        .bind(w.end_ms)
+        .bind(org_id)
+        .bind(seed)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// The refusal of a paused budget covering the subject, if one is exhausted
+/// in its current period: 429 naming the budget, retry when the period ends.
+pub async fn paused(conn: &mut AnyConnection, org_id: &str, who: &Subject, now: i64) -> Result<Option<Refusal>> {
+    let rows = sqlx::query(
+        "SELECT b.id, b.name, b.scope, b.scope_id, b.period, b.amount_nanos, b.thresholds, s.spent_nanos, s.period_end, o.time_zone \
+         FROM budget_spend s JOIN budgets b ON b.id = s.budget_id JOIN organizations o ON o.id = b.org_id \
+         WHERE s.org_id = $1 AND b.org_id = $1 AND b.action = $2 AND s.period_start <= $3 AND s.period_end > $3 \
+         AND s.spent_nanos >= b.amount_nanos ORDER BY b.id",
+    )
+    .bind(org_id)
+    .bind(Action::Pause.as_str())
+    .bind(now)
+    .fetch_all(conn)
+    .await?;
+    for r in &rows {
+        let b = Watched::of(r)?;
+        if !b.covers(who.project_id.as_deref(), who.user_id.as_deref(), who.api_key_id.as_deref()) {
+            continue;
+        }
+        let spent: i64 = r.try_get("spent_nanos")?;
+        let end: i64 = r.try_get("period_end")?;
+        let resets_at = to_local_rfc3339(zone(&r.try_get::<String, _>("time_zone")?), end);
+        let amount = NanoUsd::from_nanos(b.amount).to_short_usd_string();
+        let spent_usd = NanoUsd::from_nanos(spent).to_short_usd_string();
+        let message = format!(
+            "The {} is exhausted (${spent_usd} of ${amount}) and set to pause: requests are refused until {resets_at} or until the budget is raised",
+            b.describe()
+        );
+        return Ok(Some(Refusal {
+            message,
+            status: 429,
+            details: json!({
+                "limit": "budget",
+                "budget": {
+                    "id": b.id, "name": b.name, "scope": b.scope.as_str(),
+                    "scope_id": (!b.scope_id.is_empty()).then_some(&b.scope_id),
+                    "period": b.period.as_str(), "amount_usd": amount, "spent_usd": spent_usd,
+                },
+                "resets_at": resets_at,
+            }),
+            retry_after_secs: Some(((end - now).max(1000) / 1000) as u64),
+        }));
+    }
+    Ok(None)
+}

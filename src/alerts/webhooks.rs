@@ -1,0 +1,306 @@
+//! Outgoing webhook endpoints, their signature, and the delivery log.
+//!
+//! Each request carries `Tollbooth-Signature: t=<unix seconds>,v1=<hex>`,
+//! the HMAC-SHA256 of `"{t}.{body}"` under the endpoint's secret (the scheme
+//! Stripe uses, so receivers can reuse their verification code and reject
+//! replays by the timestamp).
+
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+use sqlx::{AnyConnection, Row};
+
+use super::outbox::{truncate, Outgoing};
+use super::{CreatedEndpoint, DeliveryView, EndpointView, DISABLE_AFTER_FAILURES};
+use crate::clock::{now_ms, to_rfc3339};
+use crate::db::Db;
+use crate::ids::{is_valid_id, new_id};
+use crate::secrets::random_hex;
+use crate::{Error, Result};
+
+/// Most endpoints per organization.
+pub const MAX_ENDPOINTS: i64 = 10;
+
+/// The signature header's value for `body` sent at `t` (unix seconds).
+pub fn signature_header(secret: &str, t: i64, body: &str) -> String {
+    format!("t={t},v1={}", hex::encode(sign(secret, t, body)))
+}
+
+fn sign(secret: &str, t: i64, body: &str) -> Vec<u8> {
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes keys of any length");
+    mac.update(t.to_string().as_bytes());
+    mac.update(b".");
+    mac.update(body.as_bytes());
+    mac.finalize().into_bytes().to_vec()
+}
+
+/// Verifies a signature header as a receiver would: the `v1` HMAC matches
+/// (compared in constant time) and `t` is within `tolerance_secs` of `now_secs`.
+pub fn verify(secret: &str, header: &str, body: &str, now_secs: i64, tolerance_secs: i64) -> bool {
+    let mut t = None;
+    let mut v1 = Vec::new();
+    for part in header.split(',') {
+        match part.trim().split_once('=') {
+            Some(("t", v)) => t = v.parse::<i64>().ok(),
+            Some(("v1", v)) => v1.extend(hex::decode(v).ok()),
+            _ => {}
+        }
+    }
+    let Some(t) = t else { return false };
+    if (now_secs - t).abs() > tolerance_secs {
+        return false;
+    }
+    v1.iter().any(|sig| {
+        let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes keys of any length");
+        mac.update(format!("{t}.{body}").as_bytes());
+        mac.verify_slice(sig).is_ok()
+    })
+}
+
+/// Checks an endpoint URL: absolute http(s), no spaces, at most 2,000 characters.
+pub fn parse_url(url: &str) -> Result<String> {
+    let url = url.trim();
+    let rest = url.strip_prefix("https://").or_else(|| url.strip_prefix("http://"));
+    let host = rest.map(|r| r.split(['/', '?', '#']).next().unwrap_or(""));
+    match host {
+        _ if url.len() > 2000 => Err(Error::invalid("url", "must be at most 2000 characters")),
+        _ if url.chars().any(char::is_whitespace) => Err(Error::invalid("url", "must not contain spaces")),
+        Some(h) if !h.is_empty() && !h.starts_with(':') => Ok(url.to_string()),
+        _ => Err(Error::invalid("url", format!("{url:?} is not an http:// or https:// URL"))),
+    }
+}
+
+fn view_of(r: &sqlx::any::AnyRow) -> Result<EndpointView> {
+    Ok(EndpointView {
+        id: r.try_get("id")?,
+        url: r.try_get("url")?,
+        enabled: r.try_get::<i64, _>("enabled")? != 0,
+        consecutive_failures: r.try_get("consecutive_failures")?,
+        disabled_reason: r.try_get("disabled_reason")?,
+        created_at: to_rfc3339(r.try_get("created_at")?),
+    })
+}
+
+const COLUMNS: &str = "id, url, enabled, consecutive_failures, disabled_reason, created_at";
+
+/// The organization's endpoints, oldest first.
+pub async fn list(db: &Db, org_id: &str) -> Result<Vec<EndpointView>> {
+    let rows = sqlx::query(&format!("SELECT {COLUMNS} FROM webhook_endpoints WHERE org_id = $1 ORDER BY created_at, id"))
+        .bind(org_id)
+        .fetch_all(db.reader())
+        .await?;
+    rows.iter().map(view_of).collect()
+}
+
+/// Adds an endpoint with a new random secret (returned once).
+pub async fn create(db: &Db, org_id: &str, url: &str) -> Result<CreatedEndpoint> {
+    let url = parse_url(url)?;
+    let mut tx = db.begin().await?;
+    let n: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM webhook_endpoints WHERE org_id = $1").bind(org_id).fetch_one(&mut *tx).await?;
+    if n >= MAX_ENDPOINTS {
+        return Err(Error::conflict("url", format!("an organization may have at most {MAX_ENDPOINTS} webhook endpoints")));
+    }
+    let id = new_id();
+    let secret = format!("whsec_{}", random_hex(24));
+    sqlx::query("INSERT INTO webhook_endpoints (id, org_id, url, secret, created_at) VALUES ($1, $2, $3, $4, $5)")
+        .bind(&id)
+        .bind(org_id)
+        .bind(&url)
+        .bind(&secret)
+        .bind(now_ms())
+        .execute(&mut *tx)
+        .await?;
+    let row = sqlx::query(&format!("SELECT {COLUMNS} FROM webhook_endpoints WHERE id = $1")).bind(&id).fetch_one(&mut *tx).await?;
+    tx.commit().await?;
+    Ok(CreatedEndpoint { endpoint: view_of(&row)?, secret })
+}
+
+/// Removes an endpoint (its pending notifications and log go with it).
+pub async fn delete(db: &Db, org_id: &str, id: &str) -> Result<()> {
+    if !is_valid_id(id) {
+        return Err(Error::NotFound("webhook endpoint"));
+    }
+    let mut tx = db.begin().await?;
+    sqlx::query("DELETE FROM notifications WHERE org_id = $1 AND channel = 'webhook' AND recipient = $2")
+        .bind(org_id)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    let done =
+        sqlx::query("DELETE FROM webhook_endpoints WHERE id = $1 AND org_id = $2").bind(id).bind(org_id).execute(&mut *tx).await?;
+    if done.rows_affected() == 0 {
+        return Err(Error::NotFound("webhook endpoint"));
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Turns a disabled endpoint back on (failures reset).
+pub async fn enable(db: &Db, org_id: &str, id: &str) -> Result<EndpointView> {
+    if !is_valid_id(id) {
+        return Err(Error::NotFound("webhook endpoint"));
+    }
+    let mut tx = db.begin().await?;
+    let done = sqlx::query(
+        "UPDATE webhook_endpoints SET enabled = 1, consecutive_failures = 0, disabled_reason = NULL WHERE id = $1 AND org_id = $2",
+    )
+    .bind(id)
+    .bind(org_id)
+    .execute(&mut *tx)
+    .await?;
+    if done.rows_affected() == 0 {
+        return Err(Error::NotFound("webhook endpoint"));
+    }
+    let row = sqlx::query(&format!("SELECT {COLUMNS} FROM webhook_endpoints WHERE id = $1")).bind(id).fetch_one(&mut *tx).await?;
+    tx.commit().await?;
+    view_of(&row)
+}
+
+pub(crate) async fn enabled_endpoint_ids(conn: &mut AnyConnection, org_id: &str) -> Result<Vec<String>> {
+    Ok(sqlx::query_scalar("SELECT id FROM webhook_endpoints WHERE org_id = $1 AND enabled = 1 ORDER BY id")
+        .bind(org_id)
+        .fetch_all(conn)
+        .await?)
+}
+
+/// What came of one delivery attempt.
+#[derive(Debug, Clone)]
+pub struct Attempt {
+    pub status_code: Option<u16>,
+    pub error: Option<String>,
+    pub duration_ms: i64,
+}
+
+impl Attempt {
+    pub fn succeeded(&self) -> bool {
+        self.error.is_none() && self.status_code.is_some_and(|s| (200..300).contains(&s))
+    }
+}
+
+/// Logs an attempt and settles the notification: sent; retried with backoff;
+/// or, after `DISABLE_AFTER_FAILURES` failures in a row at this endpoint, the
+/// endpoint is disabled with the reason and its pending notifications fail.
+pub async fn record_attempt(db: &Db, n: &Outgoing, a: &Attempt, now: i64) -> Result<()> {
+    let error = a.error.clone().or_else(|| {
+        a.status_code.filter(|s| !(200..300).contains(s)).map(|s| format!("the endpoint answered HTTP {s}"))
+    });
+    sqlx::query(
+        "INSERT INTO webhook_deliveries (id, org_id, endpoint_id, notification_id, attempt, status_code, error, duration_ms, at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+    )
+    .bind(new_id())
+    .bind(&n.org_id)
+    .bind(&n.recipient)
+    .bind(&n.id)
+    .bind(n.attempts + 1)
+    .bind(a.status_code.map(i64::from))
+    .bind(error.as_deref().map(|e| truncate(e, 500)))
+    .bind(a.duration_ms)
+    .bind(now)
+    .execute(db.writer())
+    .await?;
+    if a.succeeded() {
+        sqlx::query("UPDATE webhook_endpoints SET consecutive_failures = 0 WHERE id = $1").bind(&n.recipient).execute(db.writer()).await?;
+        return super::outbox::mark_sent(db, &n.id, now).await;
+    }
+    let error = error.unwrap_or_else(|| "delivery failed".into());
+    let failures: i64 = sqlx::query_scalar(
+        "UPDATE webhook_endpoints SET consecutive_failures = consecutive_failures + 1 WHERE id = $1 RETURNING consecutive_failures",
+    )
+    .bind(&n.recipient)
+    .fetch_one(db.writer())
+    .await?;
+    if failures >= DISABLE_AFTER_FAILURES {
+        let reason =
+            format!("Disabled at {} after {failures} failed deliveries in a row; the last: {error}", to_rfc3339(now));
+        let mut tx = db.begin().await?;
+        sqlx::query("UPDATE webhook_endpoints SET enabled = 0, disabled_reason = $2 WHERE id = $1")
+            .bind(&n.recipient)
+            .bind(&reason)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "UPDATE notifications SET state = 'failed', lease_until = 0, last_error = $2 \
+             WHERE channel = 'webhook' AND recipient = $1 AND state = 'pending' AND id <> $3",
+        )
+        .bind(&n.recipient)
+        .bind("the endpoint was disabled")
+        .bind(&n.id)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        tracing::warn!(endpoint = %n.recipient, org = %n.org_id, "webhook endpoint disabled after {failures} failures");
+        super::outbox::mark_failed(db, &n.id, &error, true, now).await?;
+        return Ok(());
+    }
+    super::outbox::mark_failed(db, &n.id, &error, false, now).await?;
+    Ok(())
+}
+
+/// Largest page of the delivery log.
+pub const MAX_DELIVERIES: i64 = 500;
+
+/// The organization's delivery log, newest first.
+pub async fn deliveries(db: &Db, org_id: &str, limit: i64) -> Result<Vec<DeliveryView>> {
+    if !(1..=MAX_DELIVERIES).contains(&limit) {
+        return Err(Error::invalid("limit", format!("must be between 1 and {MAX_DELIVERIES}")));
+    }
+    let rows = sqlx::query(
+        "SELECT d.id, d.endpoint_id, e.url, d.notification_id, n.subject, n.state, d.attempt, d.status_code, d.error, \
+         d.duration_ms, d.at FROM webhook_deliveries d JOIN webhook_endpoints e ON e.id = d.endpoint_id \
+         JOIN notifications n ON n.id = d.notification_id WHERE d.org_id = $1 ORDER BY d.at DESC, d.id DESC LIMIT $2",
+    )
+    .bind(org_id)
+    .bind(limit)
+    .fetch_all(db.reader())
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(DeliveryView {
+                id: r.try_get("id")?,
+                endpoint_id: r.try_get("endpoint_id")?,
+                url: r.try_get("url")?,
+                notification_id: r.try_get("notification_id")?,
+                subject: r.try_get("subject")?,
+                attempt: r.try_get("attempt")?,
+                status_code: r.try_get("status_code")?,
+                error: r.try_get("error")?,
+                duration_ms: r.try_get("duration_ms")?,
+                at: to_rfc3339(r.try_get("at")?),
+                state: r.try_get("state")?,
+            })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_signature_verifies_and_a_change_or_a_stale_time_does_not() {
+        let body = r#"{"type":"alert.created"}"#;
+        let h = signature_header("whsec_x", 1_790_000_000, body);
+        assert!(h.starts_with("t=1790000000,v1="));
+        assert!(verify("whsec_x", &h, body, 1_790_000_100, 300));
+        assert!(!verify("whsec_y", &h, body, 1_790_000_100, 300), "wrong secret");
+        assert!(!verify("whsec_x", &h, "{}", 1_790_000_100, 300), "changed body");
+        assert!(!verify("whsec_x", &h, body, 1_790_000_301, 300), "too old");
+        assert!(!verify("whsec_x", "v1=00", body, 1_790_000_000, 300), "no timestamp");
+    }
+
+    #[test]
+    fn the_signature_is_hmac_sha256_of_t_dot_body() {
+        // echo -n '1.{}' | openssl dgst -sha256 -hmac key
+        assert_eq!(signature_header("key", 1, "{}"), "t=1,v1=1ba6b8171186efc613e8bcc0cbdab2748f24984d7c5a84faa2637afa0e40d224");
+    }
+
+    #[test]
+    fn urls_must_be_http_or_https() {
+        assert_eq!(parse_url(" https://example.com/hook ").unwrap(), "https://example.com/hook");
+        assert!(parse_url("http://127.0.0.1:9000/x").is_ok());
+        for bad in ["ftp://x", "example.com", "https://", "https:// x", "http://:80/"] {
+            assert_eq!(parse_url(bad).unwrap_err().field(), Some("url"), "{bad}");
+        }
+    }
+}
