@@ -130,9 +130,16 @@ impl Db {
         &self.rate
     }
 
-    /// Starts a write transaction.
+    /// Starts a write transaction. On SQLite it takes the write lock at once
+    /// (`BEGIN IMMEDIATE`): a deferred transaction that reads and then writes
+    /// fails with `SQLITE_BUSY_SNAPSHOT` if another process (the CLI beside a
+    /// running server) wrote in between, and no busy timeout can save it;
+    /// waiting for the lock up front can.
     pub async fn begin(&self) -> crate::Result<sqlx::Transaction<'static, sqlx::Any>> {
-        Ok(self.write.begin().await?)
+        Ok(match self.engine {
+            Engine::Sqlite => self.write.begin_with("BEGIN IMMEDIATE").await?,
+            Engine::Postgres => self.write.begin().await?,
+        })
     }
 
     /// Whether the database answers a trivial query.
