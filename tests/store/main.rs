@@ -8,6 +8,7 @@ mod orgs;
 mod plans;
 mod prices;
 mod quota;
+mod recommendations;
 mod sessions;
 
 use tollbooth::accounts::{signup, Signup, SignupInput};

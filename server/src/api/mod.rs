@@ -6,6 +6,7 @@ pub mod error;
 pub mod events;
 pub mod export;
 pub mod quota;
+pub mod recommendations;
 pub mod usage;
 
 use axum::extract::DefaultBodyLimit;
@@ -57,6 +58,8 @@ pub fn router() -> Router<AppState> {
         .route("/budgets", get(budgets::list).post(budgets::create))
         .route("/budgets/{id}", axum::routing::put(budgets::update).delete(budgets::delete))
         .route("/budgets/{id}/status", get(budgets::status))
+        .route("/recommendations", get(recommendations::list))
+        .route("/recommendations/{key}/dismiss", post(recommendations::dismiss))
         .fallback(|| async { ApiError::not_found() })
 }
 
