@@ -14,6 +14,7 @@ pub mod plans;
 pub mod pricing;
 pub mod projects;
 pub mod quota;
+pub mod recommendations;
 
 #[cfg(feature = "ssr")]
 pub mod clock;

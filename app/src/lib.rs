@@ -75,6 +75,7 @@ pub fn App() -> impl IntoView {
                         <Route path=path!("members") view=MembersPage ssr=SsrMode::Async />
                         <Route path=path!("plans") view=PlansPage ssr=SsrMode::Async />
                         <Route path=path!("projects") view=ProjectsPage ssr=SsrMode::Async />
+                        <Route path=path!("recommendations") view=RecommendationsPage ssr=SsrMode::Async />
                         <Route path=path!("settings") view=SettingsPage ssr=SsrMode::Async />
                     </ParentRoute>
                 </Routes>

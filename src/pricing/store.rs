@@ -116,6 +116,22 @@ pub async fn history(conn: &mut AnyConnection, model: &str) -> Result<Vec<PriceR
         .collect()
 }
 
+/// The prices in force at `ts` of every model of `provider` (by the
+/// provider the model was added with), ordered by name.
+pub async fn in_force_of_provider(conn: &mut AnyConnection, provider: &str, ts: i64) -> Result<Vec<ModelPrice>> {
+    let rows = sqlx::query(
+        "SELECT p.price_json FROM model_prices p JOIN models m ON m.name = p.model \
+         WHERE m.provider = $1 AND p.effective_from = \
+         (SELECT MAX(q.effective_from) FROM model_prices q WHERE q.model = p.model AND q.effective_from <= $2) \
+         ORDER BY p.model",
+    )
+    .bind(provider)
+    .bind(ts)
+    .fetch_all(conn)
+    .await?;
+    rows.into_iter().map(|r| decode(&r.try_get::<String, _>("price_json")?)).collect()
+}
+
 /// The row in force at `ts` among a model's history (oldest first).
 pub fn in_force(history: &[PriceRow], ts: i64) -> Option<&PriceRow> {
     history.iter().rev().find(|r| r.effective_from <= ts)

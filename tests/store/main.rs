@@ -9,6 +9,7 @@ mod orgs;
 mod plans;
 mod prices;
 mod quota;
+mod recommendations;
 mod sessions;
 
 use tollbooth::accounts::{signup, Signup, SignupInput};

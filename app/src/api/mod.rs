@@ -7,6 +7,7 @@ pub mod keys;
 pub mod orgs;
 pub mod plans;
 pub mod prices;
+pub mod recommendations;
 pub mod usage;
 
 use serde::{Deserialize, Serialize};

@@ -64,6 +64,7 @@ fn Shell(me: Me, ctx: CurrentOrg) -> impl IntoView {
                     <li><A href=link("/plans")>"Plans"</A></li>
                     <li><A href=link("/billing")>"Billing"</A></li>
                     <li><A href=link("/budgets")>"Budgets & alerts"</A></li>
+                    <li><A href=link("/recommendations")>"Recommendations"</A></li>
                     <li><A href=link("/keys")>"API keys"</A></li>
                     <li><A href=link("/members")>"Members"</A></li>
                     <li><A href=link("/settings")>"Settings"</A></li>

@@ -9,6 +9,7 @@ mod placeholders;
 pub(crate) mod plans;
 mod prices;
 mod projects;
+mod recommendations;
 mod settings;
 mod usage;
 
@@ -20,6 +21,7 @@ pub use members::MembersPage;
 pub use placeholders::{BillingPage, BudgetsPage};
 pub use plans::PlansPage;
 pub use projects::ProjectsPage;
+pub use recommendations::RecommendationsPage;
 pub use prices::{NewModelPage, PriceDetailPage, PricesPage};
 pub use usage::UsagePage;
 pub use settings::SettingsPage;

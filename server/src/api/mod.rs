@@ -7,6 +7,7 @@ pub mod error;
 pub mod events;
 pub mod export;
 pub mod quota;
+pub mod recommendations;
 pub mod usage;
 
 use axum::extract::DefaultBodyLimit;
@@ -65,6 +66,8 @@ pub fn router() -> Router<AppState> {
         .route("/webhooks/deliveries", get(alerts::deliveries))
         .route("/webhooks/{id}", axum::routing::delete(alerts::delete_webhook))
         .route("/webhooks/{id}/enable", post(alerts::enable_webhook))
+        .route("/recommendations", get(recommendations::list))
+        .route("/recommendations/{key}/dismiss", post(recommendations::dismiss))
         .fallback(|| async { ApiError::not_found() })
 }
 

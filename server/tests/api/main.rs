@@ -8,4 +8,5 @@ mod helpers;
 mod me;
 mod pages;
 mod quota;
+mod recommendations;
 mod sessions;
