@@ -4,6 +4,7 @@
 mod accounts;
 mod metering;
 mod api_keys;
+mod budgets;
 mod orgs;
 mod plans;
 mod prices;
