@@ -71,6 +71,7 @@ pub fn App() -> impl IntoView {
                         <Route path=path!("") view=UsagePage ssr=SsrMode::Async />
                         <Route path=path!("billing") view=BillingPage ssr=SsrMode::Async />
                         <Route path=path!("budgets") view=BudgetsPage ssr=SsrMode::Async />
+                        <Route path=path!("budgets/:id") view=BudgetPage ssr=SsrMode::Async />
                         <Route path=path!("keys") view=KeysPage ssr=SsrMode::Async />
                         <Route path=path!("members") view=MembersPage ssr=SsrMode::Async />
                         <Route path=path!("plans") view=PlansPage ssr=SsrMode::Async />

@@ -5,8 +5,10 @@
 //! at local midnight, a week on Monday, a month on the 1st. The forecast is
 //! linear: the period's spend so far, extended at the same rate to its end.
 
+mod series;
 #[cfg(feature = "ssr")]
 mod service;
+pub use series::*;
 #[cfg(feature = "ssr")]
 pub use service::*;
 

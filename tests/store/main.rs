@@ -5,6 +5,7 @@ mod accounts;
 mod alerts;
 mod metering;
 mod api_keys;
+mod budgets;
 mod orgs;
 mod plans;
 mod prices;

@@ -3,6 +3,7 @@
 
 pub mod admin;
 pub mod auth;
+pub mod budgets;
 pub mod keys;
 pub mod orgs;
 pub mod plans;

@@ -59,16 +59,7 @@ mod draw {
             if instance.with_value(Option::is_some) {
                 return;
             }
-            if !echarts_loaded() {
-                leptos::logging::warn!("chart {id} not drawn: /vendor/echarts.min.js is not loaded");
-                return;
-            }
-            // The fallback makes way for the canvas.
-            el.set_inner_html("");
-            match WasmRenderer::new_opt(None, None).render(id, &chart) {
-                Ok(e) => instance.set_value(Some(e)),
-                Err(e) => leptos::logging::warn!("chart {id} not drawn: {e:?}"),
-            }
+            draw_when_attached(el, id, chart.clone(), instance, 0);
         });
         let resize = window_event_listener(leptos::ev::resize, move |_| {
             instance.with_value(|i| {
@@ -85,5 +76,40 @@ mod draw {
                 }
             });
         });
+    }
+
+    /// Frames to wait for the container to join the document.
+    const ATTACH_FRAMES: u32 = 120;
+
+    /// After a client-side navigation the effect can run while the new page
+    /// is still detached (ECharts finds containers by id): wait a few frames.
+    fn draw_when_attached(
+        el: web_sys::HtmlDivElement,
+        id: &'static str,
+        chart: Chart,
+        instance: StoredValue<Option<Echarts>, LocalStorage>,
+        frames: u32,
+    ) {
+        if instance.is_disposed() || instance.with_value(Option::is_some) {
+            return;
+        }
+        if !el.is_connected() {
+            if frames < ATTACH_FRAMES {
+                request_animation_frame(move || draw_when_attached(el, id, chart, instance, frames + 1));
+            } else {
+                leptos::logging::warn!("chart {id} not drawn: its container never joined the document");
+            }
+            return;
+        }
+        if !echarts_loaded() {
+            leptos::logging::warn!("chart {id} not drawn: /vendor/echarts.min.js is not loaded");
+            return;
+        }
+        // The fallback makes way for the canvas.
+        el.set_inner_html("");
+        match WasmRenderer::new_opt(None, None).render(id, &chart) {
+            Ok(e) => instance.set_value(Some(e)),
+            Err(e) => leptos::logging::warn!("chart {id} not drawn: {e:?}"),
+        }
     }
 }

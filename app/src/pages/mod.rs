@@ -3,6 +3,7 @@
 mod admin;
 mod admin_plans;
 mod auth;
+mod budgets;
 mod keys;
 mod members;
 mod placeholders;
@@ -18,7 +19,8 @@ pub use admin_plans::{AdminOrgPage, AdminPlanPage, AdminPlansPage};
 pub use auth::{InvitePage, LoginPage, SignupPage};
 pub use keys::KeysPage;
 pub use members::MembersPage;
-pub use placeholders::{BillingPage, BudgetsPage};
+pub use budgets::{BudgetPage, BudgetsPage};
+pub use placeholders::BillingPage;
 pub use plans::PlansPage;
 pub use projects::ProjectsPage;
 pub use recommendations::RecommendationsPage;

@@ -30,17 +30,3 @@ pub fn BillingPage() -> impl IntoView {
         />
     }
 }
-
-#[component]
-pub fn BudgetsPage() -> impl IntoView {
-    view! {
-        <Planned
-            title="Budgets & alerts"
-            items=&[
-                "budgets in USD per organization, project, user or API key, with thresholds",
-                "alerts for thresholds, spikes, error rates and latency, by e-mail and webhook",
-                "forecasts of period-end spend and savings recommendations",
-            ]
-        />
-    }
-}
