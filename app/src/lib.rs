@@ -62,6 +62,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/invite/:token") view=InvitePage ssr=SsrMode::Async />
                     <Route path=path!("/admin") view=AdminPage ssr=SsrMode::Async />
                     <Route path=path!("/admin/org") view=AdminOrgPage ssr=SsrMode::Async />
+                    <Route path=path!("/admin/outbox") view=AdminOutboxPage ssr=SsrMode::Async />
                     <Route path=path!("/admin/plans") view=AdminPlansPage ssr=SsrMode::Async />
                     <Route path=path!("/admin/plans/:code") view=AdminPlanPage ssr=SsrMode::Async />
                     <Route path=path!("/admin/prices") view=PricesPage ssr=SsrMode::Async />
@@ -69,6 +70,8 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/admin/prices/new") view=NewModelPage ssr=SsrMode::Async />
                     <ParentRoute path=path!("/o/:org") view=OrgLayout ssr=SsrMode::Async>
                         <Route path=path!("") view=UsagePage ssr=SsrMode::Async />
+                        <Route path=path!("alerts") view=AlertsPage ssr=SsrMode::Async />
+                        <Route path=path!("alerts/settings") view=AlertSettingsPage ssr=SsrMode::Async />
                         <Route path=path!("billing") view=BillingPage ssr=SsrMode::Async />
                         <Route path=path!("budgets") view=BudgetsPage ssr=SsrMode::Async />
                         <Route path=path!("budgets/:id") view=BudgetPage ssr=SsrMode::Async />

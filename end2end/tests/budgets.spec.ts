@@ -4,7 +4,7 @@ import { createOrgViaCli, hydrated, signIn, uniqueEmail } from './helpers';
 async function openBudgets(page: Page, email: string, orgId: string): Promise<void> {
   await signIn(page, email);
   await page.waitForURL(`**/o/${orgId}`);
-  await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Budgets & alerts' }).click();
+  await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Budgets', exact: true }).click();
   await page.waitForURL(`**/o/${orgId}/budgets`);
   await hydrated(page);
 }

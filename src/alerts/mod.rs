@@ -17,6 +17,8 @@
 #[cfg(feature = "ssr")]
 pub mod activity;
 #[cfg(feature = "ssr")]
+pub mod banner;
+#[cfg(feature = "ssr")]
 pub mod outbox;
 #[cfg(feature = "ssr")]
 mod service;

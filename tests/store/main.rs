@@ -2,6 +2,7 @@
 //! database (see `tollbooth::testing`).
 
 mod accounts;
+mod alert_banner;
 mod alerts;
 mod metering;
 mod api_keys;

@@ -4,10 +4,13 @@ use leptos::prelude::*;
 use leptos_router::components::{Outlet, Redirect, A};
 use leptos_router::hooks::use_params_map;
 
+use crate::api::alerts::{get_alert_summary, AlertSummary};
 use crate::api::auth::{whoami, Logout};
 use crate::api::orgs::org_context;
 use crate::api::{CurrentOrg, Me};
+use crate::components::alerts::{Bell, BudgetBanners};
 use crate::components::ErrorMessage;
+use crate::error::AppError;
 use crate::pages::NotFound;
 
 /// The current organization id from the route (`/o/:org/...`).
@@ -21,12 +24,27 @@ pub fn use_org() -> CurrentOrg {
     expect_context::<CurrentOrg>()
 }
 
+/// Provided by [`OrgLayout`]: pages that change alerts (acknowledging) bump
+/// it, so the shell's bell and banner fetch their summary again.
+#[derive(Debug, Clone, Copy)]
+pub struct AlertsChanged(RwSignal<u64>);
+
+impl AlertsChanged {
+    /// Tells the shell that alerts changed.
+    pub fn bump(self) {
+        self.0.update(|n| *n += 1);
+    }
+}
+
 /// Everything under `/o/:org`: checks sign-in and membership, then shows the page.
 #[component]
 pub fn OrgLayout() -> impl IntoView {
     let org_id = use_org_id();
     let me = Resource::new(|| (), |_| whoami());
     let org = Resource::new(move || org_id.get(), org_context);
+    let changed = RwSignal::new(0u64);
+    provide_context(AlertsChanged(changed));
+    let summary = Resource::new(move || (org_id.get(), changed.get()), |(org, _)| get_alert_summary(org));
     view! {
         <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
             {move || Suspend::new(async move {
@@ -36,7 +54,7 @@ pub fn OrgLayout() -> impl IntoView {
                     }
                     (Ok(Some(me)), Ok(ctx)) => {
                         provide_context(ctx.clone());
-                        view! { <Shell me ctx /> }.into_any()
+                        view! { <Shell me ctx summary /> }.into_any()
                     }
                     (_, Err(e)) if e.is_not_found() => view! { <NotFound /> }.into_any(),
                     (Err(e), _) | (_, Err(e)) => view! { <ErrorMessage message=e.message /> }.into_any(),
@@ -47,7 +65,7 @@ pub fn OrgLayout() -> impl IntoView {
 }
 
 #[component]
-fn Shell(me: Me, ctx: CurrentOrg) -> impl IntoView {
+fn Shell(me: Me, ctx: CurrentOrg, summary: Resource<Result<AlertSummary, AppError>>) -> impl IntoView {
     let base = format!("/o/{}", ctx.org.id);
     let link = move |suffix: &str| format!("{base}{suffix}");
     let is_admin = me.user.is_platform_admin;
@@ -56,14 +74,18 @@ fn Shell(me: Me, ctx: CurrentOrg) -> impl IntoView {
     view! {
         <div class="app">
             <nav class="sidebar" aria-label="Main">
-                <a class="brand" href="/">"Tollbooth"</a>
+                <div class="sidebar-top">
+                    <a class="brand" href="/">"Tollbooth"</a>
+                    <Bell href=link("/alerts") summary />
+                </div>
                 <OrgSwitcher me=me.clone() current />
                 <ul>
                     <li><A href=link("") exact=true>"Usage"</A></li>
                     <li><A href=link("/projects")>"Projects"</A></li>
                     <li><A href=link("/plans")>"Plans"</A></li>
                     <li><A href=link("/billing")>"Billing"</A></li>
-                    <li><A href=link("/budgets")>"Budgets & alerts"</A></li>
+                    <li><A href=link("/budgets")>"Budgets"</A></li>
+                    <li><A href=link("/alerts")>"Alerts"</A></li>
                     <li><A href=link("/recommendations")>"Recommendations"</A></li>
                     <li><A href=link("/keys")>"API keys"</A></li>
                     <li><A href=link("/members")>"Members"</A></li>
@@ -84,6 +106,7 @@ fn Shell(me: Me, ctx: CurrentOrg) -> impl IntoView {
                         "Demo mode: unlimited access, usage is tracked"
                     </div>
                 })}
+                <BudgetBanners budgets_href=link("/budgets") summary />
                 <Outlet />
             </main>
         </div>

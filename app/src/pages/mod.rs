@@ -2,10 +2,13 @@
 
 mod admin;
 mod admin_plans;
+mod alert_settings;
+mod alerts;
 mod auth;
 mod budgets;
 mod keys;
 mod members;
+mod outbox;
 mod placeholders;
 pub(crate) mod plans;
 mod prices;
@@ -16,10 +19,13 @@ mod usage;
 
 pub use admin::AdminPage;
 pub use admin_plans::{AdminOrgPage, AdminPlanPage, AdminPlansPage};
+pub use alert_settings::AlertSettingsPage;
+pub use alerts::AlertsPage;
 pub use auth::{InvitePage, LoginPage, SignupPage};
 pub use keys::KeysPage;
 pub use members::MembersPage;
 pub use budgets::{BudgetPage, BudgetsPage};
+pub use outbox::AdminOutboxPage;
 pub use placeholders::BillingPage;
 pub use plans::PlansPage;
 pub use projects::ProjectsPage;
