@@ -20,13 +20,21 @@ test('a budget past 80% rings the bell, shows the banner, is acknowledged, and i
   const org = createOrgViaCli(name, email);
   const auth = { Authorization: `Bearer ${org.api_key}` };
 
-  // A $1.00 organization budget (thresholds 50%, 80%, 100%), then $0.85 of usage:
-  // gpt-4o in the shipped catalog costs $10/M output tokens, so 85,000 are $0.85.
-  const budget = await page.request.post('/api/v1/budgets', {
-    headers: auth,
-    data: { name: 'Org monthly', scope: 'organization', period: 'monthly', amount_usd: '1.00' },
-  });
-  expect(budget.status()).toBe(201);
+  // The owner sets a $1.00 organization budget on the Budgets page
+  // (thresholds 50%, 80%, 100% by default).
+  await signIn(page, email);
+  await page.waitForURL(`**/o/${org.org_id}`);
+  await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Budgets', exact: true }).click();
+  await page.waitForURL(`**/o/${org.org_id}/budgets`);
+  await hydrated(page);
+  const create = page.getByTestId('budget-create');
+  await create.getByLabel('Name').fill('Org monthly');
+  await create.getByLabel('Amount (USD)').fill('1.00');
+  await create.getByRole('button', { name: 'Create budget' }).click();
+  await expect(create.getByRole('status')).toContainText('Budget Org monthly created.');
+
+  // Then $0.85 of usage through the API: gpt-4o in the shipped catalog costs
+  // $10/M output tokens, so 85,000 are $0.85.
   const ingest = await page.request.post('/api/v1/events', {
     headers: auth,
     data: { events: [{ id: 'spend-1', model: 'gpt-4o', output_tokens: 85000 }] },
@@ -34,8 +42,7 @@ test('a budget past 80% rings the bell, shows the banner, is acknowledged, and i
   expect(ingest.status()).toBe(200);
   expect((await ingest.json()).results[0].cost_usd).toBe('0.850000000');
 
-  await signIn(page, email);
-  await page.waitForURL(`**/o/${org.org_id}`);
+  await page.goto(`/o/${org.org_id}`);
   await hydrated(page);
 
   // The bell counts the 50% and 80% alerts; the banner names the budget.
