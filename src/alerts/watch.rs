@@ -3,12 +3,14 @@
 //! thresholds fire there, and a budget with the pause action refuses checks
 //! and reservations of its scope once its counter reaches the amount.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, LazyLock, Mutex};
 
 use serde_json::json;
 use sqlx::{AnyConnection, Row};
 
 use super::{crossed, AlertKind, NewAlert};
+use crate::db::{Db, Engine};
 use crate::budgets::{percent, period_window, Action, BudgetPeriod, Scope};
 use crate::error::Refusal;
 use crate::pricing::NanoUsd;
@@ -33,6 +35,7 @@ pub struct Subject {
     pub api_key_id: Option<String>,
 }
 
+#[derive(Debug, Clone)]
 struct Watched {
     id: String,
     name: String,
@@ -203,48 +206,127 @@ pub async fn reset(conn: &mut AnyConnection, org_id: &str, budget_id: &str, now:
     Ok(())
 }
 
-/// The refusal of a paused budget covering the subject, if one is exhausted
-/// in its current period: 429 naming the budget, retry when the period ends.
-pub async fn paused(conn: &mut AnyConnection, org_id: &str, who: &Subject, now: i64) -> Result<Option<Refusal>> {
+/// An exhausted pause budget and the period it is exhausted in.
+#[derive(Debug, Clone)]
+pub struct Exhausted {
+    budget: Watched,
+    spent: i64,
+    start: i64,
+    end: i64,
+    tz: String,
+}
+
+/// Every pause budget of the organization exhausted in a period that has
+/// not ended at `now`.
+async fn exhausted(conn: &mut AnyConnection, org_id: &str, now: i64) -> Result<Vec<Exhausted>> {
     let rows = sqlx::query(
-        "SELECT b.id, b.name, b.scope, b.scope_id, b.period, b.amount_nanos, b.thresholds, s.spent_nanos, s.period_end, o.time_zone \
-         FROM budget_spend s JOIN budgets b ON b.id = s.budget_id JOIN organizations o ON o.id = b.org_id \
-         WHERE s.org_id = $1 AND b.org_id = $1 AND b.action = $2 AND s.period_start <= $3 AND s.period_end > $3 \
-         AND s.spent_nanos >= b.amount_nanos ORDER BY b.id",
+        "SELECT b.id, b.name, b.scope, b.scope_id, b.period, b.amount_nanos, b.thresholds, s.spent_nanos, s.period_start, \
+         s.period_end, o.time_zone FROM budget_spend s JOIN budgets b ON b.id = s.budget_id JOIN organizations o ON o.id = b.org_id \
+         WHERE s.org_id = $1 AND b.org_id = $1 AND b.action = $2 AND s.period_end > $3 \
+         AND s.spent_nanos >= b.amount_nanos ORDER BY b.id, s.period_start",
     )
     .bind(org_id)
     .bind(Action::Pause.as_str())
     .bind(now)
     .fetch_all(conn)
     .await?;
-    for r in &rows {
-        let b = Watched::of(r)?;
-        if !b.covers(who.project_id.as_deref(), who.user_id.as_deref(), who.api_key_id.as_deref()) {
-            continue;
-        }
-        let spent: i64 = r.try_get("spent_nanos")?;
-        let end: i64 = r.try_get("period_end")?;
-        let resets_at = to_local_rfc3339(zone(&r.try_get::<String, _>("time_zone")?), end);
-        let amount = NanoUsd::from_nanos(b.amount).to_short_usd_string();
-        let spent_usd = NanoUsd::from_nanos(spent).to_short_usd_string();
-        let message = format!(
-            "The {} is exhausted (${spent_usd} of ${amount}) and set to pause: requests are refused until {resets_at} or until the budget is raised",
-            b.describe()
-        );
-        return Ok(Some(Refusal {
-            message,
-            status: 429,
-            details: json!({
-                "limit": "budget",
-                "budget": {
-                    "id": b.id, "name": b.name, "scope": b.scope.as_str(),
-                    "scope_id": (!b.scope_id.is_empty()).then_some(&b.scope_id),
-                    "period": b.period.as_str(), "amount_usd": amount, "spent_usd": spent_usd,
-                },
-                "resets_at": resets_at,
-            }),
-            retry_after_secs: Some(((end - now).max(1000) / 1000) as u64),
-        }));
+    rows.iter()
+        .map(|r| {
+            Ok(Exhausted {
+                budget: Watched::of(r)?,
+                spent: r.try_get("spent_nanos")?,
+                start: r.try_get("period_start")?,
+                end: r.try_get("period_end")?,
+                tz: r.try_get("time_zone")?,
+            })
+        })
+        .collect()
+}
+
+/// The refusal for `who` at `now` among the exhausted pause budgets: the
+/// first covering it in a period containing `now`.
+fn refusal(list: &[Exhausted], who: &Subject, now: i64) -> Option<Refusal> {
+    let e = list.iter().find(|e| {
+        e.start <= now
+            && now < e.end
+            && e.budget.covers(who.project_id.as_deref(), who.user_id.as_deref(), who.api_key_id.as_deref())
+    })?;
+    let b = &e.budget;
+    let resets_at = to_local_rfc3339(zone(&e.tz), e.end);
+    let amount = NanoUsd::from_nanos(b.amount).to_short_usd_string();
+    let spent_usd = NanoUsd::from_nanos(e.spent).to_short_usd_string();
+    let message = format!(
+        "The {} is exhausted (${spent_usd} of ${amount}) and set to pause: requests are refused until {resets_at} or until the budget is raised",
+        b.describe()
+    );
+    Some(Refusal {
+        message,
+        status: 429,
+        details: json!({
+            "limit": "budget",
+            "budget": {
+                "id": b.id, "name": b.name, "scope": b.scope.as_str(),
+                "scope_id": (!b.scope_id.is_empty()).then_some(&b.scope_id),
+                "period": b.period.as_str(), "amount_usd": amount, "spent_usd": spent_usd,
+            },
+            "resets_at": resets_at,
+        }),
+        retry_after_secs: Some(((e.end - now).max(1000) / 1000) as u64),
+    })
+}
+
+/// [`paused`] read on the caller's connection (PostgreSQL: in the
+/// transaction that then decides, with no second round trip for a connection).
+pub async fn paused_in(conn: &mut AnyConnection, org_id: &str, who: &Subject, now: i64) -> Result<Option<Refusal>> {
+    Ok(refusal(&exhausted(conn, org_id, now).await?, who, now))
+}
+
+/// What the pause check knows of one organization (SQLite: one process owns
+/// the database, so every change passes through [`forget`] in this process).
+#[derive(Default)]
+struct Cached {
+    generation: u64,
+    list: Option<Arc<Vec<Exhausted>>>,
+}
+
+static PAUSE_CACHE: LazyLock<Mutex<HashMap<String, Cached>>> = LazyLock::new(Default::default);
+
+/// Drops what the pause check remembers of the organization; called after a
+/// commit that may change it (recorded usage, a budget saved or deleted).
+pub fn forget(org_id: &str) {
+    let mut g = PAUSE_CACHE.lock().expect("pause cache");
+    if g.len() > 100_000 {
+        g.clear();
     }
-    Ok(None)
+    let e = g.entry(org_id.to_string()).or_default();
+    e.generation += 1;
+    e.list = None;
+}
+
+/// The refusal of a paused budget covering the subject, if one is exhausted
+/// in its current period: 429 naming the budget, retry when the period ends.
+/// On SQLite the exhausted budgets are remembered per organization until the
+/// next [`forget`] (a load that raced with one is not kept); on PostgreSQL,
+/// where other processes change them, they are read every time.
+pub async fn paused(db: &Db, org_id: &str, who: &Subject, now: i64) -> Result<Option<Refusal>> {
+    if db.engine == Engine::Postgres {
+        return paused_in(&mut *db.reader().acquire().await?, org_id, who, now).await;
+    }
+    let generation = {
+        let g = PAUSE_CACHE.lock().expect("pause cache");
+        match g.get(org_id) {
+            Some(Cached { list: Some(list), .. }) => return Ok(refusal(list, who, now)),
+            Some(c) => c.generation,
+            None => 0,
+        }
+    };
+    let list = Arc::new(exhausted(&mut *db.reader().acquire().await?, org_id, now).await?);
+    {
+        let mut g = PAUSE_CACHE.lock().expect("pause cache");
+        let e = g.entry(org_id.to_string()).or_default();
+        if e.generation == generation {
+            e.list = Some(list.clone());
+        }
+    }
+    Ok(refusal(&list, who, now))
 }

@@ -120,6 +120,7 @@ pub async fn create(db: &Db, org_id: &str, input: &BudgetInput) -> Result<Budget
     crate::alerts::watch::reset(&mut tx, org_id, &id, now).await?;
     let view = get_in(&mut tx, org_id, &id).await?;
     tx.commit().await?;
+    crate::alerts::watch::forget(org_id);
     Ok(view)
 }
 
@@ -153,6 +154,7 @@ pub async fn update(db: &Db, org_id: &str, id: &str, input: &BudgetInput) -> Res
     crate::alerts::watch::reset(&mut tx, org_id, id, now_ms()).await?;
     let view = get_in(&mut tx, org_id, id).await?;
     tx.commit().await?;
+    crate::alerts::watch::forget(org_id);
     Ok(view)
 }
 
@@ -167,6 +169,7 @@ pub async fn delete(db: &Db, org_id: &str, id: &str) -> Result<()> {
         return Err(Error::NotFound("budget"));
     }
     tx.commit().await?;
+    crate::alerts::watch::forget(org_id);
     Ok(())
 }
 

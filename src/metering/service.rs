@@ -207,6 +207,7 @@ pub async fn record(db: &Db, sender: &Sender, events: Vec<ParsedEvent>, settle: 
             return Err(e.into());
         }
         if !rows.is_empty() {
+            alerts::watch::forget(&sender.org_id);
             alerts::activity::after_commit(db, &sender.org_id, now_ms()).await;
         }
 

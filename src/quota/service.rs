@@ -110,7 +110,9 @@ pub async fn check(db: &Db, org_id: &str, asks: &[Ask]) -> Result<CheckBody> {
 pub async fn check_for(db: &Db, org_id: &str, who: &Subject, asks: &[Ask]) -> Result<CheckBody> {
     let asks = rules::merge(asks)?;
     let now = now_ms();
-    refuse_if_paused(db, org_id, who, now).await?;
+    if db.engine == Engine::Sqlite {
+        refuse_if_paused(db, org_id, who, now).await?;
+    }
     let resources = if asks.iter().any(|a| a.metric.is_resource()) {
         let mut conn = db.reader().acquire().await?;
         resources::counts(&mut conn, org_id, asks.iter().map(|a| a.metric)).await?
@@ -126,6 +128,9 @@ pub async fn check_for(db: &Db, org_id: &str, who: &Subject, asks: &[Ask]) -> Re
         }
         Engine::Postgres => {
             let mut conn = db.reader().acquire().await?;
+            if let Some(r) = crate::alerts::watch::paused_in(&mut conn, org_id, who, now).await? {
+                return Err(Error::LimitReached(Box::new(r)));
+            }
             let (plan, tz, tally) = stored_tally(&mut conn, org_id, now).await?;
             rules::evaluate(&plan, tz, now, &Tally { resources, ..tally }, &asks)
         }
@@ -138,8 +143,7 @@ pub async fn check_for(db: &Db, org_id: &str, who: &Subject, asks: &[Ask]) -> Re
 
 /// Refuses when a budget with the pause action covering `who` is exhausted.
 async fn refuse_if_paused(db: &Db, org_id: &str, who: &Subject, now: i64) -> Result<()> {
-    let mut conn = db.reader().acquire().await?;
-    match crate::alerts::watch::paused(&mut conn, org_id, who, now).await? {
+    match crate::alerts::watch::paused(db, org_id, who, now).await? {
         Some(refusal) => Err(Error::LimitReached(Box::new(refusal))),
         None => Ok(()),
     }
@@ -224,10 +228,12 @@ pub async fn reserve(db: &Db, sender: &Sender, input: ReserveInput) -> Result<Gr
     };
     let tokens = amounts[0];
     let who = Subject { project_id: row.project_id.clone(), user_id: row.user_id.clone(), api_key_id: row.api_key_id.clone() };
-    refuse_if_paused(db, &row.org_id, &who, now).await?;
     let decided = match db.engine {
-        Engine::Sqlite => reserve_in_memory(db, &row, &asks, tokens, now).await,
-        Engine::Postgres => reserve_in_database(db, &row, &asks, tokens, now).await,
+        Engine::Sqlite => {
+            refuse_if_paused(db, &row.org_id, &who, now).await?;
+            reserve_in_memory(db, &row, &asks, tokens, now).await
+        }
+        Engine::Postgres => reserve_in_database(db, &row, &who, &asks, tokens, now).await,
     };
     let results = match decided {
         Ok(results) => results,
@@ -294,6 +300,7 @@ async fn reserve_in_memory(
 async fn reserve_in_database(
     db: &Db,
     row: &NewReservation,
+    who: &Subject,
     asks: &[Ask],
     tokens: i64,
     now: i64,
@@ -302,6 +309,9 @@ async fn reserve_in_database(
     // The organization's row lock makes check-and-reserve one step for every
     // process sharing the database.
     resources::lock_org(&mut tx, db.engine, &row.org_id).await?;
+    if let Some(r) = crate::alerts::watch::paused_in(&mut tx, &row.org_id, who, now).await? {
+        return Err(Failed(Error::LimitReached(Box::new(r))));
+    }
     let (plan, tz, tally) = stored_tally(&mut tx, &row.org_id, now).await?;
     let d = rules::evaluate(&plan, tz, now, &tally, asks);
     if !d.allowed {
