@@ -32,6 +32,8 @@ pub mod secrets;
 #[cfg(feature = "ssr")]
 pub mod sessions;
 #[cfg(feature = "ssr")]
+pub mod signature;
+#[cfg(feature = "ssr")]
 pub mod testing;
 
 pub use error::{Error, Result};
