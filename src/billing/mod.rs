@@ -56,6 +56,29 @@ pub enum LineKind {
     CreditsApplied,
 }
 
+impl LineKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LineKind::Base => "base",
+            LineKind::ProrationCredit => "proration_credit",
+            LineKind::ProrationCharge => "proration_charge",
+            LineKind::Overage => "overage",
+            LineKind::CreditsApplied => "credits_applied",
+        }
+    }
+
+    /// Reads a stored kind (the table's CHECK allows only these).
+    pub fn parse(s: &str) -> Self {
+        match s {
+            "proration_credit" => LineKind::ProrationCredit,
+            "proration_charge" => LineKind::ProrationCharge,
+            "overage" => LineKind::Overage,
+            "credits_applied" => LineKind::CreditsApplied,
+            _ => LineKind::Base,
+        }
+    }
+}
+
 /// One line of an invoice, in cents.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Line {
@@ -133,6 +156,240 @@ pub fn drawable(balance: i64, floor: i64, amount: i64) -> i64 {
     amount.min(balance.saturating_sub(floor)).max(0)
 }
 
+/// A line as stored and shown: the rule's [`Line`] plus what an overage line
+/// counted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InvoiceLineView {
+    pub kind: LineKind,
+    pub description: String,
+    /// Overage: units beyond the included amount.
+    pub quantity: Option<i64>,
+    /// Overage: nano-USD per unit.
+    pub unit_price_nanos: Option<i64>,
+    pub amount_cents: i64,
+}
+
+/// An invoice of one billing period (or the preview of the current one).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InvoiceView {
+    pub id: String,
+    pub number: String,
+    pub org_id: String,
+    pub org_name: String,
+    /// Local RFC 3339 in the organization's time zone.
+    pub period_start: String,
+    pub period_end: String,
+    /// "November 2026".
+    pub period_label: String,
+    pub plan_code: String,
+    pub plan_name: String,
+    /// `draft` (the period is open; a preview) or `final`.
+    pub status: String,
+    pub lines: Vec<InvoiceLineView>,
+    pub total_cents: i64,
+    pub closed_at: Option<String>,
+    /// Whether its overage went to Stripe as invoice items.
+    pub sent_to_stripe: bool,
+}
+
+/// A prepaid credit pack on sale.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreditPackView {
+    pub code: String,
+    pub name: String,
+    pub price_cents: i64,
+    pub bonus_percent: i64,
+    /// Credit granted: the price plus the bonus, in nano-USD.
+    pub credit_nanos: i64,
+    pub valid_days: i64,
+    pub stripe_price_id: Option<String>,
+    pub active: bool,
+    pub sort_order: i64,
+}
+
+/// What a platform admin submits for a credit pack.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreditPackInput {
+    pub code: String,
+    pub name: String,
+    /// USD, e.g. "50" or "50.00".
+    pub price_usd: String,
+    pub bonus_percent: String,
+    pub valid_days: String,
+    pub stripe_price_id: String,
+    pub active: bool,
+    pub sort_order: i64,
+}
+
+/// One entry of the credit ledger.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreditEntryView {
+    pub id: String,
+    /// purchase, usage, adjustment or expiry.
+    pub kind: String,
+    pub amount_nanos: i64,
+    pub description: String,
+    pub created_at: String,
+    pub expires_at: Option<String>,
+}
+
+/// Usage of a metric this period against what the plan includes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IncludedUsage {
+    pub metric: crate::plans::Metric,
+    pub used: i64,
+    pub included: i64,
+    pub hard: bool,
+    /// Nano-USD per unit beyond a soft limit.
+    pub overage_nanos: Option<i64>,
+}
+
+/// The organization's Stripe subscription as last seen.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SubscriptionView {
+    pub status: String,
+    pub cancel_at_period_end: bool,
+    pub renews_at: Option<String>,
+}
+
+/// A plan the organization can move to, and how.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlanChoice {
+    pub code: String,
+    pub name: String,
+    pub description: String,
+    pub monthly_price_nanos: i64,
+    pub price_label: String,
+    /// current, upgrade or downgrade.
+    pub change: String,
+    /// Whether it can be bought here (a Stripe Price is set, or it is free).
+    pub purchasable: bool,
+}
+
+/// Everything the billing page shows.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BillingOverview {
+    pub org_id: String,
+    pub plan_code: String,
+    pub plan_name: String,
+    pub plan_price_label: String,
+    pub period_start: String,
+    pub period_end: String,
+    pub period_label: String,
+    /// Stripe keys are configured.
+    pub payments_configured: bool,
+    /// The organization has a Stripe customer (Manage billing works).
+    pub has_customer: bool,
+    pub subscription: Option<SubscriptionView>,
+    /// A downgrade waiting for the period's end: (plan code, plan name, when).
+    pub pending_plan: Option<(String, String, String)>,
+    /// Payment failed: when, and the end of the grace period.
+    pub payment_failed_at: Option<String>,
+    pub grace_until: Option<String>,
+    pub usage: Vec<IncludedUsage>,
+    /// The current period's invoice so far.
+    pub preview: InvoiceView,
+    pub invoices: Vec<InvoiceView>,
+    pub credit_balance_nanos: i64,
+    pub credit_floor_nanos: i64,
+    pub credit_entries: Vec<CreditEntryView>,
+    pub packs: Vec<CreditPackView>,
+    pub plans: Vec<PlanChoice>,
+}
+
+/// What a plan change would do, shown before the user confirms.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChangePreview {
+    pub from_code: String,
+    pub from_name: String,
+    pub to_code: String,
+    pub to_name: String,
+    /// upgrade (now, prorated) or downgrade (at the period's end).
+    pub kind: String,
+    /// Proration lines an upgrade adds to this period's invoice.
+    pub lines: Vec<Line>,
+    pub net_cents: i64,
+    /// Local RFC 3339: now for an upgrade, the period's end for a downgrade.
+    pub effective_at: String,
+    /// Upgrading from a free plan goes through Stripe Checkout.
+    pub via_checkout: bool,
+}
+
+impl CreditPackInput {
+    /// The pack it describes, or the first problem.
+    pub fn parse(&self) -> Result<CreditPackView, Error> {
+        let code = crate::plans::PlanCode::parse(&self.code).map_err(|_| {
+            Error::invalid("code", "must be 2 to 40 characters: lower-case letters, digits, - or _, starting with a letter")
+        })?;
+        let name = self.name.trim();
+        if name.is_empty() || name.chars().count() > 60 {
+            return Err(Error::invalid("name", "is required, at most 60 characters"));
+        }
+        let price_nanos = crate::plans::Metric::CostUsd.parse_amount("price", &self.price_usd)?;
+        if price_nanos <= 0 || price_nanos % NANOS_PER_CENT as i64 != 0 {
+            return Err(Error::invalid("price", "must be a positive amount in whole cents, e.g. 50 or 49.99"));
+        }
+        let bonus_percent = parse_int("bonus_percent", &self.bonus_percent, 0, 100, "a whole percentage from 0 to 100")?;
+        let valid_days = parse_int("valid_days", &self.valid_days, 1, 3650, "a whole number of days from 1 to 3650")?;
+        let price_cents = price_nanos / NANOS_PER_CENT as i64;
+        Ok(CreditPackView {
+            code: code.as_str().to_string(),
+            name: name.to_string(),
+            price_cents,
+            bonus_percent,
+            credit_nanos: pack_credit_nanos(price_cents, bonus_percent),
+            valid_days,
+            stripe_price_id: crate::plans::parse_stripe_price(&self.stripe_price_id)?,
+            active: self.active,
+            sort_order: self.sort_order,
+        })
+    }
+}
+
+fn parse_int(field: &'static str, text: &str, min: i64, max: i64, what: &str) -> Result<i64, Error> {
+    match text.trim().parse::<i64>() {
+        Ok(v) if (min..=max).contains(&v) => Ok(v),
+        _ => Err(Error::invalid(field, format!("must be {what}"))),
+    }
+}
+
+/// Credit a pack grants: its price plus the bonus, exactly (cents × (100 +
+/// bonus) / 100 is a whole number of nano-USD for any whole percentage).
+pub fn pack_credit_nanos(price_cents: i64, bonus_percent: i64) -> i64 {
+    price_cents * NANOS_PER_CENT as i64 * (100 + bonus_percent) / 100
+}
+
+/// What is left of a purchase when it expires. Drawdowns spend the oldest
+/// credit first (FIFO), so the balance belongs to the newest purchases: the
+/// part of the balance not covered by purchases made after this one (and
+/// still live) is this purchase's remainder, at most its amount.
+pub fn expiring_remainder(balance: i64, purchase: i64, newer_live_purchases: i64) -> i64 {
+    balance.saturating_sub(newer_live_purchases).clamp(0, purchase.max(0))
+}
+
+/// Where Stripe's subscription status leaves the organization: on the
+/// subscribed plan (active, trialing, past due during the grace period) or
+/// back on the free plan (canceled, unpaid, incomplete_expired, …).
+pub fn status_keeps_plan(status: &str) -> bool {
+    matches!(status, "active" | "trialing" | "past_due")
+}
+
+#[cfg(feature = "ssr")]
+pub mod credits;
+#[cfg(feature = "ssr")]
+pub mod events;
+#[cfg(feature = "ssr")]
+pub mod invoices;
+#[cfg(feature = "ssr")]
+pub mod service;
+#[cfg(feature = "ssr")]
+mod store;
+#[cfg(feature = "ssr")]
+pub mod stripe;
+
+#[cfg(feature = "ssr")]
+pub use service::Billing;
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -183,6 +440,46 @@ mod tests {
         assert_eq!((inv.total_cents, drawn), (0, 2900));
         assert_eq!(drawable(10 * USD, 2 * USD, 9 * USD), 8 * USD);
         assert_eq!(drawable(USD, 2 * USD, USD), 0);
+    }
+
+    #[test]
+    fn packs_grant_price_plus_bonus_exactly() {
+        assert_eq!(pack_credit_nanos(1000, 0), 10 * USD);
+        assert_eq!(pack_credit_nanos(5000, 5), 52 * USD + USD / 2);
+        assert_eq!(pack_credit_nanos(20000, 10), 220 * USD);
+        assert_eq!(pack_credit_nanos(999, 7), 10_689_300_000, "$9.99 + 7% = $10.6893");
+        let input = CreditPackInput { code: "c-5".into(), name: "Five".into(), price_usd: "5".into(), bonus_percent: "0".into(), valid_days: "30".into(), ..Default::default() };
+        assert_eq!(input.parse().unwrap().credit_nanos, 5 * USD);
+        for (bad, field) in [
+            (CreditPackInput { price_usd: "0".into(), ..input.clone() }, "price"),
+            (CreditPackInput { price_usd: "1.001".into(), ..input.clone() }, "price"),
+            (CreditPackInput { bonus_percent: "101".into(), ..input.clone() }, "bonus_percent"),
+            (CreditPackInput { valid_days: "0".into(), ..input.clone() }, "valid_days"),
+            (CreditPackInput { stripe_price_id: "prod_1".into(), ..input.clone() }, "stripe_price_id"),
+        ] {
+            assert_eq!(bad.parse().unwrap_err().field(), Some(field));
+        }
+    }
+
+    #[test]
+    fn an_expiring_purchase_keeps_what_newer_purchases_do_not_cover() {
+        // $10 bought, then $50; $5 used (from the oldest): balance $55.
+        assert_eq!(expiring_remainder(55 * USD, 10 * USD, 50 * USD), 5 * USD);
+        // $12 used: the first purchase is spent; nothing of it expires.
+        assert_eq!(expiring_remainder(48 * USD, 10 * USD, 50 * USD), 0);
+        // No newer purchases: at most the purchase itself expires.
+        assert_eq!(expiring_remainder(80 * USD, 10 * USD, 0), 10 * USD);
+        assert_eq!(expiring_remainder(-5 * USD, 10 * USD, 0), 0);
+    }
+
+    #[test]
+    fn canceled_and_unpaid_subscriptions_leave_the_plan() {
+        for s in ["active", "trialing", "past_due"] {
+            assert!(status_keeps_plan(s), "{s}");
+        }
+        for s in ["canceled", "unpaid", "incomplete", "incomplete_expired", "paused", ""] {
+            assert!(!status_keeps_plan(s), "{s}");
+        }
     }
 
     proptest! {

@@ -304,6 +304,9 @@ pub struct PlanView {
     pub sort_order: i64,
     pub archived_at: Option<i64>,
     pub limits: Vec<Limit>,
+    /// The Stripe Price that bills it (paid plans, when Stripe is configured).
+    #[serde(default)]
+    pub stripe_price_id: Option<String>,
     /// How many organizations are on it.
     pub organizations: i64,
 }
@@ -392,6 +395,9 @@ pub struct PlanInput {
     pub is_public: bool,
     pub sort_order: i64,
     pub limits: Vec<LimitInput>,
+    /// "price_..." or empty.
+    #[serde(default)]
+    pub stripe_price_id: String,
 }
 
 /// One limit row of the plan editor or of an override.
@@ -423,6 +429,19 @@ impl LimitInput {
         limit.validate()?;
         Ok((metric, period, Some(limit)))
     }
+}
+
+/// A Stripe Price id as an editor types it: empty (none) or `price_…`.
+pub fn parse_stripe_price(raw: &str) -> Result<Option<String>, Error> {
+    let s = raw.trim();
+    if s.is_empty() {
+        return Ok(None);
+    }
+    let ok = s.starts_with("price_") && s.len() <= 255 && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if !ok {
+        return Err(Error::invalid("stripe_price_id", "must be a Stripe Price id such as price_1Pq… (letters, digits and _)"));
+    }
+    Ok(Some(s.to_string()))
 }
 
 impl PlanInput {
@@ -458,6 +477,7 @@ impl PlanInput {
             sort_order: self.sort_order,
             archived_at: None,
             limits,
+            stripe_price_id: parse_stripe_price(&self.stripe_price_id)?,
             organizations: 0,
         })
     }

@@ -103,7 +103,7 @@ pub async fn admin_create_plan(
     sort_order: i64,
 ) -> Result<String, AppError> {
     let (ctx, user) = admin().await?;
-    let input = PlanInput { code, name, description, monthly_price_usd, is_public, sort_order, limits: Vec::new() };
+    let input = PlanInput { code, name, description, monthly_price_usd, is_public, sort_order, limits: Vec::new(), stripe_price_id: String::new() };
     tollbooth::plans::create(&ctx.db, &user, &input).await.map(|p| p.code).map_err(ssr::fail)
 }
 

@@ -169,6 +169,7 @@ mod tests {
             sort_order: 0,
             archived_at: None,
             limits,
+            stripe_price_id: None,
             organizations: 0,
         }
     }
