@@ -20,6 +20,8 @@ pub struct AppContext {
     pub db: Db,
     /// Base URL used in links we hand out (invites), e.g. `http://127.0.0.1:3000`.
     pub public_url: String,
+    /// Billing's settings and Stripe client.
+    pub billing: tollbooth::billing::Billing,
 }
 
 /// The app context provided by the server.

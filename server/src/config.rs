@@ -69,6 +69,35 @@ pub struct Config {
     #[arg(long, env = "SMTP_FROM", default_value = "Tollbooth <alerts@tollbooth.local>", global = true)]
     pub smtp_from: String,
 
+    /// Stripe secret API key (`sk_live_…`/`sk_test_…`). Unset: payments are not configured;
+    /// the billing page says so and platform admins change plans by hand.
+    #[arg(long, env = "STRIPE_SECRET_KEY", hide_env_values = true, global = true)]
+    pub stripe_secret_key: Option<Secret>,
+
+    /// Signing secret of the Stripe webhook endpoint `/webhooks/stripe` (`whsec_…`).
+    #[arg(long, env = "STRIPE_WEBHOOK_SECRET", hide_env_values = true, global = true)]
+    pub stripe_webhook_secret: Option<Secret>,
+
+    /// Base URL of Stripe's API (tests and local demos point it at the Stripe double).
+    #[arg(long, env = "STRIPE_API_BASE", default_value = "https://api.stripe.com", global = true)]
+    pub stripe_api_base: String,
+
+    /// Stripe Price per paid plan, overriding the plan editor's: `pro=price_…,team=price_…`.
+    #[arg(long, env = "STRIPE_PLAN_PRICES", default_value = "", global = true)]
+    pub stripe_plan_prices: String,
+
+    /// Stripe Price per credit pack, overriding the admin's: `credits-10=price_…,credits-50=price_…`.
+    #[arg(long, env = "STRIPE_CREDIT_PACK_PRICES", default_value = "", global = true)]
+    pub stripe_credit_pack_prices: String,
+
+    /// Prepaid credits never go below this balance (USD; 0 means they cannot go negative).
+    #[arg(long, env = "TOLLBOOTH_CREDIT_FLOOR_USD", default_value = "0", global = true)]
+    pub credit_floor_usd: String,
+
+    /// Days after a failed payment before the organization drops to Starter.
+    #[arg(long, env = "TOLLBOOTH_BILLING_GRACE_DAYS", default_value_t = 7, global = true)]
+    pub billing_grace_days: i64,
+
     /// Log format.
     #[arg(long, env = "TOLLBOOTH_LOG_FORMAT", value_enum, default_value = "text", global = true)]
     pub log_format: LogFormat,

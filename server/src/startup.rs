@@ -42,6 +42,7 @@ pub struct Application {
     router: Router,
     db: Db,
     notifier: crate::notify::Notifier,
+    billing: tollbooth::billing::Billing,
 }
 
 impl Application {
@@ -63,12 +64,16 @@ impl Application {
             .await
             .with_context(|| format!("binding {}", config.site_addr))?;
         let addr = listener.local_addr()?;
-        let router = router(db.clone(), &config, addr);
+        let billing = billing_from(&config)?;
+        if !billing.configured() {
+            tracing::info!("STRIPE_SECRET_KEY not set: payments are not configured (platform admins change plans by hand)");
+        }
+        let router = router(db.clone(), &config, addr, billing.clone());
         let notifier = crate::notify::Notifier::from_config(&config)?;
         if !notifier.smtp_configured() {
             tracing::info!("SMTP_URL not set: alert mail is kept in the outbox (Admin → Outbox)");
         }
-        Ok(Application { listener, router, db, notifier })
+        Ok(Application { listener, router, db, notifier, billing })
     }
 
     /// The address actually bound (useful with port 0).
@@ -85,7 +90,7 @@ impl Application {
     /// background tasks and closes the database.
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-        let background = tasks::spawn(self.db.clone(), self.notifier.clone(), stop_rx);
+        let background = tasks::spawn(self.db.clone(), self.notifier.clone(), self.billing.clone(), stop_rx);
         tracing::info!(addr = %self.local_addr(), "listening");
         axum::serve(self.listener, self.router.into_make_service_with_connect_info::<SocketAddr>())
             .with_graceful_shutdown(shutdown)
@@ -100,14 +105,40 @@ impl Application {
 }
 
 /// The whole HTTP surface: probes, REST API, pages and server functions, static files.
-fn router(db: Db, config: &Config, addr: SocketAddr) -> Router {
+/// Billing's settings and Stripe client from the configuration.
+fn billing_from(config: &Config) -> anyhow::Result<tollbooth::billing::Billing> {
+    use tollbooth::billing::service::parse_price_map;
+    let stripe = match &config.stripe_secret_key {
+        Some(key) => Some(
+            tollbooth::billing::stripe::Stripe::new(key.expose(), &config.stripe_api_base)
+                .map_err(|e| anyhow::anyhow!("STRIPE_SECRET_KEY / STRIPE_API_BASE: {e}"))?,
+        ),
+        None => None,
+    };
+    let floor = tollbooth::pricing::NanoUsd::parse_usd(config.credit_floor_usd.trim().trim_start_matches('-'))
+        .map_err(|e| anyhow::anyhow!("TOLLBOOTH_CREDIT_FLOOR_USD: {e}"))?
+        .nanos();
+    let floor = if config.credit_floor_usd.trim().starts_with('-') { -floor } else { floor };
+    if config.billing_grace_days < 0 {
+        anyhow::bail!("TOLLBOOTH_BILLING_GRACE_DAYS must not be negative");
+    }
+    let settings = tollbooth::billing::Settings {
+        plan_prices: parse_price_map("STRIPE_PLAN_PRICES", &config.stripe_plan_prices).map_err(|e| anyhow::anyhow!("{e}"))?,
+        pack_prices: parse_price_map("STRIPE_CREDIT_PACK_PRICES", &config.stripe_credit_pack_prices).map_err(|e| anyhow::anyhow!("{e}"))?,
+        credit_floor_nanos: floor,
+        grace_days: config.billing_grace_days,
+    };
+    Ok(tollbooth::billing::Billing::new(stripe, config.stripe_webhook_secret.as_ref().map(|s| s.expose().to_string()), settings))
+}
+
+fn router(db: Db, config: &Config, addr: SocketAddr, billing: tollbooth::billing::Billing) -> Router {
     let leptos_options = LeptosOptions::builder()
         .output_name("tollbooth")
         .site_root(config.site_root.clone())
         .site_pkg_dir("pkg")
         .site_addr(addr)
         .build();
-    let ctx = AppContext { db: db.clone(), public_url: config.public_url_for(addr) };
+    let ctx = AppContext { db: db.clone(), public_url: config.public_url_for(addr), billing };
     let state = AppState { db: db.clone(), leptos_options, ctx: ctx.clone() };
 
     let sessions = SessionManagerLayer::new(DbSessionStore::new(db))
@@ -124,6 +155,8 @@ fn router(db: Db, config: &Config, addr: SocketAddr) -> Router {
         .route("/readyz", get(health::readyz))
         .nest("/api/v1", api::router())
         .route("/o/{org}/usage.csv", get(api::export::browser_csv))
+        .route("/o/{org}/invoices/{id}/csv", get(api::billing::browser_invoice_csv))
+        .route("/webhooks/stripe", axum::routing::post(api::billing::stripe_webhook))
         .leptos_routes_with_context(&state, routes, context.clone(), {
             let options = state.leptos_options.clone();
             move || tollbooth_app::shell(options.clone())

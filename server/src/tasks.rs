@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
+use tollbooth::billing::Billing;
 use tollbooth::db::Db;
 
 use crate::notify::Notifier;
@@ -18,18 +19,25 @@ pub const EXPIRE_EVERY: Duration = Duration::from_secs(5);
 /// How often the notifications outbox is polled for due messages.
 pub const DELIVER_EVERY: Duration = Duration::from_secs(1);
 
+/// How often billing periods are closed, lines sent to Stripe, grace
+/// periods enforced and expired credit written off.
+pub const BILLING_EVERY: Duration = Duration::from_secs(60);
+
 /// Starts the background tasks; the handle completes after `stop` turns true.
-pub fn spawn(db: Db, notifier: Notifier, mut stop: watch::Receiver<bool>) -> JoinHandle<()> {
+pub fn spawn(db: Db, notifier: Notifier, billing: Billing, mut stop: watch::Receiver<bool>) -> JoinHandle<()> {
     tokio::spawn(async move {
         let mut prune_tick = tokio::time::interval(PRUNE_EVERY);
         let mut expire_tick = tokio::time::interval(EXPIRE_EVERY);
         let mut deliver_tick = tokio::time::interval(DELIVER_EVERY);
+        let mut billing_tick = tokio::time::interval(BILLING_EVERY);
+        billing_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         deliver_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
                 _ = prune_tick.tick() => prune(&db).await,
                 _ = expire_tick.tick() => expire(&db).await,
                 _ = deliver_tick.tick() => deliver(&db, &notifier).await,
+                _ = billing_tick.tick() => bill(&db, &billing).await,
                 _ = stop.changed() => break,
             }
         }
@@ -47,6 +55,12 @@ async fn deliver(db: &Db, notifier: &Notifier) {
                 break;
             }
         }
+    }
+}
+
+async fn bill(db: &Db, billing: &Billing) {
+    if let Err(e) = tollbooth::billing::service::run_due(db, billing, tollbooth::clock::now_ms()).await {
+        tracing::warn!(error = ?e, "billing run failed; retried next minute");
     }
 }
 

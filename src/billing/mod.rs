@@ -388,7 +388,7 @@ mod store;
 pub mod stripe;
 
 #[cfg(feature = "ssr")]
-pub use service::Billing;
+pub use service::{Billing, Settings};
 
 #[cfg(test)]
 mod tests {

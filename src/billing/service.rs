@@ -36,9 +36,20 @@ pub struct Billing {
     webhook_secret: Option<Arc<str>>,
     /// Plan code → Stripe Price id from the environment (wins over the plan editor's).
     plan_prices: Arc<BTreeMap<String, String>>,
+    /// Credit pack code → Stripe Price id from the environment.
+    pack_prices: Arc<BTreeMap<String, String>>,
     /// Credits never go below this (nano-USD).
     pub credit_floor_nanos: i64,
     /// Days after a failed payment before the organization drops to Starter.
+    pub grace_days: i64,
+}
+
+/// Billing's settings apart from Stripe's keys.
+#[derive(Debug, Clone, Default)]
+pub struct Settings {
+    pub plan_prices: BTreeMap<String, String>,
+    pub pack_prices: BTreeMap<String, String>,
+    pub credit_floor_nanos: i64,
     pub grace_days: i64,
 }
 
@@ -48,6 +59,7 @@ impl std::fmt::Debug for Billing {
             .field("stripe", &self.stripe.is_some())
             .field("webhook_secret", &self.webhook_secret.as_ref().map(|_| "[redacted]"))
             .field("plan_prices", &self.plan_prices)
+            .field("pack_prices", &self.pack_prices)
             .field("credit_floor_nanos", &self.credit_floor_nanos)
             .field("grace_days", &self.grace_days)
             .finish()
@@ -57,17 +69,26 @@ impl std::fmt::Debug for Billing {
 impl Billing {
     /// No Stripe: the defaults (floor $0, 7 days of grace).
     pub fn disabled() -> Self {
-        Billing { stripe: None, webhook_secret: None, plan_prices: Arc::default(), credit_floor_nanos: 0, grace_days: 7 }
+        Billing::new(None, None, Settings { grace_days: 7, ..Settings::default() })
     }
 
-    pub fn new(stripe: Option<Stripe>, webhook_secret: Option<String>, plan_prices: BTreeMap<String, String>, credit_floor_nanos: i64, grace_days: i64) -> Self {
+    pub fn new(stripe: Option<Stripe>, webhook_secret: Option<String>, s: Settings) -> Self {
         Billing {
             stripe: stripe.map(Arc::new),
             webhook_secret: webhook_secret.map(Arc::from),
-            plan_prices: Arc::new(plan_prices),
-            credit_floor_nanos,
-            grace_days,
+            plan_prices: Arc::new(s.plan_prices),
+            pack_prices: Arc::new(s.pack_prices),
+            credit_floor_nanos: s.credit_floor_nanos,
+            grace_days: s.grace_days,
         }
+    }
+
+    /// A credit pack with the environment's Stripe Price applied.
+    pub fn with_pack_price(&self, mut pack: super::CreditPackView) -> super::CreditPackView {
+        if let Some(p) = self.pack_prices.get(&pack.code) {
+            pack.stripe_price_id = Some(p.clone());
+        }
+        pack
     }
 
     pub fn stripe(&self) -> Option<&Stripe> {
@@ -104,13 +125,16 @@ impl Billing {
     }
 }
 
-/// Reads `STRIPE_PLAN_PRICES`: `pro=price_123,team=price_456`.
-pub fn parse_plan_prices(text: &str) -> Result<BTreeMap<String, String>> {
+/// Reads `STRIPE_PLAN_PRICES` / `STRIPE_CREDIT_PACK_PRICES`: `pro=price_123,team=price_456`.
+pub fn parse_price_map(var: &'static str, text: &str) -> Result<BTreeMap<String, String>> {
     let mut map = BTreeMap::new();
     for pair in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-        let (code, price) = pair.split_once('=').ok_or_else(|| Error::invalid("STRIPE_PLAN_PRICES", format!("{pair:?} is not plan=price_id")))?;
-        let code = plans::PlanCode::parse(code).map_err(|_| Error::invalid("STRIPE_PLAN_PRICES", format!("{code:?} is not a plan code")))?;
-        let price = plans::parse_stripe_price(price)?.ok_or_else(|| Error::invalid("STRIPE_PLAN_PRICES", format!("{pair:?} has no price id")))?;
+        let (code, price) = pair.split_once('=').ok_or_else(|| Error::invalid(var, format!("{pair:?} is not code=price_id")))?;
+        let code = plans::PlanCode::parse(code).map_err(|_| Error::invalid(var, format!("{code:?} is not a plan or pack code")))?;
+        let price = plans::parse_stripe_price(price)
+            .ok()
+            .flatten()
+            .ok_or_else(|| Error::invalid(var, format!("{pair:?} needs a Stripe Price id (price_…)")))?;
         map.insert(code.as_str().to_string(), price);
     }
     Ok(map)
@@ -140,7 +164,7 @@ pub async fn overview(db: &Db, billing: &Billing, org_id: &str, now: i64) -> Res
     let preview = invoices::preview(&mut conn, billing, &org, now).await?;
     let balance = store::balance(&mut conn, org_id).await?;
     let entries = super::credits::entries(&mut conn, org_id, 20).await?;
-    let packs = store::packs(&mut conn).await?.into_iter().filter(|p| p.active).collect();
+    let packs = store::packs(&mut conn).await?.into_iter().filter(|p| p.active).map(|p| billing.with_pack_price(p)).collect();
     drop(conn);
     let invoices = invoices::list(db, org_id).await?;
     let plans = catalog
@@ -280,6 +304,7 @@ pub async fn buy_credits(db: &Db, billing: &Billing, scope: &OrgScope, email: &s
         .await?
         .into_iter()
         .find(|p| p.code == pack_code.trim() && p.active)
+        .map(|p| billing.with_pack_price(p))
         .ok_or_else(|| Error::invalid("pack", format!("there is no credit pack {:?} on sale", pack_code.trim())))?;
     let price = pack.stripe_price_id.clone().ok_or_else(|| Error::conflict("pack", format!("{} has no Stripe price yet; a platform admin sets it", pack.name)))?;
     let customer = ensure_customer(db, stripe, &scope.org_id, email, now).await?;
@@ -493,12 +518,12 @@ mod tests {
 
     #[test]
     fn plan_prices_from_the_environment_parse_or_name_the_bad_pair() {
-        let m = parse_plan_prices(" pro=price_1, team=price_2 ,").unwrap();
+        let m = parse_price_map("STRIPE_PLAN_PRICES", " pro=price_1, team=price_2 ,").unwrap();
         assert_eq!(m.get("pro").map(String::as_str), Some("price_1"));
         assert_eq!(m.len(), 2);
-        assert!(parse_plan_prices("").unwrap().is_empty());
+        assert!(parse_price_map("STRIPE_PLAN_PRICES", "").unwrap().is_empty());
         for bad in ["pro", "pro=", "Pro=price_1", "pro=prod_1"] {
-            assert!(parse_plan_prices(bad).is_err(), "{bad}");
+            assert_eq!(parse_price_map("STRIPE_PLAN_PRICES", bad).unwrap_err().field(), Some("STRIPE_PLAN_PRICES"), "{bad}");
         }
     }
 
@@ -506,7 +531,7 @@ mod tests {
     fn a_webhook_without_a_secret_or_header_is_refused() {
         let b = Billing::disabled();
         assert_eq!(b.verify_webhook(Some("t=1,v1=00"), "{}", 1), Err(SignatureError::Mismatch));
-        let b = Billing::new(None, Some("whsec_x".into()), BTreeMap::new(), 0, 7);
+        let b = Billing::new(None, Some("whsec_x".into()), Settings::default());
         assert_eq!(b.verify_webhook(None, "{}", 1), Err(SignatureError::Malformed));
         let h = crate::signature::header("whsec_x", 100, "{}");
         assert_eq!(b.verify_webhook(Some(&h), "{}", 150), Ok(()));

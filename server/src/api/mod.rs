@@ -2,6 +2,7 @@
 
 pub mod alerts;
 pub mod auth;
+pub mod billing;
 pub mod budgets;
 pub mod error;
 pub mod events;
@@ -66,6 +67,11 @@ pub fn router() -> Router<AppState> {
         .route("/webhooks/deliveries", get(alerts::deliveries))
         .route("/webhooks/{id}", axum::routing::delete(alerts::delete_webhook))
         .route("/webhooks/{id}/enable", post(alerts::enable_webhook))
+        .route("/billing", get(billing::overview))
+        .route("/invoices", get(billing::list_invoices))
+        .route("/invoices/{id}", get(billing::get_invoice))
+        .route("/invoices/{id}/csv", get(billing::invoice_csv))
+        .route("/credits", get(billing::credits))
         .route("/recommendations", get(recommendations::list))
         .route("/recommendations/{key}/dismiss", post(recommendations::dismiss))
         .fallback(|| async { ApiError::not_found() })

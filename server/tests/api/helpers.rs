@@ -32,6 +32,13 @@ pub fn config_for(database_url: &str) -> Config {
         seed: false,
         smtp_url: None,
         smtp_from: "Tollbooth <alerts@tollbooth.local>".into(),
+        stripe_secret_key: None,
+        stripe_webhook_secret: None,
+        stripe_api_base: "https://api.stripe.com".into(),
+        stripe_plan_prices: String::new(),
+        stripe_credit_pack_prices: String::new(),
+        credit_floor_usd: "0".into(),
+        billing_grace_days: 7,
     }
 }
 

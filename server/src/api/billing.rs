@@ -1,0 +1,120 @@
+//! Billing over HTTP: Stripe's webhook (`POST /webhooks/stripe`), and the
+//! organization's billing over REST (`GET /api/v1/billing`,
+//! `/api/v1/invoices`, `/api/v1/invoices/{id}`, `/api/v1/invoices/{id}/csv`,
+//! `/api/v1/credits`), plus the invoice CSV for a signed-in browser.
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Serialize;
+use serde_json::json;
+use tollbooth::billing::events::{apply_stripe_event, Outcome};
+use tollbooth::billing::{self, invoices, BillingOverview, CreditEntryView, InvoiceView};
+use tollbooth::clock::now_ms;
+
+use super::error::ApiError;
+use super::quota::Limited;
+use crate::startup::AppState;
+
+/// `POST /webhooks/stripe`: verify `Stripe-Signature` (HMAC-SHA256 over
+/// `"{t}.{payload}"`, 5-minute tolerance), store the event by id, apply it.
+/// A bad signature is a 400 and a security log line; a replay is a 200
+/// that applies nothing.
+pub async fn stripe_webhook(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    let billing = &state.ctx.billing;
+    if !billing.accepts_webhooks() {
+        return refuse(StatusCode::SERVICE_UNAVAILABLE, "webhooks_not_configured", "STRIPE_WEBHOOK_SECRET is not set on this server");
+    }
+    let Ok(body) = std::str::from_utf8(&body) else {
+        return refuse(StatusCode::BAD_REQUEST, "invalid", "the payload is not UTF-8");
+    };
+    let sig = headers.get("stripe-signature").and_then(|v| v.to_str().ok());
+    if let Err(reason) = billing.verify_webhook(sig, body, now_ms() / 1000) {
+        tracing::warn!(target: "security", event = "stripe_webhook_rejected", %reason, "Stripe webhook refused: bad signature");
+        return refuse(StatusCode::BAD_REQUEST, "bad_signature", &format!("Stripe-Signature refused: {reason}"));
+    }
+    match apply_stripe_event(&state.db, billing, body, now_ms()).await {
+        Ok((outcome, org)) => {
+            if let Outcome::Failed(reason) = &outcome {
+                tracing::warn!(org_id = org.as_deref(), %reason, "Stripe event stored but not applied");
+            }
+            Json(json!({"received": true, "outcome": outcome.name(), "detail": outcome.detail()})).into_response()
+        }
+        Err(e @ tollbooth::Error::Invalid { .. }) => ApiError::from(e).into_response(),
+        // Stripe retries on a 5xx: nothing was stored (the transaction rolled back).
+        Err(e) => {
+            tracing::error!(error = ?e, "applying a Stripe event failed; Stripe will retry");
+            ApiError::from(e).into_response()
+        }
+    }
+}
+
+fn refuse(status: StatusCode, code: &'static str, message: &str) -> Response {
+    (status, Json(json!({"error": {"code": code, "message": message}}))).into_response()
+}
+
+pub async fn overview(State(state): State<AppState>, Limited(key): Limited) -> Result<Json<BillingOverview>, ApiError> {
+    Ok(Json(billing::service::overview(&state.db, &state.ctx.billing, &key.org_id, now_ms()).await?))
+}
+
+pub async fn list_invoices(State(state): State<AppState>, Limited(key): Limited) -> Result<Json<Vec<InvoiceView>>, ApiError> {
+    Ok(Json(invoices::list(&state.db, &key.org_id).await?))
+}
+
+pub async fn get_invoice(State(state): State<AppState>, Limited(key): Limited, Path(id): Path<String>) -> Result<Json<InvoiceView>, ApiError> {
+    Ok(Json(invoices::get(&state.db, &key.org_id, &id).await?))
+}
+
+pub async fn invoice_csv(State(state): State<AppState>, Limited(key): Limited, Path(id): Path<String>) -> Result<Response, ApiError> {
+    let inv = invoices::get(&state.db, &key.org_id, &id).await?;
+    Ok(csv_response(&inv))
+}
+
+/// `GET /o/{org}/invoices/{id}/csv` for a signed-in member.
+pub async fn browser_invoice_csv(
+    State(state): State<AppState>,
+    Path((org_id, id)): Path<(String, String)>,
+    session: tower_sessions::Session,
+) -> Result<Response, ApiError> {
+    let user: Option<String> = session
+        .get(tollbooth_app::ssr::SESSION_USER)
+        .await
+        .map_err(|e| tollbooth::Error::Internal(format!("session: {e}")))?;
+    let user = user.ok_or(tollbooth::Error::Unauthorized("please sign in"))?;
+    let scope = tollbooth::orgs::authorize(&state.db, &org_id, &user).await?;
+    let inv = invoices::get(&state.db, &scope.org_id, &id).await?;
+    Ok(csv_response(&inv))
+}
+
+fn csv_response(inv: &InvoiceView) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
+            (header::CONTENT_DISPOSITION, format!("attachment; filename=\"{}.csv\"", inv.number)),
+        ],
+        invoices::csv(inv),
+    )
+        .into_response()
+}
+
+/// `GET /api/v1/credits`.
+#[derive(Debug, Serialize)]
+pub struct CreditsResponse {
+    pub balance_usd: String,
+    pub balance_nanos: i64,
+    pub floor_usd: String,
+    pub entries: Vec<CreditEntryView>,
+}
+
+pub async fn credits(State(state): State<AppState>, Limited(key): Limited) -> Result<Json<CreditsResponse>, ApiError> {
+    let o = billing::service::overview(&state.db, &state.ctx.billing, &key.org_id, now_ms()).await?;
+    let usd = |n: i64| tollbooth::pricing::NanoUsd::from_nanos(n).to_short_usd_string();
+    Ok(Json(CreditsResponse {
+        balance_usd: usd(o.credit_balance_nanos),
+        balance_nanos: o.credit_balance_nanos,
+        floor_usd: usd(o.credit_floor_nanos),
+        entries: o.credit_entries,
+    }))
+}
