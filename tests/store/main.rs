@@ -6,6 +6,7 @@ mod alert_banner;
 mod alerts;
 mod metering;
 mod api_keys;
+mod billing;
 mod budgets;
 mod orgs;
 mod plans;
