@@ -3,6 +3,7 @@
 
 mod alert_pages;
 mod alerts;
+mod billing;
 mod budgets;
 mod events;
 mod helpers;
