@@ -13,6 +13,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::Error;
 
+#[cfg(feature = "ssr")] pub mod stripe;
+
 /// Nano-USD in one cent.
 pub const NANOS_PER_CENT: i128 = 10_000_000;
 
