@@ -11,3 +11,4 @@ mod pages;
 mod quota;
 mod recommendations;
 mod sessions;
+mod stripe_double;
