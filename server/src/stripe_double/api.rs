@@ -37,6 +37,8 @@ pub(super) fn router(shared: Arc<Shared>) -> Router {
 /// handler, and answers a repeated `Idempotency-Key` with the first answer.
 async fn gate(State(shared): State<Arc<Shared>>, req: Request, next: Next) -> Response {
     let expected = format!("Bearer {}", shared.config.secret_key);
+    // Stripe also takes the key as a Basic-auth user name (`curl -u sk_test_...:`).
+    let expected_basic = format!("Basic {}", base64(format!("{}:", shared.config.secret_key).as_bytes()));
     match req.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) {
         None => {
             return ApiError::unauthorized(
@@ -46,8 +48,8 @@ async fn gate(State(shared): State<Arc<Shared>>, req: Request, next: Next) -> Re
             )
             .into_response()
         }
-        Some(got) if got != expected => {
-            let key = got.strip_prefix("Bearer ").unwrap_or(got);
+        Some(got) if got != expected && got != expected_basic => {
+            let key = got.strip_prefix("Bearer ").or_else(|| got.strip_prefix("Basic ")).unwrap_or(got);
             return ApiError::unauthorized(format!("Invalid API Key provided: {}", mask(key))).into_response();
         }
         Some(_) => {}
@@ -114,6 +116,23 @@ fn mask(key: &str) -> String {
     let prefix: String = chars[..prefix_len].iter().collect();
     let last4: String = chars[chars.len() - 4..].iter().collect();
     format!("{prefix}{}{last4}", "*".repeat(chars.len() - prefix_len - 4))
+}
+
+/// Standard base64 with padding (only to compare a Basic-auth header).
+fn base64(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let n = chunk.iter().enumerate().fold(0u32, |n, (i, &b)| n | (u32::from(b) << (16 - 8 * i)));
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
 }
 
 async fn unrecognized(method: Method, OriginalUri(uri): OriginalUri) -> Response {
@@ -337,7 +356,14 @@ async fn retrieve_event(State(shared): State<Arc<Shared>>, Path(id): Path<String
 
 #[cfg(test)]
 mod tests {
-    use super::mask;
+    use super::{base64, mask};
+
+    #[test]
+    fn basic_auth_is_encoded_as_curl_sends_it() {
+        assert_eq!(base64(b"sk_test_x:"), "c2tfdGVzdF94Og==");
+        assert_eq!(base64(b"ab"), "YWI=");
+        assert_eq!(base64(b"abc"), "YWJj");
+    }
 
     #[test]
     fn a_key_is_masked_as_stripe_masks_it() {
