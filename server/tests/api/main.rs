@@ -12,3 +12,4 @@ mod pages;
 mod quota;
 mod recommendations;
 mod sessions;
+mod stripe_double;
