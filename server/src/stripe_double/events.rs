@@ -64,7 +64,7 @@ pub(crate) async fn deliver_now(shared: &Shared, event_id: &str) -> anyhow::Resu
 /// The delivery task: one event at a time, in queue order.
 pub(crate) async fn deliver_in_order(shared: Arc<Shared>, http: reqwest::Client, mut jobs: mpsc::UnboundedReceiver<Job>) {
     while let Some(job) = jobs.recv().await {
-        if let Some(url) = shared.config.webhook_url.clone() {
+        if let Some(url) = shared.webhook_url() {
             let event = shared.state().events.iter().find(|e| e.id == job.event_id).map(|e| e.event.clone());
             if let Some(event) = event {
                 let delivery = post(&http, &url, &shared.config.webhook_secret, &event).await;

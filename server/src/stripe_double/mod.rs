@@ -205,6 +205,8 @@ impl State {
 /// What every handler shares.
 pub(crate) struct Shared {
     pub config: DoubleConfig,
+    /// Where events go (settable after start: a test's app binds after the double).
+    webhook_url: std::sync::RwLock<Option<String>>,
     pub public_url: String,
     state: Mutex<State>,
     /// Tells waiters that an event was recorded or delivered.
@@ -215,6 +217,11 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
+    /// Where events are sent now.
+    pub fn webhook_url(&self) -> Option<String> {
+        self.webhook_url.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
     /// The state, for a short non-async section.
     pub fn state(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -249,6 +256,7 @@ pub async fn spawn_on(config: DoubleConfig, port: u16) -> anyhow::Result<Running
     let public_url = config.public_url.clone().unwrap_or_else(|| format!("http://{addr}")).trim_end_matches('/').to_string();
     let (tx, rx) = mpsc::unbounded_channel();
     let shared = Arc::new(Shared {
+        webhook_url: std::sync::RwLock::new(config.webhook_url.clone()),
         config,
         public_url,
         state: Mutex::new(State::default()),
@@ -302,6 +310,11 @@ pub(crate) fn one_month_after(secs: i64) -> i64 {
 }
 
 impl RunningDouble {
+    /// Sends later events to `url` (e.g. an app started after the double).
+    pub fn set_webhook_url(&self, url: &str) {
+        *self.shared.webhook_url.write().unwrap_or_else(|e| e.into_inner()) = Some(url.to_string());
+    }
+
     /// The API base to give the client: `http://127.0.0.1:<port>`.
     pub fn base_url(&self) -> String {
         format!("http://{}", self.addr)
@@ -377,7 +390,7 @@ impl RunningDouble {
     /// delivered (or has nowhere to go), at most 30 s; returns them all.
     pub async fn wait_for_events(&self, count: usize) -> anyhow::Result<Vec<EventRecord>> {
         let done = |events: &[EventRecord]| {
-            events.len() >= count && events.iter().all(|e| !e.deliveries.is_empty() || self.shared.config.webhook_url.is_none())
+            events.len() >= count && events.iter().all(|e| !e.deliveries.is_empty() || self.shared.webhook_url().is_none())
         };
         tokio::time::timeout(Duration::from_secs(30), async {
             loop {

@@ -94,3 +94,154 @@ async fn without_a_webhook_secret_the_endpoint_is_closed_and_billing_says_paymen
     assert_eq!(body["plan_code"], "starter");
     assert_eq!(body["preview"]["total_cents"], 0);
 }
+
+mod with_the_stripe_double {
+    use super::*;
+    use tollbooth::billing::service::{self, parse_price_map};
+    use tollbooth::billing::stripe::Stripe;
+    use tollbooth::billing::{Billing, LineKind, Settings};
+    use tollbooth::orgs::{OrgScope, Role};
+    use tollbooth_server::stripe_double::{self, DoubleConfig, RunningDouble};
+
+    const KEY: &str = "sk_test_billing_flow";
+
+    struct World {
+        app: TestApp,
+        double: RunningDouble,
+        billing: Billing,
+        scope: OrgScope,
+        auth: String,
+        web: reqwest::Client,
+    }
+
+    async fn world(engine: Engine) -> Option<World> {
+        let double = stripe_double::spawn(DoubleConfig {
+            secret_key: KEY.into(),
+            webhook_url: None,
+            webhook_secret: SECRET.into(),
+            public_url: None,
+        })
+        .await
+        .unwrap();
+        for (price, cents) in [("price_pro", 2900), ("price_team", 9900), ("price_c10", 1000)] {
+            double.set_price(price, cents);
+        }
+        let base = double.base_url();
+        let app = spawn_app_with(engine, |c| {
+            c.stripe_secret_key = Some(KEY.parse().unwrap());
+            c.stripe_api_base = base.clone();
+            c.stripe_webhook_secret = Some(SECRET.parse().unwrap());
+            c.stripe_plan_prices = "pro=price_pro,team=price_team".into();
+            c.stripe_credit_pack_prices = "credits-10=price_c10".into();
+        })
+        .await?;
+        double.set_webhook_url(&app.url("/webhooks/stripe"));
+        // The same settings as the app's, for calling the services the pages call.
+        let billing = Billing::new(
+            Some(Stripe::new(KEY, &base).unwrap()),
+            None,
+            Settings {
+                plan_prices: parse_price_map("STRIPE_PLAN_PRICES", "pro=price_pro,team=price_team").unwrap(),
+                pack_prices: parse_price_map("STRIPE_CREDIT_PACK_PRICES", "credits-10=price_c10").unwrap(),
+                credit_floor_nanos: 0,
+                grace_days: 7,
+            },
+        );
+        let o = create_org(&app.test_db.db, &app.config, "Acme", "owner@acme.test", None).await.unwrap();
+        let user: String = sqlx::query_scalar("SELECT user_id FROM memberships WHERE org_id = $1")
+            .bind(&o.org_id)
+            .fetch_one(app.test_db.db.reader())
+            .await
+            .unwrap();
+        let scope = OrgScope { org_id: o.org_id.clone(), user_id: user, role: Role::Owner };
+        let web = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+        Some(World { auth: format!("Bearer {}", o.api_key), app, double, billing, scope, web })
+    }
+
+    async fn overview(w: &World) -> Value {
+        let resp = w.app.client.get(w.app.url("/api/v1/billing")).header("Authorization", &w.auth).send().await.unwrap();
+        assert_eq!(resp.status(), StatusCode::OK);
+        resp.json().await.unwrap()
+    }
+
+    /// Opens the double's hosted checkout page and presses Pay; returns where it redirects.
+    async fn pay(w: &World, checkout_url: &str) -> String {
+        let page = w.web.get(checkout_url).send().await.unwrap().text().await.unwrap();
+        assert!(page.contains("Pay"), "{page}");
+        let resp = w.web.post(format!("{checkout_url}/pay")).send().await.unwrap();
+        assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+        resp.headers()["location"].to_str().unwrap().to_string()
+    }
+
+    async fn checkout_upgrade_credits_change_and_close(engine: Engine) {
+        let Some(w) = world(engine).await else { return };
+        let db = &w.app.test_db.db;
+        let billing_url = w.app.url(&format!("/o/{}/billing", w.scope.org_id));
+
+        // Upgrade: a Checkout Session for Pro; nothing changes before Stripe says so.
+        let url = service::start_checkout(db, &w.billing, &w.scope, "owner@acme.test", "pro", &billing_url, now_ms()).await.unwrap();
+        assert!(url.starts_with(&w.double.base_url()), "{url}");
+        assert_eq!(overview(&w).await["plan_code"], "starter", "not before the webhook");
+        let back = pay(&w, &url).await;
+        assert!(back.starts_with(&format!("{billing_url}?checkout=success&session_id=cs_")), "{back}");
+        let o = overview(&w).await;
+        assert_eq!(o["plan_code"], "pro", "the signed webhooks moved the organization: {o}");
+        assert_eq!(o["subscription"]["status"], "active");
+        // The customer was created once, with the org id; the subscription renews at the next period.
+        let customers = w.double.customers();
+        assert_eq!(customers.len(), 1);
+        assert_eq!(customers[0]["metadata"]["org_id"], w.scope.org_id.as_str());
+        let next = tollbooth::billing::invoices::period(tollbooth::quota::window::zone("UTC"), now_ms()).end_ms / 1000;
+        assert_eq!(w.double.subscriptions()[0]["items"]["data"][0]["current_period_end"], next);
+        let preview_kinds: Vec<String> = o["preview"]["lines"].as_array().unwrap().iter().map(|l| l["kind"].as_str().unwrap().to_string()).collect();
+        assert_eq!(preview_kinds, vec!["proration_charge"], "the rest of the month on Pro: {o}");
+
+        // A second Checkout for the same customer reuses it.
+        let url = service::buy_credits(db, &w.billing, &w.scope, "owner@acme.test", "credits-10", &billing_url, now_ms()).await.unwrap();
+        pay(&w, &url).await;
+        assert_eq!(w.double.customers().len(), 1, "the customer is reused");
+        assert_eq!(overview(&w).await["credit_balance_nanos"], 10_000_000_000i64);
+        let upgrade_again = service::start_checkout(db, &w.billing, &w.scope, "owner@acme.test", "team", &billing_url, now_ms()).await;
+        assert!(upgrade_again.unwrap_err().to_string().contains("Change plan"));
+
+        // Change plan: Team now (prorated, Stripe's subscription moves), then a downgrade that waits.
+        let preview = service::preview_change(db, &w.billing, &w.scope.org_id, "team", now_ms()).await.unwrap();
+        assert_eq!((preview.kind.as_str(), preview.via_checkout), ("upgrade", false));
+        assert_eq!(preview.lines.iter().map(|l| l.kind).collect::<Vec<_>>(), vec![LineKind::ProrationCredit, LineKind::ProrationCharge]);
+        service::change_plan(db, &w.billing, &w.scope, "team", now_ms()).await.unwrap();
+        assert_eq!(overview(&w).await["plan_code"], "team");
+        assert_eq!(w.double.subscriptions()[0]["items"]["data"][0]["price"]["id"], "price_team");
+        let down = service::change_plan(db, &w.billing, &w.scope, "pro", now_ms()).await.unwrap();
+        assert_eq!(down.kind, "downgrade");
+        let o = overview(&w).await;
+        assert_eq!((o["plan_code"].as_str(), o["pending_plan"][0].as_str()), (Some("team"), Some("pro")), "{o}");
+
+        // The period closes: the downgrade applies, and every line but the base fee goes to Stripe once.
+        service::run_due(db, &w.billing, next * 1000 + 60_000).await.unwrap();
+        let o = overview(&w).await;
+        assert_eq!(o["plan_code"], "pro");
+        assert!(o["pending_plan"].is_null());
+        assert_eq!(w.double.subscriptions()[0]["items"]["data"][0]["price"]["id"], "price_pro");
+        let invoice = &o["invoices"][0];
+        assert_eq!(invoice["sent_to_stripe"], true, "{invoice}");
+        let lines = invoice["lines"].as_array().unwrap();
+        let total: i64 = lines.iter().map(|l| l["amount_cents"].as_i64().unwrap()).sum();
+        assert_eq!(invoice["total_cents"].as_i64().unwrap(), total);
+        let items = w.double.invoice_items();
+        let billed: Vec<i64> = lines.iter().filter(|l| l["kind"] != "base").map(|l| l["amount_cents"].as_i64().unwrap()).collect();
+        let sent: Vec<i64> = items.iter().map(|i| i["amount"].as_i64().unwrap()).collect();
+        assert_eq!(sent, billed, "{items:?}");
+        service::run_due(db, &w.billing, next * 1000 + 120_000).await.unwrap();
+        assert_eq!(w.double.invoice_items().len(), items.len(), "sent once");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn checkout_upgrade_credits_change_and_close_sqlite() {
+        checkout_upgrade_credits_change_and_close(Engine::Sqlite).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn checkout_upgrade_credits_change_and_close_postgres() {
+        checkout_upgrade_credits_change_and_close(Engine::Postgres).await;
+    }
+}
