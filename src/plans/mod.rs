@@ -394,6 +394,7 @@ pub struct PlanInput {
     pub monthly_price_usd: String,
     pub is_public: bool,
     pub sort_order: i64,
+    #[serde(default)]
     pub limits: Vec<LimitInput>,
     /// "price_..." or empty.
     #[serde(default)]

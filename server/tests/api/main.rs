@@ -5,6 +5,7 @@ mod alert_pages;
 mod alerts;
 mod billing;
 mod budgets;
+mod cross_tenant;
 mod events;
 mod helpers;
 mod me;
