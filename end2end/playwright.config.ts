@@ -22,6 +22,8 @@ const stripePort = Number(process.env.E2E_STRIPE_PORT ?? freePort());
 process.env.E2E_STRIPE_PORT = String(stripePort);
 const stripeBase = `http://127.0.0.1:${stripePort}`;
 const webhookSecret = 'whsec_e2e';
+// The double refuses any other key (its --secret-key).
+const stripeKey = 'sk_test_e2e';
 
 export default defineConfig({
   testDir: './tests',
@@ -59,7 +61,7 @@ export default defineConfig({
         TOLLBOOTH_ADMIN_PASSWORD: 'e2e-admin-password',
         TOLLBOOTH_DEMO_PASSWORD: 'e2e-demo-password',
         RUST_LOG: 'warn',
-        STRIPE_SECRET_KEY: 'sk_test_e2e',
+        STRIPE_SECRET_KEY: stripeKey,
         STRIPE_API_BASE: stripeBase,
         STRIPE_WEBHOOK_SECRET: webhookSecret,
         STRIPE_PLAN_PRICES: 'pro=price_e2e_pro,team=price_e2e_team',
@@ -68,9 +70,12 @@ export default defineConfig({
     },
     {
       command: [
-        process.env.E2E_BIN, 'stripe-double', '--port', String(stripePort),
+        process.env.E2E_BIN, 'stripe-double', '--port', String(stripePort), '--secret-key', stripeKey,
         '--webhook-url', `http://127.0.0.1:${port}/webhooks/stripe`,
         '--webhook-secret', webhookSecret, '--public-url', stripeBase,
+        // Unit amounts (cents) of the prices below, as in the seeded catalog.
+        '--price', 'price_e2e_pro=2900', '--price', 'price_e2e_team=9900',
+        '--price', 'price_e2e_c10=1000', '--price', 'price_e2e_c50=5000', '--price', 'price_e2e_c200=20000',
       ].join(' '),
       port: stripePort,
       reuseExistingServer: false,
