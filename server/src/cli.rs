@@ -63,6 +63,24 @@ pub enum Command {
         #[arg(long)]
         plan: String,
     },
+    /// Run a local Stripe double (API, hosted Checkout and portal pages, signed
+    /// webhooks) for development and end-to-end tests. Its hosted pages are
+    /// linked at the global --public-url when given on the command line.
+    StripeDouble {
+        #[arg(long, default_value_t = 12111)]
+        port: u16,
+        /// The secret key callers must send (the app's Stripe key).
+        #[arg(long, default_value = "sk_test_tollbooth_double")]
+        secret_key: String,
+        /// Where signed events are POSTed (none are sent without it).
+        #[arg(long)]
+        webhook_url: Option<String>,
+        #[arg(long, default_value = "whsec_tollbooth_double")]
+        webhook_secret: String,
+        /// A price's unit amount, `price_id=cents` (repeatable; others cost 0).
+        #[arg(long = "price")]
+        prices: Vec<String>,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -153,6 +171,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             out?;
             println!("organization {org} is on the {plan} plan");
             Ok(())
+        }
+        Command::StripeDouble { port, secret_key, webhook_url, webhook_secret, prices } => {
+            // --public-url is the global flag; its TOLLBOOTH_PUBLIC_URL env value is the app's, not the double's.
+            let public_url = config.public_url.filter(|_| std::env::args().any(|a| a.starts_with("--public-url")));
+            let double = crate::stripe_double::DoubleConfig { secret_key, webhook_url, webhook_secret, public_url };
+            crate::stripe_double::run_cli(double, port, &prices).await
         }
         Command::CreateOrg { name, owner_email, owner_password, json, plan } => {
             let db = open(&config).await?;

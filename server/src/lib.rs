@@ -9,6 +9,7 @@ pub mod notify;
 pub mod seed;
 pub mod session_store;
 pub mod startup;
+pub mod stripe_double;
 pub mod tasks;
 pub mod telemetry;
 

@@ -337,8 +337,8 @@ pub async fn set_line_item(conn: &mut AnyConnection, line_id: &str, item_id: &st
 /// [`crate::quota::Units`] order.
 pub async fn usage_between(conn: &mut AnyConnection, org_id: &str, start: i64, end: i64) -> Result<crate::quota::Units> {
     let row = sqlx::query(
-        "SELECT COALESCE(SUM(tokens), 0) AS a, COALESCE(SUM(cost_nanos), 0) AS b, COALESCE(SUM(requests), 0) AS c, \
-         COALESCE(SUM(images), 0) AS d, COALESCE(SUM(video_seconds), 0) AS e, COALESCE(SUM(chat_messages), 0) AS f \
+        "SELECT CAST(COALESCE(SUM(tokens), 0) AS BIGINT) AS a, CAST(COALESCE(SUM(cost_nanos), 0) AS BIGINT) AS b, CAST(COALESCE(SUM(requests), 0) AS BIGINT) AS c, \
+         CAST(COALESCE(SUM(images), 0) AS BIGINT) AS d, CAST(COALESCE(SUM(video_seconds), 0) AS BIGINT) AS e, CAST(COALESCE(SUM(chat_messages), 0) AS BIGINT) AS f \
          FROM usage_counters WHERE org_id = $1 AND day_start >= $2 AND day_start < $3",
     )
     .bind(org_id)
@@ -444,7 +444,7 @@ pub async fn append(conn: &mut AnyConnection, e: &NewEntry<'_>, now: i64) -> Res
 
 /// The balance: the sum of the organization's entries.
 pub async fn balance(conn: &mut AnyConnection, org_id: &str) -> Result<i64> {
-    Ok(sqlx::query_scalar("SELECT COALESCE(SUM(amount_nanos), 0) FROM credit_entries WHERE org_id = $1")
+    Ok(sqlx::query_scalar("SELECT CAST(COALESCE(SUM(amount_nanos), 0) AS BIGINT) FROM credit_entries WHERE org_id = $1")
         .bind(org_id)
         .fetch_one(conn)
         .await?)
@@ -477,7 +477,7 @@ pub async fn expired_purchases(conn: &mut AnyConnection, now: i64) -> Result<Vec
 /// Purchases made after `created_at` that are still valid at `now`.
 pub async fn newer_live_purchases(conn: &mut AnyConnection, org_id: &str, created_at: i64, id: &str, now: i64) -> Result<i64> {
     Ok(sqlx::query_scalar(
-        "SELECT COALESCE(SUM(amount_nanos), 0) FROM credit_entries WHERE org_id = $1 AND kind = 'purchase' \
+        "SELECT CAST(COALESCE(SUM(amount_nanos), 0) AS BIGINT) FROM credit_entries WHERE org_id = $1 AND kind = 'purchase' \
          AND (created_at > $2 OR (created_at = $2 AND id > $3)) AND (expires_at IS NULL OR expires_at > $4)",
     )
     .bind(org_id)

@@ -6,6 +6,8 @@ mod alert_banner;
 mod alerts;
 mod metering;
 mod api_keys;
+mod audit;
+mod billing;
 mod budgets;
 mod orgs;
 mod plans;

@@ -3,6 +3,7 @@
 
 mod alert_pages;
 mod alerts;
+mod billing;
 mod budgets;
 mod events;
 mod helpers;
@@ -11,3 +12,4 @@ mod pages;
 mod quota;
 mod recommendations;
 mod sessions;
+mod stripe_double;
