@@ -60,6 +60,7 @@ test('a Starter organization upgrades to Pro through Checkout, then buys a $10 c
   await page.getByTestId('credit-packs').locator('tr[data-pack="credits-10"]').getByRole('button', { name: 'Buy' }).click();
   await payOnCheckout(page, /\/billing\?credits=success/);
   await expect(page.getByTestId('credit-balance')).toHaveText('$10.00', { timeout: 15_000 });
+  await expect(page.getByTestId('return-notice')).toContainText('your credits were added');
   await expect(page.getByTestId('credit-entries')).toContainText('Purchase');
   await page.screenshot({ path: 'test-results/billing-after-purchase.png', fullPage: true });
 });

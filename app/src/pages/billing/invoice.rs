@@ -65,7 +65,7 @@ pub fn NextInvoice(preview: InvoiceView, balance_nanos: i64) -> AnyView {
     view! {
         <section class="card">
             <h2>"Next invoice preview"</h2>
-            <p class="muted">{format!("{} · {} · {} plan, so far this period", preview.number, preview.period_label, preview.plan_name)}</p>
+            <p class="muted">{format!("{} · {}, so far", preview.number, preview.period_label)}</p>
             <LinesTable lines=preview.lines total_cents=preview.total_cents testid="invoice-preview" />
             {(!credits_line && balance_nanos > 0).then(|| view! {
                 <p class="muted small">"Your prepaid credits pay usage charges when the invoice closes."</p>

@@ -48,12 +48,34 @@ enum Wait {
     TimedOut,
 }
 
-/// Whether Stripe's confirmation has arrived, judged from an overview.
+/// How recent a purchase entry must be to count as the one just paid for
+/// (the webhook often arrives before the browser is sent back).
+const RECENT_PURCHASE_MS: f64 = 10.0 * 60_000.0;
+
+/// Whether Stripe's confirmation has arrived, judged from an overview: an
+/// active subscription; or a balance above the one first shown, or a
+/// purchase in the last minutes.
 fn confirmed(awaited: Awaited, o: &BillingOverview, balance_before: i64) -> bool {
     match awaited {
         Awaited::Plan => o.subscription.as_ref().is_some_and(|s| status_keeps_plan(&s.status)),
-        Awaited::Credits => o.credit_balance_nanos > balance_before,
+        Awaited::Credits => {
+            o.credit_balance_nanos > balance_before
+                || o.credit_entries.first().is_some_and(|e| e.kind == "purchase" && just_now(&e.created_at))
+        }
     }
+}
+
+/// Whether an RFC 3339 time is within the last few minutes (browser clock).
+#[cfg(feature = "hydrate")]
+fn just_now(rfc3339: &str) -> bool {
+    let t = js_sys::Date::parse(rfc3339);
+    !t.is_nan() && (js_sys::Date::now() - t).abs() < RECENT_PURCHASE_MS
+}
+
+#[cfg(not(feature = "hydrate"))]
+fn just_now(_: &str) -> bool {
+    let _ = RECENT_PURCHASE_MS;
+    false
 }
 
 /// The actions of the page, made once so a refresh of the overview keeps
@@ -141,7 +163,7 @@ fn watch_for_webhook(
         started.set_value(true);
         // The balance as the page first showed it: a purchase raises it.
         let before = first.credit_balance_nanos;
-        if awaited == Awaited::Plan && confirmed(awaited, &first, before) {
+        if confirmed(awaited, &first, before) {
             wait.set(Wait::Confirmed);
             return;
         }
