@@ -1,4 +1,5 @@
 import { defineConfig } from '@playwright/test';
+import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -9,6 +10,20 @@ const dataDir = process.env.E2E_DATA_DIR ?? fs.mkdtempSync(path.join(os.tmpdir()
 process.env.E2E_DATA_DIR = dataDir;
 process.env.E2E_DATABASE_URL = `sqlite://${dataDir}/e2e.db`;
 process.env.E2E_BIN = path.resolve(__dirname, '../target/debug/tollbooth');
+
+// The local Stripe double (`tollbooth stripe-double`) on its own free port
+// (scripts/test.sh passes one; else one is picked here, as test.sh does).
+function freePort(): number {
+  const py = 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])';
+  return Number(execFileSync('python3', ['-c', py]).toString().trim());
+}
+const stripePort = Number(process.env.E2E_STRIPE_PORT ?? freePort());
+// Workers load this file again: they must agree on the port.
+process.env.E2E_STRIPE_PORT = String(stripePort);
+const stripeBase = `http://127.0.0.1:${stripePort}`;
+const webhookSecret = 'whsec_e2e';
+// The double refuses any other key (its --secret-key).
+const stripeKey = 'sk_test_e2e';
 
 export default defineConfig({
   testDir: './tests',
@@ -31,20 +46,43 @@ export default defineConfig({
       ],
     },
   },
-  webServer: {
-    command: `${process.env.E2E_BIN} serve`,
-    url: `http://127.0.0.1:${port}/readyz`,
-    reuseExistingServer: false,
-    timeout: 60_000,
-    stdout: 'pipe',
-    stderr: 'pipe',
-    env: {
-      DATABASE_URL: process.env.E2E_DATABASE_URL,
-      LEPTOS_SITE_ADDR: `127.0.0.1:${port}`,
-      LEPTOS_SITE_ROOT: path.resolve(__dirname, '../target/site'),
-      TOLLBOOTH_ADMIN_PASSWORD: 'e2e-admin-password',
-      TOLLBOOTH_DEMO_PASSWORD: 'e2e-demo-password',
-      RUST_LOG: 'warn',
+  webServer: [
+    {
+      command: `${process.env.E2E_BIN} serve`,
+      url: `http://127.0.0.1:${port}/readyz`,
+      reuseExistingServer: false,
+      timeout: 60_000,
+      stdout: 'pipe',
+      stderr: 'pipe',
+      env: {
+        DATABASE_URL: process.env.E2E_DATABASE_URL,
+        LEPTOS_SITE_ADDR: `127.0.0.1:${port}`,
+        LEPTOS_SITE_ROOT: path.resolve(__dirname, '../target/site'),
+        TOLLBOOTH_ADMIN_PASSWORD: 'e2e-admin-password',
+        TOLLBOOTH_DEMO_PASSWORD: 'e2e-demo-password',
+        RUST_LOG: 'warn',
+        STRIPE_SECRET_KEY: stripeKey,
+        STRIPE_API_BASE: stripeBase,
+        STRIPE_WEBHOOK_SECRET: webhookSecret,
+        STRIPE_PLAN_PRICES: 'pro=price_e2e_pro,team=price_e2e_team',
+        STRIPE_CREDIT_PACK_PRICES: 'credits-10=price_e2e_c10,credits-50=price_e2e_c50,credits-200=price_e2e_c200',
+      },
     },
-  },
+    {
+      command: [
+        process.env.E2E_BIN, 'stripe-double', '--port', String(stripePort), '--secret-key', stripeKey,
+        '--webhook-url', `http://127.0.0.1:${port}/webhooks/stripe`,
+        '--webhook-secret', webhookSecret, '--public-url', stripeBase,
+        // Unit amounts (cents) of the prices below, as in the seeded catalog.
+        '--price', 'price_e2e_pro=2900', '--price', 'price_e2e_team=9900',
+        '--price', 'price_e2e_c10=1000', '--price', 'price_e2e_c50=5000', '--price', 'price_e2e_c200=20000',
+      ].join(' '),
+      port: stripePort,
+      reuseExistingServer: false,
+      timeout: 60_000,
+      stdout: 'pipe',
+      stderr: 'pipe',
+      env: { RUST_LOG: 'warn' },
+    },
+  ],
 });

@@ -62,6 +62,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/invite/:token") view=InvitePage ssr=SsrMode::Async />
                     <Route path=path!("/admin") view=AdminPage ssr=SsrMode::Async />
                     <Route path=path!("/admin/org") view=AdminOrgPage ssr=SsrMode::Async />
+                    <Route path=path!("/admin/credit-packs") view=AdminCreditPacksPage ssr=SsrMode::Async />
                     <Route path=path!("/admin/outbox") view=AdminOutboxPage ssr=SsrMode::Async />
                     <Route path=path!("/admin/plans") view=AdminPlansPage ssr=SsrMode::Async />
                     <Route path=path!("/admin/plans/:code") view=AdminPlanPage ssr=SsrMode::Async />
@@ -75,6 +76,7 @@ pub fn App() -> impl IntoView {
                         <Route path=path!("billing") view=BillingPage ssr=SsrMode::Async />
                         <Route path=path!("budgets") view=BudgetsPage ssr=SsrMode::Async />
                         <Route path=path!("budgets/:id") view=BudgetPage ssr=SsrMode::Async />
+                        <Route path=path!("invoices/:id") view=InvoicePage ssr=SsrMode::Async />
                         <Route path=path!("keys") view=KeysPage ssr=SsrMode::Async />
                         <Route path=path!("members") view=MembersPage ssr=SsrMode::Async />
                         <Route path=path!("plans") view=PlansPage ssr=SsrMode::Async />

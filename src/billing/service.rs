@@ -213,6 +213,15 @@ pub async fn overview(db: &Db, billing: &Billing, org_id: &str, now: i64) -> Res
     })
 }
 
+/// The end of the grace period after a failed payment (local RFC 3339 in
+/// `time_zone`), if one is running: one read, for the banner every
+/// organization page shows.
+pub async fn grace_until(db: &Db, org_id: &str, time_zone: &str) -> Result<Option<String>> {
+    let mut conn = db.reader().acquire().await?;
+    let account = store::account(&mut conn, org_id).await?;
+    Ok(account.grace_until.map(|t| to_local_rfc3339(zone(time_zone), t)))
+}
+
 fn change_kind(current: &PlanView, target: &PlanView) -> &'static str {
     if current.code == target.code {
         "current"

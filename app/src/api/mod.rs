@@ -4,6 +4,7 @@
 pub mod admin;
 pub mod alerts;
 pub mod auth;
+pub mod billing;
 pub mod budgets;
 pub mod keys;
 pub mod orgs;
@@ -34,4 +35,8 @@ pub struct CurrentOrg {
     pub plan_name: String,
     /// On the demo plan: unlimited, usage tracked (every page says so).
     pub is_demo: bool,
+    /// A payment failed: the end of the grace period (local RFC 3339), for
+    /// the dunning banner.
+    #[serde(default)]
+    pub grace_until: Option<String>,
 }

@@ -16,7 +16,8 @@ pub async fn org_context(org_id: String) -> Result<CurrentOrg, AppError> {
     let (ctx, scope, _) = ssr::scope(&org_id).await?;
     let org = orgs::get(&ctx.db, &scope).await.map_err(ssr::fail)?;
     let plan = tollbooth::plans::org_plan(&ctx.db, &scope.org_id).await.map_err(ssr::fail)?;
-    Ok(CurrentOrg { org, role: scope.role, is_demo: plan.is_demo(), plan_name: plan.plan_name })
+    let grace_until = tollbooth::billing::service::grace_until(&ctx.db, &scope.org_id, &plan.time_zone).await.map_err(ssr::fail)?;
+    Ok(CurrentOrg { org, role: scope.role, is_demo: plan.is_demo(), plan_name: plan.plan_name, grace_until })
 }
 
 /// Renames the organization and sets its time zone.

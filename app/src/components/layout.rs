@@ -9,6 +9,7 @@ use crate::api::auth::{whoami, Logout};
 use crate::api::orgs::org_context;
 use crate::api::{CurrentOrg, Me};
 use crate::components::alerts::{Bell, BudgetBanners};
+use crate::components::billing::DunningBanner;
 use crate::components::ErrorMessage;
 use crate::error::AppError;
 use crate::pages::NotFound;
@@ -71,6 +72,7 @@ fn Shell(me: Me, ctx: CurrentOrg, summary: Resource<Result<AlertSummary, AppErro
     let is_admin = me.user.is_platform_admin;
     let current = ctx.org.id.clone();
     let is_demo = ctx.is_demo;
+    let grace_until = ctx.grace_until.clone();
     view! {
         <div class="app">
             <nav class="sidebar" aria-label="Main">
@@ -106,6 +108,7 @@ fn Shell(me: Me, ctx: CurrentOrg, summary: Resource<Result<AlertSummary, AppErro
                         "Demo mode: unlimited access, usage is tracked"
                     </div>
                 })}
+                <DunningBanner grace_until billing_href=link("/billing") />
                 <BudgetBanners budgets_href=link("/budgets") summary />
                 <Outlet />
             </main>

@@ -1,6 +1,7 @@
 //! Reusable pieces of UI.
 
 pub mod alerts;
+pub mod billing;
 pub mod chart;
 pub mod layout;
 

@@ -22,6 +22,7 @@ pub fn AdminPage() -> impl IntoView {
             <nav class="row admin-nav" aria-label="Admin">
                 <a href="/admin/prices" class="button-link">"Price book"</a>
                 <a href="/admin/plans" class="button-link">"Plans"</a>
+                <a href="/admin/credit-packs" class="button-link">"Credit packs"</a>
                 <a href="/admin/outbox" class="button-link">"Mail outbox"</a>
             </nav>
             <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>

@@ -19,6 +19,7 @@ use crate::api::admin::{
 };
 use crate::components::{action_error, format_time, ErrorMessage};
 use crate::error::AppError;
+use crate::pages::admin_credits::AdjustCredits;
 use crate::pages::plans::limit_cell;
 use crate::pages::prices::encode_query;
 
@@ -220,7 +221,13 @@ fn plan_editor(
                         </select>
                     </label>
                     <label>"Sort order" <input name="plan[sort_order]" type="number" required value=p.sort_order.to_string() /></label>
+                    <label>"Stripe price"
+                        <input name="plan[stripe_price_id]" value=p.stripe_price_id.clone().unwrap_or_default()
+                            placeholder="price_…" autocomplete="off" />
+                    </label>
                 </div>
+                <p class="muted small">"Stripe price: the Price organizations subscribe to through Checkout; empty means the plan \
+                    cannot be bought here. STRIPE_PLAN_PRICES, when it names this plan, wins over it."</p>
                 <h2>"Limits"</h2>
                 <p class="muted">"Empty value: unlimited. Cost in USD. A soft limit allows use beyond it, billed at the overage price per unit (USD)."</p>
                 <table class="table limits-editor" data-testid="limits-editor">
@@ -317,6 +324,7 @@ fn org_view(
     let org_id = org.id.clone();
     let (current_code, plan_name, time_zone) = (plan.plan_code.clone(), plan.plan_name.clone(), plan.time_zone.clone());
     let table = override_table(&plan, org_id.clone(), set, clear);
+    let credits = view! { <AdjustCredits org_id=org_id.clone() /> };
     view! {
         <h1>{org.name.clone()}</h1>
         <p class="muted"><code>{org.id.clone()}</code> " · " {org.members} " member(s) · created " {format_time(org.created_at)}
@@ -338,6 +346,7 @@ fn org_view(
             </ActionForm>
             <p>"Now on " <strong data-testid="org-plan">{plan_name}</strong> "."</p>
         </section>
+        {credits}
         <h2>"Limits and overrides"</h2>
         <p class="muted">"The override, when set, replaces the plan's limit for this organization. An empty value overrides to unlimited."</p>
         {table}

@@ -1,15 +1,16 @@
 //! One module per page.
 
 mod admin;
+mod admin_credits;
 mod admin_plans;
 mod alert_settings;
 mod alerts;
 mod auth;
+mod billing;
 mod budgets;
 mod keys;
 mod members;
 mod outbox;
-mod placeholders;
 pub(crate) mod plans;
 mod prices;
 mod projects;
@@ -18,6 +19,7 @@ mod settings;
 mod usage;
 
 pub use admin::AdminPage;
+pub use admin_credits::AdminCreditPacksPage;
 pub use admin_plans::{AdminOrgPage, AdminPlanPage, AdminPlansPage};
 pub use alert_settings::AlertSettingsPage;
 pub use alerts::AlertsPage;
@@ -26,7 +28,7 @@ pub use keys::KeysPage;
 pub use members::MembersPage;
 pub use budgets::{BudgetPage, BudgetsPage};
 pub use outbox::AdminOutboxPage;
-pub use placeholders::BillingPage;
+pub use billing::{BillingPage, InvoicePage};
 pub use plans::PlansPage;
 pub use projects::ProjectsPage;
 pub use recommendations::RecommendationsPage;

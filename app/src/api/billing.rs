@@ -1,0 +1,135 @@
+//! Billing: every member reads the billing page and invoices; owners and
+//! admins upgrade, change plans, buy credits and open Stripe's portal (the
+//! core checks the role). Platform admins edit credit packs and adjust an
+//! organization's credit.
+//!
+//! Checkout, credit purchases and the portal return a Stripe URL; the page
+//! sends the browser there. The plan and the balance change when Stripe's
+//! signed webhook arrives, never because the browser came back.
+
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+use tollbooth::billing::{BillingOverview as Overview, ChangePreview, CreditEntryView, CreditPackInput, CreditPackView, InvoiceView};
+
+use crate::error::AppError;
+#[cfg(feature = "ssr")]
+use crate::ssr;
+#[cfg(feature = "ssr")]
+use tollbooth::billing::{credits, invoices, service};
+#[cfg(feature = "ssr")]
+use tollbooth::clock::now_ms;
+
+/// Where Stripe sends the browser back to.
+#[cfg(feature = "ssr")]
+fn billing_url(ctx: &ssr::AppContext, org_id: &str) -> String {
+    format!("{}/o/{org_id}/billing", ctx.public_url.trim_end_matches('/'))
+}
+
+/// Everything the billing page shows (members).
+#[server(endpoint = "billing_overview")]
+pub async fn billing_overview(org_id: String) -> Result<Overview, AppError> {
+    let (ctx, scope, _) = ssr::scope(&org_id).await?;
+    service::overview(&ctx.db, &ctx.billing, &scope.org_id, now_ms()).await.map_err(ssr::fail)
+}
+
+/// What moving to `plan` would do: proration lines, net, when (members).
+#[server(endpoint = "billing_preview_change")]
+pub async fn billing_preview_change(org_id: String, plan: String) -> Result<ChangePreview, AppError> {
+    let (ctx, scope, _) = ssr::scope(&org_id).await?;
+    service::preview_change(&ctx.db, &ctx.billing, &scope.org_id, &plan, now_ms()).await.map_err(ssr::fail)
+}
+
+/// Starts a Stripe Checkout for `plan` (from a free plan); returns its URL.
+#[server(endpoint = "billing_checkout")]
+pub async fn billing_checkout(org_id: String, plan: String) -> Result<String, AppError> {
+    let (ctx, scope, user) = ssr::scope(&org_id).await?;
+    let back = billing_url(&ctx, &scope.org_id);
+    service::start_checkout(&ctx.db, &ctx.billing, &scope, &user.email, &plan, &back, now_ms()).await.map_err(ssr::fail)
+}
+
+/// Changes a subscribed organization's plan (upgrade now, downgrade at the
+/// period's end); returns what was done.
+#[server(endpoint = "billing_change_plan")]
+pub async fn billing_change_plan(org_id: String, plan: String) -> Result<ChangePreview, AppError> {
+    let (ctx, scope, _) = ssr::scope(&org_id).await?;
+    service::change_plan(&ctx.db, &ctx.billing, &scope, &plan, now_ms()).await.map_err(ssr::fail)
+}
+
+/// Withdraws the downgrade waiting for the period's end ("Keep my plan").
+#[server(endpoint = "billing_cancel_change")]
+pub async fn billing_cancel_change(org_id: String) -> Result<(), AppError> {
+    let (ctx, scope, _) = ssr::scope(&org_id).await?;
+    service::cancel_pending_change(&ctx.db, &ctx.billing, &scope, now_ms()).await.map_err(ssr::fail)
+}
+
+/// A Stripe Customer Portal session's URL ("Manage billing").
+#[server(endpoint = "billing_portal")]
+pub async fn billing_portal(org_id: String) -> Result<String, AppError> {
+    let (ctx, scope, _) = ssr::scope(&org_id).await?;
+    let back = billing_url(&ctx, &scope.org_id);
+    service::portal(&ctx.db, &ctx.billing, &scope, &back).await.map_err(ssr::fail)
+}
+
+/// Starts a Stripe Checkout for a credit pack; returns its URL.
+#[server(endpoint = "billing_buy_credits")]
+pub async fn billing_buy_credits(org_id: String, pack: String) -> Result<String, AppError> {
+    let (ctx, scope, user) = ssr::scope(&org_id).await?;
+    let back = billing_url(&ctx, &scope.org_id);
+    service::buy_credits(&ctx.db, &ctx.billing, &scope, &user.email, &pack, &back, now_ms()).await.map_err(ssr::fail)
+}
+
+/// One closed invoice of the organization (members).
+#[server(endpoint = "billing_invoice")]
+pub async fn billing_invoice(org_id: String, id: String) -> Result<InvoiceView, AppError> {
+    let (ctx, scope, _) = ssr::scope(&org_id).await?;
+    invoices::get(&ctx.db, &scope.org_id, &id).await.map_err(ssr::fail)
+}
+
+/// The signed-in platform admin (401 unless signed in, 403 unless an admin).
+#[cfg(feature = "ssr")]
+async fn admin() -> Result<(ssr::AppContext, tollbooth::accounts::UserView), AppError> {
+    let ctx = ssr::ctx()?;
+    let user = ssr::require_user().await?;
+    if !user.is_platform_admin {
+        return Err(ssr::fail(tollbooth::Error::Forbidden("platform admins only".into())));
+    }
+    Ok((ctx, user))
+}
+
+/// Every credit pack, inactive ones included (platform admins).
+#[server(endpoint = "admin_credit_packs")]
+pub async fn admin_credit_packs() -> Result<Vec<CreditPackView>, AppError> {
+    let (ctx, _) = admin().await?;
+    credits::packs(&ctx.db).await.map_err(ssr::fail)
+}
+
+/// Adds or changes a credit pack (platform admins).
+#[server(endpoint = "admin_save_credit_pack")]
+pub async fn admin_save_credit_pack(pack: CreditPackInput) -> Result<CreditPackView, AppError> {
+    let (ctx, user) = admin().await?;
+    credits::save_pack(&ctx.db, &user, &pack).await.map_err(ssr::fail)
+}
+
+/// An adjustment as written, and the balance after it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreditAdjusted {
+    pub entry: CreditEntryView,
+    pub balance_nanos: i64,
+}
+
+/// Adds (`25`) or removes (`-10`) an organization's credit with a reason
+/// (platform admins; never below the credit floor).
+#[server(endpoint = "admin_adjust_credits")]
+pub async fn admin_adjust_credits(org_id: String, amount_usd: String, reason: String) -> Result<CreditAdjusted, AppError> {
+    let (ctx, user) = admin().await?;
+    let entry = credits::adjust(&ctx.db, &user, &org_id, &amount_usd, &reason, ctx.billing.credit_floor_nanos).await.map_err(ssr::fail)?;
+    let balance_nanos = credits::balance(&ctx.db, &org_id).await.map_err(ssr::fail)?;
+    Ok(CreditAdjusted { entry, balance_nanos })
+}
+
+/// An organization's credit balance (platform admins; the org page).
+#[server(endpoint = "admin_credit_balance")]
+pub async fn admin_credit_balance(org_id: String) -> Result<i64, AppError> {
+    let (ctx, _) = admin().await?;
+    credits::balance(&ctx.db, &org_id).await.map_err(ssr::fail)
+}
