@@ -17,7 +17,6 @@ use super::events::move_plan;
 use super::store;
 use super::stripe::{CheckoutMode, CheckoutRequest, Stripe};
 use super::{invoices, BillingOverview, ChangePreview, IncludedUsage, PlanChoice, SubscriptionView};
-use crate::clock::to_rfc3339;
 use crate::db::Db;
 use crate::orgs::{OrgScope, Role};
 use crate::plans::{self, Metric, Period, PlanView, DEFAULT_PLAN, DEMO_PLAN};
@@ -200,7 +199,7 @@ pub async fn overview(db: &Db, billing: &Billing, org_id: &str, now: i64) -> Res
             renews_at: account.current_period_end.map(|t| to_local_rfc3339(tz, t)),
         }),
         pending_plan,
-        payment_failed_at: account.grace_until.and(account.payment_failed_at).map(to_rfc3339),
+        payment_failed_at: account.grace_until.and(account.payment_failed_at).map(|t| to_local_rfc3339(tz, t)),
         grace_until: account.grace_until.map(|t| to_local_rfc3339(tz, t)),
         usage,
         preview,

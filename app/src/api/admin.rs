@@ -13,18 +13,21 @@ use crate::ssr;
 /// The signed-in platform admin (401 unless signed in, 403 unless an admin).
 #[cfg(feature = "ssr")]
 async fn admin() -> Result<(ssr::AppContext, tollbooth::accounts::UserView), AppError> {
+    // The context before the first await (see app/src/ssr.rs).
+    let ctx = ssr::ctx()?;
     let user = ssr::require_user().await?;
     if !user.is_platform_admin {
         return Err(ssr::fail(tollbooth::Error::Forbidden("platform admins only".into())));
     }
-    Ok((ssr::ctx()?, user))
+    Ok((ctx, user))
 }
 
 /// Every organization with its member count (platform admins only).
 #[server(endpoint = "admin_list_orgs")]
 pub async fn admin_list_orgs() -> Result<Vec<OrgSummary>, AppError> {
+    let ctx = ssr::ctx()?;
     let user = ssr::require_user().await?;
-    tollbooth::orgs::list_all(&ssr::ctx()?.db, &user).await.map_err(ssr::fail)
+    tollbooth::orgs::list_all(&ctx.db, &user).await.map_err(ssr::fail)
 }
 
 /// One organization as the admin's org page shows it.
