@@ -134,3 +134,30 @@ app_test! {
         assert_eq!(s.top_by_tokens[0].org_id, acme.org_id);
     }
 }
+
+app_test! {
+    async fn a_failed_login_and_a_key_creation_are_audited_with_ip_and_user_agent(app) {
+        let client = reqwest::Client::builder().cookie_store(true).user_agent("audit-test/1.0").build().unwrap();
+        let org = app.signup(&client, "ada@example.com", "Acme").await;
+        let resp = app.server_fn(&client, "create_api_key", &[("org_id", &org), ("name", "ci")]).await;
+        assert_eq!(resp.status(), StatusCode::OK, "{}", resp.text().await.unwrap());
+        let other = app.fresh_client();
+        let resp = app.server_fn(&other, "login", &[("email", "ada@example.com"), ("password", "wrong password here")]).await;
+        assert!(!resp.status().is_success());
+
+        let db = &app.test_db.db;
+        let all = tollbooth::audit::list(db, None, &Default::default(), "UTC", 50).await.unwrap();
+        let failed = all.iter().find(|e| e.action == "auth.login" && e.result == "failure").expect("failed login audited");
+        assert_eq!(failed.actor_label, "ada@example.com");
+        assert!(failed.actor_id.is_none());
+        assert!(failed.ip.as_deref().is_some_and(|ip| ip.contains("127.0.0.1")), "{failed:?}");
+        assert!(!failed.details.contains("wrong password"));
+        let created = all.iter().find(|e| e.action == "api_key.create").expect("key creation audited");
+        assert_eq!(created.org_id.as_deref(), Some(org.as_str()));
+        assert_eq!(created.actor_label, "ada@example.com");
+        assert_eq!(created.user_agent.as_deref(), Some("audit-test/1.0"));
+        assert!(created.ip.is_some());
+        assert!(all.iter().any(|e| e.action == "auth.signup"));
+        assert_eq!(tollbooth::audit::verify(db).await.unwrap().1, None);
+    }
+}
