@@ -130,3 +130,34 @@ pub async fn client_ip() -> Option<String> {
     use std::net::SocketAddr;
     leptos_axum::extract::<ConnectInfo<SocketAddr>>().await.ok().map(|ci| ci.0.ip().to_string())
 }
+
+/// The client's `User-Agent`, if it sent one.
+pub async fn user_agent() -> Option<String> {
+    let headers = leptos_axum::extract::<axum::http::HeaderMap>().await.ok()?;
+    headers.get(axum::http::header::USER_AGENT)?.to_str().ok().map(str::to_string)
+}
+
+/// Audit entries written by server functions: sign-in events (no change in
+/// the store to share a transaction with) and changes whose core service
+/// takes no actor (`api_keys::create`/`revoke` take an `OrgScope` without the
+/// e-mail). They are recorded at the edge, right after the change, and a
+/// failure to write the log is logged rather than failing the request.
+pub async fn audit_after(
+    ctx: &AppContext,
+    org_id: Option<&str>,
+    actor: tollbooth::audit::Actor<'_>,
+    action: &str,
+    target: Option<&str>,
+    result: tollbooth::audit::Outcome,
+    origin: &(Option<String>, Option<String>),
+    details: serde_json::Value,
+) {
+    let origin = tollbooth::audit::Origin { ip: origin.0.as_deref(), user_agent: origin.1.as_deref() };
+    let entry = tollbooth::audit::NewEntry::new(org_id, actor, action, target).result(result).origin(origin).details(details);
+    tollbooth::audit::record_or_log(&ctx.db, &entry).await;
+}
+
+/// The request's IP and user agent.
+pub async fn origin() -> (Option<String>, Option<String>) {
+    (client_ip().await, user_agent().await)
+}

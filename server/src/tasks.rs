@@ -23,6 +23,9 @@ pub const DELIVER_EVERY: Duration = Duration::from_secs(1);
 /// periods enforced and expired credit written off.
 pub const BILLING_EVERY: Duration = Duration::from_secs(60);
 
+/// How often raw events past their plan's retention move to the archive.
+pub const ARCHIVE_EVERY: Duration = Duration::from_secs(3600);
+
 /// Starts the background tasks; the handle completes after `stop` turns true.
 pub fn spawn(db: Db, notifier: Notifier, billing: Billing, mut stop: watch::Receiver<bool>) -> JoinHandle<()> {
     tokio::spawn(async move {
@@ -30,6 +33,8 @@ pub fn spawn(db: Db, notifier: Notifier, billing: Billing, mut stop: watch::Rece
         let mut expire_tick = tokio::time::interval(EXPIRE_EVERY);
         let mut deliver_tick = tokio::time::interval(DELIVER_EVERY);
         let mut billing_tick = tokio::time::interval(BILLING_EVERY);
+        let mut archive_tick = tokio::time::interval(ARCHIVE_EVERY);
+        archive_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         billing_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         deliver_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -38,6 +43,7 @@ pub fn spawn(db: Db, notifier: Notifier, billing: Billing, mut stop: watch::Rece
                 _ = expire_tick.tick() => expire(&db).await,
                 _ = deliver_tick.tick() => deliver(&db, &notifier).await,
                 _ = billing_tick.tick() => bill(&db, &billing).await,
+                _ = archive_tick.tick() => archive(&db).await,
                 _ = stop.changed() => break,
             }
         }
@@ -80,5 +86,13 @@ async fn prune(db: &Db) {
     }
     if let Err(e) = tollbooth::accounts::throttle::prune(db).await {
         tracing::warn!(error = ?e, "pruning login failures failed");
+    }
+}
+
+async fn archive(db: &Db) {
+    match tollbooth::metering::retention::archive_expired(db, tollbooth::clock::now_ms()).await {
+        Ok(n) if n > 0 => tracing::info!(moved = n, "archived raw events past retention"),
+        Ok(_) => {}
+        Err(e) => tracing::warn!(error = ?e, "archiving raw events failed"),
     }
 }

@@ -96,3 +96,51 @@ fn prices_import_reads_the_shipped_catalog_and_a_second_import_changes_nothing()
     assert!(String::from_utf8_lossy(&bad.stderr).contains("reading /nonexistent.json"));
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn audit_verify_reports_an_intact_chain_then_the_first_tampered_entry() {
+    use tollbooth::audit::{Actor, NewEntry};
+    let test_db = tollbooth::testing::TestDb::sqlite().await;
+    let db = &test_db.db;
+    for action in ["auth.login", "api_key.create", "auth.logout"] {
+        tollbooth::audit::record(db, &NewEntry::new(None, Actor::system("test"), action, None)).await.unwrap();
+    }
+    let run = || {
+        Command::new(env!("CARGO_BIN_EXE_tollbooth"))
+            .args(["audit", "verify"])
+            .env("DATABASE_URL", &test_db.url)
+            .env("RUST_LOG", "error")
+            .output()
+            .expect("run tollbooth")
+    };
+    let ok = run();
+    let stdout = String::from_utf8_lossy(&ok.stdout);
+    assert_eq!(ok.status.code(), Some(0), "{stdout} {}", String::from_utf8_lossy(&ok.stderr));
+    assert!(stdout.contains("3 entries checked") && stdout.contains("chain intact"), "{stdout}");
+
+    sqlx::query("DROP TRIGGER audit_log_no_update").execute(db.writer()).await.unwrap();
+    sqlx::query("UPDATE audit_log SET action = 'auth.nothing' WHERE seq = 2").execute(db.writer()).await.unwrap();
+    let bad = run();
+    let stdout = String::from_utf8_lossy(&bad.stdout);
+    assert_eq!(bad.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("chain broken at entry 2:"), "{stdout}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn create_admin_token_prints_a_token_for_admins_only() {
+    let test_db = tollbooth::testing::TestDb::sqlite().await;
+    tollbooth::accounts::create_admin(&test_db.db, "root@example.com", Some("correct horse battery")).await.unwrap();
+    let run = |email: &str| {
+        Command::new(env!("CARGO_BIN_EXE_tollbooth"))
+            .args(["create-admin-token", "--email", email, "--name", "ci"])
+            .env("DATABASE_URL", &test_db.url)
+            .env("RUST_LOG", "error")
+            .output()
+            .expect("run tollbooth")
+    };
+    let ok = run("root@example.com");
+    assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
+    let token = String::from_utf8_lossy(&ok.stdout).trim().to_string();
+    assert!(tollbooth::admin::authenticate_token(&test_db.db, &token).await.is_ok());
+    assert!(!run("nobody@example.com").status.success());
+}

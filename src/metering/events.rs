@@ -77,6 +77,8 @@ pub struct EventView {
 }
 
 /// One page of events, newest first, and the cursor of the next page.
+/// Reads live and archived events alike (`usage_events UNION ALL
+/// usage_events_archive`), so exports of ranges past retention still work.
 pub async fn list(db: &Db, org_id: &str, f: &EventFilter, after: Option<&Cursor>, limit: i64) -> Result<(Vec<EventView>, Option<Cursor>)> {
     if !(1..=MAX_LIMIT).contains(&limit) {
         return Err(Error::invalid("limit", format!("must be between 1 and {MAX_LIMIT}")));
@@ -85,7 +87,7 @@ pub async fn list(db: &Db, org_id: &str, f: &EventFilter, after: Option<&Cursor>
     let rows = sqlx::query(
         "SELECT id, ts, user_id, project_id, session_id, feature, provider, model, input_tokens, cached_input_tokens, \
          cache_creation_tokens, output_tokens, reasoning_tokens, images, duration_ms, requests, latency_ms, status, error, \
-         cost_nano, metadata FROM usage_events \
+         cost_nano, metadata FROM (SELECT * FROM usage_events UNION ALL SELECT * FROM usage_events_archive) e \
          WHERE org_id = $1 AND ts >= $2 AND ts < $3 \
          AND ($4 = '' OR model = $4) AND ($5 = '' OR user_id = $5) AND ($6 = '' OR project_id = $6) \
          AND ($7 = '' OR feature = $7) AND ($8 = '' OR status = $8) \

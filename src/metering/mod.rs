@@ -2,6 +2,7 @@
 
 pub mod event;
 pub mod events;
+pub mod retention;
 pub mod rollup;
 pub mod unpriced;
 pub mod usage;

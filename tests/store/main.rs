@@ -14,6 +14,7 @@ mod plans;
 mod prices;
 mod quota;
 mod recommendations;
+mod retention;
 mod sessions;
 
 use tollbooth::accounts::{signup, Signup, SignupInput};

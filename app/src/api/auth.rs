@@ -26,9 +26,12 @@ pub async fn whoami() -> Result<Option<Me>, AppError> {
 #[server(endpoint = "signup")]
 pub async fn signup(email: String, password: String, org_name: String) -> Result<String, AppError> {
     let ctx = ssr::ctx()?;
+    let origin = ssr::origin().await;
     let input = tollbooth::accounts::SignupInput { email, password, org_name };
     let out = tollbooth::accounts::signup(&ctx.db, input).await.map_err(ssr::fail)?;
     ssr::sign_in(&out.user, Some(&out.org.id)).await?;
+    let actor = tollbooth::audit::Actor::user(&out.user.id, &out.user.email);
+    ssr::audit_after(&ctx, Some(&out.org.id), actor, "auth.signup", Some(&out.org.id), tollbooth::audit::Outcome::Success, &origin, serde_json::json!({})).await;
     tracing::info!(user = %out.user.id, org = %out.org.id, "signup");
     Ok(format!("/o/{}", out.org.id))
 }
@@ -37,9 +40,21 @@ pub async fn signup(email: String, password: String, org_name: String) -> Result
 #[server(endpoint = "login")]
 pub async fn login(email: String, password: String) -> Result<String, AppError> {
     let ctx = ssr::ctx()?;
-    let ip = ssr::client_ip().await;
-    let user = tollbooth::accounts::login(&ctx.db, &email, &password, ip.as_deref()).await.map_err(ssr::fail)?;
+    let origin = ssr::origin().await;
+    let user = match tollbooth::accounts::login(&ctx.db, &email, &password, origin.0.as_deref()).await {
+        Ok(u) => u,
+        Err(e) => {
+            // The e-mail tried is the label; the password is never recorded.
+            let tried: String = email.trim().chars().take(200).collect();
+            let reason = if matches!(e, tollbooth::Error::Throttled { .. }) { "throttled" } else { "bad_credentials" };
+            let actor = tollbooth::audit::Actor::anonymous(&tried);
+            ssr::audit_after(&ctx, None, actor, "auth.login", None, tollbooth::audit::Outcome::Failure, &origin, serde_json::json!({ "reason": reason })).await;
+            return Err(ssr::fail(e));
+        }
+    };
     ssr::sign_in(&user, None).await?;
+    let actor = tollbooth::audit::Actor::user(&user.id, &user.email);
+    ssr::audit_after(&ctx, None, actor, "auth.login", Some(&user.id), tollbooth::audit::Outcome::Success, &origin, serde_json::json!({})).await;
     let orgs = tollbooth::orgs::list_mine(&ctx.db, &user.id).await.map_err(ssr::fail)?;
     Ok(match orgs.first() {
         Some(o) => format!("/o/{}", o.id),
@@ -51,6 +66,13 @@ pub async fn login(email: String, password: String) -> Result<String, AppError> 
 /// Ends the session.
 #[server(endpoint = "logout")]
 pub async fn logout() -> Result<(), AppError> {
+    let ctx = ssr::ctx()?;
+    let origin = ssr::origin().await;
+    let user = ssr::maybe_user().await?;
     ssr::session().await?.flush().await.map_err(ssr::session_error)?;
+    if let Some(u) = user {
+        let actor = tollbooth::audit::Actor::user(&u.id, &u.email);
+        ssr::audit_after(&ctx, None, actor, "auth.logout", Some(&u.id), tollbooth::audit::Outcome::Success, &origin, serde_json::json!({})).await;
+    }
     Ok(())
 }

@@ -1,6 +1,7 @@
 //! HTTP integration tests: the real router on port 0 with a fresh database,
 //! on SQLite and on PostgreSQL.
 
+mod admin;
 mod alert_pages;
 mod alerts;
 mod billing;

@@ -1,0 +1,163 @@
+//! Suspension and the platform admin REST API (`/api/admin`).
+
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use tollbooth::accounts::UserView;
+use tollbooth_server::cli::create_org;
+
+use crate::app_test;
+use crate::helpers::TestApp;
+
+async fn admin(app: &TestApp) -> UserView {
+    tollbooth::accounts::create_admin(&app.test_db.db, "root@example.com", Some("correct horse battery")).await.unwrap().user
+}
+
+async fn get(app: &TestApp, path: &str, token: Option<&str>) -> (StatusCode, Value) {
+    let mut req = app.client.get(app.url(path));
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    let resp = req.send().await.unwrap();
+    let status = resp.status();
+    (status, resp.json().await.unwrap_or(Value::Null))
+}
+
+app_test! {
+    async fn a_suspended_organizations_keys_get_403_until_it_is_reactivated(app) {
+        let db = &app.test_db.db;
+        let root = admin(&app).await;
+        let acme = create_org(db, &app.config, "Acme", "owner@acme.test", None).await.unwrap();
+        let other = create_org(db, &app.config, "Other", "owner@other.test", None).await.unwrap();
+        tollbooth::orgs::suspend(db, &root, &acme.org_id, "unpaid invoices").await.unwrap();
+        assert!(tollbooth::orgs::suspension(db, &acme.org_id).await.unwrap().is_some());
+
+        let (status, body) = app.get_me(Some(&format!("Bearer {}", acme.api_key))).await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+        assert_eq!(body["error"]["code"], "suspended");
+        assert_eq!(
+            body["error"]["message"],
+            "This organization is suspended: unpaid invoices. Contact your platform administrator."
+        );
+        let ingest = app
+            .client
+            .post(app.url("/api/v1/events"))
+            .bearer_auth(&acme.api_key)
+            .json(&json!({"model": "gpt-4o", "input_tokens": 10, "output_tokens": 5}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(ingest.status(), StatusCode::FORBIDDEN);
+        let (status, _) = app.get_me(Some(&format!("Bearer {}", other.api_key))).await;
+        assert_eq!(status, StatusCode::OK, "another organization is unaffected");
+
+        tollbooth::orgs::reactivate(db, &root, &acme.org_id).await.unwrap();
+        let (status, _) = app.get_me(Some(&format!("Bearer {}", acme.api_key))).await;
+        assert_eq!(status, StatusCode::OK);
+
+        let log = tollbooth::audit::list(db, Some(&acme.org_id), &Default::default(), "UTC", 10).await.unwrap();
+        assert!(log.iter().any(|e| e.action == "admin.suspend"));
+        assert!(log.iter().any(|e| e.action == "admin.reactivate"));
+        let member = UserView { is_platform_admin: false, ..root.clone() };
+        assert_eq!(tollbooth::orgs::suspend(db, &member, &acme.org_id, "x").await.unwrap_err().status_code(), 403);
+    }
+
+    async fn admin_api_needs_a_live_admin_token(app) {
+        let db = &app.test_db.db;
+        let root = admin(&app).await;
+        create_org(db, &app.config, "Acme", "owner@acme.test", None).await.unwrap();
+        let wrong = format!("tb_admin_{}", "0".repeat(48));
+        for token in [None, Some("tb_live_nope"), Some(wrong.as_str())] {
+            let (status, body) = get(&app, "/api/admin/tenants", token).await;
+            assert_eq!(status, StatusCode::UNAUTHORIZED, "{token:?}");
+            assert_eq!(body["error"]["code"], "unauthorized");
+        }
+        let not_admin = UserView { id: "x".into(), email: "m@acme.test".into(), is_platform_admin: false };
+        assert_eq!(tollbooth::admin::create_token(db, &not_admin, "ci").await.unwrap_err().status_code(), 403);
+
+        let made = tollbooth::admin::create_token(db, &root, "ci").await.unwrap();
+        assert!(made.secret.starts_with("tb_admin_"));
+        let (status, body) = get(&app, "/api/admin/tenants", Some(&made.secret)).await;
+        assert_eq!(status, StatusCode::OK);
+        let t = &body["tenants"][0];
+        assert_eq!(t["name"], "Acme");
+        assert_eq!(t["status"], "active");
+        assert_eq!(t["month_cost_usd"], "0.000000000");
+        assert_eq!(t["members"], 1);
+        assert!(t["plan"].is_string() && t["created_at"].is_string() && t["id"].is_string());
+        let (_, body) = get(&app, "/api/admin/tenants?search=nomatch", Some(&made.secret)).await;
+        assert_eq!(body["tenants"].as_array().unwrap().len(), 0);
+
+        tollbooth::admin::revoke_token(db, &root, &made.token.id).await.unwrap();
+        let (status, _) = get(&app, "/api/admin/tenants", Some(&made.secret)).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+    }
+
+    async fn admin_usage_reports_series_and_top_consumers_and_names_bad_parameters(app) {
+        let db = &app.test_db.db;
+        let root = admin(&app).await;
+        let acme = create_org(db, &app.config, "Acme", "owner@acme.test", None).await.unwrap();
+        let token = tollbooth::admin::create_token(db, &root, "ci").await.unwrap().secret;
+        let sent = app
+            .client
+            .post(app.url("/api/v1/events"))
+            .bearer_auth(&acme.api_key)
+            .json(&json!({"model": "gpt-4o", "input_tokens": 1000, "output_tokens": 500}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(sent.status(), StatusCode::OK);
+
+        let (status, body) = get(&app, "/api/admin/usage?metric=tokens", Some(&token)).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(body["series"].as_array().unwrap().len(), 30);
+        assert_eq!(body["total"], 1500);
+        assert_eq!(body["top_consumers"][0]["tenantId"], acme.org_id.as_str());
+        assert_eq!(body["top_consumers"][0]["value"], 1500);
+
+        let (status, body) = get(&app, &format!("/api/admin/usage?tenantId={}&period=monthly", acme.org_id), Some(&token)).await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(body["total"].is_string(), "cost is an exact string: {body}");
+        assert!(body.get("top_consumers").is_none());
+
+        for (query, field) in [("metric=bytes", "metric"), ("period=hourly", "period"), ("startDate=yesterday", "startDate"), ("endDate=2026-13-01", "endDate")] {
+            let (status, body) = get(&app, &format!("/api/admin/usage?{query}"), Some(&token)).await;
+            assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{query}");
+            assert_eq!(body["error"]["field"], field, "{query}");
+        }
+        let (status, _) = get(&app, "/api/admin/usage?tenantId=0190aaaa-0000-7000-8000-000000000000", Some(&token)).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+
+        let now = tollbooth::clock::now_ms();
+        let s = tollbooth::admin::summary(db, now - 86_400_000, now + 86_400_000, tollbooth::admin::Bucket::Daily).await.unwrap();
+        assert_eq!(s.tokens.total.as_deref(), Some("1500"));
+        assert_eq!(s.active_organizations.total.as_deref(), Some("1"));
+        assert_eq!(s.top_by_tokens[0].org_id, acme.org_id);
+    }
+}
+
+app_test! {
+    async fn a_failed_login_and_a_key_creation_are_audited_with_ip_and_user_agent(app) {
+        let client = reqwest::Client::builder().cookie_store(true).user_agent("audit-test/1.0").build().unwrap();
+        let org = app.signup(&client, "ada@example.com", "Acme").await;
+        let resp = app.server_fn(&client, "create_api_key", &[("org_id", &org), ("name", "ci")]).await;
+        assert_eq!(resp.status(), StatusCode::OK, "{}", resp.text().await.unwrap());
+        let other = app.fresh_client();
+        let resp = app.server_fn(&other, "login", &[("email", "ada@example.com"), ("password", "wrong password here")]).await;
+        assert!(!resp.status().is_success());
+
+        let db = &app.test_db.db;
+        let all = tollbooth::audit::list(db, None, &Default::default(), "UTC", 50).await.unwrap();
+        let failed = all.iter().find(|e| e.action == "auth.login" && e.result == "failure").expect("failed login audited");
+        assert_eq!(failed.actor_label, "ada@example.com");
+        assert!(failed.actor_id.is_none());
+        assert!(failed.ip.as_deref().is_some_and(|ip| ip.contains("127.0.0.1")), "{failed:?}");
+        assert!(!failed.details.contains("wrong password"));
+        let created = all.iter().find(|e| e.action == "api_key.create").expect("key creation audited");
+        assert_eq!(created.org_id.as_deref(), Some(org.as_str()));
+        assert_eq!(created.actor_label, "ada@example.com");
+        assert_eq!(created.user_agent.as_deref(), Some("audit-test/1.0"));
+        assert!(created.ip.is_some());
+        assert!(all.iter().any(|e| e.action == "auth.signup"));
+        assert_eq!(tollbooth::audit::verify(db).await.unwrap().1, None);
+    }
+}
