@@ -129,6 +129,9 @@ pub async fn adjust(db: &Db, actor: &UserView, org_id: &str, amount_usd: &str, r
         created_by: Some(&actor.id),
     };
     store::append(&mut tx, &entry, now).await?;
+    let audit_entry = crate::audit::NewEntry::new(Some(org_id), crate::audit::Actor::user(&actor.id, &actor.email), "credits.adjust", Some(org_id))
+        .details(serde_json::json!({"amount_nanos": amount, "reason": reason}));
+    crate::audit::record_in(&mut tx, db.engine, &audit_entry).await?;
     let view = entries(&mut tx, org_id, 1).await?.pop().ok_or(Error::Internal("entry vanished".into()))?;
     tx.commit().await?;
     Ok(view)

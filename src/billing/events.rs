@@ -13,6 +13,7 @@ use sqlx::AnyConnection;
 use super::store::{self, Account};
 use super::stripe::SubscriptionState;
 use super::{status_keeps_plan, Billing};
+use crate::audit;
 use crate::db::{Db, Engine};
 use crate::ids::is_valid_id;
 use crate::plans::{self, DEFAULT_PLAN};
@@ -114,6 +115,11 @@ pub async fn apply_stripe_event(db: &Db, billing: &Billing, body: &str, now: i64
     }
     let (org, outcome) = apply(&mut tx, db.engine, billing, &event, fresh, now).await?;
     store::set_event_outcome(&mut tx, &event.id, org.as_deref(), outcome.name(), outcome.detail()).await?;
+    let result = if matches!(outcome, Outcome::Failed(_)) { audit::Outcome::Failure } else { audit::Outcome::Success };
+    let entry = audit::NewEntry::new(org.as_deref(), audit::Actor::system("stripe"), "billing.webhook", Some(&event.id))
+        .result(result)
+        .details(serde_json::json!({"type": event.kind, "outcome": outcome.name(), "detail": outcome.detail()}));
+    audit::record_in(&mut tx, db.engine, &entry).await?;
     tx.commit().await?;
     crate::quota::limits_changed(db);
     Ok((outcome, org))
@@ -284,17 +290,20 @@ pub(crate) async fn apply_subscription(
     if target == org.plan_code {
         return Ok(Outcome::Applied(format!("subscription {} {}; plan unchanged", s.id, s.status)));
     }
-    move_plan(conn, &org, &target, now).await?;
+    move_plan(conn, engine, &org, &target, "stripe", now).await?;
     Ok(Outcome::Applied(format!("subscription {} {}; plan {} → {}", s.id, s.status, org.plan_code, target)))
 }
 
 /// Moves the organization to `target`, recording the change on the period's
 /// invoice (proration for an upgrade).
-pub(crate) async fn move_plan(conn: &mut AnyConnection, org: &plans::OrgPlan, target: &str, now: i64) -> Result<()> {
+pub(crate) async fn move_plan(conn: &mut AnyConnection, engine: Engine, org: &plans::OrgPlan, target: &str, why: &str, now: i64) -> Result<()> {
     let from = plans::store::plans(conn, Some(&org.plan_code)).await?.pop().ok_or(Error::NotFound("plan"))?;
     let to = plans::store::plans(conn, Some(target)).await?.pop().ok_or_else(|| Error::invalid("plan", format!("no plan {target:?}")))?;
     super::invoices::record_plan_change(conn, &org.org_id, zone(&org.time_zone), &from, &to, now).await?;
-    plans::assign_plan(conn, &org.org_id, target).await
+    plans::assign_plan(conn, &org.org_id, target).await?;
+    let entry = audit::NewEntry::new(Some(&org.org_id), audit::Actor::system(why), "plan.change", Some(target))
+        .details(serde_json::json!({"from": from.code, "to": to.code}));
+    audit::record_in(conn, engine, &entry).await
 }
 
 #[cfg(test)]

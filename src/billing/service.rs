@@ -463,7 +463,7 @@ pub async fn apply_pending_change(db: &Db, billing: &Billing, org_id: &str, now:
     if acc.pending_plan_code.as_deref() == Some(code.as_str()) {
         let org = plans::store::org_plan(&mut tx, org_id).await?;
         if org.plan_code != code {
-            move_plan(&mut tx, &org, &code, now).await?;
+            move_plan(&mut tx, db.engine, &org, &code, "billing period end", now).await?;
         }
         acc.pending_plan_code = None;
         store::save_subscription(&mut tx, org_id, &acc, now).await?;
@@ -489,7 +489,7 @@ pub async fn enforce_grace(db: &Db, billing: &Billing, now: i64) -> Result<usize
         }
         let org = plans::store::org_plan(&mut tx, &org_id).await?;
         if org.plan_code != DEFAULT_PLAN && org.plan_code != DEMO_PLAN {
-            move_plan(&mut tx, &org, DEFAULT_PLAN, now).await?;
+            move_plan(&mut tx, db.engine, &org, DEFAULT_PLAN, "dunning", now).await?;
         }
         acc.grace_until = None;
         acc.pending_plan_code = None;

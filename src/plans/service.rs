@@ -3,6 +3,7 @@
 
 use super::{store, LimitInput, OrgPlan, PlanInput, PlanView, DEFAULT_PLAN};
 use crate::accounts::UserView;
+use crate::audit;
 use crate::clock::now_ms;
 use crate::db::Db;
 use crate::ids::is_valid_id;
@@ -121,7 +122,11 @@ pub async fn set_org_plan(db: &Db, actor: &UserView, org_id: &str, code: &str) -
         return Err(Error::NotFound("organization"));
     }
     let mut tx = db.begin().await?;
+    let before = store::org_plan(&mut tx, org_id).await?.plan_code;
     assign_plan(&mut tx, org_id, code.trim()).await?;
+    let entry = audit::NewEntry::new(Some(org_id), audit::Actor::user(&actor.id, &actor.email), "plan.change", Some(code.trim()))
+        .details(serde_json::json!({"from": before, "to": code.trim(), "by": "platform admin"}));
+    audit::record_in(&mut tx, db.engine, &entry).await?;
     tx.commit().await?;
     crate::quota::limits_changed(db);
     org_plan(db, org_id).await
@@ -141,6 +146,10 @@ pub async fn set_override(db: &Db, actor: &UserView, org_id: &str, input: &Limit
     let mut tx = db.begin().await?;
     store::org_plan(&mut tx, org_id).await?;
     store::upsert_override(&mut tx, org_id, metric, period, limit.as_ref(), &actor.id, now_ms()).await?;
+    let target = format!("{metric}/{period}");
+    let entry = audit::NewEntry::new(Some(org_id), audit::Actor::user(&actor.id, &actor.email), "plan.override_set", Some(&target))
+        .details(serde_json::json!({"limit": limit}));
+    audit::record_in(&mut tx, db.engine, &entry).await?;
     tx.commit().await?;
     crate::quota::limits_changed(db);
     org_plan(db, org_id).await
@@ -158,6 +167,9 @@ pub async fn clear_override(db: &Db, actor: &UserView, org_id: &str, metric: &st
     if !store::delete_override(&mut tx, org_id, metric, period).await? {
         return Err(Error::NotFound("override"));
     }
+    let target = format!("{metric}/{period}");
+    let entry = audit::NewEntry::new(Some(org_id), audit::Actor::user(&actor.id, &actor.email), "plan.override_cleared", Some(&target));
+    audit::record_in(&mut tx, db.engine, &entry).await?;
     tx.commit().await?;
     crate::quota::limits_changed(db);
     org_plan(db, org_id).await

@@ -101,6 +101,10 @@ test_both_engines! {
         let stale = event("evt_u4", "customer.subscription.updated", t0 + 6000, subscription("price_team", "active"));
         apply(db, &b, &stale, t0 + 9500).await;
         assert_eq!(plan_of(db, &s.org.id).await, "starter");
+        // Each move is in the audit log, by Stripe.
+        let f = tollbooth::audit::AuditFilter { action: "plan.change".into(), ..Default::default() };
+        let moves: Vec<String> = tollbooth::audit::list(db, Some(&s.org.id), &f, "UTC", 10).await.unwrap().into_iter().map(|e| format!("{} {}", e.actor_label, e.target.unwrap_or_default())).collect();
+        assert_eq!(moves, vec!["stripe starter", "stripe team", "stripe pro"]);
     }
 
     async fn an_upgrade_mid_period_is_prorated_and_the_closed_invoice_totals_its_lines(db) {

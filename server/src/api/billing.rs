@@ -10,7 +10,8 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Serialize;
 use serde_json::json;
-use tollbooth::billing::events::{apply_stripe_event, Outcome};
+use tollbooth::audit::{Actor, NewEntry, Origin, Outcome};
+use tollbooth::billing::events::{apply_stripe_event, Outcome as EventOutcome};
 use tollbooth::billing::{self, invoices, BillingOverview, CreditEntryView, InvoiceView};
 use tollbooth::clock::now_ms;
 
@@ -22,7 +23,12 @@ use crate::startup::AppState;
 /// `"{t}.{payload}"`, 5-minute tolerance), store the event by id, apply it.
 /// A bad signature is a 400 and a security log line; a replay is a 200
 /// that applies nothing.
-pub async fn stripe_webhook(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+pub async fn stripe_webhook(
+    State(state): State<AppState>,
+    axum::extract::ConnectInfo(peer): axum::extract::ConnectInfo<std::net::SocketAddr>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let billing = &state.ctx.billing;
     if !billing.accepts_webhooks() {
         return refuse(StatusCode::SERVICE_UNAVAILABLE, "webhooks_not_configured", "STRIPE_WEBHOOK_SECRET is not set on this server");
@@ -33,11 +39,18 @@ pub async fn stripe_webhook(State(state): State<AppState>, headers: HeaderMap, b
     let sig = headers.get("stripe-signature").and_then(|v| v.to_str().ok());
     if let Err(reason) = billing.verify_webhook(sig, body, now_ms() / 1000) {
         tracing::warn!(target: "security", event = "stripe_webhook_rejected", %reason, "Stripe webhook refused: bad signature");
+        let ip = peer.ip().to_string();
+        let ua = headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok());
+        let entry = NewEntry::new(None, Actor::system("stripe webhook"), "security.webhook_rejected", None)
+            .result(Outcome::Denied)
+            .origin(Origin { ip: Some(&ip), user_agent: ua })
+            .details(json!({"reason": reason.to_string()}));
+        tollbooth::audit::record_or_log(&state.db, &entry).await;
         return refuse(StatusCode::BAD_REQUEST, "bad_signature", &format!("Stripe-Signature refused: {reason}"));
     }
     match apply_stripe_event(&state.db, billing, body, now_ms()).await {
         Ok((outcome, org)) => {
-            if let Outcome::Failed(reason) = &outcome {
+            if let EventOutcome::Failed(reason) = &outcome {
                 tracing::warn!(org_id = org.as_deref(), %reason, "Stripe event stored but not applied");
             }
             Json(json!({"received": true, "outcome": outcome.name(), "detail": outcome.detail()})).into_response()

@@ -64,6 +64,16 @@ async fn webhooks_need_a_good_recent_signature_and_apply_once(engine: Engine) {
     assert_eq!((status, replay["outcome"].as_str()), (StatusCode::OK, Some("replayed")));
     assert_eq!(balance(&app, &auth).await, "10.00");
 
+    // The audit log has the four refusals (security events) and the one applied event.
+    let db = &app.test_db.db;
+    let only = |action: &str| tollbooth::audit::AuditFilter { action: action.into(), ..Default::default() };
+    let rejected = tollbooth::audit::list(db, None, &only("security.webhook_rejected"), "UTC", 100).await.unwrap();
+    assert_eq!(rejected.len(), 4);
+    assert!(rejected.iter().all(|e| e.result == "denied" && e.ip.as_deref() == Some("127.0.0.1")), "{rejected:?}");
+    let applied = tollbooth::audit::list(db, Some(&o.org_id), &only("billing.webhook"), "UTC", 100).await.unwrap();
+    assert_eq!((applied.len(), applied[0].target.as_deref()), (1, Some("evt_1")));
+    assert_eq!(tollbooth::audit::verify(db).await.unwrap().1, None);
+
     // Signed but not an event: 422 naming the field.
     let junk = r#"{"hello":"world"}"#;
     let (status, err) = post_event(&app, junk, Some(signature::header(SECRET, now, junk))).await;
