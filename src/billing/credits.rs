@@ -182,3 +182,9 @@ pub async fn save_pack(db: &Db, actor: &UserView, input: &CreditPackInput) -> Re
     Ok(pack)
 }
 
+
+/// The organization's latest credit ledger entries, newest first.
+pub async fn recent(db: &Db, org_id: &str, limit: i64) -> Result<Vec<CreditEntryView>> {
+    let mut conn = db.reader().acquire().await?;
+    entries(&mut conn, org_id, limit).await
+}
