@@ -61,21 +61,29 @@ pub async fn admin_org(org_id: String) -> Result<AdminOrgDetail, AppError> {
 #[server(endpoint = "admin_set_org_plan")]
 pub async fn admin_set_org_plan(org_id: String, plan: String) -> Result<OrgPlan, AppError> {
     let (ctx, user) = admin().await?;
-    tollbooth::plans::set_org_plan(&ctx.db, &user, &org_id, &plan).await.map_err(ssr::fail)
+    let before = tollbooth::plans::org_plan(&ctx.db, &org_id).await.map_err(ssr::fail)?.plan_code;
+    let after = tollbooth::plans::set_org_plan(&ctx.db, &user, &org_id, &plan).await.map_err(ssr::fail)?;
+    audit_admin(&ctx, &user, &org_id, "plan.change", serde_json::json!({"from": before, "to": after.plan_code})).await?;
+    Ok(after)
 }
 
 /// Sets a custom limit for one organization (an empty value: unlimited).
 #[server(endpoint = "admin_set_override")]
 pub async fn admin_set_override(org_id: String, limit: LimitInput) -> Result<OrgPlan, AppError> {
     let (ctx, user) = admin().await?;
-    tollbooth::plans::set_override(&ctx.db, &user, &org_id, &limit).await.map_err(ssr::fail)
+    let after = tollbooth::plans::set_override(&ctx.db, &user, &org_id, &limit).await.map_err(ssr::fail)?;
+    let details = serde_json::json!({"metric": limit.metric, "period": limit.period, "value": limit.value, "hard": limit.hard, "overage_usd": limit.overage_usd});
+    audit_admin(&ctx, &user, &org_id, "plan.override_set", details).await?;
+    Ok(after)
 }
 
 /// Removes an organization's custom limit: the plan's applies again.
 #[server(endpoint = "admin_clear_override")]
 pub async fn admin_clear_override(org_id: String, metric: String, period: String) -> Result<OrgPlan, AppError> {
     let (ctx, user) = admin().await?;
-    tollbooth::plans::clear_override(&ctx.db, &user, &org_id, &metric, &period).await.map_err(ssr::fail)
+    let after = tollbooth::plans::clear_override(&ctx.db, &user, &org_id, &metric, &period).await.map_err(ssr::fail)?;
+    audit_admin(&ctx, &user, &org_id, "plan.override_clear", serde_json::json!({"metric": metric, "period": period})).await?;
+    Ok(after)
 }
 
 /// The whole plan catalog, archived plans included, with organization counts.
@@ -126,4 +134,80 @@ pub async fn admin_set_plan_archived(code: String, archived: bool) -> Result<Pla
 pub async fn admin_delete_plan(code: String) -> Result<(), AppError> {
     let (ctx, user) = admin().await?;
     tollbooth::plans::delete(&ctx.db, &user, &code).await.map_err(ssr::fail)
+}
+
+/// What the drill-down shows beside the plan: people, keys, money, alerts
+/// and the organization's audit trail.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrgActivityView {
+    pub members: Vec<tollbooth::orgs::MemberView>,
+    /// Names, prefixes and dates only: a key's hash never leaves the server.
+    pub keys: Vec<tollbooth::api_keys::ApiKeyView>,
+    pub invoices: Vec<AdminInvoiceLine>,
+    /// Exact USD, e.g. `$12.50`.
+    pub credit_balance: String,
+    pub credits: Vec<tollbooth::billing::CreditEntryView>,
+    pub alerts: Vec<tollbooth::alerts::AlertView>,
+    pub audit: Vec<tollbooth::audit::AuditEntryView>,
+}
+
+/// One invoice in the drill-down's list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AdminInvoiceLine {
+    pub id: String,
+    pub number: String,
+    pub period_label: String,
+    pub plan_name: String,
+    pub status: String,
+    pub total_cents: i64,
+}
+
+/// Members, keys, invoices, credits, alerts and the latest audit entries of one organization.
+#[server(endpoint = "admin_org_activity")]
+pub async fn admin_org_activity(org_id: String) -> Result<OrgActivityView, AppError> {
+    use tollbooth::pricing::NanoUsd;
+    let (ctx, user) = admin().await?;
+    let scope = tollbooth::orgs::admin_scope(&ctx.db, &user, &org_id).await.map_err(ssr::fail)?;
+    let members = tollbooth::orgs::list_members(&ctx.db, &scope).await.map_err(ssr::fail)?;
+    let keys = tollbooth::api_keys::list(&ctx.db, &scope).await.map_err(ssr::fail)?;
+    let invoices = tollbooth::billing::invoices::list(&ctx.db, &org_id)
+        .await
+        .map_err(ssr::fail)?
+        .into_iter()
+        .map(|i| AdminInvoiceLine { id: i.id, number: i.number, period_label: i.period_label, plan_name: i.plan_name, status: i.status, total_cents: i.total_cents })
+        .collect();
+    let balance = tollbooth::billing::credits::balance(&ctx.db, &org_id).await.map_err(ssr::fail)?;
+    let credits = tollbooth::billing::credits::recent(&ctx.db, &org_id, 50).await.map_err(ssr::fail)?;
+    let alerts = tollbooth::alerts::list(&ctx.db, &org_id, false, 20).await.map_err(ssr::fail)?;
+    let audit = tollbooth::audit::list(&ctx.db, Some(&org_id), &Default::default(), "UTC", 50).await.map_err(ssr::fail)?;
+    Ok(OrgActivityView {
+        members,
+        keys,
+        invoices,
+        credit_balance: NanoUsd::from_nanos(balance).to_usd_string(),
+        credits,
+        alerts,
+        audit,
+    })
+}
+
+/// Adds (positive) or removes (negative) credit with a reason; audited.
+#[server(endpoint = "admin_adjust_credits")]
+pub async fn admin_adjust_credits(org_id: String, amount_usd: String, reason: String) -> Result<(), AppError> {
+    use tollbooth::audit::{Actor, NewEntry};
+    let (ctx, user) = admin().await?;
+    let entry = tollbooth::billing::credits::adjust(&ctx.db, &user, &org_id, &amount_usd, &reason, ctx.billing.credit_floor_nanos)
+        .await
+        .map_err(ssr::fail)?;
+    let e = NewEntry::new(Some(&org_id), Actor::user(&user.id, &user.email), "billing.credit_adjust", Some(&entry.id))
+        .details(serde_json::json!({"amount_usd": amount_usd.trim(), "reason": reason.trim()}));
+    tollbooth::audit::record(&ctx.db, &e).await.map_err(ssr::fail)
+}
+
+/// Records a platform admin's change to an organization's plan in the audit log.
+#[cfg(feature = "ssr")]
+async fn audit_admin(ctx: &ssr::AppContext, user: &tollbooth::accounts::UserView, org_id: &str, action: &str, details: serde_json::Value) -> Result<(), AppError> {
+    use tollbooth::audit::{Actor, NewEntry};
+    let e = NewEntry::new(Some(org_id), Actor::user(&user.id, &user.email), action, Some(org_id)).details(details);
+    tollbooth::audit::record(&ctx.db, &e).await.map_err(ssr::fail)
 }

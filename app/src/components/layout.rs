@@ -90,6 +90,7 @@ fn Shell(me: Me, ctx: CurrentOrg, summary: Resource<Result<AlertSummary, AppErro
                     <li><A href=link("/keys")>"API keys"</A></li>
                     <li><A href=link("/members")>"Members"</A></li>
                     <li><A href=link("/settings")>"Settings"</A></li>
+                    {(ctx.role >= tollbooth::orgs::Role::Admin).then(|| view! { <li><A href=link("/audit")>"Audit log"</A></li> })}
                     {is_admin.then(|| view! { <li><a href="/admin">"Admin"</a></li> })}
                 </ul>
                 <div class="who">

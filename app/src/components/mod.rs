@@ -2,6 +2,7 @@
 
 pub mod alerts;
 pub mod chart;
+pub mod confirm;
 pub mod layout;
 
 use leptos::prelude::*;

@@ -1,9 +1,11 @@
 //! One module per page.
 
 mod admin;
+mod admin_org;
 mod admin_plans;
 mod alert_settings;
 mod alerts;
+mod audit;
 mod auth;
 mod budgets;
 mod keys;
@@ -21,6 +23,7 @@ pub use admin::AdminPage;
 pub use admin_plans::{AdminOrgPage, AdminPlanPage, AdminPlansPage};
 pub use alert_settings::AlertSettingsPage;
 pub use alerts::AlertsPage;
+pub use audit::{AdminAuditPage, OrgAuditPage};
 pub use auth::{InvitePage, LoginPage, SignupPage};
 pub use keys::KeysPage;
 pub use members::MembersPage;

@@ -1,6 +1,7 @@
 //! The REST API under `/api/v1`, authenticated by organization API keys.
 
 pub mod alerts;
+pub mod audit;
 pub mod auth;
 pub mod billing;
 pub mod budgets;
