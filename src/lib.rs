@@ -5,6 +5,7 @@
 //! storage and services sit behind the `ssr` feature.
 
 pub mod accounts;
+pub mod admin;
 pub mod alerts;
 pub mod api_keys;
 pub mod audit;

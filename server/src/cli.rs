@@ -1,4 +1,5 @@
-//! The admin CLI: `serve` (default), `migrate`, `create-admin`, `create-org`.
+//! The admin CLI: `serve` (default), `migrate`, `create-admin`, `create-org`,
+//! `create-admin-token`, `audit verify`.
 
 use std::process::ExitCode;
 
@@ -34,6 +35,19 @@ pub enum Command {
         /// Required for a new account; sets the password of an existing one.
         #[arg(long, env = "TOLLBOOTH_NEW_ADMIN_PASSWORD", hide_env_values = true)]
         password: Option<Secret>,
+    },
+    /// Create an API token for the platform admin REST API (`/api/admin`);
+    /// the token (`tb_admin_…`) is printed once.
+    CreateAdminToken {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        name: String,
+    },
+    /// The audit log.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
     },
     /// Manage the model price book.
     Prices {
@@ -81,6 +95,13 @@ pub enum Command {
         #[arg(long = "price")]
         prices: Vec<String>,
     },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum AuditCommand {
+    /// Walk the hash chain: prints the entries checked and "chain intact"
+    /// (exit 0) or "chain broken at entry N: reason" (exit 1).
+    Verify,
 }
 
 #[derive(Subcommand, Debug)]
@@ -144,6 +165,31 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             db.close().await;
             println!("{} platform admin {}", if out.created { "created" } else { "promoted" }, out.user.email);
             Ok(())
+        }
+        Command::CreateAdminToken { email, name } => {
+            let db = open(&config).await?;
+            let out = tollbooth::admin::create_token_for_email(&db, &email, &name).await;
+            db.close().await;
+            let out = out?;
+            println!("{}", out.secret);
+            Ok(())
+        }
+        Command::Audit { command: AuditCommand::Verify } => {
+            let db = open(&config).await?;
+            let out = tollbooth::audit::verify(&db).await;
+            db.close().await;
+            let (checked, broken) = out?;
+            println!("{checked} entries checked");
+            match broken {
+                None => {
+                    println!("chain intact");
+                    Ok(())
+                }
+                Some(b) => {
+                    println!("chain broken at entry {}: {}", b.seq, b.reason);
+                    std::process::exit(1);
+                }
+            }
         }
         Command::Prices { command: PricesCommand::Import { file, effective_from } } => {
             let from = effective_from

@@ -154,6 +154,7 @@ fn router(db: Db, config: &Config, addr: SocketAddr, billing: tollbooth::billing
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .nest("/api/v1", api::router())
+        .nest("/api/admin", api::admin::router())
         .route("/o/{org}/usage.csv", get(api::export::browser_csv))
         .route("/o/{org}/audit.csv", get(api::audit::org_csv))
         .route("/admin/audit.csv", get(api::audit::admin_csv))

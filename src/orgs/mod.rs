@@ -8,9 +8,13 @@
 mod service;
 #[cfg(feature = "ssr")]
 mod store;
+#[cfg(feature = "ssr")]
+mod suspension;
 
 #[cfg(feature = "ssr")]
 pub use service::*;
+#[cfg(feature = "ssr")]
+pub use suspension::{reactivate, reactivate_from, suspend, suspend_from, suspension, suspension_cached, SUSPENSION_CACHE_MS};
 
 use serde::{Deserialize, Serialize};
 

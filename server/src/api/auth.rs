@@ -3,6 +3,7 @@
 use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
+use axum::http::StatusCode;
 use tollbooth::api_keys::{self, ApiPrincipal};
 
 use super::error::ApiError;
@@ -26,6 +27,16 @@ impl FromRequestParts<AppState> for ApiKey {
             .and_then(|h| h.strip_prefix("Bearer "))
             .map(str::trim)
             .ok_or(tollbooth::Error::Unauthorized("malformed Authorization header; expected Bearer <API key>"))?;
-        Ok(ApiKey(api_keys::authenticate(&state.db, token).await?))
+        let principal = api_keys::authenticate(&state.db, token).await?;
+        // A suspended organization's keys are refused on every endpoint
+        // (ingest included); cached per organization for a few seconds.
+        if let Some((_, reason)) = tollbooth::orgs::suspension_cached(&state.db, &principal.org_id).await? {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "suspended",
+                format!("This organization is suspended: {reason}. Contact your platform administrator."),
+            ));
+        }
+        Ok(ApiKey(principal))
     }
 }

@@ -1,5 +1,6 @@
 //! The REST API under `/api/v1`, authenticated by organization API keys.
 
+pub mod admin;
 pub mod alerts;
 pub mod audit;
 pub mod auth;

@@ -1,0 +1,154 @@
+//! Suspension of an organization by a platform admin.
+//!
+//! A suspended organization keeps its data; its API keys are refused with
+//! 403 `suspended` and its members see a "suspended" page. The API key
+//! extractor asks [`suspension_cached`] on every call: answers are kept per
+//! organization for [`SUSPENSION_CACHE_MS`] and dropped at once in this
+//! process by [`suspend`]/[`reactivate`]; another process (several servers on
+//! one PostgreSQL) sees the change within that time.
+
+use std::collections::HashMap;
+use std::sync::{Mutex, OnceLock};
+
+use sqlx::Row;
+
+use crate::accounts::UserView;
+use crate::audit::{self, Actor, NewEntry, Origin};
+use crate::clock::now_ms;
+use crate::db::Db;
+use crate::ids::is_valid_id;
+use crate::{Error, Result};
+
+/// How long a suspension answer is reused by the API key check.
+pub const SUSPENSION_CACHE_MS: i64 = 5_000;
+
+type Cached = (i64, Option<(i64, String)>);
+
+fn cache() -> &'static Mutex<HashMap<String, Cached>> {
+    static CACHE: OnceLock<Mutex<HashMap<String, Cached>>> = OnceLock::new();
+    CACHE.get_or_init(Default::default)
+}
+
+fn forget(org_id: &str) {
+    if let Ok(mut c) = cache().lock() {
+        c.remove(org_id);
+    }
+}
+
+/// When and why the organization was suspended; `None` when active (or unknown).
+pub async fn suspension(db: &Db, org_id: &str) -> Result<Option<(i64, String)>> {
+    if !is_valid_id(org_id) {
+        return Ok(None);
+    }
+    let row = sqlx::query("SELECT suspended_at, suspended_reason FROM organizations WHERE id = $1")
+        .bind(org_id)
+        .fetch_optional(db.reader())
+        .await?;
+    Ok(match row {
+        Some(r) => match r.try_get::<Option<i64>, _>("suspended_at")? {
+            Some(at) => Some((at, r.try_get::<Option<String>, _>("suspended_reason")?.unwrap_or_default())),
+            None => None,
+        },
+        None => None,
+    })
+}
+
+/// [`suspension`], answered from a per-process cache for up to
+/// [`SUSPENSION_CACHE_MS`] (the API key check on every call).
+pub async fn suspension_cached(db: &Db, org_id: &str) -> Result<Option<(i64, String)>> {
+    let now = now_ms();
+    if let Ok(c) = cache().lock() {
+        if let Some((at, v)) = c.get(org_id) {
+            if now - at < SUSPENSION_CACHE_MS {
+                return Ok(v.clone());
+            }
+        }
+    }
+    let v = suspension(db, org_id).await?;
+    if let Ok(mut c) = cache().lock() {
+        if c.len() > 100_000 {
+            c.clear();
+        }
+        c.insert(org_id.to_string(), (now, v.clone()));
+    }
+    Ok(v)
+}
+
+fn require_platform_admin(actor: &UserView) -> Result<()> {
+    if actor.is_platform_admin {
+        Ok(())
+    } else {
+        Err(Error::Forbidden("platform admins only".into()))
+    }
+}
+
+fn parse_reason(raw: &str) -> Result<String> {
+    let s = raw.trim();
+    if s.is_empty() {
+        return Err(Error::invalid("reason", "is required"));
+    }
+    if s.chars().count() > 500 {
+        return Err(Error::invalid("reason", "must be at most 500 characters"));
+    }
+    Ok(s.to_string())
+}
+
+/// Suspends an organization (platform admins), recording `admin.suspend` in
+/// the same transaction. Suspending a suspended organization updates the reason.
+pub async fn suspend(db: &Db, actor: &UserView, org_id: &str, reason: &str) -> Result<()> {
+    suspend_from(db, actor, org_id, reason, Origin::default()).await
+}
+
+/// [`suspend`], recording where the request came from.
+pub async fn suspend_from(db: &Db, actor: &UserView, org_id: &str, reason: &str, origin: Origin<'_>) -> Result<()> {
+    require_platform_admin(actor)?;
+    let reason = parse_reason(reason)?;
+    if !is_valid_id(org_id) {
+        return Err(Error::NotFound("organization"));
+    }
+    let mut tx = db.begin().await?;
+    let n = sqlx::query("UPDATE organizations SET suspended_at = COALESCE(suspended_at, $2), suspended_reason = $3 WHERE id = $1")
+        .bind(org_id)
+        .bind(now_ms())
+        .bind(&reason)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+    if n == 0 {
+        return Err(Error::NotFound("organization"));
+    }
+    let entry = NewEntry::new(Some(org_id), Actor::user(&actor.id, &actor.email), "admin.suspend", Some(org_id))
+        .origin(origin)
+        .details(serde_json::json!({ "reason": reason }));
+    audit::record_in(&mut tx, db.engine, &entry).await?;
+    tx.commit().await?;
+    forget(org_id);
+    Ok(())
+}
+
+/// Lifts a suspension (platform admins), recording `admin.reactivate`.
+pub async fn reactivate(db: &Db, actor: &UserView, org_id: &str) -> Result<()> {
+    reactivate_from(db, actor, org_id, Origin::default()).await
+}
+
+/// [`reactivate`], recording where the request came from.
+pub async fn reactivate_from(db: &Db, actor: &UserView, org_id: &str, origin: Origin<'_>) -> Result<()> {
+    require_platform_admin(actor)?;
+    if !is_valid_id(org_id) {
+        return Err(Error::NotFound("organization"));
+    }
+    let mut tx = db.begin().await?;
+    let n = sqlx::query("UPDATE organizations SET suspended_at = NULL, suspended_reason = NULL WHERE id = $1")
+        .bind(org_id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+    if n == 0 {
+        return Err(Error::NotFound("organization"));
+    }
+    let entry = NewEntry::new(Some(org_id), Actor::user(&actor.id, &actor.email), "admin.reactivate", Some(org_id)).origin(origin);
+    audit::record_in(&mut tx, db.engine, &entry).await?;
+    tx.commit().await?;
+    forget(org_id);
+    Ok(())
+}
