@@ -211,3 +211,42 @@ async fn audit_admin(ctx: &ssr::AppContext, user: &tollbooth::accounts::UserView
     let e = NewEntry::new(Some(org_id), Actor::user(&user.id, &user.email), action, Some(org_id)).details(details);
     tollbooth::audit::record(&ctx.db, &e).await.map_err(ssr::fail)
 }
+
+/// Suspends an organization: its members see the suspended page and its API
+/// keys are refused (the core records the audit entry).
+#[server(endpoint = "admin_suspend_org")]
+pub async fn admin_suspend_org(org_id: String, reason: String) -> Result<(), AppError> {
+    let (ctx, user) = admin().await?;
+    tollbooth::orgs::suspend(&ctx.db, &user, &org_id, &reason).await.map_err(ssr::fail)
+}
+
+/// Lifts a suspension (audited by the core).
+#[server(endpoint = "admin_reactivate_org")]
+pub async fn admin_reactivate_org(org_id: String) -> Result<(), AppError> {
+    let (ctx, user) = admin().await?;
+    tollbooth::orgs::reactivate(&ctx.db, &user, &org_id).await.map_err(ssr::fail)
+}
+
+/// Why an organization is suspended, as its members and admins read it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SuspensionView {
+    /// RFC 3339 UTC.
+    pub since: String,
+    pub reason: String,
+}
+
+/// The organization's suspension, if any (platform admins).
+#[server(endpoint = "admin_org_suspension")]
+pub async fn admin_org_suspension(org_id: String) -> Result<Option<SuspensionView>, AppError> {
+    let (ctx, _) = admin().await?;
+    let s = tollbooth::orgs::suspension(&ctx.db, &org_id).await.map_err(ssr::fail)?;
+    Ok(s.map(|(at, reason)| SuspensionView { since: tollbooth::clock::to_rfc3339(at), reason }))
+}
+
+/// The suspension of an organization the signed-in user belongs to, if any.
+#[server(endpoint = "org_suspension")]
+pub async fn org_suspension(org_id: String) -> Result<Option<SuspensionView>, AppError> {
+    let (ctx, scope, _) = ssr::scope(&org_id).await?;
+    let s = tollbooth::orgs::suspension(&ctx.db, &scope.org_id).await.map_err(ssr::fail)?;
+    Ok(s.map(|(at, reason)| SuspensionView { since: tollbooth::clock::to_rfc3339(at), reason }))
+}

@@ -4,7 +4,7 @@
 
 use leptos::prelude::*;
 
-use crate::api::admin::{admin_org_activity, AdminAdjustCredits, OrgActivityView};
+use crate::api::admin::{admin_org_activity, admin_org_suspension, AdminAdjustCredits, AdminReactivateOrg, AdminSuspendOrg, OrgActivityView};
 use crate::components::alerts::readable_time;
 use crate::components::confirm::ConfirmSubmit;
 use crate::components::{action_error, format_time, ErrorMessage};
@@ -22,6 +22,56 @@ pub fn cents_text(cents: i64) -> String {
         grouped.push(ch);
     }
     format!("{sign}${grouped}.{:02}", c % 100)
+}
+
+/// Suspend (with a reason) or reactivate, each behind a confirmation.
+#[component]
+pub fn OrgStatus(id: Memo<String>, org_name: String) -> impl IntoView {
+    let suspend = ServerAction::<AdminSuspendOrg>::new();
+    let reactivate = ServerAction::<AdminReactivateOrg>::new();
+    let status = Resource::new(move || (id.get(), suspend.version().get(), reactivate.version().get()), |(id, ..)| admin_org_suspension(id));
+    view! {
+        <section class="card" data-testid="org-status">
+            <h2>"Status"</h2>
+            {action_error(suspend.value())}
+            {action_error(reactivate.value())}
+            <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
+                {move || {
+                    let name = org_name.clone();
+                    Suspend::new(async move {
+                        match status.await {
+                            Ok(Some(s)) => {
+                                let describe = Callback::new(move |_| format!("Reactivate {name}? Its members and API keys work again at once."));
+                                view! {
+                                    <p><span class="badge status-suspended">"suspended"</span> " since " {readable_time(&s.since)} ": " <strong>{s.reason}</strong></p>
+                                    <ActionForm action=reactivate attr:class="row">
+                                        <input type="hidden" name="org_id" value=id.get_untracked() />
+                                        <ConfirmSubmit label="Reactivate" describe />
+                                    </ActionForm>
+                                }.into_any()
+                            }
+                            Ok(None) => {
+                                let reason = NodeRef::<leptos::html::Input>::new();
+                                let describe = Callback::new(move |_| {
+                                    let r = reason.get().map(|i| i.value()).unwrap_or_default();
+                                    format!("Suspend {name} (reason: \u{201c}{}\u{201d})? Its members see a suspended page and its API keys are refused.", r.trim())
+                                });
+                                view! {
+                                    <p><span class="badge status-active">"active"</span></p>
+                                    <ActionForm action=suspend attr:class="row">
+                                        <input type="hidden" name="org_id" value=id.get_untracked() />
+                                        <label>"Reason" <input name="reason" node_ref=reason required placeholder="unpaid invoices" /></label>
+                                        <ConfirmSubmit label="Suspend" class="danger" describe />
+                                    </ActionForm>
+                                }.into_any()
+                            }
+                            Err(e) => view! { <ErrorMessage message=e.message /> }.into_any(),
+                        }
+                    })
+                }}
+            </Transition>
+        </section>
+    }
 }
 
 #[component]

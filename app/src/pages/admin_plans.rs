@@ -300,7 +300,11 @@ pub fn AdminOrgPage() -> impl IntoView {
                     match data.await {
                         Ok(d) => {
                             let name = d.org.name.clone();
-                            view! { {org_view(d, move_plan, set, clear)} <crate::pages::admin_org::OrgActivity id org_name=name /> }.into_any()
+                            view! {
+                                {org_view(d, move_plan, set, clear)}
+                                <crate::pages::admin_org::OrgStatus id org_name=name.clone() />
+                                <crate::pages::admin_org::OrgActivity id org_name=name />
+                            }.into_any()
                         }
                         Err(e) if e.is_not_found() => view! { <h1>"Organization not found"</h1> }.into_any(),
                         Err(e) => refused(e),
