@@ -78,3 +78,32 @@ test('an owner sees the audit report; the audit CSV needs a signed-in owner', as
   expect(resp.status()).toBe(401);
   await anon.close();
 });
+
+test('a suspended organization shows its members the suspended page until it is reactivated', async ({ page, browser }) => {
+  const email = uniqueEmail('suspend');
+  const name = `Suspend Co ${randomUUID().slice(0, 6)}`;
+  const org = createOrgViaCli(name, email);
+  await signInAsAdmin(page);
+  await page.goto(`/admin/org?id=${org.org_id}`);
+  await hydrated(page);
+  const status = page.getByTestId('org-status');
+  await status.getByLabel('Reason').fill('unpaid invoices');
+  await status.getByRole('button', { name: 'Suspend' }).click();
+  await expect(status.getByTestId('confirm-text')).toContainText('unpaid invoices');
+  await status.getByRole('button', { name: 'Confirm' }).click();
+  await expect(status).toContainText('suspended');
+
+  const ownerContext = await browser.newContext();
+  const owner = await ownerContext.newPage();
+  await signIn(owner, email);
+  await owner.waitForURL(`**/o/${org.org_id}`);
+  await expect(owner.getByRole('heading', { name: 'This organization is suspended' })).toBeVisible();
+  await expect(owner.getByTestId('suspension-reason')).toHaveText('unpaid invoices');
+
+  await status.getByRole('button', { name: 'Reactivate' }).click();
+  await status.getByRole('button', { name: 'Confirm' }).click();
+  await expect(status).toContainText('active');
+  await owner.reload();
+  await expect(owner.getByTestId('limit-tokens-month')).toBeVisible();
+  await ownerContext.close();
+});

@@ -40,8 +40,19 @@ pub fn grouped(s: &str) -> String {
     format!("{sign}{out}")
 }
 
-fn usd(s: &str) -> String {
-    if s.starts_with('$') || s.starts_with("-$") { s.to_string() } else { format!("${s}") }
+/// An exact USD decimal string as `$0.9587` : trailing zeros past the cents
+/// dropped (no digit that matters is lost).
+pub fn usd(s: &str) -> String {
+    let (sign, body) = s.strip_prefix('-').map_or(("", s), |b| ("-", b));
+    let body = body.trim_start_matches('$');
+    let text = match body.split_once('.') {
+        Some((whole, frac)) => {
+            let frac = frac.trim_end_matches('0');
+            format!("{whole}.{frac:0<2}")
+        }
+        None => format!("{body}.00"),
+    };
+    format!("{sign}${text}")
 }
 
 fn series_chart(figures: &[(&str, &Figure)], bar: bool) -> Chart {
@@ -312,5 +323,13 @@ mod tests {
         assert_eq!(grouped("123456"), "123,456");
         assert_eq!(grouped("-1000"), "-1,000");
         assert_eq!(grouped("12.5"), "12.5");
+    }
+
+    #[test]
+    fn usd_keeps_every_significant_digit() {
+        assert_eq!(usd("0.958680000"), "$0.95868");
+        assert_eq!(usd("25.000000000"), "$25.00");
+        assert_eq!(usd("-3.5"), "-$3.50");
+        assert_eq!(usd("7"), "$7.00");
     }
 }

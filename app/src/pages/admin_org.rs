@@ -130,7 +130,7 @@ fn activity_view(d: OrgActivityView, org_id: String, org_name: String, adjust: S
             }.into_any() }}
         </section>
         <section class="card" data-testid="org-credits">
-            <h2>"Credits: " <span data-testid="credit-balance">{credit_balance}</span></h2>
+            <h2>"Credits: " <span data-testid="credit-balance">{crate::pages::admin::usd(&credit_balance)}</span></h2>
             <ActionForm action=adjust attr:class="row">
                 <input type="hidden" name="org_id" value=org_id.clone() />
                 <label>"Amount (USD, negative to remove)" <input name="amount_usd" node_ref=amount placeholder="25.00" inputmode="decimal" required /></label>
@@ -144,7 +144,7 @@ fn activity_view(d: OrgActivityView, org_id: String, org_name: String, adjust: S
                     <tbody>{credits.into_iter().map(|c| view! {
                         <tr>
                             <td>{readable_time(&c.created_at)}</td><td>{c.kind}</td>
-                            <td class="num">{tollbooth::pricing::NanoUsd::from_nanos(c.amount_nanos).to_usd_string()}</td>
+                            <td class="num">{crate::pages::admin::usd(&tollbooth::pricing::NanoUsd::from_nanos(c.amount_nanos).to_usd_string())}</td>
                             <td>{c.description}</td><td>{c.expires_at.as_deref().map(readable_time).unwrap_or_default()}</td>
                         </tr>
                     }).collect_view()}</tbody>

@@ -174,11 +174,11 @@ fn report_view(r: AuditReport, from: String, to: String, time_zone: String, show
     view! {
         <section class="card" data-testid="audit-report">
             <h2>"Report " <span class="muted">{from} " → " {to} " (" {time_zone} ")"</span></h2>
-            <div class="tiles">
-                <div class="tile"><span class="label">"Events"</span><strong>{r.total}</strong></div>
-                <div class="tile"><span class="label">"Success rate"</span><strong data-testid="audit-success-rate">{rate}</strong></div>
-                <div class="tile"><span class="label">"Failed operations"</span><strong>{failed_count}</strong></div>
-                <div class="tile"><span class="label">"Security events"</span><strong>{r.security_total}</strong></div>
+            <div class="stats">
+                <div class="stat"><span class="label">"Events"</span><span class="value">{r.total}</span></div>
+                <div class="stat"><span class="label">"Success rate"</span><span class="value" data-testid="audit-success-rate">{rate}</span></div>
+                <div class="stat"><span class="label">"Failed operations"</span><span class="value">{failed_count}</span></div>
+                <div class="stat"><span class="label">"Security events"</span><span class="value">{r.security_total}</span></div>
             </div>
             <h3>"Events by type"</h3>
             {if r.by_action.is_empty() {

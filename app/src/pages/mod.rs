@@ -1,6 +1,6 @@
 //! One module per page.
 
-mod admin;
+pub(crate) mod admin;
 mod admin_org;
 mod admin_plans;
 mod alert_settings;
