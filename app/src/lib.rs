@@ -61,6 +61,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/signup") view=SignupPage ssr=SsrMode::Async />
                     <Route path=path!("/invite/:token") view=InvitePage ssr=SsrMode::Async />
                     <Route path=path!("/admin") view=AdminPage ssr=SsrMode::Async />
+                    <Route path=path!("/admin/audit") view=AdminAuditPage ssr=SsrMode::Async />
                     <Route path=path!("/admin/org") view=AdminOrgPage ssr=SsrMode::Async />
                     <Route path=path!("/admin/credit-packs") view=AdminCreditPacksPage ssr=SsrMode::Async />
                     <Route path=path!("/admin/outbox") view=AdminOutboxPage ssr=SsrMode::Async />
@@ -73,6 +74,7 @@ pub fn App() -> impl IntoView {
                         <Route path=path!("") view=UsagePage ssr=SsrMode::Async />
                         <Route path=path!("alerts") view=AlertsPage ssr=SsrMode::Async />
                         <Route path=path!("alerts/settings") view=AlertSettingsPage ssr=SsrMode::Async />
+                        <Route path=path!("audit") view=OrgAuditPage ssr=SsrMode::Async />
                         <Route path=path!("billing") view=BillingPage ssr=SsrMode::Async />
                         <Route path=path!("budgets") view=BudgetsPage ssr=SsrMode::Async />
                         <Route path=path!("budgets/:id") view=BudgetPage ssr=SsrMode::Async />

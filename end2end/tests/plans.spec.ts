@@ -89,6 +89,7 @@ test('a platform admin overrides a limit and the organization sees it', async ({
   await expect(row.locator('.override-value')).toHaveText('–');
   await row.getByLabel('AI credits (tokens) per month override', { exact: true }).fill('250,000');
   await row.getByRole('button', { name: 'Set override' }).click();
+  await row.getByRole('button', { name: 'Confirm' }).click();
   await expect(row.locator('.override-value')).toContainText('250,000');
   await expect(row.locator('.plan-value')).toHaveText('100,000');
 
@@ -96,8 +97,11 @@ test('a platform admin overrides a limit and the organization sees it', async ({
   const members = page.getByTestId('overrides').locator('tr[data-limit="members-total"]');
   await members.getByLabel('Members override', { exact: true }).fill('');
   await members.getByRole('button', { name: 'Set override' }).click();
+  await expect(members.getByTestId('confirm-text')).toContainText('to unlimited');
+  await members.getByRole('button', { name: 'Confirm' }).click();
   await expect(members.locator('.override-value')).toContainText('Unlimited');
   await members.getByRole('button', { name: 'Clear' }).click();
+  await members.getByRole('button', { name: 'Confirm' }).click();
   await expect(members.locator('.override-value')).toHaveText('–');
 
   // The owner's usage panel shows the custom limit.

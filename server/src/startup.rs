@@ -156,6 +156,8 @@ fn router(db: Db, config: &Config, addr: SocketAddr, billing: tollbooth::billing
         .nest("/api/v1", api::router())
         .nest("/api/admin", api::admin::router())
         .route("/o/{org}/usage.csv", get(api::export::browser_csv))
+        .route("/o/{org}/audit.csv", get(api::audit::org_csv))
+        .route("/admin/audit.csv", get(api::audit::admin_csv))
         .route("/o/{org}/invoices/{id}/csv", get(api::billing::browser_invoice_csv))
         .route("/webhooks/stripe", axum::routing::post(api::billing::stripe_webhook))
         .leptos_routes_with_context(&state, routes, context.clone(), {

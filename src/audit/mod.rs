@@ -67,6 +67,7 @@ pub struct AuditEntryView {
 
 /// Filters of the log pages and the export (all optional, text as typed).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct AuditFilter {
     /// Matches the actor's label (e-mail, key name) or id, case-insensitive substring.
     pub actor: String,
@@ -81,10 +82,12 @@ pub struct AuditFilter {
 
 #[cfg(feature = "ssr")]
 mod chain;
+mod report;
 #[cfg(feature = "ssr")]
 mod service;
 
 #[cfg(feature = "ssr")]
 pub use chain::{entry_hash, Broken, GENESIS};
+pub use report::*;
 #[cfg(feature = "ssr")]
 pub use service::*;

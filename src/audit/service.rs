@@ -218,7 +218,7 @@ pub async fn verify(db: &Db) -> Result<(u64, Option<Broken>)> {
     }
 }
 
-fn view_of(r: &sqlx::any::AnyRow) -> Result<AuditEntryView> {
+pub(super) fn view_of(r: &sqlx::any::AnyRow) -> Result<AuditEntryView> {
     Ok(AuditEntryView {
         seq: r.try_get("seq")?,
         id: r.try_get("id")?,

@@ -129,7 +129,7 @@ pub async fn adjust(db: &Db, actor: &UserView, org_id: &str, amount_usd: &str, r
         created_by: Some(&actor.id),
     };
     store::append(&mut tx, &entry, now).await?;
-    let audit_entry = crate::audit::NewEntry::new(Some(org_id), crate::audit::Actor::user(&actor.id, &actor.email), "credits.adjust", Some(org_id))
+    let audit_entry = crate::audit::NewEntry::new(Some(org_id), crate::audit::Actor::user(&actor.id, &actor.email), "billing.credit_adjust", Some(org_id))
         .details(serde_json::json!({"amount_nanos": amount, "reason": reason}));
     crate::audit::record_in(&mut tx, db.engine, &audit_entry).await?;
     let view = entries(&mut tx, org_id, 1).await?.pop().ok_or(Error::Internal("entry vanished".into()))?;
@@ -185,3 +185,9 @@ pub async fn save_pack(db: &Db, actor: &UserView, input: &CreditPackInput) -> Re
     Ok(pack)
 }
 
+
+/// The organization's latest credit ledger entries, newest first.
+pub async fn recent(db: &Db, org_id: &str, limit: i64) -> Result<Vec<CreditEntryView>> {
+    let mut conn = db.reader().acquire().await?;
+    entries(&mut conn, org_id, limit).await
+}

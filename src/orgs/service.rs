@@ -253,3 +253,14 @@ pub async fn bootstrap(db: &Db, name: &str, owner_email: &str, password: Option<
     tx.commit().await?;
     Ok(BootstrappedOrg { org, owner, owner_password: created.then_some(password_text) })
 }
+
+/// A platform admin's read-only view into any organization (its drill-down
+/// page): a member-level scope, so only what any member may read is open.
+pub async fn admin_scope(db: &Db, actor: &crate::accounts::UserView, org_id: &str) -> Result<OrgScope> {
+    if !actor.is_platform_admin {
+        return Err(Error::Forbidden("platform admins only".into()));
+    }
+    let mut conn = db.reader().acquire().await?;
+    store::get_org(&mut conn, org_id).await?.ok_or(Error::NotFound("organization"))?;
+    Ok(OrgScope { org_id: org_id.to_string(), user_id: actor.id.clone(), role: Role::Member })
+}

@@ -168,7 +168,7 @@ pub async fn clear_override(db: &Db, actor: &UserView, org_id: &str, metric: &st
         return Err(Error::NotFound("override"));
     }
     let target = format!("{metric}/{period}");
-    let entry = audit::NewEntry::new(Some(org_id), audit::Actor::user(&actor.id, &actor.email), "plan.override_cleared", Some(&target));
+    let entry = audit::NewEntry::new(Some(org_id), audit::Actor::user(&actor.id, &actor.email), "plan.override_clear", Some(&target));
     audit::record_in(&mut tx, db.engine, &entry).await?;
     tx.commit().await?;
     crate::quota::limits_changed(db);

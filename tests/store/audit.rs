@@ -61,3 +61,29 @@ test_both_engines! {
         assert!(csv.lines().nth(2).unwrap().contains(r#""{""name"":""old""}""#), "{csv}");
     }
 }
+
+test_both_engines! {
+    async fn a_report_counts_actions_and_lists_failures_and_security_events(db) {
+        write_three(db).await;
+        audit::record(db, &NewEntry::new(Some("org-a"), Actor::user("u1", "a@example.com"), "access.denied", Some("/o/org-b")).result(Outcome::Denied)).await.unwrap();
+        audit::record(db, &NewEntry::new(Some("org-b"), Actor::user("u2", "b@example.com"), "plan.change", None).result(Outcome::Failure)).await.unwrap();
+        let (from, to) = (0, tollbooth::clock::now_ms() + 1);
+        let all = audit::report(db, None, from, to).await.unwrap();
+        assert_eq!((all.total, all.succeeded, all.success_rate.as_deref()), (5, 2, Some("40.0")));
+        let login = all.by_action.iter().find(|a| a.action == "auth.login").unwrap();
+        assert_eq!((login.total, login.success, login.failure), (2, 1, 1));
+        assert_eq!(all.by_action[0].action, "auth.login", "most frequent first");
+        assert_eq!(all.failed.iter().map(|e| e.action.as_str()).collect::<Vec<_>>(), vec!["plan.change", "auth.login"]);
+        assert_eq!(all.security.iter().map(|e| e.action.as_str()).collect::<Vec<_>>(), vec!["access.denied", "auth.login"]);
+        assert_eq!(all.security_total, 2);
+
+        let org = audit::report(db, Some("org-a"), from, to).await.unwrap();
+        assert_eq!((org.total, org.success_rate.as_deref()), (3, Some("66.7")));
+        assert!(org.failed.is_empty());
+        assert_eq!(org.security.len(), 1);
+
+        let empty = audit::report(db, Some("org-a"), 0, 1000).await.unwrap();
+        assert_eq!((empty.total, empty.success_rate), (0, None));
+        assert_eq!(audit::report(db, None, 10, 10).await.unwrap_err().field(), Some("to"));
+    }
+}

@@ -63,6 +63,7 @@ pub async fn admin_org(org_id: String) -> Result<AdminOrgDetail, AppError> {
 /// Moves an organization to another plan.
 #[server(endpoint = "admin_set_org_plan")]
 pub async fn admin_set_org_plan(org_id: String, plan: String) -> Result<OrgPlan, AppError> {
+    // The core records the change in the audit log, in its transaction.
     let (ctx, user) = admin().await?;
     tollbooth::plans::set_org_plan(&ctx.db, &user, &org_id, &plan).await.map_err(ssr::fail)
 }
@@ -129,4 +130,109 @@ pub async fn admin_set_plan_archived(code: String, archived: bool) -> Result<Pla
 pub async fn admin_delete_plan(code: String) -> Result<(), AppError> {
     let (ctx, user) = admin().await?;
     tollbooth::plans::delete(&ctx.db, &user, &code).await.map_err(ssr::fail)
+}
+
+/// What the drill-down shows beside the plan: people, keys, money, alerts
+/// and the organization's audit trail.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrgActivityView {
+    pub members: Vec<tollbooth::orgs::MemberView>,
+    /// Names, prefixes and dates only: a key's hash never leaves the server.
+    pub keys: Vec<tollbooth::api_keys::ApiKeyView>,
+    pub invoices: Vec<AdminInvoiceLine>,
+    /// Exact USD, e.g. `$12.50`.
+    pub credit_balance: String,
+    pub credits: Vec<tollbooth::billing::CreditEntryView>,
+    pub alerts: Vec<tollbooth::alerts::AlertView>,
+    pub audit: Vec<tollbooth::audit::AuditEntryView>,
+}
+
+/// One invoice in the drill-down's list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AdminInvoiceLine {
+    pub id: String,
+    pub number: String,
+    pub period_label: String,
+    pub plan_name: String,
+    pub status: String,
+    pub total_cents: i64,
+}
+
+/// Members, keys, invoices, credits, alerts and the latest audit entries of one organization.
+#[server(endpoint = "admin_org_activity")]
+pub async fn admin_org_activity(org_id: String) -> Result<OrgActivityView, AppError> {
+    use tollbooth::pricing::NanoUsd;
+    let (ctx, user) = admin().await?;
+    let scope = tollbooth::orgs::admin_scope(&ctx.db, &user, &org_id).await.map_err(ssr::fail)?;
+    let members = tollbooth::orgs::list_members(&ctx.db, &scope).await.map_err(ssr::fail)?;
+    let keys = tollbooth::api_keys::list(&ctx.db, &scope).await.map_err(ssr::fail)?;
+    let invoices = tollbooth::billing::invoices::list(&ctx.db, &org_id)
+        .await
+        .map_err(ssr::fail)?
+        .into_iter()
+        .map(|i| AdminInvoiceLine { id: i.id, number: i.number, period_label: i.period_label, plan_name: i.plan_name, status: i.status, total_cents: i.total_cents })
+        .collect();
+    let balance = tollbooth::billing::credits::balance(&ctx.db, &org_id).await.map_err(ssr::fail)?;
+    let credits = tollbooth::billing::credits::recent(&ctx.db, &org_id, 50).await.map_err(ssr::fail)?;
+    let alerts = tollbooth::alerts::list(&ctx.db, &org_id, false, 20).await.map_err(ssr::fail)?;
+    let audit = tollbooth::audit::list(&ctx.db, Some(&org_id), &Default::default(), "UTC", 50).await.map_err(ssr::fail)?;
+    Ok(OrgActivityView {
+        members,
+        keys,
+        invoices,
+        credit_balance: NanoUsd::from_nanos(balance).to_usd_string(),
+        credits,
+        alerts,
+        audit,
+    })
+}
+
+/// Adds (positive) or removes (negative) credit with a reason; audited.
+#[server(endpoint = "admin_adjust_credits")]
+pub async fn admin_adjust_credits(org_id: String, amount_usd: String, reason: String) -> Result<(), AppError> {
+    // The core records the adjustment in the audit log, in its transaction.
+    let (ctx, user) = admin().await?;
+    tollbooth::billing::credits::adjust(&ctx.db, &user, &org_id, &amount_usd, &reason, ctx.billing.credit_floor_nanos)
+        .await
+        .map(|_| ())
+        .map_err(ssr::fail)
+}
+
+/// Suspends an organization: its members see the suspended page and its API
+/// keys are refused (the core records the audit entry).
+#[server(endpoint = "admin_suspend_org")]
+pub async fn admin_suspend_org(org_id: String, reason: String) -> Result<(), AppError> {
+    let (ctx, user) = admin().await?;
+    tollbooth::orgs::suspend(&ctx.db, &user, &org_id, &reason).await.map_err(ssr::fail)
+}
+
+/// Lifts a suspension (audited by the core).
+#[server(endpoint = "admin_reactivate_org")]
+pub async fn admin_reactivate_org(org_id: String) -> Result<(), AppError> {
+    let (ctx, user) = admin().await?;
+    tollbooth::orgs::reactivate(&ctx.db, &user, &org_id).await.map_err(ssr::fail)
+}
+
+/// Why an organization is suspended, as its members and admins read it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SuspensionView {
+    /// RFC 3339 UTC.
+    pub since: String,
+    pub reason: String,
+}
+
+/// The organization's suspension, if any (platform admins).
+#[server(endpoint = "admin_org_suspension")]
+pub async fn admin_org_suspension(org_id: String) -> Result<Option<SuspensionView>, AppError> {
+    let (ctx, _) = admin().await?;
+    let s = tollbooth::orgs::suspension(&ctx.db, &org_id).await.map_err(ssr::fail)?;
+    Ok(s.map(|(at, reason)| SuspensionView { since: tollbooth::clock::to_rfc3339(at), reason }))
+}
+
+/// The suspension of an organization the signed-in user belongs to, if any.
+#[server(endpoint = "org_suspension")]
+pub async fn org_suspension(org_id: String) -> Result<Option<SuspensionView>, AppError> {
+    let (ctx, scope, _) = ssr::scope(&org_id).await?;
+    let s = tollbooth::orgs::suspension(&ctx.db, &scope.org_id).await.map_err(ssr::fail)?;
+    Ok(s.map(|(at, reason)| SuspensionView { since: tollbooth::clock::to_rfc3339(at), reason }))
 }

@@ -8,8 +8,7 @@
 //! signed webhook arrives, never because the browser came back.
 
 use leptos::prelude::*;
-use serde::{Deserialize, Serialize};
-use tollbooth::billing::{BillingOverview as Overview, ChangePreview, CreditEntryView, CreditPackInput, CreditPackView, InvoiceView};
+use tollbooth::billing::{BillingOverview as Overview, ChangePreview, CreditPackInput, CreditPackView, InvoiceView};
 
 use crate::error::AppError;
 #[cfg(feature = "ssr")]
@@ -110,26 +109,4 @@ pub async fn admin_save_credit_pack(pack: CreditPackInput) -> Result<CreditPackV
     credits::save_pack(&ctx.db, &user, &pack).await.map_err(ssr::fail)
 }
 
-/// An adjustment as written, and the balance after it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CreditAdjusted {
-    pub entry: CreditEntryView,
-    pub balance_nanos: i64,
-}
 
-/// Adds (`25`) or removes (`-10`) an organization's credit with a reason
-/// (platform admins; never below the credit floor).
-#[server(endpoint = "admin_adjust_credits")]
-pub async fn admin_adjust_credits(org_id: String, amount_usd: String, reason: String) -> Result<CreditAdjusted, AppError> {
-    let (ctx, user) = admin().await?;
-    let entry = credits::adjust(&ctx.db, &user, &org_id, &amount_usd, &reason, ctx.billing.credit_floor_nanos).await.map_err(ssr::fail)?;
-    let balance_nanos = credits::balance(&ctx.db, &org_id).await.map_err(ssr::fail)?;
-    Ok(CreditAdjusted { entry, balance_nanos })
-}
-
-/// An organization's credit balance (platform admins; the org page).
-#[server(endpoint = "admin_credit_balance")]
-pub async fn admin_credit_balance(org_id: String) -> Result<i64, AppError> {
-    let (ctx, _) = admin().await?;
-    credits::balance(&ctx.db, &org_id).await.map_err(ssr::fail)
-}

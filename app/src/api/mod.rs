@@ -2,7 +2,9 @@
 //! return a DTO. Endpoints are named so that tests and scripts can call them.
 
 pub mod admin;
+pub mod admin_dash;
 pub mod alerts;
+pub mod audit;
 pub mod auth;
 pub mod billing;
 pub mod budgets;

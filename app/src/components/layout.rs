@@ -6,6 +6,7 @@ use leptos_router::hooks::use_params_map;
 
 use crate::api::alerts::{get_alert_summary, AlertSummary};
 use crate::api::auth::{whoami, Logout};
+use crate::api::admin::{org_suspension, SuspensionView};
 use crate::api::orgs::org_context;
 use crate::api::{CurrentOrg, Me};
 use crate::components::alerts::{Bell, BudgetBanners};
@@ -43,6 +44,7 @@ pub fn OrgLayout() -> impl IntoView {
     let org_id = use_org_id();
     let me = Resource::new(|| (), |_| whoami());
     let org = Resource::new(move || org_id.get(), org_context);
+    let suspension = Resource::new(move || org_id.get(), org_suspension);
     let changed = RwSignal::new(0u64);
     provide_context(AlertsChanged(changed));
     let summary = Resource::new(move || (org_id.get(), changed.get()), |(org, _)| get_alert_summary(org));
@@ -54,6 +56,9 @@ pub fn OrgLayout() -> impl IntoView {
                         view! { <Redirect path="/login" /> }.into_any()
                     }
                     (Ok(Some(me)), Ok(ctx)) => {
+                        if let Ok(Some(s)) = suspension.await {
+                            return view! { <Suspended me ctx suspension=s /> }.into_any();
+                        }
                         provide_context(ctx.clone());
                         view! { <Shell me ctx summary /> }.into_any()
                     }
@@ -92,6 +97,7 @@ fn Shell(me: Me, ctx: CurrentOrg, summary: Resource<Result<AlertSummary, AppErro
                     <li><A href=link("/keys")>"API keys"</A></li>
                     <li><A href=link("/members")>"Members"</A></li>
                     <li><A href=link("/settings")>"Settings"</A></li>
+                    {(ctx.role >= tollbooth::orgs::Role::Admin).then(|| view! { <li><A href=link("/audit")>"Audit log"</A></li> })}
                     {is_admin.then(|| view! { <li><a href="/admin">"Admin"</a></li> })}
                 </ul>
                 <div class="who">
@@ -112,6 +118,29 @@ fn Shell(me: Me, ctx: CurrentOrg, summary: Resource<Result<AlertSummary, AppErro
                 <BudgetBanners budgets_href=link("/budgets") summary />
                 <Outlet />
             </main>
+        </div>
+    }
+}
+
+/// What members of a suspended organization see instead of its pages.
+#[component]
+fn Suspended(me: Me, ctx: CurrentOrg, suspension: SuspensionView) -> impl IntoView {
+    let since = crate::components::alerts::readable_time(&suspension.since);
+    let others = me.orgs.iter().filter(|o| o.id != ctx.org.id).count();
+    view! {
+        <div class="content standalone">
+            <section class="card suspended-page" role="alert" data-testid="org-suspended">
+                <h1>"This organization is suspended"</h1>
+                <p><strong>{ctx.org.name.clone()}</strong> " has been suspended since " {since} "."</p>
+                <p>"Reason: " <strong data-testid="suspension-reason">{suspension.reason.clone()}</strong></p>
+                <p>"Its pages and API keys are unavailable until it is reactivated. Please contact the Tollbooth platform administrators "
+                   "(your organization's owners can reach them through their usual support channel) to resolve it."</p>
+                {me.user.is_platform_admin.then(|| view! {
+                    <p><a href=format!("/admin/org?id={}", ctx.org.id)>"Open it in the admin area"</a></p>
+                })}
+                {(others > 0).then(|| view! { <OrgSwitcher me=me.clone() current=ctx.org.id.clone() /> })}
+                <LogoutButton />
+            </section>
         </div>
     }
 }

@@ -3,6 +3,7 @@
 pub mod alerts;
 pub mod billing;
 pub mod chart;
+pub mod confirm;
 pub mod layout;
 
 use leptos::prelude::*;

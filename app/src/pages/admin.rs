@@ -1,82 +1,336 @@
-//! The platform admin area.
+//! The platform admin area: `/admin`, the dashboard. Its range comes from the
+//! URL (`?period=day|week|month`, optional `from`/`to`); the organization
+//! list's search from `?q=`.
 
+use charming::component::{Axis, Grid, Legend};
+use charming::element::{AxisType, Tooltip, Trigger};
+use charming::series::{Bar, Line};
+use charming::Chart;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::Redirect;
+use leptos_router::hooks::use_query_map;
+use tollbooth::admin::{AdminSummary, Consumer, Figure, FlaggedOrg, TenantRow};
 
-use crate::api::admin::admin_list_orgs;
-use crate::api::usage::admin_unpriced_models;
-use crate::components::{format_time, ErrorMessage};
+use crate::api::admin_dash::{admin_dashboard, admin_tenants, DashboardView, DashQuery};
+use crate::components::alerts::readable_time;
+use crate::components::chart::EChart;
+use crate::components::ErrorMessage;
 use crate::pages::admin_plans::org_href;
 use crate::pages::prices::new_model_href;
 
+/// A figure's text value as a plotting coordinate (display only; `None`: a gap).
+fn plot(v: &Option<String>) -> Option<f64> {
+    v.as_deref().and_then(|s| s.trim_start_matches('$').replace(',', "").parse::<f64>().ok())
+}
+
+/// `1234567` → `1,234,567` (other text unchanged).
+pub fn grouped(s: &str) -> String {
+    let (sign, digits) = s.strip_prefix('-').map_or(("", s), |d| ("-", d));
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return s.to_string();
+    }
+    let mut out = String::new();
+    for (i, ch) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(ch);
+    }
+    format!("{sign}{out}")
+}
+
+/// An exact USD decimal string as `$0.9587` : trailing zeros past the cents
+/// dropped (no digit that matters is lost).
+pub fn usd(s: &str) -> String {
+    let (sign, body) = s.strip_prefix('-').map_or(("", s), |b| ("-", b));
+    let body = body.trim_start_matches('$');
+    let text = match body.split_once('.') {
+        Some((whole, frac)) => {
+            let frac = frac.trim_end_matches('0');
+            format!("{whole}.{frac:0<2}")
+        }
+        None => format!("{body}.00"),
+    };
+    format!("{sign}${text}")
+}
+
+fn series_chart(figures: &[(&str, &Figure)], bar: bool) -> Chart {
+    let axis: Vec<String> = figures.first().map(|(_, f)| f.series.iter().map(|(k, _)| k.clone()).collect()).unwrap_or_default();
+    let mut c = Chart::new()
+        .tooltip(Tooltip::new().trigger(Trigger::Axis))
+        .grid(Grid::new().left(64).right(16).top(16).bottom(if figures.len() > 1 { 52 } else { 28 }))
+        .x_axis(Axis::new().type_(AxisType::Category).data(axis))
+        .y_axis(Axis::new().type_(AxisType::Value));
+    if figures.len() > 1 {
+        c = c.legend(Legend::new().bottom(0));
+    }
+    for (name, f) in figures {
+        let data: Vec<Option<f64>> = f.series.iter().map(|(_, v)| plot(v)).collect();
+        let data: Vec<f64> = data.into_iter().map(|v| v.unwrap_or(0.0)).collect();
+        c = if bar { c.series(Bar::new().name(*name).data(data)) } else { c.series(Line::new().name(*name).data(data)) };
+    }
+    c
+}
+
 #[component]
 pub fn AdminPage() -> impl IntoView {
-    let orgs = Resource::new(|| (), |_| admin_list_orgs());
-    let unpriced = Resource::new(|| (), |_| admin_unpriced_models());
+    let query = use_query_map();
+    let dash_query = Memo::new(move |_| {
+        let q = query.read();
+        DashQuery { period: q.get("period"), from: q.get("from"), to: q.get("to") }
+    });
+    let search = Memo::new(move |_| query.read().get("q").unwrap_or_default());
+    let dash = Resource::new(move || dash_query.get(), admin_dashboard);
+    let tenants = Resource::new(move || search.get(), admin_tenants);
     view! {
         <Title text="Admin · Tollbooth" />
-        <div class="content standalone">
+        <div class="content standalone wide">
             <p><a href="/">"← Back to the app"</a></p>
             <h1>"Platform admin"</h1>
             <nav class="row admin-nav" aria-label="Admin">
                 <a href="/admin/prices" class="button-link">"Price book"</a>
                 <a href="/admin/plans" class="button-link">"Plans"</a>
                 <a href="/admin/credit-packs" class="button-link">"Credit packs"</a>
+                <a href="/admin/audit" class="button-link">"Audit log"</a>
                 <a href="/admin/outbox" class="button-link">"Mail outbox"</a>
             </nav>
-            <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
+            <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
                 {move || Suspend::new(async move {
-                    match orgs.await {
-                        Ok(list) => view! {
-                            <h2>"Organizations (" {list.len()} ")"</h2>
-                            <table class="table">
-                                <thead><tr><th>"Name"</th><th>"Plan"</th><th>"Members"</th><th>"Created"</th><th>"Id"</th></tr></thead>
-                                <tbody>
-                                    {list.into_iter().map(|o| view! {
-                                        <tr>
-                                            <td><a href=org_href(&o.id)>{o.name}</a></td>
-                                            <td><code>{o.plan_code}</code></td>
-                                            <td class="num">{o.members}</td>
-                                            <td>{format_time(o.created_at)}</td>
-                                            <td><code>{o.id}</code></td>
-                                        </tr>
-                                    }).collect_view()}
-                                </tbody>
-                            </table>
-                        }.into_any(),
+                    match dash.await {
+                        Ok(d) => dashboard(d).into_any(),
                         Err(e) if e.is_unauthorized() => view! { <Redirect path="/login" /> }.into_any(),
                         Err(e) => view! { <ErrorMessage message=e.message /> }.into_any(),
                     }
                 })}
-            </Suspense>
-            <Suspense>
+            </Transition>
+            <Transition>
                 {move || Suspend::new(async move {
-                    unpriced.await.ok().map(|list| view! {
-                        <h2>"Unpriced models seen (" {list.len()} ")"</h2>
-                        {if list.is_empty() {
-                            view! { <p class="empty">"Every event so far had a price."</p> }.into_any()
-                        } else {
-                            view! {
-                                <table class="table" data-testid="unpriced-models">
-                                    <thead><tr><th>"Model"</th><th class="num">"Events"</th><th class="num">"Organizations"</th><th>"Last seen"</th><th></th></tr></thead>
-                                    <tbody>
-                                        {list.into_iter().map(|m| view! {
-                                            <tr>
-                                                <td><code>{m.model.clone()}</code></td>
-                                                <td class="num">{m.events}</td>
-                                                <td class="num">{m.organizations}</td>
-                                                <td>{format_time(m.last_seen_ms)}</td>
-                                                <td><a href=new_model_href(&m.model)>"Add as custom model"</a></td>
-                                            </tr>
-                                        }).collect_view()}
-                                    </tbody>
-                                </table>
-                            }.into_any()
-                        }}
-                    })
+                    tenants.await.ok().map(|list| tenant_list(list, search.get_untracked()))
                 })}
-            </Suspense>
+            </Transition>
         </div>
+    }
+}
+
+fn period_picker(d: &DashboardView) -> impl IntoView {
+    let link = |p: &'static str, label: &'static str, current: &str| {
+        view! { <a href=format!("/admin?period={p}") aria-current=(p == current).then_some("page")>{label}</a> }
+    };
+    let current = d.period.clone();
+    view! {
+        <div class="range-bar" data-testid="period-picker">
+            <nav class="range-picker" aria-label="Period">
+                {link("day", "Day (30 days)", &current)}
+                {link("week", "Week (12 weeks)", &current)}
+                {link("month", "Month (12 months)", &current)}
+            </nav>
+            <form method="get" action="/admin" class="range-custom">
+                <label>"From" <input type="date" name="from" value=d.from.clone() /></label>
+                <label>"To" <input type="date" name="to" value=d.to.clone() /></label>
+                <select name="period" aria-label="Group by">
+                    {[("day", "by day"), ("week", "by week"), ("month", "by month")].into_iter().map(|(v, l)| view! {
+                        <option value=v selected=v == current>{l}</option>
+                    }).collect_view()}
+                </select>
+                <button type="submit" class="small">"Show"</button>
+            </form>
+        </div>
+    }
+}
+
+fn tile(label: &'static str, value: Option<String>, testid: &'static str) -> impl IntoView {
+    view! {
+        <div class="stat" data-testid=testid>
+            <span class="label">{label}</span>
+            <span class="value">{value.unwrap_or_else(|| "–".into())}</span>
+        </div>
+    }
+}
+
+fn dashboard(d: DashboardView) -> impl IntoView {
+    let picker = period_picker(&d);
+    let DashboardView { summary, from, to, .. } = d;
+    let AdminSummary {
+        organizations, active_organizations, api_calls, tokens, cost_usd, avg_latency_ms, p95_latency_ms,
+        error_rate_percent, top_by_tokens, top_by_cost, over_quota, over_budget, unpriced_models, recent_failures, ..
+    } = summary;
+    let ms = |v: &Option<String>| v.as_ref().map(|v| format!("{v} ms"));
+    let tiles = view! {
+        <div class="stats" data-testid="admin-tiles">
+            {tile("Organizations", organizations.total.as_deref().map(grouped), "tile-orgs")}
+            {tile("Active organizations", active_organizations.total.as_deref().map(grouped), "tile-active")}
+            {tile("API calls", api_calls.total.as_deref().map(grouped), "tile-calls")}
+            {tile("Tokens", tokens.total.as_deref().map(grouped), "tile-tokens")}
+            {tile("Cost", cost_usd.total.as_deref().map(usd), "tile-cost")}
+            {tile("Avg latency", ms(&avg_latency_ms.total), "tile-avg-latency")}
+            {tile("p95 latency", ms(&p95_latency_ms.total), "tile-p95-latency")}
+            {tile("Error rate", error_rate_percent.total.as_ref().map(|v| format!("{v}%")), "tile-error-rate")}
+        </div>
+    };
+    let orgs_chart = series_chart(&[("Organizations", &organizations), ("Active", &active_organizations)], false);
+    let calls_chart = series_chart(&[("API calls", &api_calls)], true);
+    let tokens_chart = series_chart(&[("Tokens", &tokens)], true);
+    let cost_chart = series_chart(&[("Cost (USD)", &cost_usd)], true);
+    let latency_chart = series_chart(&[("Average", &avg_latency_ms), ("p95", &p95_latency_ms)], false);
+    let errors_chart = series_chart(&[("Error rate (%)", &error_rate_percent)], false);
+    let buckets = organizations.series.len();
+    view! {
+        {picker}
+        <p class="muted">"From " {from.clone()} " to " {to.clone()} " (UTC), both included."</p>
+        {tiles}
+        <div class="charts">
+            <figure class="chart-card"><figcaption>"Organizations"</figcaption><EChart id="admin-orgs-chart" label="Organizations and active organizations over time" chart=orgs_chart>{format!("{buckets} buckets")}</EChart></figure>
+            <figure class="chart-card"><figcaption>"API calls"</figcaption><EChart id="admin-calls-chart" label="API calls over time" chart=calls_chart>{format!("{buckets} buckets")}</EChart></figure>
+            <figure class="chart-card"><figcaption>"Tokens"</figcaption><EChart id="admin-tokens-chart" label="Tokens over time" chart=tokens_chart>{format!("{buckets} buckets")}</EChart></figure>
+            <figure class="chart-card"><figcaption>"Cost (USD)"</figcaption><EChart id="admin-cost-chart" label="Cost over time" chart=cost_chart>{format!("{buckets} buckets")}</EChart></figure>
+            <figure class="chart-card"><figcaption>"Latency (ms)"</figcaption><EChart id="admin-latency-chart" label="Average and p95 latency over time" chart=latency_chart>{format!("{buckets} buckets")}</EChart></figure>
+            <figure class="chart-card"><figcaption>"Error rate (%)"</figcaption><EChart id="admin-errors-chart" label="Error rate over time" chart=errors_chart>{format!("{buckets} buckets")}</EChart></figure>
+        </div>
+        <div class="two-col">
+            <section>
+                <h2>"Top consumers by tokens"</h2>
+                {consumers(top_by_tokens, "top-by-tokens")}
+            </section>
+            <section>
+                <h2>"Top consumers by cost"</h2>
+                {consumers(top_by_cost, "top-by-cost")}
+            </section>
+        </div>
+        <div class="two-col">
+            <section>
+                <h2>"Over a quota"</h2>
+                {flagged(over_quota, "over-quota")}
+            </section>
+            <section>
+                <h2>"Over budget"</h2>
+                {flagged(over_budget, "over-budget")}
+            </section>
+        </div>
+        <h2>"Unpriced models seen (" {unpriced_models.len()} ")"</h2>
+        {if unpriced_models.is_empty() {
+            view! { <p class="empty">"Every event in this range had a price."</p> }.into_any()
+        } else {
+            view! {
+                <table class="table" data-testid="unpriced-models">
+                    <thead><tr><th>"Model"</th><th class="num">"Events"</th><th class="num">"Organizations"</th><th>"Last seen"</th><th></th></tr></thead>
+                    <tbody>{unpriced_models.into_iter().map(|m| view! {
+                        <tr>
+                            <td><code>{m.model.clone()}</code></td>
+                            <td class="num">{grouped(&m.events.to_string())}</td>
+                            <td class="num">{m.organizations}</td>
+                            <td>{readable_time(&m.last_seen)}</td>
+                            <td><a href=new_model_href(&m.model)>"Add as custom model"</a></td>
+                        </tr>
+                    }).collect_view()}</tbody>
+                </table>
+            }.into_any()
+        }}
+        <h2>"Recent failed operations"</h2>
+        {if recent_failures.is_empty() {
+            view! { <p class="empty">"None."</p> }.into_any()
+        } else {
+            view! {
+                <table class="table audit" data-testid="recent-failures">
+                    <thead><tr><th>"When"</th><th>"Organization"</th><th>"Actor"</th><th>"Action"</th><th>"Result"</th><th>"Details"</th></tr></thead>
+                    <tbody>{recent_failures.into_iter().map(|e| view! {
+                        <tr>
+                            <td class="nowrap">{readable_time(&e.at)}</td>
+                            <td>{e.org_id.clone().map(|id| view! { <a href=org_href(&id)><code>{id.clone()}</code></a> })}</td>
+                            <td>{e.actor_label.clone()}</td>
+                            <td><code>{e.action.clone()}</code></td>
+                            <td><span class=format!("badge result-{}", e.result)>{e.result.clone()}</span></td>
+                            <td class="details"><code>{e.details.clone()}</code></td>
+                        </tr>
+                    }).collect_view()}</tbody>
+                </table>
+            }.into_any()
+        }}
+    }
+}
+
+fn consumers(list: Vec<Consumer>, testid: &'static str) -> AnyView {
+    if list.is_empty() {
+        return view! { <p class="empty">"No usage in this range."</p> }.into_any();
+    }
+    view! {
+        <table class="table" data-testid=testid>
+            <thead><tr><th>"#"</th><th>"Organization"</th><th class="num">"Tokens"</th><th class="num">"Cost"</th></tr></thead>
+            <tbody>{list.into_iter().enumerate().map(|(i, c)| view! {
+                <tr>
+                    <td>{i + 1}</td>
+                    <td><a href=org_href(&c.org_id)>{c.org_name.clone()}</a></td>
+                    <td class="num">{grouped(&c.tokens.to_string())}</td>
+                    <td class="num">{usd(&c.cost_usd)}</td>
+                </tr>
+            }).collect_view()}</tbody>
+        </table>
+    }
+    .into_any()
+}
+
+fn flagged(list: Vec<FlaggedOrg>, testid: &'static str) -> AnyView {
+    if list.is_empty() {
+        return view! { <p class="empty">"None."</p> }.into_any();
+    }
+    view! {
+        <table class="table" data-testid=testid>
+            <thead><tr><th>"Organization"</th><th class="num">"Alerts"</th><th>"Last"</th></tr></thead>
+            <tbody>{list.into_iter().map(|f| view! {
+                <tr>
+                    <td><a href=org_href(&f.org_id)>{f.org_name.clone()}</a></td>
+                    <td class="num">{f.alerts}</td>
+                    <td>{readable_time(&f.last_at)}</td>
+                </tr>
+            }).collect_view()}</tbody>
+        </table>
+    }
+    .into_any()
+}
+
+fn tenant_list(list: Vec<TenantRow>, search: String) -> impl IntoView {
+    view! {
+        <h2>"Organizations (" {list.len()} ")"</h2>
+        <form method="get" action="/admin" class="row" role="search">
+            <input type="search" name="q" value=search placeholder="Name or id" aria-label="Search organizations" />
+            <button type="submit" class="small">"Search"</button>
+        </form>
+        <table class="table" data-testid="admin-orgs">
+            <thead><tr><th>"Name"</th><th>"Plan"</th><th>"Status"</th><th class="num">"This month"</th><th class="num">"Members"</th><th>"Created"</th><th>"Id"</th></tr></thead>
+            <tbody>{list.into_iter().map(|o| {
+                let status_class = format!("badge status-{}", o.status);
+                view! {
+                    <tr>
+                        <td><a href=org_href(&o.id)>{o.name.clone()}</a></td>
+                        <td><code>{o.plan.clone()}</code></td>
+                        <td><span class=status_class title=o.suspended_reason.clone().unwrap_or_default()>{o.status.clone()}</span></td>
+                        <td class="num">{usd(&o.month_cost_usd)}</td>
+                        <td class="num">{o.members}</td>
+                        <td>{readable_time(&o.created_at)}</td>
+                        <td><code>{o.id.clone()}</code></td>
+                    </tr>
+                }
+            }).collect_view()}</tbody>
+        </table>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_are_grouped_by_thousands() {
+        assert_eq!(grouped("123456"), "123,456");
+        assert_eq!(grouped("-1000"), "-1,000");
+        assert_eq!(grouped("12.5"), "12.5");
+    }
+
+    #[test]
+    fn usd_keeps_every_significant_digit() {
+        assert_eq!(usd("0.958680000"), "$0.95868");
+        assert_eq!(usd("25.000000000"), "$25.00");
+        assert_eq!(usd("-3.5"), "-$3.50");
+        assert_eq!(usd("7"), "$7.00");
     }
 }

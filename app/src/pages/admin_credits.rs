@@ -8,7 +8,7 @@ use leptos_router::components::Redirect;
 use leptos_router::hooks::use_query_map;
 use tollbooth::billing::{cents_to_usd, CreditPackView};
 
-use crate::api::billing::{admin_credit_balance, admin_credit_packs, AdminAdjustCredits, AdminSaveCreditPack};
+use crate::api::billing::{admin_credit_packs, AdminSaveCreditPack};
 use crate::components::billing::{usd_cents, usd_nanos};
 use crate::components::{action_error, ErrorMessage};
 use crate::error::AppError;
@@ -132,42 +132,6 @@ fn PackForm(pack: Option<CreditPackView>, save: ServerAction<AdminSaveCreditPack
             {action_error(save.value())}
             {move || save.value().get().and_then(Result::ok).map(|p| view! {
                 <p class="ok" role="status">"Saved " <strong>{p.name}</strong> ": " {usd_nanos(p.credit_nanos)} " of credit for " {usd_cents(p.price_cents)} "."</p>
-            })}
-        </section>
-    }
-}
-
-/// The admin organization page's "Adjust credits" card: the balance, and a
-/// signed amount with a reason.
-#[component]
-pub fn AdjustCredits(org_id: String) -> impl IntoView {
-    let adjust = ServerAction::<AdminAdjustCredits>::new();
-    let id = org_id.clone();
-    let balance = Resource::new(move || adjust.version().get(), move |_| admin_credit_balance(id.clone()));
-    view! {
-        <section class="card" data-testid="adjust-credits">
-            <h2>"Prepaid credits"</h2>
-            <Transition fallback=|| ()>
-                {move || Suspend::new(async move {
-                    balance.await.ok().map(|b| view! {
-                        <p>"Balance: " <strong data-testid="admin-credit-balance">{usd_nanos(b)}</strong></p>
-                    })
-                })}
-            </Transition>
-            <ActionForm action=adjust attr:class="row">
-                <input type="hidden" name="org_id" value=org_id />
-                <label>"Amount (USD)" <input name="amount_usd" required inputmode="decimal" placeholder="25 or -10" autocomplete="off" /></label>
-                <label class="grow">"Reason" <input name="reason" required placeholder="e.g. goodwill credit for the outage" /></label>
-                <button type="submit">"Adjust credits"</button>
-            </ActionForm>
-            {action_error(adjust.value())}
-            {move || adjust.value().get().and_then(Result::ok).map(|r| {
-                let verb = if r.entry.amount_nanos < 0 { "Removed" } else { "Added" };
-                view! {
-                    <p class="ok" role="status" data-testid="adjust-result">
-                        {format!("{verb} {} ({}). Balance now {}.", usd_nanos(r.entry.amount_nanos.abs()), r.entry.description, usd_nanos(r.balance_nanos))}
-                    </p>
-                }
             })}
         </section>
     }

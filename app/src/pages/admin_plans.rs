@@ -17,9 +17,10 @@ use crate::api::admin::{
     admin_org, admin_plan, admin_plans, AdminClearOverride, AdminCreatePlan, AdminDeletePlan, AdminOrgDetail,
     AdminSetOrgPlan, AdminSetOverride, AdminSetPlanArchived, AdminUpdatePlan,
 };
+use crate::components::confirm::ConfirmSubmit;
 use crate::components::{action_error, format_time, ErrorMessage};
 use crate::error::AppError;
-use crate::pages::admin_credits::AdjustCredits;
+
 use crate::pages::plans::limit_cell;
 use crate::pages::prices::encode_query;
 
@@ -304,7 +305,14 @@ pub fn AdminOrgPage() -> impl IntoView {
             <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
                 {move || Suspend::new(async move {
                     match data.await {
-                        Ok(d) => org_view(d, move_plan, set, clear).into_any(),
+                        Ok(d) => {
+                            let name = d.org.name.clone();
+                            view! {
+                                {org_view(d, move_plan, set, clear)}
+                                <crate::pages::admin_org::OrgStatus id org_name=name.clone() />
+                                <crate::pages::admin_org::OrgActivity id org_name=name />
+                            }.into_any()
+                        }
                         Err(e) if e.is_not_found() => view! { <h1>"Organization not found"</h1> }.into_any(),
                         Err(e) => refused(e),
                     }
@@ -323,8 +331,10 @@ fn org_view(
     let AdminOrgDetail { org, plan, plans } = d;
     let org_id = org.id.clone();
     let (current_code, plan_name, time_zone) = (plan.plan_code.clone(), plan.plan_name.clone(), plan.time_zone.clone());
-    let table = override_table(&plan, org_id.clone(), set, clear);
-    let credits = view! { <AdjustCredits org_id=org_id.clone() /> };
+    let table = override_table(&plan, org_id.clone(), org.name.clone(), set, clear);
+    let chosen = RwSignal::new(current_code.clone());
+    let plan_labels: Vec<(String, String)> = plans.iter().map(|p| (p.code.clone(), format!("{} ({})", p.name, p.price_label()))).collect();
+    let (org_name_plan, plan_name_now) = (org.name.clone(), plan_name.clone());
     view! {
         <h1>{org.name.clone()}</h1>
         <p class="muted"><code>{org.id.clone()}</code> " · " {org.members} " member(s) · created " {format_time(org.created_at)}
@@ -334,7 +344,7 @@ fn org_view(
             <ActionForm action=move_plan attr:class="row">
                 <input type="hidden" name="org_id" value=org_id.clone() />
                 <label>"Plan"
-                    <select name="plan">
+                    <select name="plan" on:change=move |ev| chosen.set(event_target_value(&ev))>
                         {plans.into_iter().map(|p| {
                             let selected = p.code == current_code;
                             let label = format!("{} ({})", p.name, p.price_label());
@@ -342,11 +352,14 @@ fn org_view(
                         }).collect_view()}
                     </select>
                 </label>
-                <button type="submit">"Change plan"</button>
+                <ConfirmSubmit label="Change plan" describe=Callback::new(move |_| {
+                    let code = chosen.get_untracked();
+                    let to = plan_labels.iter().find(|(c, _)| *c == code).map(|(_, l)| l.clone()).unwrap_or(code);
+                    format!("Move {org_name_plan} from {plan_name_now} to {to}? Its limits change at once.")
+                }) />
             </ActionForm>
             <p>"Now on " <strong data-testid="org-plan">{plan_name}</strong> "."</p>
         </section>
-        {credits}
         <h2>"Limits and overrides"</h2>
         <p class="muted">"The override, when set, replaces the plan's limit for this organization. An empty value overrides to unlimited."</p>
         {table}
@@ -356,6 +369,7 @@ fn org_view(
 fn override_table(
     plan: &OrgPlan,
     org_id: String,
+    org_name: String,
     set: ServerAction<AdminSetOverride>,
     clear: ServerAction<AdminClearOverride>,
 ) -> impl IntoView {
@@ -373,6 +387,23 @@ fn override_table(
             };
             let (value, overage) = (value_text(current.as_ref()), overage_text(current.as_ref()));
             let hard = current.as_ref().is_none_or(|l| l.hard);
+            let input = NodeRef::<leptos::html::Input>::new();
+            let (set_text, clear_text) = {
+                let (org, label) = (org_name.clone(), label.clone());
+                let plan_text = value_text(plan_limit.as_ref());
+                let plan_text = if plan_text.is_empty() { "unlimited".to_string() } else { plan_text };
+                (
+                    Callback::new(move |_| {
+                        let v = input.get().map(|i| i.value()).unwrap_or_default();
+                        let v = if v.trim().is_empty() { "unlimited".to_string() } else { v.trim().to_string() };
+                        format!("Set {label} for {org} to {v}? This replaces the plan's limit.")
+                    }),
+                    Callback::new({
+                        let (org, label) = (org_name.clone(), slot_label(metric, period));
+                        move |_| format!("Remove {org}'s custom {label} limit? The plan's ({plan_text}) applies again.")
+                    }),
+                )
+            };
             view! {
                 <tr data-limit=format!("{}-{}", metric.as_str(), period.as_str()) class=if overridden.is_some() { "current" } else { "" }>
                     <th scope="row">{label.clone()}</th>
@@ -386,7 +417,7 @@ fn override_table(
                             <input type="hidden" name="org_id" value=org_set />
                             <input type="hidden" name="limit[metric]" value=metric.as_str() />
                             <input type="hidden" name="limit[period]" value=period.as_str() />
-                            <input name="limit[value]" value=value placeholder="Unlimited" size="12"
+                            <input name="limit[value]" value=value placeholder="Unlimited" size="12" node_ref=input
                                 aria-label=format!("{label} override") inputmode="decimal" autocomplete="off" />
                             {hard_select("limit[hard]".into(), period, hard)}
                             {if period == Period::Minute {
@@ -395,7 +426,7 @@ fn override_table(
                                 view! { <input name="limit[overage_usd]" value=overage placeholder="overage $/unit" size="10"
                                     aria-label=format!("{label} overage") inputmode="decimal" autocomplete="off" /> }.into_any()
                             }}
-                            <button type="submit" class="small">"Set override"</button>
+                            <ConfirmSubmit label="Set override" class="small" describe=set_text />
                         </ActionForm>
                     </td>
                     <td>{overridden.is_some().then(|| view! {
@@ -403,7 +434,7 @@ fn override_table(
                             <input type="hidden" name="org_id" value=org_clear />
                             <input type="hidden" name="metric" value=metric.as_str() />
                             <input type="hidden" name="period" value=period.as_str() />
-                            <button type="submit" class="danger small">"Clear"</button>
+                            <ConfirmSubmit label="Clear" class="danger small" describe=clear_text />
                         </ActionForm>
                     })}</td>
                 </tr>

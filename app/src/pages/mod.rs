@@ -1,10 +1,12 @@
 //! One module per page.
 
-mod admin;
+pub(crate) mod admin;
 mod admin_credits;
+mod admin_org;
 mod admin_plans;
 mod alert_settings;
 mod alerts;
+mod audit;
 mod auth;
 mod billing;
 mod budgets;
@@ -23,6 +25,7 @@ pub use admin_credits::AdminCreditPacksPage;
 pub use admin_plans::{AdminOrgPage, AdminPlanPage, AdminPlansPage};
 pub use alert_settings::AlertSettingsPage;
 pub use alerts::AlertsPage;
+pub use audit::{AdminAuditPage, OrgAuditPage};
 pub use auth::{InvitePage, LoginPage, SignupPage};
 pub use keys::KeysPage;
 pub use members::MembersPage;

@@ -71,6 +71,8 @@ enum Fn {
     OrgAnd(&'static str, Res, &'static [(&'static str, &'static str)]),
     /// Like `Org`, for a JSON-encoded function: the other arguments as JSON.
     OrgJson(&'static str),
+    /// Like `AdminOnly`, for a JSON-encoded function.
+    AdminJson(&'static str),
     /// Platform admins only: a member gets 403 (admins may act on every organization).
     AdminOnly(&'static [(&'static str, &'static str)]),
     /// Takes no id of an organization's things (why).
@@ -138,7 +140,15 @@ fn server_fns() -> Vec<(&'static str, Fn)> {
         ("admin_credit_packs", AdminOnly(&[])),
         ("admin_save_credit_pack", AdminOnly(&[("pack[code]", "c"), ("pack[name]", "C"), ("pack[price_usd]", "1"), ("pack[bonus_percent]", "0"), ("pack[valid_days]", "1"), ("pack[stripe_price_id]", ""), ("pack[active]", "true"), ("pack[sort_order]", "1")])),
         ("admin_adjust_credits", AdminOnly(&[("amount_usd", "5"), ("reason", "x")])),
-        ("admin_credit_balance", AdminOnly(&[])),
+        ("admin_org_activity", AdminOnly(&[])),
+        ("admin_suspend_org", AdminOnly(&[("reason", "x")])),
+        ("admin_reactivate_org", AdminOnly(&[])),
+        ("admin_org_suspension", AdminOnly(&[])),
+        ("org_suspension", Org(&[])),
+        ("org_audit", OrgJson(r#"{"filter": {"actor": "", "action": "", "result": "", "from": "", "to": ""}}"#)),
+        ("admin_audit", AdminJson(r#"{"filter": {"actor": "", "action": "", "result": "", "from": "", "to": ""}}"#)),
+        ("admin_dashboard", AdminJson(r#"{"query": {"period": "day"}}"#)),
+        ("admin_tenants", AdminOnly(&[("search", "")])),
         ("admin_outbox", AdminOnly(&[])),
         ("admin_unpriced_models", AdminOnly(&[])),
         ("admin_prices", AdminOnly(&[("q", ""), ("provider", ""), ("mode", ""), ("page", "1")])),
@@ -318,11 +328,16 @@ async fn a_member_or_key_of_one_org_gets_404_for_another_orgs_ids(engine: Engine
                 assert!(!why.is_empty(), "{name}: say why it takes no id");
                 continue;
             }
-            Fn::OrgJson(extra) => {
+            Fn::OrgJson(extra) | Fn::AdminJson(extra) => {
                 let mut body: Value = serde_json::from_str(extra).unwrap();
-                body["org_id"] = json!(ids.org_b);
+                let expect = if matches!(case, Fn::OrgJson(_)) {
+                    body["org_id"] = json!(ids.org_b);
+                    StatusCode::NOT_FOUND
+                } else {
+                    StatusCode::FORBIDDEN
+                };
                 let resp = a.post(app.url(&format!("/api/{name}"))).header("Accept", "application/json").json(&body).send().await.unwrap();
-                assert_eq!(resp.status(), StatusCode::NOT_FOUND, "{name} {body}");
+                assert_eq!(resp.status(), expect, "{name} {body}");
                 continue;
             }
             Fn::Org(extra) => {
