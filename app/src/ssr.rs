@@ -100,6 +100,17 @@ pub async fn require_user() -> Result<UserView, AppError> {
     maybe_user().await?.ok_or_else(|| fail(tollbooth::Error::Unauthorized("please sign in")))
 }
 
+/// The signed-in platform admin and the context (401 unless signed in, 403
+/// unless a platform admin): the one check every admin server function makes.
+pub async fn platform_admin() -> Result<(AppContext, UserView), AppError> {
+    let ctx = ctx()?;
+    let user = require_user().await?;
+    if !user.is_platform_admin {
+        return Err(fail(tollbooth::Error::Forbidden("platform admins only".into())));
+    }
+    Ok((ctx, user))
+}
+
 /// The signed-in user's scope in `org_id` (404 unless a member). Remembers the
 /// organization as the user's current one.
 pub async fn scope(org_id: &str) -> Result<(AppContext, OrgScope, UserView), AppError> {

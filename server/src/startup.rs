@@ -115,10 +115,10 @@ fn billing_from(config: &Config) -> anyhow::Result<tollbooth::billing::Billing> 
         ),
         None => None,
     };
-    let floor = tollbooth::pricing::NanoUsd::parse_usd(config.credit_floor_usd.trim().trim_start_matches('-'))
+    // parse_usd reads a sign: a negative floor lets credit run into debt.
+    let floor = tollbooth::pricing::NanoUsd::parse_usd(&config.credit_floor_usd)
         .map_err(|e| anyhow::anyhow!("TOLLBOOTH_CREDIT_FLOOR_USD: {e}"))?
         .nanos();
-    let floor = if config.credit_floor_usd.trim().starts_with('-') { -floor } else { floor };
     if config.billing_grace_days < 0 {
         anyhow::bail!("TOLLBOOTH_BILLING_GRACE_DAYS must not be negative");
     }

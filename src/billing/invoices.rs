@@ -201,25 +201,42 @@ pub(crate) async fn close(db: &Db, billing: &Billing, invoice_id: &str, org_id: 
     Ok(true)
 }
 
-/// The view of a stored invoice.
-async fn view(conn: &mut AnyConnection, inv: &InvoiceRow) -> Result<InvoiceView> {
-    let lines = store::lines(conn, &inv.id).await?.into_iter().map(|l| l.view).collect();
-    decorate(conn, inv, lines, inv.total_cents).await
+/// What an organization's invoices are shown with, read once per page.
+struct Labels {
+    org_name: String,
+    tz: Tz,
+    plan_names: std::collections::HashMap<String, String>,
 }
 
-async fn decorate(conn: &mut AnyConnection, inv: &InvoiceRow, lines: Vec<InvoiceLineView>, total_cents: i64) -> Result<InvoiceView> {
-    let (org_name, tz): (String, String) = {
+impl Labels {
+    async fn load(conn: &mut AnyConnection, org_id: &str) -> Result<Self> {
         use sqlx::Row;
-        let r = sqlx::query("SELECT name, time_zone FROM organizations WHERE id = $1").bind(&inv.org_id).fetch_one(&mut *conn).await?;
-        (r.try_get("name")?, r.try_get("time_zone")?)
-    };
-    let tz = zone(&tz);
-    let plan_name = plans::store::plans(conn, Some(&inv.plan_code)).await?.pop().map(|p| p.name).unwrap_or_else(|| inv.plan_code.clone());
-    Ok(InvoiceView {
+        let r = sqlx::query("SELECT name, time_zone FROM organizations WHERE id = $1").bind(org_id).fetch_one(&mut *conn).await?;
+        let tz: String = r.try_get("time_zone")?;
+        let plan_names = sqlx::query("SELECT code, name FROM plans")
+            .fetch_all(&mut *conn)
+            .await?
+            .iter()
+            .map(|p| Ok((p.try_get("code")?, p.try_get("name")?)))
+            .collect::<Result<_>>()?;
+        Ok(Labels { org_name: r.try_get("name")?, tz: zone(&tz), plan_names })
+    }
+}
+
+/// The view of a stored invoice.
+async fn view(conn: &mut AnyConnection, labels: &Labels, inv: &InvoiceRow) -> Result<InvoiceView> {
+    let lines = store::lines(conn, &inv.id).await?.into_iter().map(|l| l.view).collect();
+    Ok(decorate(labels, inv, lines, inv.total_cents))
+}
+
+fn decorate(labels: &Labels, inv: &InvoiceRow, lines: Vec<InvoiceLineView>, total_cents: i64) -> InvoiceView {
+    let tz = labels.tz;
+    let plan_name = labels.plan_names.get(&inv.plan_code).cloned().unwrap_or_else(|| inv.plan_code.clone());
+    InvoiceView {
         id: inv.id.clone(),
         number: inv.number.clone(),
         org_id: inv.org_id.clone(),
-        org_name,
+        org_name: labels.org_name.clone(),
         period_start: to_local_rfc3339(tz, inv.period_start),
         period_end: to_local_rfc3339(tz, inv.period_end),
         period_label: period_label(tz, inv.period_start),
@@ -230,7 +247,7 @@ async fn decorate(conn: &mut AnyConnection, inv: &InvoiceRow, lines: Vec<Invoice
         total_cents,
         closed_at: inv.closed_at.map(to_rfc3339),
         sent_to_stripe: inv.stripe_synced_at.is_some(),
-    })
+    }
 }
 
 /// The current period's invoice as it stands: what closing it now would
@@ -262,16 +279,18 @@ pub async fn preview(conn: &mut AnyConnection, billing: &Billing, org: &OrgPlan,
     if let Some(c) = closed.lines.iter().find(|l| l.kind == LineKind::CreditsApplied) {
         lines.push(InvoiceLineView { kind: c.kind, description: c.description.clone(), quantity: None, unit_price_nanos: None, amount_cents: c.amount_cents });
     }
-    decorate(conn, &inv, lines, closed.total_cents).await
+    let labels = Labels::load(conn, &org.org_id).await?;
+    Ok(decorate(&labels, &inv, lines, closed.total_cents))
 }
 
 /// The organization's closed invoices, newest first.
 pub async fn list(db: &Db, org_id: &str) -> Result<Vec<InvoiceView>> {
     let mut conn = db.reader().acquire().await?;
     let rows = store::final_invoices(&mut conn, org_id).await?;
+    let labels = Labels::load(&mut conn, org_id).await?;
     let mut out = Vec::with_capacity(rows.len());
     for r in &rows {
-        out.push(view(&mut conn, r).await?);
+        out.push(view(&mut conn, &labels, r).await?);
     }
     Ok(out)
 }
@@ -283,7 +302,8 @@ pub async fn get(db: &Db, org_id: &str, id: &str) -> Result<InvoiceView> {
     }
     let mut conn = db.reader().acquire().await?;
     let row = store::invoice(&mut conn, org_id, id).await?.filter(|r| r.status == "final").ok_or(Error::NotFound("invoice"))?;
-    view(&mut conn, &row).await
+    let labels = Labels::load(&mut conn, org_id).await?;
+    view(&mut conn, &labels, &row).await
 }
 
 /// The invoice as CSV: one row per line, then the total.
@@ -315,12 +335,13 @@ pub async fn run_due(db: &Db, billing: &Billing, now: i64) -> Result<()> {
         let mut conn = db.reader().acquire().await?;
         store::paying_orgs(&mut conn).await?
     };
+    let open = {
+        let mut conn = db.reader().acquire().await?;
+        store::open_periods(&mut conn, now).await?
+    };
     for (org_id, tz, plan_code) in paying {
         let tz = zone(&tz);
-        let w = period(tz, now);
-        let mut conn = db.reader().acquire().await?;
-        if store::invoice_for_period(&mut conn, &org_id, w.start_ms).await?.is_none() {
-            drop(conn);
+        if !open.contains(&(org_id.clone(), period(tz, now).start_ms)) {
             let mut tx = db.begin().await?;
             ensure_draft(&mut tx, &org_id, tz, &plan_code, now).await?;
             tx.commit().await?;

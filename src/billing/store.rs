@@ -353,6 +353,12 @@ pub async fn usage_between(conn: &mut AnyConnection, org_id: &str, start: i64, e
     Ok(units)
 }
 
+/// (organization, period start) of every invoice whose period has not ended.
+pub async fn open_periods(conn: &mut AnyConnection, now: i64) -> Result<std::collections::HashSet<(String, i64)>> {
+    let rows = sqlx::query("SELECT org_id, period_start FROM invoices WHERE period_end > $1").bind(now).fetch_all(conn).await?;
+    rows.iter().map(|r| Ok((r.try_get("org_id")?, r.try_get("period_start")?))).collect()
+}
+
 /// Organizations on a plan with a fee, and their time zone and plan.
 pub async fn paying_orgs(conn: &mut AnyConnection) -> Result<Vec<(String, String, String)>> {
     let rows = sqlx::query(

@@ -13,13 +13,7 @@ use crate::ssr;
 /// The signed-in platform admin (401 unless signed in, 403 unless an admin).
 #[cfg(feature = "ssr")]
 async fn admin() -> Result<(ssr::AppContext, tollbooth::accounts::UserView), AppError> {
-    // The context before the first await (see app/src/ssr.rs).
-    let ctx = ssr::ctx()?;
-    let user = ssr::require_user().await?;
-    if !user.is_platform_admin {
-        return Err(ssr::fail(tollbooth::Error::Forbidden("platform admins only".into())));
-    }
-    Ok((ctx, user))
+    ssr::platform_admin().await
 }
 
 /// Every organization with its member count (platform admins only).

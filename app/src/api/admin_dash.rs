@@ -41,12 +41,7 @@ fn blank(s: &Option<String>) -> Option<&str> {
 pub async fn admin_dashboard(query: DashQuery) -> Result<DashboardView, AppError> {
     use tollbooth::admin::{self, Bucket};
     use tollbooth::clock::{now_ms, to_rfc3339};
-    // The context before the first await (see app/src/ssr.rs).
-    let ctx = ssr::ctx()?;
-    let user = ssr::require_user().await?;
-    if !user.is_platform_admin {
-        return Err(ssr::fail(tollbooth::Error::Forbidden("platform admins only".into())));
-    }
+    let (ctx, _) = ssr::platform_admin().await?;
     let bucket = Bucket::parse(blank(&query.period).unwrap_or("day")).map_err(ssr::fail)?;
     let (from, to) = match (blank(&query.from), blank(&query.to)) {
         (Some(f), Some(t)) => admin::parse_range(Some(f), Some(t)).map_err(ssr::fail)?,
@@ -75,10 +70,6 @@ pub async fn admin_dashboard(query: DashQuery) -> Result<DashboardView, AppError
 /// this month's cost (platform admins only).
 #[server(endpoint = "admin_tenants")]
 pub async fn admin_tenants(search: String) -> Result<Vec<TenantRow>, AppError> {
-    let ctx = ssr::ctx()?;
-    let user = ssr::require_user().await?;
-    if !user.is_platform_admin {
-        return Err(ssr::fail(tollbooth::Error::Forbidden("platform admins only".into())));
-    }
+    let (ctx, _) = ssr::platform_admin().await?;
     tollbooth::admin::tenants(&ctx.db, &search).await.map_err(ssr::fail)
 }

@@ -182,14 +182,6 @@ pub async fn enable_webhook(org_id: String, endpoint_id: String) -> Result<Endpo
 /// Alert mail of every organization, newest first (platform admins only).
 #[server(endpoint = "admin_outbox")]
 pub async fn admin_outbox() -> Result<Vec<MailView>, AppError> {
-    // Contexts first, before any await (see `ssr`).
-    let ctx = ssr::ctx()?;
-    let session = ssr::session().await?;
-    let user = ssr::user_of(&ctx, &session)
-        .await?
-        .ok_or_else(|| ssr::fail(tollbooth::Error::Unauthorized("please sign in")))?;
-    if !user.is_platform_admin {
-        return Err(ssr::fail(tollbooth::Error::Forbidden("platform admins only".into())));
-    }
+    let (ctx, _) = ssr::platform_admin().await?;
     outbox::list_mail(&ctx.db, None, MAILS_SHOWN).await.map_err(ssr::fail)
 }

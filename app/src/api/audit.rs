@@ -65,10 +65,6 @@ pub async fn org_audit(org_id: String, filter: AuditFilter) -> Result<AuditPageD
 /// Every organization's log and the platform report (platform admins; dates in UTC).
 #[server(endpoint = "admin_audit", input = leptos::server_fn::codec::Json)]
 pub async fn admin_audit(filter: AuditFilter) -> Result<AuditPageData, AppError> {
-    let ctx = ssr::ctx()?;
-    let user = ssr::require_user().await?;
-    if !user.is_platform_admin {
-        return Err(ssr::fail(tollbooth::Error::Forbidden("platform admins only".into())));
-    }
+    let (ctx, _) = ssr::platform_admin().await?;
     page(&ctx.db, None, &filter, "UTC").await
 }

@@ -84,28 +84,17 @@ pub async fn billing_invoice(org_id: String, id: String) -> Result<InvoiceView, 
     invoices::get(&ctx.db, &scope.org_id, &id).await.map_err(ssr::fail)
 }
 
-/// The signed-in platform admin (401 unless signed in, 403 unless an admin).
-#[cfg(feature = "ssr")]
-async fn admin() -> Result<(ssr::AppContext, tollbooth::accounts::UserView), AppError> {
-    let ctx = ssr::ctx()?;
-    let user = ssr::require_user().await?;
-    if !user.is_platform_admin {
-        return Err(ssr::fail(tollbooth::Error::Forbidden("platform admins only".into())));
-    }
-    Ok((ctx, user))
-}
-
 /// Every credit pack, inactive ones included (platform admins).
 #[server(endpoint = "admin_credit_packs")]
 pub async fn admin_credit_packs() -> Result<Vec<CreditPackView>, AppError> {
-    let (ctx, _) = admin().await?;
+    let (ctx, _) = ssr::platform_admin().await?;
     credits::packs(&ctx.db).await.map_err(ssr::fail)
 }
 
 /// Adds or changes a credit pack (platform admins).
 #[server(endpoint = "admin_save_credit_pack")]
 pub async fn admin_save_credit_pack(pack: CreditPackInput) -> Result<CreditPackView, AppError> {
-    let (ctx, user) = admin().await?;
+    let (ctx, user) = ssr::platform_admin().await?;
     credits::save_pack(&ctx.db, &user, &pack).await.map_err(ssr::fail)
 }
 

@@ -76,11 +76,7 @@ pub struct PriceDetail {
 
 #[cfg(feature = "ssr")]
 async fn require_platform_admin() -> Result<ssr::AppContext, AppError> {
-    let user = ssr::require_user().await?;
-    if !user.is_platform_admin {
-        return Err(ssr::fail(tollbooth::Error::Forbidden("platform admins only".into())));
-    }
-    ssr::ctx()
+    ssr::platform_admin().await.map(|(ctx, _)| ctx)
 }
 
 #[cfg(feature = "ssr")]

@@ -328,10 +328,7 @@ fn unpriced_line(m: tollbooth::metering::unpriced::UnpricedModel) -> UnpricedLin
 /// Unpriced models across all organizations (platform admins only).
 #[server(endpoint = "admin_unpriced_models")]
 pub async fn admin_unpriced_models() -> Result<Vec<UnpricedLine>, AppError> {
-    let user = ssr::require_user().await?;
-    if !user.is_platform_admin {
-        return Err(ssr::fail(tollbooth::Error::Forbidden("platform admins only".into())));
-    }
-    let list = tollbooth::metering::unpriced::unpriced_models(&ssr::ctx()?.db, None).await.map_err(ssr::fail)?;
+    let (ctx, _) = ssr::platform_admin().await?;
+    let list = tollbooth::metering::unpriced::unpriced_models(&ctx.db, None).await.map_err(ssr::fail)?;
     Ok(list.into_iter().map(unpriced_line).collect())
 }
