@@ -63,6 +63,7 @@ pub struct Db {
     prices: Arc<PriceCache>,
     quota: Arc<Memory>,
     rate: Arc<RateLimits>,
+    refusals: Arc<crate::audit::RefusalTally>,
 }
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -79,7 +80,7 @@ impl Db {
                 let opts = AnyConnectOptions::from_str(&url)?;
                 let read = sqlite_pool(opts.clone(), 8).await?;
                 let write = sqlite_pool(opts, 1).await?;
-                Ok(Db { engine, read, write, prices: Arc::default(), quota: Arc::default(), rate: Arc::default() })
+                Ok(Db { engine, read, write, prices: Arc::default(), quota: Arc::default(), rate: Arc::default(), refusals: Arc::default() })
             }
             Engine::Postgres => {
                 let opts = AnyConnectOptions::from_str(url)?;
@@ -88,7 +89,7 @@ impl Db {
                     .acquire_timeout(Duration::from_secs(10))
                     .connect_with(opts)
                     .await?;
-                Ok(Db { engine, read: pool.clone(), write: pool, prices: Arc::default(), quota: Arc::default(), rate: Arc::default() })
+                Ok(Db { engine, read: pool.clone(), write: pool, prices: Arc::default(), quota: Arc::default(), rate: Arc::default(), refusals: Arc::default() })
             }
         }
     }
@@ -128,6 +129,12 @@ impl Db {
     /// This process's rate limiters.
     pub fn rate_limits(&self) -> &RateLimits {
         &self.rate
+    }
+
+    /// Limit refusals counted per minute for the audit log (see
+    /// [`crate::audit::flush_refusals`]).
+    pub fn refusals(&self) -> &crate::audit::RefusalTally {
+        &self.refusals
     }
 
     /// Starts a write transaction. On SQLite it takes the write lock at once

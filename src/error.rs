@@ -11,6 +11,9 @@ pub struct Refusal {
     pub message: String,
     /// 403 (a standing count such as projects) or 429 (a window or rate).
     pub status: u16,
+    /// Which limit refused, for the audit log: `tokens/day`, `projects/total`,
+    /// `requests/minute` (`… key <id>` for a key's own), `budget:<id>`.
+    pub limit: String,
     /// Fields merged into the JSON error body.
     pub details: serde_json::Value,
     pub retry_after_secs: Option<u64>,

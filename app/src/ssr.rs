@@ -29,12 +29,25 @@ pub fn ctx() -> Result<AppContext, AppError> {
     use_context::<AppContext>().ok_or_else(|| AppError::new(500, "server context missing"))
 }
 
+/// Who is calling, remembered by [`user_of`] and [`scope`] so that a denial
+/// can name them in the audit log.
+#[derive(Clone, Debug)]
+struct Caller {
+    user_id: String,
+    email: String,
+    org_id: Option<String>,
+}
+
 /// Converts a core error into the server function error, setting the response
-/// status; internals are logged and replaced by a generic sentence.
+/// status; internals are logged and replaced by a generic sentence. A
+/// `Forbidden` (a role or admin check) is recorded as `access.denied`.
 pub fn fail(e: tollbooth::Error) -> AppError {
     let status = e.status_code();
     if status >= 500 {
         tracing::error!(error = ?e, "server function failed");
+    }
+    if let tollbooth::Error::Forbidden(why) = &e {
+        audit_denied(why);
     }
     if let Some(resp) = use_context::<leptos_axum::ResponseOptions>() {
         if let Ok(code) = http::StatusCode::from_u16(status) {
@@ -63,6 +76,33 @@ pub async fn session() -> Result<Session, AppError> {
     })
 }
 
+/// Writes `access.denied` for the current request, naming the caller (when
+/// signed in), the server function's path, why, and the request's origin.
+/// Written by a spawned task: `fail` is synchronous, and the answer to the
+/// caller does not wait for the log.
+fn audit_denied(why: &str) {
+    use axum::extract::ConnectInfo;
+    let (Some(ctx), Some(parts)) = (use_context::<AppContext>(), use_context::<http::request::Parts>()) else { return };
+    let caller = use_context::<Caller>();
+    let path = parts.uri.path().to_string();
+    let ip = parts.extensions.get::<ConnectInfo<std::net::SocketAddr>>().map(|c| c.0.ip().to_string());
+    let user_agent = parts.headers.get(http::header::USER_AGENT).and_then(|v| v.to_str().ok()).map(str::to_string);
+    let details = serde_json::json!({ "reason": why });
+    leptos::task::spawn(async move {
+        use tollbooth::audit::{Actor, NewEntry, Origin, Outcome};
+        let actor = match &caller {
+            Some(c) => Actor::user(&c.user_id, &c.email),
+            None => Actor::anonymous("anonymous"),
+        };
+        let org = caller.as_ref().and_then(|c| c.org_id.as_deref());
+        let entry = NewEntry::new(org, actor, "access.denied", Some(&path))
+            .result(Outcome::Denied)
+            .origin(Origin { ip: ip.as_deref(), user_agent: user_agent.as_deref() })
+            .details(details);
+        tollbooth::audit::record_or_log(&ctx.db, &entry).await;
+    });
+}
+
 /// Maps a session-store failure to a server function error.
 pub fn session_error(e: tower_sessions::session::Error) -> AppError {
     tracing::error!(error = %e, "session store failed");
@@ -88,6 +128,9 @@ pub async fn user_of(ctx: &AppContext, session: &Session) -> Result<Option<UserV
         return Ok(None);
     };
     let user = accounts::get_user(&ctx.db, &id).await.map_err(fail)?;
+    if let Some(u) = &user {
+        provide_context(Caller { user_id: u.id.clone(), email: u.email.clone(), org_id: None });
+    }
     if user.is_none() {
         // The account is gone; forget the stale session.
         session.flush().await.map_err(session_error)?;
@@ -118,6 +161,7 @@ pub async fn scope(org_id: &str) -> Result<(AppContext, OrgScope, UserView), App
     let session = session().await?;
     let user = user_of(&ctx, &session).await?.ok_or_else(|| fail(tollbooth::Error::Unauthorized("please sign in")))?;
     let scope = orgs::authorize(&ctx.db, org_id, &user.id).await.map_err(fail)?;
+    provide_context(Caller { user_id: user.id.clone(), email: user.email.clone(), org_id: Some(scope.org_id.clone()) });
     if session.get::<String>(SESSION_ORG).await.map_err(session_error)?.as_deref() != Some(org_id) {
         session.insert(SESSION_ORG, org_id).await.map_err(session_error)?;
     }
@@ -166,6 +210,12 @@ pub async fn audit_after(
     let origin = tollbooth::audit::Origin { ip: origin.0.as_deref(), user_agent: origin.1.as_deref() };
     let entry = tollbooth::audit::NewEntry::new(org_id, actor, action, target).result(result).origin(origin).details(details);
     tollbooth::audit::record_or_log(&ctx.db, &entry).await;
+}
+
+/// `user` acting from this request, for the services that audit their change.
+pub async fn by(user: &UserView) -> tollbooth::audit::By {
+    let (ip, user_agent) = origin().await;
+    tollbooth::audit::By::user(&user.id, &user.email).from(ip, user_agent)
 }
 
 /// The request's IP and user agent.

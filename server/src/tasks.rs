@@ -26,6 +26,9 @@ pub const BILLING_EVERY: Duration = Duration::from_secs(60);
 /// How often raw events past their plan's retention move to the archive.
 pub const ARCHIVE_EVERY: Duration = Duration::from_secs(3600);
 
+/// How often ended minutes of counted limit refusals go to the audit log.
+pub const REFUSALS_EVERY: Duration = Duration::from_secs(10);
+
 /// Starts the background tasks; the handle completes after `stop` turns true.
 pub fn spawn(db: Db, notifier: Notifier, billing: Billing, mut stop: watch::Receiver<bool>) -> JoinHandle<()> {
     tokio::spawn(async move {
@@ -34,6 +37,7 @@ pub fn spawn(db: Db, notifier: Notifier, billing: Billing, mut stop: watch::Rece
         let mut deliver_tick = tokio::time::interval(DELIVER_EVERY);
         let mut billing_tick = tokio::time::interval(BILLING_EVERY);
         let mut archive_tick = tokio::time::interval(ARCHIVE_EVERY);
+        let mut refusals_tick = tokio::time::interval(REFUSALS_EVERY);
         archive_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         billing_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         deliver_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -44,9 +48,12 @@ pub fn spawn(db: Db, notifier: Notifier, billing: Billing, mut stop: watch::Rece
                 _ = deliver_tick.tick() => deliver(&db, &notifier).await,
                 _ = billing_tick.tick() => bill(&db, &billing).await,
                 _ = archive_tick.tick() => archive(&db).await,
+                _ = refusals_tick.tick() => refusals(&db, false).await,
                 _ = stop.changed() => break,
             }
         }
+        // What the last minutes counted, before the process goes.
+        refusals(&db, true).await;
     })
 }
 
@@ -86,6 +93,12 @@ async fn prune(db: &Db) {
     }
     if let Err(e) = tollbooth::accounts::throttle::prune(db).await {
         tracing::warn!(error = ?e, "pruning login failures failed");
+    }
+}
+
+async fn refusals(db: &Db, all: bool) {
+    if let Err(e) = tollbooth::audit::flush_refusals(db, tollbooth::clock::now_ms(), all).await {
+        tracing::warn!(error = ?e, pending = db.refusals().pending(), "writing counted refusals to the audit log failed; retried");
     }
 }
 

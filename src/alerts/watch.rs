@@ -262,6 +262,7 @@ fn refusal(list: &[Exhausted], who: &Subject, now: i64) -> Option<Refusal> {
     Some(Refusal {
         message,
         status: 429,
+        limit: format!("budget:{}", b.id),
         details: json!({
             "limit": "budget",
             "budget": {

@@ -85,9 +85,13 @@ mod chain;
 mod report;
 #[cfg(feature = "ssr")]
 mod service;
+#[cfg(feature = "ssr")]
+mod tally;
 
 #[cfg(feature = "ssr")]
 pub use chain::{entry_hash, Broken, GENESIS};
 pub use report::*;
 #[cfg(feature = "ssr")]
 pub use service::*;
+#[cfg(feature = "ssr")]
+pub use tally::{flush_refusals, RefusalTally};

@@ -47,6 +47,45 @@ pub struct Origin<'a> {
     pub user_agent: Option<&'a str>,
 }
 
+/// Who acted and from where, owned: what the edge hands a service that
+/// records its change in the change's own transaction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct By {
+    pub kind: ActorKind,
+    pub id: Option<String>,
+    pub label: String,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+impl By {
+    pub fn user(id: &str, email: &str) -> Self {
+        By { kind: ActorKind::User, id: Some(id.to_string()), label: email.to_string(), ip: None, user_agent: None }
+    }
+    pub fn api_key(id: &str, name: &str) -> Self {
+        By { kind: ActorKind::ApiKey, id: Some(id.to_string()), label: name.to_string(), ip: None, user_agent: None }
+    }
+    pub fn system(label: &str) -> Self {
+        By { kind: ActorKind::System, id: None, label: label.to_string(), ip: None, user_agent: None }
+    }
+    /// The request's IP address and `User-Agent`.
+    pub fn from(mut self, ip: Option<String>, user_agent: Option<String>) -> Self {
+        self.ip = ip;
+        self.user_agent = user_agent;
+        self
+    }
+    pub fn actor(&self) -> Actor<'_> {
+        Actor { kind: self.kind, id: self.id.as_deref(), label: &self.label }
+    }
+    pub fn origin(&self) -> Origin<'_> {
+        Origin { ip: self.ip.as_deref(), user_agent: self.user_agent.as_deref() }
+    }
+    /// A successful `action` by this actor, from this origin.
+    pub fn entry<'a>(&'a self, org_id: Option<&'a str>, action: &'a str, target: Option<&'a str>) -> NewEntry<'a> {
+        NewEntry::new(org_id, self.actor(), action, target).origin(self.origin())
+    }
+}
+
 /// An entry to append.
 #[derive(Debug, Clone)]
 pub struct NewEntry<'a> {

@@ -1,9 +1,11 @@
 //! Budget services, every one scoped to an organization id.
 
 use chrono::{Datelike, Days, Months};
+use serde_json::json;
 use sqlx::{AnyConnection, Row};
 
 use super::{forecast, percent, Action, BudgetDef, BudgetInput, BudgetPeriod, BudgetStatus, BudgetView, Scope};
+use crate::audit::{self, By};
 use crate::clock::now_ms;
 use crate::db::Db;
 use crate::ids::{is_valid_id, new_id};
@@ -90,8 +92,13 @@ async fn get_with_amount(conn: &mut AnyConnection, org_id: &str, id: &str) -> Re
     Ok((view_of(&row)?, row.try_get("amount_nanos")?))
 }
 
+/// The budget as the audit log keeps it.
+fn audited(v: &BudgetView) -> serde_json::Value {
+    serde_json::to_value(v).unwrap_or_default()
+}
+
 /// Creates a budget.
-pub async fn create(db: &Db, org_id: &str, input: &BudgetInput) -> Result<BudgetView> {
+pub async fn create(db: &Db, org_id: &str, input: &BudgetInput, by: &By) -> Result<BudgetView> {
     let def = input.parse()?;
     let mut tx = db.begin().await?;
     let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM budgets WHERE org_id = $1").bind(org_id).fetch_one(&mut *tx).await?;
@@ -119,18 +126,21 @@ pub async fn create(db: &Db, org_id: &str, input: &BudgetInput) -> Result<Budget
     // Its spend counter starts from what the period has already spent.
     crate::alerts::watch::reset(&mut tx, org_id, &id, now).await?;
     let view = get_in(&mut tx, org_id, &id).await?;
+    let entry = by.entry(Some(org_id), "budget.create", Some(&id)).details(json!({ "budget": audited(&view) }));
+    audit::record_in(&mut tx, db.engine, &entry).await?;
     tx.commit().await?;
     crate::alerts::watch::forget(org_id);
     Ok(view)
 }
 
 /// Replaces a budget's definition.
-pub async fn update(db: &Db, org_id: &str, id: &str, input: &BudgetInput) -> Result<BudgetView> {
+pub async fn update(db: &Db, org_id: &str, id: &str, input: &BudgetInput, by: &By) -> Result<BudgetView> {
     let def: BudgetDef = input.parse()?;
     if !is_valid_id(id) {
         return Err(Error::NotFound("budget"));
     }
     let mut tx = db.begin().await?;
+    let before = get_in(&mut tx, org_id, id).await?;
     let done = sqlx::query(
         "UPDATE budgets SET name = $3, scope = $4, scope_id = $5, period = $6, amount_nanos = $7, thresholds = $8, \
          action = $9, updated_at = $10 WHERE id = $1 AND org_id = $2",
@@ -153,21 +163,20 @@ pub async fn update(db: &Db, org_id: &str, id: &str, input: &BudgetInput) -> Res
     // The scope or period may have changed: count again from the usage.
     crate::alerts::watch::reset(&mut tx, org_id, id, now_ms()).await?;
     let view = get_in(&mut tx, org_id, id).await?;
+    let entry = by.entry(Some(org_id), "budget.update", Some(id)).details(json!({ "before": audited(&before), "after": audited(&view) }));
+    audit::record_in(&mut tx, db.engine, &entry).await?;
     tx.commit().await?;
     crate::alerts::watch::forget(org_id);
     Ok(view)
 }
 
 /// Deletes a budget.
-pub async fn delete(db: &Db, org_id: &str, id: &str) -> Result<()> {
-    if !is_valid_id(id) {
-        return Err(Error::NotFound("budget"));
-    }
+pub async fn delete(db: &Db, org_id: &str, id: &str, by: &By) -> Result<()> {
     let mut tx = db.begin().await?;
-    let done = sqlx::query("DELETE FROM budgets WHERE id = $1 AND org_id = $2").bind(id).bind(org_id).execute(&mut *tx).await?;
-    if done.rows_affected() == 0 {
-        return Err(Error::NotFound("budget"));
-    }
+    let before = get_in(&mut tx, org_id, id).await?;
+    sqlx::query("DELETE FROM budgets WHERE id = $1 AND org_id = $2").bind(id).bind(org_id).execute(&mut *tx).await?;
+    let entry = by.entry(Some(org_id), "budget.delete", Some(id)).details(json!({ "budget": audited(&before) }));
+    audit::record_in(&mut tx, db.engine, &entry).await?;
     tx.commit().await?;
     crate::alerts::watch::forget(org_id);
     Ok(())

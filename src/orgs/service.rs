@@ -3,7 +3,10 @@
 use std::str::FromStr;
 
 use super::{store, OrgSummary, InvitePreview, InviteView, MemberView, MyOrg, NewInvite, OrgName, OrgScope, OrgView, Role};
+use serde_json::json;
+
 use crate::accounts::{self, Email, Password, UserView};
+use crate::audit::{self, By};
 use crate::clock::now_ms;
 use crate::db::Db;
 use crate::ids::{is_valid_id, new_id};
@@ -87,7 +90,7 @@ pub async fn update_settings(db: &Db, scope: &OrgScope, name: &str, time_zone: &
 
 /// Changes a member's role. Owners may grant any role; admins may not touch
 /// owners nor make anyone an owner. The organization always keeps an owner.
-pub async fn change_role(db: &Db, scope: &OrgScope, user_id: &str, new_role: Role) -> Result<()> {
+pub async fn change_role(db: &Db, scope: &OrgScope, user_id: &str, new_role: Role, by: &By) -> Result<()> {
     scope.require(Role::Admin)?;
     let mut tx = db.begin().await?;
     store::lock_org(&mut tx, &scope.org_id).await?;
@@ -99,13 +102,18 @@ pub async fn change_role(db: &Db, scope: &OrgScope, user_id: &str, new_role: Rol
         return Err(Error::conflict("role", "an organization must keep at least one owner; make someone else owner first"));
     }
     store::set_role(&mut tx, &scope.org_id, user_id, new_role).await?;
+    let email = store::user_email(&mut tx, user_id).await?;
+    let entry = by
+        .entry(Some(&scope.org_id), "member.role_change", Some(user_id))
+        .details(json!({ "email": email, "from": current.as_str(), "to": new_role.as_str() }));
+    audit::record_in(&mut tx, db.engine, &entry).await?;
     tx.commit().await?;
     Ok(())
 }
 
 /// Removes a member (owners and admins; anyone may remove themselves).
 /// The last owner cannot be removed.
-pub async fn remove_member(db: &Db, scope: &OrgScope, user_id: &str) -> Result<()> {
+pub async fn remove_member(db: &Db, scope: &OrgScope, user_id: &str, by: &By) -> Result<()> {
     if user_id != scope.user_id {
         scope.require(Role::Admin)?;
     }
@@ -119,12 +127,17 @@ pub async fn remove_member(db: &Db, scope: &OrgScope, user_id: &str) -> Result<(
         return Err(Error::conflict("member", "the last owner cannot be removed; make someone else owner first"));
     }
     store::delete_membership(&mut tx, &scope.org_id, user_id).await?;
+    let email = store::user_email(&mut tx, user_id).await?;
+    let entry = by
+        .entry(Some(&scope.org_id), "member.remove", Some(user_id))
+        .details(json!({ "email": email, "role": current.as_str(), "left": user_id == scope.user_id }));
+    audit::record_in(&mut tx, db.engine, &entry).await?;
     tx.commit().await?;
     Ok(())
 }
 
 /// Creates an invite for `email` with `role`; the returned token goes in the link.
-pub async fn invite(db: &Db, scope: &OrgScope, email: &str, role: Role) -> Result<NewInvite> {
+pub async fn invite(db: &Db, scope: &OrgScope, email: &str, role: Role, by: &By) -> Result<NewInvite> {
     scope.require(Role::Admin)?;
     if role == Role::Owner && scope.role < Role::Owner {
         return Err(Error::Forbidden("only an owner can invite another owner".into()));
@@ -139,8 +152,12 @@ pub async fn invite(db: &Db, scope: &OrgScope, email: &str, role: Role) -> Resul
     }
     // Members and pending invites together stay within the plan.
     crate::quota::resources::lock_org(&mut tx, db.engine, &scope.org_id).await?;
-    crate::quota::resources::ensure_room(&mut tx, &scope.org_id, crate::plans::Metric::Members, 1).await?;
+    crate::quota::resources::ensure_room(db, &mut tx, &scope.org_id, crate::plans::Metric::Members, 1).await?;
     store::insert_invite(&mut tx, &scope.org_id, &invite, &secrets::digest(&token), &scope.user_id).await?;
+    let entry = by
+        .entry(Some(&scope.org_id), "member.invite", Some(&invite.id))
+        .details(json!({ "email": invite.email, "role": role.as_str() }));
+    audit::record_in(&mut tx, db.engine, &entry).await?;
     tx.commit().await?;
     Ok(NewInvite { invite, token })
 }
@@ -153,12 +170,13 @@ pub async fn list_invites(db: &Db, scope: &OrgScope) -> Result<Vec<InviteView>> 
 }
 
 /// Revokes a pending invite of the organization.
-pub async fn revoke_invite(db: &Db, scope: &OrgScope, invite_id: &str) -> Result<()> {
+pub async fn revoke_invite(db: &Db, scope: &OrgScope, invite_id: &str, by: &By) -> Result<()> {
     scope.require(Role::Admin)?;
     let mut tx = db.begin().await?;
     if !store::revoke_invite(&mut tx, &scope.org_id, invite_id, now_ms()).await? {
         return Err(Error::NotFound("invite"));
     }
+    audit::record_in(&mut tx, db.engine, &by.entry(Some(&scope.org_id), "member.invite_revoke", Some(invite_id))).await?;
     tx.commit().await?;
     Ok(())
 }
@@ -196,7 +214,7 @@ pub enum Acceptor {
 
 /// Accepts an invite: joins the organization with the invited role. Returns the
 /// user (to sign in) and the organization id.
-pub async fn accept_invite(db: &Db, token: &str, who: Acceptor) -> Result<(UserView, String)> {
+pub async fn accept_invite(db: &Db, token: &str, who: Acceptor, origin: audit::Origin<'_>) -> Result<(UserView, String)> {
     let mut tx = db.begin().await?;
     let row = pending_invite(&mut tx, token).await?;
     let email = Email::parse(&row.view.email)?;
@@ -227,6 +245,10 @@ pub async fn accept_invite(db: &Db, token: &str, who: Acceptor) -> Result<(UserV
         return Err(Error::conflict("invite", "this invite has already been used"));
     }
     store::insert_membership(&mut tx, &row.org_id, &user.id, row.view.role, now_ms()).await?;
+    let entry = audit::NewEntry::new(Some(&row.org_id), audit::Actor::user(&user.id, &user.email), "member.join", Some(&user.id))
+        .origin(origin)
+        .details(json!({ "invite": row.view.id, "role": row.view.role.as_str() }));
+    audit::record_in(&mut tx, db.engine, &entry).await?;
     tx.commit().await?;
     Ok((user, row.org_id))
 }

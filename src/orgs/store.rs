@@ -76,6 +76,11 @@ pub(super) async fn role(conn: &mut AnyConnection, org_id: &str, user_id: &str) 
     r.map(role_of).transpose()
 }
 
+/// A user's e-mail (for the audit log's details).
+pub(super) async fn user_email(conn: &mut AnyConnection, user_id: &str) -> Result<Option<String>> {
+    Ok(sqlx::query_scalar("SELECT email FROM users WHERE id = $1").bind(user_id).fetch_optional(conn).await?)
+}
+
 pub(super) async fn set_role(conn: &mut AnyConnection, org_id: &str, user_id: &str, role: Role) -> Result<()> {
     sqlx::query("UPDATE memberships SET role = $3 WHERE org_id = $1 AND user_id = $2")
         .bind(org_id)

@@ -52,7 +52,7 @@ pub async fn create(db: &Db, scope: &OrgScope, name: &str, slug: &str) -> Result
     // Counted and inserted under the organization's lock, so two concurrent
     // creations cannot both take the last slot.
     resources::lock_org(&mut tx, db.engine, &scope.org_id).await?;
-    resources::ensure_room(&mut tx, &scope.org_id, Metric::Projects, 1).await?;
+    resources::ensure_room(db, &mut tx, &scope.org_id, Metric::Projects, 1).await?;
     let p = ProjectView { id: new_id(), name, slug: slug.as_str().to_string(), created_at: now_ms(), archived_at: None };
     let inserted = sqlx::query(
         "INSERT INTO projects (id, org_id, name, slug, created_by, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
@@ -84,7 +84,7 @@ pub async fn set_archived(db: &Db, scope: &OrgScope, project_id: &str, archived:
     let mut tx = db.begin().await?;
     resources::lock_org(&mut tx, db.engine, &scope.org_id).await?;
     if !archived {
-        resources::ensure_room(&mut tx, &scope.org_id, Metric::Projects, 1).await?;
+        resources::ensure_room(db, &mut tx, &scope.org_id, Metric::Projects, 1).await?;
     }
     let sql = if archived {
         "UPDATE projects SET archived_at = $3 WHERE id = $1 AND org_id = $2 AND archived_at IS NULL"

@@ -105,6 +105,10 @@ impl RateLimits {
             Error::LimitReached(Box::new(Refusal {
                 message,
                 status: 429,
+                limit: match scope {
+                    Scope::Org(_) => format!("{metric}/minute"),
+                    Scope::Key(id) => format!("{metric}/minute key {id}"),
+                },
                 details: json!({
                     "metric": metric.as_str(),
                     "window": "minute",

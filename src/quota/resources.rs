@@ -51,6 +51,7 @@ pub fn refusal(org_id: &str, metric: Metric, limit: i64, used: i64, adding: i64)
     Error::LimitReached(Box::new(Refusal {
         message,
         status: 403,
+        limit: format!("{}/{}", metric.as_str(), Period::Total.as_str()),
         details: json!({
             "metric": metric.as_str(),
             "window": Period::Total.as_str(),
@@ -63,8 +64,9 @@ pub fn refusal(org_id: &str, metric: Metric, limit: i64, used: i64, adding: i64)
     }))
 }
 
-/// Refuses when adding `adding` of `metric` would pass a hard limit.
-pub async fn ensure_room(conn: &mut AnyConnection, org_id: &str, metric: Metric, adding: i64) -> Result<()> {
+/// Refuses when adding `adding` of `metric` would pass a hard limit (the
+/// refusal is counted for the audit log).
+pub async fn ensure_room(db: &Db, conn: &mut AnyConnection, org_id: &str, metric: Metric, adding: i64) -> Result<()> {
     let plan = crate::plans::store::org_plan(conn, org_id).await?;
     let Some(limit) = plan.limit(metric, Period::Total).cloned() else { return Ok(()) };
     if !limit.hard {
@@ -72,7 +74,7 @@ pub async fn ensure_room(conn: &mut AnyConnection, org_id: &str, metric: Metric,
     }
     let used = count(conn, org_id, metric).await?;
     if used + adding > limit.value {
-        return Err(refusal(org_id, metric, limit.value, used, adding));
+        return db.refusals().observe(org_id, Err(refusal(org_id, metric, limit.value, used, adding)), crate::clock::now_ms());
     }
     Ok(())
 }
@@ -101,7 +103,7 @@ pub async fn change_documents(db: &Db, org_id: &str, delta: i64) -> Result<Docum
     }
     if let Some(l) = &limit {
         if delta > 0 && l.hard && used + delta > l.value {
-            return Err(refusal(org_id, Metric::Documents, l.value, used, delta));
+            return db.refusals().observe(org_id, Err(refusal(org_id, Metric::Documents, l.value, used, delta)), crate::clock::now_ms());
         }
     }
     sqlx::query(

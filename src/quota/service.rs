@@ -53,13 +53,20 @@ impl CheckBody {
     }
 }
 
+/// The audit log's name of a limit: `tokens/day`.
+fn limit_key(r: &rules::LimitResult) -> String {
+    format!("{}/{}", r.metric, r.window.as_str())
+}
+
 fn refused(org_id: &str, d: Decision, now: i64) -> Error {
     let retry = d.retry_after_secs(now);
     let status = if d.refused().is_some_and(|r| r.window == Period::Total) { 403 } else { 429 };
+    let limit = d.refused().map(limit_key).unwrap_or_default();
     let body = CheckBody::of(org_id, d);
     Error::LimitReached(Box::new(Refusal {
         message: body.reason.clone().unwrap_or_default(),
         status,
+        limit,
         details: serde_json::to_value(&body).unwrap_or_else(|_| json!({})),
         retry_after_secs: retry,
     }))
@@ -111,7 +118,9 @@ pub async fn check_for(db: &Db, org_id: &str, who: &Subject, asks: &[Ask]) -> Re
     let asks = rules::merge(asks)?;
     let now = now_ms();
     if db.engine == Engine::Sqlite {
-        refuse_if_paused(db, org_id, who, now).await?;
+        if let Err(e) = refuse_if_paused(db, org_id, who, now).await {
+            return db.refusals().observe(org_id, Err(e), now);
+        }
     }
     let resources = if asks.iter().any(|a| a.metric.is_resource()) {
         let mut conn = db.reader().acquire().await?;
@@ -129,6 +138,7 @@ pub async fn check_for(db: &Db, org_id: &str, who: &Subject, asks: &[Ask]) -> Re
         Engine::Postgres => {
             let mut conn = db.reader().acquire().await?;
             if let Some(r) = crate::alerts::watch::paused_in(&mut conn, org_id, who, now).await? {
+                db.refusals().note(org_id, &r, now);
                 return Err(Error::LimitReached(Box::new(r)));
             }
             let (plan, tz, tally) = stored_tally(&mut conn, org_id, now).await?;
@@ -149,10 +159,12 @@ async fn refuse_if_paused(db: &Db, org_id: &str, who: &Subject, now: i64) -> Res
     }
 }
 
-/// Raises the `quota_exceeded` alert for the limit that refused (once per
-/// limit and window).
+/// Counts the refusal for the audit log and raises the `quota_exceeded`
+/// alert for the limit that refused (once per limit and window).
 async fn note_refusal(db: &Db, org_id: &str, d: &Decision, now: i64) {
     let Some(r) = d.refused() else { return };
+    let status = if r.window == Period::Total { 403 } else { 429 };
+    db.refusals().note_limit(org_id, &limit_key(r), &r.explain(), status, now);
     if !r.hard {
         return;
     }
@@ -229,10 +241,10 @@ pub async fn reserve(db: &Db, sender: &Sender, input: ReserveInput) -> Result<Gr
     let tokens = amounts[0];
     let who = Subject { project_id: row.project_id.clone(), user_id: row.user_id.clone(), api_key_id: row.api_key_id.clone() };
     let decided = match db.engine {
-        Engine::Sqlite => {
-            refuse_if_paused(db, &row.org_id, &who, now).await?;
-            reserve_in_memory(db, &row, &asks, tokens, now).await
-        }
+        Engine::Sqlite => match refuse_if_paused(db, &row.org_id, &who, now).await {
+            Ok(()) => reserve_in_memory(db, &row, &asks, tokens, now).await,
+            Err(e) => Err(Failed(e)),
+        },
         Engine::Postgres => reserve_in_database(db, &row, &who, &asks, tokens, now).await,
     };
     let results = match decided {
@@ -241,7 +253,8 @@ pub async fn reserve(db: &Db, sender: &Sender, input: ReserveInput) -> Result<Gr
             note_refusal(db, &row.org_id, &d, now).await;
             return Err(refused(&row.org_id, d, now));
         }
-        Err(Failed(e)) => return Err(e),
+        // A paused budget or the tokens-per-minute rate.
+        Err(Failed(e)) => return db.refusals().observe(&row.org_id, Err(e), now),
     };
     Ok(Granted { reservation_id: row.id, expires_at: to_rfc3339(row.expires_at), results })
 }

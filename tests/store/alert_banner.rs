@@ -7,7 +7,7 @@ use tollbooth::metering::{parse_batch, record_usage, Sender};
 use tollbooth::pricing::{store as prices, ModelPrice, PriceBook, UnitPrice};
 use tollbooth::test_both_engines;
 
-use super::sign_up;
+use super::{by, sign_up};
 
 /// `gpt-banner` costs $0.00001 per input token: 100,000 tokens are $1.
 async fn org(db: &Db, name: &str) -> Sender {
@@ -41,9 +41,9 @@ fn budget(name: &str, scope: &str, scope_id: Option<&str>, amount: &str) -> Budg
 test_both_engines! {
     async fn the_banner_lists_budgets_from_80_percent_of_this_period_fullest_first(db) {
         let s = org(db, "Acme").await;
-        let monthly = budgets::create(db, &s.org_id, &budget("Org monthly", "organization", None, "1.00")).await.unwrap();
-        let bot = budgets::create(db, &s.org_id, &budget("Bot", "project", Some("bot"), "0.10")).await.unwrap();
-        budgets::create(db, &s.org_id, &budget("Roomy", "organization", None, "100")).await.unwrap();
+        let monthly = budgets::create(db, &s.org_id, &budget("Org monthly", "organization", None, "1.00"), &by()).await.unwrap();
+        let bot = budgets::create(db, &s.org_id, &budget("Bot", "project", Some("bot"), "0.10"), &by()).await.unwrap();
+        budgets::create(db, &s.org_id, &budget("Roomy", "organization", None, "100"), &by()).await.unwrap();
         assert!(budget_banners(db, &s.org_id).await.unwrap().is_empty(), "nothing spent yet");
 
         spend(db, &s, 79_999, None).await; // $0.79999: just below 80%

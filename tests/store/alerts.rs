@@ -10,7 +10,7 @@ use tollbooth::quota::{self, rules::Ask, ReserveInput, Subject};
 use tollbooth::testing::TestDb;
 use tollbooth::{test_both_engines, Error};
 
-use super::sign_up;
+use super::{by, sign_up};
 
 /// `gpt-alert` costs $0.00001 per input token: 100,000 tokens are $1.
 async fn price(db: &Db) {
@@ -57,7 +57,7 @@ async fn count(db: &Db, sql: &str, org_id: &str) -> i64 {
 test_both_engines! {
     async fn each_threshold_fires_exactly_once_under_concurrent_ingest(db) {
         let s = org(db, "Acme").await;
-        budgets::create(db, &s.org_id, &budget("organization", None, "1.00", "notify")).await.unwrap();
+        budgets::create(db, &s.org_id, &budget("organization", None, "1.00", "notify"), &by()).await.unwrap();
         // 40 concurrent batches of $0.05: $2.00 in all, crossing 50%, 80% and 100%.
         let tasks: Vec<_> = (0..40)
             .map(|_| {
@@ -100,7 +100,7 @@ test_both_engines! {
     async fn a_budget_created_mid_period_counts_what_was_spent_and_fires_only_new_crossings(db) {
         let s = org(db, "Acme").await;
         spend(db, &s, 60_000, None, None).await; // $0.60 before the budget
-        budgets::create(db, &s.org_id, &budget("organization", None, "1.00", "notify")).await.unwrap();
+        budgets::create(db, &s.org_id, &budget("organization", None, "1.00", "notify"), &by()).await.unwrap();
         spend(db, &s, 25_000, None, None).await; // $0.85: crosses 80% only
         let list = alerts::list(db, &s.org_id, false, 100).await.unwrap();
         assert_eq!(list.iter().map(|a| a.threshold.as_str()).collect::<Vec<_>>(), vec!["80% of $1.00"]);
@@ -111,7 +111,7 @@ test_both_engines! {
 
     async fn an_exhausted_pause_budget_refuses_its_scope_until_raised(db) {
         let s = org(db, "Acme").await;
-        let b = budgets::create(db, &s.org_id, &budget("project", Some("bot"), "0.10", "pause")).await.unwrap();
+        let b = budgets::create(db, &s.org_id, &budget("project", Some("bot"), "0.10", "pause"), &by()).await.unwrap();
         spend(db, &s, 20_000, Some("bot"), None).await; // $0.20
         let bot = ReserveInput { project_id: Some("bot".into()), asks: vec![Ask { metric: Metric::Tokens, amount: 10 }], ..Default::default() };
         let Err(Error::LimitReached(r)) = quota::reserve(db, &s, bot.clone()).await else { panic!("expected the budget to refuse") };
@@ -129,7 +129,7 @@ test_both_engines! {
         let st = budgets::status(db, &s.org_id, &b.id).await.unwrap();
         assert_eq!(st.spent_usd, "0.21");
         // Raising the budget lifts the pause.
-        budgets::update(db, &s.org_id, &b.id, &budget("project", Some("bot"), "1.00", "pause")).await.unwrap();
+        budgets::update(db, &s.org_id, &b.id, &budget("project", Some("bot"), "1.00", "pause"), &by()).await.unwrap();
         quota::reserve(db, &s, bot).await.unwrap();
     }
 
@@ -212,7 +212,7 @@ test_both_engines! {
         let s = org(db, "Hooks").await;
         let ep = webhooks::create(db, &s.org_id, "http://127.0.0.1:9/hook").await.unwrap();
         assert!(ep.secret.starts_with("whsec_"));
-        budgets::create(db, &s.org_id, &budget("organization", None, "1.00", "notify")).await.unwrap();
+        budgets::create(db, &s.org_id, &budget("organization", None, "1.00", "notify"), &by()).await.unwrap();
         spend(db, &s, 50_000, None, None).await; // 50%
         let mut now = now_ms();
         for attempt in 1..=5 {
@@ -243,7 +243,7 @@ async fn an_undelivered_notification_survives_a_restart_and_is_delivered_once(en
     let Some(t) = TestDb::new(engine).await else { return };
     let s = org(&t.db, "Durable").await;
     webhooks::create(&t.db, &s.org_id, "http://127.0.0.1:9/hook").await.unwrap();
-    budgets::create(&t.db, &s.org_id, &budget("organization", None, "1.00", "notify")).await.unwrap();
+    budgets::create(&t.db, &s.org_id, &budget("organization", None, "1.00", "notify"), &by()).await.unwrap();
     spend(&t.db, &s, 50_000, None, None).await;
     let now = now_ms();
     // The first process claims it and dies before sending.

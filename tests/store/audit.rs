@@ -87,3 +87,102 @@ test_both_engines! {
         assert_eq!(audit::report(db, None, 10, 10).await.unwrap_err().field(), Some("to"));
     }
 }
+
+/// The org's entries whose action starts with `prefix`, oldest first.
+async fn trail(db: &tollbooth::db::Db, org_id: &str, prefix: &str) -> Vec<tollbooth::audit::AuditEntryView> {
+    let f = AuditFilter { action: prefix.into(), ..Default::default() };
+    let mut v = audit::list(db, Some(org_id), &f, "UTC", 1000).await.unwrap();
+    v.reverse();
+    v
+}
+
+test_both_engines! {
+    async fn member_changes_and_budget_edits_are_audited_with_actor_and_origin(db) {
+        use tollbooth::audit::By;
+        use tollbooth::orgs::{self, Acceptor, OrgScope, Role};
+        let a = crate::sign_up_on_team(db, "owner@example.com", "A").await;
+        let owner = OrgScope { org_id: a.org.id.clone(), user_id: a.user.id.clone(), role: Role::Owner };
+        let by = By::user(&a.user.id, "owner@example.com").from(Some("203.0.113.9".into()), Some("test-agent".into()));
+
+        let inv = orgs::invite(db, &owner, "b@example.com", Role::Member, &by).await.unwrap();
+        let (b, _) = orgs::accept_invite(db, &inv.token, Acceptor::Password(crate::PASSWORD.into()), Default::default()).await.unwrap();
+        orgs::change_role(db, &owner, &b.id, Role::Admin, &by).await.unwrap();
+        orgs::remove_member(db, &owner, &b.id, &by).await.unwrap();
+        let other = orgs::invite(db, &owner, "c@example.com", Role::Member, &by).await.unwrap();
+        orgs::revoke_invite(db, &owner, &other.invite.id, &by).await.unwrap();
+        // A refused change leaves no entry.
+        let last_owner = orgs::change_role(db, &owner, &a.user.id, Role::Member, &by).await;
+        assert!(last_owner.is_err());
+
+        let members = trail(db, &a.org.id, "member.").await;
+        let got: Vec<(&str, &str, Option<&str>)> =
+            members.iter().map(|e| (e.action.as_str(), e.actor_label.as_str(), e.target.as_deref())).collect();
+        assert_eq!(
+            got,
+            vec![
+                ("member.invite", "owner@example.com", Some(inv.invite.id.as_str())),
+                ("member.join", "b@example.com", Some(b.id.as_str())),
+                ("member.role_change", "owner@example.com", Some(b.id.as_str())),
+                ("member.remove", "owner@example.com", Some(b.id.as_str())),
+                ("member.invite", "owner@example.com", Some(other.invite.id.as_str())),
+                ("member.invite_revoke", "owner@example.com", Some(other.invite.id.as_str())),
+            ]
+        );
+        let role_change: serde_json::Value = serde_json::from_str(&members[2].details).unwrap();
+        assert_eq!(role_change, json!({"email": "b@example.com", "from": "member", "to": "admin"}));
+        assert_eq!((members[0].ip.as_deref(), members[0].user_agent.as_deref()), (Some("203.0.113.9"), Some("test-agent")));
+
+        let key = By::api_key("key-1", "ci key");
+        let input = |amount: &str| tollbooth::budgets::BudgetInput {
+            name: "Monthly".into(),
+            scope: "organization".into(),
+            period: "monthly".into(),
+            amount_usd: amount.into(),
+            ..Default::default()
+        };
+        let made = tollbooth::budgets::create(db, &a.org.id, &input("10"), &key).await.unwrap();
+        tollbooth::budgets::update(db, &a.org.id, &made.id, &input("25.50"), &key).await.unwrap();
+        tollbooth::budgets::delete(db, &a.org.id, &made.id, &key).await.unwrap();
+        let budgets = trail(db, &a.org.id, "budget.").await;
+        assert_eq!(budgets.iter().map(|e| e.action.as_str()).collect::<Vec<_>>(), vec!["budget.create", "budget.update", "budget.delete"]);
+        assert!(budgets.iter().all(|e| e.actor_kind == "api_key" && e.actor_label == "ci key"));
+        let update: serde_json::Value = serde_json::from_str(&budgets[1].details).unwrap();
+        assert_eq!((update["before"]["amount_usd"].as_str(), update["after"]["amount_usd"].as_str()), (Some("10.00"), Some("25.50")));
+        assert_eq!(audit::verify(db).await.unwrap().1, None);
+    }
+
+    async fn refusals_are_written_once_per_minute_org_and_limit_with_their_count(db) {
+        use tollbooth::metering::Sender;
+        use tollbooth::plans::Metric;
+        use tollbooth::quota::{self, rules::Ask, ReserveInput};
+        let a = crate::sign_up(db, "a@example.com", "A").await;
+        crate::quota::limit(db, &a.org.id, "requests", "day", "2").await;
+        let sender = Sender { org_id: a.org.id.clone(), api_key_id: None };
+        let ask = || ReserveInput { asks: vec![Ask { metric: Metric::Requests, amount: 1 }], ..Default::default() };
+        let mut refused = 0;
+        for _ in 0..7 {
+            if quota::reserve(db, &sender, ask()).await.is_err() {
+                refused += 1;
+            }
+        }
+        // A check saying no counts too.
+        let check = quota::check(db, &a.org.id, &[Ask { metric: Metric::Requests, amount: 1 }]).await.unwrap();
+        assert!(!check.allowed);
+        assert_eq!(refused, 5);
+        assert_eq!(db.refusals().pending(), 6);
+
+        // Nothing is written while the minute runs; all of it at shutdown.
+        let now = tollbooth::clock::now_ms();
+        let written_now = audit::flush_refusals(db, now, false).await.unwrap();
+        let written = written_now + audit::flush_refusals(db, now, true).await.unwrap();
+        assert!(written >= 1 && written <= 2, "one entry, or two if the minute turned: {written}");
+        assert_eq!(db.refusals().pending(), 0);
+        let entries = trail(db, &a.org.id, "quota.refused").await;
+        let total: u64 = entries
+            .iter()
+            .map(|e| serde_json::from_str::<serde_json::Value>(&e.details).unwrap()["count"].as_u64().unwrap())
+            .sum();
+        assert_eq!(total, 6);
+        assert!(entries.iter().all(|e| e.target.as_deref() == Some("requests/day") && e.result == "denied"));
+    }
+}

@@ -5,7 +5,7 @@ use tollbooth::orgs::{self, OrgScope, Role};
 use tollbooth::pricing::{store as prices, ModelPrice, PriceBook, UnitPrice};
 use tollbooth::test_both_engines;
 
-use super::sign_up;
+use super::{by, sign_up};
 
 fn ms(rfc: &str) -> i64 {
     chrono::DateTime::parse_from_rfc3339(rfc).unwrap().timestamp_millis()
@@ -56,7 +56,7 @@ test_both_engines! {
         let now = ms("2026-03-15T12:00:00+05:30");
         record_usage(db, &sender, parse_batch(&batch, now)).await.unwrap();
 
-        let project = budgets::create(db, &s.org.id, &budget("project", Some("bot"), "monthly")).await.unwrap();
+        let project = budgets::create(db, &s.org.id, &budget("project", Some("bot"), "monthly"), &by()).await.unwrap();
         let series = budgets::spend_by_day(db, &s.org.id, &project.id, now).await.unwrap();
         assert_eq!(series.budget_id, project.id);
         assert_eq!(series.time_zone, "Asia/Kolkata");
@@ -70,15 +70,15 @@ test_both_engines! {
         assert_eq!(got[30].0, "2026-03-31");
 
         // The organization's series reads its day counters: every project.
-        let org = budgets::create(db, &s.org.id, &budget("organization", None, "monthly")).await.unwrap();
+        let org = budgets::create(db, &s.org.id, &budget("organization", None, "monthly"), &by()).await.unwrap();
         let got = days(&budgets::spend_by_day(db, &s.org.id, &org.id, now).await.unwrap());
         assert_eq!((got[0].clone(), got[1].clone()), (day("2026-03-01", "0.003", "0.003"), day("2026-03-02", "0.004", "0.007")));
         assert_eq!(got[14], day("2026-03-15", "0.003", "0.01"));
 
         // A daily budget of a user is today alone.
-        let user = budgets::create(db, &s.org.id, &budget("user", Some("u1"), "daily")).await.unwrap();
+        let user = budgets::create(db, &s.org.id, &budget("user", Some("u1"), "daily"), &by()).await.unwrap();
         assert_eq!(days(&budgets::spend_by_day(db, &s.org.id, &user.id, now).await.unwrap()), vec![day("2026-03-15", "0.003", "0.003")]);
-        let key = budgets::create(db, &s.org.id, &budget("api_key", Some("no-such-key"), "weekly")).await.unwrap();
+        let key = budgets::create(db, &s.org.id, &budget("api_key", Some("no-such-key"), "weekly"), &by()).await.unwrap();
         let week = days(&budgets::spend_by_day(db, &s.org.id, &key.id, now).await.unwrap());
         assert_eq!((week.len(), week[0].0.as_str()), (7, "2026-03-09"), "Monday to Sunday");
         assert_eq!(week[6], day("2026-03-15", "0.00", "0.00"), "an unknown key has spent nothing");

@@ -22,6 +22,11 @@ use tollbooth::db::Db;
 
 pub const PASSWORD: &str = "correct-horse-battery";
 
+/// The actor of changes made by the tests.
+pub fn by() -> tollbooth::audit::By {
+    tollbooth::audit::By::system("test")
+}
+
 /// Signs up `email` with an organization called `org`.
 pub async fn sign_up(db: &Db, email: &str, org: &str) -> Signup {
     signup(db, SignupInput { email: email.into(), password: PASSWORD.into(), org_name: org.into() })

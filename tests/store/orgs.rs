@@ -1,7 +1,7 @@
 use tollbooth::orgs::{self, Acceptor, OrgScope, Role};
 use tollbooth::{test_both_engines, Error};
 
-use super::{sign_up, sign_up_on_team, PASSWORD};
+use super::{by, sign_up, sign_up_on_team, PASSWORD};
 
 fn owner_scope(s: &tollbooth::accounts::Signup) -> OrgScope {
     OrgScope { org_id: s.org.id.clone(), user_id: s.user.id.clone(), role: Role::Owner }
@@ -21,9 +21,9 @@ test_both_engines! {
     async fn the_last_owner_can_be_neither_demoted_nor_removed(db) {
         let a = sign_up(db, "a@example.com", "A").await;
         let scope = owner_scope(&a);
-        let err = orgs::change_role(db, &scope, &a.user.id, Role::Admin).await.unwrap_err();
+        let err = orgs::change_role(db, &scope, &a.user.id, Role::Admin, &by()).await.unwrap_err();
         assert!(matches!(err, Error::Conflict { field: "role", .. }), "{err:?}");
-        let err = orgs::remove_member(db, &scope, &a.user.id).await.unwrap_err();
+        let err = orgs::remove_member(db, &scope, &a.user.id, &by()).await.unwrap_err();
         assert!(matches!(err, Error::Conflict { .. }), "{err:?}");
         assert_eq!(orgs::list_members(db, &scope).await.unwrap()[0].role, Role::Owner);
     }
@@ -31,27 +31,27 @@ test_both_engines! {
     async fn an_invite_creates_an_account_and_membership_once(db) {
         let a = sign_up_on_team(db, "a@example.com", "A").await;
         let scope = owner_scope(&a);
-        let inv = orgs::invite(db, &scope, "New.Person@example.com", Role::Admin).await.unwrap();
+        let inv = orgs::invite(db, &scope, "New.Person@example.com", Role::Admin, &by()).await.unwrap();
         assert!(inv.token.starts_with("inv_"));
         assert_eq!(orgs::list_invites(db, &scope).await.unwrap().len(), 1);
         let preview = orgs::preview_invite(db, &inv.token).await.unwrap();
         assert_eq!((preview.org_name.as_str(), preview.email.as_str(), preview.account_exists), ("A", "new.person@example.com", false));
 
-        let (user, org_id) = orgs::accept_invite(db, &inv.token, Acceptor::Password(PASSWORD.into())).await.unwrap();
+        let (user, org_id) = orgs::accept_invite(db, &inv.token, Acceptor::Password(PASSWORD.into()), tollbooth::audit::Origin::default()).await.unwrap();
         assert_eq!(org_id, a.org.id);
         let members = orgs::list_members(db, &scope).await.unwrap();
         assert_eq!(members.len(), 2);
         assert!(members.iter().any(|m| m.user_id == user.id && m.role == Role::Admin));
         assert!(orgs::list_invites(db, &scope).await.unwrap().is_empty());
 
-        let again = orgs::accept_invite(db, &inv.token, Acceptor::Password(PASSWORD.into())).await.unwrap_err();
+        let again = orgs::accept_invite(db, &inv.token, Acceptor::Password(PASSWORD.into()), tollbooth::audit::Origin::default()).await.unwrap_err();
         assert!(matches!(again, Error::Conflict { field: "invite", .. }), "{again:?}");
         assert!(tollbooth::accounts::login(db, "new.person@example.com", PASSWORD, None).await.is_ok());
     }
 
     async fn the_starter_plan_refuses_a_second_member_naming_the_limit(db) {
         let a = sign_up(db, "a@example.com", "A").await;
-        let err = orgs::invite(db, &owner_scope(&a), "b@example.com", Role::Member).await.unwrap_err();
+        let err = orgs::invite(db, &owner_scope(&a), "b@example.com", Role::Member, &by()).await.unwrap_err();
         assert_eq!(err.status_code(), 403);
         assert!(err.public_message().contains("Members limit of 1 reached"), "{}", err.public_message());
         assert!(orgs::list_invites(db, &owner_scope(&a)).await.unwrap().is_empty(), "nothing stored");
@@ -60,28 +60,28 @@ test_both_engines! {
     async fn an_invite_is_only_for_the_invited_account(db) {
         let a = sign_up_on_team(db, "a@example.com", "A").await;
         let b = sign_up(db, "b@example.com", "B").await;
-        let inv = orgs::invite(db, &owner_scope(&a), "c@example.com", Role::Member).await.unwrap();
-        let err = orgs::accept_invite(db, &inv.token, Acceptor::SignedIn(b.user.clone())).await.unwrap_err();
+        let inv = orgs::invite(db, &owner_scope(&a), "c@example.com", Role::Member, &by()).await.unwrap();
+        let err = orgs::accept_invite(db, &inv.token, Acceptor::SignedIn(b.user.clone()), tollbooth::audit::Origin::default()).await.unwrap_err();
         assert_eq!(err.status_code(), 403);
-        let err = orgs::accept_invite(db, "inv_nonsense", Acceptor::SignedIn(b.user)).await.unwrap_err();
+        let err = orgs::accept_invite(db, "inv_nonsense", Acceptor::SignedIn(b.user), tollbooth::audit::Origin::default()).await.unwrap_err();
         assert!(matches!(err, Error::NotFound(_)));
     }
 
     async fn admins_manage_members_but_not_owners(db) {
         let a = sign_up_on_team(db, "a@example.com", "A").await;
         let owner = owner_scope(&a);
-        let inv = orgs::invite(db, &owner, "admin@example.com", Role::Admin).await.unwrap();
-        let (admin_user, _) = orgs::accept_invite(db, &inv.token, Acceptor::Password(PASSWORD.into())).await.unwrap();
+        let inv = orgs::invite(db, &owner, "admin@example.com", Role::Admin, &by()).await.unwrap();
+        let (admin_user, _) = orgs::accept_invite(db, &inv.token, Acceptor::Password(PASSWORD.into()), tollbooth::audit::Origin::default()).await.unwrap();
         let admin = orgs::authorize(db, &a.org.id, &admin_user.id).await.unwrap();
         assert_eq!(admin.role, Role::Admin);
 
-        assert_eq!(orgs::invite(db, &admin, "x@example.com", Role::Owner).await.unwrap_err().status_code(), 403);
-        assert_eq!(orgs::change_role(db, &admin, &a.user.id, Role::Member).await.unwrap_err().status_code(), 403);
-        assert_eq!(orgs::remove_member(db, &admin, &a.user.id).await.unwrap_err().status_code(), 403);
+        assert_eq!(orgs::invite(db, &admin, "x@example.com", Role::Owner, &by()).await.unwrap_err().status_code(), 403);
+        assert_eq!(orgs::change_role(db, &admin, &a.user.id, Role::Member, &by()).await.unwrap_err().status_code(), 403);
+        assert_eq!(orgs::remove_member(db, &admin, &a.user.id, &by()).await.unwrap_err().status_code(), 403);
 
         // With a second owner, the first may step down.
-        orgs::change_role(db, &owner, &admin_user.id, Role::Owner).await.unwrap();
-        orgs::change_role(db, &owner, &a.user.id, Role::Member).await.unwrap();
+        orgs::change_role(db, &owner, &admin_user.id, Role::Owner, &by()).await.unwrap();
+        orgs::change_role(db, &owner, &a.user.id, Role::Member, &by()).await.unwrap();
         let roles: Vec<_> = orgs::list_members(db, &owner).await.unwrap().into_iter().map(|m| m.role).collect();
         assert!(roles.contains(&Role::Owner) && roles.contains(&Role::Member));
     }
@@ -89,7 +89,7 @@ test_both_engines! {
     async fn a_member_may_not_invite_or_change_settings(db) {
         let a = sign_up(db, "a@example.com", "A").await;
         let member = OrgScope { role: Role::Member, ..owner_scope(&a) };
-        assert_eq!(orgs::invite(db, &member, "x@example.com", Role::Member).await.unwrap_err().status_code(), 403);
+        assert_eq!(orgs::invite(db, &member, "x@example.com", Role::Member, &by()).await.unwrap_err().status_code(), 403);
         assert_eq!(orgs::update_settings(db, &member, "B", "UTC").await.unwrap_err().status_code(), 403);
     }
 

@@ -127,10 +127,10 @@ pub async fn create_budget(
     #[server(default)] thresholds: String,
     #[server(default)] action: String,
 ) -> Result<BudgetView, AppError> {
-    let (ctx, org, _) = ssr::scope(&org_id).await?;
+    let (ctx, org, user) = ssr::scope(&org_id).await?;
     org.require(tollbooth::orgs::Role::Admin).map_err(ssr::fail)?;
     let input = input(name, scope, scope_id, period, amount_usd, thresholds, action)?;
-    tollbooth::budgets::create(&ctx.db, &org.org_id, &input).await.map_err(ssr::fail)
+    tollbooth::budgets::create(&ctx.db, &org.org_id, &input, &ssr::by(&user).await).await.map_err(ssr::fail)
 }
 
 /// Replaces a budget's definition (owners and admins).
@@ -146,18 +146,18 @@ pub async fn update_budget(
     #[server(default)] thresholds: String,
     #[server(default)] action: String,
 ) -> Result<BudgetView, AppError> {
-    let (ctx, org, _) = ssr::scope(&org_id).await?;
+    let (ctx, org, user) = ssr::scope(&org_id).await?;
     org.require(tollbooth::orgs::Role::Admin).map_err(ssr::fail)?;
     let input = input(name, scope, scope_id, period, amount_usd, thresholds, action)?;
-    tollbooth::budgets::update(&ctx.db, &org.org_id, &budget_id, &input).await.map_err(ssr::fail)
+    tollbooth::budgets::update(&ctx.db, &org.org_id, &budget_id, &input, &ssr::by(&user).await).await.map_err(ssr::fail)
 }
 
 /// Deletes a budget (owners and admins).
 #[server(endpoint = "delete_budget")]
 pub async fn delete_budget(org_id: String, budget_id: String) -> Result<(), AppError> {
-    let (ctx, org, _) = ssr::scope(&org_id).await?;
+    let (ctx, org, user) = ssr::scope(&org_id).await?;
     org.require(tollbooth::orgs::Role::Admin).map_err(ssr::fail)?;
-    tollbooth::budgets::delete(&ctx.db, &org.org_id, &budget_id).await.map_err(ssr::fail)
+    tollbooth::budgets::delete(&ctx.db, &org.org_id, &budget_id, &ssr::by(&user).await).await.map_err(ssr::fail)
 }
 
 #[cfg(test)]

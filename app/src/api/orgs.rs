@@ -39,16 +39,16 @@ pub async fn list_members(org_id: String) -> Result<(Vec<MemberView>, Vec<Invite
 /// Changes a member's role.
 #[server(endpoint = "change_role")]
 pub async fn change_role(org_id: String, user_id: String, role: String) -> Result<(), AppError> {
-    let (ctx, scope, _) = ssr::scope(&org_id).await?;
+    let (ctx, scope, user) = ssr::scope(&org_id).await?;
     let role = Role::parse(&role).map_err(ssr::fail)?;
-    orgs::change_role(&ctx.db, &scope, &user_id, role).await.map_err(ssr::fail)
+    orgs::change_role(&ctx.db, &scope, &user_id, role, &ssr::by(&user).await).await.map_err(ssr::fail)
 }
 
 /// Removes a member.
 #[server(endpoint = "remove_member")]
 pub async fn remove_member(org_id: String, user_id: String) -> Result<(), AppError> {
-    let (ctx, scope, _) = ssr::scope(&org_id).await?;
-    orgs::remove_member(&ctx.db, &scope, &user_id).await.map_err(ssr::fail)
+    let (ctx, scope, user) = ssr::scope(&org_id).await?;
+    orgs::remove_member(&ctx.db, &scope, &user_id, &ssr::by(&user).await).await.map_err(ssr::fail)
 }
 
 /// An invite with its link, shown to the inviter.
@@ -61,9 +61,9 @@ pub struct CreatedInvite {
 /// Invites someone by e-mail; returns the link to hand them.
 #[server(endpoint = "invite_member")]
 pub async fn invite_member(org_id: String, email: String, role: String) -> Result<CreatedInvite, AppError> {
-    let (ctx, scope, _) = ssr::scope(&org_id).await?;
+    let (ctx, scope, user) = ssr::scope(&org_id).await?;
     let role = Role::parse(&role).map_err(ssr::fail)?;
-    let invite = orgs::invite(&ctx.db, &scope, &email, role).await.map_err(ssr::fail)?;
+    let invite = orgs::invite(&ctx.db, &scope, &email, role, &ssr::by(&user).await).await.map_err(ssr::fail)?;
     let link = format!("{}/invite/{}", ctx.public_url.trim_end_matches('/'), invite.token);
     Ok(CreatedInvite { invite, link })
 }
@@ -71,8 +71,8 @@ pub async fn invite_member(org_id: String, email: String, role: String) -> Resul
 /// Revokes a pending invite.
 #[server(endpoint = "revoke_invite")]
 pub async fn revoke_invite(org_id: String, invite_id: String) -> Result<(), AppError> {
-    let (ctx, scope, _) = ssr::scope(&org_id).await?;
-    orgs::revoke_invite(&ctx.db, &scope, &invite_id).await.map_err(ssr::fail)
+    let (ctx, scope, user) = ssr::scope(&org_id).await?;
+    orgs::revoke_invite(&ctx.db, &scope, &invite_id, &ssr::by(&user).await).await.map_err(ssr::fail)
 }
 
 /// What an invite link offers.
@@ -90,7 +90,9 @@ pub async fn accept_invite(token: String, password: Option<String>) -> Result<St
         Some(user) => orgs::Acceptor::SignedIn(user),
         None => orgs::Acceptor::Password(password.unwrap_or_default()),
     };
-    let (user, org_id) = orgs::accept_invite(&ctx.db, &token, who).await.map_err(ssr::fail)?;
+    let (ip, user_agent) = ssr::origin().await;
+    let origin = tollbooth::audit::Origin { ip: ip.as_deref(), user_agent: user_agent.as_deref() };
+    let (user, org_id) = orgs::accept_invite(&ctx.db, &token, who, origin).await.map_err(ssr::fail)?;
     ssr::sign_in(&user, Some(&org_id)).await?;
     Ok(format!("/o/{org_id}"))
 }

@@ -31,6 +31,9 @@ impl FromRequestParts<AppState> for ApiKey {
         // A suspended organization's keys are refused on every endpoint
         // (ingest included); cached per organization for a few seconds.
         if let Some((_, reason)) = tollbooth::orgs::suspension_cached(&state.db, &principal.org_id).await? {
+            // Counted per minute for the audit log, not written per call.
+            let target = format!("api_key {}", principal.key_id);
+            state.db.refusals().note_denied(&principal.org_id, &target, "organization suspended", tollbooth::clock::now_ms());
             return Err(ApiError::new(
                 StatusCode::FORBIDDEN,
                 "suspended",
@@ -38,5 +41,30 @@ impl FromRequestParts<AppState> for ApiKey {
             ));
         }
         Ok(ApiKey(principal))
+    }
+}
+
+/// Where a REST call came from, for the audit log.
+#[derive(Debug, Clone, Default)]
+pub struct RequestOrigin {
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for RequestOrigin {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        use axum::extract::ConnectInfo;
+        let ip = parts.extensions.get::<ConnectInfo<std::net::SocketAddr>>().map(|c| c.0.ip().to_string());
+        let user_agent = parts.headers.get(axum::http::header::USER_AGENT).and_then(|v| v.to_str().ok()).map(str::to_string);
+        Ok(RequestOrigin { ip, user_agent })
+    }
+}
+
+impl RequestOrigin {
+    /// The key acting from this origin.
+    pub fn key(self, key: &ApiPrincipal) -> tollbooth::audit::By {
+        tollbooth::audit::By::api_key(&key.key_id, &key.key_name).from(self.ip, self.user_agent)
     }
 }

@@ -7,6 +7,7 @@ use axum::http::StatusCode;
 use axum::Json;
 use tollbooth::budgets::{self, BudgetInput, BudgetStatus, BudgetView};
 
+use super::auth::RequestOrigin;
 use super::error::ApiError;
 use super::quota::Limited;
 use crate::startup::AppState;
@@ -22,24 +23,31 @@ pub async fn list(State(state): State<AppState>, Limited(key): Limited) -> Resul
 pub async fn create(
     State(state): State<AppState>,
     Limited(key): Limited,
+    origin: RequestOrigin,
     req: Result<Json<BudgetInput>, JsonRejection>,
 ) -> Result<(StatusCode, Json<BudgetView>), ApiError> {
     let input = body(req)?;
-    Ok((StatusCode::CREATED, Json(budgets::create(&state.db, &key.org_id, &input).await?)))
+    Ok((StatusCode::CREATED, Json(budgets::create(&state.db, &key.org_id, &input, &origin.key(&key)).await?)))
 }
 
 pub async fn update(
     State(state): State<AppState>,
     Limited(key): Limited,
     Path(id): Path<String>,
+    origin: RequestOrigin,
     req: Result<Json<BudgetInput>, JsonRejection>,
 ) -> Result<Json<BudgetView>, ApiError> {
     let input = body(req)?;
-    Ok(Json(budgets::update(&state.db, &key.org_id, &id, &input).await?))
+    Ok(Json(budgets::update(&state.db, &key.org_id, &id, &input, &origin.key(&key)).await?))
 }
 
-pub async fn delete(State(state): State<AppState>, Limited(key): Limited, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
-    budgets::delete(&state.db, &key.org_id, &id).await?;
+pub async fn delete(
+    State(state): State<AppState>,
+    Limited(key): Limited,
+    Path(id): Path<String>,
+    origin: RequestOrigin,
+) -> Result<StatusCode, ApiError> {
+    budgets::delete(&state.db, &key.org_id, &id, &origin.key(&key)).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

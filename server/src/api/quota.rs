@@ -32,11 +32,8 @@ impl FromRequestParts<AppState> for Limited {
         let ApiKey(p) = ApiKey::from_request_parts(parts, state).await?;
         let base = &state.ctx.public_url;
         let plan = quota::plan_for_rate_limits(&state.db, &p.org_id).await.map_err(|e| ApiError::from(e).with_base(base))?;
-        state
-            .db
-            .rate_limits()
-            .admit_request(&plan, &p.key_id, p.rate_limit_per_minute)
-            .map_err(|e| ApiError::from(e).with_base(base))?;
+        let admitted = state.db.rate_limits().admit_request(&plan, &p.key_id, p.rate_limit_per_minute);
+        state.db.refusals().observe(&p.org_id, admitted, tollbooth::clock::now_ms()).map_err(|e| ApiError::from(e).with_base(base))?;
         Ok(Limited(p))
     }
 }

@@ -50,6 +50,15 @@ app_test! {
         let (status, _) = app.get_me(Some(&format!("Bearer {}", other.api_key))).await;
         assert_eq!(status, StatusCode::OK, "another organization is unaffected");
 
+        // The two refused calls are one access.denied entry with a count
+        // (two if the minute turned between them), written by the server.
+        tollbooth::audit::flush_refusals(&app.server_db, tollbooth::clock::now_ms(), true).await.unwrap();
+        let f = tollbooth::audit::AuditFilter { action: "access.denied".into(), ..Default::default() };
+        let denied = tollbooth::audit::list(db, Some(&acme.org_id), &f, "UTC", 10).await.unwrap();
+        let counts: Vec<u64> = denied.iter().map(|e| serde_json::from_str::<Value>(&e.details).unwrap()["count"].as_u64().unwrap()).collect();
+        assert_eq!(counts.iter().sum::<u64>(), 2, "{denied:?}");
+        assert!(denied.iter().all(|e| e.result == "denied" && e.target.as_deref().is_some_and(|t| t.starts_with("api_key "))));
+
         tollbooth::orgs::reactivate(db, &root, &acme.org_id).await.unwrap();
         let (status, _) = app.get_me(Some(&format!("Bearer {}", acme.api_key))).await;
         assert_eq!(status, StatusCode::OK);
@@ -132,6 +141,28 @@ app_test! {
         assert_eq!(s.tokens.total.as_deref(), Some("1500"));
         assert_eq!(s.active_organizations.total.as_deref(), Some("1"));
         assert_eq!(s.top_by_tokens[0].org_id, acme.org_id);
+
+        // Latency and errors over both organizations, from the day rollups:
+        // 18 calls at 100 ms and 2 at 3 s (2 of them errors) beside Acme's one
+        // call without a latency.
+        let other = create_org(db, &app.config, "Other", "owner@other.test", None).await.unwrap();
+        let events: Vec<Value> = (0..20)
+            .map(|i| {
+                let mut e = json!({"model": "gpt-4o", "input_tokens": 10, "latency_ms": if i < 18 { 100 } else { 3000 }});
+                if i % 10 == 0 {
+                    e["status"] = json!("error");
+                }
+                e
+            })
+            .collect();
+        let sent = app.client.post(app.url("/api/v1/events")).bearer_auth(&other.api_key).json(&json!({"events": events})).send().await.unwrap();
+        assert_eq!(sent.status(), StatusCode::OK);
+        let s = tollbooth::admin::summary(db, now - 86_400_000, now + 86_400_000, tollbooth::admin::Bucket::Daily).await.unwrap();
+        assert_eq!(s.api_calls.total.as_deref(), Some("21"));
+        assert_eq!(s.avg_latency_ms.total.as_deref(), Some("390"), "(18 × 100 + 2 × 3000) / 20");
+        assert_eq!(s.p95_latency_ms.total.as_deref(), Some("3500"), "the 19th of 20 latencies is 3 s, in the bucket up to 3,500 ms");
+        assert_eq!(s.error_rate_percent.total.as_deref(), Some("9.52"), "2 errors in 21 calls");
+        assert_eq!(s.active_organizations.total.as_deref(), Some("2"));
     }
 }
 
@@ -159,5 +190,49 @@ app_test! {
         assert!(created.ip.is_some());
         assert!(all.iter().any(|e| e.action == "auth.signup"));
         assert_eq!(tollbooth::audit::verify(db).await.unwrap().1, None);
+    }
+}
+
+app_test! {
+    async fn member_changes_and_denied_actions_are_audited_with_the_callers_origin(app) {
+        let db = &app.test_db.db;
+        let owner = app.fresh_client();
+        let org = app.signup(&owner, "owner@example.com", "Acme").await;
+        let mut tx = db.begin().await.unwrap();
+        tollbooth::plans::assign_plan(&mut tx, &org, "team").await.unwrap();
+        tx.commit().await.unwrap();
+        let resp = app.server_fn(&owner, "invite_member", &[("org_id", &org), ("email", "m@example.com"), ("role", "member")]).await;
+        assert_eq!(resp.status(), StatusCode::OK);
+        let link: Value = resp.json().await.unwrap();
+        let token = link["link"].as_str().and_then(|l| l.rsplit('/').next()).unwrap().to_string();
+        let member = app.fresh_client();
+        app.signup(&member, "m@example.com", "Elsewhere").await;
+        assert_eq!(app.server_fn(&member, "accept_invite", &[("token", &token)]).await.status(), StatusCode::OK);
+        let owner_id = app.whoami(&owner).await["user"]["id"].as_str().expect("signed in").to_string();
+
+        // A member may not change roles: 403, and the denial is in the log.
+        let resp = app.server_fn(&member, "change_role", &[("org_id", &org), ("user_id", &owner_id), ("role", "member")]).await;
+        assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+        let f = tollbooth::audit::AuditFilter { action: "access.denied".into(), ..Default::default() };
+        let mut denied = Vec::new();
+        // Written by a task spawned beside the answer: wait for it to land.
+        for _ in 0..200 {
+            denied = tollbooth::audit::list(db, Some(&org), &f, "UTC", 10).await.unwrap();
+            if !denied.is_empty() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+        }
+        assert_eq!(denied.len(), 1, "one access.denied entry");
+        let e = &denied[0];
+        assert_eq!((e.actor_label.as_str(), e.target.as_deref(), e.result.as_str()), ("m@example.com", Some("/api/change_role"), "denied"));
+        assert_eq!(e.ip.as_deref(), Some("127.0.0.1"));
+        assert!(e.details.contains("role"), "{}", e.details);
+
+        let f = tollbooth::audit::AuditFilter { action: "member.".into(), ..Default::default() };
+        let members = tollbooth::audit::list(db, Some(&org), &f, "UTC", 10).await.unwrap();
+        let actions: Vec<(&str, &str)> = members.iter().rev().map(|e| (e.action.as_str(), e.actor_label.as_str())).collect();
+        assert_eq!(actions, vec![("member.invite", "owner@example.com"), ("member.join", "m@example.com")]);
+        assert!(members.iter().all(|e| e.ip.as_deref() == Some("127.0.0.1")));
     }
 }

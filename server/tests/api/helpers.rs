@@ -15,6 +15,9 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub test_db: TestDb,
     pub config: Config,
+    /// The running server's own handle on the database (its in-process
+    /// state: caches, rate limiters, counted refusals).
+    pub server_db: tollbooth::db::Db,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
@@ -54,12 +57,13 @@ pub async fn spawn_app_with(engine: Engine, change: impl FnOnce(&mut Config)) ->
     change(&mut config);
     let app = Application::build(config.clone()).await.expect("build app");
     let addr = app.local_addr();
+    let server_db = app.db().clone();
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     tokio::spawn(app.run_until(async {
         let _ = rx.await;
     }));
     let client = reqwest::Client::builder().cookie_store(true).redirect(reqwest::redirect::Policy::none()).build().unwrap();
-    Some(TestApp { addr, client, test_db, config, stop: Some(tx) })
+    Some(TestApp { addr, client, test_db, config, server_db, stop: Some(tx) })
 }
 
 impl Drop for TestApp {
