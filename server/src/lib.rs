@@ -7,6 +7,7 @@ pub mod config;
 pub mod health;
 pub mod notify;
 pub mod seed;
+pub mod server_fn_status;
 pub mod session_store;
 pub mod startup;
 pub mod stripe_double;

@@ -165,6 +165,7 @@ fn router(db: Db, config: &Config, addr: SocketAddr, billing: tollbooth::billing
             move || tollbooth_app::shell(options.clone())
         })
         .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(context, tollbooth_app::shell))
+        .layer(axum::middleware::map_response(crate::server_fn_status::fix_status))
         .layer(sessions)
         .layer(
             TraceLayer::new_for_http()

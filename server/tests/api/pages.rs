@@ -39,3 +39,20 @@ app_test! {
         assert!(!html.contains("Secret B") && !html.contains("b@example.com"));
     }
 }
+
+app_test! {
+    async fn a_server_function_call_with_missing_arguments_answers_400_naming_them(app) {
+        let org = app.signup(&app.client, "ada@example.com", "Acme").await;
+        // `name` is missing.
+        let resp = app.server_fn(&app.client, "create_api_key", &[("org_id", &org)]).await;
+        assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+        let body: serde_json::Value = resp.json().await.unwrap();
+        assert_eq!(body["status"], 400);
+        assert!(body["message"].as_str().is_some_and(|m| m.contains("name")), "{body}");
+        // A good call still answers 200, and nothing was created by the bad one.
+        let resp = app.server_fn(&app.client, "list_api_keys", &[("org_id", &org)]).await;
+        assert_eq!(resp.status(), StatusCode::OK);
+        let keys: serde_json::Value = resp.json().await.unwrap();
+        assert_eq!(keys.as_array().map(Vec::len), Some(0));
+    }
+}
