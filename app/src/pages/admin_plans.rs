@@ -315,7 +315,7 @@ pub fn AdminOrgPage() -> impl IntoView {
                         Ok(d) => {
                             let name = d.org.name.clone();
                             view! {
-                                {org_view(d, move_plan, set, clear)}
+                                {org_view(d, id, move_plan, set, clear)}
                                 <crate::pages::admin_org::OrgStatus id org_name=name.clone() />
                                 <crate::pages::admin_org::OrgActivity id org_name=name />
                             }.into_any()
@@ -331,6 +331,7 @@ pub fn AdminOrgPage() -> impl IntoView {
 
 fn org_view(
     d: AdminOrgDetail,
+    id: Memo<String>,
     move_plan: ServerAction<AdminSetOrgPlan>,
     set: ServerAction<AdminSetOverride>,
     clear: ServerAction<AdminClearOverride>,
@@ -347,6 +348,11 @@ fn org_view(
         <h1>{org.name.clone()}</h1>
         <p class="muted"><code>{org.id.clone()}</code> " · " {org.members} " member(s) · created " {format_time(org.created_at)}
             " · time zone " {time_zone}</p>
+        <section class="org-usage" data-testid="org-usage" aria-label="Usage">
+            <h2>"Usage, as the organization sees it"</h2>
+            <p class="muted">"Read-only; dates in the organization's time zone."</p>
+            <crate::pages::usage::UsagePanel org_id=id admin=true />
+        </section>
         <section class="card">
             <h2>"Plan"</h2>
             <ActionForm action=move_plan attr:class="row">
