@@ -168,6 +168,26 @@ pub async fn scope(org_id: &str) -> Result<(AppContext, OrgScope, UserView), App
     Ok((ctx, scope, user))
 }
 
+/// The scope of a read-only view of `org_id` (404 unless a member or a
+/// platform admin): a member's own scope, else for a platform admin a
+/// Member-level scope, so the admin drill-down shows the organization's
+/// panels as its members see them. Leaves the current organization alone.
+pub async fn read_scope(org_id: &str) -> Result<(AppContext, OrgScope), AppError> {
+    let ctx = ctx()?;
+    let session = session().await?;
+    let user = user_of(&ctx, &session).await?.ok_or_else(|| fail(tollbooth::Error::Unauthorized("please sign in")))?;
+    let scope = read_scope_of(&ctx.db, &user, org_id).await.map_err(fail)?;
+    Ok((ctx, scope))
+}
+
+/// [`read_scope`]'s rule, for the server's session-authenticated downloads too.
+pub async fn read_scope_of(db: &Db, user: &UserView, org_id: &str) -> tollbooth::Result<OrgScope> {
+    match orgs::authorize(db, org_id, &user.id).await {
+        Err(tollbooth::Error::NotFound(_)) if user.is_platform_admin => orgs::admin_scope(db, user, org_id).await,
+        other => other,
+    }
+}
+
 /// Signs `user` in: a new session id (against fixation), then the user and org.
 pub async fn sign_in(user: &UserView, org_id: Option<&str>) -> Result<(), AppError> {
     let session = session().await?;

@@ -107,3 +107,43 @@ test('a suspended organization shows its members the suspended page until it is 
   await expect(owner.getByTestId('limit-tokens-month')).toBeVisible();
   await ownerContext.close();
 });
+
+test('the drill-down shows the organization its own usage panel, and a range change stays on the drill-down', async ({ page, browser }) => {
+  const tag = randomUUID().slice(0, 6);
+  const email = uniqueEmail('panel');
+  const org = createOrgViaCli(`Panel Co ${tag}`, email);
+  const resp = await page.request.post('/api/v1/events', {
+    headers: { Authorization: `Bearer ${org.api_key}` },
+    data: { events: [{ id: `p-${tag}`, model: 'gpt-4o', input_tokens: 1234, output_tokens: 56, latency_ms: 200 }] },
+  });
+  expect(resp.status()).toBe(200);
+
+  // What the owner sees on the organization's own page.
+  const ownerContext = await browser.newContext();
+  const owner = await ownerContext.newPage();
+  await signIn(owner, email);
+  await owner.waitForURL(`**/o/${org.org_id}`);
+  const ownerCost = (await owner.getByTestId('Cost this month').locator('.value').textContent()) ?? '';
+  expect(ownerCost).toMatch(/^\$\d/);
+  await ownerContext.close();
+
+  await signInAsAdmin(page);
+  await page.goto(`/admin/org?id=${org.org_id}`);
+  await hydrated(page);
+  const usage = page.getByTestId('org-usage');
+  await expect(usage.getByTestId('Cost this month').locator('.value')).toHaveText(ownerCost);
+  await expect(usage.getByTestId('Tokens in')).toContainText('1,234');
+  await expect(usage.getByTestId('limit-tokens-month')).toContainText('1,290 / 100,000 per month');
+  await expect(usage.getByTestId('range-events')).toHaveText('1');
+  await expect(usage.getByTestId('chart-daily-cost').locator('canvas')).toHaveCount(1);
+  // Read-only: no member download or upgrade links.
+  await expect(usage.getByRole('link', { name: 'Download this range (CSV)' })).toHaveCount(0);
+  await expect(usage.getByRole('link', { name: 'Compare plans' })).toHaveCount(0);
+  await expect(page.getByTestId('org-retention')).toHaveText('13 months');
+
+  await usage.getByRole('link', { name: 'Last 7 days' }).click();
+  await page.waitForURL(`**/admin/org?id=${org.org_id}&range=7d`);
+  await expect(usage.getByRole('link', { name: 'Last 7 days' })).toHaveAttribute('aria-current', 'page');
+  await expect(page.getByRole('heading', { name: `Panel Co ${tag}` })).toBeVisible();
+  await expect(usage.getByTestId('range-events')).toHaveText('1');
+});

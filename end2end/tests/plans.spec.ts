@@ -204,17 +204,21 @@ test('a platform admin creates, edits, archives and deletes a plan', async ({ pa
   await tokens.getByLabel('AI credits (tokens) per month', { exact: true }).fill('2,000,000');
   await tokens.getByLabel('Hard or soft').selectOption('false');
   await tokens.getByLabel('AI credits (tokens) per month overage', { exact: true }).fill('0.000002');
+  await expect(page.getByLabel('Retention (months)')).toHaveValue('13');
+  await page.getByLabel('Retention (months)').fill('24');
   await page.getByRole('button', { name: 'Save plan' }).click();
   await expect(page.getByRole('status')).toHaveText('Plan saved.');
   await page.reload();
   await expect(tokens.getByLabel('AI credits (tokens) per month', { exact: true })).toHaveValue('2000000');
   await expect(tokens.getByLabel('Hard or soft')).toHaveValue('false');
+  await expect(page.getByLabel('Retention (months)')).toHaveValue('24');
 
   // A soft limit's overage shows on the catalog.
   await page.goto('/admin/plans');
   const row = page.getByTestId('admin-plans').locator('tr', { hasText: code });
   await expect(row).toContainText('$49/month');
   await expect(row).toContainText('AI credits (tokens) per month: 2,000,000, then $2.00 per 1M tokens');
+  await expect(row).toContainText('24 months');
 
   await row.getByRole('link', { name: 'Growth' }).click();
   await page.waitForURL(`**/admin/plans/${code}`);

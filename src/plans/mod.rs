@@ -293,6 +293,40 @@ pub const DEFAULT_PLAN: &str = "starter";
 /// The plan of the demo organization: unlimited, usage tracked.
 pub const DEMO_PLAN: &str = "demo";
 
+/// Months of raw events a plan keeps unless its editor says otherwise (the
+/// column's default since migration 0010).
+pub const DEFAULT_RETENTION_MONTHS: i64 = 13;
+/// The longest a plan may keep raw events: ten years.
+pub const MAX_RETENTION_MONTHS: i64 = 120;
+
+fn default_retention_months() -> i64 {
+    DEFAULT_RETENTION_MONTHS
+}
+
+/// A plan's retention as an editor types it: a whole number of months from 1
+/// to [`MAX_RETENTION_MONTHS`]; empty means [`DEFAULT_RETENTION_MONTHS`].
+/// Raw events older than this move to the archive (see
+/// `metering::retention`); rollups, invoices and the audit log are kept, so
+/// at least a month keeps the current period's events at hand.
+pub fn parse_retention_months(raw: &str) -> Result<i64, Error> {
+    let t = raw.trim();
+    if t.is_empty() {
+        return Ok(DEFAULT_RETENTION_MONTHS);
+    }
+    let months: i64 = t.parse().map_err(|_| {
+        Error::invalid("retention_months", format!("{t:?} is not a whole number of months; use 1 to {MAX_RETENTION_MONTHS}"))
+    })?;
+    if !(1..=MAX_RETENTION_MONTHS).contains(&months) {
+        return Err(Error::invalid("retention_months", format!("must be from 1 to {MAX_RETENTION_MONTHS} months, not {months}")));
+    }
+    Ok(months)
+}
+
+/// "13 months", "1 month".
+pub fn months_text(months: i64) -> String {
+    if months == 1 { "1 month".to_string() } else { format!("{months} months") }
+}
+
 /// A plan as the catalog and the Plans page show it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PlanView {
@@ -307,6 +341,9 @@ pub struct PlanView {
     /// The Stripe Price that bills it (paid plans, when Stripe is configured).
     #[serde(default)]
     pub stripe_price_id: Option<String>,
+    /// Months raw usage events stay before they move to the archive.
+    #[serde(default = "default_retention_months")]
+    pub retention_months: i64,
     /// How many organizations are on it.
     pub organizations: i64,
 }
@@ -399,6 +436,9 @@ pub struct PlanInput {
     /// "price_..." or empty.
     #[serde(default)]
     pub stripe_price_id: String,
+    /// Months of raw events kept, 1 to 120; empty: 13.
+    #[serde(default)]
+    pub retention_months: String,
 }
 
 /// One limit row of the plan editor or of an override.
@@ -479,6 +519,7 @@ impl PlanInput {
             archived_at: None,
             limits,
             stripe_price_id: parse_stripe_price(&self.stripe_price_id)?,
+            retention_months: parse_retention_months(&self.retention_months)?,
             organizations: 0,
         })
     }
@@ -553,6 +594,31 @@ mod tests {
         assert_eq!(twice.parse().unwrap_err().field(), Some("limits"));
         let bad = PlanInput { limits: vec![row("tokens", "month", "lots", true, "")], ..input };
         assert_eq!(bad.parse().unwrap_err().field(), Some("limit"));
+    }
+
+    #[test]
+    fn retention_is_a_whole_number_of_months_from_1_to_120() {
+        assert_eq!(parse_retention_months(" 24 ").unwrap(), 24);
+        assert_eq!(parse_retention_months("1").unwrap(), 1);
+        assert_eq!(parse_retention_months("120").unwrap(), 120);
+        assert_eq!(parse_retention_months("").unwrap(), DEFAULT_RETENTION_MONTHS);
+        for bad in ["0", "121", "-3", "x", "1.5"] {
+            let e = parse_retention_months(bad).unwrap_err();
+            assert_eq!(e.field(), Some("retention_months"), "{bad}");
+        }
+        assert!(parse_retention_months("x").unwrap_err().to_string().contains("not a whole number of months"));
+        assert!(parse_retention_months("121").unwrap_err().to_string().contains("from 1 to 120 months"));
+        assert_eq!(months_text(1), "1 month");
+        assert_eq!(months_text(13), "13 months");
+    }
+
+    #[test]
+    fn a_plan_without_retention_in_its_json_keeps_the_default() {
+        let plan = PlanInput { code: "growth".into(), name: "Growth".into(), ..Default::default() }.parse().unwrap();
+        assert_eq!(plan.retention_months, DEFAULT_RETENTION_MONTHS);
+        let mut json = serde_json::to_value(&plan).unwrap();
+        json.as_object_mut().unwrap().remove("retention_months");
+        assert_eq!(serde_json::from_value::<PlanView>(json).unwrap(), plan);
     }
 
     #[test]

@@ -30,11 +30,12 @@ fn plan_of(r: &sqlx::any::AnyRow) -> Result<PlanView> {
         archived_at: r.try_get("archived_at")?,
         limits: Vec::new(),
         stripe_price_id: r.try_get("stripe_price_id")?,
+        retention_months: r.try_get("retention_months")?,
         organizations: r.try_get("organizations")?,
     })
 }
 
-const PLAN_COLUMNS: &str = "p.code, p.name, p.description, p.monthly_price_nanos, p.is_public, p.sort_order, p.archived_at, p.stripe_price_id, \
+const PLAN_COLUMNS: &str = "p.code, p.name, p.description, p.monthly_price_nanos, p.is_public, p.sort_order, p.archived_at, p.stripe_price_id, p.retention_months, \
      (SELECT COUNT(*) FROM organizations o WHERE o.plan_code = p.code) AS organizations";
 
 pub(crate) async fn plans(conn: &mut AnyConnection, code: Option<&str>) -> Result<Vec<PlanView>> {
@@ -69,8 +70,8 @@ pub(crate) async fn plans(conn: &mut AnyConnection, code: Option<&str>) -> Resul
 
 pub(crate) async fn insert_plan(conn: &mut AnyConnection, p: &PlanView, now: i64) -> Result<()> {
     sqlx::query(
-        "INSERT INTO plans (code, name, description, monthly_price_nanos, is_public, sort_order, archived_at, created_at, updated_at, stripe_price_id) \
-         VALUES ($1, $2, $3, $4, $5, $6, NULL, $7, $7, $8)",
+        "INSERT INTO plans (code, name, description, monthly_price_nanos, is_public, sort_order, archived_at, created_at, updated_at, stripe_price_id, \
+         retention_months) VALUES ($1, $2, $3, $4, $5, $6, NULL, $7, $7, $8, $9)",
     )
     .bind(&p.code)
     .bind(&p.name)
@@ -80,6 +81,7 @@ pub(crate) async fn insert_plan(conn: &mut AnyConnection, p: &PlanView, now: i64
     .bind(p.sort_order)
     .bind(now)
     .bind(&p.stripe_price_id)
+    .bind(p.retention_months)
     .execute(conn)
     .await?;
     Ok(())
@@ -87,8 +89,8 @@ pub(crate) async fn insert_plan(conn: &mut AnyConnection, p: &PlanView, now: i64
 
 pub(crate) async fn update_plan(conn: &mut AnyConnection, p: &PlanView, now: i64) -> Result<bool> {
     let done = sqlx::query(
-        "UPDATE plans SET name = $2, description = $3, monthly_price_nanos = $4, is_public = $5, sort_order = $6, updated_at = $7, stripe_price_id = $8 \
-         WHERE code = $1",
+        "UPDATE plans SET name = $2, description = $3, monthly_price_nanos = $4, is_public = $5, sort_order = $6, updated_at = $7, stripe_price_id = $8, \
+         retention_months = $9 WHERE code = $1",
     )
     .bind(&p.code)
     .bind(&p.name)
@@ -98,6 +100,7 @@ pub(crate) async fn update_plan(conn: &mut AnyConnection, p: &PlanView, now: i64
     .bind(p.sort_order)
     .bind(now)
     .bind(&p.stripe_price_id)
+    .bind(p.retention_months)
     .execute(conn)
     .await?;
     Ok(done.rows_affected() == 1)

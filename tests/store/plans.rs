@@ -45,6 +45,36 @@ test_both_engines! {
         assert_eq!(plans::create(db, &a.user, &input).await.unwrap_err().status_code(), 403);
     }
 
+    async fn a_plans_retention_round_trips_and_bad_months_are_refused_by_name(db) {
+        let root = admin(db).await;
+        assert!(plans::list(db).await.unwrap().iter().all(|p| p.retention_months == plans::DEFAULT_RETENTION_MONTHS), "seeded plans keep 13");
+        let input = PlanInput { code: "archive-fast".into(), name: "Archive fast".into(), retention_months: " 24 ".into(), ..Default::default() };
+        assert_eq!(plans::create(db, &root, &input).await.unwrap().retention_months, 24);
+        assert_eq!(plans::get(db, "archive-fast").await.unwrap().retention_months, 24);
+        let shorter = PlanInput { retention_months: "1".into(), ..input.clone() };
+        assert_eq!(plans::update(db, &root, &shorter).await.unwrap().retention_months, 1);
+        let listed = plans::list(db).await.unwrap();
+        assert_eq!(listed.iter().find(|p| p.code == "archive-fast").unwrap().retention_months, 1);
+        let longest = PlanInput { retention_months: "120".into(), ..input.clone() };
+        assert_eq!(plans::update(db, &root, &longest).await.unwrap().retention_months, 120);
+
+        for bad in ["0", "121", "x"] {
+            let change = PlanInput { retention_months: bad.into(), ..input.clone() };
+            let err = plans::update(db, &root, &change).await.unwrap_err();
+            assert_eq!(err.field(), Some("retention_months"), "{bad}: {err}");
+            assert_eq!(err.status_code(), 422, "{bad}");
+            let new = PlanInput { code: "never".into(), retention_months: bad.into(), ..input.clone() };
+            assert_eq!(plans::create(db, &root, &new).await.unwrap_err().field(), Some("retention_months"), "{bad}");
+        }
+        assert!(plans::update(db, &root, &PlanInput { retention_months: "x".into(), ..input.clone() })
+            .await
+            .unwrap_err()
+            .public_message()
+            .contains("\"x\" is not a whole number of months"));
+        assert_eq!(plans::get(db, "archive-fast").await.unwrap().retention_months, 120, "a refused change changes nothing");
+        assert!(matches!(plans::get(db, "never").await.unwrap_err(), Error::NotFound(_)));
+    }
+
     async fn an_override_shows_beside_the_plan_value_and_can_be_cleared(db) {
         let root = admin(db).await;
         let a = sign_up(db, "a@example.com", "A").await;

@@ -101,11 +101,12 @@ pub async fn admin_create_plan(
     sort_order: i64,
 ) -> Result<String, AppError> {
     let (ctx, user) = admin().await?;
-    let input = PlanInput { code, name, description, monthly_price_usd, is_public, sort_order, limits: Vec::new(), stripe_price_id: String::new() };
+    // Retention and the Stripe price start at their defaults (13 months, none); the plan's page edits them.
+    let input = PlanInput { code, name, description, monthly_price_usd, is_public, sort_order, ..Default::default() };
     tollbooth::plans::create(&ctx.db, &user, &input).await.map(|p| p.code).map_err(ssr::fail)
 }
 
-/// Saves a plan's name, price, visibility and limits.
+/// Saves a plan's name, price, visibility, retention and limits.
 #[server(endpoint = "admin_update_plan")]
 pub async fn admin_update_plan(plan: PlanInput) -> Result<PlanView, AppError> {
     let (ctx, user) = admin().await?;

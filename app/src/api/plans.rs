@@ -19,10 +19,11 @@ pub struct PlanChoice {
     pub current: String,
 }
 
-/// The organization's plan and how much of each limit it has used.
+/// The organization's plan and how much of each limit it has used (its
+/// members, and platform admins read-only in the drill-down).
 #[server(endpoint = "org_quota")]
 pub async fn org_quota(org_id: String) -> Result<QuotaStatus, AppError> {
-    let (ctx, scope, _) = ssr::scope(&org_id).await?;
+    let (ctx, scope) = ssr::read_scope(&org_id).await?;
     tollbooth::quota::status(&ctx.db, &scope.org_id).await.map_err(ssr::fail)
 }
 

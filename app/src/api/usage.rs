@@ -164,8 +164,8 @@ pub struct PanelData {
     pub unpriced_models: Vec<UnpricedLine>,
 }
 
-/// The usage panel of one organization for the asked range (members only).
-/// JSON-encoded: the default URL encoding drops a query whose fields are all
+/// The usage panel of one organization for the asked range (its members,
+/// and platform admins read-only in the drill-down). JSON-encoded: the default URL encoding drops a query whose fields are all
 /// `None` (the plain `/o/:org` URL) and the call would then fail to decode.
 #[server(endpoint = "usage_panel", input = leptos::server_fn::codec::Json)]
 pub async fn usage_panel(org_id: String, query: PanelQuery) -> Result<PanelData, AppError> {
@@ -174,7 +174,7 @@ pub async fn usage_panel(org_id: String, query: PanelQuery) -> Result<PanelData,
     use tollbooth::metering::events::{self, EventFilter};
     use tollbooth::metering::usage::{self, month_start_ms, GroupBy, UsageQuery, UsageRow};
 
-    let (ctx, scope, _) = ssr::scope(&org_id).await?;
+    let (ctx, scope) = ssr::read_scope(&org_id).await?;
     let org = tollbooth::orgs::get(&ctx.db, &scope).await.map_err(ssr::fail)?;
     let now = now_ms();
     let range = DateRange::parse(query.range.as_deref(), query.from.as_deref(), query.to.as_deref(), &org.time_zone, now)

@@ -66,8 +66,10 @@ fn series_chart(figures: &[(&str, &Figure)], bar: bool) -> Chart {
         c = c.legend(Legend::new().bottom(0));
     }
     for (name, f) in figures {
+        // A bucket without data (no API calls: no latency, no error rate) is
+        // `null`, which ECharts draws as a gap, not as a zero. Counts, tokens
+        // and cost always have a value (zero when nothing happened).
         let data: Vec<Option<f64>> = f.series.iter().map(|(_, v)| plot(v)).collect();
-        let data: Vec<f64> = data.into_iter().map(|v| v.unwrap_or(0.0)).collect();
         c = if bar { c.series(Bar::new().name(*name).data(data)) } else { c.series(Line::new().name(*name).data(data)) };
     }
     c
@@ -324,6 +326,23 @@ mod tests {
         assert_eq!(grouped("123456"), "123,456");
         assert_eq!(grouped("-1000"), "-1,000");
         assert_eq!(grouped("12.5"), "12.5");
+    }
+
+    #[test]
+    fn buckets_without_calls_are_gaps_in_latency_but_zeros_in_counts() {
+        let series = |vals: &[Option<&str>]| Figure {
+            total: None,
+            series: vals.iter().enumerate().map(|(i, v)| (format!("2026-03-0{}", i + 1), v.map(str::to_string))).collect(),
+        };
+        let json = |c: Chart| serde_json::to_value(&c).unwrap();
+        let latency = json(series_chart(&[("Average", &series(&[Some("120"), None, Some("80")]))], false));
+        assert_eq!(latency["series"][0]["data"], serde_json::json!([120.0, null, 80.0]));
+        let errors = json(series_chart(&[("Error rate (%)", &series(&[None, Some("2.50")]))], false));
+        assert_eq!(errors["series"][0]["data"], serde_json::json!([null, 2.5]));
+        let calls = json(series_chart(&[("API calls", &series(&[Some("3"), Some("0"), Some("1,200")]))], true));
+        assert_eq!(calls["series"][0]["data"], serde_json::json!([3.0, 0.0, 1200.0]));
+        let cost = json(series_chart(&[("Cost (USD)", &series(&[Some("0.000000000"), Some("1.250000000")]))], true));
+        assert_eq!(cost["series"][0]["data"], serde_json::json!([0.0, 1.25]));
     }
 
     #[test]

@@ -24,6 +24,12 @@ pub fn cents_text(cents: i64) -> String {
     format!("{sign}${grouped}.{:02}", c % 100)
 }
 
+/// The invoice's CSV, the same file its members download (platform admins may too).
+pub fn invoice_csv_href(org_id: &str, invoice_id: &str) -> String {
+    use crate::pages::prices::encode_query;
+    format!("/o/{}/invoices/{}/csv", encode_query(org_id), encode_query(invoice_id))
+}
+
 /// Suspend (with a reason) or reactivate, each behind a confirmation.
 #[component]
 pub fn OrgStatus(id: Memo<String>, org_name: String) -> impl IntoView {
@@ -95,6 +101,7 @@ pub fn OrgActivity(id: Memo<String>, org_name: String) -> impl IntoView {
 
 fn activity_view(d: OrgActivityView, org_id: String, org_name: String, adjust: ServerAction<AdminAdjustCredits>) -> impl IntoView {
     let OrgActivityView { members, keys, invoices, credit_balance, credits, alerts, audit } = d;
+    let invoices: Vec<_> = invoices.into_iter().map(|i| { let csv = invoice_csv_href(&org_id, &i.id); (i, csv) }).collect();
     let amount = NodeRef::<leptos::html::Input>::new();
     let reason = NodeRef::<leptos::html::Input>::new();
     let describe = Callback::new(move |_| {
@@ -155,12 +162,16 @@ fn activity_view(d: OrgActivityView, org_id: String, org_name: String, adjust: S
             <h2>"Invoices (" {invoices.len()} ")"</h2>
             {if invoices.is_empty() { view! { <p class="empty">"No invoices yet."</p> }.into_any() } else { view! {
                 <table class="table">
-                    <thead><tr><th>"Number"</th><th>"Period"</th><th>"Plan"</th><th>"Status"</th><th class="num">"Total"</th></tr></thead>
-                    <tbody>{invoices.into_iter().map(|i| view! {
-                        <tr data-invoice=i.id>
-                            <td><code>{i.number}</code></td><td>{i.period_label}</td><td>{i.plan_name}</td><td>{i.status}</td>
-                            <td class="num">{cents_text(i.total_cents)}</td>
-                        </tr>
+                    <thead><tr><th>"Number"</th><th>"Period"</th><th>"Plan"</th><th>"Status"</th><th class="num">"Total"</th><th></th></tr></thead>
+                    <tbody>{invoices.into_iter().map(|(i, csv)| {
+                        let file = format!("{}.csv", i.number);
+                        view! {
+                            <tr data-invoice=i.id>
+                                <td><code>{i.number}</code></td><td>{i.period_label}</td><td>{i.plan_name}</td><td>{i.status}</td>
+                                <td class="num">{cents_text(i.total_cents)}</td>
+                                <td><a href=csv download=file>"CSV"</a></td>
+                            </tr>
+                        }
                     }).collect_view()}</tbody>
                 </table>
             }.into_any() }}
@@ -199,7 +210,12 @@ fn activity_view(d: OrgActivityView, org_id: String, org_name: String, adjust: S
 
 #[cfg(test)]
 mod tests {
-    use super::cents_text;
+    use super::{cents_text, invoice_csv_href};
+
+    #[test]
+    fn the_invoice_csv_link_names_the_organization_and_invoice() {
+        assert_eq!(invoice_csv_href("o1", "inv-2"), "/o/o1/invoices/inv-2/csv");
+    }
 
     #[test]
     fn cents_read_as_exact_dollars() {

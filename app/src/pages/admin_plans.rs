@@ -10,7 +10,7 @@ use leptos_meta::Title;
 use leptos_router::components::Redirect;
 use leptos_router::hooks::{use_navigate, use_params_map, use_query_map};
 use leptos_router::NavigateOptions;
-use tollbooth::plans::{Limit, Metric, OrgPlan, Period, PlanView};
+use tollbooth::plans::{months_text, Limit, Metric, OrgPlan, Period, PlanView, MAX_RETENTION_MONTHS};
 use tollbooth::pricing::NanoUsd;
 
 use crate::api::admin::{
@@ -133,7 +133,7 @@ fn plan_list(list: Vec<PlanView>) -> impl IntoView {
         <table class="table" data-testid="admin-plans">
             <thead><tr>
                 <th>"Plan"</th><th>"Code"</th><th>"Price"</th><th>"Visibility"</th>
-                <th class="num">"Organizations"</th><th>"Limits"</th><th>"Status"</th>
+                <th class="num">"Organizations"</th><th>"Retention"</th><th>"Limits"</th><th>"Status"</th>
             </tr></thead>
             <tbody>
                 {list.into_iter().map(|p| {
@@ -145,6 +145,7 @@ fn plan_list(list: Vec<PlanView>) -> impl IntoView {
                             <td class="nowrap">{p.price_label()}</td>
                             <td>{if p.is_public { "public" } else { "hidden" }}</td>
                             <td class="num">{p.organizations}</td>
+                            <td class="nowrap">{months_text(p.retention_months)}</td>
                             <td class="small">{if limits.is_empty() { "Unlimited".to_string() } else { limits }}</td>
                             <td>{match p.archived_at {
                                 Some(t) => view! { <span class="badge">"archived " {format_time(t)}</span> }.into_any(),
@@ -226,7 +227,13 @@ fn plan_editor(
                         <input name="plan[stripe_price_id]" value=p.stripe_price_id.clone().unwrap_or_default()
                             placeholder="price_…" autocomplete="off" />
                     </label>
+                    <label>"Retention (months)"
+                        <input name="plan[retention_months]" type="number" min="1" max=MAX_RETENTION_MONTHS.to_string() step="1"
+                            required value=p.retention_months.to_string() aria-describedby="retention-hint" />
+                    </label>
                 </div>
+                <p class="muted small" id="retention-hint">{format!("Retention: 1 to {MAX_RETENTION_MONTHS} months. Raw events older than this move to the archive; \
+                    rollups, invoices and the audit log are kept.")}</p>
                 <p class="muted small">"Stripe price: the Price organizations subscribe to through Checkout; empty means the plan \
                     cannot be bought here. STRIPE_PLAN_PRICES, when it names this plan, wins over it."</p>
                 <h2>"Limits"</h2>
@@ -308,7 +315,7 @@ pub fn AdminOrgPage() -> impl IntoView {
                         Ok(d) => {
                             let name = d.org.name.clone();
                             view! {
-                                {org_view(d, move_plan, set, clear)}
+                                {org_view(d, id, move_plan, set, clear)}
                                 <crate::pages::admin_org::OrgStatus id org_name=name.clone() />
                                 <crate::pages::admin_org::OrgActivity id org_name=name />
                             }.into_any()
@@ -324,6 +331,7 @@ pub fn AdminOrgPage() -> impl IntoView {
 
 fn org_view(
     d: AdminOrgDetail,
+    id: Memo<String>,
     move_plan: ServerAction<AdminSetOrgPlan>,
     set: ServerAction<AdminSetOverride>,
     clear: ServerAction<AdminClearOverride>,
@@ -335,10 +343,16 @@ fn org_view(
     let chosen = RwSignal::new(current_code.clone());
     let plan_labels: Vec<(String, String)> = plans.iter().map(|p| (p.code.clone(), format!("{} ({})", p.name, p.price_label()))).collect();
     let (org_name_plan, plan_name_now) = (org.name.clone(), plan_name.clone());
+    let retention = plans.iter().find(|p| p.code == current_code).map(|p| p.retention_months);
     view! {
         <h1>{org.name.clone()}</h1>
         <p class="muted"><code>{org.id.clone()}</code> " · " {org.members} " member(s) · created " {format_time(org.created_at)}
             " · time zone " {time_zone}</p>
+        <section class="org-usage" data-testid="org-usage" aria-label="Usage">
+            <h2>"Usage, as the organization sees it"</h2>
+            <p class="muted">"Read-only; dates in the organization's time zone."</p>
+            <crate::pages::usage::UsagePanel org_id=id admin=true />
+        </section>
         <section class="card">
             <h2>"Plan"</h2>
             <ActionForm action=move_plan attr:class="row">
@@ -358,7 +372,12 @@ fn org_view(
                     format!("Move {org_name_plan} from {plan_name_now} to {to}? Its limits change at once.")
                 }) />
             </ActionForm>
-            <p>"Now on " <strong data-testid="org-plan">{plan_name}</strong> "."</p>
+            <p>"Now on " <strong data-testid="org-plan">{plan_name}</strong> "."
+                {retention.map(|m| view! {
+                    " Raw events are kept " <span data-testid="org-retention">{months_text(m)}</span>
+                    ", then archived."
+                })}
+            </p>
         </section>
         <h2>"Limits and overrides"</h2>
         <p class="muted">"The override, when set, replaces the plan's limit for this organization. An empty value overrides to unlimited."</p>

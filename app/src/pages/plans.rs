@@ -170,6 +170,7 @@ mod tests {
             archived_at: None,
             limits,
             stripe_price_id: None,
+            retention_months: tollbooth::plans::DEFAULT_RETENTION_MONTHS,
             organizations: 0,
         }
     }

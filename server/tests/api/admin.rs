@@ -1,4 +1,5 @@
-//! Suspension and the platform admin REST API (`/api/admin`).
+//! Suspension, the platform admin REST API (`/api/admin`), and what a
+//! platform admin reads of an organization in the drill-down.
 
 use reqwest::StatusCode;
 use serde_json::{json, Value};
@@ -6,7 +7,7 @@ use tollbooth::accounts::UserView;
 use tollbooth_server::cli::create_org;
 
 use crate::app_test;
-use crate::helpers::TestApp;
+use crate::helpers::{TestApp, PASSWORD};
 
 async fn admin(app: &TestApp) -> UserView {
     tollbooth::accounts::create_admin(&app.test_db.db, "root@example.com", Some("correct horse battery")).await.unwrap().user
@@ -166,7 +167,83 @@ app_test! {
     }
 }
 
+/// Signs `client` in; panics unless the server agrees.
+async fn sign_in(app: &TestApp, client: &reqwest::Client, email: &str, password: &str) {
+    let resp = app.server_fn(client, "login", &[("email", email), ("password", password)]).await;
+    assert_eq!(resp.status(), StatusCode::OK, "login {email}: {}", resp.text().await.unwrap());
+}
+
 app_test! {
+    async fn a_platform_admin_reads_an_organizations_usage_panel_and_invoice_csv_as_its_members_do(app) {
+        let db = &app.test_db.db;
+        admin(&app).await;
+        let acme = create_org(db, &app.config, "Acme", "owner@acme.test", Some(PASSWORD)).await.unwrap();
+        let sent = app
+            .client
+            .post(app.url("/api/v1/events"))
+            .bearer_auth(&acme.api_key)
+            .json(&json!({"model": "gpt-4o", "input_tokens": 1000, "output_tokens": 500, "latency_ms": 250}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(sent.status(), StatusCode::OK);
+        let invoice = tollbooth::ids::new_id();
+        sqlx::query(
+            "INSERT INTO invoices (id, org_id, number, period_start, period_end, plan_code, status, total_cents, created_at, closed_at) \
+             VALUES ($1, $2, 'INV-ACME-1', 0, 1, 'starter', 'final', 1250, 0, 1)",
+        )
+        .bind(&invoice)
+        .bind(&acme.org_id)
+        .execute(db.writer())
+        .await
+        .unwrap();
+
+        let owner = app.fresh_client();
+        sign_in(&app, &owner, "owner@acme.test", PASSWORD).await;
+        let root = app.fresh_client();
+        sign_in(&app, &root, "root@example.com", "correct horse battery").await;
+        let stranger = app.fresh_client();
+        app.signup(&stranger, "someone@else.test", "Else").await;
+
+        // The same panel and limits, to the figure; a non-member who is not an admin gets 404.
+        let panel = |client: &reqwest::Client| {
+            let body = json!({"org_id": acme.org_id, "query": {"range": "7d"}});
+            client.post(app.url("/api/usage_panel")).header("Accept", "application/json").json(&body).send()
+        };
+        let (as_owner, as_admin) = (panel(&owner).await.unwrap(), panel(&root).await.unwrap());
+        assert_eq!((as_owner.status(), as_admin.status()), (StatusCode::OK, StatusCode::OK));
+        let (as_owner, as_admin): (Value, Value) = (as_owner.json().await.unwrap(), as_admin.json().await.unwrap());
+        assert_eq!(as_admin, as_owner);
+        assert_eq!(as_admin["month"]["input_tokens"], 1000);
+        assert_eq!(panel(&stranger).await.unwrap().status(), StatusCode::NOT_FOUND);
+        let form = [("org_id", acme.org_id.as_str())];
+        let (q_owner, q_admin) = (app.server_fn(&owner, "org_quota", &form).await, app.server_fn(&root, "org_quota", &form).await);
+        assert_eq!((q_owner.status(), q_admin.status()), (StatusCode::OK, StatusCode::OK));
+        let q_admin: Value = q_admin.json().await.unwrap();
+        assert_eq!(q_admin, q_owner.json::<Value>().await.unwrap());
+        assert_eq!(q_admin["plan_code"], "starter");
+        assert_eq!(app.server_fn(&stranger, "org_quota", &form).await.status(), StatusCode::NOT_FOUND);
+        // Reading does not make the admin a member, nor move the admin's current organization.
+        assert!(app.whoami(&root).await["current_org"].is_null());
+
+        // The invoice CSV: the same file for the admin as for the owner.
+        let path = format!("/o/{}/invoices/{invoice}/csv", acme.org_id);
+        let csv = |client: &reqwest::Client| client.get(app.url(&path)).send();
+        let (c_owner, c_admin) = (csv(&owner).await.unwrap(), csv(&root).await.unwrap());
+        assert_eq!((c_owner.status(), c_admin.status()), (StatusCode::OK, StatusCode::OK));
+        assert_eq!(c_admin.headers()["content-type"], "text/csv; charset=utf-8");
+        assert_eq!(c_admin.headers()["content-disposition"], "attachment; filename=\"INV-ACME-1.csv\"");
+        let (c_owner, c_admin) = (c_owner.text().await.unwrap(), c_admin.text().await.unwrap());
+        assert_eq!(c_admin, c_owner);
+        assert!(c_admin.starts_with("invoice,period,kind,description,quantity,unit_price_usd,amount_usd\n"), "{c_admin}");
+        assert!(c_admin.contains("INV-ACME-1,") && c_admin.contains(",total,Total,,,12.50"), "{c_admin}");
+        assert_eq!(csv(&stranger).await.unwrap().status(), StatusCode::NOT_FOUND);
+        let other = tollbooth::ids::new_id();
+        let missing = root.get(app.url(&format!("/o/{}/invoices/{other}/csv", acme.org_id))).send().await.unwrap();
+        assert_eq!(missing.status(), StatusCode::NOT_FOUND, "an unknown invoice");
+        assert_eq!(app.fresh_client().get(app.url(&path)).send().await.unwrap().status(), StatusCode::UNAUTHORIZED);
+    }
+
     async fn a_failed_login_and_a_key_creation_are_audited_with_ip_and_user_agent(app) {
         let client = reqwest::Client::builder().cookie_store(true).user_agent("audit-test/1.0").build().unwrap();
         let org = app.signup(&client, "ada@example.com", "Acme").await;

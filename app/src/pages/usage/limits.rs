@@ -57,8 +57,10 @@ pub fn banner_text(line: &StatusLine) -> String {
 }
 
 /// The plan, the banner when a hard limit is used up, and the bars.
+/// `read_only` (a platform admin's drill-down) leaves out the members'
+/// upgrade and plan links.
 #[component]
-pub fn PlanLimits(org_id: String) -> impl IntoView {
+pub fn PlanLimits(org_id: String, #[prop(optional)] read_only: bool) -> impl IntoView {
     let id = org_id.clone();
     let quota = Resource::new(move || id.clone(), org_quota);
     view! {
@@ -67,7 +69,7 @@ pub fn PlanLimits(org_id: String) -> impl IntoView {
                 let org_id = org_id.clone();
                 Suspend::new(async move {
                     match quota.await {
-                        Ok(q) => view! { <Limits org_id q /> }.into_any(),
+                        Ok(q) => view! { <Limits org_id q read_only /> }.into_any(),
                         Err(e) => view! { <ErrorMessage message=e.message /> }.into_any(),
                     }
                 })
@@ -77,7 +79,7 @@ pub fn PlanLimits(org_id: String) -> impl IntoView {
 }
 
 #[component]
-fn Limits(org_id: String, q: QuotaStatus) -> impl IntoView {
+fn Limits(org_id: String, q: QuotaStatus, read_only: bool) -> impl IntoView {
     let billing = format!("/o/{org_id}/billing");
     let plans = format!("/o/{org_id}/plans");
     let banner = banner_line(&q).map(banner_text);
@@ -85,14 +87,14 @@ fn Limits(org_id: String, q: QuotaStatus) -> impl IntoView {
         {banner.map(|text| view! {
             <div class="limit-banner" role="alert" data-testid="limit-banner">
                 <span>{text}</span>
-                <a class="button-link primary" href=billing.clone()>"Upgrade"</a>
+                {(!read_only).then(|| view! { <a class="button-link primary" href=billing.clone()>"Upgrade"</a> })}
             </div>
         })}
         <section class="card plan-limits" data-testid="plan-limits" aria-label="Plan limits">
             <div class="section-head">
                 <h2>"Plan limits"</h2>
-                <span>"Plan: " <strong data-testid="plan-name">{q.plan_name.clone()}</strong> " · "
-                    <a href=plans>"Compare plans"</a></span>
+                <span>"Plan: " <strong data-testid="plan-name">{q.plan_name.clone()}</strong>
+                    {(!read_only).then(|| view! { " · " <a href=plans>"Compare plans"</a> })}</span>
             </div>
             {if q.lines.is_empty() {
                 let note = if q.is_demo { "Demo mode: no limits apply; usage is tracked." } else { "No limits on this plan." };

@@ -110,19 +110,74 @@ pub(super) fn range_query(r: &RangeView) -> String {
     if r.key == "custom" { format!("from={}&to={}", r.from_date, r.to_date) } else { format!("range={}", r.key) }
 }
 
+/// Where the panel is shown: its path, the query parameter every link and
+/// form keeps (the drill-down's `id`, so a change of range stays on the
+/// page), and whether the viewer is a member (the CSV download, upgrade
+/// and plan links are theirs; a platform admin reads the panel only).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PanelHome {
+    path: String,
+    keep: Option<(&'static str, String)>,
+    pub member: bool,
+}
+
+impl PanelHome {
+    /// `/o/:org`, the organization's own page.
+    pub fn org(org_id: &str) -> Self {
+        PanelHome { path: format!("/o/{org_id}"), keep: None, member: true }
+    }
+
+    /// `/admin/org?id=…`, the platform admin's read-only drill-down.
+    pub fn admin(org_id: &str) -> Self {
+        PanelHome { path: "/admin/org".into(), keep: Some(("id", org_id.to_string())), member: false }
+    }
+
+    /// The form's action: the path alone (the kept parameter rides along as
+    /// a hidden input, see [`PanelHome::hidden`]).
+    pub fn path(&self) -> String {
+        self.path.clone()
+    }
+
+    /// The page with `query` (e.g. `range=7d`; may be empty) after the kept parameter.
+    pub fn href(&self, query: &str) -> String {
+        let kept = self.keep.as_ref().map(|(k, v)| format!("{k}={}", crate::pages::prices::encode_query(v)));
+        let parts: Vec<String> = kept.into_iter().chain((!query.is_empty()).then(|| query.to_string())).collect();
+        if parts.is_empty() { self.path.clone() } else { format!("{}?{}", self.path, parts.join("&")) }
+    }
+
+    /// The kept parameter as a hidden input, for the GET forms.
+    pub fn hidden(&self) -> impl IntoView {
+        self.keep.clone().map(|(name, value)| view! { <input type="hidden" name=name value=value /> })
+    }
+}
+
+/// `/o/:org`: the organization's usage.
 #[component]
 pub fn UsagePage() -> impl IntoView {
     let org = use_org().org;
-    let org_id = use_org_id();
+    view! {
+        <Title text="Usage · Tollbooth" />
+        <h1>"Usage"</h1>
+        <p class="muted">{org.name} " · dates in " {org.time_zone}</p>
+        <UsagePanel org_id=use_org_id() />
+    }
+}
+
+/// The usage panel of one organization: plan limits with their use, this
+/// month's cards, and the range from the URL. Members see it on `/o/:org`;
+/// platform admins read the same panel in the drill-down (`admin`).
+#[component]
+pub fn UsagePanel(org_id: Memo<String>, #[prop(optional)] admin: bool) -> impl IntoView {
+    let home = move || {
+        let id = org_id.get_untracked();
+        if admin { PanelHome::admin(&id) } else { PanelHome::org(&id) }
+    };
     let query = use_panel_query();
     let data = Resource::new(move || (org_id.get(), query.get()), |(org, q)| usage_panel(org, q));
     let (pending, set_pending) = signal(false);
     let table = breakdown::TableState::default();
     view! {
-        <Title text="Usage · Tollbooth" />
-        <h1>"Usage"</h1>
-        <p class="muted">{org.name} " · dates in " {org.time_zone}</p>
-        <limits::PlanLimits org_id=org_id.get_untracked() />
+        <limits::PlanLimits org_id=org_id.get_untracked() read_only=admin />
         // `try_get`: when a request is abandoned mid-stream the page's owner is
         // disposed while the Transition may still settle; reading a disposed
         // signal would panic the server task.
@@ -134,13 +189,12 @@ pub fn UsagePage() -> impl IntoView {
             <Transition fallback=|| view! { <p class="loading">"Loading…"</p> } set_pending>
                 {move || Suspend::new(async move {
                     match data.await {
-                        Ok(u) => view! { <Panel org_id=org_id.get_untracked() u table /> }.into_any(),
+                        Ok(u) => view! { <Panel org_id=org_id.get_untracked() home=home() u table /> }.into_any(),
                         Err(e) => {
                             // E.g. a hand-edited custom range: say why, offer a way back.
-                            let back = format!("/o/{}", org_id.get_untracked());
                             view! {
                                 <ErrorMessage message=e.message />
-                                <p><a href=back>"Show the last 30 days"</a></p>
+                                <p><a href=home().href("")>"Show the last 30 days"</a></p>
                             }.into_any()
                         }
                     }
@@ -151,25 +205,27 @@ pub fn UsagePage() -> impl IntoView {
 }
 
 #[component]
-fn Panel(org_id: String, u: PanelData, table: breakdown::TableState) -> impl IntoView {
-    let base = format!("/o/{org_id}");
-    let csv = format!("{base}/usage.csv?from={}&to={}", u.range.from, u.range.to);
+fn Panel(org_id: String, home: PanelHome, u: PanelData, table: breakdown::TableState) -> impl IntoView {
+    let csv = format!("/o/{org_id}/usage.csv?from={}&to={}", u.range.from, u.range.to);
     let models: Vec<String> = u.breakdowns.first().map(|b| b.rows.iter().map(|r| r.name.clone()).collect()).unwrap_or_default();
     view! {
         <MonthCards month=u.month.clone() lifetime=u.lifetime_cost_usd.clone() />
         <section class="range-bar" aria-label="Date range">
-            <RangePicker base=base.clone() range=u.range.clone() />
-            <a href=csv download="tollbooth-usage.csv" class="button-link">"Download this range (CSV)"</a>
+            <RangePicker home=home.clone() range=u.range.clone() />
+            {home.member.then(|| view! {
+                <a href=csv download="tollbooth-usage.csv" class="button-link">"Download this range (CSV)"</a>
+            })}
         </section>
         <RangeSummary range=u.range.clone() totals=u.totals.clone() days=u.daily.len() />
         {if u.totals.events == 0 {
-            view! { <p class="empty card">"No usage in this range. Pick a longer range, or send events to POST /api/v1/events."</p> }.into_any()
+            let hint = if home.member { "No usage in this range. Pick a longer range, or send events to POST /api/v1/events." } else { "No usage in this range." };
+            view! { <p class="empty card">{hint}</p> }.into_any()
         } else {
             view! { <charts::Charts daily=u.daily.clone() models=u.breakdowns.first().map(|b| b.rows.clone()).unwrap_or_default() /> }.into_any()
         }}
         <breakdown::BreakdownTable breakdowns=u.breakdowns.clone() state=table />
         <UnpricedModels models=u.unpriced_models.clone() />
-        <recent::RecentActivity base range=u.range.clone() events=u.recent.clone() models />
+        <recent::RecentActivity home range=u.range.clone() events=u.recent.clone() models />
     }
 }
 
@@ -203,7 +259,7 @@ fn MonthCards(month: Totals, lifetime: String) -> impl IntoView {
 
 /// Presets as links and a custom date form; both navigate client-side.
 #[component]
-fn RangePicker(base: String, range: RangeView) -> impl IntoView {
+fn RangePicker(home: PanelHome, range: RangeView) -> impl IntoView {
     let presets = [("7d", "Last 7 days"), ("30d", "Last 30 days"), ("90d", "Last 90 days"), ("month", "This month")];
     view! {
         <nav class="range-picker" aria-label="Presets">
@@ -211,11 +267,12 @@ fn RangePicker(base: String, range: RangeView) -> impl IntoView {
                 .into_iter()
                 .map(|(key, label)| {
                     let current = (range.key == key).then_some("page");
-                    view! { <a href=format!("{base}?range={key}") aria-current=current>{label}</a> }
+                    view! { <a href=home.href(&format!("range={key}")) aria-current=current>{label}</a> }
                 })
                 .collect_view()}
         </nav>
-        <Form method="GET" action=base attr:class="range-custom" attr:aria-label="Custom range">
+        <Form method="GET" action=home.path() attr:class="range-custom" attr:aria-label="Custom range">
+            {home.hidden()}
             <label class="inline">"From" <input type="date" name="from" value=range.from_date.clone() required /></label>
             <label class="inline">"to" <input type="date" name="to" value=range.to_date.clone() required /></label>
             <button type="submit" class="small">"Apply"</button>
@@ -260,7 +317,20 @@ fn UnpricedModels(models: Vec<crate::api::usage::UnpricedLine>) -> impl IntoView
 
 #[cfg(test)]
 mod tests {
-    use super::{count, percent, usd, usd_rate};
+    use super::{count, percent, usd, usd_rate, PanelHome};
+
+    #[test]
+    fn links_stay_on_the_page_that_shows_the_panel() {
+        let org = PanelHome::org("o1");
+        assert_eq!(org.href("range=7d"), "/o/o1?range=7d");
+        assert_eq!(org.href(""), "/o/o1");
+        assert!(org.member);
+        let admin = PanelHome::admin("o 1");
+        assert_eq!(admin.href("range=7d"), "/admin/org?id=o%201&range=7d");
+        assert_eq!(admin.href(""), "/admin/org?id=o%201");
+        assert_eq!(admin.path(), "/admin/org");
+        assert!(!admin.member, "a platform admin reads the panel only");
+    }
 
     #[test]
     fn money_and_counts_read_well() {

@@ -5,7 +5,7 @@ use leptos::prelude::*;
 use leptos_router::components::Form;
 use leptos_router::hooks::use_query_map;
 
-use super::count;
+use super::{count, PanelHome};
 use crate::api::usage::{RangeView, RecentEvent, RECENT_EVENTS};
 
 const STATUSES: [&str; 3] = ["success", "error", "rate_limited"];
@@ -41,11 +41,11 @@ fn FilterText(name: &'static str, label: &'static str) -> impl IntoView {
 }
 
 #[component]
-pub fn RecentActivity(base: String, range: RangeView, events: Vec<RecentEvent>, models: Vec<String>) -> impl IntoView {
+pub fn RecentActivity(home: PanelHome, range: RangeView, events: Vec<RecentEvent>, models: Vec<String>) -> impl IntoView {
     let filtered = use_query_map().with_untracked(|q| {
         ["model", "status", "user", "project", "feature"].iter().any(|k| q.get(k).is_some_and(|v| !v.is_empty()))
     });
-    let clear = format!("{base}?{}", super::range_query(&range));
+    let clear = home.href(&super::range_query(&range));
     let (range_name, range_value, to_value) = if range.key == "custom" {
         ("from", range.from_date.clone(), Some(range.to_date.clone()))
     } else {
@@ -54,7 +54,8 @@ pub fn RecentActivity(base: String, range: RangeView, events: Vec<RecentEvent>, 
     view! {
         <section class="recent" data-testid="recent-activity">
             <h2>"Recent activity"</h2>
-            <Form method="GET" action=base attr:class="filters" attr:aria-label="Filter events">
+            <Form method="GET" action=home.path() attr:class="filters" attr:aria-label="Filter events">
+                {home.hidden()}
                 <input type="hidden" name=range_name value=range_value />
                 {to_value.map(|t| view! { <input type="hidden" name="to" value=t /> })}
                 <FilterSelect name="model" label="Model" options=models />
