@@ -181,6 +181,9 @@ pub async fn save_pack(db: &Db, actor: &UserView, input: &CreditPackInput) -> Re
     let pack = input.parse()?;
     let mut tx = db.begin().await?;
     store::upsert_pack(&mut tx, &pack).await?;
+    let entry = crate::audit::NewEntry::new(None, crate::audit::Actor::user(&actor.id, &actor.email), "billing.credit_pack_save", Some(&pack.code))
+        .details(serde_json::to_value(&pack).unwrap_or_default());
+    crate::audit::record_in(&mut tx, db.engine, &entry).await?;
     tx.commit().await?;
     Ok(pack)
 }

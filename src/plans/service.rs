@@ -17,6 +17,12 @@ fn require_platform_admin(actor: &UserView) -> Result<()> {
     }
 }
 
+/// Records a platform admin's change to the plan catalog (no organization).
+async fn audit_catalog(tx: &mut sqlx::AnyConnection, db: &Db, actor: &UserView, action: &str, code: &str, details: serde_json::Value) -> Result<()> {
+    let entry = audit::NewEntry::new(None, audit::Actor::user(&actor.id, &actor.email), action, Some(code)).details(details);
+    audit::record_in(tx, db.engine, &entry).await
+}
+
 /// Every plan, in display order (archived ones included; callers filter).
 pub async fn list(db: &Db) -> Result<Vec<PlanView>> {
     let mut conn = db.reader().acquire().await?;
@@ -39,6 +45,7 @@ pub async fn create(db: &Db, actor: &UserView, input: &PlanInput) -> Result<Plan
     }
     store::insert_plan(&mut tx, &plan, now_ms()).await?;
     store::replace_limits(&mut tx, &plan.code, &plan.limits).await?;
+    audit_catalog(&mut tx, db, actor, "plan.create", &plan.code, serde_json::to_value(input).unwrap_or_default()).await?;
     tx.commit().await?;
     crate::quota::limits_changed(db);
     get(db, &plan.code).await
@@ -54,6 +61,7 @@ pub async fn update(db: &Db, actor: &UserView, input: &PlanInput) -> Result<Plan
         return Err(Error::NotFound("plan"));
     }
     store::replace_limits(&mut tx, &plan.code, &plan.limits).await?;
+    audit_catalog(&mut tx, db, actor, "plan.update", &plan.code, serde_json::to_value(input).unwrap_or_default()).await?;
     tx.commit().await?;
     crate::quota::limits_changed(db);
     get(db, &plan.code).await
@@ -69,6 +77,8 @@ pub async fn set_archived(db: &Db, actor: &UserView, code: &str, archived: bool)
     if !store::set_archived(&mut tx, code, archived.then(now_ms)).await? {
         return Err(Error::NotFound("plan"));
     }
+    let action = if archived { "plan.archive" } else { "plan.restore" };
+    audit_catalog(&mut tx, db, actor, action, code, serde_json::json!({})).await?;
     tx.commit().await?;
     get(db, code).await
 }
@@ -88,6 +98,7 @@ pub async fn delete(db: &Db, actor: &UserView, code: &str) -> Result<()> {
         return Err(Error::conflict("code", format!("the {} plan is built in; it cannot be deleted", plan.name)));
     }
     store::delete_plan(&mut tx, code).await?;
+    audit_catalog(&mut tx, db, actor, "plan.delete", code, serde_json::to_value(&plan).unwrap_or_default()).await?;
     tx.commit().await?;
     Ok(())
 }

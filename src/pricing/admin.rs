@@ -8,7 +8,7 @@
 
 use sqlx::{AnyConnection, Row};
 
-use super::edit::PriceEdit;
+use super::edit::{PriceEdit, PriceKind};
 use super::store::{decode, encode};
 use super::{Mode, ModelPrice};
 use crate::clock::{now_ms, to_rfc3339};
@@ -263,7 +263,7 @@ async fn insert_price(conn: &mut AnyConnection, price: &ModelPrice, from: i64, s
 ///
 /// Refuses an unknown model (not found), a time in the past, and an edit
 /// that changes nothing.
-pub async fn override_price(db: &Db, model: &str, edit: &PriceEdit, effective_from: Option<i64>) -> Result<PriceEntry> {
+pub async fn override_price(db: &Db, model: &str, edit: &PriceEdit, effective_from: Option<i64>, by: &crate::audit::By) -> Result<PriceEntry> {
     let now = now_ms();
     let from = effective_time(effective_from, now)?;
     let mut tx = db.begin().await?;
@@ -282,6 +282,8 @@ pub async fn override_price(db: &Db, model: &str, edit: &PriceEdit, effective_fr
         return Err(Error::invalid("prices", "are the same as the prices in force at that time; nothing to override"));
     }
     let entry = insert_price(&mut tx, &next, from, SOURCE_OVERRIDE, now).await?;
+    let details = serde_json::json!({ "effective_from": to_rfc3339(from), "changes": price_changes(&base, &next) });
+    crate::audit::record_in(&mut tx, db.engine, &by.entry(None, "price.override", Some(model)).details(details)).await?;
     tx.commit().await?;
     Ok(entry)
 }
@@ -347,7 +349,7 @@ impl CustomModel {
 
 /// Adds a model with its first price (source `custom`). A name already in
 /// the price book is a conflict on `name`: override its price instead.
-pub async fn add_custom_model(db: &Db, model: &CustomModel) -> Result<PriceEntry> {
+pub async fn add_custom_model(db: &Db, model: &CustomModel, by: &crate::audit::By) -> Result<PriceEntry> {
     let now = now_ms();
     let from = effective_time(model.effective_from, now)?;
     let name = model.name.as_str();
@@ -368,8 +370,28 @@ pub async fn add_custom_model(db: &Db, model: &CustomModel) -> Result<PriceEntry
     base.mode = model.mode.clone();
     let price = model.prices.apply_to(&base);
     let entry = insert_price(&mut tx, &price, from, SOURCE_CUSTOM, now).await?;
+    let details = serde_json::json!({
+        "provider": model.provider,
+        "effective_from": to_rfc3339(from),
+        "changes": price_changes(&base, &price),
+    });
+    crate::audit::record_in(&mut tx, db.engine, &by.entry(None, "price.add_model", Some(name)).details(details)).await?;
     tx.commit().await?;
     Ok(entry)
+}
+
+/// The editable prices that differ between `before` and `after`, for the
+/// audit log: `{"Input per token": {"from": "0.0000025", "to": "0.000003"}}`.
+fn price_changes(before: &ModelPrice, after: &ModelPrice) -> serde_json::Value {
+    let text = |p: Option<crate::pricing::UnitPrice>| p.map(|p| p.usd().to_string());
+    let changed: serde_json::Map<String, serde_json::Value> = PriceKind::ALL
+        .into_iter()
+        .filter_map(|k| {
+            let (from, to) = (text(k.get(before)), text(k.get(after)));
+            (from != to).then(|| (k.label().to_string(), serde_json::json!({ "from": from, "to": to })))
+        })
+        .collect();
+    serde_json::Value::Object(changed)
 }
 
 #[cfg(test)]

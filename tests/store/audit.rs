@@ -186,3 +186,37 @@ test_both_engines! {
         assert!(entries.iter().all(|e| e.target.as_deref() == Some("requests/day") && e.result == "denied"));
     }
 }
+
+test_both_engines! {
+    async fn plan_catalog_edits_are_audited_platform_wide(db) {
+        use tollbooth::plans::{self, PlanInput};
+        let root = crate::quota::admin(db).await;
+        let input = PlanInput { code: "growth".into(), name: "Growth".into(), monthly_price_usd: "49".into(), ..Default::default() };
+        plans::create(db, &root, &input).await.unwrap();
+        plans::update(db, &root, &PlanInput { monthly_price_usd: "59".into(), ..input.clone() }).await.unwrap();
+        plans::set_archived(db, &root, "growth", true).await.unwrap();
+        plans::delete(db, &root, "growth").await.unwrap();
+        let log = trail_all(db, "plan.").await;
+        let got: Vec<(&str, Option<&str>, Option<&str>)> =
+            log.iter().map(|e| (e.action.as_str(), e.target.as_deref(), e.org_id.as_deref())).collect();
+        assert_eq!(
+            got,
+            vec![
+                ("plan.create", Some("growth"), None),
+                ("plan.update", Some("growth"), None),
+                ("plan.archive", Some("growth"), None),
+                ("plan.delete", Some("growth"), None),
+            ]
+        );
+        assert!(log[1].details.contains("\"monthly_price_usd\":\"59\""), "{}", log[1].details);
+        assert!(log.iter().all(|e| e.actor_label == "root@example.com"));
+    }
+}
+
+/// Every entry whose action starts with `prefix`, oldest first.
+async fn trail_all(db: &tollbooth::db::Db, prefix: &str) -> Vec<tollbooth::audit::AuditEntryView> {
+    let f = AuditFilter { action: prefix.into(), ..Default::default() };
+    let mut v = audit::list(db, None, &f, "UTC", 1000).await.unwrap();
+    v.reverse();
+    v
+}

@@ -99,9 +99,14 @@ test_both_engines! {
         catalog(db).await;
         let s = sender(db).await;
         let before = now_ms() - 1;
-        let entry = override_price(db, "gpt-4o", &edited(db, "gpt-4o", PriceKind::Input, "3").await, None).await.unwrap();
+        let entry = override_price(db, "gpt-4o", &edited(db, "gpt-4o", PriceKind::Input, "3").await, None, &crate::by()).await.unwrap();
         assert_eq!(entry.source, "override");
         assert!(entry.effective_from > before);
+        let f = tollbooth::audit::AuditFilter { action: "price.".into(), ..Default::default() };
+        let log = tollbooth::audit::list(db, None, &f, "UTC", 10).await.unwrap();
+        assert_eq!((log.len(), log[0].action.as_str(), log[0].target.as_deref()), (1, "price.override", Some("gpt-4o")));
+        let details: serde_json::Value = serde_json::from_str(&log[0].details).unwrap();
+        assert_eq!(details["changes"].as_object().map(|c| c.len()), Some(1), "only the input price changed: {details}");
 
         let events = vec![
             json!({"id": "before", "model": "gpt-4o", "input_tokens": 1000, "timestamp": to_rfc3339(entry.effective_from - 1)}),
@@ -120,7 +125,7 @@ test_both_engines! {
 
     async fn an_override_keeps_tiers_and_other_prices(db) {
         catalog(db).await;
-        override_price(db, "gemini-2.5-pro", &edited(db, "gemini-2.5-pro", PriceKind::Output, "12").await, None).await.unwrap();
+        override_price(db, "gemini-2.5-pro", &edited(db, "gemini-2.5-pro", PriceKind::Output, "12").await, None, &crate::by()).await.unwrap();
         let detail = model_detail(db, "gemini-2.5-pro", now_ms()).await.unwrap();
         let (old, new) = (&detail.history[0].price, &detail.current().unwrap().price);
         assert_eq!(new.output.unwrap().per_million().to_string(), "12");
@@ -131,7 +136,7 @@ test_both_engines! {
         catalog(db).await;
         let s = sender(db).await;
         let later = now_ms() + 2 * 60_000;
-        let entry = override_price(db, "gpt-4o", &edited(db, "gpt-4o", PriceKind::Input, "5").await, Some(later)).await.unwrap();
+        let entry = override_price(db, "gpt-4o", &edited(db, "gpt-4o", PriceKind::Input, "5").await, Some(later), &crate::by()).await.unwrap();
         assert_eq!(entry.effective_from, later);
         // Not in force yet: the list and the detail still show the catalog price.
         let page = search_models(db, &search("gpt-4o"), now_ms()).await.unwrap();
@@ -146,18 +151,18 @@ test_both_engines! {
         assert_eq!(out[0].cost_usd.as_deref(), Some("0.002500000"));
         assert_eq!(out[1].cost_usd.as_deref(), Some("0.005000000"));
         // Two changes at the same instant: the second is a conflict on the time.
-        let again = override_price(db, "gpt-4o", &per_million(PriceKind::Input, "6"), Some(later)).await.unwrap_err();
+        let again = override_price(db, "gpt-4o", &per_million(PriceKind::Input, "6"), Some(later), &crate::by()).await.unwrap_err();
         assert!(matches!(again, Error::Conflict { field: "effective from", .. }), "{again:?}");
     }
 
     async fn an_override_in_the_past_or_of_an_unknown_model_or_changing_nothing_is_refused(db) {
         catalog(db).await;
-        let past = override_price(db, "gpt-4o", &per_million(PriceKind::Input, "3"), Some(now_ms() - 60_000)).await.unwrap_err();
+        let past = override_price(db, "gpt-4o", &per_million(PriceKind::Input, "3"), Some(now_ms() - 60_000), &crate::by()).await.unwrap_err();
         assert_eq!(past.field(), Some("effective from"));
         assert!(past.to_string().contains("must not be in the past"), "{past}");
-        let unknown = override_price(db, "no-such-model", &per_million(PriceKind::Input, "3"), None).await.unwrap_err();
+        let unknown = override_price(db, "no-such-model", &per_million(PriceKind::Input, "3"), None, &crate::by()).await.unwrap_err();
         assert!(matches!(unknown, Error::NotFound("model")), "{unknown:?}");
-        let same = override_price(db, "gpt-4o", &edited(db, "gpt-4o", PriceKind::Input, "2.50").await, None).await.unwrap_err();
+        let same = override_price(db, "gpt-4o", &edited(db, "gpt-4o", PriceKind::Input, "2.50").await, None, &crate::by()).await.unwrap_err();
         assert_eq!(same.field(), Some("prices"));
         let rows: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM model_prices WHERE model = 'gpt-4o'").fetch_one(db.reader()).await.unwrap();
         assert_eq!(rows, 1, "nothing was written");
@@ -176,7 +181,7 @@ test_both_engines! {
             .with(PriceKind::Output, "2.4")
             .with(PriceKind::PerRequest, "0.001");
         let custom = CustomModel::parse("acme/llm:v1", "acme", "chat", PriceEdit::parse(&fields).unwrap(), None).unwrap();
-        let entry = add_custom_model(db, &custom).await.unwrap();
+        let entry = add_custom_model(db, &custom, &crate::by()).await.unwrap();
         assert_eq!(entry.source, "custom");
 
         let out = record_usage(
@@ -204,11 +209,11 @@ test_both_engines! {
     async fn a_custom_model_with_a_taken_name_is_a_conflict_on_name(db) {
         catalog(db).await;
         let custom = CustomModel::parse("gpt-4o", "me", "", per_million(PriceKind::Input, "1"), None).unwrap();
-        let err = add_custom_model(db, &custom).await.unwrap_err();
+        let err = add_custom_model(db, &custom, &crate::by()).await.unwrap_err();
         assert!(matches!(err, Error::Conflict { field: "name", .. }), "{err:?}");
         assert_eq!(err.status_code(), 409);
         let past = CustomModel::parse("new-one", "me", "", per_million(PriceKind::Input, "1"), Some(now_ms() - 1000)).unwrap();
-        assert_eq!(add_custom_model(db, &past).await.unwrap_err().field(), Some("effective from"));
+        assert_eq!(add_custom_model(db, &past, &crate::by()).await.unwrap_err().field(), Some("effective from"));
         let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM models WHERE name = 'new-one'").fetch_one(db.reader()).await.unwrap();
         assert_eq!(n, 0);
     }

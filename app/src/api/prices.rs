@@ -164,10 +164,10 @@ pub async fn admin_price_detail(model: String) -> Result<PriceDetail, AppError> 
 pub async fn admin_override_price(model: String, prices: PriceFields, effective_from: String) -> Result<i64, AppError> {
     use tollbooth::pricing::{admin, PriceEdit};
 
-    let ctx = require_platform_admin().await?;
+    let (ctx, user) = ssr::platform_admin().await?;
     let edit = PriceEdit::parse(&prices).map_err(ssr::fail)?;
     let from = admin::parse_effective_from(&effective_from).map_err(ssr::fail)?;
-    let entry = admin::override_price(&ctx.db, &model, &edit, from).await.map_err(ssr::fail)?;
+    let entry = admin::override_price(&ctx.db, &model, &edit, from, &ssr::by(&user).await).await.map_err(ssr::fail)?;
     Ok(entry.effective_from)
 }
 
@@ -182,10 +182,10 @@ pub async fn admin_add_custom_model(
 ) -> Result<String, AppError> {
     use tollbooth::pricing::{admin, PriceEdit};
 
-    let ctx = require_platform_admin().await?;
+    let (ctx, user) = ssr::platform_admin().await?;
     let edit = PriceEdit::parse(&prices).map_err(ssr::fail)?;
     let from = admin::parse_effective_from(&effective_from).map_err(ssr::fail)?;
     let model = admin::CustomModel::parse(&name, &provider, &mode, edit, from).map_err(ssr::fail)?;
-    let entry = admin::add_custom_model(&ctx.db, &model).await.map_err(ssr::fail)?;
+    let entry = admin::add_custom_model(&ctx.db, &model, &ssr::by(&user).await).await.map_err(ssr::fail)?;
     Ok(entry.price.name)
 }
