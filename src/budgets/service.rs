@@ -92,9 +92,13 @@ async fn get_with_amount(conn: &mut AnyConnection, org_id: &str, id: &str) -> Re
     Ok((view_of(&row)?, row.try_get("amount_nanos")?))
 }
 
-/// The budget as the audit log keeps it.
+/// The budget's definition as the audit log keeps it (the id is the
+/// entry's target; timestamps are the entry's own).
 fn audited(v: &BudgetView) -> serde_json::Value {
-    serde_json::to_value(v).unwrap_or_default()
+    json!({
+        "name": v.name, "scope": v.scope, "scope_id": v.scope_id, "period": v.period,
+        "amount_usd": v.amount_usd, "thresholds": v.thresholds, "action": v.action,
+    })
 }
 
 /// Creates a budget.

@@ -18,6 +18,7 @@ use crate::components::chart::EChart;
 use crate::components::ErrorMessage;
 use crate::pages::admin_plans::org_href;
 use crate::pages::prices::new_model_href;
+use crate::pages::usage::usd as usage_usd;
 
 /// A figure's text value as a plotting coordinate (display only; `None`: a gap).
 fn plot(v: &Option<String>) -> Option<f64> {
@@ -40,8 +41,10 @@ pub fn grouped(s: &str) -> String {
     format!("{sign}{out}")
 }
 
-/// An exact USD decimal string as `$0.9587` : trailing zeros past the cents
-/// dropped (no digit that matters is lost).
+/// An exact USD decimal string as `$0.95868`: trailing zeros past the cents
+/// dropped (no digit that matters is lost). For ledger amounts (credits);
+/// usage costs use the usage panel's rounding ([`usage_usd`]), as the
+/// organization sees them.
 pub fn usd(s: &str) -> String {
     let (sign, body) = s.strip_prefix('-').map_or(("", s), |b| ("-", b));
     let body = body.trim_start_matches('$');
@@ -164,7 +167,7 @@ fn dashboard(d: DashboardView) -> impl IntoView {
             {tile("Active organizations", active_organizations.total.as_deref().map(grouped), "tile-active")}
             {tile("API calls", api_calls.total.as_deref().map(grouped), "tile-calls")}
             {tile("Tokens", tokens.total.as_deref().map(grouped), "tile-tokens")}
-            {tile("Cost", cost_usd.total.as_deref().map(usd), "tile-cost")}
+            {tile("Cost", cost_usd.total.as_deref().map(usage_usd), "tile-cost")}
             {tile("Avg latency", ms(&avg_latency_ms.total), "tile-avg-latency")}
             {tile("p95 latency", ms(&p95_latency_ms.total), "tile-p95-latency")}
             {tile("Error rate", error_rate_percent.total.as_ref().map(|v| format!("{v}%")), "tile-error-rate")}
@@ -263,7 +266,7 @@ fn consumers(list: Vec<Consumer>, testid: &'static str) -> AnyView {
                     <td>{i + 1}</td>
                     <td><a href=org_href(&c.org_id)>{c.org_name.clone()}</a></td>
                     <td class="num">{grouped(&c.tokens.to_string())}</td>
-                    <td class="num">{usd(&c.cost_usd)}</td>
+                    <td class="num">{usage_usd(&c.cost_usd)}</td>
                 </tr>
             }).collect_view()}</tbody>
         </table>
@@ -306,7 +309,7 @@ fn tenant_list(list: Vec<TenantRow>, search: String) -> impl IntoView {
                         <td><a href=org_href(&o.id)>{o.name.clone()}</a></td>
                         <td><code>{o.plan.clone()}</code></td>
                         <td><span class=status_class title=o.suspended_reason.clone().unwrap_or_default()>{o.status.clone()}</span></td>
-                        <td class="num">{usd(&o.month_cost_usd)}</td>
+                        <td class="num">{usage_usd(&o.month_cost_usd)}</td>
                         <td class="num">{o.members}</td>
                         <td>{readable_time(&o.created_at)}</td>
                         <td><code>{o.id.clone()}</code></td>
