@@ -212,10 +212,9 @@ pub async fn user_agent() -> Option<String> {
     headers.get(axum::http::header::USER_AGENT)?.to_str().ok().map(str::to_string)
 }
 
-/// Audit entries written by server functions: sign-in events (no change in
-/// the store to share a transaction with) and changes whose core service
-/// takes no actor (`api_keys::create`/`revoke` take an `OrgScope` without the
-/// e-mail). They are recorded at the edge, right after the change, and a
+/// Audit entries written by server functions: sign-in events (a login or
+/// logout changes nothing in the store to share a transaction with) and the
+/// signup. They are recorded at the edge, right after the event, and a
 /// failure to write the log is logged rather than failing the request.
 pub async fn audit_after(
     ctx: &AppContext,

@@ -269,7 +269,7 @@ pub async fn create_org(
 ) -> anyhow::Result<CreatedOrg> {
     let boot = tollbooth::orgs::bootstrap(db, name, owner_email, owner_password).await?;
     let scope = OrgScope { org_id: boot.org.id.clone(), user_id: boot.owner.id.clone(), role: Role::Owner };
-    let key = tollbooth::api_keys::create(db, &scope, "default", None).await?;
+    let key = tollbooth::api_keys::create(db, &scope, "default", None, &tollbooth::audit::By::system("cli")).await?;
     Ok(CreatedOrg {
         org_id: boot.org.id,
         org_name: boot.org.name,

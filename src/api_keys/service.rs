@@ -1,8 +1,10 @@
 //! API key services: create, list, revoke, authenticate.
 
+use serde_json::json;
 use sqlx::Row;
 
 use super::{is_well_formed, ApiKeyView, NewApiKey, DISPLAY_PREFIX_LEN, KEY_PREFIX, KEY_SECRET_HEX_LEN};
+use crate::audit::{self, By};
 use crate::clock::now_ms;
 use crate::db::Db;
 use crate::ids::{is_valid_id, new_id};
@@ -41,7 +43,7 @@ fn parse_name(raw: &str) -> Result<String> {
 /// Creates a key (owners and admins), with its own rate limit in requests per
 /// minute if given (on top of the plan's). The secret is in the result and
 /// nowhere else.
-pub async fn create(db: &Db, scope: &OrgScope, name: &str, rate_limit_per_minute: Option<i64>) -> Result<NewApiKey> {
+pub async fn create(db: &Db, scope: &OrgScope, name: &str, rate_limit_per_minute: Option<i64>, by: &By) -> Result<NewApiKey> {
     scope.require(Role::Admin)?;
     let name = parse_name(name)?;
     let rate_limit_per_minute = super::check_rate_limit(rate_limit_per_minute)?;
@@ -55,6 +57,7 @@ pub async fn create(db: &Db, scope: &OrgScope, name: &str, rate_limit_per_minute
         revoked_at: None,
         rate_limit_per_minute,
     };
+    let mut tx = db.begin().await?;
     sqlx::query(
         "INSERT INTO api_keys (id, org_id, name, prefix, key_hash, created_by, created_at, rate_limit_per_minute) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
@@ -67,8 +70,11 @@ pub async fn create(db: &Db, scope: &OrgScope, name: &str, rate_limit_per_minute
     .bind(&scope.user_id)
     .bind(key.created_at)
     .bind(key.rate_limit_per_minute)
-    .execute(db.writer())
+    .execute(&mut *tx)
     .await?;
+    let details = json!({ "name": key.name, "prefix": key.prefix, "rate_limit_per_minute": key.rate_limit_per_minute });
+    audit::record_in(&mut tx, db.engine, &by.entry(Some(&scope.org_id), "api_key.create", Some(&key.id)).details(details)).await?;
+    tx.commit().await?;
     Ok(NewApiKey { key, secret })
 }
 
@@ -97,21 +103,31 @@ pub async fn list(db: &Db, scope: &OrgScope) -> Result<Vec<ApiKeyView>> {
 }
 
 /// Revokes a key of the organization (owners and admins). Revoking twice is fine.
-pub async fn revoke(db: &Db, scope: &OrgScope, key_id: &str) -> Result<()> {
+pub async fn revoke(db: &Db, scope: &OrgScope, key_id: &str, by: &By) -> Result<()> {
     scope.require(Role::Admin)?;
     if !is_valid_id(key_id) {
         return Err(Error::NotFound("API key"));
     }
-    let found = sqlx::query("UPDATE api_keys SET revoked_at = COALESCE(revoked_at, $3) WHERE id = $1 AND org_id = $2")
+    let mut tx = db.begin().await?;
+    let row = sqlx::query("SELECT name, revoked_at FROM api_keys WHERE id = $1 AND org_id = $2")
+        .bind(key_id)
+        .bind(&scope.org_id)
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or(Error::NotFound("API key"))?;
+    // Revoking a revoked key changes nothing and records nothing.
+    if row.try_get::<Option<i64>, _>("revoked_at")?.is_some() {
+        return Ok(());
+    }
+    sqlx::query("UPDATE api_keys SET revoked_at = $3 WHERE id = $1 AND org_id = $2")
         .bind(key_id)
         .bind(&scope.org_id)
         .bind(now_ms())
-        .execute(db.writer())
-        .await?
-        .rows_affected();
-    if found == 0 {
-        return Err(Error::NotFound("API key"));
-    }
+        .execute(&mut *tx)
+        .await?;
+    let details = json!({ "name": row.try_get::<String, _>("name")? });
+    audit::record_in(&mut tx, db.engine, &by.entry(Some(&scope.org_id), "api_key.revoke", Some(key_id)).details(details)).await?;
+    tx.commit().await?;
     Ok(())
 }
 

@@ -12,7 +12,7 @@ test_both_engines! {
     async fn a_key_authenticates_until_it_is_revoked(db) {
         let a = sign_up(db, "a@example.com", "A").await;
         let scope = owner_scope(&a);
-        let new = api_keys::create(db, &scope, " backend ", Some(120)).await.unwrap();
+        let new = api_keys::create(db, &scope, " backend ", Some(120), &crate::by()).await.unwrap();
         assert!(new.secret.starts_with(KEY_PREFIX) && api_keys::is_well_formed(&new.secret));
         let p = api_keys::authenticate(db, &new.secret).await.unwrap();
         assert_eq!((p.org_id.as_str(), p.org_name.as_str(), p.key_name.as_str()), (a.org.id.as_str(), "A", "backend"));
@@ -24,8 +24,14 @@ test_both_engines! {
         assert!(new.secret.starts_with(&listed[0].prefix) && listed[0].prefix.len() < new.secret.len());
         assert_eq!(listed[0].rate_limit_per_minute, Some(120));
 
-        api_keys::revoke(db, &scope, &new.key.id).await.unwrap();
-        api_keys::revoke(db, &scope, &new.key.id).await.unwrap();
+        api_keys::revoke(db, &scope, &new.key.id, &crate::by()).await.unwrap();
+        api_keys::revoke(db, &scope, &new.key.id, &crate::by()).await.unwrap();
+        // Created once, revoked once: the second revoke changed nothing.
+        let f = tollbooth::audit::AuditFilter { action: "api_key.".into(), ..Default::default() };
+        let log = tollbooth::audit::list(db, Some(&scope.org_id), &f, "UTC", 10).await.unwrap();
+        let actions: Vec<&str> = log.iter().rev().map(|e| e.action.as_str()).collect();
+        assert_eq!(actions, vec!["api_key.create", "api_key.revoke"]);
+        assert!(log.iter().all(|e| e.target.as_deref() == Some(new.key.id.as_str())));
         let err = api_keys::authenticate(db, &new.secret).await.unwrap_err();
         assert!(matches!(err, Error::Unauthorized(m) if m.contains("revoked")));
     }
@@ -33,8 +39,8 @@ test_both_engines! {
     async fn another_orgs_key_cannot_be_revoked(db) {
         let a = sign_up(db, "a@example.com", "A").await;
         let b = sign_up(db, "b@example.com", "B").await;
-        let key_b = api_keys::create(db, &owner_scope(&b), "b", None).await.unwrap();
-        let err = api_keys::revoke(db, &owner_scope(&a), &key_b.key.id).await.unwrap_err();
+        let key_b = api_keys::create(db, &owner_scope(&b), "b", None, &crate::by()).await.unwrap();
+        let err = api_keys::revoke(db, &owner_scope(&a), &key_b.key.id, &crate::by()).await.unwrap_err();
         assert!(matches!(err, Error::NotFound(_)));
         assert!(api_keys::authenticate(db, &key_b.secret).await.is_ok());
         assert!(api_keys::list(db, &owner_scope(&a)).await.unwrap().is_empty());
@@ -49,10 +55,10 @@ test_both_engines! {
     async fn members_cannot_create_or_revoke_keys(db) {
         let a = sign_up(db, "a@example.com", "A").await;
         let member = OrgScope { role: Role::Member, ..owner_scope(&a) };
-        assert_eq!(api_keys::create(db, &member, "x", None).await.unwrap_err().status_code(), 403);
-        let err = api_keys::create(db, &owner_scope(&a), "  ", None).await.unwrap_err();
+        assert_eq!(api_keys::create(db, &member, "x", None, &crate::by()).await.unwrap_err().status_code(), 403);
+        let err = api_keys::create(db, &owner_scope(&a), "  ", None, &crate::by()).await.unwrap_err();
         assert_eq!(err.field(), Some("name"));
-        let err = api_keys::create(db, &owner_scope(&a), "fast", Some(0)).await.unwrap_err();
+        let err = api_keys::create(db, &owner_scope(&a), "fast", Some(0), &crate::by()).await.unwrap_err();
         assert_eq!(err.field(), Some("rate_limit_per_minute"));
     }
 }

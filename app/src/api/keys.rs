@@ -19,22 +19,13 @@ pub async fn list_api_keys(org_id: String) -> Result<Vec<ApiKeyView>, AppError> 
 #[server(endpoint = "create_api_key")]
 pub async fn create_api_key(org_id: String, name: String, #[server(default)] rate_limit: String) -> Result<NewApiKey, AppError> {
     let (ctx, scope, user) = ssr::scope(&org_id).await?;
-    let origin = ssr::origin().await;
     let rate_limit = tollbooth::api_keys::parse_rate_limit(&rate_limit).map_err(ssr::fail)?;
-    let made = tollbooth::api_keys::create(&ctx.db, &scope, &name, rate_limit).await.map_err(ssr::fail)?;
-    let actor = tollbooth::audit::Actor::user(&user.id, &user.email);
-    let details = serde_json::json!({ "name": made.key.name, "prefix": made.key.prefix });
-    ssr::audit_after(&ctx, Some(&org_id), actor, "api_key.create", Some(&made.key.id), tollbooth::audit::Outcome::Success, &origin, details).await;
-    Ok(made)
+    tollbooth::api_keys::create(&ctx.db, &scope, &name, rate_limit, &ssr::by(&user).await).await.map_err(ssr::fail)
 }
 
 /// Revokes a key.
 #[server(endpoint = "revoke_api_key")]
 pub async fn revoke_api_key(org_id: String, key_id: String) -> Result<(), AppError> {
     let (ctx, scope, user) = ssr::scope(&org_id).await?;
-    let origin = ssr::origin().await;
-    tollbooth::api_keys::revoke(&ctx.db, &scope, &key_id).await.map_err(ssr::fail)?;
-    let actor = tollbooth::audit::Actor::user(&user.id, &user.email);
-    ssr::audit_after(&ctx, Some(&org_id), actor, "api_key.revoke", Some(&key_id), tollbooth::audit::Outcome::Success, &origin, serde_json::json!({})).await;
-    Ok(())
+    tollbooth::api_keys::revoke(&ctx.db, &scope, &key_id, &ssr::by(&user).await).await.map_err(ssr::fail)
 }

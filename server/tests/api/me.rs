@@ -25,7 +25,7 @@ app_test! {
             assert!(body["error"]["message"].as_str().unwrap().len() > 10);
         }
         let owner = tollbooth::orgs::authorize(&app.test_db.db, &out.org_id, &owner_id(&app, &out.owner_email).await).await.unwrap();
-        tollbooth::api_keys::revoke(&app.test_db.db, &owner, &out.api_key_id).await.unwrap();
+        tollbooth::api_keys::revoke(&app.test_db.db, &owner, &out.api_key_id, &tollbooth::audit::By::system("test")).await.unwrap();
         let (status, body) = app.get_me(Some(&format!("Bearer {}", out.api_key))).await;
         assert_eq!(status, StatusCode::UNAUTHORIZED);
         assert!(body["error"]["message"].as_str().unwrap().contains("revoked"));
