@@ -15,6 +15,10 @@ use crate::{Error, Result};
 /// (`auth.login` only when it failed).
 pub const SECURITY_ACTIONS: &[&str] = &["access.denied", "security.webhook_rejected"];
 
+/// Actions written per minute with `details.count` (see `tally`), as SQL.
+#[cfg(feature = "ssr")]
+const COUNTED_LIST: &str = "'quota.refused', 'budget.refused', 'access.denied'";
+
 /// How many failed operations and security events a report lists (newest first).
 #[cfg(feature = "ssr")]
 const REPORT_LIST_LIMIT: i64 = 200;
@@ -27,6 +31,10 @@ pub struct ActionCount {
     pub success: i64,
     pub failure: i64,
     pub denied: i64,
+    /// What the entries stand for: entries written per minute with
+    /// `details.count` (refusals) count that many; others count one.
+    #[serde(default)]
+    pub occurrences: i64,
 }
 
 /// The report of a range.
@@ -93,7 +101,19 @@ pub async fn report(db: &Db, org_id: Option<&str>, from_ms: i64, to_ms: i64) -> 
             success: r.try_get("ok")?,
             failure: r.try_get("failed")?,
             denied: r.try_get("denied")?,
+            occurrences: 0,
         });
+    }
+    // Occurrences: entries of the counted actions stand for `details.count`.
+    let counted_sql = format!("SELECT action, details FROM audit_log WHERE {scope} AND action IN ({COUNTED_LIST})");
+    let mut counted: std::collections::HashMap<String, i64> = std::collections::HashMap::new();
+    for r in bind(&counted_sql).fetch_all(&mut *conn).await? {
+        let details: String = r.try_get("details")?;
+        let n = serde_json::from_str::<serde_json::Value>(&details).ok().and_then(|d| d["count"].as_i64()).unwrap_or(1);
+        *counted.entry(r.try_get("action")?).or_default() += n;
+    }
+    for a in &mut by_action {
+        a.occurrences = counted.get(&a.action).copied().unwrap_or(a.total);
     }
     let total: i64 = by_action.iter().map(|a| a.total).sum();
     let succeeded: i64 = by_action.iter().map(|a| a.success).sum();

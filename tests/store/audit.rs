@@ -184,6 +184,12 @@ test_both_engines! {
             .sum();
         assert_eq!(total, 6);
         assert!(entries.iter().all(|e| e.target.as_deref() == Some("requests/day") && e.result == "denied"));
+        // The report counts the entries and what they stand for.
+        let r = audit::report(db, Some(&a.org.id), now - 3_600_000, now + 3_600_000).await.unwrap();
+        let refused = r.by_action.iter().find(|c| c.action == "quota.refused").expect("in the report");
+        assert_eq!((refused.total, refused.denied, refused.occurrences), (written as i64, written as i64, 6));
+        let signup = r.by_action.iter().find(|c| c.action != "quota.refused");
+        assert!(signup.is_none_or(|c| c.occurrences == c.total));
     }
 }
 

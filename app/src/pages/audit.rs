@@ -186,10 +186,11 @@ fn report_view(r: AuditReport, from: String, to: String, time_zone: String, show
             } else {
                 view! {
                     <table class="table" data-testid="audit-by-action">
-                        <thead><tr><th>"Action"</th><th class="num">"Count"</th><th class="num">"Success"</th><th class="num">"Failure"</th><th class="num">"Denied"</th></tr></thead>
+                        <thead><tr><th>"Action"</th><th class="num">"Entries"</th><th class="num">"Success"</th><th class="num">"Failure"</th><th class="num">"Denied"</th>
+                            <th class="num" title="Refusals are written once per minute and limit with their count">"Occurrences"</th></tr></thead>
                         <tbody>{r.by_action.into_iter().map(|a| view! {
                             <tr><td><code>{a.action}</code></td><td class="num">{a.total}</td><td class="num">{a.success}</td>
-                                <td class="num">{a.failure}</td><td class="num">{a.denied}</td></tr>
+                                <td class="num">{a.failure}</td><td class="num">{a.denied}</td><td class="num">{a.occurrences}</td></tr>
                         }).collect_view()}</tbody>
                     </table>
                 }.into_any()
