@@ -80,7 +80,15 @@ pub(crate) async fn draw(conn: &mut AnyConnection, org_id: &str, nanos: i64, flo
 
 /// A platform admin adds (positive) or removes (negative) credit with a
 /// reason. A removal may not take the balance below the floor.
-pub async fn adjust(db: &Db, actor: &UserView, org_id: &str, amount_usd: &str, reason: &str, floor: i64) -> Result<CreditEntryView> {
+pub async fn adjust(
+    db: &Db,
+    actor: &UserView,
+    org_id: &str,
+    amount_usd: &str,
+    reason: &str,
+    floor: i64,
+    origin: crate::audit::Origin<'_>,
+) -> Result<CreditEntryView> {
     if !actor.is_platform_admin {
         return Err(Error::Forbidden("platform admins only".into()));
     }
@@ -130,6 +138,7 @@ pub async fn adjust(db: &Db, actor: &UserView, org_id: &str, amount_usd: &str, r
     };
     store::append(&mut tx, &entry, now).await?;
     let audit_entry = crate::audit::NewEntry::new(Some(org_id), crate::audit::Actor::user(&actor.id, &actor.email), "billing.credit_adjust", Some(org_id))
+        .origin(origin)
         .details(serde_json::json!({"amount_nanos": amount, "reason": reason}));
     crate::audit::record_in(&mut tx, db.engine, &audit_entry).await?;
     let view = entries(&mut tx, org_id, 1).await?.pop().ok_or(Error::Internal("entry vanished".into()))?;

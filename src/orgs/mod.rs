@@ -14,7 +14,7 @@ mod suspension;
 #[cfg(feature = "ssr")]
 pub use service::*;
 #[cfg(feature = "ssr")]
-pub use suspension::{reactivate, reactivate_from, suspend, suspend_from, suspension, suspension_cached, SUSPENSION_CACHE_MS};
+pub use suspension::{reactivate, suspend, suspension, suspension_cached, SUSPENSION_CACHE_MS};
 
 use serde::{Deserialize, Serialize};
 

@@ -93,14 +93,10 @@ fn parse_reason(raw: &str) -> Result<String> {
     Ok(s.to_string())
 }
 
-/// Suspends an organization (platform admins), recording `admin.suspend` in
-/// the same transaction. Suspending a suspended organization updates the reason.
-pub async fn suspend(db: &Db, actor: &UserView, org_id: &str, reason: &str) -> Result<()> {
-    suspend_from(db, actor, org_id, reason, Origin::default()).await
-}
-
-/// [`suspend`], recording where the request came from.
-pub async fn suspend_from(db: &Db, actor: &UserView, org_id: &str, reason: &str, origin: Origin<'_>) -> Result<()> {
+/// Suspends an organization (platform admins), recording `admin.suspend`
+/// with where the request came from in the same transaction. Suspending a
+/// suspended organization updates the reason.
+pub async fn suspend(db: &Db, actor: &UserView, org_id: &str, reason: &str, origin: Origin<'_>) -> Result<()> {
     require_platform_admin(actor)?;
     let reason = parse_reason(reason)?;
     if !is_valid_id(org_id) {
@@ -126,13 +122,9 @@ pub async fn suspend_from(db: &Db, actor: &UserView, org_id: &str, reason: &str,
     Ok(())
 }
 
-/// Lifts a suspension (platform admins), recording `admin.reactivate`.
-pub async fn reactivate(db: &Db, actor: &UserView, org_id: &str) -> Result<()> {
-    reactivate_from(db, actor, org_id, Origin::default()).await
-}
-
-/// [`reactivate`], recording where the request came from.
-pub async fn reactivate_from(db: &Db, actor: &UserView, org_id: &str, origin: Origin<'_>) -> Result<()> {
+/// Lifts a suspension (platform admins), recording `admin.reactivate` with
+/// where the request came from.
+pub async fn reactivate(db: &Db, actor: &UserView, org_id: &str, origin: Origin<'_>) -> Result<()> {
     require_platform_admin(actor)?;
     if !is_valid_id(org_id) {
         return Err(Error::NotFound("organization"));

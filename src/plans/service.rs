@@ -127,7 +127,7 @@ pub async fn assign_plan(conn: &mut sqlx::AnyConnection, org_id: &str, code: &st
 }
 
 /// Moves an organization to another plan by hand (platform admins).
-pub async fn set_org_plan(db: &Db, actor: &UserView, org_id: &str, code: &str) -> Result<OrgPlan> {
+pub async fn set_org_plan(db: &Db, actor: &UserView, org_id: &str, code: &str, origin: audit::Origin<'_>) -> Result<OrgPlan> {
     require_platform_admin(actor)?;
     if !is_valid_id(org_id) {
         return Err(Error::NotFound("organization"));
@@ -136,6 +136,7 @@ pub async fn set_org_plan(db: &Db, actor: &UserView, org_id: &str, code: &str) -
     let before = store::org_plan(&mut tx, org_id).await?.plan_code;
     assign_plan(&mut tx, org_id, code.trim()).await?;
     let entry = audit::NewEntry::new(Some(org_id), audit::Actor::user(&actor.id, &actor.email), "plan.change", Some(code.trim()))
+        .origin(origin)
         .details(serde_json::json!({"from": before, "to": code.trim(), "by": "platform admin"}));
     audit::record_in(&mut tx, db.engine, &entry).await?;
     tx.commit().await?;
@@ -145,7 +146,7 @@ pub async fn set_org_plan(db: &Db, actor: &UserView, org_id: &str, code: &str) -
 
 /// Sets a custom limit for one organization (platform admins); an empty value
 /// makes the metric unlimited for it.
-pub async fn set_override(db: &Db, actor: &UserView, org_id: &str, input: &LimitInput) -> Result<OrgPlan> {
+pub async fn set_override(db: &Db, actor: &UserView, org_id: &str, input: &LimitInput, origin: audit::Origin<'_>) -> Result<OrgPlan> {
     require_platform_admin(actor)?;
     if !is_valid_id(org_id) {
         return Err(Error::NotFound("organization"));
@@ -159,6 +160,7 @@ pub async fn set_override(db: &Db, actor: &UserView, org_id: &str, input: &Limit
     store::upsert_override(&mut tx, org_id, metric, period, limit.as_ref(), &actor.id, now_ms()).await?;
     let target = format!("{metric}/{period}");
     let entry = audit::NewEntry::new(Some(org_id), audit::Actor::user(&actor.id, &actor.email), "plan.override_set", Some(&target))
+        .origin(origin)
         .details(serde_json::json!({"limit": limit}));
     audit::record_in(&mut tx, db.engine, &entry).await?;
     tx.commit().await?;
@@ -167,7 +169,7 @@ pub async fn set_override(db: &Db, actor: &UserView, org_id: &str, input: &Limit
 }
 
 /// Removes an override: the plan's limit applies again.
-pub async fn clear_override(db: &Db, actor: &UserView, org_id: &str, metric: &str, period: &str) -> Result<OrgPlan> {
+pub async fn clear_override(db: &Db, actor: &UserView, org_id: &str, metric: &str, period: &str, origin: audit::Origin<'_>) -> Result<OrgPlan> {
     require_platform_admin(actor)?;
     let metric = super::Metric::parse(metric)?;
     let period = super::Period::parse(period)?;
@@ -179,7 +181,7 @@ pub async fn clear_override(db: &Db, actor: &UserView, org_id: &str, metric: &st
         return Err(Error::NotFound("override"));
     }
     let target = format!("{metric}/{period}");
-    let entry = audit::NewEntry::new(Some(org_id), audit::Actor::user(&actor.id, &actor.email), "plan.override_clear", Some(&target));
+    let entry = audit::NewEntry::new(Some(org_id), audit::Actor::user(&actor.id, &actor.email), "plan.override_clear", Some(&target)).origin(origin);
     audit::record_in(&mut tx, db.engine, &entry).await?;
     tx.commit().await?;
     crate::quota::limits_changed(db);

@@ -191,13 +191,13 @@ test_both_engines! {
         for (evt, cs, at) in [("evt_a", "cs_a", t0), ("evt_b", "cs_b", t0 + 200 * DAY)] {
             apply(db, &b, &event(evt, "checkout.session.completed", at, pack_session(cs, &s.org.id, "credits-10", 1000)), at).await;
         }
-        let e = credits::adjust(db, &admin(), &s.org.id, "-25", "refund of a double charge", 0).await.unwrap_err();
+        let e = credits::adjust(db, &admin(), &s.org.id, "-25", "refund of a double charge", 0, Default::default()).await.unwrap_err();
         assert_eq!(e.field(), Some("amount"));
         assert!(e.to_string().contains("below the floor"), "{e}");
         let member = UserView { is_platform_admin: false, ..admin() };
-        assert!(credits::adjust(db, &member, &s.org.id, "5", "x", 0).await.is_err());
-        assert_eq!(credits::adjust(db, &admin(), &s.org.id, "5", " ", 0).await.unwrap_err().field(), Some("reason"));
-        let adj = credits::adjust(db, &admin(), &s.org.id, "-12.5", "goodwill reversed", 0).await.unwrap();
+        assert!(credits::adjust(db, &member, &s.org.id, "5", "x", 0, Default::default()).await.is_err());
+        assert_eq!(credits::adjust(db, &admin(), &s.org.id, "5", " ", 0, Default::default()).await.unwrap_err().field(), Some("reason"));
+        let adj = credits::adjust(db, &admin(), &s.org.id, "-12.5", "goodwill reversed", 0, Default::default()).await.unwrap();
         assert_eq!((adj.kind.as_str(), adj.amount_nanos), ("adjustment", -12 * USD - USD / 2));
         // $20 bought, $12.50 removed. The oldest credit is spent first: when
         // the first purchase expires nothing of it is left; when the second

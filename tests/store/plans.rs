@@ -36,7 +36,7 @@ test_both_engines! {
         assert!(err.to_string().contains("1 organization(s) are on the Growth plan"), "{err}");
         plans::set_archived(db, &root, "growth", true).await.unwrap();
         let b = sign_up(db, "b@example.com", "B").await;
-        let err = plans::set_org_plan(db, &root, &b.org.id, "growth").await.unwrap_err();
+        let err = plans::set_org_plan(db, &root, &b.org.id, "growth", Default::default()).await.unwrap_err();
         assert_eq!(err.field(), Some("plan"));
         move_to_plan(db, &a.org.id, "pro").await;
         plans::delete(db, &root, "growth").await.unwrap();
@@ -79,17 +79,17 @@ test_both_engines! {
         let root = admin(db).await;
         let a = sign_up(db, "a@example.com", "A").await;
         let input = LimitInput { metric: "tokens".into(), period: "month".into(), value: "250,000".into(), hard: false, overage_usd: "0.000002".into() };
-        let p = plans::set_override(db, &root, &a.org.id, &input).await.unwrap();
+        let p = plans::set_override(db, &root, &a.org.id, &input, Default::default()).await.unwrap();
         let line = p.limits.iter().find(|l| l.metric == Metric::Tokens && l.period == Period::Month).unwrap();
         assert_eq!(line.plan.as_ref().unwrap().value, 100_000);
         assert_eq!(line.effective().unwrap().value, 250_000);
         let unlimited = LimitInput { metric: "projects".into(), period: "total".into(), ..Default::default() };
-        let p = plans::set_override(db, &root, &a.org.id, &unlimited).await.unwrap();
+        let p = plans::set_override(db, &root, &a.org.id, &unlimited, Default::default()).await.unwrap();
         assert!(p.limit(Metric::Projects, Period::Total).is_none(), "overridden to unlimited");
-        let p = plans::clear_override(db, &root, &a.org.id, "tokens", "month").await.unwrap();
+        let p = plans::clear_override(db, &root, &a.org.id, "tokens", "month", Default::default()).await.unwrap();
         assert_eq!(p.limit(Metric::Tokens, Period::Month).unwrap().value, 100_000);
         let bad = LimitInput { metric: "projects".into(), period: "month".into(), value: "3".into(), hard: true, ..Default::default() };
-        assert_eq!(plans::set_override(db, &root, &a.org.id, &bad).await.unwrap_err().field(), Some("period"));
+        assert_eq!(plans::set_override(db, &root, &a.org.id, &bad, Default::default()).await.unwrap_err().field(), Some("period"));
     }
 
     async fn projects_stay_within_the_plan_and_archived_ones_do_not_count(db) {

@@ -17,7 +17,7 @@ pub async fn admin(db: &Db) -> UserView {
 /// Sets a hard limit on `metric` per `period` for the organization.
 pub async fn limit(db: &Db, org_id: &str, metric: &str, period: &str, value: &str) {
     let input = LimitInput { metric: metric.into(), period: period.into(), value: value.into(), hard: true, overage_usd: String::new() };
-    plans::set_override(db, &admin(db).await, org_id, &input).await.unwrap();
+    plans::set_override(db, &admin(db).await, org_id, &input, Default::default()).await.unwrap();
 }
 
 async fn org(db: &Db) -> Sender {

@@ -59,21 +59,24 @@ pub async fn admin_org(org_id: String) -> Result<AdminOrgDetail, AppError> {
 pub async fn admin_set_org_plan(org_id: String, plan: String) -> Result<OrgPlan, AppError> {
     // The core records the change in the audit log, in its transaction.
     let (ctx, user) = admin().await?;
-    tollbooth::plans::set_org_plan(&ctx.db, &user, &org_id, &plan).await.map_err(ssr::fail)
+    let by = ssr::by(&user).await;
+    tollbooth::plans::set_org_plan(&ctx.db, &user, &org_id, &plan, by.origin()).await.map_err(ssr::fail)
 }
 
 /// Sets a custom limit for one organization (an empty value: unlimited).
 #[server(endpoint = "admin_set_override")]
 pub async fn admin_set_override(org_id: String, limit: LimitInput) -> Result<OrgPlan, AppError> {
     let (ctx, user) = admin().await?;
-    tollbooth::plans::set_override(&ctx.db, &user, &org_id, &limit).await.map_err(ssr::fail)
+    let by = ssr::by(&user).await;
+    tollbooth::plans::set_override(&ctx.db, &user, &org_id, &limit, by.origin()).await.map_err(ssr::fail)
 }
 
 /// Removes an organization's custom limit: the plan's applies again.
 #[server(endpoint = "admin_clear_override")]
 pub async fn admin_clear_override(org_id: String, metric: String, period: String) -> Result<OrgPlan, AppError> {
     let (ctx, user) = admin().await?;
-    tollbooth::plans::clear_override(&ctx.db, &user, &org_id, &metric, &period).await.map_err(ssr::fail)
+    let by = ssr::by(&user).await;
+    tollbooth::plans::clear_override(&ctx.db, &user, &org_id, &metric, &period, by.origin()).await.map_err(ssr::fail)
 }
 
 /// The whole plan catalog, archived plans included, with organization counts.
@@ -187,7 +190,8 @@ pub async fn admin_org_activity(org_id: String) -> Result<OrgActivityView, AppEr
 pub async fn admin_adjust_credits(org_id: String, amount_usd: String, reason: String) -> Result<(), AppError> {
     // The core records the adjustment in the audit log, in its transaction.
     let (ctx, user) = admin().await?;
-    tollbooth::billing::credits::adjust(&ctx.db, &user, &org_id, &amount_usd, &reason, ctx.billing.credit_floor_nanos)
+    let by = ssr::by(&user).await;
+    tollbooth::billing::credits::adjust(&ctx.db, &user, &org_id, &amount_usd, &reason, ctx.billing.credit_floor_nanos, by.origin())
         .await
         .map(|_| ())
         .map_err(ssr::fail)
@@ -198,14 +202,16 @@ pub async fn admin_adjust_credits(org_id: String, amount_usd: String, reason: St
 #[server(endpoint = "admin_suspend_org")]
 pub async fn admin_suspend_org(org_id: String, reason: String) -> Result<(), AppError> {
     let (ctx, user) = admin().await?;
-    tollbooth::orgs::suspend(&ctx.db, &user, &org_id, &reason).await.map_err(ssr::fail)
+    let by = ssr::by(&user).await;
+    tollbooth::orgs::suspend(&ctx.db, &user, &org_id, &reason, by.origin()).await.map_err(ssr::fail)
 }
 
 /// Lifts a suspension (audited by the core).
 #[server(endpoint = "admin_reactivate_org")]
 pub async fn admin_reactivate_org(org_id: String) -> Result<(), AppError> {
     let (ctx, user) = admin().await?;
-    tollbooth::orgs::reactivate(&ctx.db, &user, &org_id).await.map_err(ssr::fail)
+    let by = ssr::by(&user).await;
+    tollbooth::orgs::reactivate(&ctx.db, &user, &org_id, by.origin()).await.map_err(ssr::fail)
 }
 
 /// Why an organization is suspended, as its members and admins read it.

@@ -231,7 +231,7 @@ async fn quota_bench(engine: Engine, rate: usize, seconds: u64) {
     let admin = tollbooth::accounts::create_admin(&db.db, "bench-admin@example.com", Some("correct-horse-battery")).await.unwrap().user;
     for (metric, period, value) in [("requests", "day", "100000000"), ("tokens", "month", "100000000000"), ("tokens", "minute", "")] {
         let input = tollbooth::plans::LimitInput { metric: metric.into(), period: period.into(), value: value.into(), hard: true, overage_usd: String::new() };
-        tollbooth::plans::set_override(&db.db, &admin, &org, &input).await.unwrap();
+        tollbooth::plans::set_override(&db.db, &admin, &org, &input, Default::default()).await.unwrap();
     }
     let sender = Sender { org_id: org.clone(), api_key_id: None };
     let asks = vec![Ask { metric: tollbooth::plans::Metric::Requests, amount: 1 }, Ask { metric: tollbooth::plans::Metric::Tokens, amount: 100 }];

@@ -29,7 +29,7 @@ app_test! {
         let root = admin(&app).await;
         let acme = create_org(db, &app.config, "Acme", "owner@acme.test", None).await.unwrap();
         let other = create_org(db, &app.config, "Other", "owner@other.test", None).await.unwrap();
-        tollbooth::orgs::suspend(db, &root, &acme.org_id, "unpaid invoices").await.unwrap();
+        tollbooth::orgs::suspend(db, &root, &acme.org_id, "unpaid invoices", Default::default()).await.unwrap();
         assert!(tollbooth::orgs::suspension(db, &acme.org_id).await.unwrap().is_some());
 
         let (status, body) = app.get_me(Some(&format!("Bearer {}", acme.api_key))).await;
@@ -60,7 +60,7 @@ app_test! {
         assert_eq!(counts.iter().sum::<u64>(), 2, "{denied:?}");
         assert!(denied.iter().all(|e| e.result == "denied" && e.target.as_deref().is_some_and(|t| t.starts_with("api_key "))));
 
-        tollbooth::orgs::reactivate(db, &root, &acme.org_id).await.unwrap();
+        tollbooth::orgs::reactivate(db, &root, &acme.org_id, Default::default()).await.unwrap();
         let (status, _) = app.get_me(Some(&format!("Bearer {}", acme.api_key))).await;
         assert_eq!(status, StatusCode::OK);
 
@@ -68,7 +68,7 @@ app_test! {
         assert!(log.iter().any(|e| e.action == "admin.suspend"));
         assert!(log.iter().any(|e| e.action == "admin.reactivate"));
         let member = UserView { is_platform_admin: false, ..root.clone() };
-        assert_eq!(tollbooth::orgs::suspend(db, &member, &acme.org_id, "x").await.unwrap_err().status_code(), 403);
+        assert_eq!(tollbooth::orgs::suspend(db, &member, &acme.org_id, "x", Default::default()).await.unwrap_err().status_code(), 403);
     }
 
     async fn admin_api_needs_a_live_admin_token(app) {
@@ -311,5 +311,30 @@ app_test! {
         let actions: Vec<(&str, &str)> = members.iter().rev().map(|e| (e.action.as_str(), e.actor_label.as_str())).collect();
         assert_eq!(actions, vec![("member.invite", "owner@example.com"), ("member.join", "m@example.com")]);
         assert!(members.iter().all(|e| e.ip.as_deref() == Some("127.0.0.1")));
+    }
+}
+
+app_test! {
+    async fn a_platform_admins_action_is_audited_with_the_admins_origin(app) {
+        let db = &app.test_db.db;
+        admin(&app).await;
+        let acme = create_org(db, &app.config, "Acme", "owner@acme.test", None).await.unwrap();
+        let client = reqwest::Client::builder().cookie_store(true).user_agent("admin-browser/2.0").build().unwrap();
+        let login = app.server_fn(&client, "login", &[("email", "root@example.com"), ("password", "correct horse battery")]).await;
+        assert_eq!(login.status(), StatusCode::OK);
+        let resp = app.server_fn(&client, "admin_suspend_org", &[("org_id", &acme.org_id), ("reason", "chargeback")]).await;
+        assert_eq!(resp.status(), StatusCode::OK);
+        let resp = app.server_fn(&client, "admin_reactivate_org", &[("org_id", &acme.org_id)]).await;
+        assert_eq!(resp.status(), StatusCode::OK);
+
+        let f = tollbooth::audit::AuditFilter { action: "admin.".into(), ..Default::default() };
+        let log = tollbooth::audit::list(db, Some(&acme.org_id), &f, "UTC", 10).await.unwrap();
+        let got: Vec<(&str, Option<&str>, Option<&str>)> =
+            log.iter().rev().map(|e| (e.action.as_str(), e.ip.as_deref(), e.user_agent.as_deref())).collect();
+        assert_eq!(
+            got,
+            vec![("admin.suspend", Some("127.0.0.1"), Some("admin-browser/2.0")), ("admin.reactivate", Some("127.0.0.1"), Some("admin-browser/2.0"))]
+        );
+        assert!(log.iter().all(|e| e.actor_label == "root@example.com"));
     }
 }

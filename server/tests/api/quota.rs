@@ -26,7 +26,7 @@ async fn set_limit(db: &tollbooth::db::Db, org_id: &str, metric: &str, period: &
         Err(e) => panic!("{e:?}"),
     };
     let input = LimitInput { metric: metric.into(), period: period.into(), value: value.into(), hard: true, overage_usd: String::new() };
-    plans::set_override(db, &admin, org_id, &input).await.unwrap();
+    plans::set_override(db, &admin, org_id, &input, Default::default()).await.unwrap();
 }
 
 async fn call(client: &reqwest::Client, method: reqwest::Method, url: String, auth: &str, body: Option<Value>) -> (StatusCode, Option<String>, Value) {
