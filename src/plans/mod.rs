@@ -409,6 +409,12 @@ impl OrgPlan {
         self.plan_code == DEMO_PLAN
     }
 
+    /// Demo mode as the organization is told it: the demo plan with no limit
+    /// in force (a platform admin's custom limit ends it).
+    pub fn demo_mode(&self) -> bool {
+        self.is_demo() && self.limits.iter().all(|l| l.effective().is_none())
+    }
+
     /// The limit in force on `metric` per `period`.
     pub fn limit(&self, metric: Metric, period: Period) -> Option<&Limit> {
         self.limits.iter().find(|l| l.metric == metric && l.period == period).and_then(OrgLimit::effective)
@@ -528,6 +534,17 @@ impl PlanInput {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn demo_mode_ends_with_a_limit_in_force() {
+        let limit = Limit { metric: Metric::Requests, period: Period::Day, value: 3, hard: true, overage_nanos: None };
+        let line = |overridden| OrgLimit { metric: Metric::Requests, period: Period::Day, plan: None, overridden };
+        let plan = |code: &str, limits| OrgPlan { org_id: "o".into(), plan_code: code.into(), plan_name: "x".into(), time_zone: "UTC".into(), limits };
+        assert!(plan(DEMO_PLAN, vec![]).demo_mode());
+        assert!(plan(DEMO_PLAN, vec![line(Some(None))]).demo_mode(), "overridden to unlimited");
+        assert!(!plan(DEMO_PLAN, vec![line(Some(Some(limit.clone())))]).demo_mode());
+        assert!(!plan(DEFAULT_PLAN, vec![]).demo_mode());
+    }
 
     #[test]
     fn metric_and_period_names_round_trip() {

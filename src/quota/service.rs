@@ -501,5 +501,5 @@ pub async fn status(db: &Db, org_id: &str) -> Result<QuotaStatus> {
             overridden: l.overridden.is_some(),
         });
     }
-    Ok(QuotaStatus { is_demo: plan.is_demo(), plan_code: plan.plan_code, plan_name: plan.plan_name, lines })
+    Ok(QuotaStatus { is_demo: plan.demo_mode(), plan_code: plan.plan_code, plan_name: plan.plan_name, lines })
 }

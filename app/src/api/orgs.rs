@@ -17,7 +17,7 @@ pub async fn org_context(org_id: String) -> Result<CurrentOrg, AppError> {
     let org = orgs::get(&ctx.db, &scope).await.map_err(ssr::fail)?;
     let plan = tollbooth::plans::org_plan(&ctx.db, &scope.org_id).await.map_err(ssr::fail)?;
     let grace_until = tollbooth::billing::service::grace_until(&ctx.db, &scope.org_id, &plan.time_zone).await.map_err(ssr::fail)?;
-    Ok(CurrentOrg { org, role: scope.role, is_demo: plan.is_demo(), plan_name: plan.plan_name, grace_until })
+    Ok(CurrentOrg { org, role: scope.role, is_demo: plan.demo_mode(), plan_name: plan.plan_name, grace_until })
 }
 
 /// Renames the organization and sets its time zone.
