@@ -58,9 +58,14 @@ fn limit_key(r: &rules::LimitResult) -> String {
     format!("{}/{}", r.metric, r.window.as_str())
 }
 
+/// A refusal's status: 403 for a standing count (projects), 429 for a window.
+fn refusal_status(window: Period) -> u16 {
+    if window == Period::Total { 403 } else { 429 }
+}
+
 fn refused(org_id: &str, d: Decision, now: i64) -> Error {
     let retry = d.retry_after_secs(now);
-    let status = if d.refused().is_some_and(|r| r.window == Period::Total) { 403 } else { 429 };
+    let status = d.refused().map_or(429, |r| refusal_status(r.window));
     let limit = d.refused().map(limit_key).unwrap_or_default();
     let body = CheckBody::of(org_id, d);
     Error::LimitReached(Box::new(Refusal {
@@ -163,8 +168,7 @@ async fn refuse_if_paused(db: &Db, org_id: &str, who: &Subject, now: i64) -> Res
 /// alert for the limit that refused (once per limit and window).
 async fn note_refusal(db: &Db, org_id: &str, d: &Decision, now: i64) {
     let Some(r) = d.refused() else { return };
-    let status = if r.window == Period::Total { 403 } else { 429 };
-    db.refusals().note_limit(org_id, &limit_key(r), &r.explain(), status, now);
+    db.refusals().note_limit(org_id, &limit_key(r), &r.explain(), refusal_status(r.window), now);
     if !r.hard {
         return;
     }

@@ -138,8 +138,8 @@ pub struct OrgActivityView {
     /// Names, prefixes and dates only: a key's hash never leaves the server.
     pub keys: Vec<tollbooth::api_keys::ApiKeyView>,
     pub invoices: Vec<AdminInvoiceLine>,
-    /// Exact USD, e.g. `$12.50`.
-    pub credit_balance: String,
+    /// The credit balance, exact (nano-USD).
+    pub credit_balance_nanos: i64,
     pub credits: Vec<tollbooth::billing::CreditEntryView>,
     pub alerts: Vec<tollbooth::alerts::AlertView>,
     pub audit: Vec<tollbooth::audit::AuditEntryView>,
@@ -159,7 +159,6 @@ pub struct AdminInvoiceLine {
 /// Members, keys, invoices, credits, alerts and the latest audit entries of one organization.
 #[server(endpoint = "admin_org_activity")]
 pub async fn admin_org_activity(org_id: String) -> Result<OrgActivityView, AppError> {
-    use tollbooth::pricing::NanoUsd;
     let (ctx, user) = admin().await?;
     let scope = tollbooth::orgs::admin_scope(&ctx.db, &user, &org_id).await.map_err(ssr::fail)?;
     let members = tollbooth::orgs::list_members(&ctx.db, &scope).await.map_err(ssr::fail)?;
@@ -178,7 +177,7 @@ pub async fn admin_org_activity(org_id: String) -> Result<OrgActivityView, AppEr
         members,
         keys,
         invoices,
-        credit_balance: NanoUsd::from_nanos(balance).to_usd_string(),
+        credit_balance_nanos: balance,
         credits,
         alerts,
         audit,

@@ -89,6 +89,9 @@ mod tests {
         assert_eq!(usd_cents(0), "$0.00");
         assert_eq!(usd_nanos(10_000_000_000), "$10.00");
         assert_eq!(usd_nanos(-2_000), "-$0.000002");
+        assert_eq!(usd_nanos(958_680_000), "$0.95868");
+        assert_eq!(usd_nanos(25_000_000_000), "$25.00");
+        assert_eq!(usd_nanos(-3_500_000_000), "-$3.50");
     }
 
     #[test]

@@ -18,7 +18,7 @@ use crate::components::chart::EChart;
 use crate::components::ErrorMessage;
 use crate::pages::admin_plans::org_href;
 use crate::pages::prices::new_model_href;
-use crate::pages::usage::usd as usage_usd;
+use crate::pages::usage::usd;
 
 /// A figure's text value as a plotting coordinate (display only; `None`: a gap).
 fn plot(v: &Option<String>) -> Option<f64> {
@@ -39,23 +39,6 @@ pub fn grouped(s: &str) -> String {
         out.push(ch);
     }
     format!("{sign}{out}")
-}
-
-/// An exact USD decimal string as `$0.95868`: trailing zeros past the cents
-/// dropped (no digit that matters is lost). For ledger amounts (credits);
-/// usage costs use the usage panel's rounding ([`usage_usd`]), as the
-/// organization sees them.
-pub fn usd(s: &str) -> String {
-    let (sign, body) = s.strip_prefix('-').map_or(("", s), |b| ("-", b));
-    let body = body.trim_start_matches('$');
-    let text = match body.split_once('.') {
-        Some((whole, frac)) => {
-            let frac = frac.trim_end_matches('0');
-            format!("{whole}.{frac:0<2}")
-        }
-        None => format!("{body}.00"),
-    };
-    format!("{sign}${text}")
 }
 
 fn series_chart(figures: &[(&str, &Figure)], bar: bool) -> Chart {
@@ -167,7 +150,7 @@ fn dashboard(d: DashboardView) -> impl IntoView {
             {tile("Active organizations", active_organizations.total.as_deref().map(grouped), "tile-active")}
             {tile("API calls", api_calls.total.as_deref().map(grouped), "tile-calls")}
             {tile("Tokens", tokens.total.as_deref().map(grouped), "tile-tokens")}
-            {tile("Cost", cost_usd.total.as_deref().map(usage_usd), "tile-cost")}
+            {tile("Cost", cost_usd.total.as_deref().map(usd), "tile-cost")}
             {tile("Avg latency", ms(&avg_latency_ms.total), "tile-avg-latency")}
             {tile("p95 latency", ms(&p95_latency_ms.total), "tile-p95-latency")}
             {tile("Error rate", error_rate_percent.total.as_ref().map(|v| format!("{v}%")), "tile-error-rate")}
@@ -266,7 +249,7 @@ fn consumers(list: Vec<Consumer>, testid: &'static str) -> AnyView {
                     <td>{i + 1}</td>
                     <td><a href=org_href(&c.org_id)>{c.org_name.clone()}</a></td>
                     <td class="num">{grouped(&c.tokens.to_string())}</td>
-                    <td class="num">{usage_usd(&c.cost_usd)}</td>
+                    <td class="num">{usd(&c.cost_usd)}</td>
                 </tr>
             }).collect_view()}</tbody>
         </table>
@@ -309,7 +292,7 @@ fn tenant_list(list: Vec<TenantRow>, search: String) -> impl IntoView {
                         <td><a href=org_href(&o.id)>{o.name.clone()}</a></td>
                         <td><code>{o.plan.clone()}</code></td>
                         <td><span class=status_class title=o.suspended_reason.clone().unwrap_or_default()>{o.status.clone()}</span></td>
-                        <td class="num">{usage_usd(&o.month_cost_usd)}</td>
+                        <td class="num">{usd(&o.month_cost_usd)}</td>
                         <td class="num">{o.members}</td>
                         <td>{readable_time(&o.created_at)}</td>
                         <td><code>{o.id.clone()}</code></td>
@@ -346,13 +329,5 @@ mod tests {
         assert_eq!(calls["series"][0]["data"], serde_json::json!([3.0, 0.0, 1200.0]));
         let cost = json(series_chart(&[("Cost (USD)", &series(&[Some("0.000000000"), Some("1.250000000")]))], true));
         assert_eq!(cost["series"][0]["data"], serde_json::json!([0.0, 1.25]));
-    }
-
-    #[test]
-    fn usd_keeps_every_significant_digit() {
-        assert_eq!(usd("0.958680000"), "$0.95868");
-        assert_eq!(usd("25.000000000"), "$25.00");
-        assert_eq!(usd("-3.5"), "-$3.50");
-        assert_eq!(usd("7"), "$7.00");
     }
 }

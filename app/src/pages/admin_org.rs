@@ -7,6 +7,7 @@ use leptos::prelude::*;
 use crate::api::admin::{admin_org_activity, admin_org_suspension, AdminAdjustCredits, AdminReactivateOrg, AdminSuspendOrg, OrgActivityView};
 use crate::components::alerts::readable_time;
 use crate::components::confirm::ConfirmSubmit;
+use crate::components::billing::usd_nanos;
 use crate::components::{action_error, format_time, ErrorMessage};
 
 /// Whole cents as `$1,234.56`, exactly.
@@ -100,7 +101,7 @@ pub fn OrgActivity(id: Memo<String>, org_name: String) -> impl IntoView {
 }
 
 fn activity_view(d: OrgActivityView, org_id: String, org_name: String, adjust: ServerAction<AdminAdjustCredits>) -> impl IntoView {
-    let OrgActivityView { members, keys, invoices, credit_balance, credits, alerts, audit } = d;
+    let OrgActivityView { members, keys, invoices, credit_balance_nanos, credits, alerts, audit } = d;
     let invoices: Vec<_> = invoices.into_iter().map(|i| { let csv = invoice_csv_href(&org_id, &i.id); (i, csv) }).collect();
     let amount = NodeRef::<leptos::html::Input>::new();
     let reason = NodeRef::<leptos::html::Input>::new();
@@ -137,7 +138,7 @@ fn activity_view(d: OrgActivityView, org_id: String, org_name: String, adjust: S
             }.into_any() }}
         </section>
         <section class="card" data-testid="org-credits">
-            <h2>"Credits: " <span data-testid="credit-balance">{crate::pages::admin::usd(&credit_balance)}</span></h2>
+            <h2>"Credits: " <span data-testid="credit-balance">{usd_nanos(credit_balance_nanos)}</span></h2>
             <ActionForm action=adjust attr:class="row">
                 <input type="hidden" name="org_id" value=org_id.clone() />
                 <label>"Amount (USD, negative to remove)" <input name="amount_usd" node_ref=amount placeholder="25.00" inputmode="decimal" required /></label>
@@ -151,7 +152,7 @@ fn activity_view(d: OrgActivityView, org_id: String, org_name: String, adjust: S
                     <tbody>{credits.into_iter().map(|c| view! {
                         <tr>
                             <td>{readable_time(&c.created_at)}</td><td>{c.kind}</td>
-                            <td class="num">{crate::pages::admin::usd(&tollbooth::pricing::NanoUsd::from_nanos(c.amount_nanos).to_usd_string())}</td>
+                            <td class="num">{usd_nanos(c.amount_nanos)}</td>
                             <td>{c.description}</td><td>{c.expires_at.as_deref().map(readable_time).unwrap_or_default()}</td>
                         </tr>
                     }).collect_view()}</tbody>
