@@ -36,6 +36,8 @@ pub mod sessions;
 #[cfg(feature = "ssr")]
 pub mod signature;
 #[cfg(feature = "ssr")]
+pub mod spreadsheet;
+#[cfg(feature = "ssr")]
 pub mod testing;
 
 pub use error::{Error, Result};

@@ -1,4 +1,5 @@
-import { expect, Page, test } from '@playwright/test';
+import { Page } from '@playwright/test';
+import { expect, test } from './fixtures';
 import { hydrated, signUp, uniqueEmail } from './helpers';
 
 // Billing against the local Stripe double (started by playwright.config.ts):

@@ -1,4 +1,4 @@
-import { expect, test } from '@playwright/test';
+import { expect, test } from './fixtures';
 import { createOrgViaCli, hydrated, PASSWORD, setPlanViaCli, signIn, signUp, uniqueEmail } from './helpers';
 
 test('signup lands on the app', async ({ page }) => {
@@ -46,12 +46,14 @@ test("a member of org A cannot open org B's pages or use its ids", async ({ page
     await expect(page.getByText('Org B')).toHaveCount(0);
   }
 
-  // Server functions refuse B's ids, with B's org id or with A's.
+  // Server functions refuse B's ids, with B's org id or with A's (called as
+  // this site's own pages call them: with its Origin).
+  const headers = { Origin: new URL(page.url()).origin };
   for (const org_id of [orgB.org_id, orgA]) {
-    const revoke = await page.request.post('/api/revoke_api_key', { form: { org_id, key_id: orgB.api_key_id } });
+    const revoke = await page.request.post('/api/revoke_api_key', { headers, form: { org_id, key_id: orgB.api_key_id } });
     expect(revoke.status()).toBe(404);
   }
-  const list = await page.request.post('/api/list_api_keys', { form: { org_id: orgB.org_id } });
+  const list = await page.request.post('/api/list_api_keys', { headers, form: { org_id: orgB.org_id } });
   expect(list.status()).toBe(404);
 
   // B's key still works: nothing was revoked.
@@ -135,4 +137,32 @@ test('an invite link lets a new person join as a member', async ({ page, browser
 
   await page.reload();
   await expect(page.locator('tr', { hasText: invitee })).toBeVisible();
+});
+
+test('an ingest-only key records usage but cannot read until an owner grants read', async ({ page }) => {
+  await signUp(page, uniqueEmail('scopes'), 'Scoped Keys');
+  await page.getByRole('link', { name: 'API keys' }).click();
+  await hydrated(page);
+  const form = page.locator('section', { hasText: 'Create a key' });
+  await form.getByLabel('Name').fill('mobile app');
+  await form.getByLabel('read').uncheck();
+  await form.getByLabel('manage').uncheck();
+  await form.getByRole('button', { name: 'Create key' }).click();
+  const secret = (await page.getByTestId('new-key').textContent())!.trim();
+  const auth = { Authorization: `Bearer ${secret}` };
+  const row = page.locator('tr', { hasText: 'mobile app' });
+  await expect(row.locator('[data-scope="ingest"]')).toBeChecked();
+  await expect(row.locator('[data-scope="read"]')).not.toBeChecked();
+
+  const ingest = await page.request.post('/api/v1/events', { headers: auth, data: { model: 'gpt-4o', input_tokens: 10 } });
+  expect(ingest.status()).toBe(200);
+  const refused = await page.request.get('/api/v1/usage', { headers: auth });
+  expect(refused.status()).toBe(403);
+  expect((await refused.json()).error.message).toBe('this key lacks the read scope');
+
+  await row.locator('[data-scope="read"]').check();
+  await row.getByRole('button', { name: 'Save scopes' }).click();
+  await expect.poll(async () => (await page.request.get('/api/v1/usage', { headers: auth })).status()).toBe(200);
+  await page.reload();
+  await expect(page.locator('tr', { hasText: 'mobile app' }).locator('[data-scope="read"]')).toBeChecked();
 });

@@ -1,4 +1,4 @@
-import { expect, test } from '@playwright/test';
+import { expect, test } from './fixtures';
 import { createOrgViaCli, hydrated, signIn, uniqueEmail } from './helpers';
 
 test('events sent to the API show up priced on the usage panel', async ({ page }) => {

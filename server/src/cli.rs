@@ -1,5 +1,5 @@
 //! The admin CLI: `serve` (default), `migrate`, `create-admin`, `create-org`,
-//! `create-admin-token`, `audit verify`.
+//! `create-key`, `create-admin-token`, `set-plan`, `audit verify`, `prices import`.
 
 use std::process::ExitCode;
 
@@ -70,6 +70,22 @@ pub enum Command {
         #[arg(long)]
         plan: Option<String>,
     },
+    /// Create an API key for an organization; the key is printed once.
+    CreateKey {
+        #[arg(long)]
+        org: String,
+        #[arg(long)]
+        name: String,
+        /// Comma-separated scopes: ingest, read, manage (default: all three).
+        #[arg(long, default_value = "ingest,read,manage")]
+        scopes: String,
+        /// The key's own rate limit in requests per minute (default: the plan's only).
+        #[arg(long)]
+        rate_limit: Option<i64>,
+        /// Print `{api_key_id, api_key, scopes}` as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Move an organization to another plan (a running server sees it within seconds).
     SetPlan {
         #[arg(long)]
@@ -114,6 +130,14 @@ pub enum PricesCommand {
         #[arg(long)]
         effective_from: Option<String>,
     },
+}
+
+/// Output of `create-key`.
+#[derive(Debug, Serialize)]
+pub struct CreatedKey {
+    pub api_key_id: String,
+    pub api_key: String,
+    pub scopes: tollbooth::api_keys::Scopes,
 }
 
 /// Output of `create-org`.
@@ -210,6 +234,21 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             );
             Ok(())
         }
+        Command::CreateKey { org, name, scopes, rate_limit, json } => {
+            let scopes = tollbooth::api_keys::Scopes::parse(&scopes).map_err(|e| anyhow::anyhow!("--scopes: {e}"))?;
+            let db = open(&config).await?;
+            let new = tollbooth::api_keys::NewKey { name: &name, rate_limit_per_minute: rate_limit, scopes };
+            let out = tollbooth::api_keys::create_for_org(&db, &org, &new, &tollbooth::audit::By::system("cli")).await;
+            db.close().await;
+            let out = out?;
+            let created = CreatedKey { api_key_id: out.key.id, api_key: out.secret, scopes: out.key.scopes };
+            if json {
+                println!("{}", serde_json::to_string_pretty(&created)?);
+            } else {
+                println!("API key {} ({}) with scopes {} (shown once)", created.api_key, created.api_key_id, created.scopes);
+            }
+            Ok(())
+        }
         Command::SetPlan { org, plan } => {
             let db = open(&config).await?;
             let out = set_plan(&db, &org, &plan).await;
@@ -269,7 +308,8 @@ pub async fn create_org(
 ) -> anyhow::Result<CreatedOrg> {
     let boot = tollbooth::orgs::bootstrap(db, name, owner_email, owner_password).await?;
     let scope = OrgScope { org_id: boot.org.id.clone(), user_id: boot.owner.id.clone(), role: Role::Owner };
-    let key = tollbooth::api_keys::create(db, &scope, "default", None, &tollbooth::audit::By::system("cli")).await?;
+    let new = tollbooth::api_keys::NewKey { name: "default", rate_limit_per_minute: None, scopes: tollbooth::api_keys::Scopes::ALL };
+    let key = tollbooth::api_keys::create(db, &scope, &new, &tollbooth::audit::By::system("cli")).await?;
     Ok(CreatedOrg {
         org_id: boot.org.id,
         org_name: boot.org.name,

@@ -2,6 +2,7 @@
 //! background tasks and the admin CLI. Business rules live in the core crate.
 
 pub mod api;
+pub mod browser_guard;
 pub mod cli;
 pub mod config;
 pub mod health;

@@ -8,7 +8,8 @@ use axum::extract::FromRef;
 use axum::routing::get;
 use axum::Router;
 use leptos::config::LeptosOptions;
-use leptos::prelude::provide_context;
+use leptos::prelude::{provide_context, use_context};
+use std::sync::Arc;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use tokio::net::TcpListener;
 use tollbooth::db::Db;
@@ -19,6 +20,7 @@ use tower_sessions::cookie::SameSite;
 use tower_sessions::{Expiry, SessionManagerLayer};
 use tracing::Level;
 
+use crate::browser_guard::{self, BrowserGuard, CspNonce};
 use crate::session_store::DbSessionStore;
 use crate::{api, health, seed, tasks, Config};
 
@@ -148,7 +150,16 @@ fn router(db: Db, config: &Config, addr: SocketAddr, billing: tollbooth::billing
         .with_secure(config.secure_cookies())
         .with_expiry(Expiry::OnInactivity(time::Duration::days(7)));
 
-    let context = move || provide_context(ctx.clone());
+    // The page's hydration script carries the response's CSP nonce
+    // (browser_guard puts it in the request; leptos renders it).
+    let context = move || {
+        provide_context(ctx.clone());
+        let nonce = use_context::<http::request::Parts>().and_then(|p| p.extensions.get::<CspNonce>().cloned());
+        if let Some(CspNonce(n)) = nonce {
+            provide_context(leptos::nonce::Nonce::from_value(n));
+        }
+    };
+    let guard = Arc::new(BrowserGuard::new(&config.public_url_for(addr), config.public_url.is_some()));
     let routes = generate_route_list(tollbooth_app::App);
     Router::new()
         .route("/healthz", get(health::healthz))
@@ -167,6 +178,7 @@ fn router(db: Db, config: &Config, addr: SocketAddr, billing: tollbooth::billing
         .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(context, tollbooth_app::shell))
         .layer(axum::middleware::map_response(crate::server_fn_status::fix_status))
         .layer(sessions)
+        .layer(axum::middleware::from_fn_with_state(guard, browser_guard::guard))
         .layer(
             TraceLayer::new_for_http()
                 .make_span_with(DefaultMakeSpan::new().level(Level::INFO))

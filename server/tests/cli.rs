@@ -144,3 +144,26 @@ async fn create_admin_token_prints_a_token_for_admins_only() {
     assert!(tollbooth::admin::authenticate_token(&test_db.db, &token).await.is_ok());
     assert!(!run("nobody@example.com").status.success());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn create_key_json_prints_a_key_with_the_scopes_asked_for() {
+    let test_db = tollbooth::testing::TestDb::sqlite().await;
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_tollbooth")).args(args).env("DATABASE_URL", &test_db.url).env("RUST_LOG", "error").output().unwrap()
+    };
+    let org = run(&["create-org", "--name", "Scoped", "--owner-email", "ops@example.com", "--json"]);
+    let org: Value = serde_json::from_slice(&org.stdout).unwrap();
+    let org_id = org["org_id"].as_str().unwrap();
+    let out = run(&["create-key", "--org", org_id, "--name", "client app", "--scopes", "ingest,read", "--json"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let created: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(created["scopes"], serde_json::json!(["ingest", "read"]));
+    let principal = tollbooth::api_keys::authenticate(&test_db.db, created["api_key"].as_str().unwrap()).await.unwrap();
+    assert_eq!(principal.org_id, org_id);
+    assert_eq!(principal.key_id, created["api_key_id"].as_str().unwrap());
+    assert!(principal.require(tollbooth::api_keys::Scope::Manage).is_err());
+
+    let bad = run(&["create-key", "--org", org_id, "--name", "x", "--scopes", "admin"]);
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("scopes"), "{}", String::from_utf8_lossy(&bad.stderr));
+}

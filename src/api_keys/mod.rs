@@ -31,6 +31,9 @@ pub struct ApiKeyView {
     /// The key's own rate limit in requests per minute; `None`: the plan's only.
     #[serde(default)]
     pub rate_limit_per_minute: Option<i64>,
+    /// What the key may do.
+    #[serde(default)]
+    pub scopes: Scopes,
 }
 
 /// A key just created: `secret` is the whole key, available only now.
@@ -38,6 +41,117 @@ pub struct ApiKeyView {
 pub struct NewApiKey {
     pub key: ApiKeyView,
     pub secret: String,
+}
+
+/// One kind of access a key may have. A key embedded in a client app should
+/// carry `ingest` alone: it can record usage and ask for reservations, but
+/// cannot read the organization's data nor change its budgets and webhooks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Scope {
+    /// Record usage, quota checks and reservations, the gateway.
+    Ingest,
+    /// Usage, events, exports, plan, budgets' status, alerts, billing.
+    Read,
+    /// Budgets, webhooks, alert settings, provider connections.
+    Manage,
+}
+
+impl Scope {
+    pub const ALL: [Scope; 3] = [Scope::Ingest, Scope::Read, Scope::Manage];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scope::Ingest => "ingest",
+            Scope::Read => "read",
+            Scope::Manage => "manage",
+        }
+    }
+
+    /// What the scope allows, in a few words (the keys page shows it).
+    pub fn describe(self) -> &'static str {
+        match self {
+            Scope::Ingest => "record usage, quota checks, reservations",
+            Scope::Read => "usage, events, exports, plan, alerts, billing",
+            Scope::Manage => "budgets, webhooks, alert settings",
+        }
+    }
+
+    fn bit(self) -> u8 {
+        1 << (self as u8)
+    }
+}
+
+/// A non-empty set of scopes. Stored as `ingest,read,manage` and sent as a
+/// list of names.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Scopes(u8);
+
+impl Scopes {
+    /// Every scope: what keys made before scopes existed keep.
+    pub const ALL: Scopes = Scopes(0b111);
+
+    /// Parses a comma-separated list (`ingest,read`); names may repeat,
+    /// at least one is required.
+    pub fn parse(text: &str) -> Result<Self, crate::Error> {
+        let mut bits = 0u8;
+        for name in text.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+            let scope = Scope::ALL.into_iter().find(|s| s.as_str() == name).ok_or_else(|| {
+                crate::Error::invalid("scopes", format!("{name:?} is not a scope; use ingest, read and/or manage"))
+            })?;
+            bits |= scope.bit();
+        }
+        if bits == 0 {
+            return Err(crate::Error::invalid("scopes", "choose at least one of ingest, read, manage"));
+        }
+        Ok(Scopes(bits))
+    }
+
+    /// The set holding exactly `list` (at least one).
+    pub fn of(list: &[Scope]) -> Result<Self, crate::Error> {
+        Self::parse(&list.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(","))
+    }
+
+    pub fn has(self, scope: Scope) -> bool {
+        self.0 & scope.bit() != 0
+    }
+
+    /// The scopes in order: ingest, read, manage.
+    pub fn list(self) -> Vec<Scope> {
+        Scope::ALL.into_iter().filter(|s| self.has(*s)).collect()
+    }
+}
+
+impl Default for Scopes {
+    fn default() -> Self {
+        Scopes::ALL
+    }
+}
+
+impl std::fmt::Display for Scopes {
+    /// The stored form, `ingest,read,manage`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.list().iter().map(|s| s.as_str()).collect::<Vec<_>>().join(","))
+    }
+}
+
+impl std::fmt::Debug for Scopes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Scopes({self})")
+    }
+}
+
+impl Serialize for Scopes {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.list().serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for Scopes {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let list = Vec::<Scope>::deserialize(d)?;
+        Scopes::of(&list).map_err(serde::de::Error::custom)
+    }
 }
 
 /// Largest per-key rate limit a person may set (requests per minute).
@@ -87,6 +201,21 @@ mod tests {
         assert!(!is_well_formed("tb_live_short"));
         assert!(!is_well_formed(&good.replace("tb_live_", "tb_test_")));
         assert!(!is_well_formed(&format!("{KEY_PREFIX}{}", "Z1".repeat(24))));
+    }
+
+    #[test]
+    fn scopes_parse_from_names_and_need_at_least_one() {
+        let s = Scopes::parse(" read , ingest,read").unwrap();
+        assert_eq!(s.list(), vec![Scope::Ingest, Scope::Read]);
+        assert_eq!(s.to_string(), "ingest,read");
+        assert!(s.has(Scope::Read) && !s.has(Scope::Manage));
+        assert_eq!(Scopes::parse("ingest,read,manage").unwrap(), Scopes::ALL);
+        for bad in ["", " , ", "admin", "read,write"] {
+            assert_eq!(Scopes::parse(bad).unwrap_err().field(), Some("scopes"), "{bad:?}");
+        }
+        assert_eq!(serde_json::to_string(&s).unwrap(), r#"["ingest","read"]"#);
+        assert_eq!(serde_json::from_str::<Scopes>(r#"["manage"]"#).unwrap().list(), vec![Scope::Manage]);
+        assert!(serde_json::from_str::<Scopes>("[]").is_err());
     }
 
     #[test]

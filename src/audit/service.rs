@@ -349,12 +349,13 @@ pub async fn list(db: &Db, org_id: Option<&str>, f: &AuditFilter, time_zone: &st
     q.fetch_all(&mut *conn).await?.iter().map(view_of).collect()
 }
 
-/// The entries as CSV.
+/// The entries as CSV (cells safe to open in a spreadsheet).
 pub fn csv(entries: &[AuditEntryView]) -> String {
-    let mut w = csv::Writer::from_writer(Vec::new());
-    let _ = w.write_record(["seq", "at", "org_id", "actor_kind", "actor_id", "actor", "action", "target", "result", "ip", "user_agent", "details"]);
+    let mut out = crate::spreadsheet::CsvOut::with_header(&[
+        "seq", "at", "org_id", "actor_kind", "actor_id", "actor", "action", "target", "result", "ip", "user_agent", "details",
+    ]);
     for e in entries {
-        let _ = w.write_record([
+        out.row([
             e.seq.to_string().as_str(),
             &e.at,
             e.org_id.as_deref().unwrap_or(""),
@@ -369,5 +370,5 @@ pub fn csv(entries: &[AuditEntryView]) -> String {
             &e.details,
         ]);
     }
-    String::from_utf8(w.into_inner().unwrap_or_default()).unwrap_or_default()
+    out.into_string()
 }

@@ -306,14 +306,14 @@ pub async fn get(db: &Db, org_id: &str, id: &str) -> Result<InvoiceView> {
     view(&mut conn, &labels, &row).await
 }
 
-/// The invoice as CSV: one row per line, then the total.
+/// The invoice as CSV: one row per line, then the total (cells safe to
+/// open in a spreadsheet).
 pub fn csv(inv: &InvoiceView) -> String {
-    let mut w = csv::Writer::from_writer(Vec::new());
     let usd = super::cents_to_usd;
-    let _ = w.write_record(["invoice", "period", "kind", "description", "quantity", "unit_price_usd", "amount_usd"]);
+    let mut out = crate::spreadsheet::CsvOut::with_header(&["invoice", "period", "kind", "description", "quantity", "unit_price_usd", "amount_usd"]);
     for l in &inv.lines {
         let unit = l.unit_price_nanos.map(|n| crate::pricing::NanoUsd::from_nanos(n).to_usd_string()).unwrap_or_default();
-        let _ = w.write_record([
+        out.row([
             inv.number.as_str(),
             inv.period_label.as_str(),
             l.kind.as_str(),
@@ -323,8 +323,8 @@ pub fn csv(inv: &InvoiceView) -> String {
             &usd(l.amount_cents),
         ]);
     }
-    let _ = w.write_record([inv.number.as_str(), inv.period_label.as_str(), "total", "Total", "", "", &usd(inv.total_cents)]);
-    String::from_utf8(w.into_inner().unwrap_or_default()).unwrap_or_default()
+    out.row([inv.number.as_str(), inv.period_label.as_str(), "total", "Total", "", "", &usd(inv.total_cents)]);
+    out.into_string()
 }
 
 /// The periodic work: a draft for every paying organization's current

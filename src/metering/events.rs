@@ -158,3 +158,29 @@ mod tests {
         }
     }
 }
+
+/// The columns of the events CSV (export and the browser download).
+const CSV_HEADER: &[&str] = &[
+    "id", "timestamp", "user_id", "project_id", "session_id", "feature", "provider", "model", "input_tokens",
+    "cached_input_tokens", "cache_creation_tokens", "output_tokens", "reasoning_tokens", "images", "duration_ms",
+    "requests", "latency_ms", "status", "error", "cost_usd", "metadata",
+];
+
+/// A page of events as CSV rows (with the header row for the first page);
+/// cells are safe to open in a spreadsheet (see [`crate::spreadsheet`]).
+pub fn csv(events: &[EventView], header: bool) -> Vec<u8> {
+    let mut out = if header { crate::spreadsheet::CsvOut::with_header(CSV_HEADER) } else { crate::spreadsheet::CsvOut::default() };
+    let opt = |v: &Option<String>| v.clone().unwrap_or_default();
+    let num = |v: Option<i64>| v.map(|n| n.to_string()).unwrap_or_default();
+    for e in events {
+        let cells = [
+            e.id.clone(), e.timestamp.clone(), opt(&e.user_id), opt(&e.project_id), opt(&e.session_id), opt(&e.feature),
+            opt(&e.provider), e.model.clone(), e.input_tokens.to_string(), e.cached_input_tokens.to_string(),
+            e.cache_creation_tokens.to_string(), e.output_tokens.to_string(), e.reasoning_tokens.to_string(),
+            e.images.to_string(), e.duration_ms.to_string(), e.requests.to_string(), num(e.latency_ms), e.status.clone(),
+            opt(&e.error), opt(&e.cost_usd), opt(&e.metadata),
+        ];
+        out.row(cells.iter().map(String::as_str));
+    }
+    out.into_bytes()
+}

@@ -84,7 +84,26 @@ pub struct UsageQuery {
     pub feature: Option<String>,
 }
 
+/// The longest range one report may span (a little over 13 months): a
+/// report reads every hour of its range, so the range bounds its cost.
+pub const MAX_RANGE_DAYS: i64 = 400;
+
 impl UsageQuery {
+    /// Checks the range: `to` after `from`, at most [`MAX_RANGE_DAYS`] apart.
+    pub fn check_range(from_ms: i64, to_ms: i64) -> Result<()> {
+        if to_ms <= from_ms {
+            return Err(Error::invalid("to", "must be after from"));
+        }
+        let days = (to_ms - from_ms + 86_399_999) / 86_400_000;
+        if days > MAX_RANGE_DAYS {
+            return Err(Error::invalid(
+                "from",
+                format!("the range spans {days} days; at most {MAX_RANGE_DAYS} are allowed: narrow from and to, or make several calls"),
+            ));
+        }
+        Ok(())
+    }
+
     /// Parses `group_by` as one or two comma-separated names.
     pub fn parse_group_by(raw: Option<&str>) -> Result<Vec<GroupBy>> {
         let Some(raw) = raw.filter(|s| !s.trim().is_empty()) else { return Ok(vec![GroupBy::Day]) };
@@ -288,6 +307,16 @@ mod tests {
         assert!(UsageQuery::parse_group_by(Some("model,day,user")).is_err());
         assert!(UsageQuery::parse_group_by(Some("day,day")).is_err());
         assert_eq!(UsageQuery::parse_group_by(Some("week")).unwrap_err().field(), Some("group_by"));
+    }
+
+    #[test]
+    fn a_report_spans_at_most_400_days() {
+        let day = 86_400_000;
+        assert!(UsageQuery::check_range(0, 400 * day).is_ok());
+        let e = UsageQuery::check_range(0, 400 * day + 1).unwrap_err();
+        assert_eq!(e.field(), Some("from"));
+        assert!(e.to_string().contains("401 days") && e.to_string().contains("at most 400"), "{e}");
+        assert_eq!(UsageQuery::check_range(5, 5).unwrap_err().field(), Some("to"));
     }
 
     #[test]

@@ -1,4 +1,4 @@
-use tollbooth::api_keys::{self, KEY_PREFIX};
+use tollbooth::api_keys::{self, NewKey, Scope, Scopes, KEY_PREFIX};
 use tollbooth::orgs::{OrgScope, Role};
 use tollbooth::{test_both_engines, Error};
 
@@ -8,11 +8,16 @@ fn owner_scope(s: &tollbooth::accounts::Signup) -> OrgScope {
     OrgScope { org_id: s.org.id.clone(), user_id: s.user.id.clone(), role: Role::Owner }
 }
 
+/// A key with every scope and the given rate limit.
+fn key(name: &str, rate_limit_per_minute: Option<i64>) -> NewKey<'_> {
+    NewKey { name, rate_limit_per_minute, scopes: Scopes::ALL }
+}
+
 test_both_engines! {
     async fn a_key_authenticates_until_it_is_revoked(db) {
         let a = sign_up(db, "a@example.com", "A").await;
         let scope = owner_scope(&a);
-        let new = api_keys::create(db, &scope, " backend ", Some(120), &crate::by()).await.unwrap();
+        let new = api_keys::create(db, &scope, &key(" backend ", Some(120)), &crate::by()).await.unwrap();
         assert!(new.secret.starts_with(KEY_PREFIX) && api_keys::is_well_formed(&new.secret));
         let p = api_keys::authenticate(db, &new.secret).await.unwrap();
         assert_eq!((p.org_id.as_str(), p.org_name.as_str(), p.key_name.as_str()), (a.org.id.as_str(), "A", "backend"));
@@ -39,7 +44,7 @@ test_both_engines! {
     async fn another_orgs_key_cannot_be_revoked(db) {
         let a = sign_up(db, "a@example.com", "A").await;
         let b = sign_up(db, "b@example.com", "B").await;
-        let key_b = api_keys::create(db, &owner_scope(&b), "b", None, &crate::by()).await.unwrap();
+        let key_b = api_keys::create(db, &owner_scope(&b), &key("b", None), &crate::by()).await.unwrap();
         let err = api_keys::revoke(db, &owner_scope(&a), &key_b.key.id, &crate::by()).await.unwrap_err();
         assert!(matches!(err, Error::NotFound(_)));
         assert!(api_keys::authenticate(db, &key_b.secret).await.is_ok());
@@ -55,10 +60,51 @@ test_both_engines! {
     async fn members_cannot_create_or_revoke_keys(db) {
         let a = sign_up(db, "a@example.com", "A").await;
         let member = OrgScope { role: Role::Member, ..owner_scope(&a) };
-        assert_eq!(api_keys::create(db, &member, "x", None, &crate::by()).await.unwrap_err().status_code(), 403);
-        let err = api_keys::create(db, &owner_scope(&a), "  ", None, &crate::by()).await.unwrap_err();
+        assert_eq!(api_keys::create(db, &member, &key("x", None), &crate::by()).await.unwrap_err().status_code(), 403);
+        let err = api_keys::create(db, &owner_scope(&a), &key("  ", None), &crate::by()).await.unwrap_err();
         assert_eq!(err.field(), Some("name"));
-        let err = api_keys::create(db, &owner_scope(&a), "fast", Some(0), &crate::by()).await.unwrap_err();
+        let err = api_keys::create(db, &owner_scope(&a), &key("fast", Some(0)), &crate::by()).await.unwrap_err();
         assert_eq!(err.field(), Some("rate_limit_per_minute"));
+    }
+
+    async fn scopes_are_kept_read_on_authentication_and_changed_with_an_audit_entry(db) {
+        let a = sign_up(db, "a@example.com", "A").await;
+        let scope = owner_scope(&a);
+        let ingest_only = NewKey { name: "client app", rate_limit_per_minute: None, scopes: Scopes::of(&[Scope::Ingest]).unwrap() };
+        let new = api_keys::create(db, &scope, &ingest_only, &crate::by()).await.unwrap();
+        let p = api_keys::authenticate(db, &new.secret).await.unwrap();
+        assert_eq!(p.scopes.list(), vec![Scope::Ingest]);
+        assert!(p.require(Scope::Ingest).is_ok());
+        let err = p.require(Scope::Manage).unwrap_err();
+        assert!(matches!(&err, Error::Forbidden(m) if m == "this key lacks the manage scope"), "{err:?}");
+        assert_eq!(api_keys::list(db, &scope).await.unwrap()[0].scopes.list(), vec![Scope::Ingest]);
+
+        let read = Scopes::of(&[Scope::Ingest, Scope::Read]).unwrap();
+        let view = api_keys::set_scopes(db, &scope, &new.key.id, read, &crate::by()).await.unwrap();
+        assert_eq!(view.scopes, read);
+        assert_eq!(api_keys::authenticate(db, &new.secret).await.unwrap().scopes, read);
+        // The same scopes again change nothing and record nothing.
+        api_keys::set_scopes(db, &scope, &new.key.id, read, &crate::by()).await.unwrap();
+        let f = tollbooth::audit::AuditFilter { action: "api_key.scopes_change".into(), ..Default::default() };
+        let log = tollbooth::audit::list(db, Some(&scope.org_id), &f, "UTC", 10).await.unwrap();
+        assert_eq!(log.len(), 1);
+        let details: serde_json::Value = serde_json::from_str(&log[0].details).unwrap();
+        assert_eq!(details["from"], serde_json::json!(["ingest"]));
+        assert_eq!(details["to"], serde_json::json!(["ingest", "read"]));
+
+        let member = OrgScope { role: Role::Member, ..owner_scope(&a) };
+        assert_eq!(api_keys::set_scopes(db, &member, &new.key.id, Scopes::ALL, &crate::by()).await.unwrap_err().status_code(), 403);
+        let b = sign_up(db, "b@example.com", "B").await;
+        let err = api_keys::set_scopes(db, &owner_scope(&b), &new.key.id, Scopes::ALL, &crate::by()).await.unwrap_err();
+        assert!(matches!(err, Error::NotFound(_)), "another organization's key is not found");
+    }
+
+    async fn the_operator_creates_keys_for_any_organization(db) {
+        let a = sign_up(db, "a@example.com", "A").await;
+        let new = api_keys::create_for_org(db, &a.org.id, &key("ops", None), &tollbooth::audit::By::system("cli")).await.unwrap();
+        assert_eq!(api_keys::authenticate(db, &new.secret).await.unwrap().org_id, a.org.id);
+        let missing = "0190a0a0-0000-7000-8000-000000000000";
+        let err = api_keys::create_for_org(db, missing, &key("x", None), &tollbooth::audit::By::system("cli")).await.unwrap_err();
+        assert!(matches!(err, Error::NotFound(_)));
     }
 }

@@ -2,6 +2,8 @@
 
 use leptos::prelude::*;
 use tollbooth::api_keys::{ApiKeyView, NewApiKey};
+#[cfg(feature = "ssr")]
+use tollbooth::api_keys::Scopes;
 
 use crate::error::AppError;
 #[cfg(feature = "ssr")]
@@ -14,13 +16,29 @@ pub async fn list_api_keys(org_id: String) -> Result<Vec<ApiKeyView>, AppError> 
     tollbooth::api_keys::list(&ctx.db, &scope).await.map_err(ssr::fail)
 }
 
-/// Creates a key, with its own rate limit in requests per minute when
-/// `rate_limit` is not blank; the secret is returned this once.
+/// Creates a key with `scopes` (comma-separated, at least one), with its own
+/// rate limit in requests per minute when `rate_limit` is not blank; the
+/// secret is returned this once.
 #[server(endpoint = "create_api_key")]
-pub async fn create_api_key(org_id: String, name: String, #[server(default)] rate_limit: String) -> Result<NewApiKey, AppError> {
+pub async fn create_api_key(
+    org_id: String,
+    name: String,
+    #[server(default)] rate_limit: String,
+    #[server(default)] scopes: String,
+) -> Result<NewApiKey, AppError> {
     let (ctx, scope, user) = ssr::scope(&org_id).await?;
-    let rate_limit = tollbooth::api_keys::parse_rate_limit(&rate_limit).map_err(ssr::fail)?;
-    tollbooth::api_keys::create(&ctx.db, &scope, &name, rate_limit, &ssr::by(&user).await).await.map_err(ssr::fail)
+    let rate_limit_per_minute = tollbooth::api_keys::parse_rate_limit(&rate_limit).map_err(ssr::fail)?;
+    let scopes = Scopes::parse(&scopes).map_err(ssr::fail)?;
+    let new = tollbooth::api_keys::NewKey { name: &name, rate_limit_per_minute, scopes };
+    tollbooth::api_keys::create(&ctx.db, &scope, &new, &ssr::by(&user).await).await.map_err(ssr::fail)
+}
+
+/// Changes a key's scopes (comma-separated names).
+#[server(endpoint = "set_api_key_scopes")]
+pub async fn set_api_key_scopes(org_id: String, key_id: String, #[server(default)] scopes: String) -> Result<ApiKeyView, AppError> {
+    let (ctx, scope, user) = ssr::scope(&org_id).await?;
+    let scopes = Scopes::parse(&scopes).map_err(ssr::fail)?;
+    tollbooth::api_keys::set_scopes(&ctx.db, &scope, &key_id, scopes, &ssr::by(&user).await).await.map_err(ssr::fail)
 }
 
 /// Revokes a key.

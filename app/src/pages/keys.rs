@@ -3,7 +3,9 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
 
-use crate::api::keys::{list_api_keys, CreateApiKey, RevokeApiKey};
+use tollbooth::api_keys::{Scope, Scopes};
+
+use crate::api::keys::{list_api_keys, CreateApiKey, RevokeApiKey, SetApiKeyScopes};
 use crate::components::layout::{use_org, use_org_id};
 use crate::components::{action_error, format_time, ErrorMessage};
 
@@ -15,15 +17,50 @@ pub fn rate_limit(per_minute: Option<i64>) -> String {
     }
 }
 
+/// A key's scopes as listed: `ingest, read`.
+pub fn scope_names(scopes: Scopes) -> String {
+    scopes.list().iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
+}
+
+/// Checkboxes for the three scopes, sent as one hidden `scopes` field
+/// (`ingest,read`): a form posts each checkbox separately, the server
+/// function takes the list as one value.
+#[component]
+fn ScopeChoice(initial: Scopes) -> impl IntoView {
+    let chosen = RwSignal::new(Scope::ALL.map(|s| initial.has(s)));
+    let value = move || {
+        let on = chosen.get();
+        Scope::ALL.iter().zip(on).filter(|(_, on)| *on).map(|(s, _)| s.as_str()).collect::<Vec<_>>().join(",")
+    };
+    view! {
+        <fieldset class="scopes">
+            <legend>"Scopes"</legend>
+            {Scope::ALL.into_iter().enumerate().map(|(i, scope)| view! {
+                <label class="inline" title=scope.describe()>
+                    <input
+                        type="checkbox"
+                        data-scope=scope.as_str()
+                        prop:checked=move || chosen.get()[i]
+                        on:change=move |ev| chosen.update(|c| c[i] = event_target_checked(&ev))
+                    />
+                    {scope.as_str()}
+                </label>
+            }).collect_view()}
+            <input type="hidden" name="scopes" prop:value=value value=initial.to_string() />
+        </fieldset>
+    }
+}
+
 #[component]
 pub fn KeysPage() -> impl IntoView {
     let org_id = use_org_id();
     let can_manage = use_org().role.can_manage();
     let create = ServerAction::<CreateApiKey>::new();
     let revoke = ServerAction::<RevokeApiKey>::new();
+    let set_scopes = ServerAction::<SetApiKeyScopes>::new();
     let keys = Resource::new(
-        move || (org_id.get(), create.version().get(), revoke.version().get()),
-        |(org, _, _)| list_api_keys(org),
+        move || (org_id.get(), create.version().get(), revoke.version().get(), set_scopes.version().get()),
+        |(org, _, _, _)| list_api_keys(org),
     );
     view! {
         <Title text="API keys · Tollbooth" />
@@ -32,6 +69,12 @@ pub fn KeysPage() -> impl IntoView {
             "Keys authenticate REST calls: " <code>"Authorization: Bearer tb_live_…"</code>
             ". Only a hash is stored; a key is shown once, when it is created. \
             A key may have its own rate limit, on top of your plan's."
+        </p>
+        <p class="muted">
+            "Scopes limit what a key can do: " <strong>"ingest"</strong> " records usage and asks for quota checks and \
+            reservations (the only scope a key shipped inside a client app should have), " <strong>"read"</strong>
+            " reads usage, events, exports, the plan, alerts and billing, and " <strong>"manage"</strong>
+            " changes budgets, webhooks and alert settings."
         </p>
         {can_manage.then(|| view! {
             <section class="card">
@@ -42,6 +85,7 @@ pub fn KeysPage() -> impl IntoView {
                     <label>"Rate limit (requests per minute)"
                         <input name="rate_limit" inputmode="numeric" autocomplete="off" placeholder="blank: the plan's only" />
                     </label>
+                    <ScopeChoice initial=Scopes::ALL />
                     <button type="submit">"Create key"</button>
                 </ActionForm>
                 {action_error(create.value())}
@@ -54,17 +98,19 @@ pub fn KeysPage() -> impl IntoView {
             </section>
         })}
         {action_error(revoke.value())}
+        {action_error(set_scopes.value())}
         <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match keys.await {
                     Ok(list) if list.is_empty() => view! { <p class="empty">"No API keys yet."</p> }.into_any(),
                     Ok(list) => view! {
                         <table class="table">
-                            <thead><tr><th>"Name"</th><th>"Key"</th><th>"Created"</th><th>"Last used"</th><th>"Rate limit"</th><th>"Status"</th><th></th></tr></thead>
+                            <thead><tr><th>"Name"</th><th>"Key"</th><th>"Created"</th><th>"Last used"</th><th>"Rate limit"</th><th>"Scopes"</th><th>"Status"</th><th></th></tr></thead>
                             <tbody>
                                 {list.into_iter().map(|k| {
                                     let revoked = k.revoked_at.is_some();
                                     let key_id = k.id.clone();
+                                    let scoped_key_id = k.id.clone();
                                     view! {
                                         <tr data-key-id=k.id.clone()>
                                             <td>{k.name.clone()}</td>
@@ -72,6 +118,20 @@ pub fn KeysPage() -> impl IntoView {
                                             <td>{format_time(k.created_at)}</td>
                                             <td>{k.last_used_at.map(format_time).unwrap_or_else(|| "never".into())}</td>
                                             <td>{rate_limit(k.rate_limit_per_minute)}</td>
+                                            <td data-testid="key-scopes">
+                                                {if can_manage && !revoked {
+                                                    view! {
+                                                        <ActionForm action=set_scopes attr:class="row tight">
+                                                            <input type="hidden" name="org_id" value=org_id.get_untracked() />
+                                                            <input type="hidden" name="key_id" value=scoped_key_id />
+                                                            <ScopeChoice initial=k.scopes />
+                                                            <button type="submit" class="secondary">"Save scopes"</button>
+                                                        </ActionForm>
+                                                    }.into_any()
+                                                } else {
+                                                    view! { <span>{scope_names(k.scopes)}</span> }.into_any()
+                                                }}
+                                            </td>
                                             <td>{if revoked { "revoked" } else { "active" }}</td>
                                             <td>
                                                 {(can_manage && !revoked).then(|| view! {
@@ -97,6 +157,12 @@ pub fn KeysPage() -> impl IntoView {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn scopes_read_as_a_list() {
+        let s = tollbooth::api_keys::Scopes::parse("manage,ingest").unwrap();
+        assert_eq!(super::scope_names(s), "ingest, manage");
+    }
+
     #[test]
     fn rate_limits_read_per_minute_or_the_plans() {
         assert_eq!(super::rate_limit(Some(12_000)), "12,000 / minute");

@@ -137,6 +137,16 @@ pub fn PricesPage() -> impl IntoView {
     }
 }
 
+/// Submits the form a changed filter belongs to (an event handler, not an
+/// inline `onchange` attribute: the Content-Security-Policy forbids those).
+fn submit_own_form(ev: leptos::ev::Event) {
+    use wasm_bindgen::JsCast;
+    let form = ev.target().and_then(|t| t.dyn_into::<web_sys::HtmlSelectElement>().ok()).and_then(|s| s.form());
+    if let Some(form) = form {
+        let _ = form.request_submit();
+    }
+}
+
 fn price_list(p: PricesPage, q: String, provider: String, mode: String) -> impl IntoView {
     let first = (p.page - 1) * p.per_page;
     let pages = (p.total + p.per_page - 1) / p.per_page;
@@ -153,7 +163,7 @@ fn price_list(p: PricesPage, q: String, provider: String, mode: String) -> impl 
                 <input type="search" name="q" value=q placeholder="model or provider, e.g. gpt-4o" autocomplete="off" />
             </label>
             <label>"Provider"
-                <select name="provider" onchange="this.form.requestSubmit()">
+                <select name="provider" on:change=submit_own_form>
                     <option value="">"All providers"</option>
                     {p.providers.into_iter().map(|v| {
                         let selected = v == provider;
@@ -163,7 +173,7 @@ fn price_list(p: PricesPage, q: String, provider: String, mode: String) -> impl 
                 </select>
             </label>
             <label>"Mode"
-                <select name="mode" onchange="this.form.requestSubmit()">
+                <select name="mode" on:change=submit_own_form>
                     <option value="">"All modes"</option>
                     {p.modes.into_iter().map(|v| {
                         let selected = v == mode;

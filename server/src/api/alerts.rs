@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use tollbooth::alerts::{self, settings, webhooks, AlertSettings, AlertView, CreatedEndpoint, DeliveryView, EndpointView};
 
 use super::error::ApiError;
-use super::quota::Limited;
+use super::auth::{ManageKey, ReadKey};
 use crate::startup::AppState;
 
 #[derive(Debug, Deserialize)]
@@ -30,7 +30,7 @@ pub struct AlertsResponse {
 
 pub async fn list(
     State(state): State<AppState>,
-    Limited(key): Limited,
+    ReadKey(key): ReadKey,
     q: Result<Query<AlertsQuery>, QueryRejection>,
 ) -> Result<Json<AlertsResponse>, ApiError> {
     let Query(q) = q.map_err(|e| ApiError::from(tollbooth::Error::invalid("query", e.body_text())))?;
@@ -39,25 +39,25 @@ pub async fn list(
     Ok(Json(AlertsResponse { alerts: list, unacknowledged }))
 }
 
-pub async fn ack(State(state): State<AppState>, Limited(key): Limited, Path(id): Path<String>) -> Result<Json<AlertView>, ApiError> {
+pub async fn ack(State(state): State<AppState>, ManageKey(key): ManageKey, Path(id): Path<String>) -> Result<Json<AlertView>, ApiError> {
     let by = format!("api key {}", key.key_name);
     Ok(Json(alerts::acknowledge(&state.db, &key.org_id, &id, &by).await?))
 }
 
-pub async fn get_settings(State(state): State<AppState>, Limited(key): Limited) -> Result<Json<AlertSettings>, ApiError> {
+pub async fn get_settings(State(state): State<AppState>, ManageKey(key): ManageKey) -> Result<Json<AlertSettings>, ApiError> {
     Ok(Json(settings::get(&state.db, &key.org_id).await?))
 }
 
 pub async fn put_settings(
     State(state): State<AppState>,
-    Limited(key): Limited,
+    ManageKey(key): ManageKey,
     req: Result<Json<AlertSettings>, JsonRejection>,
 ) -> Result<Json<AlertSettings>, ApiError> {
     let Json(input) = req.map_err(ApiError::from)?;
     Ok(Json(settings::update(&state.db, &key.org_id, &input).await?))
 }
 
-pub async fn list_webhooks(State(state): State<AppState>, Limited(key): Limited) -> Result<Json<Vec<EndpointView>>, ApiError> {
+pub async fn list_webhooks(State(state): State<AppState>, ManageKey(key): ManageKey) -> Result<Json<Vec<EndpointView>>, ApiError> {
     Ok(Json(webhooks::list(&state.db, &key.org_id).await?))
 }
 
@@ -68,21 +68,21 @@ pub struct NewEndpoint {
 
 pub async fn create_webhook(
     State(state): State<AppState>,
-    Limited(key): Limited,
+    ManageKey(key): ManageKey,
     req: Result<Json<NewEndpoint>, JsonRejection>,
 ) -> Result<(StatusCode, Json<CreatedEndpoint>), ApiError> {
     let Json(input) = req.map_err(ApiError::from)?;
     Ok((StatusCode::CREATED, Json(webhooks::create(&state.db, &key.org_id, &input.url).await?)))
 }
 
-pub async fn delete_webhook(State(state): State<AppState>, Limited(key): Limited, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
+pub async fn delete_webhook(State(state): State<AppState>, ManageKey(key): ManageKey, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
     webhooks::delete(&state.db, &key.org_id, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 pub async fn enable_webhook(
     State(state): State<AppState>,
-    Limited(key): Limited,
+    ManageKey(key): ManageKey,
     Path(id): Path<String>,
 ) -> Result<Json<EndpointView>, ApiError> {
     Ok(Json(webhooks::enable(&state.db, &key.org_id, &id).await?))
@@ -95,7 +95,7 @@ pub struct LimitQuery {
 
 pub async fn deliveries(
     State(state): State<AppState>,
-    Limited(key): Limited,
+    ManageKey(key): ManageKey,
     q: Result<Query<LimitQuery>, QueryRejection>,
 ) -> Result<Json<Vec<DeliveryView>>, ApiError> {
     let Query(q) = q.map_err(|e| ApiError::from(tollbooth::Error::invalid("query", e.body_text())))?;

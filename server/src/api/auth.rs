@@ -1,10 +1,16 @@
-//! Authentication of REST calls by organization API key.
+//! Authentication of REST calls by organization API key, the key's scopes,
+//! and the requests-per-minute limits.
+//!
+//! A handler names what it needs by its extractor: [`IngestKey`] (record
+//! usage; never rate limited), [`EnforceKey`] (checks and reservations),
+//! [`ReadKey`], [`ManageKey`], or [`Limited`] (any scope). A key outside the
+//! scope gets 403 before the rate limiter counts the call.
 
 use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use axum::http::StatusCode;
-use tollbooth::api_keys::{self, ApiPrincipal};
+use tollbooth::api_keys::{self, ApiPrincipal, Scope};
 
 use super::error::ApiError;
 use crate::startup::AppState;
@@ -43,6 +49,86 @@ impl FromRequestParts<AppState> for ApiKey {
         Ok(ApiKey(principal))
     }
 }
+
+/// An API key whose request fits the organization's and the key's
+/// requests-per-minute limits (any scope).
+#[derive(Debug, Clone)]
+pub struct Limited(pub ApiPrincipal);
+
+impl FromRequestParts<AppState> for Limited {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let ApiKey(p) = ApiKey::from_request_parts(parts, state).await?;
+        admit(state, &p).await?;
+        Ok(Limited(p))
+    }
+}
+
+/// Counts the call against the plan's and the key's per-minute limits.
+async fn admit(state: &AppState, p: &ApiPrincipal) -> Result<(), ApiError> {
+    let base = &state.ctx.public_url;
+    let plan = tollbooth::quota::plan_for_rate_limits(&state.db, &p.org_id).await.map_err(|e| ApiError::from(e).with_base(base))?;
+    let admitted = state.db.rate_limits().admit_request(&plan, &p.key_id, p.rate_limit_per_minute);
+    state.db.refusals().observe(&p.org_id, admitted, tollbooth::clock::now_ms()).map_err(|e| ApiError::from(e).with_base(base))
+}
+
+/// Refuses a key without one of `scopes` (counted as `access.denied` for the
+/// audit log, per minute, like other refusals).
+fn require(state: &AppState, p: &ApiPrincipal, scopes: &[Scope]) -> Result<(), ApiError> {
+    p.require_any(scopes).map_err(|e| {
+        let target = format!("api_key {}", p.key_id);
+        state.db.refusals().note_denied(&p.org_id, &target, &e.to_string(), tollbooth::clock::now_ms());
+        ApiError::from(e)
+    })
+}
+
+/// An extractor for a key holding one of the given scopes, optionally
+/// within the per-minute limits.
+macro_rules! scoped_key {
+    ($(#[$doc:meta])* $name:ident, [$($scope:ident),+], limited: $limited:literal) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone)]
+        pub struct $name(pub ApiPrincipal);
+
+        impl FromRequestParts<AppState> for $name {
+            type Rejection = ApiError;
+
+            async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+                let ApiKey(p) = ApiKey::from_request_parts(parts, state).await?;
+                require(state, &p, &[$(Scope::$scope),+])?;
+                if $limited {
+                    admit(state, &p).await?;
+                }
+                Ok($name(p))
+            }
+        }
+    };
+}
+
+scoped_key!(
+    /// A key with the `ingest` scope recording usage (events, committing or
+    /// releasing a reservation): never rate limited, usage is a fact.
+    IngestKey, [Ingest], limited: false
+);
+scoped_key!(
+    /// A key with the `ingest` scope asking for a decision (quota checks,
+    /// reservations, standing counts), within the per-minute limits.
+    EnforceKey, [Ingest], limited: true
+);
+scoped_key!(
+    /// A key with the `read` scope, within the per-minute limits.
+    ReadKey, [Read], limited: true
+);
+scoped_key!(
+    /// A key with the `manage` scope, within the per-minute limits.
+    ManageKey, [Manage], limited: true
+);
+scoped_key!(
+    /// A key with `ingest` or `read` (cost estimates: a client app asks
+    /// before calling, a dashboard to plan), within the per-minute limits.
+    EstimateKey, [Ingest, Read], limited: true
+);
 
 /// Where a REST call came from, for the audit log.
 #[derive(Debug, Clone, Default)]

@@ -17,7 +17,7 @@ use tollbooth::billing::{self, invoices, BillingOverview, CreditEntryView, Invoi
 use tollbooth::clock::now_ms;
 
 use super::error::ApiError;
-use super::quota::Limited;
+use super::auth::ReadKey;
 use crate::startup::AppState;
 
 /// `POST /webhooks/stripe`: verify `Stripe-Signature` (HMAC-SHA256 over
@@ -69,19 +69,19 @@ fn refuse(status: StatusCode, code: &'static str, message: &str) -> Response {
     (status, Json(json!({"error": {"code": code, "message": message}}))).into_response()
 }
 
-pub async fn overview(State(state): State<AppState>, Limited(key): Limited) -> Result<Json<BillingOverview>, ApiError> {
+pub async fn overview(State(state): State<AppState>, ReadKey(key): ReadKey) -> Result<Json<BillingOverview>, ApiError> {
     Ok(Json(billing::service::overview(&state.db, &state.ctx.billing, &key.org_id, now_ms()).await?))
 }
 
-pub async fn list_invoices(State(state): State<AppState>, Limited(key): Limited) -> Result<Json<Vec<InvoiceView>>, ApiError> {
+pub async fn list_invoices(State(state): State<AppState>, ReadKey(key): ReadKey) -> Result<Json<Vec<InvoiceView>>, ApiError> {
     Ok(Json(invoices::list(&state.db, &key.org_id).await?))
 }
 
-pub async fn get_invoice(State(state): State<AppState>, Limited(key): Limited, Path(id): Path<String>) -> Result<Json<InvoiceView>, ApiError> {
+pub async fn get_invoice(State(state): State<AppState>, ReadKey(key): ReadKey, Path(id): Path<String>) -> Result<Json<InvoiceView>, ApiError> {
     Ok(Json(invoices::get(&state.db, &key.org_id, &id).await?))
 }
 
-pub async fn invoice_csv(State(state): State<AppState>, Limited(key): Limited, Path(id): Path<String>) -> Result<Response, ApiError> {
+pub async fn invoice_csv(State(state): State<AppState>, ReadKey(key): ReadKey, Path(id): Path<String>) -> Result<Response, ApiError> {
     let inv = invoices::get(&state.db, &key.org_id, &id).await?;
     Ok(csv_response(&inv))
 }
@@ -124,7 +124,7 @@ pub struct CreditsResponse {
     pub entries: Vec<CreditEntryView>,
 }
 
-pub async fn credits(State(state): State<AppState>, Limited(key): Limited) -> Result<Json<CreditsResponse>, ApiError> {
+pub async fn credits(State(state): State<AppState>, ReadKey(key): ReadKey) -> Result<Json<CreditsResponse>, ApiError> {
     let o = billing::service::overview(&state.db, &state.ctx.billing, &key.org_id, now_ms()).await?;
     let usd = |n: i64| tollbooth::pricing::NanoUsd::from_nanos(n).to_short_usd_string();
     Ok(Json(CreditsResponse {

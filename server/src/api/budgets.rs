@@ -9,20 +9,20 @@ use tollbooth::budgets::{self, BudgetInput, BudgetStatus, BudgetView};
 
 use super::auth::RequestOrigin;
 use super::error::ApiError;
-use super::quota::Limited;
+use super::auth::{ManageKey, ReadKey};
 use crate::startup::AppState;
 
 fn body(r: Result<Json<BudgetInput>, JsonRejection>) -> Result<BudgetInput, ApiError> {
     r.map(|Json(v)| v).map_err(ApiError::from)
 }
 
-pub async fn list(State(state): State<AppState>, Limited(key): Limited) -> Result<Json<Vec<BudgetView>>, ApiError> {
+pub async fn list(State(state): State<AppState>, ReadKey(key): ReadKey) -> Result<Json<Vec<BudgetView>>, ApiError> {
     Ok(Json(budgets::list(&state.db, &key.org_id).await?))
 }
 
 pub async fn create(
     State(state): State<AppState>,
-    Limited(key): Limited,
+    ManageKey(key): ManageKey,
     origin: RequestOrigin,
     req: Result<Json<BudgetInput>, JsonRejection>,
 ) -> Result<(StatusCode, Json<BudgetView>), ApiError> {
@@ -32,7 +32,7 @@ pub async fn create(
 
 pub async fn update(
     State(state): State<AppState>,
-    Limited(key): Limited,
+    ManageKey(key): ManageKey,
     Path(id): Path<String>,
     origin: RequestOrigin,
     req: Result<Json<BudgetInput>, JsonRejection>,
@@ -43,7 +43,7 @@ pub async fn update(
 
 pub async fn delete(
     State(state): State<AppState>,
-    Limited(key): Limited,
+    ManageKey(key): ManageKey,
     Path(id): Path<String>,
     origin: RequestOrigin,
 ) -> Result<StatusCode, ApiError> {
@@ -51,6 +51,6 @@ pub async fn delete(
     Ok(StatusCode::NO_CONTENT)
 }
 
-pub async fn status(State(state): State<AppState>, Limited(key): Limited, Path(id): Path<String>) -> Result<Json<BudgetStatus>, ApiError> {
+pub async fn status(State(state): State<AppState>, ReadKey(key): ReadKey, Path(id): Path<String>) -> Result<Json<BudgetStatus>, ApiError> {
     Ok(Json(budgets::status(&state.db, &key.org_id, &id).await?))
 }

@@ -18,7 +18,7 @@ use serde_json::value::RawValue;
 use tollbooth::clock::now_ms;
 use tollbooth::metering::{self, EventResult, Outcome, Sender, MAX_BATCH};
 
-use super::auth::ApiKey;
+use super::auth::IngestKey;
 use super::error::ApiError;
 use crate::startup::AppState;
 
@@ -110,7 +110,7 @@ pub(crate) fn parse_body(headers: &HeaderMap, body: Result<Bytes, BytesRejection
 
 pub async fn ingest(
     State(state): State<AppState>,
-    ApiKey(key): ApiKey,
+    IngestKey(key): IngestKey,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<(StatusCode, Json<IngestResponse>), ApiError> {

@@ -12,7 +12,7 @@ use tollbooth::clock::now_ms;
 use tollbooth::db::Db;
 use tollbooth::metering::events::{self, Cursor, EventFilter, EventView};
 
-use super::quota::Limited;
+use super::auth::ReadKey;
 use super::error::ApiError;
 use super::{time_param, DAY_MS};
 use crate::startup::AppState;
@@ -61,7 +61,7 @@ pub struct EventsPage {
 /// Newest first; `limit` (default 100, max 1000) and `cursor` from the previous page.
 pub async fn list(
     State(state): State<AppState>,
-    Limited(key): Limited,
+    ReadKey(key): ReadKey,
     params: Result<Query<Params>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<EventsPage>, ApiError> {
     let Query(p) = params.map_err(ApiError::from)?;
@@ -80,7 +80,7 @@ enum Format {
 /// Streams every event of the range (default: the last 30 days), newest first.
 pub async fn export(
     State(state): State<AppState>,
-    Limited(key): Limited,
+    ReadKey(key): ReadKey,
     params: Result<Query<Params>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, ApiError> {
     let Query(p) = params.map_err(ApiError::from)?;
@@ -130,31 +130,6 @@ async fn stream_export(db: &Db, org_id: &str, f: EventFilter, format: Format) ->
         .into_response())
 }
 
-const CSV_HEADER: &[&str] = &[
-    "id", "timestamp", "user_id", "project_id", "session_id", "feature", "provider", "model", "input_tokens",
-    "cached_input_tokens", "cache_creation_tokens", "output_tokens", "reasoning_tokens", "images", "duration_ms",
-    "requests", "latency_ms", "status", "error", "cost_usd", "metadata",
-];
-
-fn csv_rows(events: &[EventView], header: bool) -> Vec<u8> {
-    let mut w = csv::Writer::from_writer(Vec::new());
-    if header {
-        let _ = w.write_record(CSV_HEADER);
-    }
-    let opt = |v: &Option<String>| v.clone().unwrap_or_default();
-    let num = |v: Option<i64>| v.map(|n| n.to_string()).unwrap_or_default();
-    for e in events {
-        let _ = w.write_record([
-            e.id.clone(), e.timestamp.clone(), opt(&e.user_id), opt(&e.project_id), opt(&e.session_id), opt(&e.feature),
-            opt(&e.provider), e.model.clone(), e.input_tokens.to_string(), e.cached_input_tokens.to_string(),
-            e.cache_creation_tokens.to_string(), e.output_tokens.to_string(), e.reasoning_tokens.to_string(),
-            e.images.to_string(), e.duration_ms.to_string(), e.requests.to_string(), num(e.latency_ms), e.status.clone(),
-            opt(&e.error), opt(&e.cost_usd), opt(&e.metadata),
-        ]);
-    }
-    w.into_inner().unwrap_or_default()
-}
-
 /// The body as a stream of pages: one query per page, keyset-paged.
 fn pages(db: Db, org_id: String, f: EventFilter, format: Format) -> impl futures::Stream<Item = Result<Vec<u8>, std::io::Error>> {
     enum St {
@@ -179,7 +154,7 @@ fn pages(db: Db, org_id: String, f: EventFilter, format: Format) -> impl futures
                 }
             };
             let mut out = match format {
-                Format::Csv => csv_rows(&rows, first),
+                Format::Csv => events::csv(&rows, first),
                 Format::Json => {
                     let mut s = String::from(if first { "[" } else { "" });
                     for (i, e) in rows.iter().enumerate() {

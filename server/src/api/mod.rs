@@ -18,7 +18,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Serialize;
 
-use self::quota::Limited;
+use self::auth::Limited;
 use self::error::ApiError;
 use crate::startup::AppState;
 

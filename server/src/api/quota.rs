@@ -5,38 +5,18 @@
 
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, JsonRejection};
-use axum::extract::{FromRequestParts, Path, State};
-use axum::http::request::Parts;
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
 use serde::Deserialize;
 use serde_json::Value;
-use tollbooth::api_keys::ApiPrincipal;
 use tollbooth::metering::Sender;
 use tollbooth::quota::{self, CheckBody, Committed, Granted, QuotaStatus, ReservationView, ReserveInput};
 
-use super::auth::ApiKey;
+use super::auth::{EnforceKey, EstimateKey, IngestKey, ReadKey};
 use super::error::ApiError;
 use super::events::parse_body;
 use crate::startup::AppState;
-
-/// An API key whose request fits the organization's and the key's
-/// requests-per-minute limits.
-#[derive(Debug, Clone)]
-pub struct Limited(pub ApiPrincipal);
-
-impl FromRequestParts<AppState> for Limited {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let ApiKey(p) = ApiKey::from_request_parts(parts, state).await?;
-        let base = &state.ctx.public_url;
-        let plan = quota::plan_for_rate_limits(&state.db, &p.org_id).await.map_err(|e| ApiError::from(e).with_base(base))?;
-        let admitted = state.db.rate_limits().admit_request(&plan, &p.key_id, p.rate_limit_per_minute);
-        state.db.refusals().observe(&p.org_id, admitted, tollbooth::clock::now_ms()).map_err(|e| ApiError::from(e).with_base(base))?;
-        Ok(Limited(p))
-    }
-}
 
 /// One `{metric, amount}`; the amount is a number or, for cost, a decimal string.
 #[derive(Debug, Deserialize)]
@@ -82,7 +62,7 @@ fn check_json(state: &AppState, b: CheckBody) -> Value {
 /// `POST /api/v1/quota/check`: would these amounts be allowed? No side effects.
 pub async fn check(
     State(state): State<AppState>,
-    Limited(key): Limited,
+    EnforceKey(key): EnforceKey,
     req: Result<Json<CheckRequest>, JsonRejection>,
 ) -> Result<Json<Value>, ApiError> {
     let req = body(req)?;
@@ -97,7 +77,7 @@ pub async fn check(
 /// with the check body and `Retry-After`.
 pub async fn reserve(
     State(state): State<AppState>,
-    Limited(key): Limited,
+    EnforceKey(key): EnforceKey,
     req: Result<Json<CheckRequest>, JsonRejection>,
 ) -> Result<(StatusCode, Json<Granted>), ApiError> {
     let req = body(req)?;
@@ -108,14 +88,14 @@ pub async fn reserve(
 }
 
 /// `GET /api/v1/reservations/{id}`.
-pub async fn get(State(state): State<AppState>, Limited(key): Limited, Path(id): Path<String>) -> Result<Json<ReservationView>, ApiError> {
+pub async fn get(State(state): State<AppState>, EnforceKey(key): EnforceKey, Path(id): Path<String>) -> Result<Json<ReservationView>, ApiError> {
     Ok(Json(quota::get_reservation(&state.db, &key.org_id, &id).await?))
 }
 
 /// `POST /api/v1/reservations/{id}/commit` with the actual usage event(s).
 pub async fn commit(
     State(state): State<AppState>,
-    ApiKey(key): ApiKey,
+    IngestKey(key): IngestKey,
     Path(id): Path<String>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
@@ -128,7 +108,7 @@ pub async fn commit(
 }
 
 /// `DELETE /api/v1/reservations/{id}`: release (idempotent).
-pub async fn release(State(state): State<AppState>, ApiKey(key): ApiKey, Path(id): Path<String>) -> Result<Json<ReservationView>, ApiError> {
+pub async fn release(State(state): State<AppState>, IngestKey(key): IngestKey, Path(id): Path<String>) -> Result<Json<ReservationView>, ApiError> {
     Ok(Json(quota::release_reservation(&state.db, &key.org_id, &id).await?))
 }
 
@@ -141,7 +121,7 @@ pub struct DocumentsChange {
 /// beyond the plan.
 pub async fn documents(
     State(state): State<AppState>,
-    Limited(key): Limited,
+    EnforceKey(key): EnforceKey,
     req: Result<Json<DocumentsChange>, JsonRejection>,
 ) -> Result<Json<quota::resources::DocumentsCount>, ApiError> {
     let req = body(req)?;
@@ -152,7 +132,7 @@ pub async fn documents(
 }
 
 /// `GET /api/v1/plan`: the plan and how much of each limit is used.
-pub async fn plan(State(state): State<AppState>, Limited(key): Limited) -> Result<Json<QuotaStatus>, ApiError> {
+pub async fn plan(State(state): State<AppState>, ReadKey(key): ReadKey) -> Result<Json<QuotaStatus>, ApiError> {
     Ok(Json(quota::status(&state.db, &key.org_id).await?))
 }
 
@@ -168,7 +148,7 @@ pub struct EstimateRequest {
 /// `{min_cost_usd, max_cost_usd}` from the price in force now.
 pub async fn estimate(
     State(state): State<AppState>,
-    Limited(_key): Limited,
+    EstimateKey(_key): EstimateKey,
     req: Result<Json<EstimateRequest>, JsonRejection>,
 ) -> Result<Json<tollbooth::pricing::estimate::Estimate>, ApiError> {
     let req = body(req)?;

@@ -9,7 +9,7 @@ use serde::Serialize;
 use tollbooth::recommendations::{self, Recommendation};
 
 use super::error::ApiError;
-use super::quota::Limited;
+use super::auth::{ManageKey, ReadKey};
 use crate::startup::AppState;
 
 /// The body of `GET /api/v1/recommendations`.
@@ -18,14 +18,14 @@ pub struct RecommendationList {
     pub recommendations: Vec<Recommendation>,
 }
 
-pub async fn list(State(state): State<AppState>, Limited(key): Limited) -> Result<Json<RecommendationList>, ApiError> {
+pub async fn list(State(state): State<AppState>, ReadKey(key): ReadKey) -> Result<Json<RecommendationList>, ApiError> {
     Ok(Json(RecommendationList { recommendations: recommendations::list(&state.db, &key.org_id).await? }))
 }
 
 /// Dismisses by key (URL-encoded: model names may hold `/`); idempotent.
 pub async fn dismiss(
     State(state): State<AppState>,
-    Limited(key): Limited,
+    ManageKey(key): ManageKey,
     rec: Result<Path<String>, PathRejection>,
 ) -> Result<StatusCode, ApiError> {
     let Path(rec) = rec.map_err(|_| tollbooth::Error::invalid("key", "must be a URL-encoded recommendation key"))?;

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use tollbooth::clock::{now_ms, to_rfc3339};
 use tollbooth::metering::usage::{self, UsageQuery, UsageRow};
 
-use super::quota::Limited;
+use super::auth::ReadKey;
 use super::error::ApiError;
 use super::{time_param, DAY_MS};
 use crate::startup::AppState;
@@ -35,12 +35,13 @@ pub struct UsageResponse {
 /// Defaults: the last 30 days, grouped by day.
 pub async fn report(
     State(state): State<AppState>,
-    Limited(key): Limited,
+    ReadKey(key): ReadKey,
     params: Result<Query<Params>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<UsageResponse>, ApiError> {
     let Query(p) = params.map_err(ApiError::from)?;
     let to = time_param("to", p.to.as_deref(), now_ms())?;
     let from = time_param("from", p.from.as_deref(), to - 30 * DAY_MS)?;
+    UsageQuery::check_range(from, to)?;
     let q = UsageQuery {
         from_ms: from,
         to_ms: to,

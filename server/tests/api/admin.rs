@@ -208,7 +208,7 @@ app_test! {
         // The same panel and limits, to the figure; a non-member who is not an admin gets 404.
         let panel = |client: &reqwest::Client| {
             let body = json!({"org_id": acme.org_id, "query": {"range": "7d"}});
-            client.post(app.url("/api/usage_panel")).header("Accept", "application/json").json(&body).send()
+            client.post(app.url("/api/usage_panel")).header("Accept", "application/json").header("Origin", app.origin()).json(&body).send()
         };
         let (as_owner, as_admin) = (panel(&owner).await.unwrap(), panel(&root).await.unwrap());
         assert_eq!((as_owner.status(), as_admin.status()), (StatusCode::OK, StatusCode::OK));
@@ -247,7 +247,7 @@ app_test! {
     async fn a_failed_login_and_a_key_creation_are_audited_with_ip_and_user_agent(app) {
         let client = reqwest::Client::builder().cookie_store(true).user_agent("audit-test/1.0").build().unwrap();
         let org = app.signup(&client, "ada@example.com", "Acme").await;
-        let resp = app.server_fn(&client, "create_api_key", &[("org_id", &org), ("name", "ci")]).await;
+        let resp = app.server_fn(&client, "create_api_key", &[("org_id", &org), ("name", "ci"), ("scopes", "ingest,read,manage")]).await;
         assert_eq!(resp.status(), StatusCode::OK, "{}", resp.text().await.unwrap());
         let other = app.fresh_client();
         let resp = app.server_fn(&other, "login", &[("email", "ada@example.com"), ("password", "wrong password here")]).await;

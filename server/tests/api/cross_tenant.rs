@@ -104,8 +104,9 @@ fn server_fns() -> Vec<(&'static str, Fn)> {
         ("create_project", Org(&[("name", "x"), ("slug", "x")])),
         ("set_project_archived", OrgAnd("project_id", Res::Project, &[("archived", "true")])),
         ("list_api_keys", Org(&[])),
-        ("create_api_key", Org(&[("name", "x")])),
+        ("create_api_key", Org(&[("name", "x"), ("scopes", "ingest,read,manage")])),
         ("revoke_api_key", OrgAnd("key_id", Res::Key, &[])),
+        ("set_api_key_scopes", OrgAnd("key_id", Res::Key, &[("scopes", "read")])),
         ("list_members", Org(&[])),
         ("change_role", OrgAnd("user_id", Res::Member, &[("role", "member")])),
         ("remove_member", OrgAnd("user_id", Res::Member, &[])),
@@ -230,7 +231,7 @@ async fn org_b_things(app: &TestApp, a: &reqwest::Client, b: &reqwest::Client) -
     let budget = call("create_budget", vec![ob(), ("scope", "organization".into()), ("period", "monthly".into()), ("amount_usd", "5".into())]).await;
     let project = call("create_project", vec![ob(), ("name", "Bot".into()), ("slug", "bot".into())]).await;
     let endpoint = call("create_webhook", vec![ob(), ("url", "https://example.com/b".into())]).await;
-    let key = call("create_api_key", vec![ob(), ("name", "b-key".into())]).await;
+    let key = call("create_api_key", vec![ob(), ("name", "b-key".into()), ("scopes", "ingest,read,manage".into())]).await;
     let invite = call("invite_member", vec![ob(), ("email", "c@example.com".into()), ("role", "member".into())]).await;
     // A second member of B (signs up elsewhere, then accepts B's invite).
     let c = app.fresh_client();
@@ -336,7 +337,7 @@ async fn a_member_or_key_of_one_org_gets_404_for_another_orgs_ids(engine: Engine
                 } else {
                     StatusCode::FORBIDDEN
                 };
-                let resp = a.post(app.url(&format!("/api/{name}"))).header("Accept", "application/json").json(&body).send().await.unwrap();
+                let resp = a.post(app.url(&format!("/api/{name}"))).header("Accept", "application/json").header("Origin", app.origin()).json(&body).send().await.unwrap();
                 assert_eq!(resp.status(), expect, "{name} {body}");
                 continue;
             }

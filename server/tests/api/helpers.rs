@@ -79,6 +79,12 @@ impl TestApp {
         format!("http://{}{}", self.addr, path)
     }
 
+    /// This server's origin, which browsers send with every form post and
+    /// server-function call (cross-site writes are refused without it).
+    pub fn origin(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
     /// A new client without cookies.
     pub fn fresh_client(&self) -> reqwest::Client {
         reqwest::Client::builder().cookie_store(true).redirect(reqwest::redirect::Policy::none()).build().unwrap()
@@ -99,6 +105,7 @@ impl TestApp {
         client
             .post(self.url(&format!("/api/{name}")))
             .header("Accept", "application/json")
+            .header("Origin", self.origin())
             .form(form)
             .send()
             .await

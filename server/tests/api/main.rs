@@ -13,5 +13,6 @@ mod me;
 mod pages;
 mod quota;
 mod recommendations;
+mod security;
 mod sessions;
 mod stripe_double;

@@ -40,7 +40,7 @@ app_test! {
 
         // The pre-login id no longer signs anyone in.
         let stale = app.fresh_client();
-        let resp = stale.post(app.url("/api/whoami")).header("Accept", "application/json").header("Cookie", old).send().await.unwrap();
+        let resp = stale.post(app.url("/api/whoami")).header("Accept", "application/json").header("Origin", app.origin()).header("Cookie", old).send().await.unwrap();
         assert_eq!(resp.json::<Value>().await.unwrap(), Value::Null);
     }
 
@@ -67,14 +67,14 @@ app_test! {
         let b = app.fresh_client();
         let org_a = app.signup(&a, "a@example.com", "A").await;
         let org_b = app.signup(&b, "b@example.com", "B").await;
-        let resp = app.server_fn(&b, "create_api_key", &[("org_id", &org_b), ("name", "b-key")]).await;
+        let resp = app.server_fn(&b, "create_api_key", &[("org_id", &org_b), ("name", "b-key"), ("scopes", "ingest,read,manage")]).await;
         let key_b: Value = resp.json().await.unwrap();
         let key_b_id = key_b["key"]["id"].as_str().unwrap().to_string();
 
         let calls: Vec<(&str, Vec<(&str, &str)>)> = vec![
             ("org_context", vec![("org_id", &org_b)]),
             ("list_api_keys", vec![("org_id", &org_b)]),
-            ("create_api_key", vec![("org_id", &org_b), ("name", "x")]),
+            ("create_api_key", vec![("org_id", &org_b), ("name", "x"), ("scopes", "read")]),
             ("revoke_api_key", vec![("org_id", &org_b), ("key_id", &key_b_id)]),
             ("revoke_api_key", vec![("org_id", &org_a), ("key_id", &key_b_id)]),
             ("list_members", vec![("org_id", &org_b)]),
