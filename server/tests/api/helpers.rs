@@ -42,6 +42,8 @@ pub fn config_for(database_url: &str) -> Config {
         stripe_credit_pack_prices: String::new(),
         credit_floor_usd: "0".into(),
         billing_grace_days: 7,
+        trusted_proxies: String::new(),
+        signups_per_ip_per_hour: tollbooth::accounts::throttle::SIGNUPS_PER_IP_PER_HOUR,
     }
 }
 
