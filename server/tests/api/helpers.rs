@@ -107,6 +107,17 @@ impl TestApp {
             .unwrap()
     }
 
+    /// Calls a JSON-encoded server function (`input = Json`) with `body`.
+    pub async fn server_fn_json(&self, client: &reqwest::Client, name: &str, body: &Value) -> reqwest::Response {
+        client
+            .post(self.url(&format!("/api/{name}")))
+            .header("Accept", "application/json")
+            .json(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
     pub async fn signup(&self, client: &reqwest::Client, email: &str, org: &str) -> String {
         let resp = self.server_fn(client, "signup", &[("email", email), ("password", PASSWORD), ("org_name", org)]).await;
         assert_eq!(resp.status(), StatusCode::OK, "signup: {}", resp.text().await.unwrap());

@@ -1,6 +1,8 @@
 //! HTTP integration tests: the real router on port 0 with a fresh database,
 //! on SQLite and on PostgreSQL.
 
+mod account_security;
+mod account_sessions;
 mod admin;
 mod alert_pages;
 mod alerts;
@@ -15,3 +17,4 @@ mod quota;
 mod recommendations;
 mod sessions;
 mod stripe_double;
+mod suspension;
