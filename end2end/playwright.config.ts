@@ -61,6 +61,8 @@ export default defineConfig({
         TOLLBOOTH_ADMIN_PASSWORD: 'e2e-admin-password',
         TOLLBOOTH_DEMO_PASSWORD: 'e2e-demo-password',
         RUST_LOG: 'warn',
+        // Every test signs up from 127.0.0.1: no per-IP signup limit here.
+        TOLLBOOTH_SIGNUPS_PER_IP_PER_HOUR: '0',
         STRIPE_SECRET_KEY: stripeKey,
         STRIPE_API_BASE: stripeBase,
         STRIPE_WEBHOOK_SECRET: webhookSecret,

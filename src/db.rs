@@ -64,6 +64,7 @@ pub struct Db {
     quota: Arc<Memory>,
     rate: Arc<RateLimits>,
     refusals: Arc<crate::audit::RefusalTally>,
+    passwords: Arc<crate::accounts::PasswordGate>,
 }
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -80,7 +81,7 @@ impl Db {
                 let opts = AnyConnectOptions::from_str(&url)?;
                 let read = sqlite_pool(opts.clone(), 8).await?;
                 let write = sqlite_pool(opts, 1).await?;
-                Ok(Db { engine, read, write, prices: Arc::default(), quota: Arc::default(), rate: Arc::default(), refusals: Arc::default() })
+                Ok(Db { engine, read, write, prices: Arc::default(), quota: Arc::default(), rate: Arc::default(), refusals: Arc::default(), passwords: Arc::default() })
             }
             Engine::Postgres => {
                 let opts = AnyConnectOptions::from_str(url)?;
@@ -89,7 +90,7 @@ impl Db {
                     .acquire_timeout(Duration::from_secs(10))
                     .connect_with(opts)
                     .await?;
-                Ok(Db { engine, read: pool.clone(), write: pool, prices: Arc::default(), quota: Arc::default(), rate: Arc::default(), refusals: Arc::default() })
+                Ok(Db { engine, read: pool.clone(), write: pool, prices: Arc::default(), quota: Arc::default(), rate: Arc::default(), refusals: Arc::default(), passwords: Arc::default() })
             }
         }
     }
@@ -135,6 +136,11 @@ impl Db {
     /// [`crate::audit::flush_refusals`]).
     pub fn refusals(&self) -> &crate::audit::RefusalTally {
         &self.refusals
+    }
+
+    /// The bound on concurrent password hashing (see [`crate::accounts::PasswordGate`]).
+    pub fn password_gate(&self) -> &crate::accounts::PasswordGate {
+        &self.passwords
     }
 
     /// Starts a write transaction. On SQLite it takes the write lock at once

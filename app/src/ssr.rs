@@ -13,6 +13,26 @@ use crate::error::AppError;
 pub const SESSION_USER: &str = "user_id";
 /// Session key holding the organization the user last worked in.
 pub const SESSION_ORG: &str = "org_id";
+/// Session key holding when the user signed in (UTC ms): the session ends
+/// 30 days later, or when the user ends all sessions (see
+/// `tollbooth::accounts::session_user`).
+pub const SESSION_SIGNED_IN_AT: &str = "signed_in_at";
+
+/// The client's IP address, computed once per request by the server (the
+/// peer, or behind a trusted reverse proxy the address it forwarded) and
+/// kept in the request's extensions. Every use of the client's IP (audit
+/// entries, throttles) reads it from here.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ClientIp(pub std::net::IpAddr);
+
+/// The client IP of a request: its [`ClientIp`], else the TCP peer.
+pub fn client_ip_of(extensions: &http::Extensions) -> Option<String> {
+    use axum::extract::ConnectInfo;
+    match extensions.get::<ClientIp>() {
+        Some(ip) => Some(ip.0.to_string()),
+        None => extensions.get::<ConnectInfo<std::net::SocketAddr>>().map(|c| c.0.ip().to_string()),
+    }
+}
 
 /// What server functions need from the running server.
 #[derive(Clone, Debug)]
@@ -22,6 +42,8 @@ pub struct AppContext {
     pub public_url: String,
     /// Billing's settings and Stripe client.
     pub billing: tollbooth::billing::Billing,
+    /// Signups allowed per client IP and hour (0: no limit).
+    pub signups_per_ip_per_hour: i64,
 }
 
 /// The app context provided by the server.
@@ -53,8 +75,14 @@ pub fn fail(e: tollbooth::Error) -> AppError {
         if let Ok(code) = http::StatusCode::from_u16(status) {
             resp.set_status(code);
         }
-        if let tollbooth::Error::Throttled { retry_after_secs } = &e {
-            if let Ok(v) = http::HeaderValue::from_str(&retry_after_secs.to_string()) {
+        let retry_after = match &e {
+            tollbooth::Error::Throttled { retry_after_secs } => Some(*retry_after_secs),
+            // Busy (e.g. every password hashing slot taken): a few seconds.
+            tollbooth::Error::Unavailable(_) => Some(5),
+            _ => None,
+        };
+        if let Some(secs) = retry_after {
+            if let Ok(v) = http::HeaderValue::from_str(&secs.to_string()) {
                 resp.insert_header(http::header::RETRY_AFTER, v);
             }
         }
@@ -81,11 +109,10 @@ pub async fn session() -> Result<Session, AppError> {
 /// Written by a spawned task: `fail` is synchronous, and the answer to the
 /// caller does not wait for the log.
 fn audit_denied(why: &str) {
-    use axum::extract::ConnectInfo;
     let (Some(ctx), Some(parts)) = (use_context::<AppContext>(), use_context::<http::request::Parts>()) else { return };
     let caller = use_context::<Caller>();
     let path = parts.uri.path().to_string();
-    let ip = parts.extensions.get::<ConnectInfo<std::net::SocketAddr>>().map(|c| c.0.ip().to_string());
+    let ip = client_ip_of(&parts.extensions);
     let user_agent = parts.headers.get(http::header::USER_AGENT).and_then(|v| v.to_str().ok()).map(str::to_string);
     let details = serde_json::json!({ "reason": why });
     leptos::task::spawn(async move {
@@ -124,16 +151,28 @@ pub async fn maybe_user() -> Result<Option<UserView>, AppError> {
 
 /// The user signed in to `session`.
 pub async fn user_of(ctx: &AppContext, session: &Session) -> Result<Option<UserView>, AppError> {
-    let Some(id) = session.get::<String>(SESSION_USER).await.map_err(session_error)? else {
-        return Ok(None);
-    };
-    let user = accounts::get_user(&ctx.db, &id).await.map_err(fail)?;
+    let user = session_user(&ctx.db, session).await.map_err(fail)?;
     if let Some(u) = &user {
         provide_context(Caller { user_id: u.id.clone(), email: u.email.clone(), org_id: None });
     }
+    Ok(user)
+}
+
+/// The user `session` signs in, if it still does: the account exists, the
+/// sign-in is less than 30 days old and not older than the user's last
+/// "sign out everywhere" or password change. A session that no longer signs
+/// anyone in is flushed. The one check of every session-authenticated
+/// request (server functions and the server's browser downloads).
+pub async fn session_user(db: &Db, session: &Session) -> tollbooth::Result<Option<UserView>> {
+    let store = |e: tower_sessions::session::Error| tollbooth::Error::Internal(format!("session store: {e}"));
+    let Some(id) = session.get::<String>(SESSION_USER).await.map_err(store)? else {
+        return Ok(None);
+    };
+    // A session without a sign-in time predates it: treat it as expired.
+    let signed_in_at = session.get::<i64>(SESSION_SIGNED_IN_AT).await.map_err(store)?.unwrap_or(0);
+    let user = accounts::session_user(db, &id, signed_in_at).await?;
     if user.is_none() {
-        // The account is gone; forget the stale session.
-        session.flush().await.map_err(session_error)?;
+        session.flush().await.map_err(store)?;
     }
     Ok(user)
 }
@@ -154,9 +193,19 @@ pub async fn platform_admin() -> Result<(AppContext, UserView), AppError> {
     Ok((ctx, user))
 }
 
-/// The signed-in user's scope in `org_id` (404 unless a member). Remembers the
+/// The signed-in user's scope in `org_id` (404 unless a member; 403 with the
+/// suspension message while the organization is suspended). Remembers the
 /// organization as the user's current one.
 pub async fn scope(org_id: &str) -> Result<(AppContext, OrgScope, UserView), AppError> {
+    let (ctx, scope, user) = scope_even_if_suspended(org_id).await?;
+    orgs::require_active(&ctx.db, &scope.org_id).await.map_err(fail)?;
+    Ok((ctx, scope, user))
+}
+
+/// [`scope`] without the suspension check: only for what the organization
+/// layout needs to show the "suspended" page (`org_context`,
+/// `org_suspension`).
+pub async fn scope_even_if_suspended(org_id: &str) -> Result<(AppContext, OrgScope, UserView), AppError> {
     let ctx = ctx()?;
     let session = session().await?;
     let user = user_of(&ctx, &session).await?.ok_or_else(|| fail(tollbooth::Error::Unauthorized("please sign in")))?;
@@ -166,6 +215,14 @@ pub async fn scope(org_id: &str) -> Result<(AppContext, OrgScope, UserView), App
         session.insert(SESSION_ORG, org_id).await.map_err(session_error)?;
     }
     Ok((ctx, scope, user))
+}
+
+/// [`scope`]'s rule for the server's session-authenticated downloads: a
+/// member of an active organization.
+pub async fn member_scope_of(db: &Db, user: &UserView, org_id: &str) -> tollbooth::Result<OrgScope> {
+    let scope = orgs::authorize(db, org_id, &user.id).await?;
+    orgs::require_active(db, &scope.org_id).await?;
+    Ok(scope)
 }
 
 /// The scope of a read-only view of `org_id` (404 unless a member or a
@@ -180,30 +237,43 @@ pub async fn read_scope(org_id: &str) -> Result<(AppContext, OrgScope), AppError
     Ok((ctx, scope))
 }
 
-/// [`read_scope`]'s rule, for the server's session-authenticated downloads too.
+/// [`read_scope`]'s rule, for the server's session-authenticated downloads
+/// too. Members of a suspended organization are refused (403); platform
+/// admins keep reading it (their drill-down), member or not.
 pub async fn read_scope_of(db: &Db, user: &UserView, org_id: &str) -> tollbooth::Result<OrgScope> {
     match orgs::authorize(db, org_id, &user.id).await {
         Err(tollbooth::Error::NotFound(_)) if user.is_platform_admin => orgs::admin_scope(db, user, org_id).await,
+        Ok(scope) if !user.is_platform_admin => {
+            orgs::require_active(db, &scope.org_id).await?;
+            Ok(scope)
+        }
         other => other,
     }
 }
 
-/// Signs `user` in: a new session id (against fixation), then the user and org.
+/// Signs `user` in: a new session id (against fixation), then the user, the
+/// sign-in time and the org.
 pub async fn sign_in(user: &UserView, org_id: Option<&str>) -> Result<(), AppError> {
+    sign_in_at(user, org_id, tollbooth::clock::now_ms()).await
+}
+
+/// [`sign_in`] with the sign-in time given (a password change keeps its own
+/// session signed in from the moment older ones end).
+pub async fn sign_in_at(user: &UserView, org_id: Option<&str>, signed_in_at: tollbooth::clock::Millis) -> Result<(), AppError> {
     let session = session().await?;
     session.cycle_id().await.map_err(session_error)?;
     session.insert(SESSION_USER, &user.id).await.map_err(session_error)?;
+    session.insert(SESSION_SIGNED_IN_AT, signed_in_at).await.map_err(session_error)?;
     if let Some(org) = org_id {
         session.insert(SESSION_ORG, org).await.map_err(session_error)?;
     }
     Ok(())
 }
 
-/// The client's IP address as the server saw it.
+/// The client's IP address (see [`ClientIp`]).
 pub async fn client_ip() -> Option<String> {
-    use axum::extract::ConnectInfo;
-    use std::net::SocketAddr;
-    leptos_axum::extract::<ConnectInfo<SocketAddr>>().await.ok().map(|ci| ci.0.ip().to_string())
+    let parts = leptos_axum::extract::<http::request::Parts>().await.ok()?;
+    client_ip_of(&parts.extensions)
 }
 
 /// The client's `User-Agent`, if it sent one.

@@ -114,6 +114,16 @@ pub struct Config {
     #[arg(long, env = "TOLLBOOTH_DEMO_PASSWORD", hide_env_values = true, global = true)]
     pub demo_password: Option<Secret>,
 
+    /// Reverse proxies whose `X-Forwarded-For` is believed: comma-separated IP
+    /// addresses or CIDR ranges (`10.0.0.1,10.1.0.0/16`). Empty: the TCP peer
+    /// is the client and `X-Forwarded-For` is ignored.
+    #[arg(long, env = "TOLLBOOTH_TRUSTED_PROXIES", default_value = "", global = true)]
+    pub trusted_proxies: String,
+
+    /// Signups allowed per client IP and hour, successful or not (0: no limit).
+    #[arg(long, env = "TOLLBOOTH_SIGNUPS_PER_IP_PER_HOUR", default_value_t = tollbooth::accounts::throttle::SIGNUPS_PER_IP_PER_HOUR, global = true)]
+    pub signups_per_ip_per_hour: i64,
+
     /// Create the platform admin and the demo organization when the database is empty.
     #[arg(long, env = "TOLLBOOTH_SEED", default_value_t = true, action = clap::ArgAction::Set, global = true)]
     pub seed: bool,

@@ -4,9 +4,11 @@
 pub mod api;
 pub mod browser_guard;
 pub mod cli;
+pub mod client_ip;
 pub mod config;
 pub mod health;
 pub mod notify;
+pub mod request_log;
 pub mod seed;
 pub mod server_fn_status;
 pub mod session_store;

@@ -14,7 +14,7 @@ use leptos_axum::{generate_route_list, LeptosRoutes};
 use tokio::net::TcpListener;
 use tollbooth::db::Db;
 use tollbooth_app::ssr::AppContext;
-use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tower_http::LatencyUnit;
 use tower_sessions::cookie::SameSite;
 use tower_sessions::{Expiry, SessionManagerLayer};
@@ -67,10 +67,15 @@ impl Application {
             .with_context(|| format!("binding {}", config.site_addr))?;
         let addr = listener.local_addr()?;
         let billing = billing_from(&config)?;
+        let trusted = crate::client_ip::TrustedProxies::parse(&config.trusted_proxies)
+            .map_err(|e| anyhow::anyhow!("TOLLBOOTH_TRUSTED_PROXIES: {e}"))?;
+        if config.signups_per_ip_per_hour < 0 {
+            anyhow::bail!("TOLLBOOTH_SIGNUPS_PER_IP_PER_HOUR must not be negative");
+        }
         if !billing.configured() {
             tracing::info!("STRIPE_SECRET_KEY not set: payments are not configured (platform admins change plans by hand)");
         }
-        let router = router(db.clone(), &config, addr, billing.clone());
+        let router = router(db.clone(), &config, addr, billing.clone(), trusted);
         let notifier = crate::notify::Notifier::from_config(&config)?;
         if !notifier.smtp_configured() {
             tracing::info!("SMTP_URL not set: alert mail is kept in the outbox (Admin → Outbox)");
@@ -133,14 +138,19 @@ fn billing_from(config: &Config) -> anyhow::Result<tollbooth::billing::Billing> 
     Ok(tollbooth::billing::Billing::new(stripe, config.stripe_webhook_secret.as_ref().map(|s| s.expose().to_string()), settings))
 }
 
-fn router(db: Db, config: &Config, addr: SocketAddr, billing: tollbooth::billing::Billing) -> Router {
+fn router(db: Db, config: &Config, addr: SocketAddr, billing: tollbooth::billing::Billing, trusted: crate::client_ip::TrustedProxies) -> Router {
     let leptos_options = LeptosOptions::builder()
         .output_name("tollbooth")
         .site_root(config.site_root.clone())
         .site_pkg_dir("pkg")
         .site_addr(addr)
         .build();
-    let ctx = AppContext { db: db.clone(), public_url: config.public_url_for(addr), billing };
+    let ctx = AppContext {
+        db: db.clone(),
+        public_url: config.public_url_for(addr),
+        billing,
+        signups_per_ip_per_hour: config.signups_per_ip_per_hour,
+    };
     let state = AppState { db: db.clone(), leptos_options, ctx: ctx.clone() };
 
     let sessions = SessionManagerLayer::new(DbSessionStore::new(db))
@@ -179,9 +189,11 @@ fn router(db: Db, config: &Config, addr: SocketAddr, billing: tollbooth::billing
         .layer(axum::middleware::map_response(crate::server_fn_status::fix_status))
         .layer(sessions)
         .layer(axum::middleware::from_fn_with_state(guard, browser_guard::guard))
+        .layer(axum::middleware::from_fn_with_state(std::sync::Arc::new(trusted), crate::client_ip::resolve))
         .layer(
             TraceLayer::new_for_http()
-                .make_span_with(DefaultMakeSpan::new().level(Level::INFO))
+                // The URI with invite tokens redacted (see request_log).
+                .make_span_with(crate::request_log::make_span)
                 .on_request(())
                 .on_response(DefaultOnResponse::new().level(Level::INFO).latency_unit(LatencyUnit::Millis)),
         )

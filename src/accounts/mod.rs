@@ -7,14 +7,18 @@ mod password;
 #[cfg(feature = "ssr")]
 mod service;
 #[cfg(feature = "ssr")]
+mod sessions;
+#[cfg(feature = "ssr")]
 mod store;
 #[cfg(feature = "ssr")]
 pub mod throttle;
 
 #[cfg(feature = "ssr")]
-pub use password::PasswordHash;
+pub use password::{PasswordGate, PasswordHash};
 #[cfg(feature = "ssr")]
 pub use service::*;
+#[cfg(feature = "ssr")]
+pub use sessions::{end_all_sessions, session_user, SESSION_MAX_AGE_MS};
 
 use serde::{Deserialize, Serialize};
 

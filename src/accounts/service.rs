@@ -1,7 +1,10 @@
 //! Account services: the only way in to users and credentials.
 
+use serde_json::json;
+
 use super::{password, store, throttle, Email, Password, PasswordHash, UserView};
-use crate::clock::now_ms;
+use crate::audit::{self, By, Outcome};
+use crate::clock::{now_ms, Millis};
 use crate::db::Db;
 use crate::ids::new_id;
 use crate::orgs::{self, OrgName, OrgView};
@@ -25,12 +28,18 @@ pub struct Signup {
     pub org: OrgView,
 }
 
-/// Creates a user and an organization with the user as its owner, in one transaction.
-pub async fn signup(db: &Db, input: SignupInput) -> Result<Signup> {
+/// Creates a user and an organization with the user as its owner, in one
+/// transaction. Refused with [`Error::Throttled`] past `per_ip_per_hour`
+/// signups from `ip` (0: no limit), counted whether they succeed or not.
+/// A taken e-mail costs the same hashing as a free one and is answered
+/// without saying that an account exists.
+pub async fn signup(db: &Db, input: SignupInput, ip: Option<&str>, per_ip_per_hour: i64) -> Result<Signup> {
     let email = Email::parse(&input.email)?;
     let password = Password::parse(&input.password)?;
     let org_name = OrgName::parse(&input.org_name)?;
-    let hash = password::hash(password.expose().to_string()).await?;
+    // Every signup counts: a successful one stays counted too.
+    let _counted = throttle::begin(db, &throttle::signup_limits(ip, per_ip_per_hour)).await?;
+    let hash = hash_password(db, &password).await?;
     let mut tx = db.begin().await?;
     let user = insert_user(&mut tx, &email, &hash, false).await?;
     let org = orgs::create_with_owner(&mut tx, &org_name, &user.id).await?;
@@ -42,28 +51,83 @@ pub async fn signup(db: &Db, input: SignupInput) -> Result<Signup> {
 /// including an unknown or malformed e-mail, returns the same error after the
 /// same amount of hashing work.
 pub async fn login(db: &Db, email: &str, password: &str, ip: Option<&str>) -> Result<UserView> {
-    let email_key = email.trim().to_lowercase();
-    let mut conn = db.writer().acquire().await?;
-    throttle::check(&mut conn, &email_key, ip).await?;
+    check_password(db, email, password, ip).await
+}
+
+/// The throttled password check behind login, invite acceptance and password
+/// change. The attempt is counted before the password is verified (one
+/// atomic step, see [`throttle`]); the hash is read and verified without
+/// holding the write connection, which SQLite has only one of; a success
+/// un-counts the attempt.
+pub async fn check_password(db: &Db, email: &str, password: &str, ip: Option<&str>) -> Result<UserView> {
+    let attempt = throttle::begin(db, &throttle::password_limits(email, ip)).await?;
     let found = match Email::parse(email) {
-        Ok(e) => store::find_by_email(&mut conn, e.as_str()).await?,
+        Ok(e) => {
+            let mut conn = db.reader().acquire().await?;
+            store::find_by_email(&mut conn, e.as_str()).await?
+        }
         Err(_) => None,
     };
     let (user, hash) = match found {
         Some((u, h)) => (Some(u), Some(h)),
         None => (None, None),
     };
-    let ok = password::verify(password.to_string(), hash).await?;
+    let ok = match password::verify(db.password_gate(), password.to_string(), hash).await {
+        Ok(ok) => ok,
+        Err(e) => {
+            // Not an answer about the password (the gate was full): do not count it.
+            throttle::abandon(db, attempt).await?;
+            return Err(e);
+        }
+    };
     match user {
         Some(user) if ok => {
-            throttle::clear(&mut conn, &email_key).await?;
+            throttle::succeeded(db, attempt).await?;
             Ok(user)
         }
-        _ => {
-            throttle::record_failure(&mut conn, &email_key, ip).await?;
-            Err(Error::Unauthorized(BAD_CREDENTIALS))
-        }
+        _ => Err(Error::Unauthorized(BAD_CREDENTIALS)),
     }
+}
+
+/// What the password change form sends.
+#[derive(Debug, Clone)]
+pub struct PasswordChange {
+    pub current: String,
+    pub new: String,
+    /// The new password typed again.
+    pub confirm: String,
+}
+
+/// Changes the signed-in user's password: the current one is checked like a
+/// login (throttled by e-mail and IP; a wrong one is audited as a failed
+/// `auth.password_change`), then the new hash is stored and every session
+/// signed in before now ends. Returns the sign-in time to give the caller's
+/// own session so that it stays signed in.
+pub async fn change_password(db: &Db, by: &By, change: PasswordChange) -> Result<Millis> {
+    let user_id = by.id.clone().ok_or_else(|| Error::Internal("password change without a user".into()))?;
+    let new = Password::parse(&change.new).map_err(|e| match e {
+        Error::Invalid { message, .. } => Error::Invalid { field: "new password", message },
+        other => other,
+    })?;
+    if change.new != change.confirm {
+        return Err(Error::invalid("confirm password", "does not match the new password"));
+    }
+    if let Err(e) = check_password(db, &by.label, &change.current, by.ip.as_deref()).await {
+        let reason = if matches!(e, Error::Throttled { .. }) { "throttled" } else { "bad_credentials" };
+        let entry = by.entry(None, "auth.password_change", Some(&user_id)).result(Outcome::Failure).details(json!({ "reason": reason }));
+        audit::record_or_log(db, &entry).await;
+        return Err(match e {
+            Error::Unauthorized(_) => Error::invalid("current password", "is not correct"),
+            other => other,
+        });
+    }
+    let hash = hash_password(db, &new).await?;
+    let mut tx = db.begin().await?;
+    store::update_admin_and_password(&mut tx, &user_id, None, Some(&hash)).await?;
+    let valid_after = super::sessions::end_all_in(&mut tx, &user_id).await?;
+    audit::record_in(&mut tx, db.engine, &by.entry(None, "auth.password_change", Some(&user_id))).await?;
+    tx.commit().await?;
+    Ok(valid_after)
 }
 
 /// The user with this id, if any.
@@ -84,19 +148,22 @@ pub async fn insert_user(
     Ok(UserView { id, email: email.to_string(), is_platform_admin })
 }
 
-/// Hashes a new password (validated by the policy).
-pub async fn hash_password(password: &Password) -> Result<PasswordHash> {
-    password::hash(password.expose().to_string()).await
+/// Hashes a new password (validated by the policy), within the database's
+/// [`super::PasswordGate`].
+pub async fn hash_password(db: &Db, password: &Password) -> Result<PasswordHash> {
+    password::hash(db.password_gate(), password.expose().to_string()).await
 }
 
-/// Verifies a password for a known user id (used when a signed-in flow needs it).
+/// A user and their password hash, by e-mail.
 pub async fn find_credentials(conn: &mut sqlx::AnyConnection, email: &Email) -> Result<Option<(UserView, PasswordHash)>> {
     store::find_by_email(conn, email.as_str()).await
 }
 
-/// Checks a password against a hash (or a dummy hash when `None`).
-pub async fn verify_password(password: &str, hash: Option<PasswordHash>) -> Result<bool> {
-    password::verify(password.to_string(), hash).await
+/// Checks a password against a hash (or a dummy hash when `None`), within
+/// the database's [`super::PasswordGate`]. Unthrottled: callers checking a
+/// password someone typed use [`check_password`].
+pub async fn verify_password(db: &Db, password: &str, hash: Option<PasswordHash>) -> Result<bool> {
+    password::verify(db.password_gate(), password.to_string(), hash).await
 }
 
 /// Outcome of [`create_admin`].
@@ -113,13 +180,13 @@ pub async fn create_admin(db: &Db, email: &str, password: Option<&str>) -> Resul
     let email = Email::parse(email)?;
     let password = password.map(Password::parse).transpose()?;
     let hash = match &password {
-        Some(p) => Some(hash_password(p).await?),
+        Some(p) => Some(hash_password(db, p).await?),
         None => None,
     };
     let mut tx = db.begin().await?;
     let out = match store::find_by_email(&mut tx, email.as_str()).await? {
         Some((mut user, _)) => {
-            store::update_admin_and_password(&mut tx, &user.id, true, hash.as_ref()).await?;
+            store::update_admin_and_password(&mut tx, &user.id, Some(true), hash.as_ref()).await?;
             user.is_platform_admin = true;
             AdminAccount { user, created: false }
         }
@@ -138,16 +205,16 @@ pub async fn is_empty(db: &Db) -> Result<bool> {
     Ok(store::count(&mut conn).await? == 0)
 }
 
-/// An existing user by e-mail, or a new one with the given password; used by
-/// bootstrap commands (`create-org`). Returns the user and whether it was created.
+/// An existing user by e-mail, or a new one with the given password hash
+/// (computed by the caller before its transaction); used by bootstrap
+/// commands (`create-org`). Returns the user and whether it was created.
 pub async fn find_or_create_user(
     conn: &mut sqlx::AnyConnection,
     email: &Email,
-    password: &Password,
+    hash: &PasswordHash,
 ) -> Result<(UserView, bool)> {
     if let Some((user, _)) = store::find_by_email(conn, email.as_str()).await? {
         return Ok((user, false));
     }
-    let hash = hash_password(password).await?;
-    Ok((insert_user(conn, email, &hash, false).await?, true))
+    Ok((insert_user(conn, email, hash, false).await?, true))
 }

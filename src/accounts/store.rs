@@ -8,6 +8,9 @@ use crate::{Error, Result};
 
 const USER_COLUMNS: &str = "id, email, is_platform_admin";
 
+/// The answer to a new account whose e-mail is taken.
+pub(super) const DUPLICATE_EMAIL: &str = "this e-mail address cannot be used for a new account; sign in, or use another address";
+
 fn user_from_row(row: &sqlx::any::AnyRow) -> Result<UserView> {
     Ok(UserView {
         id: row.try_get("id")?,
@@ -36,7 +39,8 @@ pub(super) async fn insert(
     .await
     .map_err(|e| {
         if is_unique_violation(&e) {
-            Error::conflict("email", "an account with this e-mail already exists")
+            // Neutral on purpose: the answer must not say that an account exists.
+            Error::conflict("email", DUPLICATE_EMAIL)
         } else {
             e.into()
         }
@@ -60,17 +64,20 @@ pub(super) async fn find_by_id(conn: &mut AnyConnection, id: &str) -> Result<Opt
     row.as_ref().map(user_from_row).transpose()
 }
 
+/// Sets the platform admin flag and/or the password hash (each when given).
 pub(super) async fn update_admin_and_password(
     conn: &mut AnyConnection,
     id: &str,
-    is_platform_admin: bool,
+    is_platform_admin: Option<bool>,
     hash: Option<&PasswordHash>,
 ) -> Result<()> {
-    sqlx::query("UPDATE users SET is_platform_admin = $2 WHERE id = $1")
-        .bind(id)
-        .bind(is_platform_admin as i64)
-        .execute(&mut *conn)
-        .await?;
+    if let Some(admin) = is_platform_admin {
+        sqlx::query("UPDATE users SET is_platform_admin = $2 WHERE id = $1")
+            .bind(id)
+            .bind(admin as i64)
+            .execute(&mut *conn)
+            .await?;
+    }
     if let Some(h) = hash {
         sqlx::query("UPDATE users SET password_hash = $2 WHERE id = $1")
             .bind(id)
@@ -83,4 +90,19 @@ pub(super) async fn update_admin_and_password(
 
 pub(super) async fn count(conn: &mut AnyConnection) -> Result<i64> {
     Ok(sqlx::query_scalar("SELECT COUNT(*) FROM users").fetch_one(conn).await?)
+}
+
+/// A user and the time from which their sessions are valid.
+pub(super) async fn find_with_sessions_valid_after(conn: &mut AnyConnection, id: &str) -> Result<Option<(UserView, i64)>> {
+    let row = sqlx::query(&format!("SELECT {USER_COLUMNS}, sessions_valid_after FROM users WHERE id = $1"))
+        .bind(id)
+        .fetch_optional(conn)
+        .await?;
+    row.map(|r| Ok((user_from_row(&r)?, r.try_get("sessions_valid_after")?))).transpose()
+}
+
+/// Ends the user's sessions signed in before `at`.
+pub(super) async fn set_sessions_valid_after(conn: &mut AnyConnection, id: &str, at: i64) -> Result<()> {
+    sqlx::query("UPDATE users SET sessions_valid_after = $2 WHERE id = $1").bind(id).bind(at).execute(conn).await?;
+    Ok(())
 }

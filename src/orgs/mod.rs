@@ -14,7 +14,7 @@ mod suspension;
 #[cfg(feature = "ssr")]
 pub use service::*;
 #[cfg(feature = "ssr")]
-pub use suspension::{reactivate, suspend, suspension, suspension_cached, SUSPENSION_CACHE_MS};
+pub use suspension::{reactivate, require_active, suspend, suspended_message, suspension, suspension_cached, SUSPENSION_CACHE_MS};
 
 use serde::{Deserialize, Serialize};
 
@@ -133,8 +133,6 @@ pub struct InvitePreview {
     pub email: String,
     pub role: Role,
     pub expires_at: i64,
-    /// Whether an account already exists for the invited e-mail.
-    pub account_exists: bool,
 }
 
 /// One organization in the platform admin's list.

@@ -192,14 +192,14 @@ async fn pending_invite(conn: &mut sqlx::AnyConnection, token: &str) -> Result<s
     Ok(row)
 }
 
-/// What an invite link offers, for the page shown before accepting.
+/// What an invite link offers, for the page shown before accepting. It does
+/// not say whether the invited e-mail has an account: anyone holding the
+/// link (or its inviter) would learn it.
 pub async fn preview_invite(db: &Db, token: &str) -> Result<InvitePreview> {
     let mut conn = db.reader().acquire().await?;
     let row = pending_invite(&mut conn, token).await?;
     let org = store::get_org(&mut conn, &row.org_id).await?.ok_or(Error::NotFound("invite"))?;
-    let email = Email::parse(&row.view.email)?;
-    let account_exists = accounts::find_credentials(&mut conn, &email).await?.is_some();
-    Ok(InvitePreview { org_name: org.name, email: row.view.email, role: row.view.role, expires_at: row.view.expires_at, account_exists })
+    Ok(InvitePreview { org_name: org.name, email: row.view.email, role: row.view.role, expires_at: row.view.expires_at })
 }
 
 /// Who accepts an invite.
@@ -212,31 +212,66 @@ pub enum Acceptor {
     Password(String),
 }
 
+/// Who joins: a known user, or a new account to create with this hash.
+enum Joiner {
+    Existing(UserView),
+    New(accounts::PasswordHash),
+}
+
 /// Accepts an invite: joins the organization with the invited role. Returns the
 /// user (to sign in) and the organization id.
+///
+/// The password of an existing account is checked like a login (throttled by
+/// e-mail and IP, a failure recorded as a failed `auth.login` with
+/// `via: invite`), before the write transaction and outside it, so that a
+/// failure stays counted and recorded, and the single SQLite writer is not
+/// held while argon2 runs.
 pub async fn accept_invite(db: &Db, token: &str, who: Acceptor, origin: audit::Origin<'_>) -> Result<(UserView, String)> {
-    let mut tx = db.begin().await?;
-    let row = pending_invite(&mut tx, token).await?;
+    let row = {
+        let mut conn = db.reader().acquire().await?;
+        pending_invite(&mut conn, token).await?
+    };
     let email = Email::parse(&row.view.email)?;
-    let user = match who {
+    let joiner = match who {
         Acceptor::SignedIn(user) => {
             if user.email != email.as_str() {
                 return Err(Error::Forbidden(format!("this invite is for {email}; sign in with that account to accept it")));
             }
-            user
+            Joiner::Existing(user)
         }
-        Acceptor::Password(pw) => match accounts::find_credentials(&mut tx, &email).await? {
-            Some((user, hash)) => {
-                if !accounts::verify_password(&pw, Some(hash)).await? {
-                    return Err(Error::Unauthorized(accounts::BAD_CREDENTIALS));
+        Acceptor::Password(pw) => {
+            let exists = {
+                let mut conn = db.reader().acquire().await?;
+                accounts::find_credentials(&mut conn, &email).await?.is_some()
+            };
+            if exists {
+                match accounts::check_password(db, email.as_str(), &pw, origin.ip).await {
+                    Ok(user) => Joiner::Existing(user),
+                    Err(e) => {
+                        let reason = match &e {
+                            Error::Throttled { .. } => "throttled",
+                            Error::Unauthorized(_) => "bad_credentials",
+                            _ => return Err(e),
+                        };
+                        let entry = audit::NewEntry::new(None, audit::Actor::anonymous(email.as_str()), "auth.login", None)
+                            .result(audit::Outcome::Failure)
+                            .origin(origin)
+                            .details(json!({ "reason": reason, "via": "invite", "invite": row.view.id }));
+                        audit::record_or_log(db, &entry).await;
+                        return Err(e);
+                    }
                 }
-                user
+            } else {
+                Joiner::New(accounts::hash_password(db, &Password::parse(&pw)?).await?)
             }
-            None => {
-                let hash = accounts::hash_password(&Password::parse(&pw)?).await?;
-                accounts::insert_user(&mut tx, &email, &hash, false).await?
-            }
-        },
+        }
+    };
+    let mut tx = db.begin().await?;
+    // Read again under the write lock: it may have been used or revoked meanwhile.
+    let row = pending_invite(&mut tx, token).await?;
+    let user = match joiner {
+        Joiner::Existing(user) => user,
+        Joiner::New(hash) => accounts::insert_user(&mut tx, &email, &hash, false).await?,
     };
     if store::role(&mut tx, &row.org_id, &user.id).await?.is_some() {
         return Err(Error::conflict("invite", "you are already a member of this organization"));
@@ -269,8 +304,10 @@ pub async fn bootstrap(db: &Db, name: &str, owner_email: &str, password: Option<
     let email = Email::parse(owner_email)?;
     let password_text = password.map(str::to_string).unwrap_or_else(|| secrets::random_hex(10));
     let password = Password::parse(&password_text)?;
+    // Hashed before the transaction: argon2 must not hold the writer.
+    let hash = accounts::hash_password(db, &password).await?;
     let mut tx = db.begin().await?;
-    let (owner, created) = accounts::find_or_create_user(&mut tx, &email, &password).await?;
+    let (owner, created) = accounts::find_or_create_user(&mut tx, &email, &hash).await?;
     let org = create_with_owner(&mut tx, &name, &owner.id).await?;
     tx.commit().await?;
     Ok(BootstrappedOrg { org, owner, owner_password: created.then_some(password_text) })

@@ -1,7 +1,9 @@
 //! Suspension of an organization by a platform admin.
 //!
 //! A suspended organization keeps its data; its API keys are refused with
-//! 403 `suspended` and its members see a "suspended" page. The API key
+//! 403 `suspended`, its members get 403 from every organization server
+//! function and download ([`require_active`]; platform admins keep their
+//! read-only drill-down) and see a "suspended" page. The API key
 //! extractor asks [`suspension_cached`] on every call: answers are kept per
 //! organization for [`SUSPENSION_CACHE_MS`] and dropped at once in this
 //! process by [`suspend`]/[`reactivate`]; another process (several servers on
@@ -72,6 +74,22 @@ pub async fn suspension_cached(db: &Db, org_id: &str) -> Result<Option<(i64, Str
         c.insert(org_id.to_string(), (now, v.clone()));
     }
     Ok(v)
+}
+
+/// What a member (or an API key) of a suspended organization is told.
+pub fn suspended_message(reason: &str) -> String {
+    format!("This organization is suspended: {reason}. Contact your platform administrator.")
+}
+
+/// `Forbidden` with [`suspended_message`] when the organization is
+/// suspended: the check every organization server function and browser
+/// download makes for its members (answered from the cache, like the API
+/// key check).
+pub async fn require_active(db: &Db, org_id: &str) -> Result<()> {
+    match suspension_cached(db, org_id).await? {
+        Some((_, reason)) => Err(Error::Forbidden(suspended_message(&reason))),
+        None => Ok(()),
+    }
 }
 
 fn require_platform_admin(actor: &UserView) -> Result<()> {

@@ -1,6 +1,7 @@
 //! Store and service tests, each run on SQLite and on PostgreSQL with a fresh
 //! database (see `tollbooth::testing`).
 
+mod account_security;
 mod accounts;
 mod alert_banner;
 mod alerts;
@@ -29,7 +30,7 @@ pub fn by() -> tollbooth::audit::By {
 
 /// Signs up `email` with an organization called `org`.
 pub async fn sign_up(db: &Db, email: &str, org: &str) -> Signup {
-    signup(db, SignupInput { email: email.into(), password: PASSWORD.into(), org_name: org.into() })
+    signup(db, SignupInput { email: email.into(), password: PASSWORD.into(), org_name: org.into() }, None, 0)
         .await
         .expect("signup")
 }

@@ -232,7 +232,7 @@ pub async fn admin_org_suspension(org_id: String) -> Result<Option<SuspensionVie
 /// The suspension of an organization the signed-in user belongs to, if any.
 #[server(endpoint = "org_suspension")]
 pub async fn org_suspension(org_id: String) -> Result<Option<SuspensionView>, AppError> {
-    let (ctx, scope, _) = ssr::scope(&org_id).await?;
+    let (ctx, scope, _) = ssr::scope_even_if_suspended(&org_id).await?;
     let s = tollbooth::orgs::suspension(&ctx.db, &scope.org_id).await.map_err(ssr::fail)?;
     Ok(s.map(|(at, reason)| SuspensionView { since: tollbooth::clock::to_rfc3339(at), reason }))
 }

@@ -1,4 +1,5 @@
-//! Signup, login, logout and the current user.
+//! Signup, login, logout, the current user, and the account's own security:
+//! password change and "sign out everywhere".
 
 use leptos::prelude::*;
 
@@ -28,7 +29,7 @@ pub async fn signup(email: String, password: String, org_name: String) -> Result
     let ctx = ssr::ctx()?;
     let origin = ssr::origin().await;
     let input = tollbooth::accounts::SignupInput { email, password, org_name };
-    let out = tollbooth::accounts::signup(&ctx.db, input).await.map_err(ssr::fail)?;
+    let out = tollbooth::accounts::signup(&ctx.db, input, origin.0.as_deref(), ctx.signups_per_ip_per_hour).await.map_err(ssr::fail)?;
     ssr::sign_in(&out.user, Some(&out.org.id)).await?;
     let actor = tollbooth::audit::Actor::user(&out.user.id, &out.user.email);
     ssr::audit_after(&ctx, Some(&out.org.id), actor, "auth.signup", Some(&out.org.id), tollbooth::audit::Outcome::Success, &origin, serde_json::json!({})).await;
@@ -75,4 +76,27 @@ pub async fn logout() -> Result<(), AppError> {
         ssr::audit_after(&ctx, None, actor, "auth.logout", Some(&u.id), tollbooth::audit::Outcome::Success, &origin, serde_json::json!({})).await;
     }
     Ok(())
+}
+
+/// Changes the signed-in user's password (the current one, then the new one
+/// twice). Every other session of the user ends; this one stays signed in.
+#[server(endpoint = "change_password")]
+pub async fn change_password(current_password: String, new_password: String, confirm_password: String) -> Result<(), AppError> {
+    let ctx = ssr::ctx()?;
+    let user = ssr::require_user().await?;
+    let by = ssr::by(&user).await;
+    let change = tollbooth::accounts::PasswordChange { current: current_password, new: new_password, confirm: confirm_password };
+    let signed_in_at = tollbooth::accounts::change_password(&ctx.db, &by, change).await.map_err(ssr::fail)?;
+    let org = ssr::session().await?.get::<String>(ssr::SESSION_ORG).await.map_err(ssr::session_error)?;
+    ssr::sign_in_at(&user, org.as_deref(), signed_in_at).await
+}
+
+/// Ends every session of the signed-in user, this one included.
+#[server(endpoint = "logout_everywhere")]
+pub async fn logout_everywhere() -> Result<(), AppError> {
+    let ctx = ssr::ctx()?;
+    let user = ssr::require_user().await?;
+    let by = ssr::by(&user).await;
+    tollbooth::accounts::end_all_sessions(&ctx.db, &by).await.map_err(ssr::fail)?;
+    ssr::session().await?.flush().await.map_err(ssr::session_error)
 }

@@ -13,7 +13,9 @@ use tollbooth::orgs::{self, Role};
 /// The organization and the caller's role (404 unless a member).
 #[server(endpoint = "org_context")]
 pub async fn org_context(org_id: String) -> Result<CurrentOrg, AppError> {
-    let (ctx, scope, _) = ssr::scope(&org_id).await?;
+    // Answers for a suspended organization too: the layout shows its
+    // "suspended" page from it.
+    let (ctx, scope, _) = ssr::scope_even_if_suspended(&org_id).await?;
     let org = orgs::get(&ctx.db, &scope).await.map_err(ssr::fail)?;
     let plan = tollbooth::plans::org_plan(&ctx.db, &scope.org_id).await.map_err(ssr::fail)?;
     let grace_until = tollbooth::billing::service::grace_until(&ctx.db, &scope.org_id, &plan.time_zone).await.map_err(ssr::fail)?;

@@ -47,7 +47,6 @@ pub fn OrgLayout() -> impl IntoView {
     let suspension = Resource::new(move || org_id.get(), org_suspension);
     let changed = RwSignal::new(0u64);
     provide_context(AlertsChanged(changed));
-    let summary = Resource::new(move || (org_id.get(), changed.get()), |(org, _)| get_alert_summary(org));
     view! {
         <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
             {move || Suspend::new(async move {
@@ -60,7 +59,7 @@ pub fn OrgLayout() -> impl IntoView {
                             return view! { <Suspended me ctx suspension=s /> }.into_any();
                         }
                         provide_context(ctx.clone());
-                        view! { <Shell me ctx summary /> }.into_any()
+                        view! { <Shell me ctx changed /> }.into_any()
                     }
                     (_, Err(e)) if e.is_not_found() => view! { <NotFound /> }.into_any(),
                     (Err(e), _) | (_, Err(e)) => view! { <ErrorMessage message=e.message /> }.into_any(),
@@ -70,8 +69,14 @@ pub fn OrgLayout() -> impl IntoView {
     }
 }
 
+/// The organization's pages with navigation. The alert summary is fetched
+/// here, not in the layout: a suspended organization's server functions
+/// refuse, and its "suspended" page needs none of them.
 #[component]
-fn Shell(me: Me, ctx: CurrentOrg, summary: Resource<Result<AlertSummary, AppError>>) -> impl IntoView {
+fn Shell(me: Me, ctx: CurrentOrg, changed: RwSignal<u64>) -> impl IntoView {
+    let org_for_summary = ctx.org.id.clone();
+    let summary: Resource<Result<AlertSummary, AppError>> =
+        Resource::new(move || (org_for_summary.clone(), changed.get()), |(org, _)| get_alert_summary(org));
     let base = format!("/o/{}", ctx.org.id);
     let link = move |suffix: &str| format!("{base}{suffix}");
     let is_admin = me.user.is_platform_admin;
@@ -101,7 +106,7 @@ fn Shell(me: Me, ctx: CurrentOrg, summary: Resource<Result<AlertSummary, AppErro
                     {is_admin.then(|| view! { <li><a href="/admin">"Admin"</a></li> })}
                 </ul>
                 <div class="who">
-                    <span class="email">{me.user.email.clone()}</span>
+                    <a class="email" href="/account" title="Your account: password, sessions">{me.user.email.clone()}</a>
                     <span class="role">{ctx.role.as_str()}</span>
                     <LogoutButton />
                 </div>

@@ -82,6 +82,7 @@ pub fn AdminPage() -> impl IntoView {
                 <a href="/admin/credit-packs" class="button-link">"Credit packs"</a>
                 <a href="/admin/audit" class="button-link">"Audit log"</a>
                 <a href="/admin/outbox" class="button-link">"Mail outbox"</a>
+                <a href="/account" class="button-link">"Your account"</a>
             </nav>
             <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
                 {move || Suspend::new(async move {

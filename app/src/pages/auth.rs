@@ -121,12 +121,11 @@ pub fn InvitePage() -> impl IntoView {
                             <ActionForm action=accept>
                                 <input type="hidden" name="token" value=token() />
                                 {(!signed_in).then(|| view! {
+                                    // Neutral on purpose: the page must not tell
+                                    // whether the e-mail already has an account.
                                     <p class="muted">
-                                        {if p.account_exists {
-                                            "Enter the password of your account to accept."
-                                        } else {
-                                            "Choose a password for your new account."
-                                        }}
+                                        "Enter your password: your existing account's, or a new one "
+                                        "(at least 8 characters) if you have no account yet."
                                     </p>
                                     <label>"Password" <input name="password" type="password" required minlength="8" /></label>
                                 })}

@@ -1,5 +1,6 @@
 //! One module per page.
 
+mod account;
 pub(crate) mod admin;
 mod admin_credits;
 mod admin_org;
@@ -20,6 +21,7 @@ mod recommendations;
 mod settings;
 mod usage;
 
+pub use account::AccountPage;
 pub use admin::AdminPage;
 pub use admin_credits::AdminCreditPacksPage;
 pub use admin_plans::{AdminOrgPage, AdminPlanPage, AdminPlansPage};

@@ -15,13 +15,11 @@ use crate::startup::AppState;
 /// Every matching entry (the page shows the newest 500).
 const CSV_LIMIT: i64 = 100_000;
 
-async fn session_user(state: &AppState, session: &tower_sessions::Session) -> Result<tollbooth::accounts::UserView, ApiError> {
-    let id: Option<String> = session
-        .get(tollbooth_app::ssr::SESSION_USER)
-        .await
-        .map_err(|e| tollbooth::Error::Internal(format!("session: {e}")))?;
-    let id = id.ok_or(tollbooth::Error::Unauthorized("please sign in"))?;
-    Ok(tollbooth::accounts::get_user(&state.db, &id).await?.ok_or(tollbooth::Error::Unauthorized("please sign in"))?)
+/// The user a browser download's session signs in (the same check as the
+/// server functions'), or 401.
+pub(crate) async fn session_user(state: &AppState, session: &tower_sessions::Session) -> Result<tollbooth::accounts::UserView, ApiError> {
+    let user = tollbooth_app::ssr::session_user(&state.db, session).await?;
+    Ok(user.ok_or(tollbooth::Error::Unauthorized("please sign in"))?)
 }
 
 fn csv_response(name: &str, body: String) -> Response {
@@ -44,7 +42,7 @@ pub async fn org_csv(
 ) -> Result<Response, ApiError> {
     let Query(f) = filter.map_err(ApiError::from)?;
     let user = session_user(&state, &session).await?;
-    let scope = tollbooth::orgs::authorize(&state.db, &org_id, &user.id).await?;
+    let scope = tollbooth_app::ssr::member_scope_of(&state.db, &user, &org_id).await?;
     scope.require(Role::Admin)?;
     let org = tollbooth::orgs::get(&state.db, &scope).await?;
     let entries = audit::list(&state.db, Some(&org.id), &f, &org.time_zone, CSV_LIMIT).await?;

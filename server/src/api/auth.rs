@@ -43,7 +43,7 @@ impl FromRequestParts<AppState> for ApiKey {
             return Err(ApiError::new(
                 StatusCode::FORBIDDEN,
                 "suspended",
-                format!("This organization is suspended: {reason}. Contact your platform administrator."),
+                tollbooth::orgs::suspended_message(&reason),
             ));
         }
         Ok(ApiKey(principal))
@@ -141,8 +141,7 @@ impl<S: Send + Sync> FromRequestParts<S> for RequestOrigin {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        use axum::extract::ConnectInfo;
-        let ip = parts.extensions.get::<ConnectInfo<std::net::SocketAddr>>().map(|c| c.0.ip().to_string());
+        let ip = tollbooth_app::ssr::client_ip_of(&parts.extensions);
         let user_agent = parts.headers.get(axum::http::header::USER_AGENT).and_then(|v| v.to_str().ok()).map(str::to_string);
         Ok(RequestOrigin { ip, user_agent })
     }

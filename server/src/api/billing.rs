@@ -26,7 +26,7 @@ use crate::startup::AppState;
 /// that applies nothing.
 pub async fn stripe_webhook(
     State(state): State<AppState>,
-    axum::extract::ConnectInfo(peer): axum::extract::ConnectInfo<std::net::SocketAddr>,
+    from: super::auth::RequestOrigin,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
@@ -40,11 +40,9 @@ pub async fn stripe_webhook(
     let sig = headers.get("stripe-signature").and_then(|v| v.to_str().ok());
     if let Err(reason) = billing.verify_webhook(sig, body, now_ms() / 1000) {
         tracing::warn!(target: "security", event = "stripe_webhook_rejected", %reason, "Stripe webhook refused: bad signature");
-        let ip = peer.ip().to_string();
-        let ua = headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok());
         let entry = NewEntry::new(None, Actor::system("stripe webhook"), "security.webhook_rejected", None)
             .result(Outcome::Denied)
-            .origin(Origin { ip: Some(&ip), user_agent: ua })
+            .origin(Origin { ip: from.ip.as_deref(), user_agent: from.user_agent.as_deref() })
             .details(json!({"reason": reason.to_string()}));
         tollbooth::audit::record_or_log(&state.db, &entry).await;
         return refuse(StatusCode::BAD_REQUEST, "bad_signature", &format!("Stripe-Signature refused: {reason}"));
@@ -93,12 +91,7 @@ pub async fn browser_invoice_csv(
     Path((org_id, id)): Path<(String, String)>,
     session: tower_sessions::Session,
 ) -> Result<Response, ApiError> {
-    let user: Option<String> = session
-        .get(tollbooth_app::ssr::SESSION_USER)
-        .await
-        .map_err(|e| tollbooth::Error::Internal(format!("session: {e}")))?;
-    let user = user.ok_or(tollbooth::Error::Unauthorized("please sign in"))?;
-    let user = tollbooth::accounts::get_user(&state.db, &user).await?.ok_or(tollbooth::Error::Unauthorized("please sign in"))?;
+    let user = super::audit::session_user(&state, &session).await?;
     let scope = tollbooth_app::ssr::read_scope_of(&state.db, &user, &org_id).await?;
     let inv = invoices::get(&state.db, &scope.org_id, &id).await?;
     Ok(csv_response(&inv))

@@ -94,7 +94,8 @@ pub async fn export(
 }
 
 /// Signed-in browser download: `GET /o/{org}/usage.csv?from=&to=` with the
-/// session cookie (members of the organization only; others get 404).
+/// session cookie (members of the organization only; others get 404, and
+/// members of a suspended organization 403).
 pub async fn browser_csv(
     State(state): State<AppState>,
     axum::extract::Path(org_id): axum::extract::Path<String>,
@@ -102,12 +103,8 @@ pub async fn browser_csv(
     params: Result<Query<Params>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, ApiError> {
     let Query(p) = params.map_err(ApiError::from)?;
-    let user: Option<String> = session
-        .get(tollbooth_app::ssr::SESSION_USER)
-        .await
-        .map_err(|e| tollbooth::Error::Internal(format!("session: {e}")))?;
-    let user = user.ok_or(tollbooth::Error::Unauthorized("please sign in"))?;
-    let scope = tollbooth::orgs::authorize(&state.db, &org_id, &user).await?;
+    let user = super::audit::session_user(&state, &session).await?;
+    let scope = tollbooth_app::ssr::member_scope_of(&state.db, &user, &org_id).await?;
     let f = filter(&p, 30)?;
     stream_export(&state.db, &scope.org_id, f, Format::Csv).await
 }

@@ -18,22 +18,22 @@ use tollbooth_server::cli::create_org;
 use crate::helpers::{spawn_app, TestApp};
 
 /// Ids of organization B's things, and A's own org id.
-struct Ids {
-    org_a: String,
-    org_b: String,
-    budget: String,
-    project: String,
-    alert: String,
-    endpoint: String,
-    key: String,
-    member: String,
-    invite: String,
-    invoice: String,
-    reservation: String,
+pub(crate) struct Ids {
+    pub(crate) org_a: String,
+    pub(crate) org_b: String,
+    pub(crate) budget: String,
+    pub(crate) project: String,
+    pub(crate) alert: String,
+    pub(crate) endpoint: String,
+    pub(crate) key: String,
+    pub(crate) member: String,
+    pub(crate) invite: String,
+    pub(crate) invoice: String,
+    pub(crate) reservation: String,
 }
 
 impl Ids {
-    fn get(&self, what: Res) -> &str {
+    pub(crate) fn get(&self, what: Res) -> &str {
         match what {
             Res::Budget => &self.budget,
             Res::Project => &self.project,
@@ -50,7 +50,7 @@ impl Ids {
 
 /// Kinds of B's resources.
 #[derive(Debug, Clone, Copy)]
-enum Res {
+pub(crate) enum Res {
     Budget,
     Project,
     Alert,
@@ -63,7 +63,7 @@ enum Res {
 }
 
 /// How a server function is checked.
-enum Fn {
+pub(crate) enum Fn {
     /// Takes an organization id (plus other, non-id arguments): B's org id → 404.
     Org(&'static [(&'static str, &'static str)]),
     /// Takes an organization id and the id of one of its things (field name):
@@ -86,13 +86,15 @@ const ALERT_SETTINGS: &[(&str, &str)] =
     &[("spike_percent", "200"), ("spike_min_usd", "1"), ("error_rate_percent", "5"), ("error_min_requests", "20")];
 
 /// Every server function, by endpoint name.
-fn server_fns() -> Vec<(&'static str, Fn)> {
+pub(crate) fn server_fns() -> Vec<(&'static str, Fn)> {
     use Fn::*;
     vec![
         ("whoami", NoId("the signed-in user")),
         ("signup", NoId("creates a new organization")),
         ("login", NoId("credentials")),
         ("logout", NoId("the session")),
+        ("logout_everywhere", NoId("the signed-in user's own sessions")),
+        ("change_password", NoId("the signed-in user's own password")),
         ("get_invite", NoId("a secret token, not an id")),
         ("accept_invite", NoId("a secret token, not an id")),
         ("org_context", Org(&[])),
@@ -213,7 +215,7 @@ fn routes_in_source() -> BTreeSet<(String, String)> {
     out
 }
 
-async fn org_b_things(app: &TestApp, a: &reqwest::Client, b: &reqwest::Client) -> (Ids, String) {
+pub(crate) async fn org_b_things(app: &TestApp, a: &reqwest::Client, b: &reqwest::Client) -> (Ids, String) {
     let org_a = app.signup(a, "a@example.com", "A").await;
     let org_b = app.signup(b, "b@example.com", "B").await;
     let db = &app.test_db.db;

@@ -42,6 +42,8 @@ pub fn config_for(database_url: &str) -> Config {
         stripe_credit_pack_prices: String::new(),
         credit_floor_usd: "0".into(),
         billing_grace_days: 7,
+        trusted_proxies: String::new(),
+        signups_per_ip_per_hour: tollbooth::accounts::throttle::SIGNUPS_PER_IP_PER_HOUR,
     }
 }
 
@@ -107,6 +109,18 @@ impl TestApp {
             .header("Accept", "application/json")
             .header("Origin", self.origin())
             .form(form)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Calls a JSON-encoded server function (`input = Json`) with `body`.
+    pub async fn server_fn_json(&self, client: &reqwest::Client, name: &str, body: &Value) -> reqwest::Response {
+        client
+            .post(self.url(&format!("/api/{name}")))
+            .header("Accept", "application/json")
+            .header("Origin", self.origin())
+            .json(body)
             .send()
             .await
             .unwrap()

@@ -1,6 +1,8 @@
 //! HTTP integration tests: the real router on port 0 with a fresh database,
 //! on SQLite and on PostgreSQL.
 
+mod account_security;
+mod account_sessions;
 mod admin;
 mod alert_pages;
 mod alerts;
@@ -16,3 +18,4 @@ mod recommendations;
 mod security;
 mod sessions;
 mod stripe_double;
+mod suspension;
