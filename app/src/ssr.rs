@@ -22,6 +22,8 @@ pub struct AppContext {
     pub public_url: String,
     /// Billing's settings and Stripe client.
     pub billing: tollbooth::billing::Billing,
+    /// Where outgoing webhooks may point (`TOLLBOOTH_WEBHOOK_ALLOW_PRIVATE`).
+    pub egress: tollbooth::egress::EgressPolicy,
 }
 
 /// The app context provided by the server.

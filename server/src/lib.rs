@@ -4,6 +4,8 @@
 pub mod api;
 pub mod cli;
 pub mod config;
+pub mod dispatch;
+pub mod egress_dns;
 pub mod health;
 pub mod notify;
 pub mod seed;

@@ -42,6 +42,7 @@ pub fn config_for(database_url: &str) -> Config {
         stripe_credit_pack_prices: String::new(),
         credit_floor_usd: "0".into(),
         billing_grace_days: 7,
+        webhook_allow_private: false,
     }
 }
 
