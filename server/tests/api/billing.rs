@@ -25,7 +25,7 @@ fn pack_event(id: &str, org: &str) -> String {
     json!({"id": id, "object": "event", "type": "checkout.session.completed", "created": now_ms() / 1000,
            "data": {"object": {"id": format!("cs_{id}"), "object": "checkout.session", "mode": "payment",
                                "client_reference_id": org, "customer": "cus_x", "payment_status": "paid",
-                               "amount_total": 1000, "metadata": {"pack": "credits-10", "org_id": org}}}})
+                               "currency": "usd", "amount_total": 1000, "metadata": {"pack": "credits-10", "org_id": org}}}})
     .to_string()
 }
 
