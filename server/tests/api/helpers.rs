@@ -142,3 +142,32 @@ macro_rules! app_test {
         }
     )*};
 }
+
+/// Lets webhooks reach 127.0.0.1, for tests whose receivers listen there
+/// (`TOLLBOOTH_WEBHOOK_ALLOW_PRIVATE=true`).
+pub fn allow_private_webhooks(c: &mut Config) {
+    c.webhook_allow_private = true;
+}
+
+/// [`app_test!`] with the configuration changed by `$change` (a `fn(&mut Config)`).
+#[macro_export]
+macro_rules! app_test_with {
+    ($change:path; $(async fn $name:ident($app:ident) $body:block)*) => {$(
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                let $app = $crate::helpers::spawn_app_with(tollbooth::db::Engine::Sqlite, $change).await.unwrap();
+                $body
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                let Some($app) = $crate::helpers::spawn_app_with(tollbooth::db::Engine::Postgres, $change).await else { return };
+                $body
+            }
+        }
+    )*};
+}

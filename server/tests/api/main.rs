@@ -10,6 +10,7 @@ mod cross_tenant;
 mod events;
 mod helpers;
 mod me;
+mod outbound;
 mod pages;
 mod quota;
 mod recommendations;
