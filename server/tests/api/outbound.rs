@@ -99,7 +99,16 @@ app_test! {
         assert_eq!(resp.status(), StatusCode::UNPROCESSABLE_ENTITY);
         let text = resp.text().await.unwrap();
         assert!(text.contains("url: ") && text.contains("link-local"), "{text}");
-        let _ = org_id;
+
+        // Saved endpoints are audited with their actor: the API key from REST,
+        // the signed-in user from the pages.
+        let resp = app.server_fn(&app.client, "create_webhook", &[("org_id", &owner), ("url", "https://8.8.4.4/in")]).await;
+        assert_eq!(resp.status(), StatusCode::OK);
+        let only = tollbooth::audit::AuditFilter { action: "webhook.create".into(), ..Default::default() };
+        let rest = tollbooth::audit::list(&app.test_db.db, Some(&org_id), &only, "UTC", 10).await.unwrap();
+        assert_eq!((rest.len(), rest[0].actor_kind.as_str(), rest[0].ip.as_deref()), (1, "api_key", Some("127.0.0.1")), "{rest:?}");
+        let page = tollbooth::audit::list(&app.test_db.db, Some(&owner), &only, "UTC", 10).await.unwrap();
+        assert_eq!((page.len(), page[0].actor_label.as_str()), (1, "owner2@acme.example"), "{page:?}");
     }
 
     async fn an_endpoint_on_a_private_address_receives_nothing_and_its_log_says_could_not_connect(app) {
