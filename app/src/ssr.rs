@@ -44,6 +44,8 @@ pub struct AppContext {
     pub billing: tollbooth::billing::Billing,
     /// Signups allowed per client IP and hour (0: no limit).
     pub signups_per_ip_per_hour: i64,
+    /// Where outgoing webhooks may point (`TOLLBOOTH_WEBHOOK_ALLOW_PRIVATE`).
+    pub egress: tollbooth::egress::EgressPolicy,
 }
 
 /// The app context provided by the server.

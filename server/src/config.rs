@@ -123,6 +123,11 @@ pub struct Config {
     /// Signups allowed per client IP and hour, successful or not (0: no limit).
     #[arg(long, env = "TOLLBOOTH_SIGNUPS_PER_IP_PER_HOUR", default_value_t = tollbooth::accounts::throttle::SIGNUPS_PER_IP_PER_HOUR, global = true)]
     pub signups_per_ip_per_hour: i64,
+    /// Let outgoing webhooks reach loopback, private, link-local and other
+    /// non-public addresses. Off by default (they could reach the operator's
+    /// own network); for local development and tests with receivers on 127.0.0.1.
+    #[arg(long, env = "TOLLBOOTH_WEBHOOK_ALLOW_PRIVATE", default_value_t = false, action = clap::ArgAction::Set, global = true)]
+    pub webhook_allow_private: bool,
 
     /// Create the platform admin and the demo organization when the database is empty.
     #[arg(long, env = "TOLLBOOTH_SEED", default_value_t = true, action = clap::ArgAction::Set, global = true)]
@@ -133,6 +138,11 @@ impl Config {
     /// The public base URL, given the address actually bound.
     pub fn public_url_for(&self, bound: SocketAddr) -> String {
         self.public_url.clone().unwrap_or_else(|| format!("http://{bound}")).trim_end_matches('/').to_string()
+    }
+
+    /// Where outgoing webhooks may point.
+    pub fn egress(&self) -> tollbooth::egress::EgressPolicy {
+        tollbooth::egress::EgressPolicy::with_private(self.webhook_allow_private)
     }
 
     /// Cookies get the Secure flag when the public URL is https.

@@ -6,6 +6,8 @@ pub mod browser_guard;
 pub mod cli;
 pub mod client_ip;
 pub mod config;
+pub mod dispatch;
+pub mod egress_dns;
 pub mod health;
 pub mod notify;
 pub mod request_log;

@@ -150,6 +150,7 @@ fn router(db: Db, config: &Config, addr: SocketAddr, billing: tollbooth::billing
         public_url: config.public_url_for(addr),
         billing,
         signups_per_ip_per_hour: config.signups_per_ip_per_hour,
+        egress: config.egress(),
     };
     let state = AppState { db: db.clone(), leptos_options, ctx: ctx.clone() };
 
@@ -180,7 +181,11 @@ fn router(db: Db, config: &Config, addr: SocketAddr, billing: tollbooth::billing
         .route("/o/{org}/audit.csv", get(api::audit::org_csv))
         .route("/admin/audit.csv", get(api::audit::admin_csv))
         .route("/o/{org}/invoices/{id}/csv", get(api::billing::browser_invoice_csv))
-        .route("/webhooks/stripe", axum::routing::post(api::billing::stripe_webhook))
+        .route("/alerts/confirm/{token}", get(api::alerts::confirm_recipient))
+        .route(
+            "/webhooks/stripe",
+            axum::routing::post(api::billing::stripe_webhook).layer(axum::extract::DefaultBodyLimit::max(api::billing::STRIPE_WEBHOOK_MAX_BODY)),
+        )
         .leptos_routes_with_context(&state, routes, context.clone(), {
             let options = state.leptos_options.clone();
             move || tollbooth_app::shell(options.clone())

@@ -1,4 +1,7 @@
-//! Background tasks: periodic clean-up. Each stops when the shutdown flag flips.
+//! Background tasks: periodic clean-up, billing, and (in a task of its own,
+//! [`crate::dispatch`]) delivery of the notifications outbox, so a slow
+//! webhook endpoint never delays these jobs. Each stops when the shutdown
+//! flag flips.
 
 use std::time::Duration;
 
@@ -16,9 +19,6 @@ pub const PRUNE_EVERY: Duration = Duration::from_secs(3600);
 /// whatever this does; marking keeps their state readable and the index small).
 pub const EXPIRE_EVERY: Duration = Duration::from_secs(5);
 
-/// How often the notifications outbox is polled for due messages.
-pub const DELIVER_EVERY: Duration = Duration::from_secs(1);
-
 /// How often billing periods are closed, lines sent to Stripe, grace
 /// periods enforced and expired credit written off.
 pub const BILLING_EVERY: Duration = Duration::from_secs(60);
@@ -29,23 +29,30 @@ pub const ARCHIVE_EVERY: Duration = Duration::from_secs(3600);
 /// How often ended minutes of counted limit refusals go to the audit log.
 pub const REFUSALS_EVERY: Duration = Duration::from_secs(10);
 
-/// Starts the background tasks; the handle completes after `stop` turns true.
-pub fn spawn(db: Db, notifier: Notifier, billing: Billing, mut stop: watch::Receiver<bool>) -> JoinHandle<()> {
+/// Starts the background tasks; the handle completes after `stop` turns true
+/// and both the jobs and the delivery task have stopped.
+pub fn spawn(db: Db, notifier: Notifier, billing: Billing, stop: watch::Receiver<bool>) -> JoinHandle<()> {
+    let delivery = crate::dispatch::spawn(db.clone(), notifier, stop.clone());
+    let jobs = spawn_jobs(db, billing, stop);
+    tokio::spawn(async move {
+        let _ = jobs.await;
+        let _ = delivery.await;
+    })
+}
+
+fn spawn_jobs(db: Db, billing: Billing, mut stop: watch::Receiver<bool>) -> JoinHandle<()> {
     tokio::spawn(async move {
         let mut prune_tick = tokio::time::interval(PRUNE_EVERY);
         let mut expire_tick = tokio::time::interval(EXPIRE_EVERY);
-        let mut deliver_tick = tokio::time::interval(DELIVER_EVERY);
         let mut billing_tick = tokio::time::interval(BILLING_EVERY);
         let mut archive_tick = tokio::time::interval(ARCHIVE_EVERY);
         let mut refusals_tick = tokio::time::interval(REFUSALS_EVERY);
         archive_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         billing_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        deliver_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
                 _ = prune_tick.tick() => prune(&db).await,
                 _ = expire_tick.tick() => expire(&db).await,
-                _ = deliver_tick.tick() => deliver(&db, &notifier).await,
                 _ = billing_tick.tick() => bill(&db, &billing).await,
                 _ = archive_tick.tick() => archive(&db).await,
                 _ = refusals_tick.tick() => refusals(&db, false).await,
@@ -55,20 +62,6 @@ pub fn spawn(db: Db, notifier: Notifier, billing: Billing, mut stop: watch::Rece
         // What the last minutes counted, before the process goes.
         refusals(&db, true).await;
     })
-}
-
-/// Sends due notifications until none is left for now.
-async fn deliver(db: &Db, notifier: &Notifier) {
-    loop {
-        match notifier.deliver_due(db).await {
-            Ok(n) if n >= 50 => continue,
-            Ok(_) => break,
-            Err(e) => {
-                tracing::warn!(error = ?e, "delivering notifications failed");
-                break;
-            }
-        }
-    }
 }
 
 async fn bill(db: &Db, billing: &Billing) {

@@ -21,6 +21,8 @@ pub mod banner;
 #[cfg(feature = "ssr")]
 pub mod outbox;
 #[cfg(feature = "ssr")]
+pub mod recipients;
+#[cfg(feature = "ssr")]
 mod service;
 #[cfg(feature = "ssr")]
 pub mod settings;
@@ -123,6 +125,40 @@ pub struct AlertSettings {
     pub notify_owners: bool,
     pub notify_admins: bool,
     pub extra_recipients: Vec<String>,
+    /// Each extra address with whether it confirmed (alert mail goes only to
+    /// confirmed ones). Filled when read; ignored when saving.
+    #[serde(default)]
+    pub extra_recipient_states: Vec<ExtraRecipient>,
+}
+
+/// An extra alert recipient and its confirmation state.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExtraRecipient {
+    pub email: String,
+    pub state: RecipientState,
+}
+
+/// Whether an extra address receives alert mail yet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RecipientState {
+    /// Followed the link: receives alert mail.
+    Confirmed,
+    /// Mailed a link that still works; no alert mail until it is followed.
+    Pending,
+    /// Its link expired: saving the settings sends a new one.
+    Expired,
+}
+
+impl RecipientState {
+    /// As the settings page shows it.
+    pub fn label(self) -> &'static str {
+        match self {
+            RecipientState::Confirmed => "confirmed",
+            RecipientState::Pending => "awaiting confirmation",
+            RecipientState::Expired => "link expired",
+        }
+    }
 }
 
 impl Default for AlertSettings {
@@ -138,6 +174,7 @@ impl Default for AlertSettings {
             notify_owners: true,
             notify_admins: true,
             extra_recipients: Vec::new(),
+            extra_recipient_states: Vec::new(),
         }
     }
 }

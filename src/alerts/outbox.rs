@@ -66,19 +66,52 @@ pub struct Outgoing {
 
 /// Claims up to `limit` due notifications for `LEASE_MS`.
 pub async fn claim_due(db: &Db, now: i64, limit: i64) -> Result<Vec<Outgoing>> {
-    let candidates = sqlx::query(
+    claim_due_where(db, now, limit, &[], |_| true).await
+}
+
+/// Claims up to `limit` due notifications for `LEASE_MS`, oldest first,
+/// skipping the organizations in `skip_orgs` and any candidate `accept`
+/// turns down (called with its organization before it is claimed; a
+/// sender uses it to cap what one organization has in flight). What is
+/// skipped is not leased, so it stays free for the next pass.
+pub async fn claim_due_where(
+    db: &Db,
+    now: i64,
+    limit: i64,
+    skip_orgs: &[String],
+    mut accept: impl FnMut(&str) -> bool,
+) -> Result<Vec<Outgoing>> {
+    if limit <= 0 {
+        return Ok(Vec::new());
+    }
+    let skip = if skip_orgs.is_empty() {
+        String::new()
+    } else {
+        let marks: Vec<String> = (0..skip_orgs.len()).map(|i| format!("${}", i + 3)).collect();
+        format!(" AND n.org_id NOT IN ({})", marks.join(", "))
+    };
+    // More candidates than `limit`, so turned-down ones leave room for others.
+    let sql = format!(
         "SELECT n.id, n.org_id, n.channel, n.recipient, n.subject, n.body, n.attempts, e.url, e.secret \
          FROM notifications n LEFT JOIN webhook_endpoints e ON n.channel = 'webhook' AND e.id = n.recipient \
-         WHERE n.state = 'pending' AND n.next_attempt_at <= $1 AND n.lease_until <= $1 \
-         ORDER BY n.next_attempt_at, n.id LIMIT $2",
-    )
-    .bind(now)
-    .bind(limit)
-    .fetch_all(db.reader())
-    .await?;
+         WHERE n.state = 'pending' AND n.next_attempt_at <= $1 AND n.lease_until <= $1{skip} \
+         ORDER BY n.next_attempt_at, n.id LIMIT $2"
+    );
+    let mut q = sqlx::query(&sql).bind(now).bind(limit.saturating_mul(4).min(500));
+    for org in skip_orgs {
+        q = q.bind(org);
+    }
+    let candidates = q.fetch_all(db.reader()).await?;
     let mut claimed = Vec::with_capacity(candidates.len());
     for r in candidates {
+        if claimed.len() as i64 >= limit {
+            break;
+        }
         let id: String = r.try_get("id")?;
+        let org_id: String = r.try_get("org_id")?;
+        if !accept(&org_id) {
+            continue;
+        }
         let took = sqlx::query(
             "UPDATE notifications SET lease_until = $2 WHERE id = $1 AND state = 'pending' AND lease_until <= $3",
         )
@@ -94,7 +127,7 @@ pub async fn claim_due(db: &Db, now: i64, limit: i64) -> Result<Vec<Outgoing>> {
         let secret: Option<String> = r.try_get("secret")?;
         claimed.push(Outgoing {
             id,
-            org_id: r.try_get("org_id")?,
+            org_id,
             channel: r.try_get("channel")?,
             recipient: r.try_get("recipient")?,
             subject: r.try_get("subject")?,

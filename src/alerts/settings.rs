@@ -1,9 +1,11 @@
 //! Per-organization alert settings and who receives alert mail.
 
+use serde_json::json;
 use sqlx::{AnyConnection, Row};
 
-use super::AlertSettings;
+use super::{recipients as confirmations, AlertSettings};
 use crate::accounts::Email;
+use crate::audit::{self, By};
 use crate::clock::now_ms;
 use crate::db::Db;
 use crate::pricing::NanoUsd;
@@ -12,10 +14,13 @@ use crate::{Error, Result};
 /// Most extra addresses an organization may list.
 pub const MAX_EXTRA_RECIPIENTS: usize = 20;
 
-/// The organization's settings (the defaults until someone saves them).
+/// The organization's settings (the defaults until someone saves them),
+/// with each extra address's confirmation state.
 pub async fn get(db: &Db, org_id: &str) -> Result<AlertSettings> {
     let mut conn = db.reader().acquire().await?;
-    get_in(&mut conn, org_id).await
+    let mut s = get_in(&mut conn, org_id).await?;
+    s.extra_recipient_states = confirmations::states(&mut conn, org_id, &s.extra_recipients, now_ms()).await?;
+    Ok(s)
 }
 
 /// Settings plus the minimum spike volume in nano-USD.
@@ -49,6 +54,7 @@ pub(crate) async fn get_raw(conn: &mut AnyConnection, org_id: &str) -> Result<(A
             notify_owners: r.try_get::<i64, _>("notify_owners")? != 0,
             notify_admins: r.try_get::<i64, _>("notify_admins")? != 0,
             extra_recipients: extra.split(',').map(str::trim).filter(|s| !s.is_empty()).map(String::from).collect(),
+            extra_recipient_states: Vec::new(),
         },
         spike_min,
     ))
@@ -87,15 +93,22 @@ pub fn parse(s: &AlertSettings) -> Result<(AlertSettings, i64)> {
     let normalized = AlertSettings {
         spike_min_usd: min.to_short_usd_string(),
         extra_recipients: extra,
+        extra_recipient_states: Vec::new(),
         ..s.clone()
     };
     Ok((normalized, min.nanos()))
 }
 
-/// Saves the organization's settings.
-pub async fn update(db: &Db, org_id: &str, input: &AlertSettings) -> Result<AlertSettings> {
+/// Saves the organization's settings. In the same transaction: newly listed
+/// extra addresses are sent a confirmation mail (see [`confirmations`]), and
+/// a change is audited as `alert_settings.update` with the settings before
+/// and after (saving the same settings records nothing). `public_url` is the
+/// base of the confirmation link.
+pub async fn update(db: &Db, org_id: &str, input: &AlertSettings, by: &By, public_url: &str) -> Result<AlertSettings> {
     let (s, min) = parse(input)?;
+    let now = now_ms();
     let mut tx = db.begin().await?;
+    let before = get_in(&mut tx, org_id).await?;
     sqlx::query(
         "INSERT INTO alert_settings (org_id, email_enabled, spike_enabled, spike_percent, spike_min_nanos, error_rate_percent, \
          error_min_requests, latency_p95_ms, notify_owners, notify_admins, extra_recipients, updated_at) \
@@ -117,15 +130,31 @@ pub async fn update(db: &Db, org_id: &str, input: &AlertSettings) -> Result<Aler
     .bind(s.notify_owners as i64)
     .bind(s.notify_admins as i64)
     .bind(s.extra_recipients.join(","))
-    .bind(now_ms())
+    .bind(now)
     .execute(&mut *tx)
     .await?;
+    let added: Vec<String> = s.extra_recipients.iter().filter(|e| !before.extra_recipients.contains(e)).cloned().collect();
+    confirmations::request(&mut tx, org_id, &s.extra_recipients, &added, public_url, now).await?;
+    if before != s {
+        let details = json!({"before": for_log(&before), "after": for_log(&s)});
+        audit::record_in(&mut tx, db.engine, &by.entry(Some(org_id), "alert_settings.update", None).details(details)).await?;
+    }
+    let states = confirmations::states(&mut tx, org_id, &s.extra_recipients, now).await?;
     tx.commit().await?;
-    Ok(s)
+    Ok(AlertSettings { extra_recipient_states: states, ..s })
+}
+
+/// The settings as the audit log keeps them (without the derived states).
+fn for_log(s: &AlertSettings) -> serde_json::Value {
+    let mut v = serde_json::to_value(s).unwrap_or_default();
+    if let Some(o) = v.as_object_mut() {
+        o.remove("extra_recipient_states");
+    }
+    v
 }
 
 /// Who receives alert mail: owners and admins as the settings say, plus the
-/// extra addresses, each once.
+/// extra addresses that confirmed, each once.
 pub(crate) async fn recipients(conn: &mut AnyConnection, org_id: &str, s: &AlertSettings) -> Result<Vec<String>> {
     let mut roles = Vec::new();
     if s.notify_owners {
@@ -146,7 +175,8 @@ pub(crate) async fn recipients(conn: &mut AnyConnection, org_id: &str, s: &Alert
         .await?;
         out.extend(emails);
     }
-    for e in &s.extra_recipients {
+    let confirmed = confirmations::confirmed(conn, org_id).await?;
+    for e in s.extra_recipients.iter().filter(|e| confirmed.contains(e)) {
         if !out.contains(e) {
             out.push(e.clone());
         }

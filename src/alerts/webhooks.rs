@@ -5,12 +5,15 @@
 //! Stripe uses, so receivers can reuse their verification code and reject
 //! replays by the timestamp).
 
+use serde_json::json;
 use sqlx::{AnyConnection, Row};
 
 use super::outbox::{truncate, Outgoing};
 use super::{CreatedEndpoint, DeliveryView, EndpointView, DISABLE_AFTER_FAILURES};
+use crate::audit::{self, By};
 use crate::clock::{now_ms, to_rfc3339};
 use crate::db::Db;
+use crate::egress::EgressPolicy;
 use crate::ids::{is_valid_id, new_id};
 use crate::secrets::random_hex;
 use crate::{Error, Result};
@@ -28,16 +31,33 @@ pub fn verify(secret: &str, header: &str, body: &str, now_secs: i64, tolerance_s
     crate::signature::verify(secret, header, body, now_secs, tolerance_secs).is_ok()
 }
 
-/// Checks an endpoint URL: absolute http(s), no spaces, at most 2,000 characters.
+/// Checks an endpoint URL's form: absolute http(s) with a host, no spaces,
+/// at most 2,000 characters. Where it points is [`crate::egress`]'s rule,
+/// checked by [`create`] and at every delivery.
 pub fn parse_url(url: &str) -> Result<String> {
     let url = url.trim();
-    let rest = url.strip_prefix("https://").or_else(|| url.strip_prefix("http://"));
-    let host = rest.map(|r| r.split(['/', '?', '#']).next().unwrap_or(""));
-    match host {
-        _ if url.len() > 2000 => Err(Error::invalid("url", "must be at most 2000 characters")),
-        _ if url.chars().any(char::is_whitespace) => Err(Error::invalid("url", "must not contain spaces")),
-        Some(h) if !h.is_empty() && !h.starts_with(':') => Ok(url.to_string()),
-        _ => Err(Error::invalid("url", format!("{url:?} is not an http:// or https:// URL"))),
+    if url.len() > 2000 {
+        return Err(Error::invalid("url", "must be at most 2000 characters"));
+    }
+    if url.chars().any(char::is_whitespace) {
+        return Err(Error::invalid("url", "must not contain spaces"));
+    }
+    crate::egress::host_of("url", url)?;
+    Ok(url.to_string())
+}
+
+/// The URL as the audit log keeps it: scheme, host, port and path, without
+/// credentials, query or fragment (they may carry the receiver's tokens).
+pub fn url_for_log(raw: &str) -> String {
+    match url::Url::parse(raw) {
+        Ok(mut u) => {
+            let _ = u.set_username("");
+            let _ = u.set_password(None);
+            u.set_query(None);
+            u.set_fragment(None);
+            u.to_string()
+        }
+        Err(_) => String::new(),
     }
 }
 
@@ -63,9 +83,12 @@ pub async fn list(db: &Db, org_id: &str) -> Result<Vec<EndpointView>> {
     rows.iter().map(view_of).collect()
 }
 
-/// Adds an endpoint with a new random secret (returned once).
-pub async fn create(db: &Db, org_id: &str, url: &str) -> Result<CreatedEndpoint> {
+/// Adds an endpoint with a new random secret (returned once). The URL must
+/// point at public addresses under `policy`; the change is audited
+/// (`webhook.create`, the URL without query or credentials, never the secret).
+pub async fn create(db: &Db, org_id: &str, url: &str, policy: EgressPolicy, by: &By) -> Result<CreatedEndpoint> {
     let url = parse_url(url)?;
+    crate::egress::check_url("url", &url, policy).await?;
     let mut tx = db.begin().await?;
     let n: i64 =
         sqlx::query_scalar("SELECT COUNT(*) FROM webhook_endpoints WHERE org_id = $1").bind(org_id).fetch_one(&mut *tx).await?;
@@ -83,16 +106,25 @@ pub async fn create(db: &Db, org_id: &str, url: &str) -> Result<CreatedEndpoint>
         .execute(&mut *tx)
         .await?;
     let row = sqlx::query(&format!("SELECT {COLUMNS} FROM webhook_endpoints WHERE id = $1")).bind(&id).fetch_one(&mut *tx).await?;
+    let details = json!({"url": url_for_log(&url)});
+    audit::record_in(&mut tx, db.engine, &by.entry(Some(org_id), "webhook.create", Some(&id)).details(details)).await?;
     tx.commit().await?;
     Ok(CreatedEndpoint { endpoint: view_of(&row)?, secret })
 }
 
-/// Removes an endpoint (its pending notifications and log go with it).
-pub async fn delete(db: &Db, org_id: &str, id: &str) -> Result<()> {
+/// Removes an endpoint (its pending notifications and log go with it);
+/// audited as `webhook.delete`.
+pub async fn delete(db: &Db, org_id: &str, id: &str, by: &By) -> Result<()> {
     if !is_valid_id(id) {
         return Err(Error::NotFound("webhook endpoint"));
     }
     let mut tx = db.begin().await?;
+    let url: Option<String> = sqlx::query_scalar("SELECT url FROM webhook_endpoints WHERE id = $1 AND org_id = $2")
+        .bind(id)
+        .bind(org_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+    let url = url.ok_or(Error::NotFound("webhook endpoint"))?;
     sqlx::query("DELETE FROM notifications WHERE org_id = $1 AND channel = 'webhook' AND recipient = $2")
         .bind(org_id)
         .bind(id)
@@ -103,27 +135,41 @@ pub async fn delete(db: &Db, org_id: &str, id: &str) -> Result<()> {
     if done.rows_affected() == 0 {
         return Err(Error::NotFound("webhook endpoint"));
     }
+    let details = json!({"url": url_for_log(&url)});
+    audit::record_in(&mut tx, db.engine, &by.entry(Some(org_id), "webhook.delete", Some(id)).details(details)).await?;
     tx.commit().await?;
     Ok(())
 }
 
-/// Turns a disabled endpoint back on (failures reset).
-pub async fn enable(db: &Db, org_id: &str, id: &str) -> Result<EndpointView> {
+/// Turns a disabled endpoint back on (failures reset); audited as
+/// `webhook.enable` with what it was before. Enabling an endpoint that was
+/// on with no failures changes nothing and records nothing.
+pub async fn enable(db: &Db, org_id: &str, id: &str, by: &By) -> Result<EndpointView> {
     if !is_valid_id(id) {
         return Err(Error::NotFound("webhook endpoint"));
     }
     let mut tx = db.begin().await?;
-    let done = sqlx::query(
+    let before = sqlx::query(&format!("SELECT {COLUMNS} FROM webhook_endpoints WHERE id = $1 AND org_id = $2"))
+        .bind(id)
+        .bind(org_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+    let before = view_of(&before.ok_or(Error::NotFound("webhook endpoint"))?)?;
+    sqlx::query(
         "UPDATE webhook_endpoints SET enabled = 1, consecutive_failures = 0, disabled_reason = NULL WHERE id = $1 AND org_id = $2",
     )
     .bind(id)
     .bind(org_id)
     .execute(&mut *tx)
     .await?;
-    if done.rows_affected() == 0 {
-        return Err(Error::NotFound("webhook endpoint"));
-    }
     let row = sqlx::query(&format!("SELECT {COLUMNS} FROM webhook_endpoints WHERE id = $1")).bind(id).fetch_one(&mut *tx).await?;
+    if !before.enabled || before.consecutive_failures > 0 {
+        let details = json!({
+            "url": url_for_log(&before.url),
+            "before": {"enabled": before.enabled, "consecutive_failures": before.consecutive_failures, "disabled_reason": before.disabled_reason},
+        });
+        audit::record_in(&mut tx, db.engine, &by.entry(Some(org_id), "webhook.enable", Some(id)).details(details)).await?;
+    }
     tx.commit().await?;
     view_of(&row)
 }
@@ -256,5 +302,11 @@ mod tests {
         for bad in ["ftp://x", "example.com", "https://", "https:// x", "http://:80/"] {
             assert_eq!(parse_url(bad).unwrap_err().field(), Some("url"), "{bad}");
         }
+    }
+
+    #[test]
+    fn the_audit_log_keeps_no_credentials_or_query() {
+        assert_eq!(url_for_log("https://u:pw@hooks.example.com/a/b?token=s3cret#x"), "https://hooks.example.com/a/b");
+        assert_eq!(url_for_log("http://8.8.8.8:8080/"), "http://8.8.8.8:8080/");
     }
 }

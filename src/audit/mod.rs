@@ -94,4 +94,4 @@ pub use report::*;
 #[cfg(feature = "ssr")]
 pub use service::*;
 #[cfg(feature = "ssr")]
-pub use tally::{flush_refusals, RefusalTally};
+pub use tally::{flush_refusals, RefusalTally, WEBHOOK_REJECTED};

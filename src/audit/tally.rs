@@ -3,13 +3,18 @@
 //! (minute, organization, action, limit); a flush writes one entry per key
 //! with `details.count`, after its minute has ended (and everything at
 //! shutdown).
+//!
+//! Refused Stripe webhooks (`security.webhook_rejected`) are counted the same
+//! way, with no organization and the caller's IP address as the target (and
+//! the entry's origin): a flood of forged requests writes one entry per
+//! minute and address, not one per request.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
 
 use serde_json::json;
 
-use super::{Actor, NewEntry, Outcome};
+use super::{Actor, NewEntry, Origin, Outcome};
 use crate::clock::to_rfc3339;
 use crate::db::Db;
 use crate::error::Refusal;
@@ -20,7 +25,8 @@ const MINUTE_MS: i64 = 60_000;
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 struct Key {
     minute: i64,
-    org_id: String,
+    /// `None` for refusals that belong to no organization (forged webhooks).
+    org_id: Option<String>,
     action: &'static str,
     target: String,
 }
@@ -38,6 +44,9 @@ struct Count {
 pub struct RefusalTally {
     counts: Mutex<HashMap<Key, Count>>,
 }
+
+/// The audit action of a refused inbound webhook (bad signature).
+pub const WEBHOOK_REJECTED: &str = "security.webhook_rejected";
 
 /// The audit action of a refusal: a paused budget or a plan limit.
 fn action_of(r: &Refusal) -> &'static str {
@@ -74,8 +83,18 @@ impl RefusalTally {
         self.count(org_id, "access.denied", target, message, 403, now_ms);
     }
 
+    /// Counts a refused Stripe webhook from `ip`; `reason` is kept from the
+    /// minute's first one.
+    pub fn note_webhook_rejected(&self, ip: &str, reason: &str, now_ms: i64) {
+        self.count_for(None, WEBHOOK_REJECTED, ip, reason, 400, now_ms);
+    }
+
     fn count(&self, org_id: &str, action: &'static str, target: &str, message: &str, status: u16, now_ms: i64) {
-        let key = Key { minute: now_ms.div_euclid(MINUTE_MS), org_id: org_id.to_string(), action, target: target.to_string() };
+        self.count_for(Some(org_id), action, target, message, status, now_ms);
+    }
+
+    fn count_for(&self, org_id: Option<&str>, action: &'static str, target: &str, message: &str, status: u16, now_ms: i64) {
+        let key = Key { minute: now_ms.div_euclid(MINUTE_MS), org_id: org_id.map(str::to_string), action, target: target.to_string() };
         let mut counts = self.counts.lock().expect("refusal tally");
         counts.entry(key).or_insert_with(|| Count { n: 0, message: message.to_string(), status }).n += 1;
     }
@@ -132,9 +151,12 @@ async fn write(db: &Db, taken: &[(Key, Count)]) -> Result<()> {
             "status": c.status,
             "message": c.message,
         });
-        let entry = NewEntry::new(Some(&k.org_id), Actor::system("limits"), k.action, Some(&k.target))
-            .result(Outcome::Denied)
-            .details(details);
+        let webhook = k.action == WEBHOOK_REJECTED;
+        let actor = if webhook { Actor::system("stripe webhook") } else { Actor::system("limits") };
+        let mut entry = NewEntry::new(k.org_id.as_deref(), actor, k.action, Some(&k.target)).result(Outcome::Denied).details(details);
+        if webhook {
+            entry = entry.origin(Origin { ip: Some(&k.target), user_agent: None });
+        }
         super::record_in(&mut tx, db.engine, &entry).await?;
     }
     tx.commit().await?;
@@ -165,7 +187,7 @@ mod tests {
         assert!(t.take(m + 30_000, false).is_empty());
         let ended = t.take(m + MINUTE_MS + 1, false);
         let summary: Vec<(&str, &str, &str, u64)> =
-            ended.iter().map(|(k, c)| (k.org_id.as_str(), k.action, k.target.as_str(), c.n)).collect();
+            ended.iter().map(|(k, c)| (k.org_id.as_deref().unwrap_or(""), k.action, k.target.as_str(), c.n)).collect();
         assert_eq!(
             summary,
             vec![("a", "budget.refused", "budget:b1", 1), ("a", "quota.refused", "tokens/day", 5), ("b", "quota.refused", "tokens/day", 1)]
@@ -173,6 +195,20 @@ mod tests {
         assert_eq!(t.pending(), 1);
         assert_eq!(t.take(m + MINUTE_MS + 1, true).len(), 1);
         assert_eq!(t.pending(), 0);
+    }
+
+    #[test]
+    fn refused_webhooks_are_counted_per_minute_and_address_without_an_organization() {
+        let t = RefusalTally::default();
+        let m = 1_700_000_040_000;
+        for i in 0..1000 {
+            t.note_webhook_rejected("203.0.113.9", "no v1 signature matches", m + i);
+        }
+        t.note_webhook_rejected("198.51.100.1", "stale", m + 2);
+        let ended = t.take(m + MINUTE_MS, false);
+        let summary: Vec<(Option<&str>, &str, &str, u64)> =
+            ended.iter().map(|(k, c)| (k.org_id.as_deref(), k.action, k.target.as_str(), c.n)).collect();
+        assert_eq!(summary, vec![(None, WEBHOOK_REJECTED, "198.51.100.1", 1), (None, WEBHOOK_REJECTED, "203.0.113.9", 1000)]);
     }
 
     #[test]

@@ -210,8 +210,28 @@ async fn org_of(conn: &mut AnyConnection, reference: Option<&str>, customer: Opt
     }
 }
 
+/// The currency credit packs are priced in.
+pub const PACK_CURRENCY: &str = "usd";
+
+/// Whether a Checkout session collected exactly the pack's price in the
+/// pack's currency: both `currency` and `amount_total` must be there and
+/// match (a session in another currency, or for another amount, could
+/// otherwise buy a pack for less).
+fn paid_the_pack(o: &Value, price_cents: i64) -> std::result::Result<(), String> {
+    match o["currency"].as_str() {
+        Some(c) if c.eq_ignore_ascii_case(PACK_CURRENCY) => {}
+        Some(c) => return Err(format!("paid in {c:?}, not in the pack's currency {PACK_CURRENCY:?}")),
+        None => return Err("the payment session has no currency".into()),
+    }
+    match o["amount_total"].as_i64() {
+        Some(total) if total == price_cents => Ok(()),
+        Some(total) => Err(format!("amount paid {total} cents does not match the pack's {price_cents} cents")),
+        None => Err("the payment session has no amount_total".into()),
+    }
+}
+
 /// A paid credit pack: credited once per session, for the pack's credit,
-/// only if Stripe collected the pack's price.
+/// only if Stripe collected the pack's price in the pack's currency.
 async fn credit_purchase(conn: &mut AnyConnection, org: &str, o: &Value, now: i64) -> Result<Outcome> {
     let session = o["id"].as_str().unwrap_or_default();
     let Some(code) = o["metadata"]["pack"].as_str() else {
@@ -223,10 +243,8 @@ async fn credit_purchase(conn: &mut AnyConnection, org: &str, o: &Value, now: i6
     if o["payment_status"].as_str() != Some("paid") {
         return Ok(Outcome::Ignored(format!("payment status {:?}", o["payment_status"].as_str().unwrap_or(""))));
     }
-    if let Some(total) = o["amount_total"].as_i64() {
-        if total != pack.price_cents {
-            return Ok(Outcome::Failed(format!("amount paid {total} cents does not match the pack's {} cents", pack.price_cents)));
-        }
+    if let Err(reason) = paid_the_pack(o, pack.price_cents) {
+        return Ok(Outcome::Failed(reason));
     }
     Ok(if super::credits::purchase(conn, org, &pack, session, now).await? {
         Outcome::Applied(format!("credited {}", pack.name))
@@ -319,6 +337,21 @@ mod tests {
         assert_eq!(parse(r#"{"id":"evt_1","type":"x","created":1}"#).unwrap_err().field(), Some("data.object"));
         let e = parse(r#"{"id":"evt_1","type":"x","created":2,"data":{"object":{"id":"sub_1"}}}"#).unwrap();
         assert_eq!((e.created_ms, e.object["id"].as_str()), (2000, Some("sub_1")));
+    }
+
+    #[test]
+    fn a_pack_is_paid_only_in_its_currency_and_amount() {
+        let ok = serde_json::json!({"currency": "usd", "amount_total": 1000});
+        assert_eq!(paid_the_pack(&ok, 1000), Ok(()));
+        assert_eq!(paid_the_pack(&serde_json::json!({"currency": "USD", "amount_total": 1000}), 1000), Ok(()));
+        for bad in [
+            serde_json::json!({"currency": "jpy", "amount_total": 1000}),
+            serde_json::json!({"amount_total": 1000}),
+            serde_json::json!({"currency": "usd"}),
+            serde_json::json!({"currency": "usd", "amount_total": 999}),
+        ] {
+            assert!(paid_the_pack(&bad, 1000).is_err(), "{bad}");
+        }
     }
 
     #[test]

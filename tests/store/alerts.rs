@@ -2,7 +2,9 @@ use serde_json::json;
 use tollbooth::alerts::{self, activity, outbox, settings, webhooks, AlertKind, AlertSettings};
 use tollbooth::budgets::{self, BudgetInput};
 use tollbooth::clock::{now_ms, to_rfc3339};
+use tollbooth::audit::{AuditFilter, By};
 use tollbooth::db::{Db, Engine};
+use tollbooth::egress::EgressPolicy;
 use tollbooth::metering::{parse_batch, record_usage, Sender};
 use tollbooth::pricing::{store as prices, ModelPrice, PriceBook, UnitPrice};
 use tollbooth::plans::Metric;
@@ -11,6 +13,9 @@ use tollbooth::testing::TestDb;
 use tollbooth::{test_both_engines, Error};
 
 use super::{by, sign_up};
+
+/// The public URL confirmation links start with.
+const URL: &str = "http://tollbooth.test";
 
 /// `gpt-alert` costs $0.00001 per input token: 100,000 tokens are $1.
 async fn price(db: &Db) {
@@ -140,7 +145,7 @@ test_both_engines! {
         // then the next hour on the same curve.
         let steady = org(db, "Steady").await;
         let low = AlertSettings { spike_min_usd: "0.01".into(), ..AlertSettings::default() };
-        settings::update(db, &steady.org_id, &low).await.unwrap();
+        settings::update(db, &steady.org_id, &low, &by(), URL).await.unwrap();
         let events: Vec<_> = (0..=168)
             .map(|h| json!({"model": "gpt-alert", "input_tokens": 10_000 + 100 * h, "timestamp": to_rfc3339(now - (168 - h) * hour - 60_000)}))
             .collect();
@@ -148,7 +153,7 @@ test_both_engines! {
         assert_eq!(activity::evaluate(db, &steady.org_id, now).await.unwrap(), vec![]);
         assert!(alerts::list(db, &steady.org_id, false, 10).await.unwrap().is_empty(), "steady growth is not a spike");
         // The last hour is 146% of the week's average: a 130% threshold would fire.
-        settings::update(db, &steady.org_id, &AlertSettings { spike_percent: 130, ..low }).await.unwrap();
+        settings::update(db, &steady.org_id, &AlertSettings { spike_percent: 130, ..low }, &by(), URL).await.unwrap();
         assert_eq!(activity::evaluate(db, &steady.org_id, now).await.unwrap(), vec![AlertKind::Spike]);
 
         // A flat $0.10/hour week, then $2 in the last hour.
@@ -168,14 +173,14 @@ test_both_engines! {
         let a = &list[0];
         assert!(a.message.contains("$2.00 in the last hour"), "{}", a.message);
         // Below the minimum volume nothing fires.
-        settings::update(db, &spiky.org_id, &AlertSettings { spike_min_usd: "100".into(), ..AlertSettings::default() }).await.unwrap();
+        settings::update(db, &spiky.org_id, &AlertSettings { spike_min_usd: "100".into(), ..AlertSettings::default() }, &by(), URL).await.unwrap();
         assert_eq!(activity::evaluate(db, &spiky.org_id, now + 2 * hour).await.unwrap(), vec![]);
     }
 
     async fn error_rate_and_latency_fire_over_their_thresholds(db) {
         let now = now_ms();
         let s = org(db, "Flaky").await;
-        settings::update(db, &s.org_id, &AlertSettings { latency_p95_ms: Some(1500), spike_enabled: false, ..AlertSettings::default() }).await.unwrap();
+        settings::update(db, &s.org_id, &AlertSettings { latency_p95_ms: Some(1500), spike_enabled: false, ..AlertSettings::default() }, &by(), URL).await.unwrap();
         let events: Vec<_> = (0..40)
             .map(|i| json!({
                 "model": "gpt-alert", "input_tokens": 10, "timestamp": to_rfc3339(now - 60_000),
@@ -210,7 +215,7 @@ test_both_engines! {
 
     async fn a_webhook_endpoint_that_keeps_failing_is_disabled_with_the_reason(db) {
         let s = org(db, "Hooks").await;
-        let ep = webhooks::create(db, &s.org_id, "http://127.0.0.1:9/hook").await.unwrap();
+        let ep = webhooks::create(db, &s.org_id, "http://127.0.0.1:9/hook", EgressPolicy::allow_private(), &by()).await.unwrap();
         assert!(ep.secret.starts_with("whsec_"));
         budgets::create(db, &s.org_id, &budget("organization", None, "1.00", "notify"), &by()).await.unwrap();
         spend(db, &s, 50_000, None, None).await; // 50%
@@ -231,8 +236,83 @@ test_both_engines! {
         // A disabled endpoint gets no new notifications; enabling resets it.
         spend(db, &s, 30_000, None, None).await; // 80%
         assert_eq!(count(db, "SELECT COUNT(*) FROM notifications WHERE org_id = $1 AND channel = 'webhook'", &s.org_id).await, 1);
-        assert!(webhooks::enable(db, &s.org_id, &ep.endpoint.id).await.unwrap().enabled);
-        assert!(matches!(webhooks::enable(db, &s.org_id, "not-an-id").await, Err(Error::NotFound(_))));
+        assert!(webhooks::enable(db, &s.org_id, &ep.endpoint.id, &by()).await.unwrap().enabled);
+        assert!(matches!(webhooks::enable(db, &s.org_id, "not-an-id", &by()).await, Err(Error::NotFound(_))));
+    }
+
+    async fn webhook_and_alert_settings_changes_are_audited_with_the_actor_and_never_the_secret(db) {
+        let s = org(db, "Audited").await;
+        let who = By::user("0190aaaa-bbbb-7ccc-8ddd-000000000001", "owner@audited.example").from(Some("203.0.113.5".into()), Some("test-agent".into()));
+        let ep = webhooks::create(db, &s.org_id, "https://u:pw@hooks.example.com/in?token=abc", EgressPolicy::public_only(), &who).await.unwrap();
+        let log = |action: &'static str| {
+            let org = s.org_id.clone();
+            async move { tollbooth::audit::list(db, Some(&org), &AuditFilter { action: action.into(), ..Default::default() }, "UTC", 10).await.unwrap() }
+        };
+        let created = log("webhook.create").await;
+        assert_eq!(created.len(), 1);
+        let e = &created[0];
+        assert_eq!((e.actor_label.as_str(), e.ip.as_deref(), e.target.as_deref()), ("owner@audited.example", Some("203.0.113.5"), Some(ep.endpoint.id.as_str())));
+        assert!(e.details.contains("https://hooks.example.com/in") && !e.details.contains("token=abc") && !e.details.contains("pw"), "{}", e.details);
+        assert!(!e.details.contains(&ep.secret), "never the secret");
+
+        // Enabling an endpoint that is on changes nothing and records nothing;
+        // re-enabling a disabled one is recorded with what it was.
+        webhooks::enable(db, &s.org_id, &ep.endpoint.id, &who).await.unwrap();
+        assert!(log("webhook.enable").await.is_empty());
+        sqlx::query("UPDATE webhook_endpoints SET enabled = 0, disabled_reason = 'x', consecutive_failures = 5 WHERE id = $1")
+            .bind(&ep.endpoint.id).execute(db.writer()).await.unwrap();
+        webhooks::enable(db, &s.org_id, &ep.endpoint.id, &who).await.unwrap();
+        let enabled = log("webhook.enable").await;
+        assert_eq!(enabled.len(), 1);
+        assert!(enabled[0].details.contains("\"consecutive_failures\":5"), "{}", enabled[0].details);
+
+        webhooks::delete(db, &s.org_id, &ep.endpoint.id, &who).await.unwrap();
+        assert_eq!(log("webhook.delete").await.len(), 1);
+        assert!(matches!(webhooks::delete(db, &s.org_id, &ep.endpoint.id, &who).await, Err(Error::NotFound(_))));
+        assert_eq!(log("webhook.delete").await.len(), 1, "a refused delete records nothing");
+
+        let changed = AlertSettings { spike_percent: 300, ..AlertSettings::default() };
+        settings::update(db, &s.org_id, &changed, &who, URL).await.unwrap();
+        settings::update(db, &s.org_id, &changed, &who, URL).await.unwrap();
+        let updates = log("alert_settings.update").await;
+        assert_eq!(updates.len(), 1, "saving the same settings records nothing");
+        let d: serde_json::Value = serde_json::from_str(&updates[0].details).unwrap();
+        assert_eq!((d["before"]["spike_percent"].clone(), d["after"]["spike_percent"].clone()), (json!(200), json!(300)), "{d}");
+        assert_eq!(tollbooth::audit::verify(db).await.unwrap().1, None);
+    }
+
+    async fn an_extra_recipient_gets_one_confirmation_and_alert_mail_only_once_confirmed(db) {
+        let s = org(db, "Mailer").await;
+        let with = |extra: &[&str]| AlertSettings { extra_recipients: extra.iter().map(|e| e.to_string()).collect(), ..AlertSettings::default() };
+        let saved = settings::update(db, &s.org_id, &with(&["ops@third.example"]), &by(), URL).await.unwrap();
+        assert_eq!(saved.extra_recipient_states[0].state, alerts::RecipientState::Pending);
+        let mails = || async { outbox::list_mail(db, Some(&s.org_id), 50).await.unwrap() };
+        let to_ops = |m: &Vec<alerts::MailView>| m.iter().filter(|m| m.recipient == "ops@third.example").count();
+        let first = mails().await;
+        assert_eq!(to_ops(&first), 1, "one confirmation mail");
+        assert!(first[0].body.contains("http://tollbooth.test/alerts/confirm/"), "{}", first[0].body);
+
+        // Removed and re-added the same day: no second mail.
+        settings::update(db, &s.org_id, &with(&[]), &by(), URL).await.unwrap();
+        settings::update(db, &s.org_id, &with(&["ops@third.example"]), &by(), URL).await.unwrap();
+        assert_eq!(to_ops(&mails().await), 1);
+
+        // An alert now mails the owner only.
+        budgets::create(db, &s.org_id, &budget("organization", None, "1.00", "notify"), &by()).await.unwrap();
+        spend(db, &s, 50_000, None, None).await;
+        let m = mails().await;
+        assert_eq!(to_ops(&m), 1, "no alert mail before confirmation");
+        assert_eq!(m.iter().filter(|m| m.recipient == "owner@mailer.example").count(), 1);
+
+        // Following the link confirms; the next alert mails both.
+        let body = &m.iter().find(|m| m.recipient == "ops@third.example").unwrap().body;
+        let token = body.split("/alerts/confirm/").nth(1).unwrap().split_whitespace().next().unwrap();
+        assert!(alerts::recipients::confirm(db, "00", now_ms()).await.is_err());
+        let c = alerts::recipients::confirm(db, token, now_ms()).await.unwrap();
+        assert_eq!((c.email.as_str(), c.org_name.as_str()), ("ops@third.example", "Mailer"));
+        assert_eq!(settings::get(db, &s.org_id).await.unwrap().extra_recipient_states[0].state, alerts::RecipientState::Confirmed);
+        spend(db, &s, 30_000, None, None).await; // 80%
+        assert_eq!(to_ops(&mails().await), 2, "the confirmation and one alert");
     }
 }
 
@@ -242,7 +322,7 @@ test_both_engines! {
 async fn an_undelivered_notification_survives_a_restart_and_is_delivered_once(engine: Engine) {
     let Some(t) = TestDb::new(engine).await else { return };
     let s = org(&t.db, "Durable").await;
-    webhooks::create(&t.db, &s.org_id, "http://127.0.0.1:9/hook").await.unwrap();
+    webhooks::create(&t.db, &s.org_id, "http://127.0.0.1:9/hook", EgressPolicy::allow_private(), &by()).await.unwrap();
     budgets::create(&t.db, &s.org_id, &budget("organization", None, "1.00", "notify"), &by()).await.unwrap();
     spend(&t.db, &s, 50_000, None, None).await;
     let now = now_ms();

@@ -51,7 +51,13 @@ async fn subscribe(db: &Db, b: &Billing, org: &str, at: i64) {
 
 fn pack_session(id: &str, org: &str, pack: &str, paid_cents: i64) -> Value {
     json!({"id": id, "object": "checkout.session", "mode": "payment", "client_reference_id": org, "customer": "cus_1",
-           "payment_status": "paid", "amount_total": paid_cents, "metadata": {"pack": pack, "org_id": org}})
+           "payment_status": "paid", "currency": "usd", "amount_total": paid_cents, "metadata": {"pack": pack, "org_id": org}})
+}
+
+/// What the store kept of an event: its outcome and detail.
+async fn stored_outcome(db: &Db, id: &str) -> (String, String) {
+    let row: (String, String) = sqlx::query_as("SELECT outcome, detail FROM stripe_events WHERE id = $1").bind(id).fetch_one(db.reader()).await.unwrap();
+    row
 }
 
 fn admin() -> UserView {
@@ -77,6 +83,31 @@ test_both_engines! {
         let fifty = event("evt_50", "checkout.session.completed", now, pack_session("cs_3", &s.org.id, "credits-50", 5000));
         apply(db, &b, &fifty, now).await;
         assert_eq!(credits::balance(db, &s.org.id).await.unwrap(), 62 * USD + USD / 2);
+    }
+
+    async fn a_credit_pack_is_credited_only_for_its_price_in_its_currency(db) {
+        let s = sign_up(db, "a@example.com", "A").await;
+        let b = billing();
+        let now = ms("2026-11-10T00:00:00Z");
+        let mut yen = pack_session("cs_yen", &s.org.id, "credits-10", 1000);
+        yen["currency"] = json!("jpy");
+        let mut no_currency = pack_session("cs_nocur", &s.org.id, "credits-10", 1000);
+        no_currency.as_object_mut().unwrap().remove("currency");
+        let mut no_total = pack_session("cs_nototal", &s.org.id, "credits-10", 1000);
+        no_total.as_object_mut().unwrap().remove("amount_total");
+        let cases = [("evt_yen", yen, "not in the pack's currency"), ("evt_nocur", no_currency, "no currency"), ("evt_nototal", no_total, "no amount_total")];
+        for (id, session, why) in cases {
+            let body = event(id, "checkout.session.completed", now, session);
+            assert!(matches!(apply(db, &b, &body, now).await, Outcome::Failed(m) if m.contains(why)), "{id}");
+            let (outcome, detail) = stored_outcome(db, id).await;
+            assert_eq!(outcome, "failed", "{id}");
+            assert!(detail.contains(why), "{id}: {detail}");
+        }
+        assert_eq!(credits::balance(db, &s.org.id).await.unwrap(), 0, "nothing credited");
+        // The same pack paid in dollars, in full, is credited.
+        let good = event("evt_ok", "checkout.session.completed", now, pack_session("cs_ok", &s.org.id, "credits-10", 1000));
+        assert!(matches!(apply(db, &b, &good, now).await, Outcome::Applied(_)));
+        assert_eq!(credits::balance(db, &s.org.id).await.unwrap(), 10 * USD);
     }
 
     async fn subscription_events_out_of_order_converge_to_the_latest_state(db) {

@@ -120,7 +120,7 @@ pub async fn update_alert_settings(
     #[server(default)] notify_admins: Option<String>,
     #[server(default)] extra_recipients: String,
 ) -> Result<AlertSettings, AppError> {
-    let (ctx, scope, _) = ssr::scope(&org_id).await?;
+    let (ctx, scope, user) = ssr::scope(&org_id).await?;
     scope.require(Role::Admin).map_err(ssr::fail)?;
     let latency = latency_p95_ms.trim();
     let input = AlertSettings {
@@ -134,8 +134,9 @@ pub async fn update_alert_settings(
         notify_owners: notify_owners.is_some(),
         notify_admins: notify_admins.is_some(),
         extra_recipients: extra_recipients.split(',').map(str::trim).filter(|a| !a.is_empty()).map(String::from).collect(),
+        extra_recipient_states: Vec::new(),
     };
-    settings::update(&ctx.db, &scope.org_id, &input).await.map_err(ssr::fail)
+    settings::update(&ctx.db, &scope.org_id, &input, &ssr::by(&user).await, &ctx.public_url).await.map_err(ssr::fail)
 }
 
 /// The webhook endpoints and their delivery log.
@@ -155,28 +156,29 @@ pub async fn list_webhooks(org_id: String) -> Result<WebhooksView, AppError> {
     Ok(WebhooksView { endpoints, deliveries })
 }
 
-/// Adds an endpoint; its signing secret is returned this once.
+/// Adds an endpoint (public addresses only, unless the server allows
+/// private ones); its signing secret is returned this once.
 #[server(endpoint = "create_webhook")]
 pub async fn create_webhook(org_id: String, url: String) -> Result<CreatedEndpoint, AppError> {
-    let (ctx, scope, _) = ssr::scope(&org_id).await?;
+    let (ctx, scope, user) = ssr::scope(&org_id).await?;
     scope.require(Role::Admin).map_err(ssr::fail)?;
-    webhooks::create(&ctx.db, &scope.org_id, &url).await.map_err(ssr::fail)
+    webhooks::create(&ctx.db, &scope.org_id, &url, ctx.egress, &ssr::by(&user).await).await.map_err(ssr::fail)
 }
 
 /// Removes an endpoint.
 #[server(endpoint = "delete_webhook")]
 pub async fn delete_webhook(org_id: String, endpoint_id: String) -> Result<(), AppError> {
-    let (ctx, scope, _) = ssr::scope(&org_id).await?;
+    let (ctx, scope, user) = ssr::scope(&org_id).await?;
     scope.require(Role::Admin).map_err(ssr::fail)?;
-    webhooks::delete(&ctx.db, &scope.org_id, &endpoint_id).await.map_err(ssr::fail)
+    webhooks::delete(&ctx.db, &scope.org_id, &endpoint_id, &ssr::by(&user).await).await.map_err(ssr::fail)
 }
 
 /// Turns a disabled endpoint back on.
 #[server(endpoint = "enable_webhook")]
 pub async fn enable_webhook(org_id: String, endpoint_id: String) -> Result<EndpointView, AppError> {
-    let (ctx, scope, _) = ssr::scope(&org_id).await?;
+    let (ctx, scope, user) = ssr::scope(&org_id).await?;
     scope.require(Role::Admin).map_err(ssr::fail)?;
-    webhooks::enable(&ctx.db, &scope.org_id, &endpoint_id).await.map_err(ssr::fail)
+    webhooks::enable(&ctx.db, &scope.org_id, &endpoint_id, &ssr::by(&user).await).await.map_err(ssr::fail)
 }
 
 /// Alert mail of every organization, newest first (platform admins only).

@@ -3,7 +3,7 @@
 
 use leptos::prelude::*;
 use leptos_meta::Title;
-use tollbooth::alerts::{AlertSettings, DeliveryView, EndpointView};
+use tollbooth::alerts::{AlertSettings, DeliveryView, EndpointView, ExtraRecipient, RecipientState};
 
 use crate::api::alerts::{get_alert_settings, list_webhooks, CreateWebhook, DeleteWebhook, EnableWebhook, UpdateAlertSettings};
 use crate::components::alerts::readable_time;
@@ -77,6 +77,28 @@ pub fn AlertSettingsPage() -> impl IntoView {
     }
 }
 
+/// Each extra address with whether it confirmed: a new address is sent a
+/// link and gets alert mail only once it is followed.
+#[component]
+fn RecipientStates(states: Vec<ExtraRecipient>) -> impl IntoView {
+    if states.is_empty() {
+        return None;
+    }
+    let rows = states
+        .into_iter()
+        .map(|r| {
+            let class = if r.state == RecipientState::Confirmed { "ok" } else { "muted" };
+            view! { <li>{r.email}" — "<span class=class>{r.state.label()}</span></li> }
+        })
+        .collect_view();
+    Some(view! {
+        <div data-testid="extra-recipient-states">
+            <p class="muted">"New addresses are sent a confirmation link; they get alert mail once they follow it."</p>
+            <ul class="recipient-states">{rows}</ul>
+        </div>
+    })
+}
+
 #[component]
 fn SettingsForm(settings: AlertSettings, can_manage: bool) -> impl IntoView {
     let org_id = use_org_id();
@@ -103,6 +125,7 @@ fn SettingsForm(settings: AlertSettings, can_manage: bool) -> impl IntoView {
                             <input name="extra_recipients" value=s.extra_recipients.join(", ") autocomplete="off"
                                 placeholder="e.g. oncall@example.com, finance@example.com" />
                         </label>
+                        <RecipientStates states=s.extra_recipient_states.clone() />
                     </fieldset>
                     <fieldset class="group">
                         <legend>"Spend spikes"</legend>

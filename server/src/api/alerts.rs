@@ -2,17 +2,19 @@
 //! `GET /api/v1/alerts`, `POST /api/v1/alerts/{id}/ack`,
 //! `GET/PUT /api/v1/alert-settings`, `GET/POST /api/v1/webhooks`,
 //! `DELETE /api/v1/webhooks/{id}`, `POST /api/v1/webhooks/{id}/enable`,
-//! `GET /api/v1/webhooks/deliveries`.
+//! `GET /api/v1/webhooks/deliveries`; and the confirmation link of an extra
+//! alert recipient, `GET /alerts/confirm/{token}`.
 
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
+use axum::response::Html;
 use axum::Json;
 use serde::{Deserialize, Serialize};
 use tollbooth::alerts::{self, settings, webhooks, AlertSettings, AlertView, CreatedEndpoint, DeliveryView, EndpointView};
 
 use super::error::ApiError;
-use super::auth::{ManageKey, ReadKey};
+use super::auth::{ManageKey, ReadKey, RequestOrigin};
 use crate::startup::AppState;
 
 #[derive(Debug, Deserialize)]
@@ -48,13 +50,17 @@ pub async fn get_settings(State(state): State<AppState>, ManageKey(key): ManageK
     Ok(Json(settings::get(&state.db, &key.org_id).await?))
 }
 
+/// Saves the settings; `extra_recipient_states` in the body is ignored (newly
+/// listed extra addresses are sent a confirmation mail).
 pub async fn put_settings(
     State(state): State<AppState>,
     ManageKey(key): ManageKey,
+    origin: RequestOrigin,
     req: Result<Json<AlertSettings>, JsonRejection>,
 ) -> Result<Json<AlertSettings>, ApiError> {
     let Json(input) = req.map_err(ApiError::from)?;
-    Ok(Json(settings::update(&state.db, &key.org_id, &input).await?))
+    let by = origin.key(&key);
+    Ok(Json(settings::update(&state.db, &key.org_id, &input, &by, &state.ctx.public_url).await?))
 }
 
 pub async fn list_webhooks(State(state): State<AppState>, ManageKey(key): ManageKey) -> Result<Json<Vec<EndpointView>>, ApiError> {
@@ -66,26 +72,36 @@ pub struct NewEndpoint {
     pub url: String,
 }
 
+/// Adds an endpoint: a URL whose host is or resolves to a non-public
+/// address is a 422 naming `url` (unless the server allows private ones).
 pub async fn create_webhook(
     State(state): State<AppState>,
     ManageKey(key): ManageKey,
+    origin: RequestOrigin,
     req: Result<Json<NewEndpoint>, JsonRejection>,
 ) -> Result<(StatusCode, Json<CreatedEndpoint>), ApiError> {
     let Json(input) = req.map_err(ApiError::from)?;
-    Ok((StatusCode::CREATED, Json(webhooks::create(&state.db, &key.org_id, &input.url).await?)))
+    let by = origin.key(&key);
+    Ok((StatusCode::CREATED, Json(webhooks::create(&state.db, &key.org_id, &input.url, state.ctx.egress, &by).await?)))
 }
 
-pub async fn delete_webhook(State(state): State<AppState>, ManageKey(key): ManageKey, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
-    webhooks::delete(&state.db, &key.org_id, &id).await?;
+pub async fn delete_webhook(
+    State(state): State<AppState>,
+    ManageKey(key): ManageKey,
+    origin: RequestOrigin,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    webhooks::delete(&state.db, &key.org_id, &id, &origin.key(&key)).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 pub async fn enable_webhook(
     State(state): State<AppState>,
     ManageKey(key): ManageKey,
+    origin: RequestOrigin,
     Path(id): Path<String>,
 ) -> Result<Json<EndpointView>, ApiError> {
-    Ok(Json(webhooks::enable(&state.db, &key.org_id, &id).await?))
+    Ok(Json(webhooks::enable(&state.db, &key.org_id, &id, &origin.key(&key)).await?))
 }
 
 #[derive(Debug, Deserialize)]
@@ -100,4 +116,38 @@ pub async fn deliveries(
 ) -> Result<Json<Vec<DeliveryView>>, ApiError> {
     let Query(q) = q.map_err(|e| ApiError::from(tollbooth::Error::invalid("query", e.body_text())))?;
     Ok(Json(webhooks::deliveries(&state.db, &key.org_id, q.limit.unwrap_or(100)).await?))
+}
+
+/// `GET /alerts/confirm/{token}`: the link in a confirmation mail. A small
+/// plain page; an unknown or expired link is a 404 page (the two look alike).
+pub async fn confirm_recipient(State(state): State<AppState>, Path(token): Path<String>) -> (StatusCode, Html<String>) {
+    match alerts::recipients::confirm(&state.db, &token, tollbooth::clock::now_ms()).await {
+        Ok(c) => (
+            StatusCode::OK,
+            page(
+                "Confirmed",
+                &format!("{} will now receive the alert mail of {} on Tollbooth.", escape(&c.email), escape(&c.org_name)),
+            ),
+        ),
+        Err(tollbooth::Error::NotFound(_)) => (
+            StatusCode::NOT_FOUND,
+            page("Link not valid", "This confirmation link is not valid or has expired. Ask the organization to add your address again."),
+        ),
+        Err(e) => {
+            tracing::error!(error = ?e, "confirming an alert recipient failed");
+            (StatusCode::INTERNAL_SERVER_ERROR, page("Something went wrong", "Please try the link again later."))
+        }
+    }
+}
+
+fn page(title: &str, text: &str) -> Html<String> {
+    Html(format!(
+        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"robots\" content=\"noindex\">\
+         <title>{title} · Tollbooth</title></head><body><h1>{title}</h1><p>{text}</p></body></html>"
+    ))
+}
+
+/// HTML-escapes text put into the page (an organization's name is typed by its owner).
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&#39;")
 }

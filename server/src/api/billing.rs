@@ -5,13 +5,13 @@
 //! and platform admins).
 
 use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Serialize;
 use serde_json::json;
-use tollbooth::audit::{Actor, NewEntry, Origin, Outcome};
 use tollbooth::billing::events::{apply_stripe_event, Outcome as EventOutcome};
 use tollbooth::billing::{self, invoices, BillingOverview, CreditEntryView, InvoiceView};
 use tollbooth::clock::now_ms;
@@ -20,31 +20,42 @@ use super::error::ApiError;
 use super::auth::ReadKey;
 use crate::startup::AppState;
 
+/// Largest Stripe webhook body accepted (Stripe's events are a few KiB; a
+/// larger body is refused with 413 before any signature work).
+pub const STRIPE_WEBHOOK_MAX_BODY: usize = 1024 * 1024;
+
 /// `POST /webhooks/stripe`: verify `Stripe-Signature` (HMAC-SHA256 over
 /// `"{t}.{payload}"`, 5-minute tolerance), store the event by id, apply it.
-/// A bad signature is a 400 and a security log line; a replay is a 200
-/// that applies nothing.
+/// A bad signature is a 400 and a security log line, counted per minute and
+/// caller IP for the audit log (`security.webhook_rejected`, one entry per
+/// minute and address with `details.count`); a replay is a 200 that applies
+/// nothing. A body over [`STRIPE_WEBHOOK_MAX_BODY`] is a 413.
 pub async fn stripe_webhook(
     State(state): State<AppState>,
     from: super::auth::RequestOrigin,
     headers: HeaderMap,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let billing = &state.ctx.billing;
     if !billing.accepts_webhooks() {
         return refuse(StatusCode::SERVICE_UNAVAILABLE, "webhooks_not_configured", "STRIPE_WEBHOOK_SECRET is not set on this server");
     }
+    let body = match body {
+        Ok(b) => b,
+        Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            let msg = format!("the payload is larger than {} bytes", STRIPE_WEBHOOK_MAX_BODY);
+            return refuse(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", &msg);
+        }
+        Err(e) => return refuse(StatusCode::BAD_REQUEST, "invalid", &e.body_text()),
+    };
     let Ok(body) = std::str::from_utf8(&body) else {
         return refuse(StatusCode::BAD_REQUEST, "invalid", "the payload is not UTF-8");
     };
     let sig = headers.get("stripe-signature").and_then(|v| v.to_str().ok());
     if let Err(reason) = billing.verify_webhook(sig, body, now_ms() / 1000) {
-        tracing::warn!(target: "security", event = "stripe_webhook_rejected", %reason, "Stripe webhook refused: bad signature");
-        let entry = NewEntry::new(None, Actor::system("stripe webhook"), "security.webhook_rejected", None)
-            .result(Outcome::Denied)
-            .origin(Origin { ip: from.ip.as_deref(), user_agent: from.user_agent.as_deref() })
-            .details(json!({"reason": reason.to_string()}));
-        tollbooth::audit::record_or_log(&state.db, &entry).await;
+        let ip = from.ip.clone().unwrap_or_default();
+        tracing::warn!(target: "security", event = "stripe_webhook_rejected", %reason, %ip, "Stripe webhook refused: bad signature");
+        state.db.refusals().note_webhook_rejected(&ip, &reason.to_string(), now_ms());
         return refuse(StatusCode::BAD_REQUEST, "bad_signature", &format!("Stripe-Signature refused: {reason}"));
     }
     match apply_stripe_event(&state.db, billing, body, now_ms()).await {

@@ -11,10 +11,10 @@ use tollbooth::db::Engine;
 use tollbooth::pricing::{store as prices, ModelPrice, PriceBook, UnitPrice};
 use tollbooth_server::cli::create_org;
 
-use crate::app_test;
-use crate::helpers::{spawn_app_with, TestApp};
+use crate::helpers::{allow_private_webhooks, spawn_app_with, TestApp};
+use crate::{app_test, app_test_with};
 
-async fn send(app: &TestApp, method: Method, path: &str, auth: &str, body: Option<Value>) -> (StatusCode, Value) {
+pub async fn send(app: &TestApp, method: Method, path: &str, auth: &str, body: Option<Value>) -> (StatusCode, Value) {
     let mut req = app.client.request(method, app.url(path)).header("Authorization", auth);
     if let Some(b) = body {
         req = req.json(&b);
@@ -25,7 +25,7 @@ async fn send(app: &TestApp, method: Method, path: &str, auth: &str, body: Optio
 }
 
 /// `gpt-alert` at $0.00001 per input token; an organization and its key.
-async fn org(app: &TestApp, name: &str, email: &str) -> (String, String) {
+pub async fn org(app: &TestApp, name: &str, email: &str) -> (String, String) {
     let mut p = ModelPrice::new("gpt-alert", "openai");
     p.input = Some(UnitPrice::parse("0.00001").unwrap());
     let mut book = PriceBook::default();
@@ -35,14 +35,14 @@ async fn org(app: &TestApp, name: &str, email: &str) -> (String, String) {
     (o.org_id, format!("Bearer {}", o.api_key))
 }
 
-async fn ingest(app: &TestApp, auth: &str, tokens: u64, project: &str) {
+pub async fn ingest(app: &TestApp, auth: &str, tokens: u64, project: &str) {
     let events = json!({"events": [{"model": "gpt-alert", "input_tokens": tokens, "project_id": project}]});
     let (status, body) = send(app, Method::POST, "/api/v1/events", auth, Some(events)).await;
     assert_eq!(status, StatusCode::OK, "{body}");
 }
 
 /// Polls until `f` gives `Some`, for at most 30 s.
-async fn eventually<T, F: std::future::Future<Output = Option<T>>>(what: &str, mut f: impl FnMut() -> F) -> T {
+pub async fn eventually<T, F: std::future::Future<Output = Option<T>>>(what: &str, mut f: impl FnMut() -> F) -> T {
     for _ in 0..300 {
         if let Some(v) = f().await {
             return v;
@@ -52,8 +52,19 @@ async fn eventually<T, F: std::future::Future<Output = Option<T>>>(what: &str, m
     panic!("timed out waiting for {what}");
 }
 
+/// The token of the latest confirmation mail to `email`, read from the outbox.
+pub async fn confirmation_token(app: &TestApp, org_id: &str, email: &str) -> String {
+    let mail = eventually("a confirmation mail in the outbox", || async {
+        let m = outbox::list_mail(&app.test_db.db, Some(org_id), 50).await.unwrap();
+        m.into_iter().find(|m| m.recipient == email && m.subject.contains("Confirm alert mail"))
+    })
+    .await;
+    let link = mail.body.split("/alerts/confirm/").nth(1).expect("a confirmation link");
+    link.split_whitespace().next().unwrap().to_string()
+}
+
 /// A webhook receiver on port 0 that keeps every request's signature and body.
-async fn receiver() -> (String, Arc<Mutex<Vec<(String, String)>>>) {
+pub async fn receiver() -> (String, Arc<Mutex<Vec<(String, String)>>>) {
     let got: Arc<Mutex<Vec<(String, String)>>> = Arc::default();
     let keep = got.clone();
     let app = axum::Router::new().route(
@@ -73,7 +84,7 @@ async fn receiver() -> (String, Arc<Mutex<Vec<(String, String)>>>) {
     (url, got)
 }
 
-app_test! {
+app_test_with! { allow_private_webhooks;
     async fn a_crossed_budget_threshold_alerts_in_app_by_mail_outbox_and_signed_webhook(app) {
         let (org_id, auth) = org(&app, "Acme", "owner@acme.example").await;
         let (url, got) = receiver().await;
@@ -141,7 +152,9 @@ app_test! {
         let (status, body) = send(&app, Method::GET, "/api/v1/alerts?limit=0", &auth, None).await;
         assert_eq!((status, body["error"]["field"].clone()), (StatusCode::UNPROCESSABLE_ENTITY, json!("limit")), "{body}");
     }
+}
 
+app_test! {
     async fn a_paused_budget_refuses_checks_and_reservations_of_its_scope_with_429(app) {
         let (_, auth) = org(&app, "Acme", "owner@acme.example").await;
         let (_, b) = send(&app, Method::POST, "/api/v1/budgets", &auth,
@@ -171,6 +184,7 @@ app_test! {
         changed["extra_recipients"] = json!(["Ops@Acme.example"]);
         let (status, saved) = send(&app, Method::PUT, "/api/v1/alert-settings", &auth, Some(changed.clone())).await;
         assert_eq!((status, saved["extra_recipients"].clone()), (StatusCode::OK, json!(["ops@acme.example"])), "{saved}");
+        assert_eq!(saved["extra_recipient_states"], json!([{"email": "ops@acme.example", "state": "pending"}]), "{saved}");
         changed["spike_percent"] = json!(50);
         let (status, err) = send(&app, Method::PUT, "/api/v1/alert-settings", &auth, Some(changed)).await;
         assert_eq!((status, err["error"]["field"].clone()), (StatusCode::UNPROCESSABLE_ENTITY, json!("spike_percent")), "{err}");
@@ -241,14 +255,24 @@ async fn alert_mail_reaches_a_local_smtp_server(engine: Engine) {
         "notify_owners": true, "notify_admins": true, "extra_recipients": ["finance@acme.example"]
     }))).await;
     assert_eq!(status, StatusCode::OK);
+    // The extra address is asked first; it confirms through its link.
+    let asked = eventually("the confirmation mail at the SMTP server", || {
+        let m = sink.messages();
+        async move { (m.len() == 1).then_some(m) }
+    }).await;
+    assert!(asked[0].contains("To: finance@acme.example") && asked[0].contains("Confirm alert mail"), "{}", asked[0]);
+    let token = confirmation_token(&app, &org_id, "finance@acme.example").await;
+    let resp = app.client.get(app.url(&format!("/alerts/confirm/{token}"))).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
     send(&app, Method::POST, "/api/v1/budgets", &auth,
         Some(json!({"name": "Org monthly", "scope": "organization", "period": "monthly", "amount_usd": "1.00", "thresholds": [80]}))).await;
     ingest(&app, &auth, 90_000, "web").await;
-    let got = eventually("two mails at the SMTP server", || {
+    let got = eventually("three mails at the SMTP server", || {
         let m = sink.messages();
-        async move { (m.len() >= 2).then_some(m) }
+        async move { (m.len() >= 3).then_some(m) }
     }).await;
-    assert_eq!(got.len(), 2, "owner and the extra address, once each");
+    assert_eq!(got.len(), 3, "the confirmation, then the alert to the owner and the extra address, once each");
+    let got: Vec<String> = got.into_iter().filter(|m| m.contains("Budget threshold")).collect();
     let all = got.join("\n");
     assert!(all.contains("To: owner@acme.example") && all.contains("To: finance@acme.example"), "{all}");
     assert!(all.contains("Subject: [Tollbooth] Acme: Budget threshold"), "{all}");
@@ -261,7 +285,7 @@ async fn alert_mail_reaches_a_local_smtp_server(engine: Engine) {
             m.iter().all(|m| m.state == "sent").then_some(m)
         }
     }).await;
-    assert_eq!(states.len(), 2);
+    assert_eq!(states.len(), 3);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

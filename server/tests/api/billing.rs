@@ -25,7 +25,7 @@ fn pack_event(id: &str, org: &str) -> String {
     json!({"id": id, "object": "event", "type": "checkout.session.completed", "created": now_ms() / 1000,
            "data": {"object": {"id": format!("cs_{id}"), "object": "checkout.session", "mode": "payment",
                                "client_reference_id": org, "customer": "cus_x", "payment_status": "paid",
-                               "amount_total": 1000, "metadata": {"pack": "credits-10", "org_id": org}}}})
+                               "currency": "usd", "amount_total": 1000, "metadata": {"pack": "credits-10", "org_id": org}}}})
     .to_string()
 }
 
@@ -41,6 +41,11 @@ async fn webhooks_need_a_good_recent_signature_and_apply_once(engine: Engine) {
     let auth = format!("Bearer {}", o.api_key);
     let body = pack_event("evt_1", &o.org_id);
     let now = now_ms() / 1000;
+    // The refusals below are counted per minute: start them early in one.
+    if now_ms() % 60_000 > 45_000 {
+        tokio::time::sleep(std::time::Duration::from_millis((60_000 - now_ms() % 60_000) as u64 + 100)).await;
+    }
+    let now = now.max(now_ms() / 1000);
 
     // Refused: no header, a wrong secret, a stale timestamp, a changed body.
     let (status, err) = post_event(&app, &body, None).await;
@@ -64,12 +69,17 @@ async fn webhooks_need_a_good_recent_signature_and_apply_once(engine: Engine) {
     assert_eq!((status, replay["outcome"].as_str()), (StatusCode::OK, Some("replayed")));
     assert_eq!(balance(&app, &auth).await, "10.00");
 
-    // The audit log has the four refusals (security events) and the one applied event.
+    // The audit log has the four refusals as one counted security entry
+    // (after the minute's flush), and the one applied event.
     let db = &app.test_db.db;
     let only = |action: &str| tollbooth::audit::AuditFilter { action: action.into(), ..Default::default() };
+    tollbooth::audit::flush_refusals(&app.server_db, now_ms() + 60_000, true).await.unwrap();
     let rejected = tollbooth::audit::list(db, None, &only("security.webhook_rejected"), "UTC", 100).await.unwrap();
-    assert_eq!(rejected.len(), 4);
-    assert!(rejected.iter().all(|e| e.result == "denied" && e.ip.as_deref() == Some("127.0.0.1")), "{rejected:?}");
+    assert_eq!(rejected.len(), 1, "{rejected:?}");
+    let e = &rejected[0];
+    assert_eq!((e.result.as_str(), e.ip.as_deref(), e.target.as_deref(), e.org_id.as_deref()), ("denied", Some("127.0.0.1"), Some("127.0.0.1"), None));
+    let details: Value = serde_json::from_str(&e.details).unwrap();
+    assert_eq!(details["count"], json!(4), "{details}");
     let applied = tollbooth::audit::list(db, Some(&o.org_id), &only("billing.webhook"), "UTC", 100).await.unwrap();
     assert_eq!((applied.len(), applied[0].target.as_deref()), (1, Some("evt_1")));
     assert_eq!(tollbooth::audit::verify(db).await.unwrap().1, None);
@@ -89,6 +99,66 @@ async fn webhooks_need_a_good_recent_signature_and_apply_once_sqlite() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn webhooks_need_a_good_recent_signature_and_apply_once_postgres() {
     webhooks_need_a_good_recent_signature_and_apply_once(Engine::Postgres).await;
+}
+
+/// Forged signatures cost little: only the first few `v1` entries count, a
+/// huge header over a large body is refused, the body is capped at 1 MiB,
+/// and a flood of refusals is one audit entry per minute with its count.
+async fn forged_stripe_signatures_are_cheap_to_refuse_and_counted_not_logged_one_by_one(engine: Engine) {
+    let Some(app) = spawn_app_with(engine, |c| c.stripe_webhook_secret = Some(SECRET.parse().unwrap())).await else { return };
+    let o = create_org(&app.test_db.db, &app.config, "Acme", "owner@acme.test", None).await.unwrap();
+    let auth = format!("Bearer {}", o.api_key);
+    if now_ms() % 60_000 > 40_000 {
+        tokio::time::sleep(std::time::Duration::from_millis((60_000 - now_ms() % 60_000) as u64 + 100)).await;
+    }
+    let now = now_ms() / 1000;
+    let body = pack_event("evt_5", &o.org_id);
+    let good = signature::header(SECRET, now, &body);
+    let sig = good.split_once(",v1=").unwrap().1;
+    let junk = |n: usize| (0..n).map(|i| format!("v1={i:064x}")).collect::<Vec<_>>().join(",");
+
+    // The valid signature placed after five others is not looked at.
+    let (status, err) = post_event(&app, &body, Some(format!("t={now},{},v1={sig}", junk(5)))).await;
+    assert_eq!((status, err["error"]["code"].as_str()), (StatusCode::BAD_REQUEST, Some("bad_signature")), "{err}");
+    let (status, ok) = post_event(&app, &body, Some(format!("t={now},{},v1={sig}", junk(4)))).await;
+    assert_eq!((status, ok["outcome"].as_str()), (StatusCode::OK, Some("applied")), "fifth of five is fine: {ok}");
+
+    // Thousands of entries (as many as an HTTP header holds) over ~1 MB.
+    let big = format!("{{\"pad\":\"{}\"}}", "x".repeat(1_000_000));
+    let started = std::time::Instant::now();
+    let (status, _) = post_event(&app, &big, Some(format!("t={now},{}", junk(3000)))).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    println!("3,000 v1 entries over a 1 MB body refused over HTTP in {:?}", started.elapsed());
+
+    // Over 1 MiB: 413 with the JSON error, before any signature work.
+    let huge = "x".repeat(1024 * 1024 + 1);
+    let (status, err) = post_event(&app, &huge, Some(signature::header(SECRET, now, &huge))).await;
+    assert_eq!((status, err["error"]["code"].as_str()), (StatusCode::PAYLOAD_TOO_LARGE, Some("payload_too_large")), "{err}");
+
+    // Many refusals in one minute: one audit entry with the count, after the flush.
+    for _ in 0..25 {
+        let (status, _) = post_event(&app, &body, Some(signature::header("whsec_wrong", now, &body))).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+    }
+    let only = tollbooth::audit::AuditFilter { action: "security.webhook_rejected".into(), ..Default::default() };
+    let before = tollbooth::audit::list(&app.test_db.db, None, &only, "UTC", 100).await.unwrap();
+    tollbooth::audit::flush_refusals(&app.server_db, now_ms() + 60_000, true).await.unwrap();
+    let after = tollbooth::audit::list(&app.test_db.db, None, &only, "UTC", 100).await.unwrap();
+    assert!(before.is_empty() || after.len() == 1, "written by the background flush or by this one");
+    assert_eq!(after.len(), 1, "{after:?}");
+    let details: Value = serde_json::from_str(&after[0].details).unwrap();
+    assert_eq!(details["count"], json!(27), "five-and-valid, 3,000 junk, 25 wrong secrets: {details}");
+    assert_eq!(balance(&app, &auth).await, "10.00");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forged_stripe_signatures_are_cheap_to_refuse_sqlite() {
+    forged_stripe_signatures_are_cheap_to_refuse_and_counted_not_logged_one_by_one(Engine::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forged_stripe_signatures_are_cheap_to_refuse_postgres() {
+    forged_stripe_signatures_are_cheap_to_refuse_and_counted_not_logged_one_by_one(Engine::Postgres).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

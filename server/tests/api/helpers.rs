@@ -44,6 +44,7 @@ pub fn config_for(database_url: &str) -> Config {
         billing_grace_days: 7,
         trusted_proxies: String::new(),
         signups_per_ip_per_hour: tollbooth::accounts::throttle::SIGNUPS_PER_IP_PER_HOUR,
+        webhook_allow_private: false,
     }
 }
 
@@ -157,6 +158,35 @@ macro_rules! app_test {
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn postgres() {
                 let Some($app) = $crate::helpers::spawn_app(tollbooth::db::Engine::Postgres).await else { return };
+                $body
+            }
+        }
+    )*};
+}
+
+/// Lets webhooks reach 127.0.0.1, for tests whose receivers listen there
+/// (`TOLLBOOTH_WEBHOOK_ALLOW_PRIVATE=true`).
+pub fn allow_private_webhooks(c: &mut Config) {
+    c.webhook_allow_private = true;
+}
+
+/// [`app_test!`] with the configuration changed by `$change` (a `fn(&mut Config)`).
+#[macro_export]
+macro_rules! app_test_with {
+    ($change:path; $(async fn $name:ident($app:ident) $body:block)*) => {$(
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                let $app = $crate::helpers::spawn_app_with(tollbooth::db::Engine::Sqlite, $change).await.unwrap();
+                $body
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                let Some($app) = $crate::helpers::spawn_app_with(tollbooth::db::Engine::Postgres, $change).await else { return };
                 $body
             }
         }

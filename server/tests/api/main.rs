@@ -12,6 +12,7 @@ mod cross_tenant;
 mod events;
 mod helpers;
 mod me;
+mod outbound;
 mod pages;
 mod quota;
 mod recommendations;
