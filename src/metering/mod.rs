@@ -1,5 +1,6 @@
 //! Metering: usage events, priced exactly and recorded idempotently.
 
+pub mod analytics;
 pub mod event;
 pub mod events;
 pub mod retention;
