@@ -10,6 +10,7 @@ pub mod dispatch;
 pub mod egress_dns;
 pub mod health;
 pub mod notify;
+pub mod provider_setup;
 pub mod request_log;
 pub mod seed;
 pub mod server_fn_status;
