@@ -13,6 +13,7 @@ mod budgets;
 mod orgs;
 mod plans;
 mod prices;
+mod providers;
 mod quota;
 mod recommendations;
 mod retention;

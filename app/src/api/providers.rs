@@ -61,13 +61,13 @@ pub async fn delete_provider(org_id: String, name: String) -> Result<(), AppErro
 
 /// Where the gateway is reached: the server's public URL.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ConnectInfo {
+pub struct ConnectView {
     pub public_url: String,
 }
 
 /// The Connect page's data (every member).
 #[server(endpoint = "connect_info")]
-pub async fn connect_info(org_id: String) -> Result<ConnectInfo, AppError> {
+pub async fn connect_info(org_id: String) -> Result<ConnectView, AppError> {
     let (ctx, _, _) = ssr::scope(&org_id).await?;
-    Ok(ConnectInfo { public_url: ctx.public_url.trim_end_matches('/').to_string() })
+    Ok(ConnectView { public_url: ctx.public_url.trim_end_matches('/').to_string() })
 }
