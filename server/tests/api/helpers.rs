@@ -181,6 +181,12 @@ pub fn allow_private_webhooks(c: &mut Config) {
     c.webhook_allow_private = true;
 }
 
+/// Lets provider connections point at 127.0.0.1, for tests whose upstream
+/// double listens there (`TOLLBOOTH_UPSTREAM_ALLOW_PRIVATE=true`).
+pub fn allow_private_upstreams(c: &mut Config) {
+    c.upstream_allow_private = true;
+}
+
 /// [`app_test!`] with the configuration changed by `$change` (a `fn(&mut Config)`).
 #[macro_export]
 macro_rules! app_test_with {

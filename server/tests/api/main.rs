@@ -14,6 +14,7 @@ mod helpers;
 mod me;
 mod outbound;
 mod pages;
+mod providers;
 mod quota;
 mod recommendations;
 mod security;
