@@ -147,9 +147,10 @@ pub struct Config {
 
     /// Key encrypting provider API keys at rest: 32 bytes as 64 hex characters or base64.
     /// Unset: on SQLite a key file `tollbooth.secret` (mode 0600) is created beside the
-    /// database; on PostgreSQL provider connections cannot be saved.
+    /// database; on PostgreSQL provider connections cannot be saved. (Not `secret_key`:
+    /// the stripe-double subcommand has a `--secret-key` of its own.)
     #[arg(long, env = "TOLLBOOTH_SECRET_KEY", hide_env_values = true, global = true)]
-    pub secret_key: Option<Secret>,
+    pub encryption_key: Option<Secret>,
 
     /// Let provider connections point at loopback, private, link-local and other
     /// non-public addresses (a vLLM server on the LAN; tests with an upstream on 127.0.0.1).

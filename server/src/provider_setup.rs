@@ -12,7 +12,7 @@ use crate::Config;
 
 /// Reads and checks the provider settings of `config` against `db`.
 pub async fn from_config(config: &Config, db: &Db) -> anyhow::Result<ProviderSettings> {
-    let key = config.secret_key.as_ref().map(|s| s.expose());
+    let key = config.encryption_key.as_ref().map(|s| s.expose());
     let (secrets, source) = secret_box::from_config(&config.database_url, key).map_err(|e| anyhow::anyhow!("{e}"))?;
     match &source {
         KeySource::Environment => {}
@@ -37,4 +37,20 @@ pub async fn from_config(config: &Config, db: &Db) -> anyhow::Result<ProviderSet
     )
     .map_err(|e| anyhow::anyhow!("{e}"))?;
     Ok(ProviderSettings { secrets, defaults, egress: config.upstream_egress() })
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::{CommandFactory, Parser};
+
+    use crate::cli::{Cli, Command};
+
+    #[test]
+    fn the_key_setting_parses_beside_every_subcommand() {
+        Cli::command().debug_assert();
+        let serve = Cli::try_parse_from(["tollbooth", "serve", "--encryption-key", "00"]).unwrap();
+        assert_eq!(serve.config.encryption_key.as_ref().map(|k| k.expose()), Some("00"));
+        let double = Cli::try_parse_from(["tollbooth", "stripe-double", "--secret-key", "sk_test_x"]).unwrap();
+        assert!(matches!(double.command, Some(Command::StripeDouble { ref secret_key, .. }) if secret_key == "sk_test_x"));
+    }
 }

@@ -54,7 +54,7 @@ pub fn config_for(database_url: &str) -> Config {
         anthropic_api_key: None,
         // A fixed key, so that provider connections can be saved on
         // PostgreSQL too (without it SQLite would make a key file).
-        secret_key: Some(TEST_SECRET_KEY.parse().unwrap()),
+        encryption_key: Some(TEST_SECRET_KEY.parse().unwrap()),
         upstream_allow_private: false,
     }
 }

@@ -224,11 +224,11 @@ app_test_with! {
 
 /// The running server's key box, rebuilt from the test configuration.
 fn app_secrets(app: &TestApp) -> tollbooth::providers::SecretBox {
-    tollbooth::providers::SecretBox::parse(app.config.secret_key.as_ref().unwrap().expose()).unwrap()
+    tollbooth::providers::SecretBox::parse(app.config.encryption_key.as_ref().unwrap().expose()).unwrap()
 }
 
 fn without_secret_key(c: &mut tollbooth_server::Config) {
-    c.secret_key = None;
+    c.encryption_key = None;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -254,12 +254,12 @@ async fn on_sqlite_without_a_secret_key_a_0600_key_file_is_made_beside_the_datab
 
     // A server with another key refuses to start rather than fail every call.
     let mut other = app.config.clone();
-    other.secret_key = Some("00".repeat(32).parse().unwrap());
+    other.encryption_key = Some("00".repeat(32).parse().unwrap());
     let err = format!("{:#}", Application::build(other).await.err().expect("refused"));
     assert!(err.contains("TOLLBOOTH_SECRET_KEY") && err.contains("do not decrypt"), "{err}");
     // A malformed key is named, not shown.
     let mut bad = app.config.clone();
-    bad.secret_key = Some("not-a-real-key".parse().unwrap());
+    bad.encryption_key = Some("not-a-real-key".parse().unwrap());
     let err = format!("{:#}", Application::build(bad).await.err().expect("refused"));
     assert!(err.contains("TOLLBOOTH_SECRET_KEY") && err.contains("32 bytes") && !err.contains("not-a-real-key"), "{err}");
 }
