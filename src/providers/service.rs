@@ -60,6 +60,10 @@ pub struct Upstream {
     /// The model to price with: the price book's name for it when the book
     /// has one (`groq/llama-3.3-70b-versatile`), else [`Upstream::model`].
     pub price_model: String,
+    /// Whether `base_url` was typed by the organization (its connection's),
+    /// rather than the operator's default: connecting to it must follow the
+    /// egress rule (`ProviderSettings::egress`), as webhook delivery does.
+    pub base_url_by_org: bool,
 }
 
 /// Checks a base URL's form and returns it without a trailing `/`: an
@@ -241,6 +245,7 @@ pub async fn resolve(db: &Db, secrets: &SecretBox, defaults: &Defaults, org_id: 
                 api_key: secrets.open(org_id, &row.name, &row.sealed)?,
                 model: rest.to_string(),
                 price_model,
+                base_url_by_org: true,
             }));
         }
     }
@@ -253,6 +258,7 @@ pub async fn resolve(db: &Db, secrets: &SecretBox, defaults: &Defaults, org_id: 
             api_key: secrets.open(org_id, &row.name, &row.sealed)?,
             model: model.to_string(),
             price_model: model.to_string(),
+            base_url_by_org: row.base_url.is_some(),
         }));
     }
     Ok(default.api_key.as_ref().map(|key| Upstream {
@@ -262,6 +268,7 @@ pub async fn resolve(db: &Db, secrets: &SecretBox, defaults: &Defaults, org_id: 
         api_key: key.clone(),
         model: model.to_string(),
         price_model: model.to_string(),
+        base_url_by_org: false,
     }))
 }
 

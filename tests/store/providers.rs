@@ -115,6 +115,7 @@ test_both_engines! {
         let up = resolve(db, &s, &defaults, &org, Family::OpenAi, "gpt-4o").await.unwrap();
         assert_eq!((up.provider.as_str(), up.kind, up.base_url.as_str()), ("openai", ProviderKind::OpenAi, "http://127.0.0.1:7001/v1"));
         assert_eq!((up.api_key.expose(), up.model.as_str(), up.price_model.as_str()), ("sk-server-openai-0000", "gpt-4o", "gpt-4o"));
+        assert!(!up.base_url_by_org, "the operator's URL");
         let up = resolve(db, &s, &defaults, &org, Family::Anthropic, "claude-3-5-haiku-latest").await.unwrap();
         assert_eq!((up.provider.as_str(), up.kind, up.api_key.expose()), ("anthropic", ProviderKind::Anthropic, "sk-server-anthropic-1111"));
         assert!(resolve(db, &s, &Defaults::without_keys(), &org, Family::OpenAi, "gpt-4o").await.is_none(), "no key anywhere");
@@ -124,9 +125,11 @@ test_both_engines! {
         save(db, &s, &org, "openai", input("openai", None, Some(OPENAI_KEY))).await;
         let up = resolve(db, &s, &defaults, &org, Family::OpenAi, "gpt-4o").await.unwrap();
         assert_eq!((up.provider.as_str(), up.base_url.as_str(), up.api_key.expose()), ("openai", "http://127.0.0.1:7001/v1", OPENAI_KEY));
+        assert!(!up.base_url_by_org, "the connection uses the operator's URL");
         save(db, &s, &org, "openai", input("openai", Some("http://127.0.0.1:8001/v1"), None)).await;
         let up = resolve(db, &s, &Defaults::without_keys(), &org, Family::OpenAi, "gpt-4o").await.unwrap();
         assert_eq!((up.base_url.as_str(), up.api_key.expose()), ("http://127.0.0.1:8001/v1", OPENAI_KEY));
+        assert!(up.base_url_by_org, "a URL the organization typed");
         // The openai connection does not serve Anthropic's family.
         let up = resolve(db, &s, &defaults, &org, Family::Anthropic, "claude-3-5-haiku-latest").await.unwrap();
         assert_eq!(up.api_key.expose(), "sk-server-anthropic-1111");
@@ -150,6 +153,7 @@ test_both_engines! {
         assert_eq!((up.provider.as_str(), up.kind), ("groq", ProviderKind::OpenAiCompatible));
         assert_eq!((up.base_url.as_str(), up.api_key.expose()), ("http://127.0.0.1:9100/openai/v1", GROQ_KEY));
         assert_eq!((up.model.as_str(), up.price_model.as_str()), ("llama-3.3-70b-versatile", "groq/llama-3.3-70b-versatile"));
+        assert!(up.base_url_by_org);
         // A model the book does not know by the prefixed name is priced by its own.
         let up = resolve(db, &s, &Defaults::without_keys(), &org, Family::OpenAi, "groq/gpt-4o-mini").await.unwrap();
         assert_eq!((up.provider.as_str(), up.model.as_str(), up.price_model.as_str()), ("groq", "gpt-4o-mini", "gpt-4o-mini"));
