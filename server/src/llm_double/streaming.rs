@@ -12,7 +12,7 @@
 use std::time::Duration;
 
 use axum::body::{Body, Bytes};
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::{header, HeaderValue};
 use axum::response::Response;
 use futures::StreamExt;
 
@@ -65,7 +65,6 @@ pub fn sse_response(frames: Vec<String>, switches: &Switches) -> Response {
         }
     });
     let mut resp = Response::new(Body::from_stream(body));
-    *resp.status_mut() = StatusCode::OK;
     let headers = resp.headers_mut();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/event-stream; charset=utf-8"));
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
