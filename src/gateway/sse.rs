@@ -102,21 +102,27 @@ impl SseParser {
         self.buf.len()
     }
 
+    /// Cuts the frames `buf` completes. Offsets move past each frame and
+    /// the consumed bytes are dropped once at the end, so a read holding
+    /// many frames costs one pass, not one shift per frame.
     fn complete_frames(&mut self, at_end: bool) -> Vec<Frame> {
         let mut frames = Vec::new();
+        let mut frame_start = 0;
         while let Some((end, next)) = self.next_line_end(at_end) {
             if end == self.line_start {
                 // A blank line: the frame ends after its terminator.
-                let rest = self.buf.split_off(next);
-                let raw = std::mem::replace(&mut self.buf, rest);
-                frames.push(Frame { raw, event: self.fields.dispatch() });
-                self.line_start = 0;
-                self.scanned = 0;
+                frames.push(Frame { raw: self.buf[frame_start..next].to_vec(), event: self.fields.dispatch() });
+                frame_start = next;
             } else {
                 self.fields.line(&self.buf[self.line_start..end]);
-                self.line_start = next;
-                self.scanned = next;
             }
+            self.line_start = next;
+            self.scanned = next;
+        }
+        if frame_start > 0 {
+            self.buf.drain(..frame_start);
+            self.line_start -= frame_start;
+            self.scanned -= frame_start;
         }
         frames
     }
@@ -144,7 +150,6 @@ impl SseParser {
             }
         }
     }
-
 }
 
 impl Fields {

@@ -75,23 +75,17 @@ impl Call {
         invalid(self.provider, param, message, &self.request_id())
     }
 
-    /// The field, or a 400 naming it.
-    fn require(&self, field: &str) -> Result<&Value, Response> {
-        match &self.body[field] {
-            Value::Null => Err(match self.provider {
-                Provider::OpenAi => {
-                    let body = openai::error(
-                        &format!("Missing required parameter: '{field}'."),
-                        "invalid_request_error",
-                        Some(field),
-                        Some("missing_required_parameter"),
-                    );
-                    refuse(self.provider, StatusCode::BAD_REQUEST, body, &self.request_id())
-                }
-                Provider::Anthropic => self.invalid(field, "Field required"),
-            }),
-            v => Ok(v),
-        }
+    /// A 400 naming the first of `fields` the body lacks, if any.
+    fn missing(&self, fields: &[&str]) -> Option<Response> {
+        let field = *fields.iter().find(|f| self.body[**f].is_null())?;
+        Some(match self.provider {
+            Provider::OpenAi => {
+                let message = format!("Missing required parameter: '{field}'.");
+                let body = openai::error(&message, "invalid_request_error", Some(field), Some("missing_required_parameter"));
+                refuse(self.provider, StatusCode::BAD_REQUEST, body, &self.request_id())
+            }
+            Provider::Anthropic => self.invalid(field, "Field required"),
+        })
     }
 
     fn answer(self) -> Answer {
@@ -126,7 +120,11 @@ async fn gate(shared: &Shared, provider: Provider, method: &Method, path: &str, 
     if provider == Provider::Anthropic && !headers.contains_key("anthropic-version") {
         return Err(invalid(provider, "anthropic-version", "header is required", &request_id));
     }
-    let switches = shared.switches().with_headers(headers).map_err(|bad| invalid(provider, &bad.header, &bad.message, &request_id))?;
+    let switches = shared.switches().with_headers(headers).map_err(|bad| {
+        // Anthropic's messages start with the field; OpenAI's name it in `param`.
+        let message = if provider == Provider::OpenAi { bad.to_string() } else { bad.message.clone() };
+        invalid(provider, &bad.header, &message, &request_id)
+    })?;
     if !switches.delay().is_zero() {
         tokio::time::sleep(switches.delay()).await;
     }
@@ -216,10 +214,8 @@ async fn chat_completions(State(shared): State<Arc<Shared>>, headers: HeaderMap,
         Ok(call) => call,
         Err(refusal) => return refusal,
     };
-    for field in ["model", "messages"] {
-        if let Err(refusal) = call.require(field) {
-            return refusal;
-        }
+    if let Some(refusal) = call.missing(&["model", "messages"]) {
+        return refusal;
     }
     if !call.body["messages"].is_array() {
         return call.invalid("messages", "'messages' must be an array.");
@@ -233,7 +229,7 @@ async fn responses(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: 
         Ok(call) => call,
         Err(refusal) => return refusal,
     };
-    if let Err(refusal) = call.require("model") {
+    if let Some(refusal) = call.missing(&["model"]) {
         return refusal;
     }
     let (id, streamed) = (call.request_id(), call.streamed());
@@ -245,10 +241,8 @@ async fn embeddings(State(shared): State<Arc<Shared>>, headers: HeaderMap, body:
         Ok(call) => call,
         Err(refusal) => return refusal,
     };
-    for field in ["model", "input"] {
-        if let Err(refusal) = call.require(field) {
-            return refusal;
-        }
+    if let Some(refusal) = call.missing(&["model", "input"]) {
+        return refusal;
     }
     let Some(inputs) = openai::embedding_inputs(&call.body["input"]) else {
         return call.invalid("input", "'input' must be a string, an array of strings or an array of token arrays, and not empty.");
@@ -280,10 +274,8 @@ async fn messages(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: B
         Ok(call) => call,
         Err(refusal) => return refusal,
     };
-    for field in ["model", "messages", "max_tokens"] {
-        if let Err(refusal) = call.require(field) {
-            return refusal;
-        }
+    if let Some(refusal) = call.missing(&["model", "messages", "max_tokens"]) {
+        return refusal;
     }
     if !call.body["max_tokens"].is_u64() {
         return call.invalid("max_tokens", "Input should be a valid integer");
@@ -297,10 +289,8 @@ async fn count_tokens(State(shared): State<Arc<Shared>>, headers: HeaderMap, bod
         Ok(call) => call,
         Err(refusal) => return refusal,
     };
-    for field in ["model", "messages"] {
-        if let Err(refusal) = call.require(field) {
-            return refusal;
-        }
+    if let Some(refusal) = call.missing(&["model", "messages"]) {
+        return refusal;
     }
     let id = call.request_id();
     let answer = call.answer();

@@ -492,6 +492,9 @@ async fn bad_requests_are_refused_naming_the_field() {
     assert_eq!((status, body["error"]["message"].as_str()), (StatusCode::BAD_REQUEST, Some("max_tokens: Field required")));
     let (status, _, body) = json_of(openai(&d, "/v1/chat/completions").header("x-mock-status", "200").json(&chat_body()).send().await.unwrap()).await;
     assert_eq!((status, body["error"]["param"].as_str()), (StatusCode::BAD_REQUEST, Some("x-mock-status")));
+    assert_eq!(body["error"]["message"], "x-mock-status: \"200\" is not a 4xx or 5xx status");
+    let (status, _, body) = json_of(anthropic(&d, "/v1/messages").header("x-mock-pings", "1").json(&messages_body()).send().await.unwrap()).await;
+    assert_eq!((status, body["error"]["message"].as_str()), (StatusCode::BAD_REQUEST, Some("x-mock-pings: not a switch of the mock LLM")));
     let (status, _, body) = json_of(openai(&d, "/v1/completions").json(&json!({})).send().await.unwrap()).await;
     assert_eq!((status, body["error"]["message"].as_str()), (StatusCode::NOT_FOUND, Some("Invalid URL (POST /v1/completions)")));
 }
