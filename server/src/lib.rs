@@ -9,6 +9,7 @@ pub mod config;
 pub mod dispatch;
 pub mod egress_dns;
 pub mod health;
+pub mod llm_double;
 pub mod notify;
 pub mod request_log;
 pub mod seed;

@@ -11,6 +11,8 @@ mod budgets;
 mod cross_tenant;
 mod events;
 mod helpers;
+mod llm_double;
+mod llm_double_sdk;
 mod me;
 mod outbound;
 mod pages;
