@@ -20,5 +20,6 @@ mod quota;
 mod recommendations;
 mod security;
 mod sessions;
+mod static_files;
 mod stripe_double;
 mod suspension;
