@@ -12,7 +12,7 @@ pub mod pages;
 pub mod ssr;
 
 use leptos::prelude::*;
-use leptos_meta::{provide_meta_context, MetaTags, Title};
+use leptos_meta::{provide_meta_context, HashedStylesheet, MetaTags, Title};
 use leptos_router::components::{ParentRoute, Route, Router, Routes};
 use leptos_router::{path, SsrMode};
 
@@ -27,11 +27,11 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
             <head>
                 <meta charset="utf-8" />
                 <meta name="viewport" content="width=device-width, initial-scale=1" />
-                <link rel="stylesheet" href="/pkg/tollbooth.css" />
+                // `/pkg/tollbooth.<hash>.css` when scripts/build.sh hashed the site.
+                <HashedStylesheet options=options.clone() />
                 <link rel="icon" type="image/svg+xml" href="/favicon.svg" />
-                // ECharts (npm `echarts`, copied by scripts/build.sh): a classic
-                // script, so the global `echarts` exists before the wasm module runs.
-                <script src="/vendor/echarts.min.js"></script>
+                // Where ECharts is: only pages with a chart load it (components::chart).
+                <meta name=components::chart::ECHARTS_META content=components::chart::echarts_src(&options) />
                 <AutoReload options=options.clone() />
                 <HydrationScripts options />
                 <MetaTags />

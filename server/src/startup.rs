@@ -147,11 +147,16 @@ fn router(
     trusted: crate::client_ip::TrustedProxies,
     providers: tollbooth::providers::ProviderSettings,
 ) -> Router {
+    let site_root = std::path::Path::new(&config.site_root);
+    let hash_file = crate::static_files::hash_file(site_root);
     let leptos_options = LeptosOptions::builder()
         .output_name("tollbooth")
         .site_root(config.site_root.clone())
         .site_pkg_dir("pkg")
         .site_addr(addr)
+        // Pages name the content-hashed bundle when the build wrote a hash file.
+        .hash_files(hash_file.is_some())
+        .hash_file(hash_file.map_or_else(|| "hash.txt".into(), |p| p.display().to_string().into()))
         .build();
     let ctx = AppContext {
         db: db.clone(),
@@ -199,6 +204,7 @@ fn router(
             let options = state.leptos_options.clone();
             move || tollbooth_app::shell(options.clone())
         })
+        .merge(crate::static_files::routes(site_root))
         .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(context, tollbooth_app::shell))
         .layer(axum::middleware::map_response(crate::server_fn_status::fix_status))
         .layer(sessions)

@@ -66,13 +66,13 @@ pub async fn evaluate(db: &Db, org_id: &str, now: i64) -> Result<Vec<AlertKind>>
             .bind(to)
         };
         let last_hour = sum(now - HOUR_MS, now + 1).fetch_one(&mut *conn).await?;
-        // The baseline reads the hourly rollups (168 rows at most per
-        // dimension), never a week of raw events: the 168 whole UTC hours
+        // The baseline reads the organization's hourly rollup (168 rows at
+        // most), never a week of raw events: the 168 whole UTC hours
         // before the hour in which the last-hour window starts.
         let base_end = (now - HOUR_MS) - (now - HOUR_MS).rem_euclid(HOUR_MS);
         let week: i64 = sqlx::query_scalar(
-            "SELECT CAST(COALESCE(SUM(cost_nano), 0) AS BIGINT) FROM usage_rollups \
-             WHERE org_id = $1 AND grain = 'hour' AND bucket_start >= $2 AND bucket_start < $3",
+            "SELECT CAST(COALESCE(SUM(cost_nano), 0) AS BIGINT) FROM rollup_org_hourly \
+             WHERE org_id = $1 AND hour >= $2 AND hour < $3",
         )
         .bind(org_id)
         .bind(base_end - WEEK_MS)

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use serde::Serialize;
 
 use super::event::{NewEvent, ParsedEvent};
-use super::rollup::Rollup;
+use super::analytics::{self, Rollup};
 use super::store::{self, BatchOf, EventRow};
 use crate::clock::now_ms;
 use crate::db::Db;
@@ -178,7 +178,7 @@ pub async fn record(db: &Db, sender: &Sender, events: Vec<ParsedEvent>, settle: 
             stored = store::stored_costs(&mut conn, db.engine, &sender.org_id, &client_ids).await?;
             continue;
         }
-        rollup.write(&mut tx, db.engine, &sender.org_id).await?;
+        analytics::store::write(&mut tx, db.engine, &sender.org_id, &rollup).await?;
         days.write(&mut tx, db.engine, &sender.org_id).await?;
         // Budgets: their period counters move with the usage, and the
         // thresholds this batch crosses fire (with their notifications) in

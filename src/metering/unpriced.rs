@@ -16,11 +16,14 @@ pub struct UnpricedModel {
     pub last_seen_ms: i64,
 }
 
-/// Unpriced models of one organization, or of the whole platform (`None`).
+/// Unpriced models of one organization, or of the whole platform (`None`),
+/// from the hourly model rollup's unpriced rows (a partial index holds only
+/// those): `last_seen_ms` is the start of the last hour the model was seen.
 pub async fn unpriced_models(db: &Db, org_id: Option<&str>) -> Result<Vec<UnpricedModel>> {
     let rows = sqlx::query(
-        "SELECT model, COUNT(*) AS events, COUNT(DISTINCT org_id) AS orgs, MAX(ts) AS last_seen FROM usage_events \
-         WHERE cost_nano IS NULL AND ($1 = '' OR org_id = $1) GROUP BY model ORDER BY COUNT(*) DESC, model LIMIT 200",
+        "SELECT model, CAST(SUM(unpriced_events) AS BIGINT) AS events, COUNT(DISTINCT org_id) AS orgs, MAX(hour) AS last_seen \
+         FROM rollup_model_hourly WHERE unpriced_events > 0 AND ($1 = '' OR org_id = $1) \
+         GROUP BY model ORDER BY SUM(unpriced_events) DESC, model LIMIT 200",
     )
     .bind(org_id.unwrap_or_default())
     .fetch_all(db.reader())

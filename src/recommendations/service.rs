@@ -40,7 +40,7 @@ async fn usage_by_model(conn: &mut AnyConnection, org_id: &str, since: i64) -> R
          CAST(SUM(input_tokens) AS BIGINT) AS input_tokens, CAST(SUM(cached_input_tokens) AS BIGINT) AS cached_input_tokens, \
          CAST(SUM(cache_creation_tokens) AS BIGINT) AS cache_creation_tokens, CAST(SUM(output_tokens) AS BIGINT) AS output_tokens, \
          CAST(SUM(reasoning_tokens) AS BIGINT) AS reasoning_tokens, CAST(SUM(cost_nano) AS BIGINT) AS spend \
-         FROM usage_rollups WHERE org_id = $1 AND grain = 'day' AND bucket_start >= $2 GROUP BY model ORDER BY model",
+         FROM rollup_model_daily WHERE org_id = $1 AND day >= $2 GROUP BY model ORDER BY model",
     )
     .bind(org_id)
     .bind(since)

@@ -5,6 +5,7 @@ mod account_security;
 mod accounts;
 mod alert_banner;
 mod alerts;
+mod analytics;
 mod metering;
 mod api_keys;
 mod audit;

@@ -120,6 +120,9 @@ pub struct Breakdown {
     pub rows: Vec<BreakdownRow>,
     /// Rows left out beyond [`BREAKDOWN_ROWS`].
     pub more: usize,
+    /// Why this breakdown is not shown for the range (a range cap), if so.
+    #[serde(default)]
+    pub unavailable: Option<String>,
 }
 
 /// One recent event.
@@ -180,16 +183,21 @@ pub async fn usage_panel(org_id: String, query: PanelQuery) -> Result<PanelData,
     let range = DateRange::parse(query.range.as_deref(), query.from.as_deref(), query.to.as_deref(), &org.time_zone, now)
         .map_err(ssr::fail)?;
     let (from, to) = (range.start_ms(), range.end_ms());
-    let report = |from_ms: i64, to_ms: i64, group_by: Vec<GroupBy>| {
-        let q = UsageQuery { from_ms, to_ms, group_by, ..Default::default() };
+    // Every figure comes from the narrow rollups in one GROUP BY each
+    // (metering::analytics); the lifetime from the running totals.
+    let report = |from_ms: i64, to_ms: i64, group_by: Vec<GroupBy>, limit: Option<i64>| {
+        let q = UsageQuery { from_ms, to_ms, group_by, limit, ..Default::default() };
         let (db, tz, id) = (ctx.db.clone(), org.time_zone.clone(), org.id.clone());
-        async move { usage::usage(&db, &id, &tz, &q).await.map_err(ssr::fail) }
+        async move { usage::report(&db, &id, &tz, &q).await.map_err(ssr::fail) }
     };
     // Rollup buckets are hourly; an hour past "now" covers the current bucket.
-    let month = report(month_start_ms(&org.time_zone, now), now + 3_600_000, vec![]).await?;
-    let lifetime = report(0, now + 3_600_000, vec![]).await?;
-    let totals = report(from, to, vec![]).await?;
-    let by_day = report(from, to, vec![GroupBy::Day]).await?;
+    let month = report(month_start_ms(&org.time_zone, now), now + 3_600_000, vec![], None).await?.rows;
+    let lifetime = {
+        let mut conn = ctx.db.reader().acquire().await.map_err(|e| ssr::fail(e.into()))?;
+        tollbooth::metering::analytics::store::lifetime(&mut conn, &org.id).await.map_err(ssr::fail)?
+    };
+    let totals = report(from, to, vec![], None).await?.rows;
+    let by_day = report(from, to, vec![GroupBy::Day], None).await?.rows;
 
     let mut daily: std::collections::HashMap<String, UsageRow> =
         by_day.into_iter().map(|r| (r.group.get("day").map(|d| d[..10.min(d.len())].to_string()).unwrap_or_default(), r)).collect();
@@ -208,6 +216,7 @@ pub async fn usage_panel(org_id: String, query: PanelQuery) -> Result<PanelData,
         })
         .collect();
 
+    let days = (to - from + 86_399_999) / 86_400_000;
     let mut breakdowns = Vec::new();
     for dim in Dimension::ALL {
         let g = match dim {
@@ -217,11 +226,19 @@ pub async fn usage_panel(org_id: String, query: PanelQuery) -> Result<PanelData,
             Dimension::Feature => GroupBy::Feature,
             Dimension::Session => GroupBy::Session,
         };
-        let mut rows = report(from, to, vec![g]).await?;
-        rows.sort_by_key(|r| (std::cmp::Reverse(nanos(&r.cost_usd)), std::cmp::Reverse(r.events)));
-        let more = rows.len().saturating_sub(BREAKDOWN_ROWS);
-        let rows = rows.into_iter().take(BREAKDOWN_ROWS).map(|r| breakdown_row(g.name(), r)).collect();
-        breakdowns.push(Breakdown { dimension: dim, rows, more });
+        // Users and sessions are as many groups as active users or
+        // sessions: past the cap the panel says so instead of reading them.
+        let wide = matches!(dim, Dimension::User | Dimension::Session);
+        let cap = tollbooth::metering::analytics::WIDE_MAX_DAYS;
+        if wide && days > cap {
+            let unavailable = Some(format!("Shown for ranges of up to {cap} days: pick a shorter range to see each {}.", dim.label().to_lowercase()));
+            breakdowns.push(Breakdown { dimension: dim, rows: vec![], more: 0, unavailable });
+            continue;
+        }
+        let r = report(from, to, vec![g], Some(BREAKDOWN_ROWS as i64)).await?;
+        let more = (r.groups as usize).saturating_sub(r.rows.len());
+        let rows = r.rows.into_iter().map(|row| breakdown_row(g.name(), row)).collect();
+        breakdowns.push(Breakdown { dimension: dim, rows, more, unavailable: None });
     }
 
     let blank = |s: &Option<String>| s.as_ref().map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
@@ -241,7 +258,7 @@ pub async fn usage_panel(org_id: String, query: PanelQuery) -> Result<PanelData,
     Ok(PanelData {
         time_zone: org.time_zone.clone(),
         month: month.first().map(totals_of).unwrap_or_else(empty_totals),
-        lifetime_cost_usd: lifetime.first().map(|r| r.cost_usd.clone()).unwrap_or_else(zero_usd),
+        lifetime_cost_usd: tollbooth::pricing::NanoUsd::from_nanos(lifetime.cost_nano).to_usd_string(),
         range: RangeView {
             key: range.kind.key().to_string(),
             from_date: range.from.format("%Y-%m-%d").to_string(),

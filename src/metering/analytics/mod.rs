@@ -29,7 +29,7 @@ mod plan;
 pub mod store;
 
 pub use fold::Rollup;
-pub use plan::{query, Filter, Group, Query, TimeGrain, WIDE_MAX_DAYS, RAW_MAX_DAYS};
+pub use plan::{bucket_case, query, Answer, Filter, Group, Line, Query, TimeGrain, RAW_MAX_DAYS, WIDE_MAX_DAYS};
 
 use crate::metering::{CallStatus, NewEvent};
 use crate::metering::rollup::{quantile, LATENCY_BOUNDS_MS};
@@ -109,7 +109,7 @@ pub(crate) const SUM_COLUMNS: [&str; 14] = [
 ];
 
 /// The histogram columns: `lat_00` … `lat_27`.
-pub(crate) fn latency_columns() -> impl Iterator<Item = String> {
+pub fn latency_columns() -> impl Iterator<Item = String> {
     (0..LATENCY_BUCKETS).map(|i| format!("lat_{i:02}"))
 }
 

@@ -191,7 +191,7 @@ fn boundaries(tz: Tz, grain: TimeGrain, from: i64, to: i64) -> Vec<i64> {
 /// `CASE` mapping `col` to the greatest boundary ≤ it, as a balanced tree
 /// of comparisons (log₂ of the boundaries per row, not one per boundary).
 /// Boundaries are our own integers, written as literals.
-fn bucket_case(col: &str, b: &[i64]) -> String {
+pub fn bucket_case(col: &str, b: &[i64]) -> String {
     match b.len() {
         0 => "0".into(),
         1 => b[0].to_string(),
