@@ -16,6 +16,7 @@ pub mod orgs;
 pub mod plans;
 pub mod pricing;
 pub mod projects;
+pub mod providers;
 pub mod quota;
 pub mod recommendations;
 

@@ -79,11 +79,13 @@ pub fn App() -> impl IntoView {
                         <Route path=path!("billing") view=BillingPage ssr=SsrMode::Async />
                         <Route path=path!("budgets") view=BudgetsPage ssr=SsrMode::Async />
                         <Route path=path!("budgets/:id") view=BudgetPage ssr=SsrMode::Async />
+                        <Route path=path!("connect") view=ConnectPage ssr=SsrMode::Async />
                         <Route path=path!("invoices/:id") view=InvoicePage ssr=SsrMode::Async />
                         <Route path=path!("keys") view=KeysPage ssr=SsrMode::Async />
                         <Route path=path!("members") view=MembersPage ssr=SsrMode::Async />
                         <Route path=path!("plans") view=PlansPage ssr=SsrMode::Async />
                         <Route path=path!("projects") view=ProjectsPage ssr=SsrMode::Async />
+                        <Route path=path!("providers") view=ProvidersPage ssr=SsrMode::Async />
                         <Route path=path!("recommendations") view=RecommendationsPage ssr=SsrMode::Async />
                         <Route path=path!("settings") view=SettingsPage ssr=SsrMode::Async />
                     </ParentRoute>

@@ -11,6 +11,7 @@ pub mod egress_dns;
 pub mod health;
 pub mod llm_double;
 pub mod notify;
+pub mod provider_setup;
 pub mod request_log;
 pub mod seed;
 pub mod server_fn_status;

@@ -75,7 +75,8 @@ impl Application {
         if !billing.configured() {
             tracing::info!("STRIPE_SECRET_KEY not set: payments are not configured (platform admins change plans by hand)");
         }
-        let router = router(db.clone(), &config, addr, billing.clone(), trusted);
+        let providers = crate::provider_setup::from_config(&config, &db).await?;
+        let router = router(db.clone(), &config, addr, billing.clone(), trusted, providers);
         let notifier = crate::notify::Notifier::from_config(&config)?;
         if !notifier.smtp_configured() {
             tracing::info!("SMTP_URL not set: alert mail is kept in the outbox (Admin → Outbox)");
@@ -138,7 +139,14 @@ fn billing_from(config: &Config) -> anyhow::Result<tollbooth::billing::Billing> 
     Ok(tollbooth::billing::Billing::new(stripe, config.stripe_webhook_secret.as_ref().map(|s| s.expose().to_string()), settings))
 }
 
-fn router(db: Db, config: &Config, addr: SocketAddr, billing: tollbooth::billing::Billing, trusted: crate::client_ip::TrustedProxies) -> Router {
+fn router(
+    db: Db,
+    config: &Config,
+    addr: SocketAddr,
+    billing: tollbooth::billing::Billing,
+    trusted: crate::client_ip::TrustedProxies,
+    providers: tollbooth::providers::ProviderSettings,
+) -> Router {
     let site_root = std::path::Path::new(&config.site_root);
     let hash_file = crate::static_files::hash_file(site_root);
     let leptos_options = LeptosOptions::builder()
@@ -156,6 +164,7 @@ fn router(db: Db, config: &Config, addr: SocketAddr, billing: tollbooth::billing
         billing,
         signups_per_ip_per_hour: config.signups_per_ip_per_hour,
         egress: config.egress(),
+        providers,
     };
     let state = AppState { db: db.clone(), leptos_options, ctx: ctx.clone() };
 

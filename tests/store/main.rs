@@ -14,6 +14,7 @@ mod budgets;
 mod orgs;
 mod plans;
 mod prices;
+mod providers;
 mod quota;
 mod recommendations;
 mod retention;

@@ -16,6 +16,7 @@ mod llm_double_sdk;
 mod me;
 mod outbound;
 mod pages;
+mod providers;
 mod quota;
 mod recommendations;
 mod security;
