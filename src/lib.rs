@@ -20,6 +20,8 @@ pub mod quota;
 pub mod recommendations;
 
 #[cfg(feature = "ssr")]
+pub mod calendar;
+#[cfg(feature = "ssr")]
 pub mod clock;
 #[cfg(feature = "ssr")]
 pub mod date_range;

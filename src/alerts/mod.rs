@@ -1,8 +1,11 @@
 //! Alerts: budget thresholds, exhausted budgets, quota refusals, spend
-//! spikes, error rates and latency, and the notifications they send.
+//! spikes, error rates and latency, and the notifications they send. This
+//! module keeps the alert records, the activity checks, the settings, the
+//! webhooks and the outbox; budget enforcement itself is
+//! [`crate::budgets::enforce`]'s.
 //!
 //! Budget alerts are decided in the transaction that records the usage
-//! ([`watch`]): each budget's spend per period is a counter updated with the
+//! ([`crate::budgets::enforce`]): each budget's spend per period is a counter updated with the
 //! events, and a threshold fires when one batch moves that counter from below
 //! it to at or above it. Concurrent batches are ordered by the counter's row
 //! lock (PostgreSQL) or the single writer (SQLite), and an alert row is unique
@@ -17,8 +20,6 @@
 #[cfg(feature = "ssr")]
 pub mod activity;
 #[cfg(feature = "ssr")]
-pub mod banner;
-#[cfg(feature = "ssr")]
 pub mod outbox;
 #[cfg(feature = "ssr")]
 pub mod recipients;
@@ -26,8 +27,6 @@ pub mod recipients;
 mod service;
 #[cfg(feature = "ssr")]
 pub mod settings;
-#[cfg(feature = "ssr")]
-pub mod watch;
 #[cfg(feature = "ssr")]
 pub mod webhooks;
 #[cfg(feature = "ssr")]

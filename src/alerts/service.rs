@@ -100,7 +100,7 @@ const COLUMNS: &str = "id, kind, scope, scope_id, budget_id, period_start, perio
                        created_at, acknowledged_by, acknowledged_at";
 
 fn view_of(r: &sqlx::any::AnyRow, tz: chrono_tz::Tz) -> Result<AlertView> {
-    let local = |ms: i64| crate::quota::window::to_local_rfc3339(tz, ms);
+    let local = |ms: i64| crate::calendar::to_local_rfc3339(tz, ms);
     let kind: String = r.try_get("kind")?;
     let scope_id: String = r.try_get("scope_id")?;
     Ok(AlertView {
@@ -123,7 +123,7 @@ fn view_of(r: &sqlx::any::AnyRow, tz: chrono_tz::Tz) -> Result<AlertView> {
 async fn org_zone(conn: &mut AnyConnection, org_id: &str) -> Result<chrono_tz::Tz> {
     let tz: Option<String> =
         sqlx::query_scalar("SELECT time_zone FROM organizations WHERE id = $1").bind(org_id).fetch_optional(conn).await?;
-    Ok(crate::quota::window::zone(&tz.ok_or(Error::NotFound("organization"))?))
+    Ok(crate::calendar::zone(&tz.ok_or(Error::NotFound("organization"))?))
 }
 
 /// Largest page of alerts.

@@ -8,7 +8,7 @@ use super::{ActorKind, AuditEntryView, AuditFilter, Outcome};
 use crate::clock::{now_ms, to_rfc3339};
 use crate::db::{Db, Engine};
 use crate::ids::new_id;
-use crate::quota::window::{start_of_day, zone};
+use crate::calendar::{start_of_day, zone};
 use crate::{Error, Result};
 
 /// PostgreSQL advisory lock key serializing appends (the chain is one list).

@@ -17,7 +17,7 @@ use crate::audit;
 use crate::db::{Db, Engine};
 use crate::ids::is_valid_id;
 use crate::plans::{self, DEFAULT_PLAN};
-use crate::quota::window::zone;
+use crate::calendar::zone;
 use crate::{Error, Result};
 
 /// What became of an event.

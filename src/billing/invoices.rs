@@ -23,7 +23,7 @@ use crate::clock::to_rfc3339;
 use crate::db::Db;
 use crate::ids::{is_valid_id, new_id};
 use crate::plans::{self, Metric, OrgPlan, Period, PlanView};
-use crate::quota::window::{local_date, to_local_rfc3339, window, zone, Window};
+use crate::calendar::{local_date, to_local_rfc3339, window, zone, Window};
 use crate::{Error, Result};
 
 /// The billing period containing `at`.

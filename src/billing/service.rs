@@ -20,7 +20,7 @@ use super::{invoices, BillingOverview, ChangePreview, IncludedUsage, PlanChoice,
 use crate::db::Db;
 use crate::orgs::{OrgScope, Role};
 use crate::plans::{self, Metric, Period, PlanView, DEFAULT_PLAN, DEMO_PLAN};
-use crate::quota::window::{to_local_rfc3339, zone};
+use crate::calendar::{to_local_rfc3339, zone};
 use crate::signature::SignatureError;
 use crate::{Error, Result};
 

@@ -5,6 +5,10 @@
 //! at local midnight, a week on Monday, a month on the 1st. The forecast is
 //! linear: the period's spend so far, extended at the same rate to its end.
 
+#[cfg(feature = "ssr")]
+pub mod banner;
+#[cfg(feature = "ssr")]
+pub mod enforce;
 mod series;
 #[cfg(feature = "ssr")]
 mod service;

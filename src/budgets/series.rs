@@ -47,7 +47,7 @@ mod store {
     use crate::budgets::{get, period_window, Scope};
     use crate::db::Db;
     use crate::pricing::NanoUsd;
-    use crate::quota::window::{local_date, zone};
+    use crate::calendar::{local_date, zone};
     use crate::Result;
 
     /// Events are summed per quarter hour (milliseconds), then folded into days.

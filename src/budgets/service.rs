@@ -10,7 +10,7 @@ use crate::clock::now_ms;
 use crate::db::Db;
 use crate::ids::{is_valid_id, new_id};
 use crate::pricing::NanoUsd;
-use crate::quota::window::{local_date, start_of_day, zone, Window};
+use crate::calendar::{local_date, start_of_day, zone, Window};
 use crate::{Error, Result};
 
 /// Most budgets one organization may have.
@@ -128,12 +128,12 @@ pub async fn create(db: &Db, org_id: &str, input: &BudgetInput, by: &By) -> Resu
     .execute(&mut *tx)
     .await?;
     // Its spend counter starts from what the period has already spent.
-    crate::alerts::watch::reset(&mut tx, org_id, &id, now).await?;
+    super::enforce::reset(&mut tx, org_id, &id, now).await?;
     let view = get_in(&mut tx, org_id, &id).await?;
     let entry = by.entry(Some(org_id), "budget.create", Some(&id)).details(json!({ "budget": audited(&view) }));
     audit::record_in(&mut tx, db.engine, &entry).await?;
     tx.commit().await?;
-    crate::alerts::watch::forget(org_id);
+    super::enforce::forget(org_id);
     Ok(view)
 }
 
@@ -165,12 +165,12 @@ pub async fn update(db: &Db, org_id: &str, id: &str, input: &BudgetInput, by: &B
         return Err(Error::NotFound("budget"));
     }
     // The scope or period may have changed: count again from the usage.
-    crate::alerts::watch::reset(&mut tx, org_id, id, now_ms()).await?;
+    super::enforce::reset(&mut tx, org_id, id, now_ms()).await?;
     let view = get_in(&mut tx, org_id, id).await?;
     let entry = by.entry(Some(org_id), "budget.update", Some(id)).details(json!({ "before": audited(&before), "after": audited(&view) }));
     audit::record_in(&mut tx, db.engine, &entry).await?;
     tx.commit().await?;
-    crate::alerts::watch::forget(org_id);
+    super::enforce::forget(org_id);
     Ok(view)
 }
 
@@ -182,7 +182,7 @@ pub async fn delete(db: &Db, org_id: &str, id: &str, by: &By) -> Result<()> {
     let entry = by.entry(Some(org_id), "budget.delete", Some(id)).details(json!({ "budget": audited(&before) }));
     audit::record_in(&mut tx, db.engine, &entry).await?;
     tx.commit().await?;
-    crate::alerts::watch::forget(org_id);
+    super::enforce::forget(org_id);
     Ok(())
 }
 
@@ -228,7 +228,7 @@ pub async fn status(db: &Db, org_id: &str, id: &str) -> Result<BudgetStatus> {
     let w = period_window(tz, b.period, now);
     let spent = spend(&mut conn, org_id, b.scope, b.scope_id.as_deref().unwrap_or_default(), w).await?;
     let (projected, exceeds_at) = forecast(spent, amount, w.start_ms, now, w.end_ms);
-    let local = |ms| crate::quota::window::to_local_rfc3339(tz, ms);
+    let local = |ms| crate::calendar::to_local_rfc3339(tz, ms);
     Ok(BudgetStatus {
         budget_id: b.id,
         period_start: local(w.start_ms),

@@ -13,7 +13,8 @@ use crate::ids::new_id;
 use crate::pricing::cache;
 use crate::pricing::store::{in_force, PriceRow};
 use crate::pricing::{cost, NanoUsd};
-use crate::alerts::{self, watch::Spend};
+use crate::alerts;
+use crate::budgets::enforce::{self, Spend};
 use crate::quota::{self, counters::DayUnits};
 use crate::{Error, Result};
 
@@ -161,7 +162,7 @@ pub async fn record(db: &Db, sender: &Sender, events: Vec<ParsedEvent>, settle: 
         }
         // Usage per local day of the organization, for the quota counters.
         let tz_name = org_time_zone(&mut tx, &sender.org_id).await?;
-        let tz = quota::window::zone(&tz_name);
+        let tz = crate::calendar::zone(&tz_name);
         let mut days = DayUnits::default();
         for (item, c) in items.iter().zip(&costs) {
             if let (false, Ok(c)) = (stored.contains_key(&item.id), c) {
@@ -193,7 +194,7 @@ pub async fn record(db: &Db, sender: &Sender, events: Vec<ParsedEvent>, settle: 
                 api_key_id: sender.api_key_id.as_deref(),
             })
             .collect();
-        alerts::watch::on_usage(&mut tx, &sender.org_id, &tz_name, &spends, now_ms()).await?;
+        enforce::on_usage(&mut tx, &sender.org_id, &tz_name, &spends, now_ms()).await?;
         if cache::version(&mut tx).await? != version {
             tx.rollback().await?;
             continue;
@@ -207,7 +208,7 @@ pub async fn record(db: &Db, sender: &Sender, events: Vec<ParsedEvent>, settle: 
             return Err(e.into());
         }
         if !rows.is_empty() {
-            alerts::watch::forget(&sender.org_id);
+            enforce::forget(&sender.org_id);
             alerts::activity::after_commit(db, &sender.org_id, now_ms()).await;
         }
 

@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 use chrono_tz::Tz;
 use sqlx::{AnyConnection, Row};
 
-use super::window::{day_start, window};
+use crate::calendar::{day_start, window};
 use super::Units;
 use crate::db::{values_rows, Engine};
 use crate::metering::NewEvent;

@@ -31,7 +31,7 @@ use tokio::sync::{mpsc, oneshot, OnceCell};
 use super::counters::DayUnits;
 use super::rules::Tally;
 use super::store::{self, NewReservation};
-use super::window::{window, zone, Window};
+use crate::calendar::{window, zone, Window};
 use super::Units;
 use crate::db::{Db, Engine};
 use crate::plans::{OrgPlan, Period};

@@ -8,12 +8,12 @@ use serde_json::json;
 
 use super::rules::{self, Ask, Decision, Tally};
 use super::store::{self, NewReservation};
-use super::window::zone;
+use crate::calendar::zone;
 use super::{resources, QuotaStatus, StatusLine, Units};
 use crate::clock::{now_ms, to_rfc3339};
 use crate::db::{Db, Engine};
 use crate::error::Refusal;
-pub use crate::alerts::watch::Subject;
+pub use crate::budgets::enforce::Subject;
 use crate::ids::{is_valid_id, new_id};
 use crate::metering::{self, EventResult, ParsedEvent, Recorded, Sender};
 use crate::plans::{Metric, OrgPlan, Period};
@@ -142,7 +142,7 @@ pub async fn check_for(db: &Db, org_id: &str, who: &Subject, asks: &[Ask]) -> Re
         }
         Engine::Postgres => {
             let mut conn = db.reader().acquire().await?;
-            if let Some(r) = crate::alerts::watch::paused_in(&mut conn, org_id, who, now).await? {
+            if let Some(r) = crate::budgets::enforce::paused_in(&mut conn, org_id, who, now).await? {
                 db.refusals().note(org_id, &r, now);
                 return Err(Error::LimitReached(Box::new(r)));
             }
@@ -158,7 +158,7 @@ pub async fn check_for(db: &Db, org_id: &str, who: &Subject, asks: &[Ask]) -> Re
 
 /// Refuses when a budget with the pause action covering `who` is exhausted.
 async fn refuse_if_paused(db: &Db, org_id: &str, who: &Subject, now: i64) -> Result<()> {
-    match crate::alerts::watch::paused(db, org_id, who, now).await? {
+    match crate::budgets::enforce::paused(db, org_id, who, now).await? {
         Some(refusal) => Err(Error::LimitReached(Box::new(refusal))),
         None => Ok(()),
     }
@@ -326,7 +326,7 @@ async fn reserve_in_database(
     // The organization's row lock makes check-and-reserve one step for every
     // process sharing the database.
     resources::lock_org(&mut tx, db.engine, &row.org_id).await?;
-    if let Some(r) = crate::alerts::watch::paused_in(&mut tx, &row.org_id, who, now).await? {
+    if let Some(r) = crate::budgets::enforce::paused_in(&mut tx, &row.org_id, who, now).await? {
         return Err(Failed(Error::LimitReached(Box::new(r))));
     }
     let (plan, tz, tally) = stored_tally(&mut tx, &row.org_id, now).await?;
@@ -493,7 +493,7 @@ pub async fn status(db: &Db, org_id: &str) -> Result<QuotaStatus> {
             (Period::Month, Some(i)) => (month[i], reserved[i]),
             _ => (resources::count(&mut conn, org_id, limit.metric).await?, 0),
         };
-        let reset = (limit.period != Period::Total).then(|| super::window::window(tz, limit.period, now).end_ms);
+        let reset = (limit.period != Period::Total).then(|| crate::calendar::window(tz, limit.period, now).end_ms);
         lines.push(StatusLine {
             metric: limit.metric,
             period: limit.period,
@@ -501,7 +501,7 @@ pub async fn status(db: &Db, org_id: &str) -> Result<QuotaStatus> {
             hard: limit.hard,
             used,
             reserved,
-            reset_at: reset.map(|r| super::window::to_local_rfc3339(tz, r)),
+            reset_at: reset.map(|r| crate::calendar::to_local_rfc3339(tz, r)),
             overridden: l.overridden.is_some(),
         });
     }

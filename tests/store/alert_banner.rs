@@ -1,5 +1,5 @@
 use serde_json::json;
-use tollbooth::alerts::banner::{budget_banners, budget_banners_at};
+use tollbooth::budgets::banner::{budget_banners, budget_banners_at};
 use tollbooth::budgets::{self, BudgetInput};
 use tollbooth::clock::now_ms;
 use tollbooth::db::Db;

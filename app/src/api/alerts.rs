@@ -13,7 +13,9 @@ use crate::error::AppError;
 #[cfg(feature = "ssr")]
 use crate::ssr;
 #[cfg(feature = "ssr")]
-use tollbooth::alerts::{self, banner, outbox, settings, webhooks};
+use tollbooth::alerts::{self, outbox, settings, webhooks};
+#[cfg(feature = "ssr")]
+use tollbooth::budgets::banner;
 #[cfg(feature = "ssr")]
 use tollbooth::orgs::Role;
 

@@ -6,11 +6,11 @@
 
 use sqlx::Row;
 
-use crate::budgets::percent;
+use super::percent;
 use crate::clock::now_ms;
 use crate::db::Db;
 use crate::pricing::NanoUsd;
-use crate::quota::window::{to_local_rfc3339, zone};
+use crate::calendar::{to_local_rfc3339, zone};
 use crate::Result;
 
 /// Share of a budget (percent) from which the banner shows it.

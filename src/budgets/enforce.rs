@@ -9,12 +9,12 @@ use std::sync::{Arc, LazyLock, Mutex};
 use serde_json::json;
 use sqlx::{AnyConnection, Row};
 
-use super::{crossed, AlertKind, NewAlert};
+use super::{percent, period_window, Action, BudgetPeriod, Scope};
+use crate::alerts::{crossed, AlertKind, NewAlert};
 use crate::db::{Db, Engine};
-use crate::budgets::{percent, period_window, Action, BudgetPeriod, Scope};
 use crate::error::Refusal;
 use crate::pricing::NanoUsd;
-use crate::quota::window::{to_local_rfc3339, zone};
+use crate::calendar::{to_local_rfc3339, zone};
 use crate::{Error, Result};
 
 /// The cost of one recorded event and who it belongs to.
@@ -143,7 +143,7 @@ pub async fn on_usage(conn: &mut AnyConnection, org_id: &str, tz_name: &str, spe
                 threshold: format!("{t}% of ${amount}"),
                 message,
             };
-            super::fire(conn, org_id, &alert, now).await?;
+            crate::alerts::fire(conn, org_id, &alert, now).await?;
         }
     }
     Ok(())
@@ -165,7 +165,7 @@ async fn add(conn: &mut AnyConnection, org_id: &str, b: &Watched, start: i64, en
     if let Some(v) = updated {
         return Ok(v);
     }
-    let seed = crate::budgets::spend(conn, org_id, b.scope, &b.scope_id, crate::quota::window::Window { start_ms: start, end_ms: end }).await?;
+    let seed = super::spend(conn, org_id, b.scope, &b.scope_id, crate::calendar::Window { start_ms: start, end_ms: end }).await?;
     Ok(sqlx::query_scalar(
         "INSERT INTO budget_spend (budget_id, period_start, period_end, org_id, spent_nanos) VALUES ($1, $2, $3, $4, $5) \
          ON CONFLICT (budget_id, period_start) DO UPDATE SET spent_nanos = budget_spend.spent_nanos + $6 RETURNING spent_nanos",
@@ -194,7 +194,7 @@ pub async fn reset(conn: &mut AnyConnection, org_id: &str, budget_id: &str, now:
     .await?;
     let b = Watched::of(&row)?;
     let w = period_window(zone(&row.try_get::<String, _>("time_zone")?), b.period, now);
-    let seed = crate::budgets::spend(conn, org_id, b.scope, &b.scope_id, w).await?;
+    let seed = super::spend(conn, org_id, b.scope, &b.scope_id, w).await?;
     sqlx::query("INSERT INTO budget_spend (budget_id, period_start, period_end, org_id, spent_nanos) VALUES ($1, $2, $3, $4, $5)")
         .bind(budget_id)
         .bind(w.start_ms)
