@@ -5,12 +5,14 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use chrono::{Datelike, NaiveDate, TimeZone, Utc};
-use sqlx::Row;
 
 use super::{AdminSummary, Bucket, Consumer, Figure, FlaggedOrg, TenantRow, UnpricedSeen, UsageMetric, UsagePoint, UsageReport};
 use crate::audit::{self, AuditFilter};
 use crate::clock::{now_ms, to_rfc3339};
+use crate::alerts;
 use crate::db::Db;
+use crate::metering::{self, store::rollups};
+use crate::orgs;
 use crate::pricing::NanoUsd;
 use crate::{Error, Result};
 
@@ -68,31 +70,22 @@ struct Day {
 
 /// Daily rollups in `[from, to)`, summed per (organization, UTC day start).
 async fn daily(db: &Db, org_id: Option<&str>, from_ms: i64, to_ms: i64) -> Result<Vec<(String, i64, Day)>> {
-    let rows = sqlx::query(
-        "SELECT org_id, bucket_start, requests, errors, input_tokens, output_tokens, cost_nano, latency_count, latency_sum_ms \
-         FROM usage_rollups WHERE grain = 'day' AND bucket_start >= $1 AND bucket_start < $2 AND ($3 = '' OR org_id = $3)",
-    )
-    .bind(from_ms)
-    .bind(to_ms)
-    .bind(org_id.unwrap_or_default())
-    .fetch_all(db.reader())
-    .await?;
+    let rows = rollups::daily_rows(&mut *db.reader().acquire().await?, org_id, from_ms, to_ms).await?;
     let mut acc: HashMap<(String, i64), Day> = HashMap::new();
-    for r in &rows {
-        let d = acc.entry((r.try_get("org_id")?, r.try_get("bucket_start")?)).or_default();
-        d.requests += r.try_get::<i64, _>("requests")?;
-        d.errors += r.try_get::<i64, _>("errors")?;
-        d.tokens += r.try_get::<i64, _>("input_tokens")? + r.try_get::<i64, _>("output_tokens")?;
-        d.cost += r.try_get::<i64, _>("cost_nano")?;
-        d.latency_count += r.try_get::<i64, _>("latency_count")?;
-        d.latency_sum += r.try_get::<i64, _>("latency_sum_ms")?;
+    for (org, bucket, r) in rows {
+        let d = acc.entry((org, bucket)).or_default();
+        d.requests += r.requests;
+        d.errors += r.errors;
+        d.tokens += r.input_tokens + r.output_tokens;
+        d.cost += r.cost_nano;
+        d.latency_count += r.latency_count;
+        d.latency_sum += r.latency_sum_ms;
     }
     Ok(acc.into_iter().map(|((o, b), d)| (o, b, d)).collect())
 }
 
 async fn org_names(db: &Db) -> Result<HashMap<String, String>> {
-    let rows = sqlx::query("SELECT id, name FROM organizations").fetch_all(db.reader()).await?;
-    rows.iter().map(|r| Ok((r.try_get("id")?, r.try_get("name")?))).collect()
+    Ok(orgs::store::names(&mut *db.reader().acquire().await?).await?.into_iter().collect())
 }
 
 fn top(per_org: &HashMap<String, (i64, i64)>, names: &HashMap<String, String>, by_cost: bool, n: usize) -> Vec<Consumer> {
@@ -114,35 +107,26 @@ fn top(per_org: &HashMap<String, (i64, i64)>, names: &HashMap<String, String>, b
 pub async fn tenants(db: &Db, search: &str) -> Result<Vec<TenantRow>> {
     let now = now_ms();
     let month_start = ms_of(day_of(now).with_day(1).unwrap_or_else(|| day_of(now)));
-    let rows = sqlx::query(
-        "SELECT o.id, o.name, o.created_at, o.plan_code, o.suspended_at, o.suspended_reason, \
-         (SELECT COUNT(*) FROM memberships m WHERE m.org_id = o.id) AS members \
-         FROM organizations o ORDER BY o.created_at DESC, o.id",
-    )
-    .fetch_all(db.reader())
-    .await?;
+    let rows = orgs::store::tenants(&mut *db.reader().acquire().await?).await?;
     let mut cost: HashMap<String, i64> = HashMap::new();
     for (org, _, d) in daily(db, None, month_start, now + DAY_MS).await? {
         *cost.entry(org).or_default() += d.cost;
     }
     let needle = search.trim().to_lowercase();
     let mut out = Vec::new();
-    for r in &rows {
-        let id: String = r.try_get("id")?;
-        let name: String = r.try_get("name")?;
-        if !needle.is_empty() && !name.to_lowercase().contains(&needle) && !id.to_lowercase().contains(&needle) {
+    for r in rows {
+        if !needle.is_empty() && !r.name.to_lowercase().contains(&needle) && !r.id.to_lowercase().contains(&needle) {
             continue;
         }
-        let suspended: Option<i64> = r.try_get("suspended_at")?;
         out.push(TenantRow {
-            month_cost_usd: usd(cost.get(&id).copied().unwrap_or(0)),
-            id,
-            name,
-            plan: r.try_get("plan_code")?,
-            status: if suspended.is_some() { "suspended" } else { "active" }.into(),
-            suspended_reason: r.try_get("suspended_reason")?,
-            created_at: to_rfc3339(r.try_get("created_at")?),
-            members: r.try_get("members")?,
+            month_cost_usd: usd(cost.get(&r.id).copied().unwrap_or(0)),
+            id: r.id,
+            name: r.name,
+            plan: r.plan_code,
+            status: if r.suspended_at.is_some() { "suspended" } else { "active" }.into(),
+            suspended_reason: r.suspended_reason,
+            created_at: to_rfc3339(r.created_at),
+            members: r.members,
         });
     }
     Ok(out)
@@ -254,13 +238,8 @@ pub async fn summary(db: &Db, from_ms: i64, to_ms: i64, bucket: Bucket) -> Resul
         o.0 += d.tokens;
         o.1 += d.cost;
     }
-    let hist_rows = sqlx::query("SELECT bucket_start, le_ms, n FROM latency_histogram WHERE grain = 'day' AND bucket_start >= $1 AND bucket_start < $2")
-        .bind(from_ms)
-        .bind(to_ms)
-        .fetch_all(db.reader())
-        .await?;
-    for r in &hist_rows {
-        let (b, le, n): (i64, i64, i64) = (r.try_get("bucket_start")?, r.try_get("le_ms")?, r.try_get("n")?);
+    let hist_rows = rollups::daily_latency(&mut *db.reader().acquire().await?, from_ms, to_ms).await?;
+    for (b, le, n) in hist_rows {
         *per.entry(bucket_start(bucket, day_of(b))).or_default().hist.entry(le).or_default() += n;
         *all.hist.entry(le).or_default() += n;
     }
@@ -270,7 +249,7 @@ pub async fn summary(db: &Db, from_ms: i64, to_ms: i64, bucket: Bucket) -> Resul
     };
     let avg = |d: &Day| (d.latency_count > 0).then(|| (d.latency_sum / d.latency_count).to_string());
 
-    let created: Vec<i64> = sqlx::query_scalar("SELECT created_at FROM organizations").fetch_all(db.reader()).await?;
+    let created = orgs::store::creation_times(&mut *db.reader().acquire().await?).await?;
     let existing_at = |end: i64| created.iter().filter(|c| **c < end).count().to_string();
     let series = |f: &dyn Fn(&NaiveDate, &B) -> Option<String>| per.iter().map(|(k, b)| (k.to_string(), f(k, b))).collect::<Vec<_>>();
     let bucket_end = |k: &NaiveDate| {
@@ -284,49 +263,27 @@ pub async fn summary(db: &Db, from_ms: i64, to_ms: i64, bucket: Bucket) -> Resul
 
     let names_ref = &names;
     let flagged = |kind: &'static str| async move {
-        let rows = sqlx::query(
-            "SELECT org_id, COUNT(*) AS n, MAX(created_at) AS last_at FROM alerts WHERE kind = $1 AND created_at >= $2 AND created_at < $3 \
-             GROUP BY org_id ORDER BY MAX(created_at) DESC",
-        )
-        .bind(kind)
-        .bind(from_ms)
-        .bind(to_ms)
-        .fetch_all(db.reader())
-        .await?;
-        rows.iter()
-            .map(|r| {
-                let org_id: String = r.try_get("org_id")?;
-                Ok(FlaggedOrg {
-                    org_name: names_ref.get(&org_id).cloned().unwrap_or_default(),
-                    org_id,
-                    kind: kind.to_string(),
-                    alerts: r.try_get("n")?,
-                    last_at: to_rfc3339(r.try_get("last_at")?),
-                })
+        let rows = alerts::store::orgs_with(&mut *db.reader().acquire().await?, kind, from_ms, to_ms).await?;
+        let rows = rows
+            .into_iter()
+            .map(|(org_id, alerts, last_at)| FlaggedOrg {
+                org_name: names_ref.get(&org_id).cloned().unwrap_or_default(),
+                org_id,
+                kind: kind.to_string(),
+                alerts,
+                last_at: to_rfc3339(last_at),
             })
-            .collect::<Result<Vec<_>>>()
+            .collect::<Vec<_>>();
+        Ok::<_, Error>(rows)
     };
     let over_quota = flagged("quota_exceeded").await?;
     let over_budget = flagged("budget_exhausted").await?;
 
-    let unpriced = sqlx::query(
-        "SELECT model, COUNT(*) AS events, COUNT(DISTINCT org_id) AS orgs, MAX(ts) AS last_seen FROM usage_events \
-         WHERE cost_nano IS NULL AND ts >= $1 AND ts < $2 GROUP BY model ORDER BY COUNT(*) DESC, model LIMIT 100",
-    )
-    .bind(from_ms)
-    .bind(to_ms)
-    .fetch_all(db.reader())
-    .await?
-    .iter()
-    .map(|r| {
-        Ok(UnpricedSeen {
-            model: r.try_get("model")?,
-            events: r.try_get("events")?,
-            organizations: r.try_get("orgs")?,
-            last_seen: to_rfc3339(r.try_get("last_seen")?),
-        })
-    })
-    .collect::<Result<Vec<_>>>()?;
+    let unpriced = metering::store::unpriced_between(&mut *db.reader().acquire().await?, from_ms, to_ms)
+        .await?
+        .into_iter()
+        .map(|(model, events, organizations, last_seen)| UnpricedSeen { model, events, organizations, last_seen: to_rfc3339(last_seen) })
+        .collect::<Vec<_>>();
 
     let mut recent_failures = audit::list(db, None, &AuditFilter { result: "failure".into(), ..Default::default() }, "UTC", 20).await?;
     recent_failures.extend(audit::list(db, None, &AuditFilter { result: "denied".into(), ..Default::default() }, "UTC", 20).await?);

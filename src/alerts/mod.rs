@@ -28,6 +28,8 @@ mod service;
 #[cfg(feature = "ssr")]
 pub mod settings;
 #[cfg(feature = "ssr")]
+pub(crate) mod store;
+#[cfg(feature = "ssr")]
 pub mod webhooks;
 #[cfg(feature = "ssr")]
 pub use service::*;

@@ -12,6 +12,8 @@ pub mod enforce;
 mod series;
 #[cfg(feature = "ssr")]
 mod service;
+#[cfg(feature = "ssr")]
+pub(crate) mod store;
 pub use series::*;
 #[cfg(feature = "ssr")]
 pub use service::*;

@@ -7,7 +7,7 @@ pub mod rollup;
 pub mod unpriced;
 pub mod usage;
 mod service;
-mod store;
+pub(crate) mod store;
 
 pub use event::{parse_batch, parse_event, parse_event_json, parse_raw_batch, CallStatus, NewEvent, ParsedEvent, Rejected};
 pub use service::*;

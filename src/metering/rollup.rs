@@ -9,8 +9,9 @@ use std::collections::HashMap;
 
 use sqlx::AnyConnection;
 
+use super::store::rollups::{self, Dims};
 use super::{CallStatus, NewEvent};
-use crate::db::{values_rows, Engine};
+use crate::db::Engine;
 use crate::Result;
 
 const HOUR_MS: i64 = 3_600_000;
@@ -153,9 +154,6 @@ const SUM_COLUMNS: [&str; 14] = [
     "latency_sum_ms",
 ];
 
-/// Rows per multi-row upsert (SQLite allows 32,766 parameters per statement).
-const CHUNK: usize = 200;
-
 /// Accumulates a batch's events before writing.
 #[derive(Debug, Default)]
 pub struct Rollup<'a> {
@@ -192,57 +190,29 @@ impl<'a> Rollup<'a> {
         let mut rows: Vec<(Key<'a>, Sums)> = self.rows.into_iter().collect();
         rows.sort_unstable_by(|a, b| a.0.cmp(&b.0));
         let (session, usage): (Vec<_>, Vec<_>) = rows.into_iter().partition(|(k, _)| k.grain == Grain::SessionHour);
-        upsert_sums(conn, engine, org_id, "usage_rollups", "grain", &usage, |k| k.grain.name()).await?;
-        upsert_sums(conn, engine, org_id, "session_rollups", "session_id", &session, |k| k.session_id).await?;
+        let stored = |rows: &[(Key<'a>, Sums)], value: fn(&Key<'a>) -> &'a str| -> Vec<(&'a str, Dims<'a>, [i64; 14])> {
+            rows.iter()
+                .map(|(k, s)| {
+                    let dims = Dims {
+                        bucket_start: k.bucket_start,
+                        model: k.model,
+                        provider: k.provider,
+                        user_id: k.user_id,
+                        project_id: k.project_id,
+                        feature: k.feature,
+                    };
+                    (value(k), dims, s.values())
+                })
+                .collect()
+        };
+        let usage = stored(&usage, |k| k.grain.name());
+        let session = stored(&session, |k| k.session_id);
+        rollups::upsert_sums(conn, engine, org_id, "usage_rollups", "grain", &SUM_COLUMNS, &usage).await?;
+        rollups::upsert_sums(conn, engine, org_id, "session_rollups", "session_id", &SUM_COLUMNS, &session).await?;
         let mut latency: Vec<_> = self.latency.into_iter().collect();
         latency.sort_unstable();
-        for chunk in latency.chunks(CHUNK) {
-            let sql = format!(
-                "INSERT INTO latency_histogram (org_id, grain, bucket_start, model, le_ms, n) VALUES {} \
-                 ON CONFLICT (org_id, grain, bucket_start, model, le_ms) DO UPDATE SET n = latency_histogram.n + excluded.n",
-                values_rows(engine, chunk.len(), 6)
-            );
-            let mut q = sqlx::query(&sql);
-            for ((grain, bucket_start, model, le), n) in chunk {
-                q = q.bind(org_id).bind(*grain).bind(*bucket_start).bind(*model).bind(*le).bind(*n);
-            }
-            q.execute(&mut *conn).await?;
-        }
-        Ok(())
+        rollups::add_latency(conn, engine, org_id, &latency).await
     }
-}
-
-/// Adds `rows` to `table` with multi-row upserts. The two rollup tables share
-/// their dimensions and sums and differ in one key column: `usage_rollups`
-/// has the grain, `session_rollups` the session.
-async fn upsert_sums<'a>(
-    conn: &mut AnyConnection,
-    engine: Engine,
-    org_id: &str,
-    table: &str,
-    column: &str,
-    rows: &[(Key<'a>, Sums)],
-    value: impl Fn(&Key<'a>) -> &'a str,
-) -> Result<()> {
-    let keys = format!("org_id, {column}, bucket_start, model, provider, user_id, project_id, feature");
-    let updates = SUM_COLUMNS.iter().map(|c| format!("{c} = {table}.{c} + excluded.{c}")).collect::<Vec<_>>().join(", ");
-    for chunk in rows.chunks(CHUNK) {
-        let sql = format!(
-            "INSERT INTO {table} ({keys}, {}) VALUES {} ON CONFLICT ({keys}) DO UPDATE SET {updates}",
-            SUM_COLUMNS.join(", "),
-            values_rows(engine, chunk.len(), 8 + SUM_COLUMNS.len()),
-        );
-        let mut q = sqlx::query(&sql);
-        for (k, s) in chunk {
-            q = q.bind(org_id).bind(value(k)).bind(k.bucket_start).bind(k.model).bind(k.provider);
-            q = q.bind(k.user_id).bind(k.project_id).bind(k.feature);
-            for v in s.values() {
-                q = q.bind(v);
-            }
-        }
-        q.execute(&mut *conn).await?;
-    }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -275,7 +275,6 @@ fn price<'h>(event: &NewEvent, history: &'h [PriceRow]) -> Result<Option<(i64, &
 
 /// The organization's time zone, read in the writing transaction.
 async fn org_time_zone(conn: &mut sqlx::AnyConnection, org_id: &str) -> Result<String> {
-    let tz: Option<String> =
-        sqlx::query_scalar("SELECT time_zone FROM organizations WHERE id = $1").bind(org_id).fetch_optional(conn).await?;
+    let tz = crate::orgs::store::time_zone(conn, org_id).await?;
     tz.ok_or(Error::NotFound("organization"))
 }

@@ -2,7 +2,6 @@
 //! platform admins so that a missing price is fixed, never silently $0.
 
 use serde::Serialize;
-use sqlx::Row;
 
 use crate::db::Db;
 use crate::Result;
@@ -18,21 +17,5 @@ pub struct UnpricedModel {
 
 /// Unpriced models of one organization, or of the whole platform (`None`).
 pub async fn unpriced_models(db: &Db, org_id: Option<&str>) -> Result<Vec<UnpricedModel>> {
-    let rows = sqlx::query(
-        "SELECT model, COUNT(*) AS events, COUNT(DISTINCT org_id) AS orgs, MAX(ts) AS last_seen FROM usage_events \
-         WHERE cost_nano IS NULL AND ($1 = '' OR org_id = $1) GROUP BY model ORDER BY COUNT(*) DESC, model LIMIT 200",
-    )
-    .bind(org_id.unwrap_or_default())
-    .fetch_all(db.reader())
-    .await?;
-    rows.into_iter()
-        .map(|r| {
-            Ok(UnpricedModel {
-                model: r.try_get("model")?,
-                events: r.try_get("events")?,
-                organizations: r.try_get("orgs")?,
-                last_seen_ms: r.try_get("last_seen")?,
-            })
-        })
-        .collect()
+    super::store::unpriced(&mut *db.reader().acquire().await?, org_id).await
 }

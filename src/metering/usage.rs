@@ -11,9 +11,9 @@ use std::str::FromStr;
 
 use chrono::{Datelike, TimeZone, Timelike};
 use serde::Serialize;
-use sqlx::Row;
 
 use super::rollup::quantile;
+use super::store::rollups::{self, ReportFilter};
 use crate::db::Db;
 use crate::pricing::NanoUsd;
 use crate::{Error, Result};
@@ -171,27 +171,16 @@ pub async fn usage(db: &Db, org_id: &str, time_zone: &str, q: &UsageQuery) -> Re
     let tz = chrono_tz::Tz::from_str(time_zone).unwrap_or(chrono_tz::UTC);
     // Grouping by session reads the session rollups (hourly, with the
     // session as a dimension); everything else the narrower usage rollups.
-    let by_session = q.group_by.contains(&GroupBy::Session);
-    let sql = format!(
-        "SELECT bucket_start, {session}, model, provider, user_id, project_id, feature, events, requests, errors, \
-         input_tokens, cached_input_tokens, cache_creation_tokens, output_tokens, reasoning_tokens, images, duration_ms, \
-         cost_nano, unpriced_events, latency_count, latency_sum_ms FROM {table} \
-         WHERE org_id = $1 AND {grain} bucket_start >= $2 AND bucket_start < $3 \
-         AND ($4 = '' OR model = $4) AND ($5 = '' OR user_id = $5) AND ($6 = '' OR project_id = $6) AND ($7 = '' OR feature = $7)",
-        session = if by_session { "session_id" } else { "'' AS session_id" },
-        table = if by_session { "session_rollups" } else { "usage_rollups" },
-        grain = if by_session { "" } else { "grain = 'hour' AND" },
-    );
-    let rows = sqlx::query(&sql)
-        .bind(org_id)
-        .bind(q.from_ms)
-        .bind(q.to_ms)
-        .bind(q.model.clone().unwrap_or_default())
-        .bind(q.user_id.clone().unwrap_or_default())
-        .bind(q.project_id.clone().unwrap_or_default())
-        .bind(q.feature.clone().unwrap_or_default())
-        .fetch_all(db.reader())
-        .await?;
+    let filter = ReportFilter {
+        from_ms: q.from_ms,
+        to_ms: q.to_ms,
+        model: q.model.as_deref().unwrap_or_default(),
+        user_id: q.user_id.as_deref().unwrap_or_default(),
+        project_id: q.project_id.as_deref().unwrap_or_default(),
+        feature: q.feature.as_deref().unwrap_or_default(),
+        by_session: q.group_by.contains(&GroupBy::Session),
+    };
+    let rows = rollups::report_rows(&mut *db.reader().acquire().await?, org_id, &filter).await?;
 
     let key_of = |bucket: i64, dims: [&str; 6]| -> Vec<(String, String)> {
         q.group_by
@@ -213,25 +202,13 @@ pub async fn usage(db: &Db, org_id: &str, time_zone: &str, q: &UsageQuery) -> Re
 
     let mut groups: BTreeMap<Vec<(String, String)>, Acc> = BTreeMap::new();
     for r in &rows {
-        let bucket: i64 = r.try_get("bucket_start")?;
-        let dims: [String; 6] = [
-            r.try_get("model")?,
-            r.try_get("provider")?,
-            r.try_get("user_id")?,
-            r.try_get("project_id")?,
-            r.try_get("feature")?,
-            r.try_get("session_id")?,
-        ];
-        let key = key_of(bucket, [&dims[0], &dims[1], &dims[2], &dims[3], &dims[4], &dims[5]]);
+        let d = &r.dims;
+        let key = key_of(r.bucket_start, [&d[0], &d[1], &d[2], &d[3], &d[4], &d[5]]);
         let acc = groups.entry(key).or_default();
-        for (i, col) in ["events", "requests", "errors", "input_tokens", "cached_input_tokens", "cache_creation_tokens",
-            "output_tokens", "reasoning_tokens", "images", "duration_ms", "cost_nano", "unpriced_events", "latency_count"]
-            .iter()
-            .enumerate()
-        {
-            acc.v[i] += r.try_get::<i64, _>(*col)?;
+        for (v, sum) in acc.v.iter_mut().zip(r.sums) {
+            *v += sum;
         }
-        acc.latency_sum_ms += r.try_get::<i64, _>("latency_sum_ms")?;
+        acc.latency_sum_ms += r.latency_sum_ms;
     }
 
     let p95_possible = q.user_id.is_none()
@@ -239,21 +216,12 @@ pub async fn usage(db: &Db, org_id: &str, time_zone: &str, q: &UsageQuery) -> Re
         && q.feature.is_none()
         && q.group_by.iter().all(|g| g.is_time() || *g == GroupBy::Model);
     if p95_possible {
-        let hist = sqlx::query(
-            "SELECT bucket_start, model, le_ms, n FROM latency_histogram WHERE org_id = $1 AND grain = 'hour' \
-             AND bucket_start >= $2 AND bucket_start < $3 AND ($4 = '' OR model = $4)",
-        )
-        .bind(org_id)
-        .bind(q.from_ms)
-        .bind(q.to_ms)
-        .bind(q.model.clone().unwrap_or_default())
-        .fetch_all(db.reader())
-        .await?;
-        for r in hist {
-            let model: String = r.try_get("model")?;
-            let key = key_of(r.try_get("bucket_start")?, [&model, "", "", "", "", ""]);
+        let model = q.model.as_deref().unwrap_or_default();
+        let hist = rollups::hourly_latency(&mut *db.reader().acquire().await?, org_id, q.from_ms, q.to_ms, model).await?;
+        for (bucket, model, le, n) in hist {
+            let key = key_of(bucket, [&model, "", "", "", "", ""]);
             if let Some(acc) = groups.get_mut(&key) {
-                *acc.hist.entry(r.try_get("le_ms")?).or_default() += r.try_get::<i64, _>("n")?;
+                *acc.hist.entry(le).or_default() += n;
             }
         }
     }

@@ -35,7 +35,7 @@ struct Inner {
 
 /// The price book's current version.
 pub async fn version(conn: &mut AnyConnection) -> Result<i64> {
-    Ok(sqlx::query_scalar("SELECT version FROM price_book_version WHERE id = 1").fetch_one(conn).await?)
+    super::store::version(conn).await
 }
 
 impl PriceCache {

@@ -440,22 +440,7 @@ pub async fn expire_due(db: &Db) -> Result<u64> {
 /// before counters existed) are filled in.
 pub async fn verify_counters(db: &Db) -> Result<usize> {
     let month_ago = now_ms() - 32 * 86_400_000;
-    let sql = match db.engine {
-        Engine::Sqlite => {
-            "SELECT o.id, o.time_zone FROM organizations o \
-             WHERE EXISTS (SELECT 1 FROM usage_events e WHERE e.org_id = o.id AND e.ts >= $1) \
-             OR EXISTS (SELECT 1 FROM usage_counters c WHERE c.org_id = o.id AND c.day_start >= $1)"
-        }
-        Engine::Postgres => {
-            "SELECT o.id, o.time_zone FROM organizations o \
-             WHERE EXISTS (SELECT 1 FROM usage_events e WHERE e.org_id = o.id AND e.ts >= $1) \
-             AND NOT EXISTS (SELECT 1 FROM usage_counters c WHERE c.org_id = o.id AND c.day_start >= $1)"
-        }
-    };
-    let orgs: Vec<(String, String)> = {
-        let mut conn = db.reader().acquire().await?;
-        sqlx::query_as(sql).bind(month_ago).fetch_all(&mut *conn).await?
-    };
+    let orgs = store::counters::to_verify(&mut *db.reader().acquire().await?, db.engine, month_ago).await?;
     let mut fixed = 0;
     for (org_id, tz) in orgs {
         let mut tx = db.begin().await?;
