@@ -6,6 +6,8 @@
 
 pub mod accounts;
 pub mod admin;
+#[cfg(feature = "ssr")]
+pub mod admission;
 pub mod alerts;
 pub mod api_keys;
 pub mod audit;
@@ -31,6 +33,8 @@ pub mod db;
 pub mod egress;
 #[cfg(feature = "ssr")]
 pub mod ids;
+#[cfg(feature = "ssr")]
+pub mod ingest;
 #[cfg(feature = "ssr")]
 pub mod metering;
 #[cfg(feature = "ssr")]

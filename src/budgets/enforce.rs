@@ -1,7 +1,8 @@
-//! Budgets watched as usage is recorded: each budget's spend per period is a
-//! counter (`budget_spend`) updated in the ingest transaction, budget
-//! thresholds fire there, and a budget with the pause action refuses checks
-//! and reservations of its scope once its counter reaches the amount.
+//! Budget enforcement: each budget's spend per period is a counter
+//! (`budget_spend`) updated in the ingest transaction, which also says which
+//! thresholds the batch crossed (the alerts module turns them into alerts),
+//! and a budget with the pause action refuses checks and reservations of its
+//! scope once its counter reaches the amount.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, LazyLock, Mutex};
@@ -10,9 +11,9 @@ use serde_json::json;
 use sqlx::AnyConnection;
 
 use super::store::{self, SpentUp, Watched};
-use super::{percent, period_window, Action, Scope};
+use super::{crossed, period_window, Action, Scope};
 use crate::calendar::Window;
-use crate::alerts::{crossed, AlertKind, NewAlert};
+use crate::metering::Recorded;
 use crate::db::{Db, Engine};
 use crate::error::Refusal;
 use crate::pricing::NanoUsd;
@@ -56,17 +57,57 @@ impl Watched {
     }
 }
 
+/// A threshold of a budget that a batch moved the budget's counter across,
+/// in the period that contains now: what the budget alert says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Crossing {
+    pub budget_id: String,
+    pub scope: Scope,
+    /// The project, user or API key id; empty for the organization.
+    pub scope_id: String,
+    /// The budget in a sentence: `monthly budget "Bot" for project support-bot`.
+    pub description: String,
+    /// The budget's amount (nano-USD) and the threshold crossed (percent of it).
+    pub amount: i64,
+    pub threshold: u32,
+    /// The period's spend after the batch (nano-USD).
+    pub spent: i64,
+    pub period_start: i64,
+    pub period_end: i64,
+    /// When the period ends, in the organization's zone (RFC 3339).
+    pub period_end_local: String,
+}
+
+/// Step 3 of the ingest order ([`crate::ingest`]): a recorded batch's spend
+/// added to the budgets' counters, returning the thresholds it crossed.
+pub async fn on_recorded(conn: &mut AnyConnection, recorded: &Recorded<'_>, tz_name: &str, now: i64) -> Result<Vec<Crossing>> {
+    let spends: Vec<Spend> = recorded
+        .events
+        .iter()
+        .map(|r| Spend {
+            ts: r.event.timestamp_ms,
+            cost_nanos: r.cost_nano.unwrap_or(0),
+            project_id: r.event.project_id.as_deref(),
+            user_id: r.event.user_id.as_deref(),
+            api_key_id: recorded.api_key_id,
+        })
+        .collect();
+    on_usage(conn, recorded.org_id, tz_name, &spends, now).await
+}
+
 /// Adds a recorded batch's spend to the counters of the budgets covering it,
-/// and fires the thresholds it crosses in the current period. Runs in the
+/// and returns the thresholds it crosses in the current period (in budget
+/// and period order, each budget's thresholds ascending). Runs in the
 /// transaction that stores the events, after they (and the day counters)
 /// are written, so a counter seeded now from the stored usage includes them.
-pub async fn on_usage(conn: &mut AnyConnection, org_id: &str, tz_name: &str, spends: &[Spend<'_>], now: i64) -> Result<()> {
+pub async fn on_usage(conn: &mut AnyConnection, org_id: &str, tz_name: &str, spends: &[Spend<'_>], now: i64) -> Result<Vec<Crossing>> {
+    let mut crossings = Vec::new();
     if spends.iter().all(|s| s.cost_nanos == 0) {
-        return Ok(());
+        return Ok(crossings);
     }
     let budgets = store::watched(conn, org_id).await?;
     if budgets.is_empty() {
-        return Ok(());
+        return Ok(crossings);
     }
     let tz = zone(tz_name);
     // (budget index, period start) → (period end, added spend); ordered, so
@@ -88,36 +129,21 @@ pub async fn on_usage(conn: &mut AnyConnection, org_id: &str, tz_name: &str, spe
             continue; // a late event of a past period: counted, not alerted
         }
         for t in crossed(&b.thresholds, b.amount, before, after) {
-            let kind = if t >= 100 { AlertKind::BudgetExhausted } else { AlertKind::BudgetThreshold };
-            let spent = NanoUsd::from_nanos(after).to_short_usd_string();
-            let amount = NanoUsd::from_nanos(b.amount).to_short_usd_string();
-            let until = to_local_rfc3339(tz, end);
-            let tail = if t >= 100 {
-                format!(" The budget is used up until the period ends at {until}.")
-            } else {
-                String::new()
-            };
-            let message = format!(
-                "The {} reached {t}%: ${spent} of ${amount} spent ({}%).{tail}",
-                b.describe(),
-                percent(after, b.amount)
-            );
-            let alert = NewAlert {
-                kind,
-                dedupe_key: format!("budget:{}:{start}:{}:{t}", b.id, b.amount),
-                budget_id: Some(b.id.clone()),
-                scope: b.scope.as_str().into(),
+            crossings.push(Crossing {
+                budget_id: b.id.clone(),
+                scope: b.scope,
                 scope_id: b.scope_id.clone(),
-                period_start: Some(start),
-                period_end: Some(end),
-                observed: format!("${spent} ({}%)", percent(after, b.amount)),
-                threshold: format!("{t}% of ${amount}"),
-                message,
-            };
-            crate::alerts::fire(conn, org_id, &alert, now).await?;
+                description: b.describe(),
+                amount: b.amount,
+                threshold: t,
+                spent: after,
+                period_start: start,
+                period_end: end,
+                period_end_local: to_local_rfc3339(tz, end),
+            });
         }
     }
-    Ok(())
+    Ok(crossings)
 }
 
 /// Adds `delta` to the budget's counter for the period and returns the new

@@ -186,11 +186,11 @@ impl<'a> Rollup<'a> {
 
     /// Adds the accumulated sums to the stored rollups: multi-row upserts,
     /// keys in a fixed order so concurrent batches lock rows in the same order.
-    pub async fn write(self, conn: &mut AnyConnection, engine: Engine, org_id: &str) -> Result<()> {
-        let mut rows: Vec<(Key<'a>, Sums)> = self.rows.into_iter().collect();
-        rows.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    pub async fn write(&self, conn: &mut AnyConnection, engine: Engine, org_id: &str) -> Result<()> {
+        let mut rows: Vec<(&Key<'a>, &Sums)> = self.rows.iter().collect();
+        rows.sort_unstable_by(|a, b| a.0.cmp(b.0));
         let (session, usage): (Vec<_>, Vec<_>) = rows.into_iter().partition(|(k, _)| k.grain == Grain::SessionHour);
-        let stored = |rows: &[(Key<'a>, Sums)], value: fn(&Key<'a>) -> &'a str| -> Vec<(&'a str, Dims<'a>, [i64; 14])> {
+        let stored = |rows: &[(&Key<'a>, &Sums)], value: fn(&Key<'a>) -> &'a str| -> Vec<(&'a str, Dims<'a>, [i64; 14])> {
             rows.iter()
                 .map(|(k, s)| {
                     let dims = Dims {
@@ -209,7 +209,7 @@ impl<'a> Rollup<'a> {
         let session = stored(&session, |k| k.session_id);
         rollups::upsert_sums(conn, engine, org_id, "usage_rollups", "grain", &SUM_COLUMNS, &usage).await?;
         rollups::upsert_sums(conn, engine, org_id, "session_rollups", "session_id", &SUM_COLUMNS, &session).await?;
-        let mut latency: Vec<_> = self.latency.into_iter().collect();
+        let mut latency: Vec<_> = self.latency.iter().map(|(k, n)| (*k, *n)).collect();
         latency.sort_unstable();
         rollups::add_latency(conn, engine, org_id, &latency).await
     }

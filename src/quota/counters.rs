@@ -18,7 +18,7 @@ use super::store::counters as store;
 use super::Units;
 use crate::calendar::{day_start, window};
 use crate::db::Engine;
-use crate::metering::{self, NewEvent};
+use crate::metering::{self, NewEvent, Recorded};
 use crate::plans::Period;
 use crate::pricing::Mode;
 use crate::Result;
@@ -59,6 +59,19 @@ impl DayUnits {
         let days: Vec<(i64, Units)> = self.0.iter().map(|(d, u)| (*d, *u)).collect();
         store::add(conn, engine, org_id, &days).await
     }
+}
+
+/// Step 2 of the ingest order ([`crate::ingest`]): adds a recorded batch's
+/// units to the counters of the local days (in `tz`) its events fall on, in
+/// the batch's transaction. Returns them for the in-memory ledger.
+pub async fn on_recorded(conn: &mut AnyConnection, engine: Engine, recorded: &Recorded<'_>, tz: Tz) -> Result<DayUnits> {
+    let mut days = DayUnits::default();
+    for e in &recorded.events {
+        let units = units_of(e.event, e.cost_nano, e.price.and_then(|p| p.price.mode.as_ref()));
+        days.add(tz, e.event.timestamp_ms, units);
+    }
+    days.write(conn, engine, recorded.org_id).await?;
+    Ok(days)
 }
 
 /// The organization's stored use in the day and the month containing `now_ms`.

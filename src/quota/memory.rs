@@ -279,6 +279,13 @@ impl Memory {
     }
 }
 
+impl Db {
+    /// The in-memory quota ledger of this database (used on SQLite).
+    pub(crate) fn quota_memory(&self) -> Arc<Memory> {
+        self.state()
+    }
+}
+
 /// Commits waiting reservations together: one transaction for everything
 /// queued while the previous one committed. If a batch fails, each of its
 /// reservations is tried alone so one bad row fails only itself.

@@ -116,7 +116,7 @@ pub async fn ingest(
 ) -> Result<(StatusCode, Json<IngestResponse>), ApiError> {
     let parsed = parse_body(&headers, body)?;
     let sender = Sender { org_id: key.org_id, api_key_id: Some(key.key_id) };
-    let results = metering::record_usage(&state.db, &sender, parsed).await?;
+    let results = tollbooth::ingest::record_usage(&state.db, &sender, parsed).await?;
     let count = |o: Outcome| results.iter().filter(|r| r.status == o).count();
     let response = IngestResponse {
         accepted: count(Outcome::Accepted),

@@ -10,48 +10,33 @@ use sqlx::{AnyConnection, Row};
 
 use super::events::{EventFilter, EventView};
 use super::unpriced::UnpricedModel;
-use super::NewEvent;
+use super::Recorded;
 use crate::calendar::Window;
 use crate::clock::to_rfc3339;
 use crate::db::{values_rows, Engine};
 use crate::pricing::NanoUsd;
 use crate::Result;
 
-/// A priced event ready to store.
-pub(super) struct EventRow<'a> {
-    pub id: &'a str,
-    pub event: &'a NewEvent,
-    pub cost_nano: Option<i64>,
-    pub price_id: Option<&'a str>,
-}
-
-/// What every row of one batch shares.
-pub(super) struct BatchOf<'a> {
-    pub engine: Engine,
-    pub org_id: &'a str,
-    pub api_key_id: Option<&'a str>,
-    pub received_at: i64,
-}
-
 const COLUMNS: usize = 27;
 /// Rows per multi-row INSERT: 5,400 parameters, under both engines' limits.
 const CHUNK: usize = 200;
 
-/// Inserts the rows with multi-row INSERTs, skipping any whose id is already
-/// stored for the organization; returns how many were inserted. Rows must
-/// have distinct ids (the caller folds repeats within a batch).
+/// Inserts a recorded batch's events (received at `received_at`) with
+/// multi-row INSERTs, skipping any whose id is already stored for the
+/// organization; returns whether every one was inserted. The events have
+/// distinct ids (the batch folds repeats).
 ///
 /// (No `RETURNING`: on SQLite, returning the ids costs ~40% of the insert;
-/// the caller compares the count with what it expected instead.)
-pub(super) async fn insert(conn: &mut AnyConnection, batch: &BatchOf<'_>, rows: &[EventRow<'_>]) -> Result<u64> {
+/// the count is compared with what was expected instead.)
+pub(crate) async fn insert_batch(conn: &mut AnyConnection, engine: Engine, batch: &Recorded<'_>, received_at: i64) -> Result<bool> {
     let mut inserted = 0;
-    for chunk in rows.chunks(CHUNK) {
+    for chunk in batch.events.chunks(CHUNK) {
         let sql = format!(
             "INSERT INTO usage_events (org_id, id, ts, received_at, api_key_id, user_id, project_id, session_id, feature, \
              provider, model, input_tokens, cached_input_tokens, cache_creation_tokens, output_tokens, reasoning_tokens, \
              images, duration_ms, requests, latency_ms, status, error, ip, user_agent, metadata, cost_nano, price_id) \
              VALUES {} ON CONFLICT (org_id, id) DO NOTHING",
-            values_rows(batch.engine, chunk.len(), COLUMNS)
+            values_rows(engine, chunk.len(), COLUMNS)
         );
         let mut q = sqlx::query(&sql);
         for row in chunk {
@@ -60,7 +45,7 @@ pub(super) async fn insert(conn: &mut AnyConnection, batch: &BatchOf<'_>, rows: 
                 .bind(batch.org_id)
                 .bind(row.id)
                 .bind(e.timestamp_ms)
-                .bind(batch.received_at)
+                .bind(received_at)
                 .bind(batch.api_key_id)
                 .bind(e.user_id.as_deref())
                 .bind(e.project_id.as_deref())
@@ -83,16 +68,16 @@ pub(super) async fn insert(conn: &mut AnyConnection, batch: &BatchOf<'_>, rows: 
                 .bind(e.user_agent.as_deref())
                 .bind(e.metadata.as_deref())
                 .bind(row.cost_nano)
-                .bind(row.price_id);
+                .bind(row.price.map(|p| p.id.as_str()));
         }
         inserted += q.execute(&mut *conn).await?.rows_affected();
     }
-    Ok(inserted)
+    Ok(inserted == batch.events.len() as u64)
 }
 
 /// Which of `ids` are stored for the organization, with their costs (a
 /// duplicate reports the original cost).
-pub(super) async fn stored_costs(
+pub(crate) async fn stored_costs(
     conn: &mut AnyConnection,
     engine: Engine,
     org_id: &str,
