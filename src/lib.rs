@@ -14,6 +14,7 @@ pub mod audit;
 pub mod billing;
 pub mod budgets;
 pub mod error;
+pub mod metering;
 pub mod orgs;
 pub mod plans;
 pub mod pricing;
@@ -35,8 +36,6 @@ pub mod egress;
 pub mod ids;
 #[cfg(feature = "ssr")]
 pub mod ingest;
-#[cfg(feature = "ssr")]
-pub mod metering;
 #[cfg(feature = "ssr")]
 pub mod secrets;
 #[cfg(feature = "ssr")]

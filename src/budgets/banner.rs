@@ -4,18 +4,27 @@
 //! It reads the period counters (`budget_spend`) that ingest keeps, so it is
 //! one small query per page load and agrees with the alerts that fired.
 
+use serde::{Deserialize, Serialize};
+
+#[cfg(feature = "ssr")]
 use super::{percent, store};
-use crate::clock::now_ms;
-use crate::db::Db;
-use crate::pricing::NanoUsd;
+#[cfg(feature = "ssr")]
 use crate::calendar::{to_local_rfc3339, zone};
+#[cfg(feature = "ssr")]
+use crate::clock::now_ms;
+#[cfg(feature = "ssr")]
+use crate::db::Db;
+#[cfg(feature = "ssr")]
+use crate::pricing::NanoUsd;
+#[cfg(feature = "ssr")]
 use crate::Result;
 
 /// Share of a budget (percent) from which the banner shows it.
 pub const BANNER_PERCENT: i64 = 80;
 
-/// A budget at or past [`BANNER_PERCENT`] of its amount this period.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A budget at or past [`BANNER_PERCENT`] of its amount this period, as the
+/// banner shows it (the pages receive this view as it is).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BudgetBanner {
     pub budget_id: String,
     pub name: String,
@@ -32,11 +41,13 @@ pub struct BudgetBanner {
 
 /// The organization's budgets at 80% or more of their amount in the period
 /// that contains now, fullest first.
+#[cfg(feature = "ssr")]
 pub async fn budget_banners(db: &Db, org_id: &str) -> Result<Vec<BudgetBanner>> {
     budget_banners_at(db, org_id, now_ms()).await
 }
 
 /// [`budget_banners`] as of `now` (UTC milliseconds).
+#[cfg(feature = "ssr")]
 pub async fn budget_banners_at(db: &Db, org_id: &str, now: i64) -> Result<Vec<BudgetBanner>> {
     let rows = store::current_spend(&mut *db.reader().acquire().await?, org_id, now).await?;
     let mut found: Vec<(i128, BudgetBanner)> = Vec::new();

@@ -5,7 +5,6 @@
 //! at local midnight, a week on Monday, a month on the 1st. The forecast is
 //! linear: the period's spend so far, extended at the same rate to its end.
 
-#[cfg(feature = "ssr")]
 pub mod banner;
 #[cfg(feature = "ssr")]
 pub mod enforce;

@@ -70,6 +70,9 @@ pub struct EventView {
     pub error: Option<String>,
     /// USD decimal string; `null` when the model had no price.
     pub cost_usd: Option<String>,
+    /// The same cost in nano-USD, for readers in the core (not sent).
+    #[serde(skip)]
+    pub cost_nano: Option<i64>,
     pub metadata: Option<String>,
 }
 

@@ -1,13 +1,10 @@
 //! Models seen in events without a price: listed for organization admins and
 //! platform admins so that a missing price is fixed, never silently $0.
 
-use serde::Serialize;
-
-use crate::db::Db;
-use crate::Result;
+use serde::{Deserialize, Serialize};
 
 /// One model without a price.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UnpricedModel {
     pub model: String,
     pub events: i64,
@@ -16,6 +13,7 @@ pub struct UnpricedModel {
 }
 
 /// Unpriced models of one organization, or of the whole platform (`None`).
-pub async fn unpriced_models(db: &Db, org_id: Option<&str>) -> Result<Vec<UnpricedModel>> {
+#[cfg(feature = "ssr")]
+pub async fn unpriced_models(db: &crate::db::Db, org_id: Option<&str>) -> crate::Result<Vec<UnpricedModel>> {
     super::store::unpriced(&mut *db.reader().acquire().await?, org_id).await
 }

@@ -137,6 +137,9 @@ pub struct UsageRow {
     pub duration_ms: i64,
     /// Cost of priced events, USD decimal string.
     pub cost_usd: String,
+    /// The same cost in nano-USD, for readers in the core (not sent).
+    #[serde(skip)]
+    pub cost_nanos: i64,
     /// Events whose model had no price (not in `cost_usd`).
     pub unpriced_events: i64,
     pub avg_latency_ms: Option<i64>,
@@ -246,6 +249,7 @@ pub async fn usage(db: &Db, org_id: &str, time_zone: &str, q: &UsageQuery) -> Re
                 images: v[8],
                 duration_ms: v[9],
                 cost_usd: NanoUsd::from_nanos(v[10]).to_usd_string(),
+                cost_nanos: v[10],
                 unpriced_events: v[11],
                 avg_latency_ms: (v[12] > 0).then(|| latency_sum / v[12]),
                 p95_latency_ms: if p95_possible { quantile(&hist, 0.95) } else { None },

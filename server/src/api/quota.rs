@@ -17,8 +17,8 @@ use tollbooth::quota::{self, CheckBody, Granted, QuotaStatus, ReservationView, R
 
 use super::auth::{EnforceKey, EstimateKey, IngestKey, ReadKey};
 use super::error::ApiError;
-use super::events::parse_body;
-use crate::startup::AppState;
+use super::body::parse_body;
+use crate::state::AppState;
 
 /// One `{metric, amount}`; the amount is a number or, for cost, a decimal string.
 #[derive(Debug, Deserialize)]

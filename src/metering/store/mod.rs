@@ -150,6 +150,7 @@ pub(crate) async fn list(conn: &mut AnyConnection, org_id: &str, f: &EventFilter
                 status: r.try_get("status")?,
                 error: r.try_get("error")?,
                 cost_usd: r.try_get::<Option<i64>, _>("cost_nano")?.map(|n| NanoUsd::from_nanos(n).to_usd_string()),
+                cost_nano: r.try_get("cost_nano")?,
                 metadata: r.try_get("metadata")?,
             })
         })
