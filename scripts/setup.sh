@@ -2,7 +2,7 @@
 # Installs what a fresh machine is missing to build Tollbooth: the wasm32 target,
 # wasm-bindgen-cli at exactly the version of the wasm-bindgen crate in Cargo.lock,
 # the browser libraries pinned in package.json (echarts, served from target/site/vendor),
-# aiosmtpd in .venv-test (the mail tests' SMTP server),
+# Python test packages in .venv-test (aiosmtpd, the openai and anthropic SDKs),
 # and (with --e2e) Debian's chromium plus the npm packages of end2end/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -23,11 +23,19 @@ if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modu
     npm ci --no-audit --no-fund
 fi
 
-# A local SMTP server for the mail tests: Python's aiosmtpd from PyPI, in a
-# virtualenv of the checkout (.venv-test, git-ignored).
-if ! .venv-test/bin/python -c 'import aiosmtpd' 2>/dev/null; then
-    python3 -m venv .venv-test
-    .venv-test/bin/pip install --quiet --disable-pip-version-check 'aiosmtpd==1.4.6'
+# Python packages the tests run, from PyPI, in a virtualenv of the checkout
+# (.venv-test, git-ignored): aiosmtpd is the mail tests' SMTP server; the
+# official openai and anthropic SDKs are the clients the mock LLM
+# (`tollbooth mock-llm`) must satisfy unchanged. Reinstalled when a pin changes.
+PY_TEST_PACKAGES=('aiosmtpd==1.4.6' 'openai==3.63.0' 'anthropic==2.17.0')
+if ! .venv-test/bin/python - "${PY_TEST_PACKAGES[@]}" 2>/dev/null <<'PY'
+import sys
+from importlib.metadata import version
+sys.exit(any(version(name) != pin for name, pin in (p.split("==") for p in sys.argv[1:])))
+PY
+then
+    [ -x .venv-test/bin/python ] || python3 -m venv .venv-test
+    .venv-test/bin/pip install --quiet --disable-pip-version-check "${PY_TEST_PACKAGES[@]}"
 fi
 
 if [ "${1:-}" = "--e2e" ]; then

@@ -148,11 +148,17 @@ pub fn is_localhost_name(name: &str) -> bool {
 /// (under `policy`); the refusal names `field` and says why. A name that does
 /// not resolve right now is accepted: every delivery checks again.
 pub async fn check_url(field: &'static str, raw: &str, policy: EgressPolicy) -> Result<()> {
+    check_url_under(field, raw, policy, "webhooks may only go to public internet addresses").await
+}
+
+/// [`check_url`] for another kind of destination, whose refusal ends with
+/// `rule` (the sentence saying what may go where).
+pub async fn check_url_under(field: &'static str, raw: &str, policy: EgressPolicy, rule: &str) -> Result<()> {
     let (host, port) = host_of(field, raw)?;
     if policy.allows_private() {
         return Ok(());
     }
-    let refuse = |what: &str, why: &str| Error::invalid(field, format!("{what} is {why}; webhooks may only go to public internet addresses"));
+    let refuse = |what: &str, why: &str| Error::invalid(field, format!("{what} is {why}; {rule}"));
     match host {
         Host::Ip(ip) => match policy.refusal(ip) {
             Some(why) => Err(refuse(&format!("{ip}"), why)),

@@ -8,8 +8,10 @@
 //!
 //! In the transaction, after the events are inserted
 //! ([`metering::store::insert_batch`]):
-//! 1. `metering`: the rollups (hourly and daily, per session, the latency
-//!    histogram), folded before the transaction;
+//! 1. `metering`: the narrow rollups (organization and model by UTC hour
+//!    and day with their latency histograms; user, project, feature and
+//!    session by day; the lifetime totals), folded before the transaction
+//!    ([`metering::analytics::store::write`]);
 //! 2. `quota`: the usage counters of each local day ([`quota::counters`]);
 //! 3. `budgets`: each covering budget's spend counter for its period, and
 //!    the thresholds the batch crosses ([`budgets::enforce`]);
@@ -137,8 +139,8 @@ pub async fn record(db: &Db, sender: &Sender, events: Vec<ParsedEvent>, settle: 
 /// Steps 1 to 4 of the ingest order, in the batch's transaction after its
 /// events are inserted. Returns the day counters' units for the ledger.
 async fn fan_out(conn: &mut sqlx::AnyConnection, db: &Db, recorded: &Recorded<'_>, time_zone: &str, now: i64) -> Result<DayUnits> {
-    // 1. metering: the rollups.
-    recorded.rollup.write(&mut *conn, db.engine, recorded.org_id).await?;
+    // 1. metering: the narrow rollups.
+    metering::analytics::store::write(&mut *conn, db.engine, recorded.org_id, &recorded.rollup).await?;
     // 2. quota: the usage counters of each local day.
     let days = quota::counters::on_recorded(&mut *conn, db.engine, recorded, zone(time_zone)).await?;
     // 3. budgets: the spend counters, and the thresholds crossed.

@@ -19,6 +19,7 @@ pub mod orgs;
 pub mod plans;
 pub mod pricing;
 pub mod projects;
+pub mod providers;
 pub mod quota;
 pub mod recommendations;
 
@@ -32,6 +33,8 @@ pub mod date_range;
 pub mod db;
 #[cfg(feature = "ssr")]
 pub mod egress;
+#[cfg(feature = "ssr")]
+pub mod gateway;
 #[cfg(feature = "ssr")]
 pub mod ids;
 #[cfg(feature = "ssr")]

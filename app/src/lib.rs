@@ -13,7 +13,7 @@ pub mod ssr;
 pub mod url;
 
 use leptos::prelude::*;
-use leptos_meta::{provide_meta_context, MetaTags, Title};
+use leptos_meta::{provide_meta_context, HashedStylesheet, MetaTags, Title};
 use leptos_router::components::{ParentRoute, Route, Router, Routes};
 use leptos_router::{path, SsrMode};
 
@@ -28,11 +28,11 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
             <head>
                 <meta charset="utf-8" />
                 <meta name="viewport" content="width=device-width, initial-scale=1" />
-                <link rel="stylesheet" href="/pkg/tollbooth.css" />
+                // `/pkg/tollbooth.<hash>.css` when scripts/build.sh hashed the site.
+                <HashedStylesheet options=options.clone() />
                 <link rel="icon" type="image/svg+xml" href="/favicon.svg" />
-                // ECharts (npm `echarts`, copied by scripts/build.sh): a classic
-                // script, so the global `echarts` exists before the wasm module runs.
-                <script src="/vendor/echarts.min.js"></script>
+                // Where ECharts is: only pages with a chart load it (components::chart).
+                <meta name=components::chart::ECHARTS_META content=components::chart::echarts_src(&options) />
                 <AutoReload options=options.clone() />
                 <HydrationScripts options />
                 <MetaTags />
@@ -80,11 +80,13 @@ pub fn App() -> impl IntoView {
                         <Route path=path!("billing") view=BillingPage ssr=SsrMode::Async />
                         <Route path=path!("budgets") view=BudgetsPage ssr=SsrMode::Async />
                         <Route path=path!("budgets/:id") view=BudgetPage ssr=SsrMode::Async />
+                        <Route path=path!("connect") view=ConnectPage ssr=SsrMode::Async />
                         <Route path=path!("invoices/:id") view=InvoicePage ssr=SsrMode::Async />
                         <Route path=path!("keys") view=KeysPage ssr=SsrMode::Async />
                         <Route path=path!("members") view=MembersPage ssr=SsrMode::Async />
                         <Route path=path!("plans") view=PlansPage ssr=SsrMode::Async />
                         <Route path=path!("projects") view=ProjectsPage ssr=SsrMode::Async />
+                        <Route path=path!("providers") view=ProvidersPage ssr=SsrMode::Async />
                         <Route path=path!("recommendations") view=RecommendationsPage ssr=SsrMode::Async />
                         <Route path=path!("settings") view=SettingsPage ssr=SsrMode::Async />
                     </ParentRoute>

@@ -46,6 +46,8 @@ pub struct AppContext {
     pub signups_per_ip_per_hour: i64,
     /// Where outgoing webhooks may point (`TOLLBOOTH_WEBHOOK_ALLOW_PRIVATE`).
     pub egress: tollbooth::egress::EgressPolicy,
+    /// The gateway's upstreams: provider key box, server defaults, egress rule.
+    pub providers: tollbooth::providers::ProviderSettings,
 }
 
 /// The app context provided by the server.

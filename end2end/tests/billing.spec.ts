@@ -36,7 +36,7 @@ test('coming back to the success URL without paying changes nothing', async ({ p
 test('a Starter organization upgrades to Pro through Checkout, then buys a $10 credit pack', async ({ page }) => {
   test.setTimeout(90_000);
   const orgId = await signUp(page, uniqueEmail('billing'), 'Billing Co');
-  await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Billing' }).click();
+  await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Billing', exact: true }).click();
   await page.waitForURL(`**/o/${orgId}/billing`);
   await expect(page.getByTestId('plan-name')).toHaveText('Starter');
   await expect(page.getByTestId('payments-off')).toHaveCount(0);

@@ -51,7 +51,7 @@ test('the Plans page compares the public plans and marks the current one', async
   const email = uniqueEmail('plans');
   const org = createOrgViaCli('Plans Co', email);
   await signInAs(page, email, org.org_id);
-  await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Plans' }).click();
+  await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Plans', exact: true }).click();
   await page.waitForURL(`**/o/${org.org_id}/plans`);
   const table = page.getByTestId('plans');
   await expect(table.locator('thead th[data-plan]')).toHaveCount(4);
@@ -119,7 +119,7 @@ test('projects can be created up to the plan limit; the next one is refused with
   const email = uniqueEmail('projects');
   const org = createOrgViaCli('Projects Co', email);
   await signInAs(page, email, org.org_id);
-  await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Projects' }).click();
+  await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Projects', exact: true }).click();
   await page.waitForURL(`**/o/${org.org_id}/projects`);
   await hydrated(page);
 

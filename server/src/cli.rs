@@ -1,5 +1,6 @@
 //! The admin CLI: `serve` (default), `migrate`, `create-admin`, `create-org`,
-//! `create-key`, `create-admin-token`, `set-plan`, `audit verify`, `prices import`.
+//! `create-key`, `create-admin-token`, `set-plan`, `audit verify`, `prices import`,
+//! and the local doubles `stripe-double` and `mock-llm`.
 
 use std::process::ExitCode;
 
@@ -110,6 +111,19 @@ pub enum Command {
         /// A price's unit amount, `price_id=cents` (repeatable; others cost 0).
         #[arg(long = "price")]
         prices: Vec<String>,
+    },
+    /// Run a local LLM upstream double (OpenAI chat, Responses, embeddings,
+    /// models; Anthropic messages and token counts) with deterministic
+    /// answers and usage. The flags below are defaults that `x-mock-…`
+    /// request headers override.
+    MockLlm {
+        #[arg(long, default_value_t = 12112)]
+        port: u16,
+        /// The key callers must send (`Authorization: Bearer` or `x-api-key`).
+        #[arg(long, default_value = "sk-mock-llm")]
+        api_key: String,
+        #[command(flatten)]
+        switches: crate::llm_double::Switches,
     },
 }
 
@@ -262,6 +276,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let public_url = config.public_url.filter(|_| std::env::args().any(|a| a.starts_with("--public-url")));
             let double = crate::stripe_double::DoubleConfig { secret_key, webhook_url, webhook_secret, public_url };
             crate::stripe_double::run_cli(double, port, &prices).await
+        }
+        Command::MockLlm { port, api_key, switches } => {
+            crate::llm_double::run_cli(crate::llm_double::DoubleConfig { api_key, switches }, port).await
         }
         Command::CreateOrg { name, owner_email, owner_password, json, plan } => {
             let db = open(&config).await?;

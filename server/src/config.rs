@@ -129,6 +129,34 @@ pub struct Config {
     #[arg(long, env = "TOLLBOOTH_WEBHOOK_ALLOW_PRIVATE", default_value_t = false, action = clap::ArgAction::Set, global = true)]
     pub webhook_allow_private: bool,
 
+    /// The gateway's default OpenAI upstream (organizations may bring their own key instead).
+    #[arg(long, env = "TOLLBOOTH_OPENAI_BASE_URL", default_value = tollbooth::providers::OPENAI_BASE_URL, global = true)]
+    pub openai_base_url: String,
+
+    /// The operator's OpenAI API key. Unset: OpenAI calls need the organization's own connection.
+    #[arg(long, env = "TOLLBOOTH_OPENAI_API_KEY", hide_env_values = true, global = true)]
+    pub openai_api_key: Option<Secret>,
+
+    /// The gateway's default Anthropic upstream.
+    #[arg(long, env = "TOLLBOOTH_ANTHROPIC_BASE_URL", default_value = tollbooth::providers::ANTHROPIC_BASE_URL, global = true)]
+    pub anthropic_base_url: String,
+
+    /// The operator's Anthropic API key. Unset: Anthropic calls need the organization's own connection.
+    #[arg(long, env = "TOLLBOOTH_ANTHROPIC_API_KEY", hide_env_values = true, global = true)]
+    pub anthropic_api_key: Option<Secret>,
+
+    /// Key encrypting provider API keys at rest: 32 bytes as 64 hex characters or base64.
+    /// Unset: on SQLite a key file `tollbooth.secret` (mode 0600) is created beside the
+    /// database; on PostgreSQL provider connections cannot be saved. (Not `secret_key`:
+    /// the stripe-double subcommand has a `--secret-key` of its own.)
+    #[arg(long, env = "TOLLBOOTH_SECRET_KEY", hide_env_values = true, global = true)]
+    pub encryption_key: Option<Secret>,
+
+    /// Let provider connections point at loopback, private, link-local and other
+    /// non-public addresses (a vLLM server on the LAN; tests with an upstream on 127.0.0.1).
+    #[arg(long, env = "TOLLBOOTH_UPSTREAM_ALLOW_PRIVATE", default_value_t = false, action = clap::ArgAction::Set, global = true)]
+    pub upstream_allow_private: bool,
+
     /// Create the platform admin and the demo organization when the database is empty.
     #[arg(long, env = "TOLLBOOTH_SEED", default_value_t = true, action = clap::ArgAction::Set, global = true)]
     pub seed: bool,
@@ -143,6 +171,11 @@ impl Config {
     /// Where outgoing webhooks may point.
     pub fn egress(&self) -> tollbooth::egress::EgressPolicy {
         tollbooth::egress::EgressPolicy::with_private(self.webhook_allow_private)
+    }
+
+    /// Where provider connections may point.
+    pub fn upstream_egress(&self) -> tollbooth::egress::EgressPolicy {
+        tollbooth::egress::EgressPolicy::with_private(self.upstream_allow_private)
     }
 
     /// Cookies get the Secure flag when the public URL is https.

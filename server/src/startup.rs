@@ -61,7 +61,8 @@ impl Application {
         if !billing.configured() {
             tracing::info!("STRIPE_SECRET_KEY not set: payments are not configured (platform admins change plans by hand)");
         }
-        let router = router(db.clone(), &config, addr, billing.clone(), trusted);
+        let providers = crate::provider_setup::from_config(&config, &db).await?;
+        let router = router(db.clone(), &config, addr, billing.clone(), trusted, providers);
         let notifier = crate::notify::Notifier::from_config(&config)?;
         if !notifier.smtp_configured() {
             tracing::info!("SMTP_URL not set: alert mail is kept in the outbox (Admin → Outbox)");
@@ -124,12 +125,24 @@ fn billing_from(config: &Config) -> anyhow::Result<tollbooth::billing::Billing> 
     Ok(tollbooth::billing::Billing::new(stripe, config.stripe_webhook_secret.as_ref().map(|s| s.expose().to_string()), settings))
 }
 
-fn router(db: Db, config: &Config, addr: SocketAddr, billing: tollbooth::billing::Billing, trusted: crate::client_ip::TrustedProxies) -> Router {
+fn router(
+    db: Db,
+    config: &Config,
+    addr: SocketAddr,
+    billing: tollbooth::billing::Billing,
+    trusted: crate::client_ip::TrustedProxies,
+    providers: tollbooth::providers::ProviderSettings,
+) -> Router {
+    let site_root = std::path::Path::new(&config.site_root);
+    let hash_file = crate::static_files::hash_file(site_root);
     let leptos_options = LeptosOptions::builder()
         .output_name("tollbooth")
         .site_root(config.site_root.clone())
         .site_pkg_dir("pkg")
         .site_addr(addr)
+        // Pages name the content-hashed bundle when the build wrote a hash file.
+        .hash_files(hash_file.is_some())
+        .hash_file(hash_file.map_or_else(|| "hash.txt".into(), |p| p.display().to_string().into()))
         .build();
     let ctx = AppContext {
         db: db.clone(),
@@ -137,6 +150,7 @@ fn router(db: Db, config: &Config, addr: SocketAddr, billing: tollbooth::billing
         billing,
         signups_per_ip_per_hour: config.signups_per_ip_per_hour,
         egress: config.egress(),
+        providers,
     };
     let state = AppState { db: db.clone(), leptos_options, ctx: ctx.clone() };
 
@@ -176,6 +190,7 @@ fn router(db: Db, config: &Config, addr: SocketAddr, billing: tollbooth::billing
             let options = state.leptos_options.clone();
             move || tollbooth_app::shell(options.clone())
         })
+        .merge(crate::static_files::routes(site_root))
         .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(context, tollbooth_app::shell))
         .layer(axum::middleware::map_response(crate::server_fn_status::fix_status))
         .layer(sessions)

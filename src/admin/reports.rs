@@ -1,18 +1,17 @@
 //! Platform-wide reads for admins: tenants, usage series, the dashboard.
-//! Read from the daily rollups (UTC days), never from raw events, except the
-//! unpriced models (raw events without a cost).
+//! Read from the organization-by-UTC-day rollup (indexed by day), aggregated
+//! in SQL: each query returns a row per bucket, per organization listed, or
+//! one row, never a row per organization-day.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::BTreeMap;
 
 use chrono::{Datelike, NaiveDate, TimeZone, Utc};
+use sqlx::Row;
 
 use super::{AdminSummary, Bucket, Consumer, Figure, FlaggedOrg, TenantRow, UnpricedSeen, UsageMetric, UsagePoint, UsageReport};
 use crate::audit::{self, AuditFilter};
 use crate::clock::{now_ms, to_rfc3339};
-use crate::alerts;
 use crate::db::Db;
-use crate::metering::{self, store::rollups};
-use crate::orgs;
 use crate::pricing::NanoUsd;
 use crate::{Error, Result};
 
@@ -57,47 +56,109 @@ fn bucket_keys(bucket: Bucket, from_ms: i64, to_ms: i64) -> Vec<NaiveDate> {
     out
 }
 
-/// Sums of one organization's daily rollups on one UTC day.
-#[derive(Debug, Default, Clone, Copy)]
-struct Day {
+/// Sums of the organization-by-UTC-day rollup over a set of days,
+/// aggregated in SQL (one row per bucket, never one per organization-day).
+#[derive(Debug, Default, Clone)]
+struct Agg {
     requests: i64,
     errors: i64,
     tokens: i64,
     cost: i64,
     latency_count: i64,
     latency_sum: i64,
+    /// Organizations with any requests, tokens or cost.
+    active: i64,
+    hist: [i64; crate::metering::analytics::LATENCY_BUCKETS],
 }
 
-/// Daily rollups in `[from, to)`, summed per (organization, UTC day start).
-async fn daily(db: &Db, org_id: Option<&str>, from_ms: i64, to_ms: i64) -> Result<Vec<(String, i64, Day)>> {
-    let rows = rollups::daily_rows(&mut *db.reader().acquire().await?, org_id, from_ms, to_ms).await?;
-    let mut acc: HashMap<(String, i64), Day> = HashMap::new();
-    for (org, bucket, r) in rows {
-        let d = acc.entry((org, bucket)).or_default();
-        d.requests += r.requests;
-        d.errors += r.errors;
-        d.tokens += r.input_tokens + r.output_tokens;
-        d.cost += r.cost_nano;
-        d.latency_count += r.latency_count;
-        d.latency_sum += r.latency_sum_ms;
+fn agg_select() -> String {
+    let mut cols = vec![
+        "CAST(COALESCE(SUM(requests), 0) AS BIGINT) AS requests".to_string(),
+        "CAST(COALESCE(SUM(errors), 0) AS BIGINT) AS errors".into(),
+        "CAST(COALESCE(SUM(input_tokens + output_tokens), 0) AS BIGINT) AS tokens".into(),
+        "CAST(COALESCE(SUM(cost_nano), 0) AS BIGINT) AS cost".into(),
+        "CAST(COALESCE(SUM(latency_count), 0) AS BIGINT) AS latency_count".into(),
+        "CAST(COALESCE(SUM(latency_sum_ms), 0) AS BIGINT) AS latency_sum".into(),
+        "COUNT(DISTINCT CASE WHEN requests > 0 OR input_tokens + output_tokens > 0 OR cost_nano > 0 THEN org_id END) AS active".into(),
+    ];
+    cols.extend(crate::metering::analytics::latency_columns().map(|c| format!("CAST(COALESCE(SUM({c}), 0) AS BIGINT) AS {c}")));
+    cols.join(", ")
+}
+
+fn agg_of(r: &sqlx::any::AnyRow) -> Result<Agg> {
+    let mut a = Agg {
+        requests: r.try_get("requests")?,
+        errors: r.try_get("errors")?,
+        tokens: r.try_get("tokens")?,
+        cost: r.try_get("cost")?,
+        latency_count: r.try_get("latency_count")?,
+        latency_sum: r.try_get("latency_sum")?,
+        active: r.try_get("active")?,
+        ..Default::default()
+    };
+    for (slot, c) in a.hist.iter_mut().zip(crate::metering::analytics::latency_columns()) {
+        *slot = r.try_get(c.as_str())?;
     }
-    Ok(acc.into_iter().map(|((o, b), d)| (o, b, d)).collect())
+    Ok(a)
 }
 
-async fn org_names(db: &Db) -> Result<HashMap<String, String>> {
-    Ok(orgs::store::names(&mut *db.reader().acquire().await?).await?.into_iter().collect())
+/// The bucket (UTC day start, ms) of a `day` column: the day itself, or the
+/// greatest bucket start not after it.
+fn bucket_sql(col: &str, bucket: Bucket, keys: &[NaiveDate]) -> String {
+    match bucket {
+        Bucket::Daily => col.to_string(),
+        _ => crate::metering::analytics::bucket_case(col, &keys.iter().map(|k| ms_of(*k)).collect::<Vec<_>>()),
+    }
 }
 
-fn top(per_org: &HashMap<String, (i64, i64)>, names: &HashMap<String, String>, by_cost: bool, n: usize) -> Vec<Consumer> {
-    let mut v: Vec<_> = per_org.iter().collect();
-    v.sort_by(|a, b| {
-        let ka = if by_cost { a.1 .1 } else { a.1 .0 };
-        let kb = if by_cost { b.1 .1 } else { b.1 .0 };
-        kb.cmp(&ka).then(a.0.cmp(b.0))
-    });
-    v.into_iter()
-        .take(n)
-        .map(|(id, (t, c))| Consumer { org_id: id.clone(), org_name: names.get(id).cloned().unwrap_or_default(), tokens: *t, cost_usd: usd(*c) })
+/// Sums over `[from, to)` of one organization or all, in all and per bucket.
+async fn aggregate(db: &Db, tenant: Option<&str>, bucket: Bucket, keys: &[NaiveDate], from_ms: i64, to_ms: i64) -> Result<(Agg, BTreeMap<NaiveDate, Agg>)> {
+    let filter = "day >= $1 AND day < $2 AND ($3 = '' OR org_id = $3)";
+    let total = sqlx::query(&format!("SELECT {} FROM rollup_org_daily WHERE {filter}", agg_select()))
+        .bind(from_ms)
+        .bind(to_ms)
+        .bind(tenant.unwrap_or_default())
+        .fetch_one(db.reader())
+        .await?;
+    let rows = sqlx::query(&format!(
+        "SELECT {} AS bucket, {} FROM rollup_org_daily WHERE {filter} GROUP BY 1",
+        bucket_sql("day", bucket, keys),
+        agg_select()
+    ))
+    .bind(from_ms)
+    .bind(to_ms)
+    .bind(tenant.unwrap_or_default())
+    .fetch_all(db.reader())
+    .await?;
+    let mut per: BTreeMap<NaiveDate, Agg> = keys.iter().map(|k| (*k, Agg::default())).collect();
+    for r in &rows {
+        per.insert(bucket_start(bucket, day_of(r.try_get("bucket")?)), agg_of(r)?);
+    }
+    Ok((agg_of(&total)?, per))
+}
+
+/// The `n` organizations with the most tokens or cost over `[from, to)`.
+async fn top(db: &Db, from_ms: i64, to_ms: i64, by_cost: bool, n: i64) -> Result<Vec<Consumer>> {
+    let order = if by_cost { "cost" } else { "tokens" };
+    let rows = sqlx::query(&format!(
+        "SELECT r.org_id, o.name, CAST(SUM(r.input_tokens + r.output_tokens) AS BIGINT) AS tokens, \
+         CAST(SUM(r.cost_nano) AS BIGINT) AS cost FROM rollup_org_daily r JOIN organizations o ON o.id = r.org_id \
+         WHERE r.day >= $1 AND r.day < $2 GROUP BY r.org_id, o.name ORDER BY {order} DESC, r.org_id LIMIT $3"
+    ))
+    .bind(from_ms)
+    .bind(to_ms)
+    .bind(n)
+    .fetch_all(db.reader())
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(Consumer {
+                org_id: r.try_get("org_id")?,
+                org_name: r.try_get("name")?,
+                tokens: r.try_get("tokens")?,
+                cost_usd: usd(r.try_get("cost")?),
+            })
+        })
         .collect()
 }
 
@@ -107,26 +168,34 @@ fn top(per_org: &HashMap<String, (i64, i64)>, names: &HashMap<String, String>, b
 pub async fn tenants(db: &Db, search: &str) -> Result<Vec<TenantRow>> {
     let now = now_ms();
     let month_start = ms_of(day_of(now).with_day(1).unwrap_or_else(|| day_of(now)));
-    let rows = orgs::store::tenants(&mut *db.reader().acquire().await?).await?;
-    let mut cost: HashMap<String, i64> = HashMap::new();
-    for (org, _, d) in daily(db, None, month_start, now + DAY_MS).await? {
-        *cost.entry(org).or_default() += d.cost;
-    }
+    // One row per organization, its month's cost summed in SQL.
+    let rows = sqlx::query(
+        "SELECT o.id, o.name, o.created_at, o.plan_code, o.suspended_at, o.suspended_reason, \
+         (SELECT COUNT(*) FROM memberships m WHERE m.org_id = o.id) AS members, \
+         (SELECT CAST(COALESCE(SUM(r.cost_nano), 0) AS BIGINT) FROM rollup_org_daily r WHERE r.org_id = o.id AND r.day >= $1) AS month_cost \
+         FROM organizations o ORDER BY o.created_at DESC, o.id",
+    )
+    .bind(month_start)
+    .fetch_all(db.reader())
+    .await?;
     let needle = search.trim().to_lowercase();
     let mut out = Vec::new();
-    for r in rows {
-        if !needle.is_empty() && !r.name.to_lowercase().contains(&needle) && !r.id.to_lowercase().contains(&needle) {
+    for r in &rows {
+        let id: String = r.try_get("id")?;
+        let name: String = r.try_get("name")?;
+        if !needle.is_empty() && !name.to_lowercase().contains(&needle) && !id.to_lowercase().contains(&needle) {
             continue;
         }
+        let suspended: Option<i64> = r.try_get("suspended_at")?;
         out.push(TenantRow {
-            month_cost_usd: usd(cost.get(&r.id).copied().unwrap_or(0)),
-            id: r.id,
-            name: r.name,
-            plan: r.plan_code,
-            status: if r.suspended_at.is_some() { "suspended" } else { "active" }.into(),
-            suspended_reason: r.suspended_reason,
-            created_at: to_rfc3339(r.created_at),
-            members: r.members,
+            month_cost_usd: usd(r.try_get("month_cost")?),
+            id,
+            name,
+            plan: r.try_get("plan_code")?,
+            status: if suspended.is_some() { "suspended" } else { "active" }.into(),
+            suspended_reason: r.try_get("suspended_reason")?,
+            created_at: to_rfc3339(r.try_get("created_at")?),
+            members: r.try_get("members")?,
         });
     }
     Ok(out)
@@ -159,37 +228,26 @@ pub fn parse_range(start: Option<&str>, end: Option<&str>) -> Result<(i64, i64)>
 /// Usage series over `[from, to)`: one organization's (`Some`, unknown →
 /// `NotFound`) or the platform's with the top 10 organizations by `metric`.
 pub async fn usage_report(db: &Db, tenant_id: Option<&str>, metric: UsageMetric, bucket: Bucket, from_ms: i64, to_ms: i64) -> Result<UsageReport> {
-    let names = org_names(db).await?;
     if let Some(t) = tenant_id {
-        if !names.contains_key(t) {
-            return Err(Error::NotFound("tenant"));
-        }
+        let found: Option<String> = sqlx::query_scalar("SELECT id FROM organizations WHERE id = $1").bind(t).fetch_optional(db.reader()).await?;
+        found.ok_or(Error::NotFound("tenant"))?;
     }
-    let days = daily(db, tenant_id, from_ms, to_ms).await?;
     let keys = bucket_keys(bucket, from_ms, to_ms);
-    let mut series: BTreeMap<NaiveDate, (i64, i64)> = keys.iter().map(|k| (*k, (0, 0))).collect();
-    let mut per_org: HashMap<String, (i64, i64)> = HashMap::new();
-    let (mut total_t, mut total_c) = (0i64, 0i64);
-    for (org, b, d) in &days {
-        let e = series.entry(bucket_start(bucket, day_of(*b))).or_default();
-        e.0 += d.tokens;
-        e.1 += d.cost;
-        let o = per_org.entry(org.clone()).or_default();
-        o.0 += d.tokens;
-        o.1 += d.cost;
-        total_t += d.tokens;
-        total_c += d.cost;
-    }
+    let (total, per) = aggregate(db, tenant_id, bucket, &keys, from_ms, to_ms).await?;
+    let top_consumers = match tenant_id {
+        None => Some(top(db, from_ms, to_ms, metric == UsageMetric::Cost, 10).await?),
+        Some(_) => None,
+    };
     Ok(UsageReport {
         tenant_id: tenant_id.map(str::to_string),
         metric,
         period: bucket,
         start_date: day_of(from_ms).to_string(),
         end_date: day_of(to_ms - 1).to_string(),
-        total_tokens: total_t,
-        total_cost_usd: usd(total_c),
-        series: series.into_iter().map(|(k, (t, c))| UsagePoint { bucket: k.to_string(), tokens: t, cost_usd: usd(c) }).collect(),
-        top_consumers: tenant_id.is_none().then(|| top(&per_org, &names, metric == UsageMetric::Cost, 10)),
+        total_tokens: total.tokens,
+        total_cost_usd: usd(total.cost),
+        series: per.into_iter().map(|(k, a)| UsagePoint { bucket: k.to_string(), tokens: a.tokens, cost_usd: usd(a.cost) }).collect(),
+        top_consumers,
     })
 }
 
@@ -207,83 +265,87 @@ pub async fn summary(db: &Db, from_ms: i64, to_ms: i64, bucket: Bucket) -> Resul
     if to_ms <= from_ms {
         return Err(Error::invalid("to", "must be after from"));
     }
-    let names = org_names(db).await?;
     let keys = bucket_keys(bucket, from_ms, to_ms);
-    let days = daily(db, None, from_ms, to_ms).await?;
-
-    #[derive(Default, Clone)]
-    struct B {
-        d: Day,
-        orgs: HashSet<String>,
-        hist: BTreeMap<i64, i64>,
-    }
-    let mut per: BTreeMap<NaiveDate, B> = keys.iter().map(|k| (*k, B::default())).collect();
-    let mut all = B::default();
-    let mut per_org: HashMap<String, (i64, i64)> = HashMap::new();
-    for (org, b, d) in &days {
-        let e = per.entry(bucket_start(bucket, day_of(*b))).or_default();
-        for x in [&mut e.d, &mut all.d] {
-            x.requests += d.requests;
-            x.errors += d.errors;
-            x.tokens += d.tokens;
-            x.cost += d.cost;
-            x.latency_count += d.latency_count;
-            x.latency_sum += d.latency_sum;
-        }
-        if d.requests > 0 || d.tokens > 0 || d.cost > 0 {
-            e.orgs.insert(org.clone());
-            all.orgs.insert(org.clone());
-        }
-        let o = per_org.entry(org.clone()).or_default();
-        o.0 += d.tokens;
-        o.1 += d.cost;
-    }
-    let hist_rows = rollups::daily_latency(&mut *db.reader().acquire().await?, from_ms, to_ms).await?;
-    for (b, le, n) in hist_rows {
-        *per.entry(bucket_start(bucket, day_of(b))).or_default().hist.entry(le).or_default() += n;
-        *all.hist.entry(le).or_default() += n;
-    }
-    let p95 = |h: &BTreeMap<i64, i64>| {
-        let v: Vec<(i64, i64)> = h.iter().map(|(a, b)| (*a, *b)).collect();
+    let (all, per) = aggregate(db, None, bucket, &keys, from_ms, to_ms).await?;
+    let p95 = |a: &Agg| {
+        let v: Vec<(i64, i64)> = crate::metering::rollup::LATENCY_BOUNDS_MS.iter().copied().zip(a.hist).filter(|(_, n)| *n > 0).collect();
         crate::metering::rollup::quantile(&v, 0.95).map(|x| x.to_string())
     };
-    let avg = |d: &Day| (d.latency_count > 0).then(|| (d.latency_sum / d.latency_count).to_string());
+    let avg = |a: &Agg| (a.latency_count > 0).then(|| (a.latency_sum / a.latency_count).to_string());
 
-    let created = orgs::store::creation_times(&mut *db.reader().acquire().await?).await?;
-    let existing_at = |end: i64| created.iter().filter(|c| **c < end).count().to_string();
-    let series = |f: &dyn Fn(&NaiveDate, &B) -> Option<String>| per.iter().map(|(k, b)| (k.to_string(), f(k, b))).collect::<Vec<_>>();
-    let bucket_end = |k: &NaiveDate| {
-        let next = match bucket {
-            Bucket::Daily => *k + chrono::Duration::days(1),
-            Bucket::Weekly => *k + chrono::Duration::days(7),
-            Bucket::Monthly => k.checked_add_months(chrono::Months::new(1)).unwrap_or(*k),
-        };
-        ms_of(next).min(to_ms)
-    };
+    // Organizations that existed at each bucket's end: counted per bucket of
+    // creation in SQL, accumulated here (one row per bucket).
+    let before: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM organizations WHERE created_at < $1").bind(from_ms).fetch_one(db.reader()).await?;
+    let created_rows = sqlx::query(&format!(
+        "SELECT {} AS bucket, COUNT(*) AS n FROM organizations WHERE created_at >= $1 AND created_at < $2 GROUP BY 1",
+        bucket_sql(&format!("(created_at / {DAY_MS}) * {DAY_MS}"), bucket, &keys)
+    ))
+    .bind(from_ms)
+    .bind(to_ms)
+    .fetch_all(db.reader())
+    .await?;
+    let mut created: BTreeMap<NaiveDate, i64> = BTreeMap::new();
+    for r in &created_rows {
+        *created.entry(bucket_start(bucket, day_of(r.try_get("bucket")?))).or_default() += r.try_get::<i64, _>("n")?;
+    }
+    let mut running = before;
+    let existing: BTreeMap<NaiveDate, i64> = keys
+        .iter()
+        .map(|k| {
+            running += created.get(k).copied().unwrap_or(0);
+            (*k, running)
+        })
+        .collect();
+    let series = |f: &dyn Fn(&NaiveDate, &Agg) -> Option<String>| per.iter().map(|(k, b)| (k.to_string(), f(k, b))).collect::<Vec<_>>();
 
-    let names_ref = &names;
     let flagged = |kind: &'static str| async move {
-        let rows = alerts::store::orgs_with(&mut *db.reader().acquire().await?, kind, from_ms, to_ms).await?;
-        let rows = rows
-            .into_iter()
-            .map(|(org_id, alerts, last_at)| FlaggedOrg {
-                org_name: names_ref.get(&org_id).cloned().unwrap_or_default(),
-                org_id,
-                kind: kind.to_string(),
-                alerts,
-                last_at: to_rfc3339(last_at),
+        let rows = sqlx::query(
+            "SELECT a.org_id, o.name, COUNT(*) AS n, MAX(a.created_at) AS last_at FROM alerts a JOIN organizations o ON o.id = a.org_id \
+             WHERE a.kind = $1 AND a.created_at >= $2 AND a.created_at < $3 GROUP BY a.org_id, o.name ORDER BY MAX(a.created_at) DESC",
+        )
+        .bind(kind)
+        .bind(from_ms)
+        .bind(to_ms)
+        .fetch_all(db.reader())
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let org_id: String = r.try_get("org_id")?;
+                Ok(FlaggedOrg {
+                    org_name: r.try_get("name")?,
+                    org_id,
+                    kind: kind.to_string(),
+                    alerts: r.try_get("n")?,
+                    last_at: to_rfc3339(r.try_get("last_at")?),
+                })
             })
-            .collect::<Vec<_>>();
-        Ok::<_, Error>(rows)
+            .collect::<Result<Vec<_>>>()
     };
     let over_quota = flagged("quota_exceeded").await?;
     let over_budget = flagged("budget_exhausted").await?;
 
-    let unpriced = metering::store::unpriced_between(&mut *db.reader().acquire().await?, from_ms, to_ms)
-        .await?
-        .into_iter()
-        .map(|(model, events, organizations, last_seen)| UnpricedSeen { model, events, organizations, last_seen: to_rfc3339(last_seen) })
-        .collect::<Vec<_>>();
+    // From the hourly model rollup's unpriced rows (a partial index holds
+    // only those), never from raw events.
+    let unpriced = sqlx::query(
+        "SELECT model, CAST(SUM(unpriced_events) AS BIGINT) AS events, COUNT(DISTINCT org_id) AS orgs, MAX(hour) AS last_seen \
+         FROM rollup_model_hourly WHERE unpriced_events > 0 AND hour >= $1 AND hour < $2 \
+         GROUP BY model ORDER BY SUM(unpriced_events) DESC, model LIMIT 100",
+    )
+    .bind(from_ms)
+    .bind(to_ms)
+    .fetch_all(db.reader())
+    .await?
+    .iter()
+    .map(|r| {
+        Ok(UnpricedSeen {
+            model: r.try_get("model")?,
+            events: r.try_get("events")?,
+            organizations: r.try_get("orgs")?,
+            last_seen: to_rfc3339(r.try_get("last_seen")?),
+        })
+    })
+    .collect::<Result<Vec<_>>>()?;
 
     let mut recent_failures = audit::list(db, None, &AuditFilter { result: "failure".into(), ..Default::default() }, "UTC", 20).await?;
     recent_failures.extend(audit::list(db, None, &AuditFilter { result: "denied".into(), ..Default::default() }, "UTC", 20).await?);
@@ -294,16 +356,16 @@ pub async fn summary(db: &Db, from_ms: i64, to_ms: i64, bucket: Bucket) -> Resul
         from_ms,
         to_ms,
         bucket,
-        organizations: figure(Some(existing_at(to_ms)), series(&|k, _| Some(existing_at(bucket_end(k))))),
-        active_organizations: figure(Some(all.orgs.len().to_string()), series(&|_, b| Some(b.orgs.len().to_string()))),
-        api_calls: figure(Some(all.d.requests.to_string()), series(&|_, b| Some(b.d.requests.to_string()))),
-        tokens: figure(Some(all.d.tokens.to_string()), series(&|_, b| Some(b.d.tokens.to_string()))),
-        cost_usd: figure(Some(usd(all.d.cost)), series(&|_, b| Some(usd(b.d.cost)))),
-        avg_latency_ms: figure(avg(&all.d), series(&|_, b| avg(&b.d))),
-        p95_latency_ms: figure(p95(&all.hist), series(&|_, b| p95(&b.hist))),
-        error_rate_percent: figure(pct(all.d.errors, all.d.requests), series(&|_, b| pct(b.d.errors, b.d.requests))),
-        top_by_tokens: top(&per_org, &names, false, 10),
-        top_by_cost: top(&per_org, &names, true, 10),
+        organizations: figure(Some(running.to_string()), series(&|k, _| Some(existing.get(k).copied().unwrap_or(before).to_string()))),
+        active_organizations: figure(Some(all.active.to_string()), series(&|_, b| Some(b.active.to_string()))),
+        api_calls: figure(Some(all.requests.to_string()), series(&|_, b| Some(b.requests.to_string()))),
+        tokens: figure(Some(all.tokens.to_string()), series(&|_, b| Some(b.tokens.to_string()))),
+        cost_usd: figure(Some(usd(all.cost)), series(&|_, b| Some(usd(b.cost)))),
+        avg_latency_ms: figure(avg(&all), series(&|_, b| avg(b))),
+        p95_latency_ms: figure(p95(&all), series(&|_, b| p95(b))),
+        error_rate_percent: figure(pct(all.errors, all.requests), series(&|_, b| pct(b.errors, b.requests))),
+        top_by_tokens: top(db, from_ms, to_ms, false, 10).await?,
+        top_by_cost: top(db, from_ms, to_ms, true, 10).await?,
         over_quota,
         over_budget,
         unpriced_models: unpriced,

@@ -8,7 +8,8 @@ use std::sync::Mutex;
 
 use super::{is_error_rate_high, is_spike, p95_rank, AlertKind, NewAlert};
 use crate::db::Db;
-use crate::metering::store::{self as events, rollups};
+use crate::metering::analytics;
+use crate::metering::store as events;
 use crate::pricing::NanoUsd;
 use crate::Result;
 
@@ -59,11 +60,11 @@ pub async fn evaluate(db: &Db, org_id: &str, now: i64) -> Result<Vec<AlertKind>>
 
     if settings.spike_enabled {
         let last_hour = events::cost_between(&mut conn, org_id, now - HOUR_MS, now + 1).await?;
-        // The baseline reads the hourly rollups (168 rows at most per
-        // dimension), never a week of raw events: the 168 whole UTC hours
+        // The baseline reads the organization's hourly rollup (168 rows at
+        // most), never a week of raw events: the 168 whole UTC hours
         // before the hour in which the last-hour window starts.
         let base_end = (now - HOUR_MS) - (now - HOUR_MS).rem_euclid(HOUR_MS);
-        let week = rollups::hourly_cost(&mut conn, org_id, base_end - WEEK_MS, base_end).await?;
+        let week = analytics::store::org_hourly_cost(&mut conn, org_id, base_end - WEEK_MS, base_end).await?;
         if is_spike(last_hour, week, settings.spike_percent, spike_min) {
             let avg = NanoUsd::from_nanos(week / 168).to_short_usd_string();
             let seen = NanoUsd::from_nanos(last_hour).to_short_usd_string();

@@ -75,7 +75,7 @@ impl Scope {
         match self {
             Scope::Ingest => "record usage, quota checks, reservations",
             Scope::Read => "usage, events, exports, plan, alerts, billing",
-            Scope::Manage => "budgets, webhooks, alert settings",
+            Scope::Manage => "budgets, webhooks, alert settings, provider connections",
         }
     }
 

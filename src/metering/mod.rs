@@ -7,6 +7,8 @@
 //! (the pages show them); the rest is server-side.
 
 #[cfg(feature = "ssr")]
+pub mod analytics;
+#[cfg(feature = "ssr")]
 pub mod event;
 #[cfg(feature = "ssr")]
 pub mod events;

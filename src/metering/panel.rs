@@ -3,9 +3,11 @@
 //! breakdowns, the latest events, unpriced models), in one value. Amounts are
 //! [`NanoUsd`]; the page formats them.
 //!
-//! It reads the usage report ([`super::usage`], hourly rollups) several
-//! times; that is the report's cost today, not a design to keep (see the
-//! README's Performance section).
+//! Every figure comes from the narrow rollups ([`super::analytics`]) in one
+//! `GROUP BY` each through the usage report ([`super::usage`]); the lifetime
+//! cost from the running totals. Breakdowns send the top [`BREAKDOWN_ROWS`]
+//! by cost and count the rest; users and sessions are shown only for ranges
+//! up to [`WIDE_MAX_DAYS`](super::analytics::WIDE_MAX_DAYS) days.
 
 use serde::{Deserialize, Serialize};
 
@@ -123,6 +125,9 @@ pub struct Breakdown {
     pub rows: Vec<BreakdownRow>,
     /// Rows left out beyond [`BREAKDOWN_ROWS`].
     pub more: usize,
+    /// Why this breakdown is not shown for the range (a range cap), if so.
+    #[serde(default)]
+    pub unavailable: Option<String>,
 }
 
 /// One recent event.
@@ -171,6 +176,7 @@ mod read {
     use crate::clock::to_rfc3339;
     use crate::date_range::DateRange;
     use crate::db::Db;
+    use crate::metering::analytics;
     use crate::metering::events::{self, EventFilter};
     use crate::metering::unpriced::unpriced_models;
     use crate::metering::usage::{self, month_start_ms, GroupBy, UsageQuery, UsageRow};
@@ -182,15 +188,17 @@ mod read {
     pub async fn usage_panel(db: &Db, org: &OrgView, query: &PanelQuery, now: i64) -> Result<PanelData> {
         let range = DateRange::parse(query.range.as_deref(), query.from.as_deref(), query.to.as_deref(), &org.time_zone, now)?;
         let (from, to) = (range.start_ms(), range.end_ms());
-        let report = |from_ms: i64, to_ms: i64, group_by: Vec<GroupBy>| {
-            let q = UsageQuery { from_ms, to_ms, group_by, ..Default::default() };
-            async move { usage::usage(db, &org.id, &org.time_zone, &q).await }
+        // Every figure comes from the narrow rollups in one GROUP BY each
+        // (metering::analytics); the lifetime from the running totals.
+        let report = |from_ms: i64, to_ms: i64, group_by: Vec<GroupBy>, limit: Option<i64>| {
+            let q = UsageQuery { from_ms, to_ms, group_by, limit, ..Default::default() };
+            async move { usage::report(db, &org.id, &org.time_zone, &q).await }
         };
         // Rollup buckets are hourly; an hour past "now" covers the current bucket.
-        let month = report(month_start_ms(&org.time_zone, now), now + 3_600_000, vec![]).await?;
-        let lifetime = report(0, now + 3_600_000, vec![]).await?;
-        let totals = report(from, to, vec![]).await?;
-        let by_day = report(from, to, vec![GroupBy::Day]).await?;
+        let month = report(month_start_ms(&org.time_zone, now), now + 3_600_000, vec![], None).await?.rows;
+        let lifetime = analytics::store::lifetime(&mut *db.reader().acquire().await?, &org.id).await?;
+        let totals = report(from, to, vec![], None).await?.rows;
+        let by_day = report(from, to, vec![GroupBy::Day], None).await?.rows;
 
         let mut daily: HashMap<String, UsageRow> =
             by_day.into_iter().map(|r| (r.group.get("day").map(|d| d[..10.min(d.len())].to_string()).unwrap_or_default(), r)).collect();
@@ -209,6 +217,7 @@ mod read {
             })
             .collect();
 
+        let days = (to - from + 86_399_999) / 86_400_000;
         let mut breakdowns = Vec::new();
         for dim in Dimension::ALL {
             let g = match dim {
@@ -218,11 +227,20 @@ mod read {
                 Dimension::Feature => GroupBy::Feature,
                 Dimension::Session => GroupBy::Session,
             };
-            let mut rows = report(from, to, vec![g]).await?;
-            rows.sort_by_key(|r| (std::cmp::Reverse(r.cost_nanos), std::cmp::Reverse(r.events)));
-            let more = rows.len().saturating_sub(BREAKDOWN_ROWS);
-            let rows = rows.into_iter().take(BREAKDOWN_ROWS).map(|r| breakdown_row(g.name(), r)).collect();
-            breakdowns.push(Breakdown { dimension: dim, rows, more });
+            // Users and sessions are as many groups as active users or
+            // sessions: past the cap the panel says so instead of reading them.
+            let wide = matches!(dim, Dimension::User | Dimension::Session);
+            let cap = analytics::WIDE_MAX_DAYS;
+            if wide && days > cap {
+                let unavailable =
+                    Some(format!("Shown for ranges of up to {cap} days: pick a shorter range to see each {}.", dim.label().to_lowercase()));
+                breakdowns.push(Breakdown { dimension: dim, rows: vec![], more: 0, unavailable });
+                continue;
+            }
+            let r = report(from, to, vec![g], Some(BREAKDOWN_ROWS as i64)).await?;
+            let more = (r.groups as usize).saturating_sub(r.rows.len());
+            let rows = r.rows.into_iter().map(|row| breakdown_row(g.name(), row)).collect();
+            breakdowns.push(Breakdown { dimension: dim, rows, more, unavailable: None });
         }
 
         let blank = |s: &Option<String>| s.as_ref().map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
@@ -242,7 +260,7 @@ mod read {
         Ok(PanelData {
             time_zone: org.time_zone.clone(),
             month: month.first().map(totals_of).unwrap_or_else(empty_totals),
-            lifetime_cost: lifetime.first().map_or(NanoUsd::ZERO, |r| NanoUsd::from_nanos(r.cost_nanos)),
+            lifetime_cost: NanoUsd::from_nanos(lifetime.cost_nano),
             range: RangeView {
                 key: range.kind.key().to_string(),
                 from_date: range.from.format("%Y-%m-%d").to_string(),

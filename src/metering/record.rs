@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use serde::Serialize;
 
 use super::event::{NewEvent, ParsedEvent};
-use super::rollup::Rollup;
+use super::analytics::Rollup;
 use crate::db::Db;
 use crate::ids::new_id;
 use crate::pricing::cache::{self, History};

@@ -12,8 +12,10 @@ pub struct UnpricedModel {
     pub last_seen_ms: i64,
 }
 
-/// Unpriced models of one organization, or of the whole platform (`None`).
+/// Unpriced models of one organization, or of the whole platform (`None`),
+/// from the hourly model rollup's unpriced rows (a partial index holds only
+/// those): `last_seen_ms` is the start of the last hour the model was seen.
 #[cfg(feature = "ssr")]
 pub async fn unpriced_models(db: &crate::db::Db, org_id: Option<&str>) -> crate::Result<Vec<UnpricedModel>> {
-    super::store::unpriced(&mut *db.reader().acquire().await?, org_id).await
+    super::analytics::store::unpriced(&mut *db.reader().acquire().await?, org_id).await
 }

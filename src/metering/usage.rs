@@ -1,19 +1,17 @@
-//! The usage report: rollups grouped by time and dimensions.
-//!
-//! It reads hourly rollups only and folds them in Rust, so that days and
-//! months start at midnight in the organization's time zone (an hour bucket
-//! never straddles a local day boundary for whole-hour offsets; for zones with
-//! 30/45-minute offsets an hour is attributed to the local day it starts in).
-//! It never scans raw events.
+//! The usage report: the narrow rollups grouped by time and dimensions
+//! (see [`crate::metering::analytics`] for which tables answer what). Days,
+//! weeks and months start at midnight in the organization's time zone; an
+//! hour bucket is attributed to the local period it starts in. It reads raw
+//! events only for the ends of a range in the user/project/feature/session
+//! tables and for groupings no table answers (capped ranges).
 
 use std::collections::BTreeMap;
 use std::str::FromStr;
 
-use chrono::{Datelike, TimeZone, Timelike};
+use chrono::{Datelike, TimeZone};
 use serde::Serialize;
 
-use super::rollup::quantile;
-use super::store::rollups::{self, ReportFilter};
+use super::analytics;
 use crate::db::Db;
 use crate::pricing::NanoUsd;
 use crate::{Error, Result};
@@ -23,6 +21,8 @@ use crate::{Error, Result};
 pub enum GroupBy {
     Hour,
     Day,
+    /// Weeks from Monday in the organization's zone.
+    Week,
     Month,
     Model,
     Provider,
@@ -37,6 +37,7 @@ impl GroupBy {
         Ok(match s.trim() {
             "hour" => GroupBy::Hour,
             "day" => GroupBy::Day,
+            "week" => GroupBy::Week,
             "month" => GroupBy::Month,
             "model" => GroupBy::Model,
             "provider" => GroupBy::Provider,
@@ -47,7 +48,7 @@ impl GroupBy {
             other => {
                 return Err(Error::invalid(
                     "group_by",
-                    format!("{other:?} is not one of hour, day, month, model, provider, user, project, feature, session"),
+                    format!("{other:?} is not one of hour, day, week, month, model, provider, user, project, feature, session"),
                 ))
             }
         })
@@ -57,6 +58,7 @@ impl GroupBy {
         match self {
             GroupBy::Hour => "hour",
             GroupBy::Day => "day",
+            GroupBy::Week => "week",
             GroupBy::Month => "month",
             GroupBy::Model => "model",
             GroupBy::Provider => "provider",
@@ -68,7 +70,7 @@ impl GroupBy {
     }
 
     fn is_time(self) -> bool {
-        matches!(self, GroupBy::Hour | GroupBy::Day | GroupBy::Month)
+        matches!(self, GroupBy::Hour | GroupBy::Day | GroupBy::Week | GroupBy::Month)
     }
 }
 
@@ -82,10 +84,13 @@ pub struct UsageQuery {
     pub user_id: Option<String>,
     pub project_id: Option<String>,
     pub feature: Option<String>,
+    /// For groupings without time: at most this many groups, largest cost
+    /// first (default [`DEFAULT_LIMIT`]).
+    pub limit: Option<i64>,
 }
 
-/// The longest range one report may span (a little over 13 months): a
-/// report reads every hour of its range, so the range bounds its cost.
+/// The longest range one report may span (a little over 13 months): the
+/// daily tables hold a row per day, so the range bounds a report's cost.
 pub const MAX_RANGE_DAYS: i64 = 400;
 
 impl UsageQuery {
@@ -113,6 +118,9 @@ impl UsageQuery {
         }
         if groups.len() == 2 && groups[0] == groups[1] {
             return Err(Error::invalid("group_by", "the two dimensions must differ"));
+        }
+        if groups.iter().filter(|g| g.is_time()).count() > 1 {
+            return Err(Error::invalid("group_by", "at most one of hour, day, week and month"));
         }
         Ok(groups)
     }
@@ -149,113 +157,107 @@ pub struct UsageRow {
     pub p95_latency_ms: Option<i64>,
 }
 
-#[derive(Default)]
-struct Acc {
-    v: [i64; 13],
-    latency_sum_ms: i64,
-    hist: BTreeMap<i64, i64>,
+/// The report and how many groups there were in all (more than the rows when
+/// a limit cut the groups by user or session).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct UsageReport {
+    pub rows: Vec<UsageRow>,
+    pub groups: i64,
 }
 
-fn local_key(tz: chrono_tz::Tz, ms: i64, g: GroupBy) -> String {
-    let t = tz.timestamp_millis_opt(ms).single().unwrap_or_else(|| tz.timestamp_millis_opt(0).unwrap());
-    let start = match g {
-        GroupBy::Hour => t.with_minute(0).and_then(|t| t.with_second(0)),
-        GroupBy::Day => tz.with_ymd_and_hms(t.year(), t.month(), t.day(), 0, 0, 0).earliest(),
-        _ => tz.with_ymd_and_hms(t.year(), t.month(), 1, 0, 0, 0).earliest(),
-    };
-    start.map(|s| s.to_rfc3339()).unwrap_or_default()
+impl GroupBy {
+    fn as_group(self) -> analytics::Group {
+        use analytics::{Dim, Group, TimeGrain};
+        match self {
+            GroupBy::Hour => Group::Time(TimeGrain::Hour),
+            GroupBy::Day => Group::Time(TimeGrain::Day),
+            GroupBy::Week => Group::Time(TimeGrain::Week),
+            GroupBy::Month => Group::Time(TimeGrain::Month),
+            GroupBy::Model => Group::Model,
+            GroupBy::Provider => Group::Provider,
+            GroupBy::User => Group::Dim(Dim::User),
+            GroupBy::Project => Group::Dim(Dim::Project),
+            GroupBy::Feature => Group::Dim(Dim::Feature),
+            GroupBy::Session => Group::Dim(Dim::Session),
+        }
+    }
 }
 
-/// The report for one organization, in its time zone.
-pub async fn usage(db: &Db, org_id: &str, time_zone: &str, q: &UsageQuery) -> Result<Vec<UsageRow>> {
+/// Most groups a report by user or session returns (largest cost first);
+/// the rest are counted in [`UsageReport::groups`].
+pub const DEFAULT_LIMIT: i64 = 1_000;
+pub const MAX_LIMIT: i64 = 10_000;
+
+/// The report for one organization, in its time zone, read from the narrow
+/// rollups (see [`crate::metering::analytics`]). Rows grouped by time come in
+/// time order; rows grouped only by dimensions come largest cost first, at
+/// most `limit` of them.
+pub async fn report(db: &Db, org_id: &str, time_zone: &str, q: &UsageQuery) -> Result<UsageReport> {
     if q.to_ms <= q.from_ms {
         return Err(Error::invalid("to", "must be after from"));
     }
+    let limit = q.limit.unwrap_or(DEFAULT_LIMIT);
+    if !(1..=MAX_LIMIT).contains(&limit) {
+        return Err(Error::invalid("limit", format!("must be between 1 and {MAX_LIMIT}")));
+    }
     let tz = chrono_tz::Tz::from_str(time_zone).unwrap_or(chrono_tz::UTC);
-    // Grouping by session reads the session rollups (hourly, with the
-    // session as a dimension); everything else the narrower usage rollups.
-    let filter = ReportFilter {
+    let question = analytics::Query {
+        org_id,
+        tz,
         from_ms: q.from_ms,
         to_ms: q.to_ms,
-        model: q.model.as_deref().unwrap_or_default(),
-        user_id: q.user_id.as_deref().unwrap_or_default(),
-        project_id: q.project_id.as_deref().unwrap_or_default(),
-        feature: q.feature.as_deref().unwrap_or_default(),
-        by_session: q.group_by.contains(&GroupBy::Session),
+        groups: q.group_by.iter().map(|g| g.as_group()).collect(),
+        filter: analytics::Filter {
+            model: q.model.clone(),
+            user_id: q.user_id.clone(),
+            project_id: q.project_id.clone(),
+            feature: q.feature.clone(),
+        },
+        limit: Some(limit),
     };
-    let rows = rollups::report_rows(&mut *db.reader().acquire().await?, org_id, &filter).await?;
-
-    let key_of = |bucket: i64, dims: [&str; 6]| -> Vec<(String, String)> {
-        q.group_by
-            .iter()
-            .map(|g| {
-                let v = match g {
-                    GroupBy::Model => dims[0].to_string(),
-                    GroupBy::Provider => dims[1].to_string(),
-                    GroupBy::User => dims[2].to_string(),
-                    GroupBy::Project => dims[3].to_string(),
-                    GroupBy::Feature => dims[4].to_string(),
-                    GroupBy::Session => dims[5].to_string(),
-                    t => local_key(tz, bucket, *t),
-                };
-                (g.name().to_string(), v)
-            })
-            .collect()
-    };
-
-    let mut groups: BTreeMap<Vec<(String, String)>, Acc> = BTreeMap::new();
-    for r in &rows {
-        let d = &r.dims;
-        let key = key_of(r.bucket_start, [&d[0], &d[1], &d[2], &d[3], &d[4], &d[5]]);
-        let acc = groups.entry(key).or_default();
-        for (v, sum) in acc.v.iter_mut().zip(r.sums) {
-            *v += sum;
-        }
-        acc.latency_sum_ms += r.latency_sum_ms;
-    }
-
-    let p95_possible = q.user_id.is_none()
-        && q.project_id.is_none()
-        && q.feature.is_none()
-        && q.group_by.iter().all(|g| g.is_time() || *g == GroupBy::Model);
-    if p95_possible {
-        let model = q.model.as_deref().unwrap_or_default();
-        let hist = rollups::hourly_latency(&mut *db.reader().acquire().await?, org_id, q.from_ms, q.to_ms, model).await?;
-        for (bucket, model, le, n) in hist {
-            let key = key_of(bucket, [&model, "", "", "", "", ""]);
-            if let Some(acc) = groups.get_mut(&key) {
-                *acc.hist.entry(le).or_default() += n;
-            }
-        }
-    }
-
-    Ok(groups
+    let answer = analytics::query(db, &question).await?;
+    let time_group = q.group_by.iter().copied().find(|g| g.is_time());
+    let dims: Vec<GroupBy> = q.group_by.iter().copied().filter(|g| !g.is_time()).collect();
+    let rows = answer
+        .lines
         .into_iter()
-        .map(|(key, acc)| {
-            let latency_sum = acc.latency_sum_ms;
-            let v = acc.v;
-            let hist: Vec<(i64, i64)> = acc.hist.into_iter().collect();
+        .map(|line| {
+            let mut group = BTreeMap::new();
+            if let (Some(g), Some(t)) = (time_group, line.time) {
+                let start = tz.timestamp_millis_opt(t).single().map(|t| t.to_rfc3339()).unwrap_or_default();
+                group.insert(g.name().to_string(), start);
+            }
+            for (g, v) in dims.iter().zip(line.values) {
+                group.insert(g.name().to_string(), v);
+            }
+            let s = line.sums;
             UsageRow {
-                group: key.into_iter().collect(),
-                events: v[0],
-                requests: v[1],
-                errors: v[2],
-                error_rate: if v[0] == 0 { "0.0000".into() } else { format!("{:.4}", v[2] as f64 / v[0] as f64) },
-                input_tokens: v[3],
-                cached_input_tokens: v[4],
-                cache_creation_tokens: v[5],
-                output_tokens: v[6],
-                reasoning_tokens: v[7],
-                images: v[8],
-                duration_ms: v[9],
-                cost_usd: NanoUsd::from_nanos(v[10]).to_usd_string(),
-                cost_nanos: v[10],
-                unpriced_events: v[11],
-                avg_latency_ms: (v[12] > 0).then(|| latency_sum / v[12]),
-                p95_latency_ms: if p95_possible { quantile(&hist, 0.95) } else { None },
+                group,
+                events: s.events,
+                requests: s.requests,
+                errors: s.errors,
+                error_rate: s.error_rate(),
+                input_tokens: s.input_tokens,
+                cached_input_tokens: s.cached_input_tokens,
+                cache_creation_tokens: s.cache_creation_tokens,
+                output_tokens: s.output_tokens,
+                reasoning_tokens: s.reasoning_tokens,
+                images: s.images,
+                duration_ms: s.duration_ms,
+                cost_usd: NanoUsd::from_nanos(s.cost_nano).to_usd_string(),
+                cost_nanos: s.cost_nano,
+                unpriced_events: s.unpriced_events,
+                avg_latency_ms: s.avg_latency_ms(),
+                p95_latency_ms: if answer.histogram { s.p95_latency_ms() } else { None },
             }
         })
-        .collect())
+        .collect();
+    Ok(UsageReport { rows, groups: answer.groups })
+}
+
+/// The report's rows (see [`report`]).
+pub async fn usage(db: &Db, org_id: &str, time_zone: &str, q: &UsageQuery) -> Result<Vec<UsageRow>> {
+    Ok(report(db, org_id, time_zone, q).await?.rows)
 }
 
 /// The start of the current calendar month in `time_zone`, as UTC ms.
@@ -278,7 +280,9 @@ mod tests {
         assert_eq!(UsageQuery::parse_group_by(Some("model,day")).unwrap(), vec![GroupBy::Model, GroupBy::Day]);
         assert!(UsageQuery::parse_group_by(Some("model,day,user")).is_err());
         assert!(UsageQuery::parse_group_by(Some("day,day")).is_err());
-        assert_eq!(UsageQuery::parse_group_by(Some("week")).unwrap_err().field(), Some("group_by"));
+        assert_eq!(UsageQuery::parse_group_by(Some("week,model")).unwrap(), vec![GroupBy::Week, GroupBy::Model]);
+        assert_eq!(UsageQuery::parse_group_by(Some("fortnight")).unwrap_err().field(), Some("group_by"));
+        assert_eq!(UsageQuery::parse_group_by(Some("day,month")).unwrap_err().field(), Some("group_by"), "one time grain");
     }
 
     #[test]

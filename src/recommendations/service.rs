@@ -8,7 +8,8 @@ use sqlx::AnyConnection;
 use super::{parse_key, recommend, store, ModelUsage, Recommendation, WINDOW_DAYS};
 use crate::clock::now_ms;
 use crate::db::Db;
-use crate::metering::store::{self as events, rollups};
+use crate::metering::analytics;
+use crate::metering::store as events;
 use crate::pricing::store::{in_force, in_force_of_provider};
 use crate::pricing::{cache, NanoUsd, PriceBook};
 use crate::{Error, Result};
@@ -36,7 +37,7 @@ fn count(v: i64) -> u64 {
 /// What the organization used per model since `since` (a UTC midnight): the
 /// token mix from the daily rollups, the failed spend from the events.
 async fn usage_by_model(conn: &mut AnyConnection, org_id: &str, since: i64) -> Result<Vec<ModelUsage>> {
-    let mut usage = rollups::daily_by_model(&mut *conn, org_id, since)
+    let mut usage = analytics::store::daily_by_model(&mut *conn, org_id, since)
         .await?
         .into_iter()
         .map(|t| ModelUsage {

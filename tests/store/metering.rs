@@ -93,7 +93,7 @@ test_both_engines! {
         let statuses: Vec<_> = out.iter().map(|r| r.status.clone()).collect();
         assert_eq!(statuses, [Outcome::Accepted, Outcome::Duplicate]);
         assert_eq!(out[1].cost_usd.as_deref(), Some("0.000007000"), "the repeat reports the cost of the first");
-        let n: i64 = sqlx::query_scalar("SELECT CAST(SUM(events) AS BIGINT) FROM usage_rollups WHERE grain = 'day'")
+        let n: i64 = sqlx::query_scalar("SELECT CAST(SUM(events) AS BIGINT) FROM rollup_org_daily")
             .fetch_one(db.reader()).await.unwrap();
         assert_eq!(n, 1);
     }
@@ -124,10 +124,11 @@ test_both_engines! {
             json!({"id": "4", "model": "test-model", "input_tokens": 1}),
         ];
         record_usage(db, &s, parse_batch(&events, now_ms())).await.unwrap();
-        let q = UsageQuery { from_ms: 0, to_ms: now_ms() + 3_600_000, group_by: vec![GroupBy::Session], ..Default::default() };
+        let q = UsageQuery { from_ms: now_ms() - 86_400_000, to_ms: now_ms() + 3_600_000, group_by: vec![GroupBy::Session], ..Default::default() };
         let rows = usage(db, &s.org_id, "UTC", &q).await.unwrap();
         let got: Vec<_> = rows.iter().map(|r| (r.group["session"].as_str(), r.events, r.input_tokens, r.cost_usd.as_str())).collect();
-        assert_eq!(got, [("", 1, 1, "0.000001000"), ("chat-a", 2, 300, "0.000360000"), ("chat-b", 1, 50, "0.000050000")]);
+        // Largest cost first.
+        assert_eq!(got, [("chat-a", 2, 300, "0.000360000"), ("chat-b", 1, 50, "0.000050000"), ("", 1, 1, "0.000001000")]);
     }
 
     async fn the_same_id_in_two_organizations_is_two_events(db) {
@@ -178,24 +179,25 @@ test_both_engines! {
             CAST(SUM(CASE WHEN cost_nano IS NULL THEN 1 ELSE 0 END) AS BIGINT), \
             CAST(SUM(CASE WHEN status <> 'success' THEN 1 ELSE 0 END) AS BIGINT), CAST(SUM(latency_ms) AS BIGINT) FROM usage_events").await;
         assert!(raw[0] > 250 && raw[0] < 300, "duplicates were dropped: {}", raw[0]);
-        for grain in ["hour", "day"] {
+        // Every narrow rollup sums to the raw events, and so do the lifetime totals.
+        let tables = ["rollup_org_hourly", "rollup_org_daily", "rollup_model_hourly", "rollup_model_daily", "rollup_user_daily",
+            "rollup_project_daily", "rollup_feature_daily", "rollup_session_daily", "usage_totals"];
+        for table in tables {
             let rolled = sums(db, &format!("SELECT CAST(SUM(events) AS BIGINT), CAST(SUM(input_tokens) AS BIGINT), \
                 CAST(SUM(cached_input_tokens) AS BIGINT), CAST(SUM(output_tokens) AS BIGINT), CAST(SUM(cost_nano) AS BIGINT), \
                 CAST(SUM(unpriced_events) AS BIGINT), CAST(SUM(errors) AS BIGINT), CAST(SUM(latency_sum_ms) AS BIGINT) \
-                FROM usage_rollups WHERE grain = '{grain}'")).await;
-            assert_eq!(rolled, raw, "{grain} rollups");
-            let hist = sums(db, &format!("SELECT CAST(SUM(n) AS BIGINT) FROM latency_histogram WHERE grain = '{grain}'")).await;
-            assert_eq!(hist[0], raw[0]);
+                FROM {table}")).await;
+            assert_eq!(rolled, raw, "{table}");
         }
-        let by_session = sums(db, "SELECT CAST(SUM(events) AS BIGINT), CAST(SUM(input_tokens) AS BIGINT), \
-            CAST(SUM(cached_input_tokens) AS BIGINT), CAST(SUM(output_tokens) AS BIGINT), CAST(SUM(cost_nano) AS BIGINT), \
-            CAST(SUM(unpriced_events) AS BIGINT), CAST(SUM(errors) AS BIGINT), CAST(SUM(latency_sum_ms) AS BIGINT) \
-            FROM session_rollups").await;
-        assert_eq!(by_session, raw, "session rollups");
-        let one_session = sums(db, "SELECT CAST(SUM(output_tokens) AS BIGINT) FROM session_rollups WHERE session_id = 's-5'").await;
+        let histogram: Vec<String> = tollbooth::metering::analytics::latency_columns().collect();
+        for table in ["rollup_org_hourly", "rollup_org_daily", "rollup_model_hourly", "rollup_model_daily"] {
+            let hist = sums(db, &format!("SELECT CAST(SUM({}) AS BIGINT) FROM {table}", histogram.join(" + "))).await;
+            assert_eq!(hist[0], raw[0], "{table}: every call with a latency is in one histogram bucket");
+        }
+        let one_session = sums(db, "SELECT CAST(SUM(output_tokens) AS BIGINT) FROM rollup_session_daily WHERE session_id = 's-5'").await;
         let raw_session = sums(db, "SELECT CAST(SUM(output_tokens) AS BIGINT) FROM usage_events WHERE session_id = 's-5'").await;
         assert_eq!(one_session, raw_session);
-        let per_user = sums(db, "SELECT CAST(SUM(cost_nano) AS BIGINT) FROM usage_rollups WHERE grain = 'day' AND user_id = 'user-1'").await;
+        let per_user = sums(db, "SELECT CAST(SUM(cost_nano) AS BIGINT) FROM rollup_user_daily WHERE user_id = 'user-1'").await;
         let raw_user = sums(db, "SELECT CAST(COALESCE(SUM(cost_nano), 0) AS BIGINT) FROM usage_events WHERE user_id = 'user-1'").await;
         assert_eq!(per_user, raw_user);
     }

@@ -30,7 +30,10 @@ async fn totals(db: &tollbooth::db::Db) -> (i64, i64, i64) {
 
 async fn rollups(db: &tollbooth::db::Db) -> Vec<(String, i64, i64, i64)> {
     use sqlx::Row;
-    let rows = sqlx::query("SELECT grain, bucket_start, cost_nano, input_tokens FROM usage_rollups ORDER BY grain, bucket_start, model")
+    let rows = sqlx::query(
+        "SELECT 'org' AS grain, day AS bucket_start, cost_nano, input_tokens FROM rollup_org_daily \
+         UNION ALL SELECT model, hour, cost_nano, input_tokens FROM rollup_model_hourly ORDER BY 1, 2",
+    )
         .fetch_all(db.reader())
         .await
         .unwrap();

@@ -12,6 +12,7 @@ pub mod keys;
 pub mod orgs;
 pub mod plans;
 pub mod prices;
+pub mod providers;
 pub mod recommendations;
 pub mod usage;
 

@@ -100,6 +100,8 @@ fn Shell(me: Me, ctx: CurrentOrg, changed: RwSignal<u64>) -> impl IntoView {
                     <li><A href=link("/alerts")>"Alerts"</A></li>
                     <li><A href=link("/recommendations")>"Recommendations"</A></li>
                     <li><A href=link("/keys")>"API keys"</A></li>
+                    <li><A href=link("/providers")>"Providers"</A></li>
+                    <li><A href=link("/connect")>"Connect"</A></li>
                     <li><A href=link("/members")>"Members"</A></li>
                     <li><A href=link("/settings")>"Settings"</A></li>
                     {(ctx.role >= tollbooth::orgs::Role::Admin).then(|| view! { <li><A href=link("/audit")>"Audit log"</A></li> })}

@@ -75,7 +75,7 @@ pub fn KeysPage() -> impl IntoView {
             "Scopes limit what a key can do: " <strong>"ingest"</strong> " records usage and asks for quota checks and \
             reservations (the only scope a key shipped inside a client app should have), " <strong>"read"</strong>
             " reads usage, events, exports, the plan, alerts and billing, and " <strong>"manage"</strong>
-            " changes budgets, webhooks and alert settings."
+            " changes budgets, webhooks, alert settings and provider connections."
         </p>
         {can_manage.then(|| view! {
             <section class="card">

@@ -10,6 +10,7 @@ pub mod budgets;
 pub mod error;
 pub mod events;
 pub mod export;
+pub mod providers;
 pub mod quota;
 pub mod recommendations;
 pub mod usage;
@@ -75,6 +76,8 @@ pub fn router() -> Router<AppState> {
         .route("/invoices/{id}", get(billing::get_invoice))
         .route("/invoices/{id}/csv", get(billing::invoice_csv))
         .route("/credits", get(billing::credits))
+        .route("/providers", get(providers::list))
+        .route("/providers/{name}", axum::routing::put(providers::put).delete(providers::delete))
         .route("/recommendations", get(recommendations::list))
         .route("/recommendations/{key}/dismiss", post(recommendations::dismiss))
         .fallback(|| async { ApiError::not_found() })

@@ -1,4 +1,4 @@
-//! `GET /api/v1/usage`: the usage report, read from rollups.
+//! `GET /api/v1/usage`: the usage report, read from the narrow rollups.
 
 use axum::extract::{Query, State};
 use axum::Json;
@@ -21,6 +21,7 @@ pub struct Params {
     user_id: Option<String>,
     project_id: Option<String>,
     feature: Option<String>,
+    limit: Option<i64>,
 }
 
 #[derive(Debug, Serialize)]
@@ -30,6 +31,9 @@ pub struct UsageResponse {
     group_by: Vec<&'static str>,
     time_zone: String,
     rows: Vec<UsageRow>,
+    /// Groups in all: more than `rows` when `limit` cut a grouping by
+    /// dimensions (largest cost first).
+    groups: i64,
 }
 
 /// Defaults: the last 30 days, grouped by day.
@@ -50,13 +54,15 @@ pub async fn report(
         user_id: p.user_id,
         project_id: p.project_id,
         feature: p.feature,
+        limit: p.limit,
     };
-    let rows = usage::usage(&state.db, &key.org_id, &key.time_zone, &q).await?;
+    let report = usage::report(&state.db, &key.org_id, &key.time_zone, &q).await?;
     Ok(Json(UsageResponse {
         from: to_rfc3339(from),
         to: to_rfc3339(to),
         group_by: q.group_by.iter().map(|g| g.name()).collect(),
         time_zone: key.time_zone,
-        rows,
+        rows: report.rows,
+        groups: report.groups,
     }))
 }

@@ -1,5 +1,7 @@
 //! Ingest benchmark: `cargo run --release -p tollbooth-server --bin tollbooth-bench`.
 //! Quota benchmark: `... --bin tollbooth-bench -- --quota [--rate 5000] [--seconds 10]`.
+//! Analytics at volume: `... -- --seed-analytics [--events 10000000] [--runs 20]
+//! [--database-url URL]` (see `bench_analytics.rs`).
 //!
 //! For each engine it starts the real server (the `tollbooth` binary next to
 //! this one) as a separate process on a fresh database, sends batches of
@@ -17,8 +19,17 @@ use tollbooth::db::Engine;
 use tollbooth::pricing::{store as prices, ModelPrice, PriceBook, UnitPrice};
 use tollbooth::testing::TestDb;
 
+#[path = "bench_analytics.rs"]
+mod analytics;
+
 struct Args {
     quota: bool,
+    seed_analytics: bool,
+    runs: usize,
+    database_url: Option<String>,
+    small_orgs: usize,
+    /// Events of the ingest bench get random past timestamps (13 months).
+    backfill: bool,
     rate: usize,
     seconds: u64,
     engines: Vec<Engine>,
@@ -30,6 +41,11 @@ struct Args {
 fn args() -> Args {
     let mut a = Args {
         quota: false,
+        seed_analytics: false,
+        runs: 20,
+        database_url: None,
+        small_orgs: 999,
+        backfill: false,
         rate: 5000,
         seconds: 10,
         engines: vec![Engine::Sqlite, Engine::Postgres],
@@ -39,9 +55,21 @@ fn args() -> Args {
     };
     let mut it = std::env::args().skip(1);
     while let Some(k) = it.next() {
-        if k == "--quota" {
-            a.quota = true;
-            continue;
+        match k.as_str() {
+            "--quota" => {
+                a.quota = true;
+                continue;
+            }
+            "--seed-analytics" => {
+                a.seed_analytics = true;
+                a.events = 10_000_000;
+                continue;
+            }
+            "--backfill" => {
+                a.backfill = true;
+                continue;
+            }
+            _ => {}
         }
         let v = it.next().unwrap_or_default();
         match k.as_str() {
@@ -57,19 +85,37 @@ fn args() -> Args {
             "--events" => a.events = v.parse().expect("--events N"),
             "--batch" => a.batch = v.parse().expect("--batch N"),
             "--concurrency" => a.concurrency = v.parse().expect("--concurrency N"),
-            _ => panic!("usage: tollbooth-bench [--engine sqlite|postgres|both] [--events N] [--batch N] [--concurrency N]"),
+            "--runs" => a.runs = v.parse().expect("--runs N"),
+            "--database-url" => a.database_url = Some(v),
+            "--small-orgs" => a.small_orgs = v.parse().expect("--small-orgs N"),
+            _ => panic!(
+                "usage: tollbooth-bench [--engine sqlite|postgres|both] [--events N] [--batch N] [--concurrency N] [--backfill]\n\
+                 \x20      tollbooth-bench --quota [--rate N] [--seconds N] [--engine E]\n\
+                 \x20      tollbooth-bench --seed-analytics [--events N] [--runs N] [--small-orgs N] [--engine E] [--database-url URL]"
+            ),
         }
     }
     a
 }
 
-fn bodies(events: usize, batch: usize) -> Vec<String> {
+/// The ingest bench's batches. With `backfill`, timestamps are drawn at
+/// random over the past 13 months (late and replayed data), else "now".
+fn bodies(events: usize, batch: usize, backfill: bool) -> Vec<String> {
+    let now = tollbooth::clock::now_ms();
+    let mut seed = 0x5EED_u64;
+    let mut past = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        now - (seed % (395 * 86_400_000)) as i64
+    };
     (0..events.div_ceil(batch))
         .map(|b| {
             let evs: Vec<String> = (0..batch.min(events - b * batch))
                 .map(|i| {
+                    let ts = if backfill { format!(r#""timestamp":"{}","#, tollbooth::clock::to_rfc3339(past())) } else { String::new() };
                     format!(
-                        r#"{{"id":"bench-{b:06}-{i:04}","model":"bench-model","user_id":"user-{}","session_id":"session-{b}-{}","feature":"chat","input_tokens":{},"cached_input_tokens":100,"output_tokens":{},"latency_ms":{}}}"#,
+                        r#"{{{ts}"id":"bench-{b:06}-{i:04}","model":"bench-model","user_id":"user-{}","session_id":"session-{b}-{}","feature":"chat","input_tokens":{},"cached_input_tokens":100,"output_tokens":{},"latency_ms":{}}}"#,
                         i % 50,
                         i % 20,
                         500 + i,
@@ -289,14 +335,19 @@ async fn quota_bench(engine: Engine, rate: usize, seconds: u64) {
 #[tokio::main]
 async fn main() {
     let a = args();
+    if a.seed_analytics {
+        let o = analytics::Options { engines: a.engines, events: a.events, runs: a.runs, database_url: a.database_url, small_orgs: a.small_orgs };
+        analytics::run(o).await;
+        return;
+    }
     if a.quota {
         for engine in a.engines {
             quota_bench(engine, a.rate, a.seconds).await;
         }
         return;
     }
-    let bodies = Arc::new(bodies(a.events, a.batch));
-    println!("events={} batch={} concurrency={}", a.events, a.batch, a.concurrency);
+    let bodies = Arc::new(bodies(a.events, a.batch, a.backfill));
+    println!("events={} batch={} concurrency={} timestamps={}", a.events, a.batch, a.concurrency, if a.backfill { "random past 13 months" } else { "now" });
     for engine in a.engines {
         let (db, key) = prepare(engine).await;
         let (mut child, port) = start_server(&db.url);

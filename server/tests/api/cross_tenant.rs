@@ -30,6 +30,7 @@ pub(crate) struct Ids {
     pub(crate) invite: String,
     pub(crate) invoice: String,
     pub(crate) reservation: String,
+    pub(crate) provider: String,
 }
 
 impl Ids {
@@ -44,6 +45,7 @@ impl Ids {
             Res::Invite => &self.invite,
             Res::Invoice => &self.invoice,
             Res::Reservation => &self.reservation,
+            Res::Provider => &self.provider,
         }
     }
 }
@@ -60,6 +62,8 @@ pub(crate) enum Res {
     Invite,
     Invoice,
     Reservation,
+    /// A provider connection's name (names are per organization).
+    Provider,
 }
 
 /// How a server function is checked.
@@ -130,6 +134,10 @@ pub(crate) fn server_fns() -> Vec<(&'static str, Fn)> {
         ("create_webhook", Org(&[("url", "https://example.com/hook")])),
         ("delete_webhook", OrgAnd("endpoint_id", Res::Endpoint, &[])),
         ("enable_webhook", OrgAnd("endpoint_id", Res::Endpoint, &[])),
+        ("list_providers", Org(&[])),
+        ("save_provider", Org(&[("name", "openai"), ("kind", "openai"), ("api_key", "sk-not-for-b-1234567")])),
+        ("delete_provider", OrgAnd("name", Res::Provider, &[])),
+        ("connect_info", Org(&[])),
         ("list_recommendations", Org(&[])),
         ("dismiss_recommendation", Org(&[("key", "cheaper_model:a:b")])),
         ("billing_overview", Org(&[])),
@@ -187,6 +195,11 @@ fn rest_routes() -> Vec<(&'static str, &'static str, Option<Res>)> {
         ("POST", "/api/v1/webhooks/{id}/enable", Some(Res::Endpoint)),
         ("GET", "/api/v1/invoices/{id}", Some(Res::Invoice)),
         ("GET", "/api/v1/invoices/{id}/csv", Some(Res::Invoice)),
+        // A PUT creates or replaces the key's own organization's connection
+        // of that name (names are per organization); a DELETE of another
+        // organization's name finds nothing.
+        ("PUT", "/api/v1/providers/{name}", None),
+        ("DELETE", "/api/v1/providers/{name}", Some(Res::Provider)),
         // A recommendation key names models, not another organization's thing.
         ("POST", "/api/v1/recommendations/{key}/dismiss", None),
     ]
@@ -234,6 +247,7 @@ pub(crate) async fn org_b_things(app: &TestApp, a: &reqwest::Client, b: &reqwest
     let project = call("create_project", vec![ob(), ("name", "Bot".into()), ("slug", "bot".into())]).await;
     let endpoint = call("create_webhook", vec![ob(), ("url", "https://example.com/b".into())]).await;
     let key = call("create_api_key", vec![ob(), ("name", "b-key".into()), ("scopes", "ingest,read,manage".into())]).await;
+    let provider = call("save_provider", vec![ob(), ("name", "groqb".into()), ("kind", "openai_compatible".into()), ("base_url", "https://203.0.113.7/v1".into()), ("api_key", "gsk_b_secret_key_0001".into())]).await;
     let invite = call("invite_member", vec![ob(), ("email", "c@example.com".into()), ("role", "member".into())]).await;
     // A second member of B (signs up elsewhere, then accepts B's invite).
     let c = app.fresh_client();
@@ -303,6 +317,7 @@ pub(crate) async fn org_b_things(app: &TestApp, a: &reqwest::Client, b: &reqwest
         invite: invite["invite"]["invite"]["id"].as_str().unwrap().into(),
         invoice,
         reservation: reservation["reservation_id"].as_str().unwrap().into(),
+        provider: provider["name"].as_str().unwrap().into(),
     };
     (ids, key_b)
 }
@@ -379,7 +394,7 @@ async fn a_member_or_key_of_one_org_gets_404_for_another_orgs_ids(engine: Engine
     };
     for (method, path, res) in rest_routes() {
         let Some(res) = res else { continue };
-        let url = app.url(&path.replace("{id}", ids.get(res)));
+        let url = app.url(&path.replace("{id}", ids.get(res)).replace("{name}", ids.get(res)));
         let mut req = app.client.request(Method::from_bytes(method.as_bytes()).unwrap(), url).header("Authorization", &key_a);
         if path.ends_with("/commit") {
             req = req.json(&json!({"events": [{"model": "gpt-4o", "input_tokens": 1}]}));
@@ -401,6 +416,8 @@ async fn a_member_or_key_of_one_org_gets_404_for_another_orgs_ids(engine: Engine
     assert!(keys.as_array().unwrap().iter().all(|k| k["revoked_at"].is_null()));
     let budgets: Value = app.server_fn(&b, "list_budgets", &[("org_id", &ids.org_b)]).await.json().await.unwrap();
     assert_eq!(budgets.as_array().unwrap().len(), 1);
+    let providers: Value = app.server_fn(&b, "list_providers", &[("org_id", &ids.org_b)]).await.json().await.unwrap();
+    assert_eq!(providers["connections"][0]["name"], "groqb", "B's connection is still there");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

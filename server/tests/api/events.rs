@@ -149,7 +149,15 @@ app_test! {
         assert_eq!((gpt["input_tokens"].as_i64(), gpt["output_tokens"].as_i64()), (Some(1000), Some(100)));
         assert_eq!(gpt["p95_latency_ms"], 1000, "900 ms falls in the bucket up to 1,000 ms");
 
-        let (status, bad) = get("group_by=week").await;
+        // Weeks start on Monday in the organization's zone: the 14th and 15th are one week.
+        let (status, weeks) = get("group_by=week").await;
+        assert_eq!(status, StatusCode::OK, "{weeks}");
+        let weeks = weeks["rows"].as_array().unwrap();
+        assert_eq!(weeks.len(), 1);
+        assert_eq!(weeks[0]["group"]["week"], "2026-01-12T00:00:00-05:00");
+        assert_eq!(weeks[0]["cost_usd"], "0.003500000");
+
+        let (status, bad) = get("group_by=fortnight").await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
         assert_eq!(bad["error"]["field"], "group_by");
     }
@@ -189,8 +197,14 @@ app_test! {
         let ids: Vec<&str> = one["events"].as_array().unwrap().iter().map(|e| e["id"].as_str().unwrap()).collect();
         assert_eq!(ids, ["e22", "e19", "e16", "e13", "e10", "e07", "e04", "e01"]);
         let sessions: Value = get(format!("/api/v1/usage?{range}&group_by=session")).await.json().await.unwrap();
-        let per: Vec<(&str, i64)> = sessions["rows"].as_array().unwrap().iter()
+        let mut per: Vec<(&str, i64)> = sessions["rows"].as_array().unwrap().iter()
             .map(|r| (r["group"]["session"].as_str().unwrap(), r["events"].as_i64().unwrap())).collect();
+        // Rows grouped by a dimension come largest cost first.
+        let costs: Vec<i64> = sessions["rows"].as_array().unwrap().iter()
+            .map(|r| tollbooth::pricing::NanoUsd::parse_usd(r["cost_usd"].as_str().unwrap()).unwrap().nanos()).collect();
+        assert!(costs.windows(2).all(|w| w[0] >= w[1]), "{costs:?}");
+        assert_eq!(sessions["groups"], 3);
+        per.sort();
         assert_eq!(per, [("s0", 9), ("s1", 8), ("s2", 8)]);
 
         let resp = get(format!("/api/v1/usage/export?format=csv&{range}")).await;

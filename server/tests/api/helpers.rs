@@ -9,6 +9,9 @@ use tollbooth_server::Application;
 
 pub const PASSWORD: &str = "correct-horse-battery";
 
+/// `TOLLBOOTH_SECRET_KEY` of the test servers (32 bytes, hex).
+pub const TEST_SECRET_KEY: &str = "7f3c2a1b0e9d8c7b6a5f4e3d2c1b0a99887766554433221100ffeeddccbbaa00";
+
 /// A running server with its own database and a cookie-keeping client.
 pub struct TestApp {
     pub addr: SocketAddr,
@@ -45,6 +48,14 @@ pub fn config_for(database_url: &str) -> Config {
         trusted_proxies: String::new(),
         signups_per_ip_per_hour: tollbooth::accounts::throttle::SIGNUPS_PER_IP_PER_HOUR,
         webhook_allow_private: false,
+        openai_base_url: tollbooth::providers::OPENAI_BASE_URL.into(),
+        openai_api_key: None,
+        anthropic_base_url: tollbooth::providers::ANTHROPIC_BASE_URL.into(),
+        anthropic_api_key: None,
+        // A fixed key, so that provider connections can be saved on
+        // PostgreSQL too (without it SQLite would make a key file).
+        encryption_key: Some(TEST_SECRET_KEY.parse().unwrap()),
+        upstream_allow_private: false,
     }
 }
 
@@ -168,6 +179,12 @@ macro_rules! app_test {
 /// (`TOLLBOOTH_WEBHOOK_ALLOW_PRIVATE=true`).
 pub fn allow_private_webhooks(c: &mut Config) {
     c.webhook_allow_private = true;
+}
+
+/// Lets provider connections point at 127.0.0.1, for tests whose upstream
+/// double listens there (`TOLLBOOTH_UPSTREAM_ALLOW_PRIVATE=true`).
+pub fn allow_private_upstreams(c: &mut Config) {
+    c.upstream_allow_private = true;
 }
 
 /// [`app_test!`] with the configuration changed by `$change` (a `fn(&mut Config)`).

@@ -47,6 +47,9 @@ fn scoped_routes() -> Vec<(&'static str, &'static str, Option<Scope>)> {
         ("GET", "/api/v1/invoices/{id}", Some(Read)),
         ("GET", "/api/v1/invoices/{id}/csv", Some(Read)),
         ("GET", "/api/v1/credits", Some(Read)),
+        ("GET", "/api/v1/providers", Some(Manage)),
+        ("PUT", "/api/v1/providers/{name}", Some(Manage)),
+        ("DELETE", "/api/v1/providers/{name}", Some(Manage)),
         ("GET", "/api/v1/recommendations", Some(Read)),
         ("POST", "/api/v1/recommendations/{key}/dismiss", Some(Manage)),
     ]
@@ -75,7 +78,7 @@ async fn key_with(app: &TestApp, org_id: &str, scopes: &[Scope]) -> String {
 }
 
 async fn call(app: &TestApp, method: &str, path: &str, auth: &str) -> (StatusCode, Value) {
-    let path = path.replace("{id}", "0190a0a0-0000-7000-8000-000000000000").replace("{key}", "cheaper_model%3Aa%3Ab");
+    let path = path.replace("{id}", "0190a0a0-0000-7000-8000-000000000000").replace("{key}", "cheaper_model%3Aa%3Ab").replace("{name}", "groq");
     let req = app.client.request(Method::from_bytes(method.as_bytes()).unwrap(), app.url(&path)).header("Authorization", auth);
     let req = if method == "GET" || method == "DELETE" { req } else { req.json(&json!({})) };
     let resp = req.send().await.unwrap();

@@ -1,15 +1,13 @@
-//! Storage of usage events (`usage_events`, `usage_events_archive`) and,
-//! in [`rollups`], of the rollups kept beside them. Metering owns these
-//! tables: every other module reads them through the functions here.
-
-pub mod rollups;
+//! Storage of usage events (`usage_events`, `usage_events_archive`).
+//! Metering owns these tables: every other module reads them through the
+//! functions here. The rollups kept beside them are stored by
+//! [`super::analytics::store`].
 
 use std::collections::HashMap;
 
 use sqlx::{AnyConnection, Row};
 
 use super::events::{EventFilter, EventView};
-use super::unpriced::UnpricedModel;
 use super::Recorded;
 use crate::calendar::Window;
 use crate::clock::to_rfc3339;
@@ -191,42 +189,6 @@ pub(crate) async fn archive(conn: &mut AnyConnection, org_id: &str, ids: &[Strin
         }
     }
     Ok(())
-}
-
-/// Models seen without a price, most events first: of one organization, or
-/// of the whole platform (`None`).
-pub(crate) async fn unpriced(conn: &mut AnyConnection, org_id: Option<&str>) -> Result<Vec<UnpricedModel>> {
-    let rows = sqlx::query(
-        "SELECT model, COUNT(*) AS events, COUNT(DISTINCT org_id) AS orgs, MAX(ts) AS last_seen FROM usage_events \
-         WHERE cost_nano IS NULL AND ($1 = '' OR org_id = $1) GROUP BY model ORDER BY COUNT(*) DESC, model LIMIT 200",
-    )
-    .bind(org_id.unwrap_or_default())
-    .fetch_all(conn)
-    .await?;
-    rows.into_iter()
-        .map(|r| {
-            Ok(UnpricedModel {
-                model: r.try_get("model")?,
-                events: r.try_get("events")?,
-                organizations: r.try_get("orgs")?,
-                last_seen_ms: r.try_get("last_seen")?,
-            })
-        })
-        .collect()
-}
-
-/// Models seen without a price across the platform in `[from, to)`, most
-/// events first: (model, events, organizations, last seen), at most 100.
-pub(crate) async fn unpriced_between(conn: &mut AnyConnection, from_ms: i64, to_ms: i64) -> Result<Vec<(String, i64, i64, i64)>> {
-    let rows = sqlx::query(
-        "SELECT model, COUNT(*) AS events, COUNT(DISTINCT org_id) AS orgs, MAX(ts) AS last_seen FROM usage_events \
-         WHERE cost_nano IS NULL AND ts >= $1 AND ts < $2 GROUP BY model ORDER BY COUNT(*) DESC, model LIMIT 100",
-    )
-    .bind(from_ms)
-    .bind(to_ms)
-    .fetch_all(conn)
-    .await?;
-    rows.iter().map(|r| Ok((r.try_get("model")?, r.try_get("events")?, r.try_get("orgs")?, r.try_get("last_seen")?))).collect()
 }
 
 /// Exact cost (nano-USD) of the organization's events in `[from, to)`.

@@ -114,13 +114,13 @@ pub fn BreakdownTable(breakdowns: Vec<Breakdown>, state: TableState) -> impl Int
         let d = dim.get();
         let (key, desc) = sort.get();
         breakdowns.with_value(|all| {
-            let Some(b) = all.iter().find(|b| b.dimension == d) else { return (Vec::new(), 0) };
+            let Some(b) = all.iter().find(|b| b.dimension == d) else { return (Vec::new(), 0, None) };
             let mut rows = b.rows.clone();
             rows.sort_by(|a, b| {
                 let o = compare(key, a, b);
                 if desc { o.reverse() } else { o }
             });
-            (rows, b.more)
+            (rows, b.more, b.unavailable.clone())
         })
     };
     view! {
@@ -138,8 +138,11 @@ pub fn BreakdownTable(breakdowns: Vec<Breakdown>, state: TableState) -> impl Int
                 </div>
             </div>
             {move || {
-                let (rows, more) = rows();
+                let (rows, more, unavailable) = rows();
                 let d = dim.get();
+                if let Some(why) = unavailable {
+                    return view! { <p class="empty" data-testid="breakdown-unavailable">{why}</p> }.into_any();
+                }
                 if rows.is_empty() {
                     return view! { <p class="empty">"No usage in this range."</p> }.into_any();
                 }

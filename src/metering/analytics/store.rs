@@ -1,0 +1,212 @@
+//! Storage of the narrow rollups: the ingest transaction's upserts, and
+//! reading summed rows back.
+
+use std::collections::HashMap;
+use std::hash::Hash;
+
+use sqlx::{AnyConnection, Row};
+
+use super::{latency_columns, Rollup, Sums, LATENCY_BUCKETS, SUM_COLUMNS};
+use crate::db::{values_rows, Engine};
+use crate::metering::unpriced::UnpricedModel;
+use crate::Result;
+
+/// Rows per multi-row upsert (SQLite allows 32,766 parameters per statement).
+const CHUNK: usize = 150;
+
+/// Adds a batch's folded sums to every rollup of `org_id`, in the caller's
+/// transaction. Keys go in a fixed order (tables, then keys sorted) so that
+/// concurrent batches lock rows in the same order.
+pub async fn write(conn: &mut AnyConnection, engine: Engine, org_id: &str, r: &Rollup<'_>) -> Result<()> {
+    if r.is_empty() {
+        return Ok(());
+    }
+    upsert(conn, engine, org_id, "rollup_org_hourly", &["hour"], &r.org_hourly, |k| vec![Key::I(*k)], true).await?;
+    upsert(conn, engine, org_id, "rollup_org_daily", &["day"], &r.org_daily, |k| vec![Key::I(*k)], true).await?;
+    let model_key = |k: &(i64, &str, &str)| vec![Key::I(k.0), Key::S(k.1.to_string()), Key::S(k.2.to_string())];
+    upsert(conn, engine, org_id, "rollup_model_hourly", &["hour", "model", "provider"], &r.model_hourly, model_key, true).await?;
+    upsert(conn, engine, org_id, "rollup_model_daily", &["day", "model", "provider"], &r.model_daily, model_key, true).await?;
+    for dim in super::Dim::ALL {
+        let key = |k: &(i64, &str)| vec![Key::I(k.0), Key::S(k.1.to_string())];
+        upsert(conn, engine, org_id, dim.table(), &["day", dim.column()], &r.dims[dim as usize], key, false).await?;
+    }
+    let total = HashMap::from([((), r.total.clone())]);
+    upsert(conn, engine, org_id, "usage_totals", &[], &total, |_| vec![], false).await
+}
+
+/// A key value to bind.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+enum Key {
+    I(i64),
+    S(String),
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn upsert<K: Eq + Hash>(
+    conn: &mut AnyConnection,
+    engine: Engine,
+    org_id: &str,
+    table: &str,
+    key_columns: &[&str],
+    rows: &HashMap<K, Sums>,
+    key_of: impl Fn(&K) -> Vec<Key>,
+    histogram: bool,
+) -> Result<()> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let mut sorted: Vec<(Vec<Key>, &Sums)> = rows.iter().map(|(k, s)| (key_of(k), s)).collect();
+    sorted.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    let mut value_columns: Vec<String> = SUM_COLUMNS.iter().map(|c| c.to_string()).collect();
+    if histogram {
+        value_columns.extend(latency_columns());
+    }
+    let keys = std::iter::once("org_id").chain(key_columns.iter().copied()).collect::<Vec<_>>().join(", ");
+    let updates = value_columns.iter().map(|c| format!("{c} = {table}.{c} + excluded.{c}")).collect::<Vec<_>>().join(", ");
+    let width = 1 + key_columns.len() + value_columns.len();
+    for chunk in sorted.chunks(CHUNK) {
+        let sql = format!(
+            "INSERT INTO {table} ({keys}, {}) VALUES {} ON CONFLICT ({keys}) DO UPDATE SET {updates}",
+            value_columns.join(", "),
+            values_rows(engine, chunk.len(), width),
+        );
+        let mut q = sqlx::query(&sql);
+        for (key, sums) in chunk {
+            q = q.bind(org_id);
+            for k in key {
+                q = match k {
+                    Key::I(i) => q.bind(*i),
+                    Key::S(s) => q.bind(s.clone()),
+                };
+            }
+            for v in sums.values() {
+                q = q.bind(v);
+            }
+            if histogram {
+                for n in sums.latency {
+                    q = q.bind(n);
+                }
+            }
+        }
+        q.execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+/// The `SUM(…)` select list of every summed column (and of the histogram
+/// when `histogram`), aliased to the column names.
+pub(crate) fn sum_select(histogram: bool) -> String {
+    let mut cols: Vec<String> = SUM_COLUMNS.iter().map(|c| format!("CAST(SUM({c}) AS BIGINT) AS {c}")).collect();
+    if histogram {
+        cols.extend(latency_columns().map(|c| format!("CAST(SUM({c}) AS BIGINT) AS {c}")));
+    }
+    cols.join(", ")
+}
+
+/// Reads the summed columns of a row selected with [`sum_select`].
+pub(crate) fn sums_of(r: &sqlx::any::AnyRow, histogram: bool) -> Result<Sums> {
+    let mut v = [0i64; 14];
+    for (slot, c) in v.iter_mut().zip(SUM_COLUMNS) {
+        *slot = r.try_get::<Option<i64>, _>(c)?.unwrap_or(0);
+    }
+    let mut lat = [0i64; LATENCY_BUCKETS];
+    if histogram {
+        for (slot, c) in lat.iter_mut().zip(latency_columns()) {
+            *slot = r.try_get::<Option<i64>, _>(c.as_str())?.unwrap_or(0);
+        }
+    }
+    Ok(Sums::from_values(v, lat))
+}
+
+/// The organization's lifetime totals (zero before its first event).
+pub async fn lifetime(conn: &mut AnyConnection, org_id: &str) -> Result<Sums> {
+    let row = sqlx::query(&format!("SELECT {} FROM usage_totals WHERE org_id = $1", sum_select(false)))
+        .bind(org_id)
+        .fetch_one(conn)
+        .await?;
+    sums_of(&row, false)
+}
+
+/// The organization's cost (nano-USD) in its hourly rollup, for the hours
+/// starting in `[from, to)`.
+pub(crate) async fn org_hourly_cost(conn: &mut AnyConnection, org_id: &str, from_ms: i64, to_ms: i64) -> Result<i64> {
+    Ok(sqlx::query_scalar(
+        "SELECT CAST(COALESCE(SUM(cost_nano), 0) AS BIGINT) FROM rollup_org_hourly \
+         WHERE org_id = $1 AND hour >= $2 AND hour < $3",
+    )
+    .bind(org_id)
+    .bind(from_ms)
+    .bind(to_ms)
+    .fetch_one(conn)
+    .await?)
+}
+
+/// One model's use in the daily model rollup since a day.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ModelTotals {
+    pub model: String,
+    pub calls: i64,
+    pub requests: i64,
+    pub input_tokens: i64,
+    pub cached_input_tokens: i64,
+    pub cache_creation_tokens: i64,
+    pub output_tokens: i64,
+    pub reasoning_tokens: i64,
+    pub cost_nano: i64,
+}
+
+/// The organization's use per model in the daily model rollup from `since`
+/// (a UTC midnight), by model name.
+pub(crate) async fn daily_by_model(conn: &mut AnyConnection, org_id: &str, since: i64) -> Result<Vec<ModelTotals>> {
+    let rows = sqlx::query(
+        "SELECT model, CAST(SUM(events) AS BIGINT) AS calls, CAST(SUM(requests) AS BIGINT) AS requests, \
+         CAST(SUM(input_tokens) AS BIGINT) AS input_tokens, CAST(SUM(cached_input_tokens) AS BIGINT) AS cached_input_tokens, \
+         CAST(SUM(cache_creation_tokens) AS BIGINT) AS cache_creation_tokens, CAST(SUM(output_tokens) AS BIGINT) AS output_tokens, \
+         CAST(SUM(reasoning_tokens) AS BIGINT) AS reasoning_tokens, CAST(SUM(cost_nano) AS BIGINT) AS spend \
+         FROM rollup_model_daily WHERE org_id = $1 AND day >= $2 GROUP BY model ORDER BY model",
+    )
+    .bind(org_id)
+    .bind(since)
+    .fetch_all(conn)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(ModelTotals {
+                model: r.try_get("model")?,
+                calls: r.try_get("calls")?,
+                requests: r.try_get("requests")?,
+                input_tokens: r.try_get("input_tokens")?,
+                cached_input_tokens: r.try_get("cached_input_tokens")?,
+                cache_creation_tokens: r.try_get("cache_creation_tokens")?,
+                output_tokens: r.try_get("output_tokens")?,
+                reasoning_tokens: r.try_get("reasoning_tokens")?,
+                cost_nano: r.try_get("spend")?,
+            })
+        })
+        .collect()
+}
+
+/// Models seen without a price, most unpriced events first: of one
+/// organization, or of the whole platform (`None`), from the hourly model
+/// rollup's unpriced rows (a partial index holds only those);
+/// `last_seen_ms` is the start of the last hour the model was seen.
+pub(crate) async fn unpriced(conn: &mut AnyConnection, org_id: Option<&str>) -> Result<Vec<UnpricedModel>> {
+    let rows = sqlx::query(
+        "SELECT model, CAST(SUM(unpriced_events) AS BIGINT) AS events, COUNT(DISTINCT org_id) AS orgs, MAX(hour) AS last_seen \
+         FROM rollup_model_hourly WHERE unpriced_events > 0 AND ($1 = '' OR org_id = $1) \
+         GROUP BY model ORDER BY SUM(unpriced_events) DESC, model LIMIT 200",
+    )
+    .bind(org_id.unwrap_or_default())
+    .fetch_all(conn)
+    .await?;
+    rows.into_iter()
+        .map(|r| {
+            Ok(UnpricedModel {
+                model: r.try_get("model")?,
+                events: r.try_get("events")?,
+                organizations: r.try_get("orgs")?,
+                last_seen_ms: r.try_get("last_seen")?,
+            })
+        })
+        .collect()
+}
