@@ -152,7 +152,8 @@ impl Db {
         })
     }
 
-    /// Whether the database answers a trivial query.
+    /// Whether the database answers a trivial query. (The one query outside
+    /// a store: it reads no table, so no store owns it.)
     pub async fn ping(&self) -> crate::Result<()> {
         sqlx::query("SELECT 1").execute(&self.read).await?;
         Ok(())
@@ -217,6 +218,20 @@ pub fn is_unique_violation(e: &sqlx::Error) -> bool {
     match e {
         sqlx::Error::Database(db) => db.is_unique_violation(),
         _ => false,
+    }
+}
+
+/// `CASE` mapping `col` to the greatest boundary ≤ it, as a balanced tree
+/// of comparisons (log₂ of the boundaries per row, not one per boundary).
+/// Boundaries are our own integers, written as literals.
+pub fn bucket_case(col: &str, b: &[i64]) -> String {
+    match b.len() {
+        0 => "0".into(),
+        1 => b[0].to_string(),
+        n => {
+            let mid = n / 2;
+            format!("(CASE WHEN {col} < {} THEN {} ELSE {} END)", b[mid], bucket_case(col, &b[..mid]), bucket_case(col, &b[mid..]))
+        }
     }
 }
 

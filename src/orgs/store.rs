@@ -1,5 +1,7 @@
 //! Storage of organizations, memberships and invites.
 
+use std::collections::HashMap;
+
 use sqlx::{AnyConnection, Row};
 
 use super::{InviteView, MemberView, MyOrg, OrgSummary, OrgView, Role};
@@ -337,15 +339,44 @@ pub(crate) async fn clear_suspension(conn: &mut AnyConnection, org_id: &str) -> 
     Ok(n != 0)
 }
 
-/// Every organization's id and name.
-pub(crate) async fn names(conn: &mut AnyConnection) -> Result<Vec<(String, String)>> {
-    let rows = sqlx::query("SELECT id, name FROM organizations").fetch_all(conn).await?;
+/// The names of the organizations among `ids` (unknown ids are absent).
+pub(crate) async fn names_of(conn: &mut AnyConnection, ids: &[String]) -> Result<HashMap<String, String>> {
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let list = (1..=ids.len()).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ");
+    let sql = format!("SELECT id, name FROM organizations WHERE id IN ({list})");
+    let mut q = sqlx::query(&sql);
+    for id in ids {
+        q = q.bind(id);
+    }
+    let rows = q.fetch_all(conn).await?;
     rows.iter().map(|r| Ok((r.try_get("id")?, r.try_get("name")?))).collect()
 }
 
-/// When each organization was created.
-pub(crate) async fn creation_times(conn: &mut AnyConnection) -> Result<Vec<i64>> {
-    Ok(sqlx::query_scalar("SELECT created_at FROM organizations").fetch_all(conn).await?)
+/// How many organizations were created before `t`.
+pub(crate) async fn created_before(conn: &mut AnyConnection, t: i64) -> Result<i64> {
+    Ok(sqlx::query_scalar("SELECT COUNT(*) FROM organizations WHERE created_at < $1").bind(t).fetch_one(conn).await?)
+}
+
+/// Organizations created in `[from, to)`, counted per bucket in SQL: (bucket
+/// start, count), where a bucket is the UTC day of creation, or with `starts`
+/// (ascending bucket starts, UTC ms) the greatest start not after that day.
+pub(crate) async fn created_per_bucket(conn: &mut AnyConnection, from_ms: i64, to_ms: i64, starts: Option<&[i64]>) -> Result<Vec<(i64, i64)>> {
+    const DAY_MS: i64 = 86_400_000;
+    let day = format!("(created_at / {DAY_MS}) * {DAY_MS}");
+    let bucket = match starts {
+        None => day,
+        Some(b) => crate::db::bucket_case(&day, b),
+    };
+    let rows = sqlx::query(&format!(
+        "SELECT {bucket} AS bucket, COUNT(*) AS n FROM organizations WHERE created_at >= $1 AND created_at < $2 GROUP BY 1"
+    ))
+    .bind(from_ms)
+    .bind(to_ms)
+    .fetch_all(conn)
+    .await?;
+    rows.iter().map(|r| Ok((r.try_get("bucket")?, r.try_get("n")?))).collect()
 }
 
 /// An organization as the platform admin's tenant list reads it.
