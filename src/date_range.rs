@@ -9,7 +9,7 @@
 
 use chrono::{Datelike, Days, NaiveDate, TimeZone};
 
-use crate::quota::window::{start_of_day, zone};
+use crate::calendar::{start_of_day, zone};
 use crate::{Error, Result};
 
 /// The longest custom range: a little over a year of daily points.

@@ -11,16 +11,14 @@
 //! a single connection, so they queue in-process; reads use a wider pool (WAL
 //! lets them run beside the writer). On PostgreSQL both are the same pool.
 
+use std::any::{Any, TypeId};
+use std::collections::HashMap;
 use std::str::FromStr;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, Executor};
-
-use crate::pricing::cache::PriceCache;
-use crate::quota::memory::Memory;
-use crate::quota::rate::RateLimits;
 
 /// Which database engine a [`Db`] talks to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,17 +52,27 @@ impl Engine {
 }
 
 /// Handles to the database: `read` for queries, `write` for transactions,
-/// and the caches that belong to this database.
+/// and the in-process state that belongs to this database (see [`Db::state`]).
 #[derive(Clone, Debug)]
 pub struct Db {
     pub engine: Engine,
     read: AnyPool,
     write: AnyPool,
-    prices: Arc<PriceCache>,
-    quota: Arc<Memory>,
-    rate: Arc<RateLimits>,
-    refusals: Arc<crate::audit::RefusalTally>,
-    passwords: Arc<crate::accounts::PasswordGate>,
+    states: Arc<States>,
+}
+
+/// State kept per database handle by the modules that own it (the price
+/// cache, the quota ledger, the rate limiters, the refusal tally, the
+/// password gate), one value per type. The handle stores them without
+/// knowing them, so the store depends on no domain.
+#[derive(Default)]
+struct States(RwLock<HashMap<TypeId, Arc<dyn Any + Send + Sync>>>);
+
+impl std::fmt::Debug for States {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let n = self.0.read().map(|m| m.len()).unwrap_or_default();
+        f.debug_struct("States").field("kinds", &n).finish()
+    }
 }
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -81,7 +89,7 @@ impl Db {
                 let opts = AnyConnectOptions::from_str(&url)?;
                 let read = sqlite_pool(opts.clone(), 8).await?;
                 let write = sqlite_pool(opts, 1).await?;
-                Ok(Db { engine, read, write, prices: Arc::default(), quota: Arc::default(), rate: Arc::default(), refusals: Arc::default(), passwords: Arc::default() })
+                Ok(Db { engine, read, write, states: Arc::default() })
             }
             Engine::Postgres => {
                 let opts = AnyConnectOptions::from_str(url)?;
@@ -90,7 +98,7 @@ impl Db {
                     .acquire_timeout(Duration::from_secs(10))
                     .connect_with(opts)
                     .await?;
-                Ok(Db { engine, read: pool.clone(), write: pool, prices: Arc::default(), quota: Arc::default(), rate: Arc::default(), refusals: Arc::default(), passwords: Arc::default() })
+                Ok(Db { engine, read: pool.clone(), write: pool, states: Arc::default() })
             }
         }
     }
@@ -117,30 +125,19 @@ impl Db {
         &self.write
     }
 
-    /// The ingest path's cache of price histories (see [`crate::pricing::cache`]).
-    pub fn price_cache(&self) -> &PriceCache {
-        &self.prices
-    }
-
-    /// The in-memory quota ledger (used on SQLite; see [`crate::quota`]).
-    pub(crate) fn quota_memory(&self) -> &Memory {
-        &self.quota
-    }
-
-    /// This process's rate limiters.
-    pub fn rate_limits(&self) -> &RateLimits {
-        &self.rate
-    }
-
-    /// Limit refusals counted per minute for the audit log (see
-    /// [`crate::audit::flush_refusals`]).
-    pub fn refusals(&self) -> &crate::audit::RefusalTally {
-        &self.refusals
-    }
-
-    /// The bound on concurrent password hashing (see [`crate::accounts::PasswordGate`]).
-    pub fn password_gate(&self) -> &crate::accounts::PasswordGate {
-        &self.passwords
+    /// This database's state of type `T`, created (empty) on first use and
+    /// shared by every clone of the handle. Each owner declares its accessor
+    /// beside the type: `Db::price_cache` (pricing::cache), `Db::quota_memory`
+    /// and `Db::rate_limits` (quota), `Db::refusals` (audit::tally),
+    /// `Db::password_gate` (accounts::password).
+    pub fn state<T: Default + Send + Sync + 'static>(&self) -> Arc<T> {
+        let key = TypeId::of::<T>();
+        let found = self.states.0.read().expect("db states").get(&key).cloned();
+        let any = match found {
+            Some(any) => any,
+            None => self.states.0.write().expect("db states").entry(key).or_insert_with(|| Arc::new(T::default())).clone(),
+        };
+        any.downcast::<T>().expect("one state per type")
     }
 
     /// Starts a write transaction. On SQLite it takes the write lock at once
@@ -155,7 +152,8 @@ impl Db {
         })
     }
 
-    /// Whether the database answers a trivial query.
+    /// Whether the database answers a trivial query. (The one query outside
+    /// a store: it reads no table, so no store owns it.)
     pub async fn ping(&self) -> crate::Result<()> {
         sqlx::query("SELECT 1").execute(&self.read).await?;
         Ok(())
@@ -220,6 +218,20 @@ pub fn is_unique_violation(e: &sqlx::Error) -> bool {
     match e {
         sqlx::Error::Database(db) => db.is_unique_violation(),
         _ => false,
+    }
+}
+
+/// `CASE` mapping `col` to the greatest boundary ≤ it, as a balanced tree
+/// of comparisons (log₂ of the boundaries per row, not one per boundary).
+/// Boundaries are our own integers, written as literals.
+pub fn bucket_case(col: &str, b: &[i64]) -> String {
+    match b.len() {
+        0 => "0".into(),
+        1 => b[0].to_string(),
+        n => {
+            let mid = n / 2;
+            format!("(CASE WHEN {col} < {} THEN {} ELSE {} END)", b[mid], bucket_case(col, &b[..mid]), bucket_case(col, &b[mid..]))
+        }
     }
 }
 

@@ -6,12 +6,15 @@
 
 pub mod accounts;
 pub mod admin;
+#[cfg(feature = "ssr")]
+pub mod admission;
 pub mod alerts;
 pub mod api_keys;
 pub mod audit;
 pub mod billing;
 pub mod budgets;
 pub mod error;
+pub mod metering;
 pub mod orgs;
 pub mod plans;
 pub mod pricing;
@@ -20,6 +23,8 @@ pub mod providers;
 pub mod quota;
 pub mod recommendations;
 
+#[cfg(feature = "ssr")]
+pub mod calendar;
 #[cfg(feature = "ssr")]
 pub mod clock;
 #[cfg(feature = "ssr")]
@@ -33,7 +38,7 @@ pub mod gateway;
 #[cfg(feature = "ssr")]
 pub mod ids;
 #[cfg(feature = "ssr")]
-pub mod metering;
+pub mod ingest;
 #[cfg(feature = "ssr")]
 pub mod secrets;
 #[cfg(feature = "ssr")]

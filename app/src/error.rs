@@ -38,6 +38,16 @@ impl std::fmt::Display for AppError {
 
 impl std::error::Error for AppError {}
 
+/// A core error at the server-function edge: `?` on a core result does what
+/// [`crate::ssr::fail`] says (the response status, `Retry-After`, the audit
+/// entry of a denial, and no internals in the message).
+#[cfg(feature = "ssr")]
+impl From<tollbooth::Error> for AppError {
+    fn from(e: tollbooth::Error) -> Self {
+        crate::ssr::fail(e)
+    }
+}
+
 impl FromServerFnError for AppError {
     type Encoder = JsonEncoding;
 

@@ -155,7 +155,7 @@ pub async fn maybe_user() -> Result<Option<UserView>, AppError> {
 
 /// The user signed in to `session`.
 pub async fn user_of(ctx: &AppContext, session: &Session) -> Result<Option<UserView>, AppError> {
-    let user = session_user(&ctx.db, session).await.map_err(fail)?;
+    let user = session_user(&ctx.db, session).await?;
     if let Some(u) = &user {
         provide_context(Caller { user_id: u.id.clone(), email: u.email.clone(), org_id: None });
     }
@@ -202,7 +202,7 @@ pub async fn platform_admin() -> Result<(AppContext, UserView), AppError> {
 /// organization as the user's current one.
 pub async fn scope(org_id: &str) -> Result<(AppContext, OrgScope, UserView), AppError> {
     let (ctx, scope, user) = scope_even_if_suspended(org_id).await?;
-    orgs::require_active(&ctx.db, &scope.org_id).await.map_err(fail)?;
+    orgs::require_active(&ctx.db, &scope.org_id).await?;
     Ok((ctx, scope, user))
 }
 
@@ -213,7 +213,7 @@ pub async fn scope_even_if_suspended(org_id: &str) -> Result<(AppContext, OrgSco
     let ctx = ctx()?;
     let session = session().await?;
     let user = user_of(&ctx, &session).await?.ok_or_else(|| fail(tollbooth::Error::Unauthorized("please sign in")))?;
-    let scope = orgs::authorize(&ctx.db, org_id, &user.id).await.map_err(fail)?;
+    let scope = orgs::authorize(&ctx.db, org_id, &user.id).await?;
     provide_context(Caller { user_id: user.id.clone(), email: user.email.clone(), org_id: Some(scope.org_id.clone()) });
     if session.get::<String>(SESSION_ORG).await.map_err(session_error)?.as_deref() != Some(org_id) {
         session.insert(SESSION_ORG, org_id).await.map_err(session_error)?;
@@ -237,7 +237,7 @@ pub async fn read_scope(org_id: &str) -> Result<(AppContext, OrgScope), AppError
     let ctx = ctx()?;
     let session = session().await?;
     let user = user_of(&ctx, &session).await?.ok_or_else(|| fail(tollbooth::Error::Unauthorized("please sign in")))?;
-    let scope = read_scope_of(&ctx.db, &user, org_id).await.map_err(fail)?;
+    let scope = read_scope_of(&ctx.db, &user, org_id).await?;
     Ok((ctx, scope))
 }
 

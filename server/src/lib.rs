@@ -17,6 +17,7 @@ pub mod seed;
 pub mod server_fn_status;
 pub mod session_store;
 pub mod startup;
+pub mod state;
 pub mod static_files;
 pub mod stripe_double;
 pub mod tasks;

@@ -4,7 +4,6 @@ use std::future::Future;
 use std::net::SocketAddr;
 
 use anyhow::Context;
-use axum::extract::FromRef;
 use axum::routing::get;
 use axum::Router;
 use leptos::config::LeptosOptions;
@@ -22,21 +21,8 @@ use tracing::Level;
 
 use crate::browser_guard::{self, BrowserGuard, CspNonce};
 use crate::session_store::DbSessionStore;
+use crate::state::AppState;
 use crate::{api, health, seed, tasks, Config};
-
-/// Shared state of every handler.
-#[derive(Clone, Debug)]
-pub struct AppState {
-    pub db: Db,
-    pub leptos_options: LeptosOptions,
-    pub ctx: AppContext,
-}
-
-impl FromRef<AppState> for LeptosOptions {
-    fn from_ref(s: &AppState) -> Self {
-        s.leptos_options.clone()
-    }
-}
 
 /// A built, bound, not yet running server.
 pub struct Application {

@@ -9,7 +9,7 @@ mod service;
 #[cfg(feature = "ssr")]
 mod sessions;
 #[cfg(feature = "ssr")]
-mod store;
+pub(crate) mod store;
 #[cfg(feature = "ssr")]
 pub mod throttle;
 

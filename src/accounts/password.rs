@@ -5,12 +5,12 @@
 //! hundreds of threads under a flood of signups or logins.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use argon2::password_hash::{PasswordHash as PhcHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
-use tokio::sync::{Semaphore, SemaphorePermit};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::{Error, Result};
 
@@ -30,7 +30,9 @@ impl std::fmt::Debug for PasswordHash {
 /// [`Error::Unavailable`] (503 with a retry) rather than queued without end.
 #[derive(Debug)]
 pub struct PasswordGate {
-    permits: Semaphore,
+    /// Shared so that a permit owns its hold on the semaphore (a caller may
+    /// keep it past the handle it got the gate from).
+    permits: Arc<Semaphore>,
     wait: Duration,
     hashes: AtomicU64,
 }
@@ -48,12 +50,12 @@ impl PasswordGate {
     pub const WAIT: Duration = Duration::from_secs(8);
 
     pub fn new(permits: usize, wait: Duration) -> Self {
-        PasswordGate { permits: Semaphore::new(permits), wait, hashes: AtomicU64::new(0) }
+        PasswordGate { permits: Arc::new(Semaphore::new(permits)), wait, hashes: AtomicU64::new(0) }
     }
 
     /// A permit to run one argon2 computation, or `Unavailable` after the wait.
-    pub async fn acquire(&self) -> Result<SemaphorePermit<'_>> {
-        match tokio::time::timeout(self.wait, self.permits.acquire()).await {
+    pub async fn acquire(&self) -> Result<OwnedSemaphorePermit> {
+        match tokio::time::timeout(self.wait, self.permits.clone().acquire_owned()).await {
             Ok(Ok(p)) => {
                 self.hashes.fetch_add(1, Ordering::Relaxed);
                 Ok(p)
@@ -67,6 +69,13 @@ impl PasswordGate {
     /// diagnostics: the duplicate-signup path must cost one, like a new one).
     pub fn computed(&self) -> u64 {
         self.hashes.load(Ordering::Relaxed)
+    }
+}
+
+impl crate::db::Db {
+    /// The bound on concurrent password hashing for this database's users.
+    pub fn password_gate(&self) -> Arc<PasswordGate> {
+        self.state()
     }
 }
 

@@ -72,7 +72,7 @@ pub async fn check_password(db: &Db, email: &str, password: &str, ip: Option<&st
         Some((u, h)) => (Some(u), Some(h)),
         None => (None, None),
     };
-    let ok = match password::verify(db.password_gate(), password.to_string(), hash).await {
+    let ok = match password::verify(&db.password_gate(), password.to_string(), hash).await {
         Ok(ok) => ok,
         Err(e) => {
             // Not an answer about the password (the gate was full): do not count it.
@@ -151,7 +151,7 @@ pub async fn insert_user(
 /// Hashes a new password (validated by the policy), within the database's
 /// [`super::PasswordGate`].
 pub async fn hash_password(db: &Db, password: &Password) -> Result<PasswordHash> {
-    password::hash(db.password_gate(), password.expose().to_string()).await
+    password::hash(&db.password_gate(), password.expose().to_string()).await
 }
 
 /// A user and their password hash, by e-mail.
@@ -163,7 +163,7 @@ pub async fn find_credentials(conn: &mut sqlx::AnyConnection, email: &Email) -> 
 /// the database's [`super::PasswordGate`]. Unthrottled: callers checking a
 /// password someone typed use [`check_password`].
 pub async fn verify_password(db: &Db, password: &str, hash: Option<PasswordHash>) -> Result<bool> {
-    password::verify(db.password_gate(), password.to_string(), hash).await
+    password::verify(&db.password_gate(), password.to_string(), hash).await
 }
 
 /// Outcome of [`create_admin`].

@@ -20,6 +20,7 @@
 
 use sha2::{Digest, Sha256};
 
+use super::store::throttle as store;
 use crate::clock::{now_ms, Millis};
 use crate::db::{Db, Engine};
 use crate::ids::new_id;
@@ -97,30 +98,20 @@ pub async fn begin(db: &Db, limits: &[Limit]) -> Result<Attempt> {
         locks.sort_unstable();
         locks.dedup();
         for id in locks {
-            sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(id).execute(&mut *tx).await?;
+            store::lock(&mut tx, id).await?;
         }
     }
     let now = now_ms();
     for l in limits {
         let since = now - l.window_ms;
-        let (count, oldest): (i64, Option<i64>) =
-            sqlx::query_as("SELECT COUNT(*), MIN(at) FROM throttle_attempts WHERE throttle_key = $1 AND at > $2")
-                .bind(&l.key)
-                .bind(since)
-                .fetch_one(&mut *tx)
-                .await?;
+        let (count, oldest) = store::recent(&mut tx, &l.key, since).await?;
         if count >= l.max {
             let retry_ms = oldest.unwrap_or(since) + l.window_ms - now;
             return Err(Error::Throttled { retry_after_secs: (retry_ms.max(1000) / 1000) as u64 });
         }
     }
     for l in limits {
-        sqlx::query("INSERT INTO throttle_attempts (throttle_key, attempt_id, at) VALUES ($1, $2, $3)")
-            .bind(&l.key)
-            .bind(&attempt.id)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
+        store::insert(&mut tx, &l.key, &attempt.id, now).await?;
     }
     tx.commit().await?;
     Ok(attempt)
@@ -129,28 +120,18 @@ pub async fn begin(db: &Db, limits: &[Limit]) -> Result<Attempt> {
 /// The check passed: un-counts this attempt and forgets the e-mail's
 /// failures. (A failed check needs nothing: its attempt stays counted.)
 pub async fn succeeded(db: &Db, attempt: Attempt) -> Result<()> {
-    sqlx::query("DELETE FROM throttle_attempts WHERE attempt_id = $1 OR throttle_key = $2")
-        .bind(&attempt.id)
-        .bind(attempt.email_key.as_deref().unwrap_or(""))
-        .execute(db.writer())
-        .await?;
-    Ok(())
+    store::delete_attempt_and_key(&mut *db.writer().acquire().await?, &attempt.id, attempt.email_key.as_deref().unwrap_or("")).await
 }
 
 /// The check gave no answer (the password could not be verified now):
 /// un-counts this attempt, and nothing else.
 pub async fn abandon(db: &Db, attempt: Attempt) -> Result<()> {
-    sqlx::query("DELETE FROM throttle_attempts WHERE attempt_id = $1").bind(&attempt.id).execute(db.writer()).await?;
-    Ok(())
+    store::delete_attempt(&mut *db.writer().acquire().await?, &attempt.id).await
 }
 
 /// Deletes attempts older than the longest window (run by a background task).
 pub async fn prune(db: &Db) -> Result<u64> {
-    let r = sqlx::query("DELETE FROM throttle_attempts WHERE at <= $1")
-        .bind(now_ms() - WINDOW_MS.max(SIGNUP_WINDOW_MS))
-        .execute(db.writer())
-        .await?;
-    Ok(r.rows_affected())
+    store::delete_until(&mut *db.writer().acquire().await?, now_ms() - WINDOW_MS.max(SIGNUP_WINDOW_MS)).await
 }
 
 #[cfg(test)]

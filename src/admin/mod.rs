@@ -13,6 +13,8 @@ use crate::Error;
 #[cfg(feature = "ssr")]
 mod reports;
 #[cfg(feature = "ssr")]
+mod store;
+#[cfg(feature = "ssr")]
 mod tokens;
 
 #[cfg(feature = "ssr")]

@@ -3,9 +3,7 @@
 //! token's user and requires `is_platform_admin` on every call, so a token
 //! can only ever belong to an admin and stops working when its user is demoted.
 
-use sqlx::Row;
-
-use super::{is_admin_token, AdminTokenView, NewAdminToken, ADMIN_TOKEN_PREFIX, ADMIN_TOKEN_SECRET_HEX_LEN};
+use super::{is_admin_token, store, AdminTokenView, NewAdminToken, ADMIN_TOKEN_PREFIX, ADMIN_TOKEN_SECRET_HEX_LEN};
 use crate::accounts::UserView;
 use crate::audit::{self, Actor, NewEntry};
 use crate::clock::now_ms;
@@ -22,18 +20,6 @@ fn require_platform_admin(actor: &UserView) -> Result<()> {
     } else {
         Err(Error::Forbidden("platform admins only".into()))
     }
-}
-
-fn view_of(r: &sqlx::any::AnyRow) -> Result<AdminTokenView> {
-    Ok(AdminTokenView {
-        id: r.try_get("id")?,
-        user_id: r.try_get("user_id")?,
-        name: r.try_get("name")?,
-        prefix: r.try_get("prefix")?,
-        created_at: r.try_get("created_at")?,
-        last_used_at: r.try_get("last_used_at")?,
-        revoked_at: r.try_get("revoked_at")?,
-    })
 }
 
 /// Creates a token for the acting platform admin; the secret is in the result
@@ -56,24 +42,10 @@ pub async fn create_token(db: &Db, actor: &UserView, name: &str) -> Result<NewAd
     };
     let mut tx = db.begin().await?;
     // Re-checked in the store: the actor may have been demoted since the page loaded.
-    let still_admin: Option<i64> = sqlx::query_scalar("SELECT is_platform_admin FROM users WHERE id = $1")
-        .bind(&actor.id)
-        .fetch_optional(&mut *tx)
-        .await?;
-    if still_admin.unwrap_or(0) == 0 {
+    if !crate::accounts::store::is_platform_admin(&mut tx, &actor.id).await? {
         return Err(Error::Forbidden("platform admins only".into()));
     }
-    sqlx::query(
-        "INSERT INTO admin_tokens (id, user_id, name, prefix, token_hash, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
-    )
-    .bind(&token.id)
-    .bind(&token.user_id)
-    .bind(&token.name)
-    .bind(&token.prefix)
-    .bind(secrets::digest(&secret))
-    .bind(token.created_at)
-    .execute(&mut *tx)
-    .await?;
+    store::insert(&mut tx, &token, &secrets::digest(&secret)).await?;
     let entry = NewEntry::new(None, Actor::user(&actor.id, &actor.email), "admin.token_create", Some(&token.id))
         .details(serde_json::json!({ "name": token.name, "prefix": token.prefix }));
     audit::record_in(&mut tx, db.engine, &entry).await?;
@@ -84,12 +56,7 @@ pub async fn create_token(db: &Db, actor: &UserView, name: &str) -> Result<NewAd
 /// Every admin token (platform admins), newest first, revoked ones included.
 pub async fn list_tokens(db: &Db, actor: &UserView) -> Result<Vec<AdminTokenView>> {
     require_platform_admin(actor)?;
-    let rows = sqlx::query(
-        "SELECT id, user_id, name, prefix, created_at, last_used_at, revoked_at FROM admin_tokens ORDER BY created_at DESC, id DESC",
-    )
-    .fetch_all(db.reader())
-    .await?;
-    rows.iter().map(view_of).collect()
+    store::list(&mut *db.reader().acquire().await?).await
 }
 
 /// Revokes a token (platform admins); revoking twice is fine.
@@ -99,13 +66,7 @@ pub async fn revoke_token(db: &Db, actor: &UserView, token_id: &str) -> Result<(
         return Err(Error::NotFound("admin token"));
     }
     let mut tx = db.begin().await?;
-    let n = sqlx::query("UPDATE admin_tokens SET revoked_at = COALESCE(revoked_at, $2) WHERE id = $1")
-        .bind(token_id)
-        .bind(now_ms())
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-    if n == 0 {
+    if !store::revoke(&mut tx, token_id, now_ms()).await? {
         return Err(Error::NotFound("admin token"));
     }
     let entry = NewEntry::new(None, Actor::user(&actor.id, &actor.email), "admin.token_revoke", Some(token_id));
@@ -121,25 +82,18 @@ pub async fn authenticate_token(db: &Db, token: &str) -> Result<(UserView, Admin
     if !is_admin_token(token) {
         return Err(Error::Unauthorized("missing or malformed admin token; send Authorization: Bearer tb_admin_…"));
     }
-    let row = sqlx::query(
-        "SELECT t.id, t.user_id, t.name, t.prefix, t.created_at, t.last_used_at, t.revoked_at, u.email, u.is_platform_admin \
-         FROM admin_tokens t JOIN users u ON u.id = t.user_id WHERE t.token_hash = $1",
-    )
-    .bind(secrets::digest(token))
-    .fetch_optional(db.reader())
-    .await?
-    .ok_or(Error::Unauthorized("unknown admin token"))?;
-    let view = view_of(&row)?;
+    let (view, email, is_platform_admin) =
+        store::by_hash(&mut *db.reader().acquire().await?, &secrets::digest(token)).await?.ok_or(Error::Unauthorized("unknown admin token"))?;
     if view.revoked_at.is_some() {
         return Err(Error::Unauthorized("this admin token has been revoked"));
     }
-    if row.try_get::<i64, _>("is_platform_admin")? == 0 {
+    if !is_platform_admin {
         return Err(Error::Unauthorized("this admin token's user is no longer a platform admin"));
     }
-    let user = UserView { id: view.user_id.clone(), email: row.try_get("email")?, is_platform_admin: true };
+    let user = UserView { id: view.user_id.clone(), email, is_platform_admin: true };
     let now = now_ms();
     if view.last_used_at.is_none_or(|t| now - t >= crate::api_keys::LAST_USED_RESOLUTION_MS) {
-        sqlx::query("UPDATE admin_tokens SET last_used_at = $2 WHERE id = $1").bind(&view.id).bind(now).execute(db.writer()).await?;
+        store::touch(&mut *db.writer().acquire().await?, &view.id, now).await?;
     }
     Ok((user, view))
 }
@@ -147,11 +101,8 @@ pub async fn authenticate_token(db: &Db, token: &str) -> Result<(UserView, Admin
 /// Creates a token for the platform admin with this e-mail (the CLI).
 pub async fn create_token_for_email(db: &Db, email: &str, name: &str) -> Result<NewAdminToken> {
     let email = crate::accounts::Email::parse(email)?;
-    let row = sqlx::query("SELECT id, email, is_platform_admin FROM users WHERE email = $1")
-        .bind(email.as_str())
-        .fetch_optional(db.reader())
+    let user = crate::accounts::store::find_view_by_email(&mut *db.reader().acquire().await?, email.as_str())
         .await?
         .ok_or(Error::NotFound("user"))?;
-    let user = UserView { id: row.try_get("id")?, email: row.try_get("email")?, is_platform_admin: row.try_get::<i64, _>("is_platform_admin")? != 0 };
     create_token(db, &user, name).await
 }

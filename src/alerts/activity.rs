@@ -8,6 +8,8 @@ use std::sync::Mutex;
 
 use super::{is_error_rate_high, is_spike, p95_rank, AlertKind, NewAlert};
 use crate::db::Db;
+use crate::metering::analytics;
+use crate::metering::store as events;
 use crate::pricing::NanoUsd;
 use crate::Result;
 
@@ -57,28 +59,12 @@ pub async fn evaluate(db: &Db, org_id: &str, now: i64) -> Result<Vec<AlertKind>>
     let mut alerts = Vec::new();
 
     if settings.spike_enabled {
-        let sum = |from: i64, to: i64| {
-            sqlx::query_scalar::<_, i64>(
-                "SELECT CAST(COALESCE(SUM(cost_nano), 0) AS BIGINT) FROM usage_events WHERE org_id = $1 AND ts >= $2 AND ts < $3",
-            )
-            .bind(org_id)
-            .bind(from)
-            .bind(to)
-        };
-        let last_hour = sum(now - HOUR_MS, now + 1).fetch_one(&mut *conn).await?;
+        let last_hour = events::cost_between(&mut conn, org_id, now - HOUR_MS, now + 1).await?;
         // The baseline reads the organization's hourly rollup (168 rows at
         // most), never a week of raw events: the 168 whole UTC hours
         // before the hour in which the last-hour window starts.
         let base_end = (now - HOUR_MS) - (now - HOUR_MS).rem_euclid(HOUR_MS);
-        let week: i64 = sqlx::query_scalar(
-            "SELECT CAST(COALESCE(SUM(cost_nano), 0) AS BIGINT) FROM rollup_org_hourly \
-             WHERE org_id = $1 AND hour >= $2 AND hour < $3",
-        )
-        .bind(org_id)
-        .bind(base_end - WEEK_MS)
-        .bind(base_end)
-        .fetch_one(&mut *conn)
-        .await?;
+        let week = analytics::store::org_hourly_cost(&mut conn, org_id, base_end - WEEK_MS, base_end).await?;
         if is_spike(last_hour, week, settings.spike_percent, spike_min) {
             let avg = NanoUsd::from_nanos(week / 168).to_short_usd_string();
             let seen = NanoUsd::from_nanos(last_hour).to_short_usd_string();
@@ -104,16 +90,7 @@ pub async fn evaluate(db: &Db, org_id: &str, now: i64) -> Result<Vec<AlertKind>>
 
     let from = now - QUARTER_MS;
     let bucket = now - now.rem_euclid(QUARTER_MS);
-    let (total, failed): (i64, i64) = sqlx::query_as(
-        "SELECT CAST(COALESCE(SUM(requests), 0) AS BIGINT), \
-         CAST(COALESCE(SUM(CASE WHEN status = 'error' THEN requests ELSE 0 END), 0) AS BIGINT) \
-         FROM usage_events WHERE org_id = $1 AND ts >= $2 AND ts <= $3",
-    )
-    .bind(org_id)
-    .bind(from)
-    .bind(now)
-    .fetch_one(&mut *conn)
-    .await?;
+    let (total, failed) = events::requests_and_failures(&mut conn, org_id, from, now).await?;
     if is_error_rate_high(failed, total, settings.error_rate_percent, settings.error_min_requests) {
         let rate = crate::budgets::percent(failed, total);
         alerts.push(NewAlert {
@@ -134,25 +111,9 @@ pub async fn evaluate(db: &Db, org_id: &str, now: i64) -> Result<Vec<AlertKind>>
     }
 
     if let Some(limit) = settings.latency_p95_ms {
-        let n: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM usage_events WHERE org_id = $1 AND ts >= $2 AND ts <= $3 AND latency_ms IS NOT NULL",
-        )
-        .bind(org_id)
-        .bind(from)
-        .bind(now)
-        .fetch_one(&mut *conn)
-        .await?;
+        let n = events::latency_samples(&mut conn, org_id, from, now).await?;
         if n >= LATENCY_MIN_SAMPLES {
-            let p95: i64 = sqlx::query_scalar(
-                "SELECT latency_ms FROM usage_events WHERE org_id = $1 AND ts >= $2 AND ts <= $3 AND latency_ms IS NOT NULL \
-                 ORDER BY latency_ms LIMIT 1 OFFSET $4",
-            )
-            .bind(org_id)
-            .bind(from)
-            .bind(now)
-            .bind(p95_rank(n))
-            .fetch_one(&mut *conn)
-            .await?;
+            let p95 = events::latency_at_rank(&mut conn, org_id, from, now, p95_rank(n)).await?;
             if p95 > limit as i64 {
                 alerts.push(NewAlert {
                     kind: AlertKind::HighLatency,

@@ -1,8 +1,11 @@
 //! Alerts: budget thresholds, exhausted budgets, quota refusals, spend
-//! spikes, error rates and latency, and the notifications they send.
+//! spikes, error rates and latency, and the notifications they send. This
+//! module keeps the alert records, the activity checks, the settings, the
+//! webhooks and the outbox; budget enforcement itself is
+//! [`crate::budgets::enforce`]'s.
 //!
 //! Budget alerts are decided in the transaction that records the usage
-//! ([`watch`]): each budget's spend per period is a counter updated with the
+//! ([`crate::budgets::enforce`]): each budget's spend per period is a counter updated with the
 //! events, and a threshold fires when one batch moves that counter from below
 //! it to at or above it. Concurrent batches are ordered by the counter's row
 //! lock (PostgreSQL) or the single writer (SQLite), and an alert row is unique
@@ -11,13 +14,14 @@
 //! webhook per endpoint) go to the durable outbox in the same transaction, and
 //! a background sender delivers them after commit ([`outbox`]).
 //!
-//! The rules (which thresholds a change crosses, what a spike is, backoff) are
-//! pure functions here, with their tests.
+//! The rules (what a spike is, error rates, backoff) are pure functions
+//! here, with their tests; which thresholds a change crosses is a budget
+//! rule ([`crate::budgets::crossed`]).
 
 #[cfg(feature = "ssr")]
 pub mod activity;
 #[cfg(feature = "ssr")]
-pub mod banner;
+pub mod budget;
 #[cfg(feature = "ssr")]
 pub mod outbox;
 #[cfg(feature = "ssr")]
@@ -27,7 +31,7 @@ mod service;
 #[cfg(feature = "ssr")]
 pub mod settings;
 #[cfg(feature = "ssr")]
-pub mod watch;
+pub(crate) mod store;
 #[cfg(feature = "ssr")]
 pub mod webhooks;
 #[cfg(feature = "ssr")]
@@ -232,14 +236,6 @@ pub struct MailView {
     pub sent_at: Option<String>,
 }
 
-/// Which of `thresholds` (percentages of `amount`) a change of spend from
-/// `before` to `after` crosses: below before, at or above after. Exact
-/// integer arithmetic: 80% of 1 nano-dollar is 0.8, and reaching it takes 1.
-pub fn crossed(thresholds: &[u32], amount: i64, before: i64, after: i64) -> Vec<u32> {
-    let reached = |spent: i64, pct: u32| (spent as i128) * 100 >= (amount as i128) * pct as i128;
-    thresholds.iter().copied().filter(|&t| !reached(before, t) && reached(after, t)).collect()
-}
-
 /// The spike rule: spend in the last hour is above `percent`% of the hourly
 /// average of the previous 7 days (`previous_week` / 168), and at least
 /// `min_volume`. A week with no spend at all is no baseline: nothing fires
@@ -279,27 +275,6 @@ pub fn backoff_ms(attempts: i64) -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_change_crosses_each_threshold_between_its_ends_once() {
-        let t = [50, 80, 100];
-        // $100 budget in nanos.
-        let amount = 100_000_000_000;
-        assert_eq!(crossed(&t, amount, 0, 49_999_999_999), Vec::<u32>::new());
-        assert_eq!(crossed(&t, amount, 0, 50_000_000_000), vec![50]);
-        assert_eq!(crossed(&t, amount, 49_000_000_000, 85_000_000_000), vec![50, 80]);
-        assert_eq!(crossed(&t, amount, 80_000_000_000, 85_000_000_000), Vec::<u32>::new(), "80 was reached before");
-        assert_eq!(crossed(&t, amount, 99_999_999_999, 100_000_000_000), vec![100]);
-        assert_eq!(crossed(&t, amount, 0, 300_000_000_000), vec![50, 80, 100]);
-        assert_eq!(crossed(&[150], amount, 100_000_000_000, 150_000_000_000), vec![150]);
-    }
-
-    #[test]
-    fn thresholds_are_exact_on_odd_amounts() {
-        // 80% of 3 nanos is 2.4: 2 is below, 3 reaches it.
-        assert_eq!(crossed(&[80], 3, 0, 2), Vec::<u32>::new());
-        assert_eq!(crossed(&[80], 3, 2, 3), vec![80]);
-    }
 
     /// Hourly spend for 7 days, then the last hour.
     fn week(hourly: impl Fn(i64) -> i64) -> i64 {

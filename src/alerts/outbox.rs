@@ -8,10 +8,10 @@
 //! delivery after the lease runs out: webhook receivers get the same
 //! notification id in the body to drop it.
 
-use sqlx::{AnyConnection, Row};
+use sqlx::AnyConnection;
 
+use super::store::outbox as store;
 use super::{backoff_ms, MailView, MAX_ATTEMPTS};
-use crate::clock::to_rfc3339;
 use crate::db::Db;
 use crate::ids::new_id;
 use crate::{Error, Result};
@@ -32,20 +32,7 @@ pub async fn enqueue(
     now: i64,
 ) -> Result<String> {
     let id = new_id();
-    sqlx::query(
-        "INSERT INTO notifications (id, org_id, alert_id, channel, recipient, subject, body, next_attempt_at, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)",
-    )
-    .bind(&id)
-    .bind(org_id)
-    .bind(alert_id)
-    .bind(channel)
-    .bind(recipient)
-    .bind(subject)
-    .bind(body)
-    .bind(now)
-    .execute(conn)
-    .await?;
+    store::insert(conn, &id, org_id, alert_id, channel, recipient, subject, body, now).await?;
     Ok(id)
 }
 
@@ -84,56 +71,28 @@ pub async fn claim_due_where(
     if limit <= 0 {
         return Ok(Vec::new());
     }
-    let skip = if skip_orgs.is_empty() {
-        String::new()
-    } else {
-        let marks: Vec<String> = (0..skip_orgs.len()).map(|i| format!("${}", i + 3)).collect();
-        format!(" AND n.org_id NOT IN ({})", marks.join(", "))
-    };
     // More candidates than `limit`, so turned-down ones leave room for others.
-    let sql = format!(
-        "SELECT n.id, n.org_id, n.channel, n.recipient, n.subject, n.body, n.attempts, e.url, e.secret \
-         FROM notifications n LEFT JOIN webhook_endpoints e ON n.channel = 'webhook' AND e.id = n.recipient \
-         WHERE n.state = 'pending' AND n.next_attempt_at <= $1 AND n.lease_until <= $1{skip} \
-         ORDER BY n.next_attempt_at, n.id LIMIT $2"
-    );
-    let mut q = sqlx::query(&sql).bind(now).bind(limit.saturating_mul(4).min(500));
-    for org in skip_orgs {
-        q = q.bind(org);
-    }
-    let candidates = q.fetch_all(db.reader()).await?;
+    let candidates = store::due(&mut *db.reader().acquire().await?, now, limit.saturating_mul(4).min(500), skip_orgs).await?;
     let mut claimed = Vec::with_capacity(candidates.len());
     for r in candidates {
         if claimed.len() as i64 >= limit {
             break;
         }
-        let id: String = r.try_get("id")?;
-        let org_id: String = r.try_get("org_id")?;
-        if !accept(&org_id) {
+        if !accept(&r.org_id) {
             continue;
         }
-        let took = sqlx::query(
-            "UPDATE notifications SET lease_until = $2 WHERE id = $1 AND state = 'pending' AND lease_until <= $3",
-        )
-        .bind(&id)
-        .bind(now + LEASE_MS)
-        .bind(now)
-        .execute(db.writer())
-        .await?;
-        if took.rows_affected() != 1 {
+        if !store::lease(&mut *db.writer().acquire().await?, &r.id, now + LEASE_MS, now).await? {
             continue; // another sender has it
         }
-        let url: Option<String> = r.try_get("url")?;
-        let secret: Option<String> = r.try_get("secret")?;
         claimed.push(Outgoing {
-            id,
-            org_id,
-            channel: r.try_get("channel")?,
-            recipient: r.try_get("recipient")?,
-            subject: r.try_get("subject")?,
-            body: r.try_get("body")?,
-            attempts: r.try_get("attempts")?,
-            endpoint: url.zip(secret),
+            id: r.id,
+            org_id: r.org_id,
+            channel: r.channel,
+            recipient: r.recipient,
+            subject: r.subject,
+            body: r.body,
+            attempts: r.attempts,
+            endpoint: r.url.zip(r.secret),
         });
     }
     Ok(claimed)
@@ -141,49 +100,21 @@ pub async fn claim_due_where(
 
 /// Marks a claimed notification delivered.
 pub async fn mark_sent(db: &Db, id: &str, now: i64) -> Result<()> {
-    sqlx::query(
-        "UPDATE notifications SET state = 'sent', attempts = attempts + 1, sent_at = $2, lease_until = 0, last_error = NULL \
-         WHERE id = $1 AND state = 'pending'",
-    )
-    .bind(id)
-    .bind(now)
-    .execute(db.writer())
-    .await?;
-    Ok(())
+    store::mark_sent(&mut *db.writer().acquire().await?, id, now).await
 }
 
 /// Keeps an e-mail in the outbox: no SMTP server is configured.
 pub async fn mark_held(db: &Db, id: &str) -> Result<()> {
-    sqlx::query(
-        "UPDATE notifications SET state = 'held', lease_until = 0, last_error = 'SMTP is not configured (SMTP_URL): kept in the outbox' \
-         WHERE id = $1 AND state = 'pending'",
-    )
-    .bind(id)
-    .execute(db.writer())
-    .await?;
-    Ok(())
+    store::mark_held(&mut *db.writer().acquire().await?, id).await
 }
 
 /// Records a failed attempt: retried after the backoff, or given up after
 /// the last attempt (or at once when `give_up`). Returns the state now.
 pub async fn mark_failed(db: &Db, id: &str, error: &str, give_up: bool, now: i64) -> Result<&'static str> {
-    let attempts: Option<i64> = sqlx::query_scalar("SELECT attempts FROM notifications WHERE id = $1 AND state = 'pending'")
-        .bind(id)
-        .fetch_optional(db.reader())
-        .await?;
+    let attempts = store::pending_attempts(&mut *db.reader().acquire().await?, id).await?;
     let Some(attempts) = attempts.map(|a| a + 1) else { return Ok("gone") };
     let state = if give_up || attempts >= MAX_ATTEMPTS { "failed" } else { "pending" };
-    sqlx::query(
-        "UPDATE notifications SET state = $2, attempts = $3, next_attempt_at = $4, lease_until = 0, last_error = $5 \
-         WHERE id = $1 AND state = 'pending'",
-    )
-    .bind(id)
-    .bind(state)
-    .bind(attempts)
-    .bind(now + backoff_ms(attempts))
-    .bind(truncate(error, 500))
-    .execute(db.writer())
-    .await?;
+    store::set_failed(&mut *db.writer().acquire().await?, id, state, attempts, now + backoff_ms(attempts), &truncate(error, 500)).await?;
     Ok(state)
 }
 
@@ -207,31 +138,5 @@ pub async fn list_mail(db: &Db, org_id: Option<&str>, limit: i64) -> Result<Vec<
     if !(1..=MAX_MAIL_LIST).contains(&limit) {
         return Err(Error::invalid("limit", format!("must be between 1 and {MAX_MAIL_LIST}")));
     }
-    let filter = if org_id.is_some() { "AND n.org_id = $2" } else { "AND $2 = ''" };
-    let rows = sqlx::query(&format!(
-        "SELECT n.id, n.org_id, o.name AS org_name, n.recipient, n.subject, n.body, n.state, n.attempts, n.last_error, \
-         n.created_at, n.sent_at FROM notifications n JOIN organizations o ON o.id = n.org_id \
-         WHERE n.channel = 'email' {filter} ORDER BY n.created_at DESC, n.id DESC LIMIT $1"
-    ))
-    .bind(limit)
-    .bind(org_id.unwrap_or(""))
-    .fetch_all(db.reader())
-    .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(MailView {
-                id: r.try_get("id")?,
-                org_id: r.try_get("org_id")?,
-                org_name: r.try_get("org_name")?,
-                recipient: r.try_get("recipient")?,
-                subject: r.try_get("subject")?,
-                body: r.try_get("body")?,
-                state: r.try_get("state")?,
-                attempts: r.try_get("attempts")?,
-                last_error: r.try_get("last_error")?,
-                created_at: to_rfc3339(r.try_get("created_at")?),
-                sent_at: r.try_get::<Option<i64>, _>("sent_at")?.map(to_rfc3339),
-            })
-        })
-        .collect()
+    store::mail(&mut *db.reader().acquire().await?, org_id, limit).await
 }

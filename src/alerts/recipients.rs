@@ -11,8 +11,9 @@
 
 use std::collections::HashMap;
 
-use sqlx::{AnyConnection, Row};
+use sqlx::AnyConnection;
 
+use super::store::recipients::{self as store, Known};
 use super::{ExtraRecipient, RecipientState};
 use crate::db::Db;
 use crate::secrets::{digest, random_hex};
@@ -27,29 +28,8 @@ pub const RESEND_AFTER_MS: i64 = 86_400_000;
 /// The path of the confirmation route, before the token.
 pub const CONFIRM_PATH: &str = "/alerts/confirm/";
 
-struct Known {
-    sent_at: i64,
-    expires_at: i64,
-    confirmed: bool,
-}
-
 async fn rows(conn: &mut AnyConnection, org_id: &str) -> Result<HashMap<String, Known>> {
-    let rows = sqlx::query("SELECT email, sent_at, expires_at, confirmed_at FROM alert_recipient_confirmations WHERE org_id = $1")
-        .bind(org_id)
-        .fetch_all(conn)
-        .await?;
-    rows.iter()
-        .map(|r| {
-            Ok((
-                r.try_get::<String, _>("email")?,
-                Known {
-                    sent_at: r.try_get("sent_at")?,
-                    expires_at: r.try_get("expires_at")?,
-                    confirmed: r.try_get::<Option<i64>, _>("confirmed_at")?.is_some(),
-                },
-            ))
-        })
-        .collect()
+    Ok(store::known(conn, org_id).await?.into_iter().collect())
 }
 
 /// Each listed address with its state, in the list's order.
@@ -70,10 +50,7 @@ pub(crate) async fn states(conn: &mut AnyConnection, org_id: &str, emails: &[Str
 
 /// The organization's addresses that confirmed.
 pub(crate) async fn confirmed(conn: &mut AnyConnection, org_id: &str) -> Result<Vec<String>> {
-    Ok(sqlx::query_scalar("SELECT email FROM alert_recipient_confirmations WHERE org_id = $1 AND confirmed_at IS NOT NULL")
-        .bind(org_id)
-        .fetch_all(conn)
-        .await?)
+    store::confirmed(conn, org_id).await
 }
 
 /// Sends confirmation mail, in the caller's transaction, to each address of
@@ -88,8 +65,7 @@ pub(crate) async fn request(
     now: i64,
 ) -> Result<()> {
     let known = rows(conn, org_id).await?;
-    let org_name: String =
-        sqlx::query_scalar("SELECT name FROM organizations WHERE id = $1").bind(org_id).fetch_one(&mut *conn).await?;
+    let org_name = crate::orgs::store::existing_name(&mut *conn, org_id).await?;
     for email in listed {
         let due = match known.get(email) {
             None => true,
@@ -100,18 +76,7 @@ pub(crate) async fn request(
             continue;
         }
         let token = random_hex(32);
-        sqlx::query(
-            "INSERT INTO alert_recipient_confirmations (org_id, email, token_hash, expires_at, sent_at, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $5) ON CONFLICT (org_id, email) DO UPDATE SET token_hash = excluded.token_hash, \
-             expires_at = excluded.expires_at, sent_at = excluded.sent_at",
-        )
-        .bind(org_id)
-        .bind(email)
-        .bind(digest(&token))
-        .bind(now + CONFIRM_VALID_MS)
-        .bind(now)
-        .execute(&mut *conn)
-        .await?;
+        store::upsert(&mut *conn, org_id, email, &digest(&token), now + CONFIRM_VALID_MS, now).await?;
         let subject = format!("[Tollbooth] Confirm alert mail from {org_name}");
         let body = format!(
             "Someone in the organization \"{org_name}\" on Tollbooth asked to send its usage and budget alerts to this address.\n\n\
@@ -138,26 +103,13 @@ pub async fn confirm(db: &Db, token: &str, now: i64) -> Result<Confirmed> {
         return Err(Error::NotFound("confirmation link"));
     }
     let mut tx = db.begin().await?;
-    let row = sqlx::query(
-        "SELECT c.org_id, c.email, c.expires_at, c.confirmed_at, o.name FROM alert_recipient_confirmations c \
-         JOIN organizations o ON o.id = c.org_id WHERE c.token_hash = $1",
-    )
-    .bind(digest(&token.to_ascii_lowercase()))
-    .fetch_optional(&mut *tx)
-    .await?
-    .ok_or(Error::NotFound("confirmation link"))?;
-    let confirmed_at: Option<i64> = row.try_get("confirmed_at")?;
-    if confirmed_at.is_none() {
-        if row.try_get::<i64, _>("expires_at")? <= now {
+    let row = store::by_token(&mut tx, &digest(&token.to_ascii_lowercase())).await?.ok_or(Error::NotFound("confirmation link"))?;
+    if row.confirmed_at.is_none() {
+        if row.expires_at <= now {
             return Err(Error::NotFound("confirmation link"));
         }
-        sqlx::query("UPDATE alert_recipient_confirmations SET confirmed_at = $3 WHERE org_id = $1 AND email = $2")
-            .bind(row.try_get::<String, _>("org_id")?)
-            .bind(row.try_get::<String, _>("email")?)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
+        store::confirm(&mut tx, &row.org_id, &row.email, now).await?;
     }
     tx.commit().await?;
-    Ok(Confirmed { email: row.try_get("email")?, org_name: row.try_get("name")? })
+    Ok(Confirmed { email: row.email, org_name: row.org_name })
 }

@@ -2,9 +2,9 @@
 //! caller's transaction), listing, the unread count, acknowledging.
 
 use serde_json::json;
-use sqlx::{AnyConnection, Row};
+use sqlx::AnyConnection;
 
-use super::{AlertKind, AlertView};
+use super::{store, AlertKind, AlertView};
 use crate::clock::{now_ms, to_rfc3339};
 use crate::db::Db;
 use crate::ids::{is_valid_id, new_id};
@@ -32,31 +32,10 @@ pub struct NewAlert {
 /// new alert's id, or `None` when it had fired already.
 pub async fn fire(conn: &mut AnyConnection, org_id: &str, alert: &NewAlert, now: i64) -> Result<Option<String>> {
     let id = new_id();
-    let done = sqlx::query(
-        "INSERT INTO alerts (id, org_id, kind, dedupe_key, budget_id, scope, scope_id, period_start, period_end, \
-         observed, threshold, message, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
-         ON CONFLICT (org_id, dedupe_key) DO NOTHING",
-    )
-    .bind(&id)
-    .bind(org_id)
-    .bind(alert.kind.as_str())
-    .bind(&alert.dedupe_key)
-    .bind(&alert.budget_id)
-    .bind(&alert.scope)
-    .bind(&alert.scope_id)
-    .bind(alert.period_start)
-    .bind(alert.period_end)
-    .bind(&alert.observed)
-    .bind(&alert.threshold)
-    .bind(&alert.message)
-    .bind(now)
-    .execute(&mut *conn)
-    .await?;
-    if done.rows_affected() == 0 {
+    if !store::insert(conn, &id, org_id, alert, now).await? {
         return Ok(None);
     }
-    let org_name: String =
-        sqlx::query_scalar("SELECT name FROM organizations WHERE id = $1").bind(org_id).fetch_one(&mut *conn).await?;
+    let org_name = crate::orgs::store::existing_name(conn, org_id).await?;
     let subject = format!("[Tollbooth] {}: {}", org_name, alert.kind.label());
     let settings = super::settings::get_in(conn, org_id).await?;
     if settings.email_enabled {
@@ -96,34 +75,9 @@ pub async fn fire(conn: &mut AnyConnection, org_id: &str, alert: &NewAlert, now:
     Ok(Some(id))
 }
 
-const COLUMNS: &str = "id, kind, scope, scope_id, budget_id, period_start, period_end, observed, threshold, message, \
-                       created_at, acknowledged_by, acknowledged_at";
-
-fn view_of(r: &sqlx::any::AnyRow, tz: chrono_tz::Tz) -> Result<AlertView> {
-    let local = |ms: i64| crate::quota::window::to_local_rfc3339(tz, ms);
-    let kind: String = r.try_get("kind")?;
-    let scope_id: String = r.try_get("scope_id")?;
-    Ok(AlertView {
-        id: r.try_get("id")?,
-        kind: AlertKind::parse(&kind).ok_or_else(|| Error::Internal(format!("bad alert kind {kind:?} in store")))?,
-        scope: r.try_get("scope")?,
-        scope_id: (!scope_id.is_empty()).then_some(scope_id),
-        budget_id: r.try_get("budget_id")?,
-        period_start: r.try_get::<Option<i64>, _>("period_start")?.map(local),
-        period_end: r.try_get::<Option<i64>, _>("period_end")?.map(local),
-        observed: r.try_get("observed")?,
-        threshold: r.try_get("threshold")?,
-        message: r.try_get("message")?,
-        created_at: local(r.try_get("created_at")?),
-        acknowledged_by: r.try_get("acknowledged_by")?,
-        acknowledged_at: r.try_get::<Option<i64>, _>("acknowledged_at")?.map(local),
-    })
-}
-
 async fn org_zone(conn: &mut AnyConnection, org_id: &str) -> Result<chrono_tz::Tz> {
-    let tz: Option<String> =
-        sqlx::query_scalar("SELECT time_zone FROM organizations WHERE id = $1").bind(org_id).fetch_optional(conn).await?;
-    Ok(crate::quota::window::zone(&tz.ok_or(Error::NotFound("organization"))?))
+    let tz = crate::orgs::store::time_zone(conn, org_id).await?;
+    Ok(crate::calendar::zone(&tz.ok_or(Error::NotFound("organization"))?))
 }
 
 /// Largest page of alerts.
@@ -136,23 +90,12 @@ pub async fn list(db: &Db, org_id: &str, unacknowledged_only: bool, limit: i64) 
     }
     let mut conn = db.reader().acquire().await?;
     let tz = org_zone(&mut conn, org_id).await?;
-    let filter = if unacknowledged_only { " AND acknowledged_at IS NULL" } else { "" };
-    let rows = sqlx::query(&format!(
-        "SELECT {COLUMNS} FROM alerts WHERE org_id = $1{filter} ORDER BY created_at DESC, id DESC LIMIT $2"
-    ))
-    .bind(org_id)
-    .bind(limit)
-    .fetch_all(&mut *conn)
-    .await?;
-    rows.iter().map(|r| view_of(r, tz)).collect()
+    store::list(&mut conn, org_id, tz, unacknowledged_only, limit).await
 }
 
 /// How many alerts nobody has acknowledged yet (the bell's count).
 pub async fn unread_count(db: &Db, org_id: &str) -> Result<i64> {
-    Ok(sqlx::query_scalar("SELECT COUNT(*) FROM alerts WHERE org_id = $1 AND acknowledged_at IS NULL")
-        .bind(org_id)
-        .fetch_one(db.reader())
-        .await?)
+    store::unread_count(&mut *db.reader().acquire().await?, org_id).await
 }
 
 /// Marks an alert as seen by `by` (a user's e-mail or `api_key:<name>`).
@@ -162,40 +105,19 @@ pub async fn acknowledge(db: &Db, org_id: &str, id: &str, by: &str) -> Result<Al
         return Err(Error::NotFound("alert"));
     }
     let mut tx = db.begin().await?;
-    let found = sqlx::query(
-        "UPDATE alerts SET acknowledged_by = COALESCE(acknowledged_by, $3), acknowledged_at = COALESCE(acknowledged_at, $4) \
-         WHERE id = $1 AND org_id = $2",
-    )
-    .bind(id)
-    .bind(org_id)
-    .bind(by)
-    .bind(now_ms())
-    .execute(&mut *tx)
-    .await?;
-    if found.rows_affected() == 0 {
+    if !store::acknowledge(&mut tx, org_id, id, by, now_ms()).await? {
         return Err(Error::NotFound("alert"));
     }
     let tz = org_zone(&mut tx, org_id).await?;
-    let row = sqlx::query(&format!("SELECT {COLUMNS} FROM alerts WHERE id = $1 AND org_id = $2"))
-        .bind(id)
-        .bind(org_id)
-        .fetch_one(&mut *tx)
-        .await?;
+    let view = store::get(&mut tx, org_id, id, tz).await?;
     tx.commit().await?;
-    view_of(&row, tz)
+    Ok(view)
 }
 
 /// Acknowledges every open alert of the organization; returns how many.
 pub async fn acknowledge_all(db: &Db, org_id: &str, by: &str) -> Result<u64> {
     let mut tx = db.begin().await?;
-    let done = sqlx::query(
-        "UPDATE alerts SET acknowledged_by = $2, acknowledged_at = $3 WHERE org_id = $1 AND acknowledged_at IS NULL",
-    )
-    .bind(org_id)
-    .bind(by)
-    .bind(now_ms())
-    .execute(&mut *tx)
-    .await?;
+    let done = store::acknowledge_all(&mut tx, org_id, by, now_ms()).await?;
     tx.commit().await?;
-    Ok(done.rows_affected())
+    Ok(done)
 }

@@ -1,8 +1,9 @@
 //! Per-organization alert settings and who receives alert mail.
 
 use serde_json::json;
-use sqlx::{AnyConnection, Row};
+use sqlx::AnyConnection;
 
+use super::store::settings as store;
 use super::{recipients as confirmations, AlertSettings};
 use crate::accounts::Email;
 use crate::audit::{self, By};
@@ -30,34 +31,7 @@ pub(crate) async fn get_in(conn: &mut AnyConnection, org_id: &str) -> Result<Ale
 
 /// The settings and the spike minimum in nano-USD.
 pub(crate) async fn get_raw(conn: &mut AnyConnection, org_id: &str) -> Result<(AlertSettings, i64)> {
-    let row = sqlx::query(
-        "SELECT email_enabled, spike_enabled, spike_percent, spike_min_nanos, error_rate_percent, error_min_requests, \
-         latency_p95_ms, notify_owners, notify_admins, extra_recipients FROM alert_settings WHERE org_id = $1",
-    )
-    .bind(org_id)
-    .fetch_optional(conn)
-    .await?;
-    let Some(r) = row else {
-        return Ok((AlertSettings::default(), 1_000_000_000));
-    };
-    let extra: String = r.try_get("extra_recipients")?;
-    let spike_min: i64 = r.try_get("spike_min_nanos")?;
-    Ok((
-        AlertSettings {
-            email_enabled: r.try_get::<i64, _>("email_enabled")? != 0,
-            spike_enabled: r.try_get::<i64, _>("spike_enabled")? != 0,
-            spike_percent: r.try_get::<i64, _>("spike_percent")? as u32,
-            spike_min_usd: NanoUsd::from_nanos(spike_min).to_short_usd_string(),
-            error_rate_percent: r.try_get::<i64, _>("error_rate_percent")? as u32,
-            error_min_requests: r.try_get::<i64, _>("error_min_requests")? as u32,
-            latency_p95_ms: r.try_get::<Option<i64>, _>("latency_p95_ms")?.map(|v| v as u64),
-            notify_owners: r.try_get::<i64, _>("notify_owners")? != 0,
-            notify_admins: r.try_get::<i64, _>("notify_admins")? != 0,
-            extra_recipients: extra.split(',').map(str::trim).filter(|s| !s.is_empty()).map(String::from).collect(),
-            extra_recipient_states: Vec::new(),
-        },
-        spike_min,
-    ))
+    Ok(store::get(conn, org_id).await?.unwrap_or_else(|| (AlertSettings::default(), 1_000_000_000)))
 }
 
 /// Checks and normalizes settings; returns them with the spike minimum in nanos.
@@ -109,30 +83,7 @@ pub async fn update(db: &Db, org_id: &str, input: &AlertSettings, by: &By, publi
     let now = now_ms();
     let mut tx = db.begin().await?;
     let before = get_in(&mut tx, org_id).await?;
-    sqlx::query(
-        "INSERT INTO alert_settings (org_id, email_enabled, spike_enabled, spike_percent, spike_min_nanos, error_rate_percent, \
-         error_min_requests, latency_p95_ms, notify_owners, notify_admins, extra_recipients, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
-         ON CONFLICT (org_id) DO UPDATE SET email_enabled = excluded.email_enabled, spike_enabled = excluded.spike_enabled, \
-         spike_percent = excluded.spike_percent, spike_min_nanos = excluded.spike_min_nanos, \
-         error_rate_percent = excluded.error_rate_percent, error_min_requests = excluded.error_min_requests, \
-         latency_p95_ms = excluded.latency_p95_ms, notify_owners = excluded.notify_owners, \
-         notify_admins = excluded.notify_admins, extra_recipients = excluded.extra_recipients, updated_at = excluded.updated_at",
-    )
-    .bind(org_id)
-    .bind(s.email_enabled as i64)
-    .bind(s.spike_enabled as i64)
-    .bind(s.spike_percent as i64)
-    .bind(min)
-    .bind(s.error_rate_percent as i64)
-    .bind(s.error_min_requests as i64)
-    .bind(s.latency_p95_ms.map(|v| v as i64))
-    .bind(s.notify_owners as i64)
-    .bind(s.notify_admins as i64)
-    .bind(s.extra_recipients.join(","))
-    .bind(now)
-    .execute(&mut *tx)
-    .await?;
+    store::save(&mut tx, org_id, &s, min, now).await?;
     let added: Vec<String> = s.extra_recipients.iter().filter(|e| !before.extra_recipients.contains(e)).cloned().collect();
     confirmations::request(&mut tx, org_id, &s.extra_recipients, &added, public_url, now).await?;
     if before != s {
@@ -165,15 +116,7 @@ pub(crate) async fn recipients(conn: &mut AnyConnection, org_id: &str, s: &Alert
     }
     let mut out: Vec<String> = Vec::new();
     if !roles.is_empty() {
-        let list = roles.iter().map(|r| format!("'{r}'")).collect::<Vec<_>>().join(", ");
-        let emails: Vec<String> = sqlx::query_scalar(&format!(
-            "SELECT u.email FROM memberships m JOIN users u ON u.id = m.user_id \
-             WHERE m.org_id = $1 AND m.role IN ({list}) ORDER BY u.email"
-        ))
-        .bind(org_id)
-        .fetch_all(&mut *conn)
-        .await?;
-        out.extend(emails);
+        out.extend(crate::orgs::store::member_emails(&mut *conn, org_id, &roles).await?);
     }
     let confirmed = confirmations::confirmed(conn, org_id).await?;
     for e in s.extra_recipients.iter().filter(|e| confirmed.contains(e)) {

@@ -6,9 +6,11 @@
 //! replays by the timestamp).
 
 use serde_json::json;
-use sqlx::{AnyConnection, Row};
+use sqlx::AnyConnection;
 
 use super::outbox::{truncate, Outgoing};
+use super::store::outbox as outbox_store;
+use super::store::webhooks as store;
 use super::{CreatedEndpoint, DeliveryView, EndpointView, DISABLE_AFTER_FAILURES};
 use crate::audit::{self, By};
 use crate::clock::{now_ms, to_rfc3339};
@@ -61,26 +63,9 @@ pub fn url_for_log(raw: &str) -> String {
     }
 }
 
-fn view_of(r: &sqlx::any::AnyRow) -> Result<EndpointView> {
-    Ok(EndpointView {
-        id: r.try_get("id")?,
-        url: r.try_get("url")?,
-        enabled: r.try_get::<i64, _>("enabled")? != 0,
-        consecutive_failures: r.try_get("consecutive_failures")?,
-        disabled_reason: r.try_get("disabled_reason")?,
-        created_at: to_rfc3339(r.try_get("created_at")?),
-    })
-}
-
-const COLUMNS: &str = "id, url, enabled, consecutive_failures, disabled_reason, created_at";
-
 /// The organization's endpoints, oldest first.
 pub async fn list(db: &Db, org_id: &str) -> Result<Vec<EndpointView>> {
-    let rows = sqlx::query(&format!("SELECT {COLUMNS} FROM webhook_endpoints WHERE org_id = $1 ORDER BY created_at, id"))
-        .bind(org_id)
-        .fetch_all(db.reader())
-        .await?;
-    rows.iter().map(view_of).collect()
+    store::list(&mut *db.reader().acquire().await?, org_id).await
 }
 
 /// Adds an endpoint with a new random secret (returned once). The URL must
@@ -90,26 +75,18 @@ pub async fn create(db: &Db, org_id: &str, url: &str, policy: EgressPolicy, by: 
     let url = parse_url(url)?;
     crate::egress::check_url("url", &url, policy).await?;
     let mut tx = db.begin().await?;
-    let n: i64 =
-        sqlx::query_scalar("SELECT COUNT(*) FROM webhook_endpoints WHERE org_id = $1").bind(org_id).fetch_one(&mut *tx).await?;
+    let n = store::count(&mut tx, org_id).await?;
     if n >= MAX_ENDPOINTS {
         return Err(Error::conflict("url", format!("an organization may have at most {MAX_ENDPOINTS} webhook endpoints")));
     }
     let id = new_id();
     let secret = format!("whsec_{}", random_hex(24));
-    sqlx::query("INSERT INTO webhook_endpoints (id, org_id, url, secret, created_at) VALUES ($1, $2, $3, $4, $5)")
-        .bind(&id)
-        .bind(org_id)
-        .bind(&url)
-        .bind(&secret)
-        .bind(now_ms())
-        .execute(&mut *tx)
-        .await?;
-    let row = sqlx::query(&format!("SELECT {COLUMNS} FROM webhook_endpoints WHERE id = $1")).bind(&id).fetch_one(&mut *tx).await?;
+    store::insert(&mut tx, &id, org_id, &url, &secret, now_ms()).await?;
+    let endpoint = store::get(&mut tx, &id).await?;
     let details = json!({"url": url_for_log(&url)});
     audit::record_in(&mut tx, db.engine, &by.entry(Some(org_id), "webhook.create", Some(&id)).details(details)).await?;
     tx.commit().await?;
-    Ok(CreatedEndpoint { endpoint: view_of(&row)?, secret })
+    Ok(CreatedEndpoint { endpoint, secret })
 }
 
 /// Removes an endpoint (its pending notifications and log go with it);
@@ -119,20 +96,10 @@ pub async fn delete(db: &Db, org_id: &str, id: &str, by: &By) -> Result<()> {
         return Err(Error::NotFound("webhook endpoint"));
     }
     let mut tx = db.begin().await?;
-    let url: Option<String> = sqlx::query_scalar("SELECT url FROM webhook_endpoints WHERE id = $1 AND org_id = $2")
-        .bind(id)
-        .bind(org_id)
-        .fetch_optional(&mut *tx)
-        .await?;
+    let url = store::url(&mut tx, org_id, id).await?;
     let url = url.ok_or(Error::NotFound("webhook endpoint"))?;
-    sqlx::query("DELETE FROM notifications WHERE org_id = $1 AND channel = 'webhook' AND recipient = $2")
-        .bind(org_id)
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
-    let done =
-        sqlx::query("DELETE FROM webhook_endpoints WHERE id = $1 AND org_id = $2").bind(id).bind(org_id).execute(&mut *tx).await?;
-    if done.rows_affected() == 0 {
+    outbox_store::delete_webhooks_to(&mut tx, org_id, id).await?;
+    if !store::delete(&mut tx, org_id, id).await? {
         return Err(Error::NotFound("webhook endpoint"));
     }
     let details = json!({"url": url_for_log(&url)});
@@ -149,20 +116,9 @@ pub async fn enable(db: &Db, org_id: &str, id: &str, by: &By) -> Result<Endpoint
         return Err(Error::NotFound("webhook endpoint"));
     }
     let mut tx = db.begin().await?;
-    let before = sqlx::query(&format!("SELECT {COLUMNS} FROM webhook_endpoints WHERE id = $1 AND org_id = $2"))
-        .bind(id)
-        .bind(org_id)
-        .fetch_optional(&mut *tx)
-        .await?;
-    let before = view_of(&before.ok_or(Error::NotFound("webhook endpoint"))?)?;
-    sqlx::query(
-        "UPDATE webhook_endpoints SET enabled = 1, consecutive_failures = 0, disabled_reason = NULL WHERE id = $1 AND org_id = $2",
-    )
-    .bind(id)
-    .bind(org_id)
-    .execute(&mut *tx)
-    .await?;
-    let row = sqlx::query(&format!("SELECT {COLUMNS} FROM webhook_endpoints WHERE id = $1")).bind(id).fetch_one(&mut *tx).await?;
+    let before = store::find(&mut tx, org_id, id).await?.ok_or(Error::NotFound("webhook endpoint"))?;
+    store::enable(&mut tx, org_id, id).await?;
+    let after = store::get(&mut tx, id).await?;
     if !before.enabled || before.consecutive_failures > 0 {
         let details = json!({
             "url": url_for_log(&before.url),
@@ -171,14 +127,11 @@ pub async fn enable(db: &Db, org_id: &str, id: &str, by: &By) -> Result<Endpoint
         audit::record_in(&mut tx, db.engine, &by.entry(Some(org_id), "webhook.enable", Some(id)).details(details)).await?;
     }
     tx.commit().await?;
-    view_of(&row)
+    Ok(after)
 }
 
 pub(crate) async fn enabled_endpoint_ids(conn: &mut AnyConnection, org_id: &str) -> Result<Vec<String>> {
-    Ok(sqlx::query_scalar("SELECT id FROM webhook_endpoints WHERE org_id = $1 AND enabled = 1 ORDER BY id")
-        .bind(org_id)
-        .fetch_all(conn)
-        .await?)
+    store::enabled_ids(conn, org_id).await
 }
 
 /// What came of one delivery attempt.
@@ -202,50 +155,30 @@ pub async fn record_attempt(db: &Db, n: &Outgoing, a: &Attempt, now: i64) -> Res
     let error = a.error.clone().or_else(|| {
         a.status_code.filter(|s| !(200..300).contains(s)).map(|s| format!("the endpoint answered HTTP {s}"))
     });
-    sqlx::query(
-        "INSERT INTO webhook_deliveries (id, org_id, endpoint_id, notification_id, attempt, status_code, error, duration_ms, at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-    )
-    .bind(new_id())
-    .bind(&n.org_id)
-    .bind(&n.recipient)
-    .bind(&n.id)
-    .bind(n.attempts + 1)
-    .bind(a.status_code.map(i64::from))
-    .bind(error.as_deref().map(|e| truncate(e, 500)))
-    .bind(a.duration_ms)
-    .bind(now)
-    .execute(db.writer())
-    .await?;
+    let delivery = store::Delivery {
+        id: &new_id(),
+        org_id: &n.org_id,
+        endpoint_id: &n.recipient,
+        notification_id: &n.id,
+        attempt: n.attempts + 1,
+        status_code: a.status_code.map(i64::from),
+        error: error.as_deref().map(|e| truncate(e, 500)),
+        duration_ms: a.duration_ms,
+        at: now,
+    };
+    store::insert_delivery(&mut *db.writer().acquire().await?, &delivery).await?;
     if a.succeeded() {
-        sqlx::query("UPDATE webhook_endpoints SET consecutive_failures = 0 WHERE id = $1").bind(&n.recipient).execute(db.writer()).await?;
+        store::reset_failures(&mut *db.writer().acquire().await?, &n.recipient).await?;
         return super::outbox::mark_sent(db, &n.id, now).await;
     }
     let error = error.unwrap_or_else(|| "delivery failed".into());
-    let failures: i64 = sqlx::query_scalar(
-        "UPDATE webhook_endpoints SET consecutive_failures = consecutive_failures + 1 WHERE id = $1 RETURNING consecutive_failures",
-    )
-    .bind(&n.recipient)
-    .fetch_one(db.writer())
-    .await?;
+    let failures = store::add_failure(&mut *db.writer().acquire().await?, &n.recipient).await?;
     if failures >= DISABLE_AFTER_FAILURES {
         let reason =
             format!("Disabled at {} after {failures} failed deliveries in a row; the last: {error}", to_rfc3339(now));
         let mut tx = db.begin().await?;
-        sqlx::query("UPDATE webhook_endpoints SET enabled = 0, disabled_reason = $2 WHERE id = $1")
-            .bind(&n.recipient)
-            .bind(&reason)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query(
-            "UPDATE notifications SET state = 'failed', lease_until = 0, last_error = $2 \
-             WHERE channel = 'webhook' AND recipient = $1 AND state = 'pending' AND id <> $3",
-        )
-        .bind(&n.recipient)
-        .bind("the endpoint was disabled")
-        .bind(&n.id)
-        .execute(&mut *tx)
-        .await?;
+        store::disable(&mut tx, &n.recipient, &reason).await?;
+        outbox_store::fail_pending_webhooks(&mut tx, &n.recipient, &n.id, "the endpoint was disabled").await?;
         tx.commit().await?;
         tracing::warn!(endpoint = %n.recipient, org = %n.org_id, "webhook endpoint disabled after {failures} failures");
         super::outbox::mark_failed(db, &n.id, &error, true, now).await?;
@@ -263,32 +196,7 @@ pub async fn deliveries(db: &Db, org_id: &str, limit: i64) -> Result<Vec<Deliver
     if !(1..=MAX_DELIVERIES).contains(&limit) {
         return Err(Error::invalid("limit", format!("must be between 1 and {MAX_DELIVERIES}")));
     }
-    let rows = sqlx::query(
-        "SELECT d.id, d.endpoint_id, e.url, d.notification_id, n.subject, n.state, d.attempt, d.status_code, d.error, \
-         d.duration_ms, d.at FROM webhook_deliveries d JOIN webhook_endpoints e ON e.id = d.endpoint_id \
-         JOIN notifications n ON n.id = d.notification_id WHERE d.org_id = $1 ORDER BY d.at DESC, d.id DESC LIMIT $2",
-    )
-    .bind(org_id)
-    .bind(limit)
-    .fetch_all(db.reader())
-    .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(DeliveryView {
-                id: r.try_get("id")?,
-                endpoint_id: r.try_get("endpoint_id")?,
-                url: r.try_get("url")?,
-                notification_id: r.try_get("notification_id")?,
-                subject: r.try_get("subject")?,
-                attempt: r.try_get("attempt")?,
-                status_code: r.try_get("status_code")?,
-                error: r.try_get("error")?,
-                duration_ms: r.try_get("duration_ms")?,
-                at: to_rfc3339(r.try_get("at")?),
-                state: r.try_get("state")?,
-            })
-        })
-        .collect()
+    store::deliveries(&mut *db.reader().acquire().await?, org_id, limit).await
 }
 
 #[cfg(test)]

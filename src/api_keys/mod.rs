@@ -6,6 +6,8 @@
 
 #[cfg(feature = "ssr")]
 mod service;
+#[cfg(feature = "ssr")]
+mod store;
 
 #[cfg(feature = "ssr")]
 pub use service::*;

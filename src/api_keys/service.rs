@@ -1,9 +1,8 @@
 //! API key services: create, list, revoke, authenticate.
 
 use serde_json::json;
-use sqlx::Row;
 
-use super::{is_well_formed, ApiKeyView, NewApiKey, Scope, Scopes, DISPLAY_PREFIX_LEN, KEY_PREFIX, KEY_SECRET_HEX_LEN};
+use super::{is_well_formed, store, ApiKeyView, NewApiKey, Scope, Scopes, DISPLAY_PREFIX_LEN, KEY_PREFIX, KEY_SECRET_HEX_LEN};
 use crate::audit::{self, By};
 use crate::clock::now_ms;
 use crate::db::Db;
@@ -87,9 +86,9 @@ pub async fn create_for_org(db: &Db, org_id: &str, new: &NewKey<'_>, by: &By) ->
     if !is_valid_id(org_id) {
         return Err(Error::NotFound("organization"));
     }
-    let exists: Option<String> =
-        sqlx::query_scalar("SELECT id FROM organizations WHERE id = $1").bind(org_id).fetch_optional(db.reader()).await?;
-    exists.ok_or(Error::NotFound("organization"))?;
+    if !crate::orgs::store::exists(&mut *db.reader().acquire().await?, org_id).await? {
+        return Err(Error::NotFound("organization"));
+    }
     insert(db, org_id, None, new, by).await
 }
 
@@ -108,21 +107,7 @@ async fn insert(db: &Db, org_id: &str, created_by: Option<&str>, new: &NewKey<'_
         scopes: new.scopes,
     };
     let mut tx = db.begin().await?;
-    sqlx::query(
-        "INSERT INTO api_keys (id, org_id, name, prefix, key_hash, created_by, created_at, rate_limit_per_minute, scopes) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-    )
-    .bind(&key.id)
-    .bind(org_id)
-    .bind(&key.name)
-    .bind(&key.prefix)
-    .bind(secrets::digest(&secret))
-    .bind(created_by)
-    .bind(key.created_at)
-    .bind(key.rate_limit_per_minute)
-    .bind(key.scopes.to_string())
-    .execute(&mut *tx)
-    .await?;
+    store::insert(&mut tx, org_id, &key, &secrets::digest(&secret), created_by).await?;
     let details = json!({
         "name": key.name, "prefix": key.prefix, "rate_limit_per_minute": key.rate_limit_per_minute, "scopes": key.scopes,
     });
@@ -133,33 +118,7 @@ async fn insert(db: &Db, org_id: &str, created_by: Option<&str>, new: &NewKey<'_
 
 /// The organization's keys, newest first, revoked ones included.
 pub async fn list(db: &Db, scope: &OrgScope) -> Result<Vec<ApiKeyView>> {
-    let rows = sqlx::query(
-        "SELECT id, name, prefix, created_at, last_used_at, revoked_at, rate_limit_per_minute, scopes FROM api_keys WHERE org_id = $1 \
-         ORDER BY created_at DESC, id DESC",
-    )
-    .bind(&scope.org_id)
-    .fetch_all(db.reader())
-    .await?;
-    rows.into_iter()
-        .map(|r| {
-            Ok(ApiKeyView {
-                id: r.try_get("id")?,
-                name: r.try_get("name")?,
-                prefix: r.try_get("prefix")?,
-                created_at: r.try_get("created_at")?,
-                last_used_at: r.try_get("last_used_at")?,
-                revoked_at: r.try_get("revoked_at")?,
-                rate_limit_per_minute: r.try_get("rate_limit_per_minute")?,
-                scopes: stored_scopes(&r)?,
-            })
-        })
-        .collect()
-}
-
-/// The scopes column as stored (written only by [`Scopes`]' own form).
-fn stored_scopes(r: &sqlx::any::AnyRow) -> Result<Scopes> {
-    let text: String = r.try_get("scopes")?;
-    Scopes::parse(&text).map_err(|e| Error::Internal(format!("stored scopes {text:?}: {e}")))
+    store::list(&mut *db.reader().acquire().await?, &scope.org_id).await
 }
 
 /// Changes what a key may do (owners and admins); written to the audit log
@@ -170,24 +129,14 @@ pub async fn set_scopes(db: &Db, scope: &OrgScope, key_id: &str, scopes: Scopes,
         return Err(Error::NotFound("API key"));
     }
     let mut tx = db.begin().await?;
-    let row = sqlx::query("SELECT name, revoked_at, scopes FROM api_keys WHERE id = $1 AND org_id = $2")
-        .bind(key_id)
-        .bind(&scope.org_id)
-        .fetch_optional(&mut *tx)
-        .await?
-        .ok_or(Error::NotFound("API key"))?;
-    if row.try_get::<Option<i64>, _>("revoked_at")?.is_some() {
+    let key = store::state(&mut tx, &scope.org_id, key_id).await?.ok_or(Error::NotFound("API key"))?;
+    if key.revoked_at.is_some() {
         return Err(Error::conflict("scopes", "this key is revoked; create a new one"));
     }
-    let before = stored_scopes(&row)?;
+    let before = key.scopes;
     if before != scopes {
-        sqlx::query("UPDATE api_keys SET scopes = $3 WHERE id = $1 AND org_id = $2")
-            .bind(key_id)
-            .bind(&scope.org_id)
-            .bind(scopes.to_string())
-            .execute(&mut *tx)
-            .await?;
-        let details = json!({ "name": row.try_get::<String, _>("name")?, "from": before, "to": scopes });
+        store::set_scopes(&mut tx, &scope.org_id, key_id, scopes).await?;
+        let details = json!({ "name": key.name, "from": before, "to": scopes });
         audit::record_in(&mut tx, db.engine, &by.entry(Some(&scope.org_id), "api_key.scopes_change", Some(key_id)).details(details))
             .await?;
     }
@@ -202,23 +151,13 @@ pub async fn revoke(db: &Db, scope: &OrgScope, key_id: &str, by: &By) -> Result<
         return Err(Error::NotFound("API key"));
     }
     let mut tx = db.begin().await?;
-    let row = sqlx::query("SELECT name, revoked_at FROM api_keys WHERE id = $1 AND org_id = $2")
-        .bind(key_id)
-        .bind(&scope.org_id)
-        .fetch_optional(&mut *tx)
-        .await?
-        .ok_or(Error::NotFound("API key"))?;
+    let (name, revoked_at) = store::name_and_revoked(&mut tx, &scope.org_id, key_id).await?.ok_or(Error::NotFound("API key"))?;
     // Revoking a revoked key changes nothing and records nothing.
-    if row.try_get::<Option<i64>, _>("revoked_at")?.is_some() {
+    if revoked_at.is_some() {
         return Ok(());
     }
-    sqlx::query("UPDATE api_keys SET revoked_at = $3 WHERE id = $1 AND org_id = $2")
-        .bind(key_id)
-        .bind(&scope.org_id)
-        .bind(now_ms())
-        .execute(&mut *tx)
-        .await?;
-    let details = json!({ "name": row.try_get::<String, _>("name")? });
+    store::revoke(&mut tx, &scope.org_id, key_id, now_ms()).await?;
+    let details = json!({ "name": name });
     audit::record_in(&mut tx, db.engine, &by.entry(Some(&scope.org_id), "api_key.revoke", Some(key_id)).details(details)).await?;
     tx.commit().await?;
     Ok(())
@@ -230,34 +169,22 @@ pub async fn authenticate(db: &Db, token: &str) -> Result<ApiPrincipal> {
     if !is_well_formed(token) {
         return Err(Error::Unauthorized("malformed API key; expected Authorization: Bearer tb_live_…"));
     }
-    let row = sqlx::query(
-        "SELECT k.id, k.name, k.org_id, k.revoked_at, k.last_used_at, k.rate_limit_per_minute, k.scopes, o.name AS org_name, o.time_zone \
-         FROM api_keys k JOIN organizations o ON o.id = k.org_id WHERE k.key_hash = $1",
-    )
-    .bind(secrets::digest(token))
-    .fetch_optional(db.reader())
-    .await?
-    .ok_or(Error::Unauthorized("unknown API key"))?;
-    if row.try_get::<Option<i64>, _>("revoked_at")?.is_some() {
+    let key = store::by_hash(&mut *db.reader().acquire().await?, &secrets::digest(token)).await?.ok_or(Error::Unauthorized("unknown API key"))?;
+    if key.revoked_at.is_some() {
         return Err(Error::Unauthorized("this API key has been revoked"));
     }
     let principal = ApiPrincipal {
-        org_id: row.try_get("org_id")?,
-        org_name: row.try_get("org_name")?,
-        key_id: row.try_get("id")?,
-        key_name: row.try_get("name")?,
-        time_zone: row.try_get("time_zone")?,
-        rate_limit_per_minute: row.try_get("rate_limit_per_minute")?,
-        scopes: stored_scopes(&row)?,
+        org_id: key.org_id,
+        org_name: key.org_name,
+        key_id: key.key_id,
+        key_name: key.key_name,
+        time_zone: key.time_zone,
+        rate_limit_per_minute: key.rate_limit_per_minute,
+        scopes: key.scopes,
     };
     let now = now_ms();
-    let last: Option<i64> = row.try_get("last_used_at")?;
-    if last.is_none_or(|t| now - t >= LAST_USED_RESOLUTION_MS) {
-        sqlx::query("UPDATE api_keys SET last_used_at = $2 WHERE id = $1")
-            .bind(&principal.key_id)
-            .bind(now)
-            .execute(db.writer())
-            .await?;
+    if key.last_used_at.is_none_or(|t| now - t >= LAST_USED_RESOLUTION_MS) {
+        store::touch(&mut *db.writer().acquire().await?, &principal.key_id, now).await?;
     }
     Ok(principal)
 }

@@ -86,6 +86,8 @@ mod report;
 #[cfg(feature = "ssr")]
 mod service;
 #[cfg(feature = "ssr")]
+mod store;
+#[cfg(feature = "ssr")]
 mod tally;
 
 #[cfg(feature = "ssr")]

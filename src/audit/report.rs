@@ -2,9 +2,9 @@
 //! failed operations and security events, for one organization or all.
 
 use serde::{Deserialize, Serialize};
-#[cfg(feature = "ssr")]
-use sqlx::Row;
 
+#[cfg(feature = "ssr")]
+use super::store;
 use super::AuditEntryView;
 #[cfg(feature = "ssr")]
 use crate::db::Db;
@@ -65,69 +65,29 @@ pub fn percent_1dp(part: i64, whole: i64) -> Option<String> {
     Some(format!("{}.{}", tenths / 10, tenths % 10))
 }
 
-/// A query bound to the range (`$1`, `$2`) and the organization (`$3`) when given.
-#[cfg(feature = "ssr")]
-fn scoped<'q>(sql: &'q str, from_ms: i64, to_ms: i64, org_id: Option<&str>) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
-    let q = sqlx::query(sql).bind(from_ms).bind(to_ms);
-    match org_id {
-        Some(o) => q.bind(o.to_string()),
-        None => q,
-    }
-}
-
 #[cfg(feature = "ssr")]
 /// The report of `[from_ms, to_ms)`: one organization's entries (`Some`) or every one (`None`).
 pub async fn report(db: &Db, org_id: Option<&str>, from_ms: i64, to_ms: i64) -> Result<AuditReport> {
     if to_ms <= from_ms {
         return Err(Error::invalid("to", "must be after from"));
     }
-    // $1, $2: the range; $3: the organization when given.
-    let org_clause = if org_id.is_some() { " AND org_id = $3" } else { "" };
-    let scope = format!("at >= $1 AND at < $2{org_clause}");
-    let bind = |sql| scoped(sql, from_ms, to_ms, org_id);
+    let range = store::Range { from_ms, to_ms, org_id };
     let mut conn = db.reader().acquire().await?;
-    let counts_sql = format!(
-        "SELECT action, CAST(COUNT(*) AS BIGINT) AS total, \
-         CAST(SUM(CASE WHEN result = 'success' THEN 1 ELSE 0 END) AS BIGINT) AS ok, \
-         CAST(SUM(CASE WHEN result = 'failure' THEN 1 ELSE 0 END) AS BIGINT) AS failed, \
-         CAST(SUM(CASE WHEN result = 'denied' THEN 1 ELSE 0 END) AS BIGINT) AS denied \
-         FROM audit_log WHERE {scope} GROUP BY action ORDER BY total DESC, action"
-    );
-    let mut by_action = Vec::new();
-    for r in bind(&counts_sql).fetch_all(&mut *conn).await? {
-        by_action.push(ActionCount {
-            action: r.try_get("action")?,
-            total: r.try_get("total")?,
-            success: r.try_get("ok")?,
-            failure: r.try_get("failed")?,
-            denied: r.try_get("denied")?,
-            occurrences: 0,
-        });
-    }
+    let mut by_action = store::counts_by_action(&mut conn, &range).await?;
     // Occurrences: entries of the counted actions stand for `details.count`.
-    let counted_sql = format!("SELECT action, details FROM audit_log WHERE {scope} AND action IN ({COUNTED_LIST})");
     let mut counted: std::collections::HashMap<String, i64> = std::collections::HashMap::new();
-    for r in bind(&counted_sql).fetch_all(&mut *conn).await? {
-        let details: String = r.try_get("details")?;
+    for (action, details) in store::details_of(&mut conn, &range, COUNTED_LIST).await? {
         let n = serde_json::from_str::<serde_json::Value>(&details).ok().and_then(|d| d["count"].as_i64()).unwrap_or(1);
-        *counted.entry(r.try_get("action")?).or_default() += n;
+        *counted.entry(action).or_default() += n;
     }
     for a in &mut by_action {
         a.occurrences = counted.get(&a.action).copied().unwrap_or(a.total);
     }
     let total: i64 = by_action.iter().map(|a| a.total).sum();
     let succeeded: i64 = by_action.iter().map(|a| a.success).sum();
-    let columns = "seq, id, at, org_id, actor_kind, actor_id, actor_label, action, target, result, ip, user_agent, details";
-    let failed_sql = format!("SELECT {columns} FROM audit_log WHERE {scope} AND result = 'failure' ORDER BY seq DESC LIMIT {REPORT_LIST_LIMIT}");
-    let failed = bind(&failed_sql).fetch_all(&mut *conn).await?.iter().map(super::service::view_of).collect::<Result<Vec<_>>>()?;
-    let security_where = format!(
-        "{scope} AND ((action = 'auth.login' AND result <> 'success') OR action IN ({}))",
-        SECURITY_ACTIONS.iter().map(|a| format!("'{a}'")).collect::<Vec<_>>().join(", ")
-    );
-    let security_sql = format!("SELECT {columns} FROM audit_log WHERE {security_where} ORDER BY seq DESC LIMIT {REPORT_LIST_LIMIT}");
-    let security = bind(&security_sql).fetch_all(&mut *conn).await?.iter().map(super::service::view_of).collect::<Result<Vec<_>>>()?;
-    let count_sql = format!("SELECT CAST(COUNT(*) AS BIGINT) AS n FROM audit_log WHERE {security_where}");
-    let security_total: i64 = bind(&count_sql).fetch_one(&mut *conn).await?.try_get("n")?;
+    let failed = store::failures(&mut conn, &range, REPORT_LIST_LIMIT).await?;
+    let security = store::security_events(&mut conn, &range, SECURITY_ACTIONS, REPORT_LIST_LIMIT).await?;
+    let security_total = store::security_count(&mut conn, &range, SECURITY_ACTIONS).await?;
     Ok(AuditReport { from_ms, to_ms, total, succeeded, success_rate: percent_1dp(succeeded, total), by_action, failed, security, security_total })
 }
 

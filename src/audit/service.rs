@@ -1,18 +1,15 @@
 //! Writing, reading and verifying the audit log.
 
 use chrono::NaiveDate;
-use sqlx::{AnyConnection, Row};
+use sqlx::AnyConnection;
 
 use super::chain::{entry_hash, Broken, GENESIS};
-use super::{ActorKind, AuditEntryView, AuditFilter, Outcome};
-use crate::clock::{now_ms, to_rfc3339};
+use super::{store, ActorKind, AuditEntryView, AuditFilter, Outcome};
+use crate::clock::now_ms;
 use crate::db::{Db, Engine};
 use crate::ids::new_id;
-use crate::quota::window::{start_of_day, zone};
+use crate::calendar::{start_of_day, zone};
 use crate::{Error, Result};
-
-/// PostgreSQL advisory lock key serializing appends (the chain is one list).
-const CHAIN_LOCK: i64 = 0x7411_b007_a0d1;
 
 /// Who acted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -127,11 +124,10 @@ fn clip(s: Option<&str>, max: usize) -> Option<String> {
 /// the single writer on SQLite.
 pub async fn record_in(conn: &mut AnyConnection, engine: Engine, e: &NewEntry<'_>) -> Result<()> {
     if engine == Engine::Postgres {
-        sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(CHAIN_LOCK).execute(&mut *conn).await?;
+        store::lock_chain(&mut *conn).await?;
     }
-    let last = sqlx::query("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1").fetch_optional(&mut *conn).await?;
-    let (seq, prev) = match last {
-        Some(r) => (r.try_get::<i64, _>("seq")? + 1, r.try_get::<String, _>("hash")?),
+    let (seq, prev) = match store::last_link(&mut *conn).await? {
+        Some((seq, hash)) => (seq + 1, hash),
         None => (1, GENESIS.to_string()),
     };
     let id = new_id();
@@ -157,28 +153,24 @@ pub async fn record_in(conn: &mut AnyConnection, engine: Engine, e: &NewEntry<'_
         ua.as_deref(),
         &details,
     );
-    sqlx::query(
-        "INSERT INTO audit_log (seq, id, at, org_id, actor_kind, actor_id, actor_label, action, target, result, ip, user_agent, details, prev_hash, hash) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
-    )
-    .bind(seq)
-    .bind(&id)
-    .bind(at)
-    .bind(e.org_id)
-    .bind(e.actor.kind.as_str())
-    .bind(e.actor.id)
-    .bind(&label)
-    .bind(e.action)
-    .bind(&target)
-    .bind(e.result.as_str())
-    .bind(&ip)
-    .bind(&ua)
-    .bind(&details)
-    .bind(&prev)
-    .bind(&hash)
-    .execute(conn)
-    .await?;
-    Ok(())
+    let stored = store::Stored {
+        seq,
+        id: &id,
+        at,
+        org_id: e.org_id,
+        actor_kind: e.actor.kind.as_str(),
+        actor_id: e.actor.id,
+        actor_label: &label,
+        action: e.action,
+        target: target.as_deref(),
+        result: e.result.as_str(),
+        ip: ip.as_deref(),
+        user_agent: ua.as_deref(),
+        details: &details,
+        prev_hash: &prev,
+        hash: &hash,
+    };
+    store::insert(conn, &stored).await
 }
 
 /// Appends an entry in its own transaction.
@@ -209,43 +201,35 @@ pub async fn verify(db: &Db) -> Result<(u64, Option<Broken>)> {
     let mut checked = 0u64;
     let mut after = 0i64;
     loop {
-        let rows = sqlx::query(
-            "SELECT seq, id, at, org_id, actor_kind, actor_id, actor_label, action, target, result, ip, user_agent, details, prev_hash, hash \
-             FROM audit_log WHERE seq > $1 ORDER BY seq LIMIT 5000",
-        )
-        .bind(after)
-        .fetch_all(&mut *conn)
-        .await?;
+        let rows = store::links_after(&mut conn, after).await?;
         if rows.is_empty() {
             return Ok((checked, None));
         }
-        for r in &rows {
-            let seq: i64 = r.try_get("seq")?;
-            let get = |c: &str| -> Result<Option<String>> { Ok(r.try_get::<Option<String>, _>(c)?) };
+        for r in rows {
+            let seq = r.seq;
             if seq != expected_seq {
                 return Ok((checked, Some(Broken { seq: expected_seq, reason: format!("entry {expected_seq} is missing (next is {seq})") })));
             }
-            let stored_prev: String = r.try_get("prev_hash")?;
-            if stored_prev != prev {
+            if r.prev_hash != prev {
                 return Ok((checked, Some(Broken { seq, reason: "its prev_hash is not the previous entry's hash".into() })));
             }
             let computed = entry_hash(
                 &prev,
                 seq,
-                &get("id")?.unwrap_or_default(),
-                r.try_get("at")?,
-                get("org_id")?.as_deref(),
-                &get("actor_kind")?.unwrap_or_default(),
-                get("actor_id")?.as_deref(),
-                &get("actor_label")?.unwrap_or_default(),
-                &get("action")?.unwrap_or_default(),
-                get("target")?.as_deref(),
-                &get("result")?.unwrap_or_default(),
-                get("ip")?.as_deref(),
-                get("user_agent")?.as_deref(),
-                &get("details")?.unwrap_or_default(),
+                &r.id.unwrap_or_default(),
+                r.at,
+                r.org_id.as_deref(),
+                &r.actor_kind.unwrap_or_default(),
+                r.actor_id.as_deref(),
+                &r.actor_label.unwrap_or_default(),
+                &r.action.unwrap_or_default(),
+                r.target.as_deref(),
+                &r.result.unwrap_or_default(),
+                r.ip.as_deref(),
+                r.user_agent.as_deref(),
+                &r.details.unwrap_or_default(),
             );
-            let stored: String = r.try_get("hash")?;
+            let stored = r.hash;
             if stored != computed {
                 return Ok((checked, Some(Broken { seq, reason: "its fields do not match its hash (changed after it was written)".into() })));
             }
@@ -255,24 +239,6 @@ pub async fn verify(db: &Db) -> Result<(u64, Option<Broken>)> {
             after = seq;
         }
     }
-}
-
-pub(super) fn view_of(r: &sqlx::any::AnyRow) -> Result<AuditEntryView> {
-    Ok(AuditEntryView {
-        seq: r.try_get("seq")?,
-        id: r.try_get("id")?,
-        at: to_rfc3339(r.try_get("at")?),
-        org_id: r.try_get("org_id")?,
-        actor_kind: r.try_get("actor_kind")?,
-        actor_id: r.try_get("actor_id")?,
-        actor_label: r.try_get("actor_label")?,
-        action: r.try_get("action")?,
-        target: r.try_get("target")?,
-        result: r.try_get("result")?,
-        ip: r.try_get("ip")?,
-        user_agent: r.try_get("user_agent")?,
-        details: r.try_get("details")?,
-    })
 }
 
 fn parse_date(field: &'static str, s: &str) -> Result<Option<NaiveDate>> {
@@ -297,56 +263,20 @@ pub async fn list(db: &Db, org_id: Option<&str>, f: &AuditFilter, time_zone: &st
     if !result.is_empty() && !["success", "failure", "denied"].contains(&result) {
         return Err(Error::invalid("result", "must be success, failure or denied"));
     }
-    enum Bind {
-        S(String),
-        I(i64),
-    }
-    let mut sql = String::from(
-        "SELECT seq, id, at, org_id, actor_kind, actor_id, actor_label, action, target, result, ip, user_agent, details FROM audit_log WHERE 1 = 1",
-    );
-    let mut binds: Vec<Bind> = Vec::new();
-    // `?` in a clause becomes the next `$n`.
-    let mut push = |sql: &mut String, clause: &str, values: Vec<Bind>| {
-        let mut clause = clause.to_string();
-        for v in values {
-            binds.push(v);
-            clause = clause.replacen('?', &format!("${}", binds.len()), 1);
-        }
-        sql.push_str(&clause);
-    };
-    if let Some(org) = org_id {
-        push(&mut sql, " AND org_id = ?", vec![Bind::S(org.to_string())]);
-    }
     let actor = f.actor.trim();
-    if !actor.is_empty() {
-        let like = format!("%{}%", actor.to_lowercase().replace(['%', '_'], ""));
-        push(&mut sql, " AND (LOWER(actor_label) LIKE ? OR actor_id = ?)", vec![Bind::S(like), Bind::S(actor.to_string())]);
-    }
     let action = f.action.trim();
-    if let Some(prefix) = action.strip_suffix('.') {
-        push(&mut sql, " AND action LIKE ?", vec![Bind::S(format!("{prefix}.%"))]);
-    } else if !action.is_empty() {
-        push(&mut sql, " AND action = ?", vec![Bind::S(action.to_string())]);
-    }
-    if !result.is_empty() {
-        push(&mut sql, " AND result = ?", vec![Bind::S(result.to_string())]);
-    }
-    if let Some(a) = from {
-        push(&mut sql, " AND at >= ?", vec![Bind::I(a)]);
-    }
-    if let Some(b) = to {
-        push(&mut sql, " AND at < ?", vec![Bind::I(b)]);
-    }
-    push(&mut sql, " ORDER BY seq DESC LIMIT ?", vec![Bind::I(limit.clamp(1, 100_000))]);
-    let mut q = sqlx::query(&sql);
-    for b in binds {
-        q = match b {
-            Bind::S(s) => q.bind(s),
-            Bind::I(i) => q.bind(i),
-        };
-    }
+    let filter = store::ListFilter {
+        org_id: org_id.map(str::to_string),
+        actor: (!actor.is_empty()).then(|| (format!("%{}%", actor.to_lowercase().replace(['%', '_'], "")), actor.to_string())),
+        action_prefix: action.strip_suffix('.').map(str::to_string),
+        action: (!action.is_empty()).then(|| action.to_string()),
+        result: (!result.is_empty()).then(|| result.to_string()),
+        from_ms: from,
+        to_ms: to,
+        limit: limit.clamp(1, 100_000),
+    };
     let mut conn = db.reader().acquire().await?;
-    q.fetch_all(&mut *conn).await?.iter().map(view_of).collect()
+    store::list(&mut conn, filter).await
 }
 
 /// The entries as CSV (cells safe to open in a spreadsheet).

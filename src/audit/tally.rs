@@ -57,6 +57,13 @@ fn action_of(r: &Refusal) -> &'static str {
     }
 }
 
+impl Db {
+    /// Limit refusals counted per minute for the audit log (see [`flush_refusals`]).
+    pub fn refusals(&self) -> std::sync::Arc<RefusalTally> {
+        self.state()
+    }
+}
+
 impl RefusalTally {
     /// Counts one refusal of `org_id` at `now_ms`.
     pub fn note(&self, org_id: &str, r: &Refusal, now_ms: i64) {

@@ -111,8 +111,7 @@ pub async fn adjust(
     }
     let now = now_ms();
     let mut tx = db.begin().await?;
-    let exists: Option<String> = sqlx::query_scalar("SELECT id FROM organizations WHERE id = $1").bind(org_id).fetch_optional(&mut *tx).await?;
-    if exists.is_none() {
+    if !crate::orgs::store::exists(&mut tx, org_id).await? {
         return Err(Error::NotFound("organization"));
     }
     store::lock_account(&mut tx, db.engine, org_id, now).await?;

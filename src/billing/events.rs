@@ -17,7 +17,7 @@ use crate::audit;
 use crate::db::{Db, Engine};
 use crate::ids::is_valid_id;
 use crate::plans::{self, DEFAULT_PLAN};
-use crate::quota::window::zone;
+use crate::calendar::zone;
 use crate::{Error, Result};
 
 /// What became of an event.
@@ -199,9 +199,8 @@ async fn apply(conn: &mut AnyConnection, engine: Engine, billing: &Billing, e: &
 /// else the customer's.
 async fn org_of(conn: &mut AnyConnection, reference: Option<&str>, customer: Option<&str>) -> Result<Option<String>> {
     if let Some(r) = reference.filter(|r| is_valid_id(r)) {
-        let found: Option<String> = sqlx::query_scalar("SELECT id FROM organizations WHERE id = $1").bind(r).fetch_optional(&mut *conn).await?;
-        if found.is_some() {
-            return Ok(found);
+        if crate::orgs::store::exists(&mut *conn, r).await? {
+            return Ok(Some(r.to_string()));
         }
     }
     match customer {

@@ -23,7 +23,7 @@ use crate::clock::to_rfc3339;
 use crate::db::Db;
 use crate::ids::{is_valid_id, new_id};
 use crate::plans::{self, Metric, OrgPlan, Period, PlanView};
-use crate::quota::window::{local_date, to_local_rfc3339, window, zone, Window};
+use crate::calendar::{local_date, to_local_rfc3339, window, zone, Window};
 use crate::{Error, Result};
 
 /// The billing period containing `at`.
@@ -113,7 +113,7 @@ async fn charges(conn: &mut AnyConnection, inv: &InvoiceRow, org: &OrgPlan) -> R
 /// Usage beyond each soft monthly limit (with an overage price) of the
 /// plan in force, over the period.
 async fn overage_lines(conn: &mut AnyConnection, inv: &InvoiceRow, org: &OrgPlan) -> Result<Vec<InvoiceLineView>> {
-    let used = store::usage_between(conn, &inv.org_id, inv.period_start, inv.period_end).await?;
+    let used = crate::quota::store::counters::sum(conn, &inv.org_id, Window { start_ms: inv.period_start, end_ms: inv.period_end }).await?;
     let mut lines = Vec::new();
     for metric in Metric::USAGE {
         // Spend is a budget, not a billable unit: it has no overage line.
@@ -210,16 +210,9 @@ struct Labels {
 
 impl Labels {
     async fn load(conn: &mut AnyConnection, org_id: &str) -> Result<Self> {
-        use sqlx::Row;
-        let r = sqlx::query("SELECT name, time_zone FROM organizations WHERE id = $1").bind(org_id).fetch_one(&mut *conn).await?;
-        let tz: String = r.try_get("time_zone")?;
-        let plan_names = sqlx::query("SELECT code, name FROM plans")
-            .fetch_all(&mut *conn)
-            .await?
-            .iter()
-            .map(|p| Ok((p.try_get("code")?, p.try_get("name")?)))
-            .collect::<Result<_>>()?;
-        Ok(Labels { org_name: r.try_get("name")?, tz: zone(&tz), plan_names })
+        let (org_name, tz) = crate::orgs::store::existing_name_and_zone(&mut *conn, org_id).await?;
+        let plan_names = crate::plans::store::names(&mut *conn).await?.into_iter().collect();
+        Ok(Labels { org_name, tz: zone(&tz), plan_names })
     }
 }
 
@@ -333,7 +326,7 @@ pub fn csv(inv: &InvoiceView) -> String {
 pub async fn run_due(db: &Db, billing: &Billing, now: i64) -> Result<()> {
     let paying = {
         let mut conn = db.reader().acquire().await?;
-        store::paying_orgs(&mut conn).await?
+        crate::plans::store::paying_orgs(&mut conn).await?
     };
     let open = {
         let mut conn = db.reader().acquire().await?;

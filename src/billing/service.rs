@@ -20,7 +20,7 @@ use super::{invoices, BillingOverview, ChangePreview, IncludedUsage, PlanChoice,
 use crate::db::Db;
 use crate::orgs::{OrgScope, Role};
 use crate::plans::{self, Metric, Period, PlanView, DEFAULT_PLAN, DEMO_PLAN};
-use crate::quota::window::{to_local_rfc3339, zone};
+use crate::calendar::{to_local_rfc3339, zone};
 use crate::signature::SignatureError;
 use crate::{Error, Result};
 
@@ -120,7 +120,7 @@ impl Billing {
         if let Some((code, _)) = self.plan_prices.iter().find(|(_, p)| p.as_str() == price) {
             return Ok(Some(code.clone()));
         }
-        Ok(sqlx::query_scalar("SELECT code FROM plans WHERE stripe_price_id = $1 ORDER BY code LIMIT 1").bind(price).fetch_optional(conn).await?)
+        crate::plans::store::code_of_stripe_price(conn, price).await
     }
 }
 
@@ -152,7 +152,7 @@ pub async fn overview(db: &Db, billing: &Billing, org_id: &str, now: i64) -> Res
     let account = store::account(&mut conn, org_id).await?;
     let catalog = plans::store::plans(&mut conn, None).await?;
     let current = catalog.iter().find(|p| p.code == org.plan_code).cloned().ok_or(Error::NotFound("plan"))?;
-    let used = store::usage_between(&mut conn, org_id, w.start_ms, w.end_ms).await?;
+    let used = crate::quota::store::counters::sum(&mut conn, org_id, w).await?;
     let usage = Metric::USAGE
         .iter()
         .filter_map(|m| {
@@ -237,7 +237,7 @@ async fn ensure_customer(db: &Db, stripe: &Stripe, org_id: &str, email: &str, no
     let (existing, name) = {
         let mut conn = db.reader().acquire().await?;
         let acc = store::account(&mut conn, org_id).await?;
-        let name: String = sqlx::query_scalar("SELECT name FROM organizations WHERE id = $1").bind(org_id).fetch_one(&mut *conn).await?;
+        let name = crate::orgs::store::existing_name(&mut conn, org_id).await?;
         (acc.customer_id, name)
     };
     if let Some(c) = existing {

@@ -333,40 +333,10 @@ pub async fn set_line_item(conn: &mut AnyConnection, line_id: &str, item_id: &st
     Ok(())
 }
 
-/// Usage counters summed over `[start, end)` (whole local days), in
-/// [`crate::quota::Units`] order.
-pub async fn usage_between(conn: &mut AnyConnection, org_id: &str, start: i64, end: i64) -> Result<crate::quota::Units> {
-    let row = sqlx::query(
-        "SELECT CAST(COALESCE(SUM(tokens), 0) AS BIGINT) AS a, CAST(COALESCE(SUM(cost_nanos), 0) AS BIGINT) AS b, CAST(COALESCE(SUM(requests), 0) AS BIGINT) AS c, \
-         CAST(COALESCE(SUM(images), 0) AS BIGINT) AS d, CAST(COALESCE(SUM(video_seconds), 0) AS BIGINT) AS e, CAST(COALESCE(SUM(chat_messages), 0) AS BIGINT) AS f \
-         FROM usage_counters WHERE org_id = $1 AND day_start >= $2 AND day_start < $3",
-    )
-    .bind(org_id)
-    .bind(start)
-    .bind(end)
-    .fetch_one(conn)
-    .await?;
-    let mut units = crate::quota::Units::default();
-    for (i, c) in ["a", "b", "c", "d", "e", "f"].iter().enumerate() {
-        units[i] = row.try_get::<i64, _>(*c)?;
-    }
-    Ok(units)
-}
-
 /// (organization, period start) of every invoice whose period has not ended.
 pub async fn open_periods(conn: &mut AnyConnection, now: i64) -> Result<std::collections::HashSet<(String, i64)>> {
     let rows = sqlx::query("SELECT org_id, period_start FROM invoices WHERE period_end > $1").bind(now).fetch_all(conn).await?;
     rows.iter().map(|r| Ok((r.try_get("org_id")?, r.try_get("period_start")?))).collect()
-}
-
-/// Organizations on a plan with a fee, and their time zone and plan.
-pub async fn paying_orgs(conn: &mut AnyConnection) -> Result<Vec<(String, String, String)>> {
-    let rows = sqlx::query(
-        "SELECT o.id, o.time_zone, o.plan_code FROM organizations o JOIN plans p ON p.code = o.plan_code WHERE p.monthly_price_nanos > 0",
-    )
-    .fetch_all(conn)
-    .await?;
-    rows.iter().map(|r| Ok((r.try_get("id")?, r.try_get("time_zone")?, r.try_get("plan_code")?))).collect()
 }
 
 // --- Credit packs and the ledger ----------------------------------------------

@@ -5,9 +5,14 @@
 //! at local midnight, a week on Monday, a month on the 1st. The forecast is
 //! linear: the period's spend so far, extended at the same rate to its end.
 
+pub mod banner;
+#[cfg(feature = "ssr")]
+pub mod enforce;
 mod series;
 #[cfg(feature = "ssr")]
 mod service;
+#[cfg(feature = "ssr")]
+pub(crate) mod store;
 pub use series::*;
 #[cfg(feature = "ssr")]
 pub use service::*;
@@ -242,6 +247,14 @@ pub fn percent(part: i64, whole: i64) -> String {
     format!("{}.{:02}", hundredths / 100, hundredths % 100)
 }
 
+/// Which of `thresholds` (percentages of `amount`) a change of spend from
+/// `before` to `after` crosses: below before, at or above after. Exact
+/// integer arithmetic: 80% of 1 nano-dollar is 0.8, and reaching it takes 1.
+pub fn crossed(thresholds: &[u32], amount: i64, before: i64, after: i64) -> Vec<u32> {
+    let reached = |spent: i64, pct: u32| (spent as i128) * 100 >= (amount as i128) * pct as i128;
+    thresholds.iter().copied().filter(|&t| !reached(before, t) && reached(after, t)).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -265,6 +278,27 @@ mod tests {
         assert_eq!(err(BudgetInput { action: Some("shout".into()), ..input() }), Some("action"));
         let t = BudgetInput { thresholds: Some(vec![100, 25, 100]), action: Some("pause".into()), ..input() }.parse().unwrap();
         assert_eq!((t.thresholds, t.action), (vec![25, 100], Action::Pause));
+    }
+
+    #[test]
+    fn a_change_crosses_each_threshold_between_its_ends_once() {
+        let t = [50, 80, 100];
+        // $100 budget in nanos.
+        let amount = 100_000_000_000;
+        assert_eq!(crossed(&t, amount, 0, 49_999_999_999), Vec::<u32>::new());
+        assert_eq!(crossed(&t, amount, 0, 50_000_000_000), vec![50]);
+        assert_eq!(crossed(&t, amount, 49_000_000_000, 85_000_000_000), vec![50, 80]);
+        assert_eq!(crossed(&t, amount, 80_000_000_000, 85_000_000_000), Vec::<u32>::new(), "80 was reached before");
+        assert_eq!(crossed(&t, amount, 99_999_999_999, 100_000_000_000), vec![100]);
+        assert_eq!(crossed(&t, amount, 0, 300_000_000_000), vec![50, 80, 100]);
+        assert_eq!(crossed(&[150], amount, 100_000_000_000, 150_000_000_000), vec![150]);
+    }
+
+    #[test]
+    fn thresholds_are_exact_on_odd_amounts() {
+        // 80% of 3 nanos is 2.4: 2 is below, 3 reaches it.
+        assert_eq!(crossed(&[80], 3, 0, 2), Vec::<u32>::new());
+        assert_eq!(crossed(&[80], 3, 2, 3), vec![80]);
     }
 
     #[test]

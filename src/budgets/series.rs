@@ -41,13 +41,14 @@ mod store {
     use std::collections::BTreeMap;
 
     use chrono::{Days, NaiveDate};
-    use sqlx::Row;
 
     use super::{SpendDay, SpendSeries};
     use crate::budgets::{get, period_window, Scope};
+    use crate::metering::store::{self as events, Dimension};
+    use crate::quota::store::counters;
     use crate::db::Db;
     use crate::pricing::NanoUsd;
-    use crate::quota::window::{local_date, zone};
+    use crate::calendar::{local_date, zone};
     use crate::Result;
 
     /// Events are summed per quarter hour (milliseconds), then folded into days.
@@ -58,46 +59,25 @@ mod store {
     pub async fn spend_by_day(db: &Db, org_id: &str, id: &str, now_ms: i64) -> Result<SpendSeries> {
         let budget = get(db, org_id, id).await?;
         let mut conn = db.reader().acquire().await?;
-        let time_zone: String =
-            sqlx::query_scalar("SELECT time_zone FROM organizations WHERE id = $1").bind(org_id).fetch_one(&mut *conn).await?;
+        let time_zone = crate::orgs::store::existing_time_zone(&mut conn, org_id).await?;
         let tz = zone(&time_zone);
         let w = period_window(tz, budget.period, now_ms);
 
         // (instant, nano-USD) pairs, each instant inside the day it belongs to.
-        let rows = match budget.scope {
-            Scope::Organization => {
-                sqlx::query(
-                    "SELECT day_start AS at, cost_nanos AS spent FROM usage_counters \
-                     WHERE org_id = $1 AND day_start >= $2 AND day_start < $3",
-                )
-                .bind(org_id)
-                .bind(w.start_ms)
-                .bind(w.end_ms)
-                .fetch_all(&mut *conn)
-                .await?
-            }
+        let spent_at = match budget.scope {
+            Scope::Organization => counters::cost_by_day(&mut conn, org_id, w).await?,
             scope => {
-                let column = match scope {
-                    Scope::Project => "project_id",
-                    Scope::User => "user_id",
-                    _ => "api_key_id",
+                let dimension = match scope {
+                    Scope::Project => Dimension::Project,
+                    Scope::User => Dimension::User,
+                    _ => Dimension::ApiKey,
                 };
-                sqlx::query(&format!(
-                    "SELECT (ts / {SLOT_MS}) * {SLOT_MS} AS at, CAST(COALESCE(SUM(cost_nano), 0) AS BIGINT) AS spent \
-                     FROM usage_events WHERE org_id = $1 AND ts >= $2 AND ts < $3 AND {column} = $4 \
-                     GROUP BY ts / {SLOT_MS}"
-                ))
-                .bind(org_id)
-                .bind(w.start_ms)
-                .bind(w.end_ms)
-                .bind(budget.scope_id.as_deref().unwrap_or_default())
-                .fetch_all(&mut *conn)
-                .await?
+                let value = budget.scope_id.as_deref().unwrap_or_default();
+                events::cost_of_by_slot(&mut conn, org_id, dimension, value, w, SLOT_MS).await?
             }
         };
         let mut by_day: BTreeMap<NaiveDate, i64> = BTreeMap::new();
-        for r in &rows {
-            let (at, spent): (i64, i64) = (r.try_get("at")?, r.try_get("spent")?);
+        for (at, spent) in spent_at {
             *by_day.entry(local_date(tz, at)).or_default() += spent;
         }
 

@@ -3,11 +3,8 @@
 //! export never holds more than one page in memory.
 
 use serde::Serialize;
-use sqlx::Row;
 
-use crate::clock::to_rfc3339;
 use crate::db::Db;
-use crate::pricing::NanoUsd;
 use crate::{Error, Result};
 
 /// Largest page.
@@ -73,6 +70,9 @@ pub struct EventView {
     pub error: Option<String>,
     /// USD decimal string; `null` when the model had no price.
     pub cost_usd: Option<String>,
+    /// The same cost in nano-USD, for readers in the core (not sent).
+    #[serde(skip)]
+    pub cost_nano: Option<i64>,
     pub metadata: Option<String>,
 }
 
@@ -84,58 +84,9 @@ pub async fn list(db: &Db, org_id: &str, f: &EventFilter, after: Option<&Cursor>
         return Err(Error::invalid("limit", format!("must be between 1 and {MAX_LIMIT}")));
     }
     let (c_ts, c_id) = after.map(|c| (c.ts, c.id.clone())).unwrap_or((i64::MAX, String::new()));
-    let rows = sqlx::query(
-        "SELECT id, ts, user_id, project_id, session_id, feature, provider, model, input_tokens, cached_input_tokens, \
-         cache_creation_tokens, output_tokens, reasoning_tokens, images, duration_ms, requests, latency_ms, status, error, \
-         cost_nano, metadata FROM (SELECT * FROM usage_events UNION ALL SELECT * FROM usage_events_archive) e \
-         WHERE org_id = $1 AND ts >= $2 AND ts < $3 \
-         AND ($4 = '' OR model = $4) AND ($5 = '' OR user_id = $5) AND ($6 = '' OR project_id = $6) \
-         AND ($7 = '' OR feature = $7) AND ($8 = '' OR status = $8) \
-         AND (ts < $9 OR (ts = $9 AND id < $10) OR $10 = '') AND ts <= $9 AND ($12 = '' OR session_id = $12) \
-         ORDER BY ts DESC, id DESC LIMIT $11",
-    )
-    .bind(org_id)
-    .bind(f.from_ms)
-    .bind(f.to_ms)
-    .bind(f.model.clone().unwrap_or_default())
-    .bind(f.user_id.clone().unwrap_or_default())
-    .bind(f.project_id.clone().unwrap_or_default())
-    .bind(f.feature.clone().unwrap_or_default())
-    .bind(f.status.clone().unwrap_or_default())
-    .bind(c_ts)
-    .bind(c_id)
-    .bind(limit + 1)
-    .bind(f.session_id.clone().unwrap_or_default())
-    .fetch_all(db.reader())
-    .await?;
-    let mut events = rows
-        .into_iter()
-        .map(|r| {
-            Ok(EventView {
-                id: r.try_get("id")?,
-                timestamp: to_rfc3339(r.try_get("ts")?),
-                user_id: r.try_get("user_id")?,
-                project_id: r.try_get("project_id")?,
-                session_id: r.try_get("session_id")?,
-                feature: r.try_get("feature")?,
-                provider: r.try_get("provider")?,
-                model: r.try_get("model")?,
-                input_tokens: r.try_get("input_tokens")?,
-                cached_input_tokens: r.try_get("cached_input_tokens")?,
-                cache_creation_tokens: r.try_get("cache_creation_tokens")?,
-                output_tokens: r.try_get("output_tokens")?,
-                reasoning_tokens: r.try_get("reasoning_tokens")?,
-                images: r.try_get("images")?,
-                duration_ms: r.try_get("duration_ms")?,
-                requests: r.try_get("requests")?,
-                latency_ms: r.try_get("latency_ms")?,
-                status: r.try_get("status")?,
-                error: r.try_get("error")?,
-                cost_usd: r.try_get::<Option<i64>, _>("cost_nano")?.map(|n| NanoUsd::from_nanos(n).to_usd_string()),
-                metadata: r.try_get("metadata")?,
-            })
-        })
-        .collect::<Result<Vec<_>>>()?;
+    let mut conn = db.reader().acquire().await?;
+    let mut events = super::store::list(&mut conn, org_id, f, c_ts, c_id, limit + 1).await?;
+    drop(conn);
     let next = if events.len() as i64 > limit {
         events.truncate(limit as usize);
         events.last().map(|e| Cursor { ts: crate::clock::parse_rfc3339(&e.timestamp).unwrap_or(0), id: e.id.clone() })

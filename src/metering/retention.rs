@@ -9,17 +9,12 @@
 //! batches loses nothing and a re-run duplicates nothing.
 
 use chrono::{Months, TimeZone, Utc};
-use sqlx::Row;
 
 use crate::db::Db;
 use crate::Result;
 
 /// Events moved per transaction.
 pub const ARCHIVE_BATCH: i64 = 1_000;
-
-const COLUMNS: &str = "org_id, id, ts, received_at, api_key_id, user_id, project_id, session_id, feature, provider, model, \
-     input_tokens, cached_input_tokens, cache_creation_tokens, output_tokens, reasoning_tokens, images, duration_ms, requests, \
-     latency_ms, status, error, ip, user_agent, metadata, cost_nano, price_id";
 
 /// The instant before which an organization on a plan keeping `months`
 /// months of raw events archives them.
@@ -31,15 +26,12 @@ pub fn cutoff_ms(now_ms: i64, months: i64) -> i64 {
 /// Moves every event past its organization's retention to the archive, in
 /// batches of [`ARCHIVE_BATCH`]; returns how many moved.
 pub async fn archive_expired(db: &Db, now_ms: i64) -> Result<u64> {
-    let orgs = sqlx::query("SELECT o.id, p.retention_months FROM organizations o JOIN plans p ON p.code = o.plan_code")
-        .fetch_all(db.reader())
-        .await?;
+    let orgs = crate::plans::store::retention_months(&mut *db.reader().acquire().await?).await?;
     let mut moved = 0u64;
-    for r in &orgs {
-        let org_id: String = r.try_get("id")?;
-        let cutoff = cutoff_ms(now_ms, r.try_get("retention_months")?);
+    for (org_id, months) in &orgs {
+        let cutoff = cutoff_ms(now_ms, *months);
         loop {
-            let n = archive_batch(db, &org_id, cutoff).await?;
+            let n = archive_batch(db, org_id, cutoff).await?;
             moved += n;
             if n < ARCHIVE_BATCH as u64 {
                 break;
@@ -51,30 +43,11 @@ pub async fn archive_expired(db: &Db, now_ms: i64) -> Result<u64> {
 
 async fn archive_batch(db: &Db, org_id: &str, cutoff: i64) -> Result<u64> {
     let mut tx = db.begin().await?;
-    let ids: Vec<String> = sqlx::query_scalar("SELECT id FROM usage_events WHERE org_id = $1 AND ts < $2 ORDER BY ts, id LIMIT $3")
-        .bind(org_id)
-        .bind(cutoff)
-        .bind(ARCHIVE_BATCH)
-        .fetch_all(&mut *tx)
-        .await?;
+    let ids = super::store::ids_before(&mut tx, org_id, cutoff, ARCHIVE_BATCH).await?;
     if ids.is_empty() {
         return Ok(0);
     }
-    for chunk in ids.chunks(200) {
-        let list = (0..chunk.len()).map(|i| format!("${}", i + 2)).collect::<Vec<_>>().join(", ");
-        let insert = format!(
-            "INSERT INTO usage_events_archive ({COLUMNS}) SELECT {COLUMNS} FROM usage_events WHERE org_id = $1 AND id IN ({list}) \
-             ON CONFLICT (org_id, id) DO NOTHING"
-        );
-        let delete = format!("DELETE FROM usage_events WHERE org_id = $1 AND id IN ({list})");
-        for sql in [insert, delete] {
-            let mut q = sqlx::query(&sql).bind(org_id);
-            for id in chunk {
-                q = q.bind(id);
-            }
-            q.execute(&mut *tx).await?;
-        }
-    }
+    super::store::archive(&mut tx, org_id, &ids).await?;
     tx.commit().await?;
     Ok(ids.len() as u64)
 }

@@ -145,6 +145,9 @@ pub struct UsageRow {
     pub duration_ms: i64,
     /// Cost of priced events, USD decimal string.
     pub cost_usd: String,
+    /// The same cost in nano-USD, for readers in the core (not sent).
+    #[serde(skip)]
+    pub cost_nanos: i64,
     /// Events whose model had no price (not in `cost_usd`).
     pub unpriced_events: i64,
     pub avg_latency_ms: Option<i64>,
@@ -242,6 +245,7 @@ pub async fn report(db: &Db, org_id: &str, time_zone: &str, q: &UsageQuery) -> R
                 images: s.images,
                 duration_ms: s.duration_ms,
                 cost_usd: NanoUsd::from_nanos(s.cost_nano).to_usd_string(),
+                cost_nanos: s.cost_nano,
                 unpriced_events: s.unpriced_events,
                 avg_latency_ms: s.avg_latency_ms(),
                 p95_latency_ms: if answer.histogram { s.p95_latency_ms() } else { None },

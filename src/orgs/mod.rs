@@ -7,7 +7,7 @@
 #[cfg(feature = "ssr")]
 mod service;
 #[cfg(feature = "ssr")]
-mod store;
+pub(crate) mod store;
 #[cfg(feature = "ssr")]
 mod suspension;
 

@@ -1,5 +1,7 @@
 //! Storage of organizations, memberships and invites.
 
+use std::collections::HashMap;
+
 use sqlx::{AnyConnection, Row};
 
 use super::{InviteView, MemberView, MyOrg, OrgSummary, OrgView, Role};
@@ -258,6 +260,155 @@ pub(super) async fn all_orgs(conn: &mut AnyConnection) -> Result<Vec<OrgSummary>
                 members: r.try_get("members")?,
                 created_at: r.try_get("created_at")?,
                 plan_code: r.try_get("plan_code")?,
+            })
+        })
+        .collect()
+}
+
+/// The organization's time zone (IANA name); `None` when there is no such
+/// organization. Other modules read it here, in their own transaction.
+pub(crate) async fn time_zone(conn: &mut AnyConnection, org_id: &str) -> Result<Option<String>> {
+    Ok(sqlx::query_scalar("SELECT time_zone FROM organizations WHERE id = $1").bind(org_id).fetch_optional(conn).await?)
+}
+
+/// The time zone of an organization that must exist (a missing row is a store error).
+pub(crate) async fn existing_time_zone(conn: &mut AnyConnection, org_id: &str) -> Result<String> {
+    Ok(sqlx::query_scalar("SELECT time_zone FROM organizations WHERE id = $1").bind(org_id).fetch_one(conn).await?)
+}
+
+/// The name of an organization that must exist (a missing row is a store error).
+pub(crate) async fn existing_name(conn: &mut AnyConnection, org_id: &str) -> Result<String> {
+    Ok(sqlx::query_scalar("SELECT name FROM organizations WHERE id = $1").bind(org_id).fetch_one(conn).await?)
+}
+
+/// The name and time zone of an organization that must exist.
+pub(crate) async fn existing_name_and_zone(conn: &mut AnyConnection, org_id: &str) -> Result<(String, String)> {
+    let r = sqlx::query("SELECT name, time_zone FROM organizations WHERE id = $1").bind(org_id).fetch_one(conn).await?;
+    Ok((r.try_get("name")?, r.try_get("time_zone")?))
+}
+
+/// Whether the organization exists.
+pub(crate) async fn exists(conn: &mut AnyConnection, org_id: &str) -> Result<bool> {
+    let found: Option<String> =
+        sqlx::query_scalar("SELECT id FROM organizations WHERE id = $1").bind(org_id).fetch_optional(conn).await?;
+    Ok(found.is_some())
+}
+
+/// The e-mails of the organization's members holding one of `roles`, sorted.
+pub(crate) async fn member_emails(conn: &mut AnyConnection, org_id: &str, roles: &[&str]) -> Result<Vec<String>> {
+    let list = roles.iter().map(|r| format!("'{r}'")).collect::<Vec<_>>().join(", ");
+    Ok(sqlx::query_scalar(&format!(
+        "SELECT u.email FROM memberships m JOIN users u ON u.id = m.user_id \
+         WHERE m.org_id = $1 AND m.role IN ({list}) ORDER BY u.email"
+    ))
+    .bind(org_id)
+    .fetch_all(conn)
+    .await?)
+}
+
+/// When and why the organization was suspended: `None` when there is no
+/// such organization, `Some((None, _))` when it is active.
+pub(crate) async fn suspension(conn: &mut AnyConnection, org_id: &str) -> Result<Option<(Option<i64>, Option<String>)>> {
+    let row = sqlx::query("SELECT suspended_at, suspended_reason FROM organizations WHERE id = $1")
+        .bind(org_id)
+        .fetch_optional(conn)
+        .await?;
+    row.map(|r| Ok((r.try_get("suspended_at")?, r.try_get("suspended_reason")?))).transpose()
+}
+
+/// Suspends the organization (a second suspension keeps the first time and
+/// replaces the reason); returns whether it exists.
+pub(crate) async fn set_suspended(conn: &mut AnyConnection, org_id: &str, now: i64, reason: &str) -> Result<bool> {
+    let n = sqlx::query("UPDATE organizations SET suspended_at = COALESCE(suspended_at, $2), suspended_reason = $3 WHERE id = $1")
+        .bind(org_id)
+        .bind(now)
+        .bind(reason)
+        .execute(conn)
+        .await?
+        .rows_affected();
+    Ok(n != 0)
+}
+
+/// Lifts a suspension; returns whether the organization exists.
+pub(crate) async fn clear_suspension(conn: &mut AnyConnection, org_id: &str) -> Result<bool> {
+    let n = sqlx::query("UPDATE organizations SET suspended_at = NULL, suspended_reason = NULL WHERE id = $1")
+        .bind(org_id)
+        .execute(conn)
+        .await?
+        .rows_affected();
+    Ok(n != 0)
+}
+
+/// The names of the organizations among `ids` (unknown ids are absent).
+pub(crate) async fn names_of(conn: &mut AnyConnection, ids: &[String]) -> Result<HashMap<String, String>> {
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let list = (1..=ids.len()).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ");
+    let sql = format!("SELECT id, name FROM organizations WHERE id IN ({list})");
+    let mut q = sqlx::query(&sql);
+    for id in ids {
+        q = q.bind(id);
+    }
+    let rows = q.fetch_all(conn).await?;
+    rows.iter().map(|r| Ok((r.try_get("id")?, r.try_get("name")?))).collect()
+}
+
+/// How many organizations were created before `t`.
+pub(crate) async fn created_before(conn: &mut AnyConnection, t: i64) -> Result<i64> {
+    Ok(sqlx::query_scalar("SELECT COUNT(*) FROM organizations WHERE created_at < $1").bind(t).fetch_one(conn).await?)
+}
+
+/// Organizations created in `[from, to)`, counted per bucket in SQL: (bucket
+/// start, count), where a bucket is the UTC day of creation, or with `starts`
+/// (ascending bucket starts, UTC ms) the greatest start not after that day.
+pub(crate) async fn created_per_bucket(conn: &mut AnyConnection, from_ms: i64, to_ms: i64, starts: Option<&[i64]>) -> Result<Vec<(i64, i64)>> {
+    const DAY_MS: i64 = 86_400_000;
+    let day = format!("(created_at / {DAY_MS}) * {DAY_MS}");
+    let bucket = match starts {
+        None => day,
+        Some(b) => crate::db::bucket_case(&day, b),
+    };
+    let rows = sqlx::query(&format!(
+        "SELECT {bucket} AS bucket, COUNT(*) AS n FROM organizations WHERE created_at >= $1 AND created_at < $2 GROUP BY 1"
+    ))
+    .bind(from_ms)
+    .bind(to_ms)
+    .fetch_all(conn)
+    .await?;
+    rows.iter().map(|r| Ok((r.try_get("bucket")?, r.try_get("n")?))).collect()
+}
+
+/// An organization as the platform admin's tenant list reads it.
+pub(crate) struct Tenant {
+    pub id: String,
+    pub name: String,
+    pub created_at: i64,
+    pub plan_code: String,
+    pub suspended_at: Option<i64>,
+    pub suspended_reason: Option<String>,
+    pub members: i64,
+}
+
+/// Every organization with its plan, suspension and member count, newest first.
+pub(crate) async fn tenants(conn: &mut AnyConnection) -> Result<Vec<Tenant>> {
+    let rows = sqlx::query(
+        "SELECT o.id, o.name, o.created_at, o.plan_code, o.suspended_at, o.suspended_reason, \
+         (SELECT COUNT(*) FROM memberships m WHERE m.org_id = o.id) AS members \
+         FROM organizations o ORDER BY o.created_at DESC, o.id",
+    )
+    .fetch_all(conn)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(Tenant {
+                id: r.try_get("id")?,
+                name: r.try_get("name")?,
+                created_at: r.try_get("created_at")?,
+                plan_code: r.try_get("plan_code")?,
+                suspended_at: r.try_get("suspended_at")?,
+                suspended_reason: r.try_get("suspended_reason")?,
+                members: r.try_get("members")?,
             })
         })
         .collect()

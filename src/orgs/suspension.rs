@@ -12,7 +12,6 @@
 use std::collections::HashMap;
 use std::sync::{Mutex, OnceLock};
 
-use sqlx::Row;
 
 use crate::accounts::UserView;
 use crate::audit::{self, Actor, NewEntry, Origin};
@@ -42,16 +41,10 @@ pub async fn suspension(db: &Db, org_id: &str) -> Result<Option<(i64, String)>> 
     if !is_valid_id(org_id) {
         return Ok(None);
     }
-    let row = sqlx::query("SELECT suspended_at, suspended_reason FROM organizations WHERE id = $1")
-        .bind(org_id)
-        .fetch_optional(db.reader())
-        .await?;
+    let row = super::store::suspension(&mut *db.reader().acquire().await?, org_id).await?;
     Ok(match row {
-        Some(r) => match r.try_get::<Option<i64>, _>("suspended_at")? {
-            Some(at) => Some((at, r.try_get::<Option<String>, _>("suspended_reason")?.unwrap_or_default())),
-            None => None,
-        },
-        None => None,
+        Some((Some(at), reason)) => Some((at, reason.unwrap_or_default())),
+        _ => None,
     })
 }
 
@@ -121,14 +114,7 @@ pub async fn suspend(db: &Db, actor: &UserView, org_id: &str, reason: &str, orig
         return Err(Error::NotFound("organization"));
     }
     let mut tx = db.begin().await?;
-    let n = sqlx::query("UPDATE organizations SET suspended_at = COALESCE(suspended_at, $2), suspended_reason = $3 WHERE id = $1")
-        .bind(org_id)
-        .bind(now_ms())
-        .bind(&reason)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-    if n == 0 {
+    if !super::store::set_suspended(&mut tx, org_id, now_ms(), &reason).await? {
         return Err(Error::NotFound("organization"));
     }
     let entry = NewEntry::new(Some(org_id), Actor::user(&actor.id, &actor.email), "admin.suspend", Some(org_id))
@@ -148,12 +134,7 @@ pub async fn reactivate(db: &Db, actor: &UserView, org_id: &str, origin: Origin<
         return Err(Error::NotFound("organization"));
     }
     let mut tx = db.begin().await?;
-    let n = sqlx::query("UPDATE organizations SET suspended_at = NULL, suspended_reason = NULL WHERE id = $1")
-        .bind(org_id)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-    if n == 0 {
+    if !super::store::clear_suspension(&mut tx, org_id).await? {
         return Err(Error::NotFound("organization"));
     }
     let entry = NewEntry::new(Some(org_id), Actor::user(&actor.id, &actor.email), "admin.reactivate", Some(org_id)).origin(origin);

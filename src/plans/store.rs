@@ -227,3 +227,32 @@ pub(crate) async fn delete_override(conn: &mut AnyConnection, org_id: &str, metr
         .await?;
     Ok(done.rows_affected() == 1)
 }
+
+/// Every organization with how many months of raw events its plan keeps.
+pub(crate) async fn retention_months(conn: &mut AnyConnection) -> Result<Vec<(String, i64)>> {
+    let rows = sqlx::query("SELECT o.id, p.retention_months FROM organizations o JOIN plans p ON p.code = o.plan_code")
+        .fetch_all(conn)
+        .await?;
+    rows.iter().map(|r| Ok((r.try_get("id")?, r.try_get("retention_months")?))).collect()
+}
+
+/// Every plan's code and name.
+pub(crate) async fn names(conn: &mut AnyConnection) -> Result<Vec<(String, String)>> {
+    let rows = sqlx::query("SELECT code, name FROM plans").fetch_all(conn).await?;
+    rows.iter().map(|p| Ok((p.try_get("code")?, p.try_get("name")?))).collect()
+}
+
+/// The first plan (by code) billed with this Stripe Price.
+pub(crate) async fn code_of_stripe_price(conn: &mut AnyConnection, price: &str) -> Result<Option<String>> {
+    Ok(sqlx::query_scalar("SELECT code FROM plans WHERE stripe_price_id = $1 ORDER BY code LIMIT 1").bind(price).fetch_optional(conn).await?)
+}
+
+/// Organizations on a plan with a fee, with their time zone and plan.
+pub(crate) async fn paying_orgs(conn: &mut AnyConnection) -> Result<Vec<(String, String, String)>> {
+    let rows = sqlx::query(
+        "SELECT o.id, o.time_zone, o.plan_code FROM organizations o JOIN plans p ON p.code = o.plan_code WHERE p.monthly_price_nanos > 0",
+    )
+    .fetch_all(conn)
+    .await?;
+    rows.iter().map(|r| Ok((r.try_get("id")?, r.try_get("time_zone")?, r.try_get("plan_code")?))).collect()
+}

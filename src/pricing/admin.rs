@@ -6,10 +6,10 @@
 //! keeps its cost, and an event stamped before the change (sent late, or
 //! backfilled) is still priced with the price that was in force then.
 
-use sqlx::{AnyConnection, Row};
+use sqlx::AnyConnection;
 
 use super::edit::{PriceEdit, PriceKind};
-use super::store::{decode, encode};
+use super::store;
 use super::{Mode, ModelPrice};
 use crate::clock::{now_ms, to_rfc3339};
 use crate::db::{is_unique_violation, Db};
@@ -99,10 +99,6 @@ fn contains_pattern(text: &str) -> String {
     p
 }
 
-/// Shared `WHERE` of the search and its count ($1 pattern, $2 provider, $3 mode).
-const SEARCH_WHERE: &str = "WHERE (LOWER(m.name) LIKE $1 ESCAPE '\\' OR LOWER(m.provider) LIKE $1 ESCAPE '\\') \
-     AND ($2 = '' OR m.provider = $2) AND ($3 = '' OR m.mode = $3)";
-
 /// Models matching `q`, by name, each with the price in force at `now`.
 pub async fn search_models(db: &Db, q: &ModelSearch, now: i64) -> Result<ModelPage> {
     if !(1..=MAX_PAGE).contains(&q.limit) {
@@ -112,76 +108,25 @@ pub async fn search_models(db: &Db, q: &ModelSearch, now: i64) -> Result<ModelPa
         return Err(Error::invalid("offset", "must not be negative"));
     }
     let pattern = contains_pattern(&q.text);
-    let total: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM models m {SEARCH_WHERE}"))
-        .bind(&pattern)
-        .bind(q.provider.trim())
-        .bind(q.mode.trim())
-        .fetch_one(db.reader())
-        .await?;
-    let rows = sqlx::query(&format!(
-        "SELECT m.name, m.provider, m.mode, p.id, p.effective_from, p.source, p.price_json, p.created_at \
-         FROM models m LEFT JOIN model_prices p ON p.model = m.name AND p.effective_from = \
-           (SELECT MAX(q.effective_from) FROM model_prices q WHERE q.model = m.name AND q.effective_from <= $4) \
-         {SEARCH_WHERE} ORDER BY m.name LIMIT $5 OFFSET $6"
-    ))
-    .bind(&pattern)
-    .bind(q.provider.trim())
-    .bind(q.mode.trim())
-    .bind(now)
-    .bind(q.limit)
-    .bind(q.offset)
-    .fetch_all(db.reader())
-    .await?;
-    let models = rows
-        .into_iter()
-        .map(|r| {
-            let current = match r.try_get::<Option<String>, _>("id")? {
-                Some(id) => Some(PriceEntry {
-                    id,
-                    effective_from: r.try_get("effective_from")?,
-                    source: r.try_get("source")?,
-                    price: decode(&r.try_get::<String, _>("price_json")?)?,
-                    created_at: r.try_get("created_at")?,
-                }),
-                None => None,
-            };
-            Ok(ModelSummary { name: r.try_get("name")?, provider: r.try_get("provider")?, mode: r.try_get("mode")?, current })
-        })
-        .collect::<Result<Vec<_>>>()?;
+    let search = store::Search { pattern: &pattern, provider: q.provider.trim(), mode: q.mode.trim() };
+    let total = store::count_models(&mut *db.reader().acquire().await?, &search).await?;
+    let models = store::search_models(&mut *db.reader().acquire().await?, &search, now, q.limit, q.offset).await?;
     Ok(ModelPage { models, total })
 }
 
 /// The providers and modes in the price book, for search filters.
 pub async fn providers_and_modes(db: &Db) -> Result<(Vec<String>, Vec<String>)> {
-    let providers = sqlx::query_scalar("SELECT DISTINCT provider FROM models ORDER BY provider").fetch_all(db.reader()).await?;
-    let modes =
-        sqlx::query_scalar("SELECT DISTINCT mode FROM models WHERE mode IS NOT NULL ORDER BY mode").fetch_all(db.reader()).await?;
+    let providers = store::providers(&mut *db.reader().acquire().await?).await?;
+    let modes = store::modes(&mut *db.reader().acquire().await?).await?;
     Ok((providers, modes))
 }
 
 async fn model_row(conn: &mut AnyConnection, name: &str) -> Result<Option<(String, Option<String>)>> {
-    let row = sqlx::query("SELECT provider, mode FROM models WHERE name = $1").bind(name).fetch_optional(conn).await?;
-    row.map(|r| Ok((r.try_get("provider")?, r.try_get("mode")?))).transpose()
+    store::model(conn, name).await
 }
 
 async fn entries(conn: &mut AnyConnection, name: &str) -> Result<Vec<PriceEntry>> {
-    let rows = sqlx::query(
-        "SELECT id, effective_from, source, price_json, created_at FROM model_prices WHERE model = $1 ORDER BY effective_from",
-    )
-    .bind(name)
-    .fetch_all(conn)
-    .await?;
-    rows.into_iter()
-        .map(|r| {
-            Ok(PriceEntry {
-                id: r.try_get("id")?,
-                effective_from: r.try_get("effective_from")?,
-                source: r.try_get("source")?,
-                price: decode(&r.try_get::<String, _>("price_json")?)?,
-                created_at: r.try_get("created_at")?,
-            })
-        })
-        .collect()
+    store::entries(conn, name).await
 }
 
 /// Index of the row in force at `ts` in a history sorted oldest first.
@@ -234,18 +179,7 @@ fn effective_time(requested: Option<i64>, now: i64) -> Result<i64> {
 
 async fn insert_price(conn: &mut AnyConnection, price: &ModelPrice, from: i64, source: &str, now: i64) -> Result<PriceEntry> {
     let id = new_id();
-    sqlx::query(
-        "INSERT INTO model_prices (id, model, effective_from, source, price_json, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
-    )
-    .bind(&id)
-    .bind(&price.name)
-    .bind(from)
-    .bind(source)
-    .bind(encode(price)?)
-    .bind(now)
-    .execute(conn)
-    .await
-    .map_err(|e| {
+    store::insert_price_row(conn, &id, price, from, source, now).await?.map_err(|e| {
         if is_unique_violation(&e) {
             Error::conflict("effective from", "this model already has a price starting at that exact time; choose another time")
         } else {
@@ -358,12 +292,7 @@ pub async fn add_custom_model(db: &Db, model: &CustomModel, by: &crate::audit::B
     if model_row(&mut tx, name).await?.is_some() {
         return Err(taken());
     }
-    sqlx::query("INSERT INTO models (name, provider, mode, created_at) VALUES ($1, $2, $3, $4)")
-        .bind(name)
-        .bind(&model.provider)
-        .bind(model.mode.as_ref().map(|m| m.as_str().to_string()))
-        .bind(now)
-        .execute(&mut *tx)
+    store::insert_model(&mut tx, name, &model.provider, model.mode.as_ref().map(|m| m.as_str().to_string()), now)
         .await
         .map_err(|e| if is_unique_violation(&e) { taken() } else { Error::Store(e) })?;
     let mut base = ModelPrice::new(name, &model.provider);

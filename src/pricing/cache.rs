@@ -7,7 +7,7 @@
 //! (migration 0004). Any process's import or override therefore moves the
 //! version, and the next batch of every process reloads what it needs. A
 //! batch reads the version inside its own transaction and reprices if it
-//! moved (see `metering::record_usage`), so the prices in force at an event's
+//! moved (see `crate::ingest::record`), so the prices in force at an event's
 //! timestamp are the ones that price it.
 
 use std::collections::HashMap;
@@ -33,9 +33,16 @@ struct Inner {
     models: HashMap<String, History>,
 }
 
+impl crate::db::Db {
+    /// The ingest path's cache of price histories for this database.
+    pub fn price_cache(&self) -> Arc<PriceCache> {
+        self.state()
+    }
+}
+
 /// The price book's current version.
 pub async fn version(conn: &mut AnyConnection) -> Result<i64> {
-    Ok(sqlx::query_scalar("SELECT version FROM price_book_version WHERE id = 1").fetch_one(conn).await?)
+    super::store::version(conn).await
 }
 
 impl PriceCache {

@@ -136,3 +136,132 @@ pub async fn in_force_of_provider(conn: &mut AnyConnection, provider: &str, ts: 
 pub fn in_force(history: &[PriceRow], ts: i64) -> Option<&PriceRow> {
     history.iter().rev().find(|r| r.effective_from <= ts)
 }
+
+/// The price book's version, bumped by a trigger on every change to
+/// `model_prices` (see [`super::cache`]).
+pub async fn version(conn: &mut AnyConnection) -> Result<i64> {
+    Ok(sqlx::query_scalar("SELECT version FROM price_book_version WHERE id = 1").fetch_one(conn).await?)
+}
+
+/// Shared `WHERE` of the model search and its count ($1 pattern, $2 provider, $3 mode).
+const SEARCH_WHERE: &str = "WHERE (LOWER(m.name) LIKE $1 ESCAPE '\\' OR LOWER(m.provider) LIKE $1 ESCAPE '\\') \
+     AND ($2 = '' OR m.provider = $2) AND ($3 = '' OR m.mode = $3)";
+
+/// What the model search matches: a `LIKE` pattern on name or provider
+/// (escaped with `\`), and a provider and mode (empty: any).
+pub(crate) struct Search<'a> {
+    pub pattern: &'a str,
+    pub provider: &'a str,
+    pub mode: &'a str,
+}
+
+fn entry_of(r: &sqlx::any::AnyRow) -> Result<super::admin::PriceEntry> {
+    Ok(super::admin::PriceEntry {
+        id: r.try_get("id")?,
+        effective_from: r.try_get("effective_from")?,
+        source: r.try_get("source")?,
+        price: decode(&r.try_get::<String, _>("price_json")?)?,
+        created_at: r.try_get("created_at")?,
+    })
+}
+
+/// How many models match.
+pub(crate) async fn count_models(conn: &mut AnyConnection, s: &Search<'_>) -> Result<i64> {
+    Ok(sqlx::query_scalar(&format!("SELECT COUNT(*) FROM models m {SEARCH_WHERE}"))
+        .bind(s.pattern)
+        .bind(s.provider)
+        .bind(s.mode)
+        .fetch_one(conn)
+        .await?)
+}
+
+/// A page of the matching models by name, each with its price row in force at `now`.
+pub(crate) async fn search_models(conn: &mut AnyConnection, s: &Search<'_>, now: i64, limit: i64, offset: i64) -> Result<Vec<super::admin::ModelSummary>> {
+    let rows = sqlx::query(&format!(
+        "SELECT m.name, m.provider, m.mode, p.id, p.effective_from, p.source, p.price_json, p.created_at \
+         FROM models m LEFT JOIN model_prices p ON p.model = m.name AND p.effective_from = \
+           (SELECT MAX(q.effective_from) FROM model_prices q WHERE q.model = m.name AND q.effective_from <= $4) \
+         {SEARCH_WHERE} ORDER BY m.name LIMIT $5 OFFSET $6"
+    ))
+    .bind(s.pattern)
+    .bind(s.provider)
+    .bind(s.mode)
+    .bind(now)
+    .bind(limit)
+    .bind(offset)
+    .fetch_all(conn)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            let current = match r.try_get::<Option<String>, _>("id")? {
+                Some(_) => Some(entry_of(r)?),
+                None => None,
+            };
+            Ok(super::admin::ModelSummary { name: r.try_get("name")?, provider: r.try_get("provider")?, mode: r.try_get("mode")?, current })
+        })
+        .collect()
+}
+
+/// The providers in the price book, sorted.
+pub(crate) async fn providers(conn: &mut AnyConnection) -> Result<Vec<String>> {
+    Ok(sqlx::query_scalar("SELECT DISTINCT provider FROM models ORDER BY provider").fetch_all(conn).await?)
+}
+
+/// The modes in the price book, sorted.
+pub(crate) async fn modes(conn: &mut AnyConnection) -> Result<Vec<String>> {
+    Ok(sqlx::query_scalar("SELECT DISTINCT mode FROM models WHERE mode IS NOT NULL ORDER BY mode").fetch_all(conn).await?)
+}
+
+/// A model's provider and mode.
+pub(crate) async fn model(conn: &mut AnyConnection, name: &str) -> Result<Option<(String, Option<String>)>> {
+    let row = sqlx::query("SELECT provider, mode FROM models WHERE name = $1").bind(name).fetch_optional(conn).await?;
+    row.map(|r| Ok((r.try_get("provider")?, r.try_get("mode")?))).transpose()
+}
+
+/// A model's price rows, oldest first.
+pub(crate) async fn entries(conn: &mut AnyConnection, name: &str) -> Result<Vec<super::admin::PriceEntry>> {
+    let rows = sqlx::query(
+        "SELECT id, effective_from, source, price_json, created_at FROM model_prices WHERE model = $1 ORDER BY effective_from",
+    )
+    .bind(name)
+    .fetch_all(conn)
+    .await?;
+    rows.iter().map(entry_of).collect()
+}
+
+/// Adds a price row; the caller maps a unique violation (the same model and
+/// effective time) itself.
+pub(crate) async fn insert_price_row(
+    conn: &mut AnyConnection,
+    id: &str,
+    price: &ModelPrice,
+    from: i64,
+    source: &str,
+    now: i64,
+) -> Result<std::result::Result<(), sqlx::Error>> {
+    let price_json = encode(price)?;
+    Ok(sqlx::query(
+        "INSERT INTO model_prices (id, model, effective_from, source, price_json, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(id)
+    .bind(&price.name)
+    .bind(from)
+    .bind(source)
+    .bind(price_json)
+    .bind(now)
+    .execute(conn)
+    .await
+    .map(|_| ()))
+}
+
+/// Adds a model; the caller maps a unique violation (the name) itself.
+pub(crate) async fn insert_model(conn: &mut AnyConnection, name: &str, provider: &str, mode: Option<String>, now: i64) -> std::result::Result<(), sqlx::Error> {
+    sqlx::query("INSERT INTO models (name, provider, mode, created_at) VALUES ($1, $2, $3, $4)")
+        .bind(name)
+        .bind(provider)
+        .bind(mode)
+        .bind(now)
+        .execute(conn)
+        .await?;
+    Ok(())
+}

@@ -56,6 +56,8 @@ impl Slug {
 #[cfg(feature = "ssr")]
 mod service;
 #[cfg(feature = "ssr")]
+mod store;
+#[cfg(feature = "ssr")]
 pub use service::*;
 
 #[cfg(test)]

@@ -1,7 +1,5 @@
 //! Project services, scoped to the caller's organization.
 
-use sqlx::Row;
-
 use super::{ProjectView, Slug};
 use crate::clock::now_ms;
 use crate::db::{is_unique_violation, Db};
@@ -22,24 +20,7 @@ fn parse_name(raw: &str) -> Result<String> {
 /// Every project of the organization, active ones first.
 pub async fn list(db: &Db, scope: &OrgScope) -> Result<Vec<ProjectView>> {
     let mut conn = db.reader().acquire().await?;
-    let rows = sqlx::query(
-        "SELECT id, name, slug, created_at, archived_at FROM projects WHERE org_id = $1 \
-         ORDER BY CASE WHEN archived_at IS NULL THEN 0 ELSE 1 END, name, id",
-    )
-    .bind(&scope.org_id)
-    .fetch_all(&mut *conn)
-    .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(ProjectView {
-                id: r.try_get("id")?,
-                name: r.try_get("name")?,
-                slug: r.try_get("slug")?,
-                created_at: r.try_get("created_at")?,
-                archived_at: r.try_get("archived_at")?,
-            })
-        })
-        .collect()
+    super::store::list(&mut conn, &scope.org_id).await
 }
 
 /// Creates a project (any member), within the plan's project limit. The slug
@@ -54,17 +35,7 @@ pub async fn create(db: &Db, scope: &OrgScope, name: &str, slug: &str) -> Result
     resources::lock_org(&mut tx, db.engine, &scope.org_id).await?;
     resources::ensure_room(db, &mut tx, &scope.org_id, Metric::Projects, 1).await?;
     let p = ProjectView { id: new_id(), name, slug: slug.as_str().to_string(), created_at: now_ms(), archived_at: None };
-    let inserted = sqlx::query(
-        "INSERT INTO projects (id, org_id, name, slug, created_by, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
-    )
-    .bind(&p.id)
-    .bind(&scope.org_id)
-    .bind(&p.name)
-    .bind(&p.slug)
-    .bind(&scope.user_id)
-    .bind(p.created_at)
-    .execute(&mut *tx)
-    .await;
+    let inserted = super::store::insert(&mut tx, &scope.org_id, &p, &scope.user_id).await;
     match inserted {
         Err(e) if is_unique_violation(&e) => {
             return Err(Error::conflict("slug", format!("a project with slug {:?} exists already", p.slug)))
@@ -86,13 +57,7 @@ pub async fn set_archived(db: &Db, scope: &OrgScope, project_id: &str, archived:
     if !archived {
         resources::ensure_room(db, &mut tx, &scope.org_id, Metric::Projects, 1).await?;
     }
-    let sql = if archived {
-        "UPDATE projects SET archived_at = $3 WHERE id = $1 AND org_id = $2 AND archived_at IS NULL"
-    } else {
-        "UPDATE projects SET archived_at = $3 WHERE id = $1 AND org_id = $2 AND archived_at IS NOT NULL"
-    };
-    let done = sqlx::query(sql).bind(project_id).bind(&scope.org_id).bind(archived.then(now_ms)).execute(&mut *tx).await?;
-    if done.rows_affected() == 0 {
+    if !super::store::set_archived(&mut tx, &scope.org_id, project_id, archived.then(now_ms)).await? {
         return Err(Error::NotFound("project"));
     }
     tx.commit().await?;

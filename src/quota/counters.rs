@@ -12,17 +12,16 @@
 use std::collections::BTreeMap;
 
 use chrono_tz::Tz;
-use sqlx::{AnyConnection, Row};
+use sqlx::AnyConnection;
 
-use super::window::{day_start, window};
+use super::store::counters as store;
 use super::Units;
-use crate::db::{values_rows, Engine};
-use crate::metering::NewEvent;
+use crate::calendar::{day_start, window};
+use crate::db::Engine;
+use crate::metering::{self, NewEvent, Recorded};
 use crate::plans::Period;
 use crate::pricing::Mode;
 use crate::Result;
-
-const COLUMNS: [&str; 6] = ["tokens", "cost_nanos", "requests", "images", "video_seconds", "chat_messages"];
 
 /// What one event adds to the usage metrics.
 pub fn units_of(e: &NewEvent, cost_nanos: Option<i64>, mode: Option<&Mode>) -> Units {
@@ -57,42 +56,31 @@ impl DayUnits {
         if self.0.is_empty() {
             return Ok(());
         }
-        let updates = COLUMNS.iter().map(|c| format!("{c} = usage_counters.{c} + excluded.{c}")).collect::<Vec<_>>().join(", ");
-        let sql = format!(
-            "INSERT INTO usage_counters (org_id, day_start, {}) VALUES {} ON CONFLICT (org_id, day_start) DO UPDATE SET {updates}",
-            COLUMNS.join(", "),
-            values_rows(engine, self.0.len(), 2 + COLUMNS.len()),
-        );
-        let mut q = sqlx::query(&sql);
-        for (day, units) in &self.0 {
-            q = q.bind(org_id).bind(*day);
-            for u in units {
-                q = q.bind(*u);
-            }
-        }
-        q.execute(conn).await?;
-        Ok(())
+        let days: Vec<(i64, Units)> = self.0.iter().map(|(d, u)| (*d, *u)).collect();
+        store::add(conn, engine, org_id, &days).await
     }
+}
+
+/// Step 2 of the ingest order ([`crate::ingest`]): adds a recorded batch's
+/// units to the counters of the local days (in `tz`) its events fall on, in
+/// the batch's transaction. Returns them for the in-memory ledger.
+pub async fn on_recorded(conn: &mut AnyConnection, engine: Engine, recorded: &Recorded<'_>, tz: Tz) -> Result<DayUnits> {
+    let mut days = DayUnits::default();
+    for e in &recorded.events {
+        let units = units_of(e.event, e.cost_nano, e.price.and_then(|p| p.price.mode.as_ref()));
+        days.add(tz, e.event.timestamp_ms, units);
+    }
+    days.write(conn, engine, recorded.org_id).await?;
+    Ok(days)
 }
 
 /// The organization's stored use in the day and the month containing `now_ms`.
 pub async fn current(conn: &mut AnyConnection, org_id: &str, tz: Tz, now_ms: i64) -> Result<(Units, Units)> {
     let month = window(tz, Period::Month, now_ms);
     let today = day_start(tz, now_ms);
-    let rows = sqlx::query(&format!(
-        "SELECT day_start, {} FROM usage_counters WHERE org_id = $1 AND day_start >= $2 AND day_start < $3",
-        COLUMNS.join(", ")
-    ))
-    .bind(org_id)
-    .bind(month.start_ms)
-    .bind(month.end_ms)
-    .fetch_all(conn)
-    .await?;
     let (mut day, mut total) = (Units::default(), Units::default());
-    for r in rows {
-        let start: i64 = r.try_get("day_start")?;
-        for (i, c) in COLUMNS.iter().enumerate() {
-            let v: i64 = r.try_get(*c)?;
+    for (start, units) in store::days(conn, org_id, month).await? {
+        for (i, v) in units.into_iter().enumerate() {
             total[i] += v;
             if start == today {
                 day[i] += v;
@@ -108,58 +96,29 @@ pub async fn current(conn: &mut AnyConnection, org_id: &str, tz: Tz, now_ms: i64
 /// (the days move).
 pub async fn rebuild_month(conn: &mut AnyConnection, engine: Engine, org_id: &str, tz: Tz, now_ms: i64) -> Result<bool> {
     let month = window(tz, Period::Month, now_ms);
-    let rows = sqlx::query(
-        "SELECT e.ts, e.input_tokens, e.output_tokens, e.cost_nano, e.requests, e.images, e.duration_ms, m.mode \
-         FROM usage_events e LEFT JOIN models m ON m.name = e.model \
-         WHERE e.org_id = $1 AND e.ts >= $2 AND e.ts < $3",
-    )
-    .bind(org_id)
-    .bind(month.start_ms)
-    .bind(month.end_ms)
-    .fetch_all(&mut *conn)
-    .await?;
     let mut fresh = DayUnits::default();
-    for r in rows {
+    for r in metering::store::counted_events(&mut *conn, org_id, month).await? {
         let e = NewEvent {
-            input_tokens: r.try_get::<i64, _>("input_tokens")? as u64,
-            output_tokens: r.try_get::<i64, _>("output_tokens")? as u64,
-            requests: r.try_get::<i64, _>("requests")? as u64,
-            images: r.try_get::<i64, _>("images")? as u64,
-            duration_ms: r.try_get::<i64, _>("duration_ms")? as u64,
+            input_tokens: r.input_tokens as u64,
+            output_tokens: r.output_tokens as u64,
+            requests: r.requests as u64,
+            images: r.images as u64,
+            duration_ms: r.duration_ms as u64,
             ..NewEvent::blank()
         };
-        let mode: Option<String> = r.try_get("mode")?;
-        let units = units_of(&e, r.try_get("cost_nano")?, mode.map(Mode::from).as_ref());
-        fresh.add(tz, r.try_get("ts")?, units);
+        let units = units_of(&e, r.cost_nano, r.mode.map(Mode::from).as_ref());
+        fresh.add(tz, r.ts, units);
     }
-    let stored = sqlx::query(&format!(
-        "SELECT day_start, {} FROM usage_counters WHERE org_id = $1 AND day_start >= $2 AND day_start < $3 ORDER BY day_start",
-        COLUMNS.join(", ")
-    ))
-    .bind(org_id)
-    .bind(month.start_ms)
-    .bind(month.end_ms)
-    .fetch_all(&mut *conn)
-    .await?;
     let mut old = DayUnits::default();
-    for r in stored {
-        let mut u = Units::default();
-        for (i, c) in COLUMNS.iter().enumerate() {
-            u[i] = r.try_get(*c)?;
-        }
+    for (start, u) in store::days_in_order(&mut *conn, org_id, month).await? {
         if u != Units::default() {
-            old.0.insert(r.try_get("day_start")?, u);
+            old.0.insert(start, u);
         }
     }
     if old == fresh {
         return Ok(false);
     }
-    sqlx::query("DELETE FROM usage_counters WHERE org_id = $1 AND day_start >= $2 AND day_start < $3")
-        .bind(org_id)
-        .bind(month.start_ms)
-        .bind(month.end_ms)
-        .execute(&mut *conn)
-        .await?;
+    store::delete_days(&mut *conn, org_id, month).await?;
     // The days of the edge of the month in another alignment (after a time
     // zone change) are replaced as well.
     fresh.write(conn, engine, org_id).await?;

@@ -31,7 +31,7 @@ use tokio::sync::{mpsc, oneshot, OnceCell};
 use super::counters::DayUnits;
 use super::rules::Tally;
 use super::store::{self, NewReservation};
-use super::window::{window, zone, Window};
+use crate::calendar::{window, zone, Window};
 use super::Units;
 use crate::db::{Db, Engine};
 use crate::plans::{OrgPlan, Period};
@@ -276,6 +276,13 @@ impl Memory {
         for org in failed {
             self.forget(&org);
         }
+    }
+}
+
+impl Db {
+    /// The in-memory quota ledger of this database (used on SQLite).
+    pub(crate) fn quota_memory(&self) -> Arc<Memory> {
+        self.state()
     }
 }
 

@@ -1,7 +1,7 @@
 //! Quotas: enforcement of plan limits that holds under concurrency.
 //!
 //! - [`rules`]: the one rule deciding whether an amount may go ahead;
-//! - [`window`]: calendar windows in the organization's time zone;
+//! - calendar windows in the organization's time zone are [`crate::calendar`]'s;
 //! - [`counters`]: per-day usage counters kept with the events;
 //! - the ledgers that hold "used" and "reserved" and make check-and-reserve
 //!   atomic: on PostgreSQL the database itself (the organization's row is
@@ -27,8 +27,6 @@ pub mod rules;
 mod service;
 #[cfg(feature = "ssr")]
 pub(crate) mod store;
-#[cfg(feature = "ssr")]
-pub mod window;
 
 #[cfg(feature = "ssr")]
 pub use service::*;

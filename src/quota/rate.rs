@@ -31,6 +31,13 @@ pub struct RateLimits {
     plans: Mutex<HashMap<String, (Instant, u64, Arc<OrgPlan>)>>,
 }
 
+impl crate::db::Db {
+    /// This process's rate limiters for this database.
+    pub fn rate_limits(&self) -> Arc<RateLimits> {
+        self.state()
+    }
+}
+
 /// What is limited, for the refusal's message.
 #[derive(Debug, Clone, Copy)]
 enum Scope<'a> {

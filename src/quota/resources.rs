@@ -16,27 +16,18 @@ use crate::{Error, Result};
 /// on PostgreSQL; SQLite's single writer already serializes transactions.
 pub async fn lock_org(conn: &mut AnyConnection, engine: Engine, org_id: &str) -> Result<()> {
     if engine == Engine::Postgres {
-        sqlx::query("SELECT id FROM organizations WHERE id = $1 FOR UPDATE").bind(org_id).fetch_optional(conn).await?;
+        super::store::lock_org(conn, org_id).await?;
     }
     Ok(())
 }
 
 /// How many of `metric` the organization has now.
 pub async fn count(conn: &mut AnyConnection, org_id: &str, metric: Metric) -> Result<i64> {
-    let sql = match metric {
-        Metric::Projects => "SELECT COUNT(*) FROM projects WHERE org_id = $1 AND archived_at IS NULL",
-        Metric::Documents => "SELECT COALESCE(MAX(used), 0) FROM org_resources WHERE org_id = $1 AND resource = 'documents'",
-        Metric::Members => {
-            "SELECT (SELECT COUNT(*) FROM memberships WHERE org_id = $1) + \
-             (SELECT COUNT(*) FROM invites WHERE org_id = $1 AND accepted_at IS NULL AND revoked_at IS NULL AND expires_at > $2)"
-        }
-        _ => return Err(Error::Internal(format!("{metric} is not a counted resource"))),
-    };
-    let mut q = sqlx::query_scalar::<_, i64>(sql).bind(org_id);
-    if metric == Metric::Members {
-        q = q.bind(crate::clock::now_ms());
-    }
-    Ok(q.fetch_one(conn).await?)
+    // The time is read only for members (open invites), as before.
+    let now = if metric == Metric::Members { crate::clock::now_ms() } else { 0 };
+    super::store::standing_count(conn, org_id, metric, now)
+        .await?
+        .ok_or_else(|| Error::Internal(format!("{metric} is not a counted resource")))
 }
 
 /// The refusal for a standing count at its limit.
@@ -106,14 +97,7 @@ pub async fn change_documents(db: &Db, org_id: &str, delta: i64) -> Result<Docum
             return db.refusals().observe(org_id, Err(refusal(org_id, Metric::Documents, l.value, used, delta)), crate::clock::now_ms());
         }
     }
-    sqlx::query(
-        "INSERT INTO org_resources (org_id, resource, used) VALUES ($1, 'documents', $2) \
-         ON CONFLICT (org_id, resource) DO UPDATE SET used = $2",
-    )
-    .bind(org_id)
-    .bind(used + delta)
-    .execute(&mut *tx)
-    .await?;
+    super::store::set_documents(&mut tx, org_id, used + delta).await?;
     tx.commit().await?;
     Ok(DocumentsCount { used: used + delta, limit: limit.map(|l| l.value) })
 }

@@ -12,7 +12,7 @@ use chrono_tz::Tz;
 use serde::ser::SerializeStruct;
 use serde::{Serialize, Serializer};
 
-use super::window::{to_local_rfc3339, window};
+use crate::calendar::{to_local_rfc3339, window};
 use super::Units;
 use crate::plans::{Metric, OrgPlan, Period};
 use crate::pricing::NanoUsd;

@@ -1,21 +1,24 @@
-//! The verbs of enforcement: `check`, `reserve`, `commit_reservation`,
-//! `release_reservation`, and the organization's `status`.
+//! The verbs of enforcement: `check_for`, `reserve`, `release_reservation`,
+//! and the organization's `status`. What comes before the plan's limits,
+//! and what a refusal tells, are the caller's [`Hooks`]; committing a
+//! reservation records usage, so it is [`crate::ingest`]'s.
 
+use std::future::Future;
 use std::sync::Arc;
 
 use serde::Serialize;
 use serde_json::json;
+use sqlx::AnyConnection;
 
 use super::rules::{self, Ask, Decision, Tally};
 use super::store::{self, NewReservation};
-use super::window::zone;
+use crate::calendar::zone;
 use super::{resources, QuotaStatus, StatusLine, Units};
 use crate::clock::{now_ms, to_rfc3339};
 use crate::db::{Db, Engine};
 use crate::error::Refusal;
-pub use crate::alerts::watch::Subject;
 use crate::ids::{is_valid_id, new_id};
-use crate::metering::{self, EventResult, ParsedEvent, Recorded, Sender};
+use crate::metering::Sender;
 use crate::plans::{Metric, OrgPlan, Period};
 use crate::{Error, Result};
 
@@ -110,21 +113,42 @@ pub fn parse_asks(items: &[(String, String)]) -> Result<Vec<Ask>> {
     rules::merge(&asks)
 }
 
-/// Would these amounts be allowed now, for the organization as a whole?
-pub async fn check(db: &Db, org_id: &str, asks: &[Ask]) -> Result<CheckBody> {
-    check_for(db, org_id, &Subject::default(), asks).await
+/// What quota's verbs consult, and tell, beyond the plan's limits: a
+/// refusal that comes before them (a paused budget) and a refused hard limit
+/// (the `quota_exceeded` alert). Quota knows neither budgets nor alerts;
+/// [`crate::admission`] supplies both (OpenMeter's entitlement hooks).
+pub trait Hooks: Sync {
+    /// A refusal that comes before the plan's limits, answered where its
+    /// owner may from what it remembers (SQLite).
+    fn refuse_first(&self, db: &Db, org_id: &str, now: i64) -> impl Future<Output = Result<Option<Refusal>>> + Send;
+
+    /// The same, read on the caller's connection (PostgreSQL: in the
+    /// transaction that then decides, with no second round trip).
+    fn refuse_first_in(&self, conn: &mut AnyConnection, org_id: &str, now: i64) -> impl Future<Output = Result<Option<Refusal>>> + Send;
+
+    /// A hard limit refused (already counted for the audit log).
+    fn hard_limit_refused(&self, db: &Db, org_id: &str, refused: &HardRefusal, now: i64) -> impl Future<Output = ()> + Send;
 }
 
-/// Would these amounts be allowed now for this project, user and key? A
-/// paused budget covering them refuses (429 naming the budget); a refused
-/// hard limit raises a `quota_exceeded` alert once per window. Nothing else
+/// A refusal by a hard limit, as its alert tells it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HardRefusal {
+    /// The limit and its window: `tokens:month:<window end>` (`total` for standing counts).
+    pub key: String,
+    pub observed: String,
+    pub threshold: String,
+    pub message: String,
+}
+
+/// Would these amounts be allowed now? A refusal of `hooks` comes first
+/// (429 naming it); a refused hard limit is told to `hooks`. Nothing else
 /// changes.
-pub async fn check_for(db: &Db, org_id: &str, who: &Subject, asks: &[Ask]) -> Result<CheckBody> {
+pub async fn check_for(db: &Db, org_id: &str, asks: &[Ask], hooks: &impl Hooks) -> Result<CheckBody> {
     let asks = rules::merge(asks)?;
     let now = now_ms();
     if db.engine == Engine::Sqlite {
-        if let Err(e) = refuse_if_paused(db, org_id, who, now).await {
-            return db.refusals().observe(org_id, Err(e), now);
+        if let Some(refusal) = hooks.refuse_first(db, org_id, now).await? {
+            return db.refusals().observe(org_id, Err(Error::LimitReached(Box::new(refusal))), now);
         }
     }
     let resources = if asks.iter().any(|a| a.metric.is_resource()) {
@@ -142,7 +166,7 @@ pub async fn check_for(db: &Db, org_id: &str, who: &Subject, asks: &[Ask]) -> Re
         }
         Engine::Postgres => {
             let mut conn = db.reader().acquire().await?;
-            if let Some(r) = crate::alerts::watch::paused_in(&mut conn, org_id, who, now).await? {
+            if let Some(r) = hooks.refuse_first_in(&mut conn, org_id, now).await? {
                 db.refusals().note(org_id, &r, now);
                 return Err(Error::LimitReached(Box::new(r)));
             }
@@ -151,41 +175,29 @@ pub async fn check_for(db: &Db, org_id: &str, who: &Subject, asks: &[Ask]) -> Re
         }
     };
     if !decision.allowed {
-        note_refusal(db, org_id, &decision, now).await;
+        note_refusal(db, org_id, &decision, now, hooks).await;
     }
     Ok(CheckBody::of(org_id, decision))
 }
 
-/// Refuses when a budget with the pause action covering `who` is exhausted.
-async fn refuse_if_paused(db: &Db, org_id: &str, who: &Subject, now: i64) -> Result<()> {
-    match crate::alerts::watch::paused(db, org_id, who, now).await? {
-        Some(refusal) => Err(Error::LimitReached(Box::new(refusal))),
-        None => Ok(()),
-    }
-}
-
-/// Counts the refusal for the audit log and raises the `quota_exceeded`
-/// alert for the limit that refused (once per limit and window).
-async fn note_refusal(db: &Db, org_id: &str, d: &Decision, now: i64) {
+/// Counts the refusal for the audit log and tells `hooks` of a hard limit
+/// that refused (the `quota_exceeded` alert, once per limit and window).
+async fn note_refusal(db: &Db, org_id: &str, d: &Decision, now: i64, hooks: &impl Hooks) {
     let Some(r) = d.refused() else { return };
     db.refusals().note_limit(org_id, &limit_key(r), &r.explain(), refusal_status(r.window), now);
     if !r.hard {
         return;
     }
     let window = r.reset_at_ms.map_or("total".to_string(), |ms| ms.to_string());
-    let key = format!("{}:{}:{window}", r.metric, r.window.as_str());
     let m = r.metric;
     let limit = r.limit.map_or("unlimited".to_string(), |l| m.format_amount(l));
-    crate::alerts::activity::quota_refused(
-        db,
-        org_id,
-        &key,
-        format!("{} used", m.format_amount(r.used + r.reserved)),
-        format!("{limit} {}", r.window.per()),
-        format!("A request was refused: {}", r.explain()),
-        now,
-    )
-    .await;
+    let refused = HardRefusal {
+        key: format!("{}:{}:{window}", r.metric, r.window.as_str()),
+        observed: format!("{} used", m.format_amount(r.used + r.reserved)),
+        threshold: format!("{limit} {}", r.window.per()),
+        message: format!("A request was refused: {}", r.explain()),
+    };
+    hooks.hard_limit_refused(db, org_id, &refused, now).await;
 }
 
 /// What a reservation asks for.
@@ -208,7 +220,7 @@ pub struct Granted {
 /// Checks and reserves atomically: granted amounts count as used until the
 /// reservation is committed, released or expires. With any number of
 /// concurrent reservations the granted amounts never pass a hard limit.
-pub async fn reserve(db: &Db, sender: &Sender, input: ReserveInput) -> Result<Granted> {
+pub async fn reserve(db: &Db, sender: &Sender, input: ReserveInput, hooks: &impl Hooks) -> Result<Granted> {
     let asks = rules::merge(&input.asks)?;
     if let Some(a) = asks.iter().find(|a| a.metric.is_resource()) {
         return Err(Error::invalid(
@@ -243,18 +255,18 @@ pub async fn reserve(db: &Db, sender: &Sender, input: ReserveInput) -> Result<Gr
         amounts,
     };
     let tokens = amounts[0];
-    let who = Subject { project_id: row.project_id.clone(), user_id: row.user_id.clone(), api_key_id: row.api_key_id.clone() };
     let decided = match db.engine {
-        Engine::Sqlite => match refuse_if_paused(db, &row.org_id, &who, now).await {
-            Ok(()) => reserve_in_memory(db, &row, &asks, tokens, now).await,
+        Engine::Sqlite => match hooks.refuse_first(db, &row.org_id, now).await {
+            Ok(None) => reserve_in_memory(db, &row, &asks, tokens, now).await,
+            Ok(Some(refusal)) => Err(Failed(Error::LimitReached(Box::new(refusal)))),
             Err(e) => Err(Failed(e)),
         },
-        Engine::Postgres => reserve_in_database(db, &row, &who, &asks, tokens, now).await,
+        Engine::Postgres => reserve_in_database(db, &row, hooks, &asks, tokens, now).await,
     };
     let results = match decided {
         Ok(results) => results,
         Err(Refused(d)) => {
-            note_refusal(db, &row.org_id, &d, now).await;
+            note_refusal(db, &row.org_id, &d, now, hooks).await;
             return Err(refused(&row.org_id, d, now));
         }
         // A paused budget or the tokens-per-minute rate.
@@ -317,7 +329,7 @@ async fn reserve_in_memory(
 async fn reserve_in_database(
     db: &Db,
     row: &NewReservation,
-    who: &Subject,
+    hooks: &impl Hooks,
     asks: &[Ask],
     tokens: i64,
     now: i64,
@@ -326,7 +338,7 @@ async fn reserve_in_database(
     // The organization's row lock makes check-and-reserve one step for every
     // process sharing the database.
     resources::lock_org(&mut tx, db.engine, &row.org_id).await?;
-    if let Some(r) = crate::alerts::watch::paused_in(&mut tx, &row.org_id, who, now).await? {
+    if let Some(r) = hooks.refuse_first_in(&mut tx, &row.org_id, now).await? {
         return Err(Failed(Error::LimitReached(Box::new(r))));
     }
     let (plan, tz, tally) = stored_tally(&mut tx, &row.org_id, now).await?;
@@ -395,33 +407,6 @@ pub async fn release_reservation(db: &Db, org_id: &str, id: &str) -> Result<Rese
     get_reservation(db, org_id, id).await
 }
 
-/// The result of a commit.
-#[derive(Debug, Clone, Serialize)]
-pub struct Committed {
-    #[serde(flatten)]
-    pub reservation: ReservationView,
-    /// False when this commit repeated an earlier one (nothing was recorded).
-    pub recorded: bool,
-    pub results: Vec<EventResult>,
-}
-
-/// Commits a reservation with the actual usage: the events are recorded as
-/// by the ingest API and the reservation's held amounts are released, in one
-/// transaction. A second commit records nothing and says so. Committing an
-/// expired or released reservation still records the events (usage is a
-/// fact).
-pub async fn commit_reservation(db: &Db, sender: &Sender, id: &str, events: Vec<ParsedEvent>) -> Result<Committed> {
-    if !is_valid_id(id) {
-        return Err(Error::NotFound("reservation"));
-    }
-    db.quota_memory().flush().await?;
-    let (recorded, results) = match metering::record(db, sender, events, Some(id)).await? {
-        Recorded::Stored(results) => (true, results),
-        Recorded::AlreadyCommitted => (false, Vec::new()),
-    };
-    Ok(Committed { reservation: get_reservation(db, &sender.org_id, id).await?, recorded, results })
-}
-
 /// Marks expired reservations (they already stopped counting at expiry).
 pub async fn expire_due(db: &Db) -> Result<u64> {
     let mut tx = db.begin().await?;
@@ -440,22 +425,7 @@ pub async fn expire_due(db: &Db) -> Result<u64> {
 /// before counters existed) are filled in.
 pub async fn verify_counters(db: &Db) -> Result<usize> {
     let month_ago = now_ms() - 32 * 86_400_000;
-    let sql = match db.engine {
-        Engine::Sqlite => {
-            "SELECT o.id, o.time_zone FROM organizations o \
-             WHERE EXISTS (SELECT 1 FROM usage_events e WHERE e.org_id = o.id AND e.ts >= $1) \
-             OR EXISTS (SELECT 1 FROM usage_counters c WHERE c.org_id = o.id AND c.day_start >= $1)"
-        }
-        Engine::Postgres => {
-            "SELECT o.id, o.time_zone FROM organizations o \
-             WHERE EXISTS (SELECT 1 FROM usage_events e WHERE e.org_id = o.id AND e.ts >= $1) \
-             AND NOT EXISTS (SELECT 1 FROM usage_counters c WHERE c.org_id = o.id AND c.day_start >= $1)"
-        }
-    };
-    let orgs: Vec<(String, String)> = {
-        let mut conn = db.reader().acquire().await?;
-        sqlx::query_as(sql).bind(month_ago).fetch_all(&mut *conn).await?
-    };
+    let orgs = store::counters::to_verify(&mut *db.reader().acquire().await?, db.engine, month_ago).await?;
     let mut fixed = 0;
     for (org_id, tz) in orgs {
         let mut tx = db.begin().await?;
@@ -493,7 +463,7 @@ pub async fn status(db: &Db, org_id: &str) -> Result<QuotaStatus> {
             (Period::Month, Some(i)) => (month[i], reserved[i]),
             _ => (resources::count(&mut conn, org_id, limit.metric).await?, 0),
         };
-        let reset = (limit.period != Period::Total).then(|| super::window::window(tz, limit.period, now).end_ms);
+        let reset = (limit.period != Period::Total).then(|| crate::calendar::window(tz, limit.period, now).end_ms);
         lines.push(StatusLine {
             metric: limit.metric,
             period: limit.period,
@@ -501,7 +471,7 @@ pub async fn status(db: &Db, org_id: &str) -> Result<QuotaStatus> {
             hard: limit.hard,
             used,
             reserved,
-            reset_at: reset.map(|r| super::window::to_local_rfc3339(tz, r)),
+            reset_at: reset.map(|r| crate::calendar::to_local_rfc3339(tz, r)),
             overridden: l.overridden.is_some(),
         });
     }

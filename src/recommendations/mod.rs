@@ -18,6 +18,8 @@
 
 #[cfg(feature = "ssr")]
 mod service;
+#[cfg(feature = "ssr")]
+mod store;
 
 #[cfg(feature = "ssr")]
 pub use service::{dismiss, list, window_start};

@@ -3,11 +3,13 @@
 
 use std::collections::{BTreeSet, HashSet};
 
-use sqlx::{AnyConnection, Row};
+use sqlx::AnyConnection;
 
-use super::{parse_key, recommend, ModelUsage, Recommendation, WINDOW_DAYS};
+use super::{parse_key, recommend, store, ModelUsage, Recommendation, WINDOW_DAYS};
 use crate::clock::now_ms;
 use crate::db::Db;
+use crate::metering::analytics;
+use crate::metering::store as events;
 use crate::pricing::store::{in_force, in_force_of_provider};
 use crate::pricing::{cache, NanoUsd, PriceBook};
 use crate::{Error, Result};
@@ -35,49 +37,27 @@ fn count(v: i64) -> u64 {
 /// What the organization used per model since `since` (a UTC midnight): the
 /// token mix from the daily rollups, the failed spend from the events.
 async fn usage_by_model(conn: &mut AnyConnection, org_id: &str, since: i64) -> Result<Vec<ModelUsage>> {
-    let rows = sqlx::query(
-        "SELECT model, CAST(SUM(events) AS BIGINT) AS calls, CAST(SUM(requests) AS BIGINT) AS requests, \
-         CAST(SUM(input_tokens) AS BIGINT) AS input_tokens, CAST(SUM(cached_input_tokens) AS BIGINT) AS cached_input_tokens, \
-         CAST(SUM(cache_creation_tokens) AS BIGINT) AS cache_creation_tokens, CAST(SUM(output_tokens) AS BIGINT) AS output_tokens, \
-         CAST(SUM(reasoning_tokens) AS BIGINT) AS reasoning_tokens, CAST(SUM(cost_nano) AS BIGINT) AS spend \
-         FROM rollup_model_daily WHERE org_id = $1 AND day >= $2 GROUP BY model ORDER BY model",
-    )
-    .bind(org_id)
-    .bind(since)
-    .fetch_all(&mut *conn)
-    .await?;
-    let mut usage = rows
-        .iter()
-        .map(|r| {
-            Ok(ModelUsage {
-                model: r.try_get("model")?,
-                calls: count(r.try_get("calls")?),
-                requests: count(r.try_get("requests")?),
-                input_tokens: count(r.try_get("input_tokens")?),
-                cached_input_tokens: count(r.try_get("cached_input_tokens")?),
-                cache_creation_tokens: count(r.try_get("cache_creation_tokens")?),
-                output_tokens: count(r.try_get("output_tokens")?),
-                reasoning_tokens: count(r.try_get("reasoning_tokens")?),
-                recorded_spend: NanoUsd::from_nanos(r.try_get("spend")?),
-                failed_calls: 0,
-                failed_spend: NanoUsd::ZERO,
-            })
+    let mut usage = analytics::store::daily_by_model(&mut *conn, org_id, since)
+        .await?
+        .into_iter()
+        .map(|t| ModelUsage {
+            model: t.model,
+            calls: count(t.calls),
+            requests: count(t.requests),
+            input_tokens: count(t.input_tokens),
+            cached_input_tokens: count(t.cached_input_tokens),
+            cache_creation_tokens: count(t.cache_creation_tokens),
+            output_tokens: count(t.output_tokens),
+            reasoning_tokens: count(t.reasoning_tokens),
+            recorded_spend: NanoUsd::from_nanos(t.cost_nano),
+            failed_calls: 0,
+            failed_spend: NanoUsd::ZERO,
         })
-        .collect::<Result<Vec<_>>>()?;
-
-    let failed = sqlx::query(
-        "SELECT model, COUNT(*) AS failed_calls, CAST(SUM(cost_nano) AS BIGINT) AS failed_spend FROM usage_events \
-         WHERE org_id = $1 AND ts >= $2 AND status = 'error' AND cost_nano > 0 GROUP BY model",
-    )
-    .bind(org_id)
-    .bind(since)
-    .fetch_all(&mut *conn)
-    .await?;
-    for r in failed {
-        let model: String = r.try_get("model")?;
+        .collect::<Vec<_>>();
+    for (model, failed_calls, failed_spend) in events::failed_spend_by_model(&mut *conn, org_id, since).await? {
         if let Some(u) = usage.iter_mut().find(|u| u.model == model) {
-            u.failed_calls = count(r.try_get("failed_calls")?);
-            u.failed_spend = NanoUsd::from_nanos(r.try_get("failed_spend")?);
+            u.failed_calls = count(failed_calls);
+            u.failed_spend = NanoUsd::from_nanos(failed_spend);
         }
     }
     Ok(usage)
@@ -116,12 +96,7 @@ pub async fn list(db: &Db, org_id: &str) -> Result<Vec<Recommendation>> {
         return Ok(vec![]);
     }
     let book = prices_for(db, &mut conn, &usage, now).await?;
-    let dismissed: HashSet<String> = sqlx::query_scalar("SELECT rec_key FROM recommendation_dismissals WHERE org_id = $1")
-        .bind(org_id)
-        .fetch_all(&mut *conn)
-        .await?
-        .into_iter()
-        .collect();
+    let dismissed: HashSet<String> = store::dismissed(&mut conn, org_id).await?.into_iter().collect();
     Ok(recommend(&usage, &book)?.into_iter().filter(|r| !dismissed.contains(&r.key)).collect())
 }
 
@@ -131,17 +106,7 @@ pub async fn list(db: &Db, org_id: &str) -> Result<Vec<Recommendation>> {
 pub async fn dismiss(db: &Db, org_id: &str, key: &str, dismissed_by: &str) -> Result<()> {
     let org_id = org(org_id)?;
     let key = parse_key(key)?;
-    sqlx::query(
-        "INSERT INTO recommendation_dismissals (org_id, rec_key, dismissed_by, dismissed_at) VALUES ($1, $2, $3, $4) \
-         ON CONFLICT (org_id, rec_key) DO NOTHING",
-    )
-    .bind(org_id)
-    .bind(key)
-    .bind(dismissed_by)
-    .bind(now_ms())
-    .execute(db.writer())
-    .await?;
-    Ok(())
+    store::dismiss(&mut *db.writer().acquire().await?, org_id, &key, dismissed_by, now_ms()).await
 }
 
 #[cfg(test)]

@@ -1,9 +1,10 @@
 use serde_json::json;
-use tollbooth::alerts::banner::{budget_banners, budget_banners_at};
+use tollbooth::budgets::banner::{budget_banners, budget_banners_at};
 use tollbooth::budgets::{self, BudgetInput};
 use tollbooth::clock::now_ms;
 use tollbooth::db::Db;
-use tollbooth::metering::{parse_batch, record_usage, Sender};
+use tollbooth::ingest::record_usage;
+use tollbooth::metering::{parse_batch, Sender};
 use tollbooth::pricing::{store as prices, ModelPrice, PriceBook, UnitPrice};
 use tollbooth::test_both_engines;
 

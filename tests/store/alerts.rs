@@ -5,10 +5,12 @@ use tollbooth::clock::{now_ms, to_rfc3339};
 use tollbooth::audit::{AuditFilter, By};
 use tollbooth::db::{Db, Engine};
 use tollbooth::egress::EgressPolicy;
-use tollbooth::metering::{parse_batch, record_usage, Sender};
+use tollbooth::ingest::record_usage;
+use tollbooth::metering::{parse_batch, Sender};
 use tollbooth::pricing::{store as prices, ModelPrice, PriceBook, UnitPrice};
 use tollbooth::plans::Metric;
-use tollbooth::quota::{self, rules::Ask, ReserveInput, Subject};
+use tollbooth::admission::{self, Subject};
+use tollbooth::quota::{rules::Ask, ReserveInput};
 use tollbooth::testing::TestDb;
 use tollbooth::{test_both_engines, Error};
 
@@ -119,23 +121,23 @@ test_both_engines! {
         let b = budgets::create(db, &s.org_id, &budget("project", Some("bot"), "0.10", "pause"), &by()).await.unwrap();
         spend(db, &s, 20_000, Some("bot"), None).await; // $0.20
         let bot = ReserveInput { project_id: Some("bot".into()), asks: vec![Ask { metric: Metric::Tokens, amount: 10 }], ..Default::default() };
-        let Err(Error::LimitReached(r)) = quota::reserve(db, &s, bot.clone()).await else { panic!("expected the budget to refuse") };
+        let Err(Error::LimitReached(r)) = admission::reserve(db, &s, bot.clone()).await else { panic!("expected the budget to refuse") };
         assert_eq!(r.status, 429);
         assert!(r.message.contains("\"project budget\"") && r.message.contains("exhausted"), "{}", r.message);
         assert_eq!(r.details["budget"]["id"], json!(b.id));
         assert!(r.retry_after_secs.unwrap() > 0);
         let who = Subject { project_id: Some("bot".into()), ..Default::default() };
-        assert!(quota::check_for(db, &s.org_id, &who, &[Ask { metric: Metric::Tokens, amount: 1 }]).await.is_err());
+        assert!(admission::check_for(db, &s.org_id, &who, &[Ask { metric: Metric::Tokens, amount: 1 }]).await.is_err());
         // Other projects, and the organization as a whole, go on.
         let other = ReserveInput { project_id: Some("web".into()), ..bot.clone() };
-        quota::reserve(db, &s, other).await.unwrap();
+        admission::reserve(db, &s, other).await.unwrap();
         // Events are still recorded while paused.
         spend(db, &s, 1_000, Some("bot"), None).await;
         let st = budgets::status(db, &s.org_id, &b.id).await.unwrap();
         assert_eq!(st.spent_usd, "0.21");
         // Raising the budget lifts the pause.
         budgets::update(db, &s.org_id, &b.id, &budget("project", Some("bot"), "1.00", "pause"), &by()).await.unwrap();
-        quota::reserve(db, &s, bot).await.unwrap();
+        admission::reserve(db, &s, bot).await.unwrap();
     }
 
     async fn a_spike_fires_once_and_steady_growth_stays_silent(db) {
@@ -205,7 +207,7 @@ test_both_engines! {
         crate::quota::limit(db, &s.org_id, "tokens", "month", "100").await;
         let ask = ReserveInput { asks: vec![Ask { metric: Metric::Tokens, amount: 101 }], ..Default::default() };
         for _ in 0..3 {
-            assert!(quota::reserve(db, &s, ask.clone()).await.is_err());
+            assert!(admission::reserve(db, &s, ask.clone()).await.is_err());
         }
         let list = alerts::list(db, &s.org_id, false, 10).await.unwrap();
         assert_eq!(list.len(), 1);

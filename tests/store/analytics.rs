@@ -10,7 +10,8 @@ use serde_json::json;
 use tollbooth::clock::now_ms;
 use tollbooth::db::Db;
 use tollbooth::metering::analytics::{self, Dim, Filter, Group, Query, Sums, TimeGrain};
-use tollbooth::metering::{parse_batch, record_usage, Sender};
+use tollbooth::ingest::record_usage;
+use tollbooth::metering::{parse_batch, Sender};
 use tollbooth::pricing::{store as prices, ModelPrice, PriceBook, UnitPrice};
 use tollbooth::test_both_engines;
 

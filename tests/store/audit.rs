@@ -155,19 +155,20 @@ test_both_engines! {
     async fn refusals_are_written_once_per_minute_org_and_limit_with_their_count(db) {
         use tollbooth::metering::Sender;
         use tollbooth::plans::Metric;
-        use tollbooth::quota::{self, rules::Ask, ReserveInput};
+        use tollbooth::admission;
+        use tollbooth::quota::{rules::Ask, ReserveInput};
         let a = crate::sign_up(db, "a@example.com", "A").await;
         crate::quota::limit(db, &a.org.id, "requests", "day", "2").await;
         let sender = Sender { org_id: a.org.id.clone(), api_key_id: None };
         let ask = || ReserveInput { asks: vec![Ask { metric: Metric::Requests, amount: 1 }], ..Default::default() };
         let mut refused = 0;
         for _ in 0..7 {
-            if quota::reserve(db, &sender, ask()).await.is_err() {
+            if admission::reserve(db, &sender, ask()).await.is_err() {
                 refused += 1;
             }
         }
         // A check saying no counts too.
-        let check = quota::check(db, &a.org.id, &[Ask { metric: Metric::Requests, amount: 1 }]).await.unwrap();
+        let check = admission::check(db, &a.org.id, &[Ask { metric: Metric::Requests, amount: 1 }]).await.unwrap();
         assert!(!check.allowed);
         assert_eq!(refused, 5);
         assert_eq!(db.refusals().pending(), 6);

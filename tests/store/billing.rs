@@ -3,7 +3,8 @@ use tollbooth::accounts::UserView;
 use tollbooth::billing::events::{apply_stripe_event, Outcome};
 use tollbooth::billing::{credits, invoices, service, Billing, LineKind, Settings};
 use tollbooth::db::Db;
-use tollbooth::metering::{parse_batch, record_usage, Sender};
+use tollbooth::ingest::record_usage;
+use tollbooth::metering::{parse_batch, Sender};
 use tollbooth::plans;
 use tollbooth::test_both_engines;
 

@@ -1,6 +1,7 @@
 use serde_json::json;
 use tollbooth::budgets::{self, BudgetInput};
-use tollbooth::metering::{parse_batch, record_usage, Sender};
+use tollbooth::ingest::record_usage;
+use tollbooth::metering::{parse_batch, Sender};
 use tollbooth::orgs::{self, OrgScope, Role};
 use tollbooth::pricing::{store as prices, ModelPrice, PriceBook, UnitPrice};
 use tollbooth::test_both_engines;

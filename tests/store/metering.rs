@@ -1,6 +1,7 @@
 use serde_json::json;
 use tollbooth::clock::now_ms;
-use tollbooth::metering::{parse_batch, record_usage, Outcome, Sender};
+use tollbooth::ingest::record_usage;
+use tollbooth::metering::{parse_batch, Outcome, Sender};
 use tollbooth::pricing::{store as prices, ModelPrice, PriceBook, UnitPrice};
 use tollbooth::test_both_engines;
 

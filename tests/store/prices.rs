@@ -1,6 +1,7 @@
 use serde_json::json;
 use tollbooth::clock::{now_ms, to_rfc3339};
-use tollbooth::metering::{parse_batch, record_usage, Sender};
+use tollbooth::ingest::record_usage;
+use tollbooth::metering::{parse_batch, Sender};
 use tollbooth::pricing::admin::{
     add_custom_model, model_detail, override_price, providers_and_modes, search_models, CustomModel, ModelSearch,
 };

@@ -2,10 +2,12 @@ use serde_json::json;
 use tollbooth::accounts::UserView;
 use tollbooth::clock::{now_ms, to_rfc3339};
 use tollbooth::db::Db;
-use tollbooth::metering::{parse_batch, record_usage, Sender};
+use tollbooth::ingest::record_usage;
+use tollbooth::metering::{parse_batch, Sender};
 use tollbooth::orgs::{self, OrgScope, Role};
 use tollbooth::plans::{self, LimitInput, Metric};
 use tollbooth::quota::{self, rules::Ask, ReserveInput};
+use tollbooth::{admission, ingest};
 use tollbooth::{test_both_engines, Error};
 
 use super::sign_up;
@@ -29,7 +31,7 @@ fn ask(metric: Metric, amount: i64) -> ReserveInput {
 }
 
 async fn used(db: &Db, org_id: &str, metric: Metric) -> (serde_json::Value, serde_json::Value) {
-    let c = quota::check(db, org_id, &[Ask { metric, amount: 0 }]).await.unwrap();
+    let c = admission::check(db, org_id, &[Ask { metric, amount: 0 }]).await.unwrap();
     let r = serde_json::to_value(&c.results[0]).unwrap();
     (r["used"].clone(), r["reserved"].clone())
 }
@@ -45,7 +47,7 @@ test_both_engines! {
         let tasks: Vec<_> = (0..500)
             .map(|_| {
                 let (db, s) = (db.clone(), s.clone());
-                tokio::spawn(async move { quota::reserve(&db, &s, ask(Metric::Requests, 1)).await })
+                tokio::spawn(async move { admission::reserve(&db, &s, ask(Metric::Requests, 1)).await })
             })
             .collect();
         let (mut granted, mut refused) = (0, 0);
@@ -72,12 +74,12 @@ test_both_engines! {
     async fn an_expired_reservation_frees_its_amount(db) {
         let s = org(db).await;
         limit(db, &s.org_id, "requests", "day", "10").await;
-        let r = quota::reserve(db, &s, ReserveInput { ttl_seconds: Some(1), ..ask(Metric::Requests, 10) }).await.unwrap();
-        assert!(quota::reserve(db, &s, ask(Metric::Requests, 1)).await.is_err());
+        let r = admission::reserve(db, &s, ReserveInput { ttl_seconds: Some(1), ..ask(Metric::Requests, 10) }).await.unwrap();
+        assert!(admission::reserve(db, &s, ask(Metric::Requests, 1)).await.is_err());
         // Wait for the expiry (at most a few seconds), then the amount is free.
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
         loop {
-            match quota::reserve(db, &s, ask(Metric::Requests, 1)).await {
+            match admission::reserve(db, &s, ask(Metric::Requests, 1)).await {
                 Ok(_) => break,
                 Err(_) if std::time::Instant::now() < deadline => tokio::time::sleep(std::time::Duration::from_millis(100)).await,
                 Err(e) => panic!("still refused after the expiry: {e:?}"),
@@ -90,22 +92,22 @@ test_both_engines! {
     async fn a_commit_records_the_actual_use_releases_the_rest_and_counts_once(db) {
         let s = org(db).await;
         limit(db, &s.org_id, "tokens", "month", "1000").await;
-        let r = quota::reserve(db, &s, ask(Metric::Tokens, 800)).await.unwrap();
+        let r = admission::reserve(db, &s, ask(Metric::Tokens, 800)).await.unwrap();
         assert_eq!(used(db, &s.org_id, Metric::Tokens).await, (json!(0), json!(800)));
         // Actual use: 300 tokens, sent without an id (a repeat must still count once).
         let events = || parse_batch(&[event(200, 100, now_ms())], now_ms());
-        let done = quota::commit_reservation(db, &s, &r.reservation_id, events()).await.unwrap();
+        let done = ingest::commit_reservation(db, &s, &r.reservation_id, events()).await.unwrap();
         assert!(done.recorded);
         assert_eq!(done.reservation.state, "committed");
         assert_eq!(used(db, &s.org_id, Metric::Tokens).await, (json!(300), json!(0)));
-        let again = quota::commit_reservation(db, &s, &r.reservation_id, events()).await.unwrap();
+        let again = ingest::commit_reservation(db, &s, &r.reservation_id, events()).await.unwrap();
         assert!(!again.recorded, "a second commit records nothing");
         assert_eq!(used(db, &s.org_id, Metric::Tokens).await, (json!(300), json!(0)));
         // Releasing after the commit changes nothing.
         assert_eq!(quota::release_reservation(db, &s.org_id, &r.reservation_id).await.unwrap().state, "committed");
         // 700 remain exactly.
-        quota::reserve(db, &s, ask(Metric::Tokens, 700)).await.unwrap();
-        let Err(Error::LimitReached(refusal)) = quota::reserve(db, &s, ask(Metric::Tokens, 1)).await else { panic!("expected a refusal") };
+        admission::reserve(db, &s, ask(Metric::Tokens, 700)).await.unwrap();
+        let Err(Error::LimitReached(refusal)) = admission::reserve(db, &s, ask(Metric::Tokens, 1)).await else { panic!("expected a refusal") };
         assert_eq!(refusal.details["results"][0]["used"], json!(300));
         assert_eq!(refusal.details["results"][0]["reserved"], json!(700));
         assert_eq!(refusal.details["allowed"], json!(false));
@@ -116,12 +118,12 @@ test_both_engines! {
     async fn a_release_is_idempotent_and_frees_the_amount(db) {
         let s = org(db).await;
         limit(db, &s.org_id, "images", "day", "5").await;
-        let r = quota::reserve(db, &s, ask(Metric::Images, 5)).await.unwrap();
-        assert!(quota::reserve(db, &s, ask(Metric::Images, 1)).await.is_err());
+        let r = admission::reserve(db, &s, ask(Metric::Images, 5)).await.unwrap();
+        assert!(admission::reserve(db, &s, ask(Metric::Images, 1)).await.is_err());
         for _ in 0..2 {
             assert_eq!(quota::release_reservation(db, &s.org_id, &r.reservation_id).await.unwrap().state, "released");
         }
-        quota::reserve(db, &s, ask(Metric::Images, 5)).await.unwrap();
+        admission::reserve(db, &s, ask(Metric::Images, 5)).await.unwrap();
         // Another organization cannot see or release it.
         let other = sign_up(db, "b@example.com", "B").await;
         let err = quota::release_reservation(db, &other.org.id, &r.reservation_id).await.unwrap_err();
@@ -133,7 +135,7 @@ test_both_engines! {
         // Starter: 100,000 tokens per month, hard.
         let out = record_usage(db, &s, parse_batch(&[event(90_000, 20_000, now_ms())], now_ms())).await.unwrap();
         assert_eq!(out[0].status, tollbooth::metering::Outcome::Accepted, "usage is a fact");
-        let c = quota::check(db, &s.org_id, &[Ask { metric: Metric::Tokens, amount: 0 }]).await.unwrap();
+        let c = admission::check(db, &s.org_id, &[Ask { metric: Metric::Tokens, amount: 0 }]).await.unwrap();
         assert!(!c.allowed);
         assert_eq!(serde_json::to_value(&c.results[0]).unwrap()["remaining"], json!(0));
         assert!(c.reason.unwrap().contains("AI credits (tokens) limit of 100,000 per month reached"));
@@ -141,7 +143,7 @@ test_both_engines! {
         // Raising the limit lets reservations through at once.
         limit(db, &s.org_id, "tokens", "month", "200000").await;
         // (Starter also allows 20,000 tokens per minute.)
-        quota::reserve(db, &s, ask(Metric::Tokens, 15_000)).await.unwrap();
+        admission::reserve(db, &s, ask(Metric::Tokens, 15_000)).await.unwrap();
     }
 
     async fn day_and_month_windows_follow_the_organizations_time_zone(db) {
@@ -163,7 +165,7 @@ test_both_engines! {
         let in_month = stamps.iter().filter(|t| **t >= first && **t <= now).count() as i64;
         limit(db, &s.org_id, "requests", "day", &in_day.to_string()).await;
         limit(db, &s.org_id, "requests", "month", "1000").await;
-        let c = quota::check(db, &s.org_id, &[Ask { metric: Metric::Requests, amount: 0 }]).await.unwrap();
+        let c = admission::check(db, &s.org_id, &[Ask { metric: Metric::Requests, amount: 0 }]).await.unwrap();
         let day = c.results.iter().find(|r| r.window == tollbooth::plans::Period::Day).unwrap();
         let month = c.results.iter().find(|r| r.window == tollbooth::plans::Period::Month).unwrap();
         assert_eq!((day.used, month.used), (in_day, in_month));

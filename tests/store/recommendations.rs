@@ -1,6 +1,7 @@
 use serde_json::{json, Value};
 use tollbooth::clock::{now_ms, to_rfc3339};
-use tollbooth::metering::{parse_batch, record_usage, Outcome, Sender};
+use tollbooth::ingest::record_usage;
+use tollbooth::metering::{parse_batch, Outcome, Sender};
 use tollbooth::pricing::{store as prices, Mode, ModelPrice, PriceBook, UnitPrice};
 use tollbooth::recommendations::{dismiss, list, Kind};
 use tollbooth::test_both_engines;

@@ -5,7 +5,8 @@ use serde_json::json;
 use tollbooth::clock::{now_ms, to_rfc3339};
 use tollbooth::metering::events::{list, EventFilter};
 use tollbooth::metering::retention::archive_expired;
-use tollbooth::metering::{parse_batch, record_usage, Sender};
+use tollbooth::ingest::record_usage;
+use tollbooth::metering::{parse_batch, Sender};
 use tollbooth::pricing::{store as prices, ModelPrice, PriceBook, UnitPrice};
 use tollbooth::test_both_engines;
 

@@ -21,7 +21,7 @@ async fn admin() -> Result<(ssr::AppContext, tollbooth::accounts::UserView), App
 pub async fn admin_list_orgs() -> Result<Vec<OrgSummary>, AppError> {
     let ctx = ssr::ctx()?;
     let user = ssr::require_user().await?;
-    tollbooth::orgs::list_all(&ctx.db, &user).await.map_err(ssr::fail)
+    Ok(tollbooth::orgs::list_all(&ctx.db, &user).await?)
 }
 
 /// One organization as the admin's org page shows it.
@@ -39,15 +39,13 @@ pub struct AdminOrgDetail {
 pub async fn admin_org(org_id: String) -> Result<AdminOrgDetail, AppError> {
     let (ctx, user) = admin().await?;
     let org = tollbooth::orgs::list_all(&ctx.db, &user)
-        .await
-        .map_err(ssr::fail)?
+        .await?
         .into_iter()
         .find(|o| o.id == org_id)
         .ok_or_else(|| ssr::fail(tollbooth::Error::NotFound("organization")))?;
-    let plan = tollbooth::plans::org_plan(&ctx.db, &org.id).await.map_err(ssr::fail)?;
+    let plan = tollbooth::plans::org_plan(&ctx.db, &org.id).await?;
     let plans = tollbooth::plans::list(&ctx.db)
-        .await
-        .map_err(ssr::fail)?
+        .await?
         .into_iter()
         .filter(|p| p.archived_at.is_none() || p.code == plan.plan_code)
         .collect();
@@ -60,7 +58,7 @@ pub async fn admin_set_org_plan(org_id: String, plan: String) -> Result<OrgPlan,
     // The core records the change in the audit log, in its transaction.
     let (ctx, user) = admin().await?;
     let by = ssr::by(&user).await;
-    tollbooth::plans::set_org_plan(&ctx.db, &user, &org_id, &plan, by.origin()).await.map_err(ssr::fail)
+    Ok(tollbooth::plans::set_org_plan(&ctx.db, &user, &org_id, &plan, by.origin()).await?)
 }
 
 /// Sets a custom limit for one organization (an empty value: unlimited).
@@ -68,7 +66,7 @@ pub async fn admin_set_org_plan(org_id: String, plan: String) -> Result<OrgPlan,
 pub async fn admin_set_override(org_id: String, limit: LimitInput) -> Result<OrgPlan, AppError> {
     let (ctx, user) = admin().await?;
     let by = ssr::by(&user).await;
-    tollbooth::plans::set_override(&ctx.db, &user, &org_id, &limit, by.origin()).await.map_err(ssr::fail)
+    Ok(tollbooth::plans::set_override(&ctx.db, &user, &org_id, &limit, by.origin()).await?)
 }
 
 /// Removes an organization's custom limit: the plan's applies again.
@@ -76,21 +74,21 @@ pub async fn admin_set_override(org_id: String, limit: LimitInput) -> Result<Org
 pub async fn admin_clear_override(org_id: String, metric: String, period: String) -> Result<OrgPlan, AppError> {
     let (ctx, user) = admin().await?;
     let by = ssr::by(&user).await;
-    tollbooth::plans::clear_override(&ctx.db, &user, &org_id, &metric, &period, by.origin()).await.map_err(ssr::fail)
+    Ok(tollbooth::plans::clear_override(&ctx.db, &user, &org_id, &metric, &period, by.origin()).await?)
 }
 
 /// The whole plan catalog, archived plans included, with organization counts.
 #[server(endpoint = "admin_plans")]
 pub async fn admin_plans() -> Result<Vec<PlanView>, AppError> {
     let (ctx, _) = admin().await?;
-    tollbooth::plans::list(&ctx.db).await.map_err(ssr::fail)
+    Ok(tollbooth::plans::list(&ctx.db).await?)
 }
 
 /// One plan of the catalog.
 #[server(endpoint = "admin_plan")]
 pub async fn admin_plan(code: String) -> Result<PlanView, AppError> {
     let (ctx, _) = admin().await?;
-    tollbooth::plans::get(&ctx.db, &code).await.map_err(ssr::fail)
+    Ok(tollbooth::plans::get(&ctx.db, &code).await?)
 }
 
 /// Adds a plan without limits (they are set on its page); returns its code.
@@ -106,28 +104,28 @@ pub async fn admin_create_plan(
     let (ctx, user) = admin().await?;
     // Retention and the Stripe price start at their defaults (13 months, none); the plan's page edits them.
     let input = PlanInput { code, name, description, monthly_price_usd, is_public, sort_order, ..Default::default() };
-    tollbooth::plans::create(&ctx.db, &user, &input).await.map(|p| p.code).map_err(ssr::fail)
+    Ok(tollbooth::plans::create(&ctx.db, &user, &input).await.map(|p| p.code)?)
 }
 
 /// Saves a plan's name, price, visibility, retention and limits.
 #[server(endpoint = "admin_update_plan")]
 pub async fn admin_update_plan(plan: PlanInput) -> Result<PlanView, AppError> {
     let (ctx, user) = admin().await?;
-    tollbooth::plans::update(&ctx.db, &user, &plan).await.map_err(ssr::fail)
+    Ok(tollbooth::plans::update(&ctx.db, &user, &plan).await?)
 }
 
 /// Archives a plan (no organization can be moved onto it) or restores it.
 #[server(endpoint = "admin_set_plan_archived")]
 pub async fn admin_set_plan_archived(code: String, archived: bool) -> Result<PlanView, AppError> {
     let (ctx, user) = admin().await?;
-    tollbooth::plans::set_archived(&ctx.db, &user, &code, archived).await.map_err(ssr::fail)
+    Ok(tollbooth::plans::set_archived(&ctx.db, &user, &code, archived).await?)
 }
 
 /// Deletes a plan no organization is on.
 #[server(endpoint = "admin_delete_plan")]
 pub async fn admin_delete_plan(code: String) -> Result<(), AppError> {
     let (ctx, user) = admin().await?;
-    tollbooth::plans::delete(&ctx.db, &user, &code).await.map_err(ssr::fail)
+    Ok(tollbooth::plans::delete(&ctx.db, &user, &code).await?)
 }
 
 /// What the drill-down shows beside the plan: people, keys, money, alerts
@@ -160,19 +158,18 @@ pub struct AdminInvoiceLine {
 #[server(endpoint = "admin_org_activity")]
 pub async fn admin_org_activity(org_id: String) -> Result<OrgActivityView, AppError> {
     let (ctx, user) = admin().await?;
-    let scope = tollbooth::orgs::admin_scope(&ctx.db, &user, &org_id).await.map_err(ssr::fail)?;
-    let members = tollbooth::orgs::list_members(&ctx.db, &scope).await.map_err(ssr::fail)?;
-    let keys = tollbooth::api_keys::list(&ctx.db, &scope).await.map_err(ssr::fail)?;
+    let scope = tollbooth::orgs::admin_scope(&ctx.db, &user, &org_id).await?;
+    let members = tollbooth::orgs::list_members(&ctx.db, &scope).await?;
+    let keys = tollbooth::api_keys::list(&ctx.db, &scope).await?;
     let invoices = tollbooth::billing::invoices::list(&ctx.db, &org_id)
-        .await
-        .map_err(ssr::fail)?
+        .await?
         .into_iter()
         .map(|i| AdminInvoiceLine { id: i.id, number: i.number, period_label: i.period_label, plan_name: i.plan_name, status: i.status, total_cents: i.total_cents })
         .collect();
-    let balance = tollbooth::billing::credits::balance(&ctx.db, &org_id).await.map_err(ssr::fail)?;
-    let credits = tollbooth::billing::credits::recent(&ctx.db, &org_id, 50).await.map_err(ssr::fail)?;
-    let alerts = tollbooth::alerts::list(&ctx.db, &org_id, false, 20).await.map_err(ssr::fail)?;
-    let audit = tollbooth::audit::list(&ctx.db, Some(&org_id), &Default::default(), "UTC", 50).await.map_err(ssr::fail)?;
+    let balance = tollbooth::billing::credits::balance(&ctx.db, &org_id).await?;
+    let credits = tollbooth::billing::credits::recent(&ctx.db, &org_id, 50).await?;
+    let alerts = tollbooth::alerts::list(&ctx.db, &org_id, false, 20).await?;
+    let audit = tollbooth::audit::list(&ctx.db, Some(&org_id), &Default::default(), "UTC", 50).await?;
     Ok(OrgActivityView {
         members,
         keys,
@@ -190,10 +187,8 @@ pub async fn admin_adjust_credits(org_id: String, amount_usd: String, reason: St
     // The core records the adjustment in the audit log, in its transaction.
     let (ctx, user) = admin().await?;
     let by = ssr::by(&user).await;
-    tollbooth::billing::credits::adjust(&ctx.db, &user, &org_id, &amount_usd, &reason, ctx.billing.credit_floor_nanos, by.origin())
-        .await
-        .map(|_| ())
-        .map_err(ssr::fail)
+    tollbooth::billing::credits::adjust(&ctx.db, &user, &org_id, &amount_usd, &reason, ctx.billing.credit_floor_nanos, by.origin()).await?;
+    Ok(())
 }
 
 /// Suspends an organization: its members see the suspended page and its API
@@ -202,7 +197,7 @@ pub async fn admin_adjust_credits(org_id: String, amount_usd: String, reason: St
 pub async fn admin_suspend_org(org_id: String, reason: String) -> Result<(), AppError> {
     let (ctx, user) = admin().await?;
     let by = ssr::by(&user).await;
-    tollbooth::orgs::suspend(&ctx.db, &user, &org_id, &reason, by.origin()).await.map_err(ssr::fail)
+    Ok(tollbooth::orgs::suspend(&ctx.db, &user, &org_id, &reason, by.origin()).await?)
 }
 
 /// Lifts a suspension (audited by the core).
@@ -210,7 +205,7 @@ pub async fn admin_suspend_org(org_id: String, reason: String) -> Result<(), App
 pub async fn admin_reactivate_org(org_id: String) -> Result<(), AppError> {
     let (ctx, user) = admin().await?;
     let by = ssr::by(&user).await;
-    tollbooth::orgs::reactivate(&ctx.db, &user, &org_id, by.origin()).await.map_err(ssr::fail)
+    Ok(tollbooth::orgs::reactivate(&ctx.db, &user, &org_id, by.origin()).await?)
 }
 
 /// Why an organization is suspended, as its members and admins read it.
@@ -225,7 +220,7 @@ pub struct SuspensionView {
 #[server(endpoint = "admin_org_suspension")]
 pub async fn admin_org_suspension(org_id: String) -> Result<Option<SuspensionView>, AppError> {
     let (ctx, _) = admin().await?;
-    let s = tollbooth::orgs::suspension(&ctx.db, &org_id).await.map_err(ssr::fail)?;
+    let s = tollbooth::orgs::suspension(&ctx.db, &org_id).await?;
     Ok(s.map(|(at, reason)| SuspensionView { since: tollbooth::clock::to_rfc3339(at), reason }))
 }
 
@@ -233,6 +228,6 @@ pub async fn admin_org_suspension(org_id: String) -> Result<Option<SuspensionVie
 #[server(endpoint = "org_suspension")]
 pub async fn org_suspension(org_id: String) -> Result<Option<SuspensionView>, AppError> {
     let (ctx, scope, _) = ssr::scope_even_if_suspended(&org_id).await?;
-    let s = tollbooth::orgs::suspension(&ctx.db, &scope.org_id).await.map_err(ssr::fail)?;
+    let s = tollbooth::orgs::suspension(&ctx.db, &scope.org_id).await?;
     Ok(s.map(|(at, reason)| SuspensionView { since: tollbooth::clock::to_rfc3339(at), reason }))
 }

@@ -42,9 +42,9 @@ pub async fn admin_dashboard(query: DashQuery) -> Result<DashboardView, AppError
     use tollbooth::admin::{self, Bucket};
     use tollbooth::clock::{now_ms, to_rfc3339};
     let (ctx, _) = ssr::platform_admin().await?;
-    let bucket = Bucket::parse(blank(&query.period).unwrap_or("day")).map_err(ssr::fail)?;
+    let bucket = Bucket::parse(blank(&query.period).unwrap_or("day"))?;
     let (from, to) = match (blank(&query.from), blank(&query.to)) {
-        (Some(f), Some(t)) => admin::parse_range(Some(f), Some(t)).map_err(ssr::fail)?,
+        (Some(f), Some(t)) => admin::parse_range(Some(f), Some(t))?,
         _ => {
             // Buckets are aligned by the core; this only picks how far back.
             let days_back = match bucket {
@@ -53,10 +53,10 @@ pub async fn admin_dashboard(query: DashQuery) -> Result<DashboardView, AppError
                 Bucket::Monthly => 364,
             };
             let start = to_rfc3339(now_ms() - days_back * 86_400_000);
-            admin::parse_range(start.get(..10), None).map_err(ssr::fail)?
+            admin::parse_range(start.get(..10), None)?
         }
     };
-    let summary = admin::summary(&ctx.db, from, to, bucket).await.map_err(ssr::fail)?;
+    let summary = admin::summary(&ctx.db, from, to, bucket).await?;
     let day = |ms: i64| tollbooth::clock::to_rfc3339(ms).get(..10).unwrap_or_default().to_string();
     let period = match bucket {
         Bucket::Daily => "day",
@@ -71,5 +71,5 @@ pub async fn admin_dashboard(query: DashQuery) -> Result<DashboardView, AppError
 #[server(endpoint = "admin_tenants")]
 pub async fn admin_tenants(search: String) -> Result<Vec<TenantRow>, AppError> {
     let (ctx, _) = ssr::platform_admin().await?;
-    tollbooth::admin::tenants(&ctx.db, &search).await.map_err(ssr::fail)
+    Ok(tollbooth::admin::tenants(&ctx.db, &search).await?)
 }

@@ -8,12 +8,15 @@
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 use tollbooth::alerts::{AlertSettings, AlertView, CreatedEndpoint, DeliveryView, EndpointView, MailView};
+use tollbooth::budgets::banner::BudgetBanner;
 
 use crate::error::AppError;
 #[cfg(feature = "ssr")]
 use crate::ssr;
 #[cfg(feature = "ssr")]
-use tollbooth::alerts::{self, banner, outbox, settings, webhooks};
+use tollbooth::alerts::{self, outbox, settings, webhooks};
+#[cfg(feature = "ssr")]
+use tollbooth::budgets::banner;
 #[cfg(feature = "ssr")]
 use tollbooth::orgs::Role;
 
@@ -24,45 +27,20 @@ pub const DELIVERIES_SHOWN: i64 = 100;
 /// Outbox mails listed for platform admins.
 pub const MAILS_SHOWN: i64 = 200;
 
-/// A budget at 80% or more of its amount this period, for the banner.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct BudgetBannerView {
-    pub budget_id: String,
-    pub name: String,
-    pub percent: String,
-    pub spent_usd: String,
-    pub amount_usd: String,
-    pub period_end: String,
-    pub exhausted: bool,
-}
-
 /// What every organization page shows about alerts: the bell's count and
 /// the budget banners.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AlertSummary {
     pub unread: i64,
-    pub banners: Vec<BudgetBannerView>,
+    pub banners: Vec<BudgetBanner>,
 }
 
 /// The bell's unread count and the budgets at 80%+ this period.
 #[server(endpoint = "get_alert_summary")]
 pub async fn get_alert_summary(org_id: String) -> Result<AlertSummary, AppError> {
     let (ctx, scope, _) = ssr::scope(&org_id).await?;
-    let unread = alerts::unread_count(&ctx.db, &scope.org_id).await.map_err(ssr::fail)?;
-    let banners = banner::budget_banners(&ctx.db, &scope.org_id)
-        .await
-        .map_err(ssr::fail)?
-        .into_iter()
-        .map(|b| BudgetBannerView {
-            budget_id: b.budget_id,
-            name: b.name,
-            percent: b.percent,
-            spent_usd: b.spent_usd,
-            amount_usd: b.amount_usd,
-            period_end: b.period_end,
-            exhausted: b.exhausted,
-        })
-        .collect();
+    let unread = alerts::unread_count(&ctx.db, &scope.org_id).await?;
+    let banners = banner::budget_banners(&ctx.db, &scope.org_id).await?;
     Ok(AlertSummary { unread, banners })
 }
 
@@ -70,28 +48,28 @@ pub async fn get_alert_summary(org_id: String) -> Result<AlertSummary, AppError>
 #[server(endpoint = "list_alerts")]
 pub async fn list_alerts(org_id: String, unacknowledged_only: bool) -> Result<Vec<AlertView>, AppError> {
     let (ctx, scope, _) = ssr::scope(&org_id).await?;
-    alerts::list(&ctx.db, &scope.org_id, unacknowledged_only, ALERTS_SHOWN).await.map_err(ssr::fail)
+    Ok(alerts::list(&ctx.db, &scope.org_id, unacknowledged_only, ALERTS_SHOWN).await?)
 }
 
 /// Marks one alert as seen by the signed-in member.
 #[server(endpoint = "acknowledge_alert")]
 pub async fn acknowledge_alert(org_id: String, alert_id: String) -> Result<AlertView, AppError> {
     let (ctx, scope, user) = ssr::scope(&org_id).await?;
-    alerts::acknowledge(&ctx.db, &scope.org_id, &alert_id, &user.email).await.map_err(ssr::fail)
+    Ok(alerts::acknowledge(&ctx.db, &scope.org_id, &alert_id, &user.email).await?)
 }
 
 /// Marks every open alert as seen; returns how many.
 #[server(endpoint = "acknowledge_all_alerts")]
 pub async fn acknowledge_all_alerts(org_id: String) -> Result<u64, AppError> {
     let (ctx, scope, user) = ssr::scope(&org_id).await?;
-    alerts::acknowledge_all(&ctx.db, &scope.org_id, &user.email).await.map_err(ssr::fail)
+    Ok(alerts::acknowledge_all(&ctx.db, &scope.org_id, &user.email).await?)
 }
 
 /// The organization's alert settings (every member may read them).
 #[server(endpoint = "get_alert_settings")]
 pub async fn get_alert_settings(org_id: String) -> Result<AlertSettings, AppError> {
     let (ctx, scope, _) = ssr::scope(&org_id).await?;
-    settings::get(&ctx.db, &scope.org_id).await.map_err(ssr::fail)
+    Ok(settings::get(&ctx.db, &scope.org_id).await?)
 }
 
 /// A whole number typed into a form, or a readable refusal naming the field.
@@ -121,7 +99,7 @@ pub async fn update_alert_settings(
     #[server(default)] extra_recipients: String,
 ) -> Result<AlertSettings, AppError> {
     let (ctx, scope, user) = ssr::scope(&org_id).await?;
-    scope.require(Role::Admin).map_err(ssr::fail)?;
+    scope.require(Role::Admin)?;
     let latency = latency_p95_ms.trim();
     let input = AlertSettings {
         email_enabled: email_enabled.is_some(),
@@ -136,7 +114,7 @@ pub async fn update_alert_settings(
         extra_recipients: extra_recipients.split(',').map(str::trim).filter(|a| !a.is_empty()).map(String::from).collect(),
         extra_recipient_states: Vec::new(),
     };
-    settings::update(&ctx.db, &scope.org_id, &input, &ssr::by(&user).await, &ctx.public_url).await.map_err(ssr::fail)
+    Ok(settings::update(&ctx.db, &scope.org_id, &input, &ssr::by(&user).await, &ctx.public_url).await?)
 }
 
 /// The webhook endpoints and their delivery log.
@@ -150,9 +128,9 @@ pub struct WebhooksView {
 #[server(endpoint = "list_webhooks")]
 pub async fn list_webhooks(org_id: String) -> Result<WebhooksView, AppError> {
     let (ctx, scope, _) = ssr::scope(&org_id).await?;
-    scope.require(Role::Admin).map_err(ssr::fail)?;
-    let endpoints = webhooks::list(&ctx.db, &scope.org_id).await.map_err(ssr::fail)?;
-    let deliveries = webhooks::deliveries(&ctx.db, &scope.org_id, DELIVERIES_SHOWN).await.map_err(ssr::fail)?;
+    scope.require(Role::Admin)?;
+    let endpoints = webhooks::list(&ctx.db, &scope.org_id).await?;
+    let deliveries = webhooks::deliveries(&ctx.db, &scope.org_id, DELIVERIES_SHOWN).await?;
     Ok(WebhooksView { endpoints, deliveries })
 }
 
@@ -161,29 +139,29 @@ pub async fn list_webhooks(org_id: String) -> Result<WebhooksView, AppError> {
 #[server(endpoint = "create_webhook")]
 pub async fn create_webhook(org_id: String, url: String) -> Result<CreatedEndpoint, AppError> {
     let (ctx, scope, user) = ssr::scope(&org_id).await?;
-    scope.require(Role::Admin).map_err(ssr::fail)?;
-    webhooks::create(&ctx.db, &scope.org_id, &url, ctx.egress, &ssr::by(&user).await).await.map_err(ssr::fail)
+    scope.require(Role::Admin)?;
+    Ok(webhooks::create(&ctx.db, &scope.org_id, &url, ctx.egress, &ssr::by(&user).await).await?)
 }
 
 /// Removes an endpoint.
 #[server(endpoint = "delete_webhook")]
 pub async fn delete_webhook(org_id: String, endpoint_id: String) -> Result<(), AppError> {
     let (ctx, scope, user) = ssr::scope(&org_id).await?;
-    scope.require(Role::Admin).map_err(ssr::fail)?;
-    webhooks::delete(&ctx.db, &scope.org_id, &endpoint_id, &ssr::by(&user).await).await.map_err(ssr::fail)
+    scope.require(Role::Admin)?;
+    Ok(webhooks::delete(&ctx.db, &scope.org_id, &endpoint_id, &ssr::by(&user).await).await?)
 }
 
 /// Turns a disabled endpoint back on.
 #[server(endpoint = "enable_webhook")]
 pub async fn enable_webhook(org_id: String, endpoint_id: String) -> Result<EndpointView, AppError> {
     let (ctx, scope, user) = ssr::scope(&org_id).await?;
-    scope.require(Role::Admin).map_err(ssr::fail)?;
-    webhooks::enable(&ctx.db, &scope.org_id, &endpoint_id, &ssr::by(&user).await).await.map_err(ssr::fail)
+    scope.require(Role::Admin)?;
+    Ok(webhooks::enable(&ctx.db, &scope.org_id, &endpoint_id, &ssr::by(&user).await).await?)
 }
 
 /// Alert mail of every organization, newest first (platform admins only).
 #[server(endpoint = "admin_outbox")]
 pub async fn admin_outbox() -> Result<Vec<MailView>, AppError> {
     let (ctx, _) = ssr::platform_admin().await?;
-    outbox::list_mail(&ctx.db, None, MAILS_SHOWN).await.map_err(ssr::fail)
+    Ok(outbox::list_mail(&ctx.db, None, MAILS_SHOWN).await?)
 }

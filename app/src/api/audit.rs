@@ -29,21 +29,20 @@ pub struct AuditPageData {
 #[cfg(feature = "ssr")]
 fn range(f: &AuditFilter, time_zone: &str) -> Result<tollbooth::date_range::DateRange, AppError> {
     let blank = f.from.trim().is_empty() || f.to.trim().is_empty();
-    tollbooth::date_range::DateRange::parse(
+    Ok(tollbooth::date_range::DateRange::parse(
         blank.then_some("30d"),
         (!blank).then_some(f.from.trim()),
         (!blank).then_some(f.to.trim()),
         time_zone,
         tollbooth::clock::now_ms(),
-    )
-    .map_err(ssr::fail)
+    )?)
 }
 
 #[cfg(feature = "ssr")]
 async fn page(db: &tollbooth::db::Db, org_id: Option<&str>, filter: &AuditFilter, time_zone: &str) -> Result<AuditPageData, AppError> {
-    let entries = tollbooth::audit::list(db, org_id, filter, time_zone, PAGE_ENTRIES).await.map_err(ssr::fail)?;
+    let entries = tollbooth::audit::list(db, org_id, filter, time_zone, PAGE_ENTRIES).await?;
     let r = range(filter, time_zone)?;
-    let report = tollbooth::audit::report(db, org_id, r.start_ms(), r.end_ms()).await.map_err(ssr::fail)?;
+    let report = tollbooth::audit::report(db, org_id, r.start_ms(), r.end_ms()).await?;
     Ok(AuditPageData {
         entries,
         report,
@@ -57,8 +56,8 @@ async fn page(db: &tollbooth::db::Db, org_id: Option<&str>, filter: &AuditFilter
 #[server(endpoint = "org_audit", input = leptos::server_fn::codec::Json)]
 pub async fn org_audit(org_id: String, filter: AuditFilter) -> Result<AuditPageData, AppError> {
     let (ctx, scope, _) = ssr::scope(&org_id).await?;
-    scope.require(tollbooth::orgs::Role::Admin).map_err(ssr::fail)?;
-    let org = tollbooth::orgs::get(&ctx.db, &scope).await.map_err(ssr::fail)?;
+    scope.require(tollbooth::orgs::Role::Admin)?;
+    let org = tollbooth::orgs::get(&ctx.db, &scope).await?;
     page(&ctx.db, Some(&org.id), &filter, &org.time_zone).await
 }
 

@@ -17,7 +17,7 @@ pub async fn whoami() -> Result<Option<Me>, AppError> {
     let Some(user) = ssr::user_of(&ctx, &session).await? else {
         return Ok(None);
     };
-    let orgs = tollbooth::orgs::list_mine(&ctx.db, &user.id).await.map_err(ssr::fail)?;
+    let orgs = tollbooth::orgs::list_mine(&ctx.db, &user.id).await?;
     let remembered = session.get::<String>(ssr::SESSION_ORG).await.map_err(ssr::session_error)?;
     let current_org = remembered.filter(|id| orgs.iter().any(|o| &o.id == id)).or_else(|| orgs.first().map(|o| o.id.clone()));
     Ok(Some(Me { user, orgs, current_org }))
@@ -29,7 +29,7 @@ pub async fn signup(email: String, password: String, org_name: String) -> Result
     let ctx = ssr::ctx()?;
     let origin = ssr::origin().await;
     let input = tollbooth::accounts::SignupInput { email, password, org_name };
-    let out = tollbooth::accounts::signup(&ctx.db, input, origin.0.as_deref(), ctx.signups_per_ip_per_hour).await.map_err(ssr::fail)?;
+    let out = tollbooth::accounts::signup(&ctx.db, input, origin.0.as_deref(), ctx.signups_per_ip_per_hour).await?;
     ssr::sign_in(&out.user, Some(&out.org.id)).await?;
     let actor = tollbooth::audit::Actor::user(&out.user.id, &out.user.email);
     ssr::audit_after(&ctx, Some(&out.org.id), actor, "auth.signup", Some(&out.org.id), tollbooth::audit::Outcome::Success, &origin, serde_json::json!({})).await;
@@ -56,7 +56,7 @@ pub async fn login(email: String, password: String) -> Result<String, AppError> 
     ssr::sign_in(&user, None).await?;
     let actor = tollbooth::audit::Actor::user(&user.id, &user.email);
     ssr::audit_after(&ctx, None, actor, "auth.login", Some(&user.id), tollbooth::audit::Outcome::Success, &origin, serde_json::json!({})).await;
-    let orgs = tollbooth::orgs::list_mine(&ctx.db, &user.id).await.map_err(ssr::fail)?;
+    let orgs = tollbooth::orgs::list_mine(&ctx.db, &user.id).await?;
     Ok(match orgs.first() {
         Some(o) => format!("/o/{}", o.id),
         None if user.is_platform_admin => "/admin".to_string(),
@@ -86,7 +86,7 @@ pub async fn change_password(current_password: String, new_password: String, con
     let user = ssr::require_user().await?;
     let by = ssr::by(&user).await;
     let change = tollbooth::accounts::PasswordChange { current: current_password, new: new_password, confirm: confirm_password };
-    let signed_in_at = tollbooth::accounts::change_password(&ctx.db, &by, change).await.map_err(ssr::fail)?;
+    let signed_in_at = tollbooth::accounts::change_password(&ctx.db, &by, change).await?;
     let org = ssr::session().await?.get::<String>(ssr::SESSION_ORG).await.map_err(ssr::session_error)?;
     ssr::sign_in_at(&user, org.as_deref(), signed_in_at).await
 }
@@ -97,6 +97,6 @@ pub async fn logout_everywhere() -> Result<(), AppError> {
     let ctx = ssr::ctx()?;
     let user = ssr::require_user().await?;
     let by = ssr::by(&user).await;
-    tollbooth::accounts::end_all_sessions(&ctx.db, &by).await.map_err(ssr::fail)?;
+    tollbooth::accounts::end_all_sessions(&ctx.db, &by).await?;
     ssr::session().await?.flush().await.map_err(ssr::session_error)
 }

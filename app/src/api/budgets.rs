@@ -69,7 +69,7 @@ fn input(
         scope_id,
         period,
         amount_usd,
-        thresholds: thresholds_from_text(&thresholds).map_err(ssr::fail)?,
+        thresholds: thresholds_from_text(&thresholds)?,
         action: Some(action).filter(|a| !a.is_empty()),
     })
 }
@@ -79,8 +79,8 @@ fn input(
 pub async fn list_budgets(org_id: String) -> Result<Vec<BudgetLine>, AppError> {
     let (ctx, scope, _) = ssr::scope(&org_id).await?;
     let mut lines = Vec::new();
-    for budget in tollbooth::budgets::list(&ctx.db, &scope.org_id).await.map_err(ssr::fail)? {
-        let status = tollbooth::budgets::status(&ctx.db, &scope.org_id, &budget.id).await.map_err(ssr::fail)?;
+    for budget in tollbooth::budgets::list(&ctx.db, &scope.org_id).await? {
+        let status = tollbooth::budgets::status(&ctx.db, &scope.org_id, &budget.id).await?;
         lines.push(BudgetLine { budget, status });
     }
     Ok(lines)
@@ -90,10 +90,10 @@ pub async fn list_budgets(org_id: String) -> Result<Vec<BudgetLine>, AppError> {
 #[server(endpoint = "budget_detail")]
 pub async fn budget_detail(org_id: String, budget_id: String) -> Result<BudgetOverview, AppError> {
     let (ctx, scope, _) = ssr::scope(&org_id).await?;
-    let budget = tollbooth::budgets::get(&ctx.db, &scope.org_id, &budget_id).await.map_err(ssr::fail)?;
-    let status = tollbooth::budgets::status(&ctx.db, &scope.org_id, &budget_id).await.map_err(ssr::fail)?;
+    let budget = tollbooth::budgets::get(&ctx.db, &scope.org_id, &budget_id).await?;
+    let status = tollbooth::budgets::status(&ctx.db, &scope.org_id, &budget_id).await?;
     let now = tollbooth::clock::now_ms();
-    let series = tollbooth::budgets::spend_by_day(&ctx.db, &scope.org_id, &budget_id, now).await.map_err(ssr::fail)?;
+    let series = tollbooth::budgets::spend_by_day(&ctx.db, &scope.org_id, &budget_id, now).await?;
     Ok(BudgetOverview { budget, status, series })
 }
 
@@ -102,9 +102,9 @@ pub async fn budget_detail(org_id: String, budget_id: String) -> Result<BudgetOv
 #[server(endpoint = "budget_targets")]
 pub async fn budget_targets(org_id: String) -> Result<ScopeChoices, AppError> {
     let (ctx, scope, _) = ssr::scope(&org_id).await?;
-    scope.require(tollbooth::orgs::Role::Admin).map_err(ssr::fail)?;
-    let projects = tollbooth::projects::list(&ctx.db, &scope).await.map_err(ssr::fail)?;
-    let keys = tollbooth::api_keys::list(&ctx.db, &scope).await.map_err(ssr::fail)?;
+    scope.require(tollbooth::orgs::Role::Admin)?;
+    let projects = tollbooth::projects::list(&ctx.db, &scope).await?;
+    let keys = tollbooth::api_keys::list(&ctx.db, &scope).await?;
     Ok(ScopeChoices {
         projects: projects.into_iter().filter(|p| p.archived_at.is_none()).map(|p| (p.slug, p.name)).collect(),
         api_keys: keys
@@ -128,9 +128,9 @@ pub async fn create_budget(
     #[server(default)] action: String,
 ) -> Result<BudgetView, AppError> {
     let (ctx, org, user) = ssr::scope(&org_id).await?;
-    org.require(tollbooth::orgs::Role::Admin).map_err(ssr::fail)?;
+    org.require(tollbooth::orgs::Role::Admin)?;
     let input = input(name, scope, scope_id, period, amount_usd, thresholds, action)?;
-    tollbooth::budgets::create(&ctx.db, &org.org_id, &input, &ssr::by(&user).await).await.map_err(ssr::fail)
+    Ok(tollbooth::budgets::create(&ctx.db, &org.org_id, &input, &ssr::by(&user).await).await?)
 }
 
 /// Replaces a budget's definition (owners and admins).
@@ -147,17 +147,17 @@ pub async fn update_budget(
     #[server(default)] action: String,
 ) -> Result<BudgetView, AppError> {
     let (ctx, org, user) = ssr::scope(&org_id).await?;
-    org.require(tollbooth::orgs::Role::Admin).map_err(ssr::fail)?;
+    org.require(tollbooth::orgs::Role::Admin)?;
     let input = input(name, scope, scope_id, period, amount_usd, thresholds, action)?;
-    tollbooth::budgets::update(&ctx.db, &org.org_id, &budget_id, &input, &ssr::by(&user).await).await.map_err(ssr::fail)
+    Ok(tollbooth::budgets::update(&ctx.db, &org.org_id, &budget_id, &input, &ssr::by(&user).await).await?)
 }
 
 /// Deletes a budget (owners and admins).
 #[server(endpoint = "delete_budget")]
 pub async fn delete_budget(org_id: String, budget_id: String) -> Result<(), AppError> {
     let (ctx, org, user) = ssr::scope(&org_id).await?;
-    org.require(tollbooth::orgs::Role::Admin).map_err(ssr::fail)?;
-    tollbooth::budgets::delete(&ctx.db, &org.org_id, &budget_id, &ssr::by(&user).await).await.map_err(ssr::fail)
+    org.require(tollbooth::orgs::Role::Admin)?;
+    Ok(tollbooth::budgets::delete(&ctx.db, &org.org_id, &budget_id, &ssr::by(&user).await).await?)
 }
 
 #[cfg(test)]

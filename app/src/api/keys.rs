@@ -13,7 +13,7 @@ use crate::ssr;
 #[server(endpoint = "list_api_keys")]
 pub async fn list_api_keys(org_id: String) -> Result<Vec<ApiKeyView>, AppError> {
     let (ctx, scope, _) = ssr::scope(&org_id).await?;
-    tollbooth::api_keys::list(&ctx.db, &scope).await.map_err(ssr::fail)
+    Ok(tollbooth::api_keys::list(&ctx.db, &scope).await?)
 }
 
 /// Creates a key with `scopes` (comma-separated, at least one), with its own
@@ -27,23 +27,23 @@ pub async fn create_api_key(
     #[server(default)] scopes: String,
 ) -> Result<NewApiKey, AppError> {
     let (ctx, scope, user) = ssr::scope(&org_id).await?;
-    let rate_limit_per_minute = tollbooth::api_keys::parse_rate_limit(&rate_limit).map_err(ssr::fail)?;
-    let scopes = Scopes::parse(&scopes).map_err(ssr::fail)?;
+    let rate_limit_per_minute = tollbooth::api_keys::parse_rate_limit(&rate_limit)?;
+    let scopes = Scopes::parse(&scopes)?;
     let new = tollbooth::api_keys::NewKey { name: &name, rate_limit_per_minute, scopes };
-    tollbooth::api_keys::create(&ctx.db, &scope, &new, &ssr::by(&user).await).await.map_err(ssr::fail)
+    Ok(tollbooth::api_keys::create(&ctx.db, &scope, &new, &ssr::by(&user).await).await?)
 }
 
 /// Changes a key's scopes (comma-separated names).
 #[server(endpoint = "set_api_key_scopes")]
 pub async fn set_api_key_scopes(org_id: String, key_id: String, #[server(default)] scopes: String) -> Result<ApiKeyView, AppError> {
     let (ctx, scope, user) = ssr::scope(&org_id).await?;
-    let scopes = Scopes::parse(&scopes).map_err(ssr::fail)?;
-    tollbooth::api_keys::set_scopes(&ctx.db, &scope, &key_id, scopes, &ssr::by(&user).await).await.map_err(ssr::fail)
+    let scopes = Scopes::parse(&scopes)?;
+    Ok(tollbooth::api_keys::set_scopes(&ctx.db, &scope, &key_id, scopes, &ssr::by(&user).await).await?)
 }
 
 /// Revokes a key.
 #[server(endpoint = "revoke_api_key")]
 pub async fn revoke_api_key(org_id: String, key_id: String) -> Result<(), AppError> {
     let (ctx, scope, user) = ssr::scope(&org_id).await?;
-    tollbooth::api_keys::revoke(&ctx.db, &scope, &key_id, &ssr::by(&user).await).await.map_err(ssr::fail)
+    Ok(tollbooth::api_keys::revoke(&ctx.db, &scope, &key_id, &ssr::by(&user).await).await?)
 }

@@ -16,9 +16,9 @@ pub async fn org_context(org_id: String) -> Result<CurrentOrg, AppError> {
     // Answers for a suspended organization too: the layout shows its
     // "suspended" page from it.
     let (ctx, scope, _) = ssr::scope_even_if_suspended(&org_id).await?;
-    let org = orgs::get(&ctx.db, &scope).await.map_err(ssr::fail)?;
-    let plan = tollbooth::plans::org_plan(&ctx.db, &scope.org_id).await.map_err(ssr::fail)?;
-    let grace_until = tollbooth::billing::service::grace_until(&ctx.db, &scope.org_id, &plan.time_zone).await.map_err(ssr::fail)?;
+    let org = orgs::get(&ctx.db, &scope).await?;
+    let plan = tollbooth::plans::org_plan(&ctx.db, &scope.org_id).await?;
+    let grace_until = tollbooth::billing::service::grace_until(&ctx.db, &scope.org_id, &plan.time_zone).await?;
     Ok(CurrentOrg { org, role: scope.role, is_demo: plan.demo_mode(), plan_name: plan.plan_name, grace_until })
 }
 
@@ -26,15 +26,15 @@ pub async fn org_context(org_id: String) -> Result<CurrentOrg, AppError> {
 #[server(endpoint = "update_org")]
 pub async fn update_org(org_id: String, name: String, time_zone: String) -> Result<OrgView, AppError> {
     let (ctx, scope, _) = ssr::scope(&org_id).await?;
-    orgs::update_settings(&ctx.db, &scope, &name, &time_zone).await.map_err(ssr::fail)
+    Ok(orgs::update_settings(&ctx.db, &scope, &name, &time_zone).await?)
 }
 
 /// Members, and pending invites for those who manage them.
 #[server(endpoint = "list_members")]
 pub async fn list_members(org_id: String) -> Result<(Vec<MemberView>, Vec<InviteView>), AppError> {
     let (ctx, scope, _) = ssr::scope(&org_id).await?;
-    let members = orgs::list_members(&ctx.db, &scope).await.map_err(ssr::fail)?;
-    let invites = if scope.role.can_manage() { orgs::list_invites(&ctx.db, &scope).await.map_err(ssr::fail)? } else { vec![] };
+    let members = orgs::list_members(&ctx.db, &scope).await?;
+    let invites = if scope.role.can_manage() { orgs::list_invites(&ctx.db, &scope).await? } else { vec![] };
     Ok((members, invites))
 }
 
@@ -42,15 +42,15 @@ pub async fn list_members(org_id: String) -> Result<(Vec<MemberView>, Vec<Invite
 #[server(endpoint = "change_role")]
 pub async fn change_role(org_id: String, user_id: String, role: String) -> Result<(), AppError> {
     let (ctx, scope, user) = ssr::scope(&org_id).await?;
-    let role = Role::parse(&role).map_err(ssr::fail)?;
-    orgs::change_role(&ctx.db, &scope, &user_id, role, &ssr::by(&user).await).await.map_err(ssr::fail)
+    let role = Role::parse(&role)?;
+    Ok(orgs::change_role(&ctx.db, &scope, &user_id, role, &ssr::by(&user).await).await?)
 }
 
 /// Removes a member.
 #[server(endpoint = "remove_member")]
 pub async fn remove_member(org_id: String, user_id: String) -> Result<(), AppError> {
     let (ctx, scope, user) = ssr::scope(&org_id).await?;
-    orgs::remove_member(&ctx.db, &scope, &user_id, &ssr::by(&user).await).await.map_err(ssr::fail)
+    Ok(orgs::remove_member(&ctx.db, &scope, &user_id, &ssr::by(&user).await).await?)
 }
 
 /// An invite with its link, shown to the inviter.
@@ -64,8 +64,8 @@ pub struct CreatedInvite {
 #[server(endpoint = "invite_member")]
 pub async fn invite_member(org_id: String, email: String, role: String) -> Result<CreatedInvite, AppError> {
     let (ctx, scope, user) = ssr::scope(&org_id).await?;
-    let role = Role::parse(&role).map_err(ssr::fail)?;
-    let invite = orgs::invite(&ctx.db, &scope, &email, role, &ssr::by(&user).await).await.map_err(ssr::fail)?;
+    let role = Role::parse(&role)?;
+    let invite = orgs::invite(&ctx.db, &scope, &email, role, &ssr::by(&user).await).await?;
     let link = format!("{}/invite/{}", ctx.public_url.trim_end_matches('/'), invite.token);
     Ok(CreatedInvite { invite, link })
 }
@@ -74,13 +74,13 @@ pub async fn invite_member(org_id: String, email: String, role: String) -> Resul
 #[server(endpoint = "revoke_invite")]
 pub async fn revoke_invite(org_id: String, invite_id: String) -> Result<(), AppError> {
     let (ctx, scope, user) = ssr::scope(&org_id).await?;
-    orgs::revoke_invite(&ctx.db, &scope, &invite_id, &ssr::by(&user).await).await.map_err(ssr::fail)
+    Ok(orgs::revoke_invite(&ctx.db, &scope, &invite_id, &ssr::by(&user).await).await?)
 }
 
 /// What an invite link offers.
 #[server(endpoint = "get_invite")]
 pub async fn get_invite(token: String) -> Result<InvitePreview, AppError> {
-    orgs::preview_invite(&ssr::ctx()?.db, &token).await.map_err(ssr::fail)
+    Ok(orgs::preview_invite(&ssr::ctx()?.db, &token).await?)
 }
 
 /// Accepts an invite as the signed-in user, or with a password (existing
@@ -94,7 +94,7 @@ pub async fn accept_invite(token: String, password: Option<String>) -> Result<St
     };
     let (ip, user_agent) = ssr::origin().await;
     let origin = tollbooth::audit::Origin { ip: ip.as_deref(), user_agent: user_agent.as_deref() };
-    let (user, org_id) = orgs::accept_invite(&ctx.db, &token, who, origin).await.map_err(ssr::fail)?;
+    let (user, org_id) = orgs::accept_invite(&ctx.db, &token, who, origin).await?;
     ssr::sign_in(&user, Some(&org_id)).await?;
     Ok(format!("/o/{org_id}"))
 }

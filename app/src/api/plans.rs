@@ -24,17 +24,16 @@ pub struct PlanChoice {
 #[server(endpoint = "org_quota")]
 pub async fn org_quota(org_id: String) -> Result<QuotaStatus, AppError> {
     let (ctx, scope) = ssr::read_scope(&org_id).await?;
-    tollbooth::quota::status(&ctx.db, &scope.org_id).await.map_err(ssr::fail)
+    Ok(tollbooth::quota::status(&ctx.db, &scope.org_id).await?)
 }
 
 /// The plans an organization can compare.
 #[server(endpoint = "list_plans")]
 pub async fn list_plans(org_id: String) -> Result<PlanChoice, AppError> {
     let (ctx, scope, _) = ssr::scope(&org_id).await?;
-    let current = tollbooth::plans::org_plan(&ctx.db, &scope.org_id).await.map_err(ssr::fail)?.plan_code;
+    let current = tollbooth::plans::org_plan(&ctx.db, &scope.org_id).await?.plan_code;
     let plans = tollbooth::plans::list(&ctx.db)
-        .await
-        .map_err(ssr::fail)?
+        .await?
         .into_iter()
         .filter(|p| (p.is_public && p.archived_at.is_none()) || p.code == current)
         // How many organizations are on each plan is the operator's business.
@@ -47,19 +46,19 @@ pub async fn list_plans(org_id: String) -> Result<PlanChoice, AppError> {
 #[server(endpoint = "list_projects")]
 pub async fn list_projects(org_id: String) -> Result<Vec<ProjectView>, AppError> {
     let (ctx, scope, _) = ssr::scope(&org_id).await?;
-    tollbooth::projects::list(&ctx.db, &scope).await.map_err(ssr::fail)
+    Ok(tollbooth::projects::list(&ctx.db, &scope).await?)
 }
 
 /// Creates a project (slug derived from the name when empty), within the plan.
 #[server(endpoint = "create_project")]
 pub async fn create_project(org_id: String, name: String, slug: String) -> Result<ProjectView, AppError> {
     let (ctx, scope, _) = ssr::scope(&org_id).await?;
-    tollbooth::projects::create(&ctx.db, &scope, &name, &slug).await.map_err(ssr::fail)
+    Ok(tollbooth::projects::create(&ctx.db, &scope, &name, &slug).await?)
 }
 
 /// Archives a project, or restores it (within the plan).
 #[server(endpoint = "set_project_archived")]
 pub async fn set_project_archived(org_id: String, project_id: String, archived: bool) -> Result<(), AppError> {
     let (ctx, scope, _) = ssr::scope(&org_id).await?;
-    tollbooth::projects::set_archived(&ctx.db, &scope, &project_id, archived).await.map_err(ssr::fail)
+    Ok(tollbooth::projects::set_archived(&ctx.db, &scope, &project_id, archived).await?)
 }

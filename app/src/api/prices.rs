@@ -103,8 +103,8 @@ pub async fn admin_prices(q: String, provider: String, mode: String, page: i64) 
     let ctx = require_platform_admin().await?;
     let page = page.max(1);
     let search = ModelSearch { text: q, provider, mode, limit: PER_PAGE, offset: (page - 1).saturating_mul(PER_PAGE) };
-    let found = search_models(&ctx.db, &search, tollbooth::clock::now_ms()).await.map_err(ssr::fail)?;
-    let (providers, modes) = providers_and_modes(&ctx.db).await.map_err(ssr::fail)?;
+    let found = search_models(&ctx.db, &search, tollbooth::clock::now_ms()).await?;
+    let (providers, modes) = providers_and_modes(&ctx.db).await?;
     let lines = found
         .models
         .into_iter()
@@ -134,7 +134,7 @@ pub async fn admin_prices(q: String, provider: String, mode: String, page: i64) 
 #[server(endpoint = "admin_price_detail")]
 pub async fn admin_price_detail(model: String) -> Result<PriceDetail, AppError> {
     let ctx = require_platform_admin().await?;
-    let d = tollbooth::pricing::admin::model_detail(&ctx.db, &model, tollbooth::clock::now_ms()).await.map_err(ssr::fail)?;
+    let d = tollbooth::pricing::admin::model_detail(&ctx.db, &model, tollbooth::clock::now_ms()).await?;
     let form = d.current().or(d.history.first()).map(|e| PriceFields::of(&e.price)).unwrap_or_default();
     let history = d
         .history
@@ -165,9 +165,9 @@ pub async fn admin_override_price(model: String, prices: PriceFields, effective_
     use tollbooth::pricing::{admin, PriceEdit};
 
     let (ctx, user) = ssr::platform_admin().await?;
-    let edit = PriceEdit::parse(&prices).map_err(ssr::fail)?;
-    let from = admin::parse_effective_from(&effective_from).map_err(ssr::fail)?;
-    let entry = admin::override_price(&ctx.db, &model, &edit, from, &ssr::by(&user).await).await.map_err(ssr::fail)?;
+    let edit = PriceEdit::parse(&prices)?;
+    let from = admin::parse_effective_from(&effective_from)?;
+    let entry = admin::override_price(&ctx.db, &model, &edit, from, &ssr::by(&user).await).await?;
     Ok(entry.effective_from)
 }
 
@@ -183,9 +183,9 @@ pub async fn admin_add_custom_model(
     use tollbooth::pricing::{admin, PriceEdit};
 
     let (ctx, user) = ssr::platform_admin().await?;
-    let edit = PriceEdit::parse(&prices).map_err(ssr::fail)?;
-    let from = admin::parse_effective_from(&effective_from).map_err(ssr::fail)?;
-    let model = admin::CustomModel::parse(&name, &provider, &mode, edit, from).map_err(ssr::fail)?;
-    let entry = admin::add_custom_model(&ctx.db, &model, &ssr::by(&user).await).await.map_err(ssr::fail)?;
+    let edit = PriceEdit::parse(&prices)?;
+    let from = admin::parse_effective_from(&effective_from)?;
+    let model = admin::CustomModel::parse(&name, &provider, &mode, edit, from)?;
+    let entry = admin::add_custom_model(&ctx.db, &model, &ssr::by(&user).await).await?;
     Ok(entry.price.name)
 }

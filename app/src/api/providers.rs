@@ -25,7 +25,7 @@ pub struct ProvidersOverview {
 #[server(endpoint = "list_providers")]
 pub async fn list_providers(org_id: String) -> Result<ProvidersOverview, AppError> {
     let (ctx, scope, _) = ssr::scope(&org_id).await?;
-    let connections = tollbooth::providers::list(&ctx.db, &scope.org_id).await.map_err(ssr::fail)?;
+    let connections = tollbooth::providers::list(&ctx.db, &scope.org_id).await?;
     Ok(ProvidersOverview {
         connections,
         defaults: ctx.providers.defaults.view(),
@@ -44,10 +44,10 @@ pub async fn save_provider(
     #[server(default)] api_key: String,
 ) -> Result<ProviderView, AppError> {
     let (ctx, scope, user) = ssr::scope(&org_id).await?;
-    scope.require(Role::Admin).map_err(ssr::fail)?;
+    scope.require(Role::Admin)?;
     let input = tollbooth::providers::ConnectionInput { kind: &kind, base_url: Some(&base_url), api_key: Some(&api_key) };
     let by = ssr::by(&user).await;
-    let saved = tollbooth::providers::upsert(&ctx.db, &ctx.providers, &scope.org_id, &name, &input, &by).await.map_err(ssr::fail)?;
+    let saved = tollbooth::providers::upsert(&ctx.db, &ctx.providers, &scope.org_id, &name, &input, &by).await?;
     Ok(saved.connection)
 }
 
@@ -55,8 +55,8 @@ pub async fn save_provider(
 #[server(endpoint = "delete_provider")]
 pub async fn delete_provider(org_id: String, name: String) -> Result<(), AppError> {
     let (ctx, scope, user) = ssr::scope(&org_id).await?;
-    scope.require(Role::Admin).map_err(ssr::fail)?;
-    tollbooth::providers::delete(&ctx.db, &scope.org_id, &name, &ssr::by(&user).await).await.map_err(ssr::fail)
+    scope.require(Role::Admin)?;
+    Ok(tollbooth::providers::delete(&ctx.db, &scope.org_id, &name, &ssr::by(&user).await).await?)
 }
 
 /// Where the gateway is reached: the server's public URL.

@@ -4,7 +4,10 @@
 
 use leptos::prelude::*;
 
-use crate::api::alerts::{AlertSummary, BudgetBannerView};
+use tollbooth::budgets::banner::BudgetBanner;
+
+use crate::api::alerts::AlertSummary;
+use crate::components::format::readable_time;
 use crate::error::AppError;
 
 /// The bell's accessible name: the count in words a screen reader says.
@@ -24,26 +27,8 @@ pub fn badge_text(unread: i64) -> String {
     }
 }
 
-/// An RFC 3339 time as the core gives it (`2026-12-01T00:00:00+01:00`),
-/// written for people: `2026-12-01 00:00 +01:00`, or `… UTC` at offset zero.
-/// Anything else is shown unchanged.
-pub fn readable_time(rfc3339: &str) -> String {
-    let s = rfc3339.trim();
-    let b = s.as_bytes();
-    if s.len() < 19 || b[10] != b'T' || !s.is_char_boundary(16) || !s.is_char_boundary(19) {
-        return s.to_string();
-    }
-    // Skip fractional seconds, if any, to reach the offset.
-    let rest = s[19..].trim_start_matches(|c: char| c == '.' || c.is_ascii_digit());
-    let zone = match rest {
-        "Z" | "+00:00" | "" => "UTC",
-        z => z,
-    };
-    format!("{} {} {zone}", &s[..10], &s[11..16])
-}
-
 /// The sentence of a budget banner.
-pub fn banner_text(b: &BudgetBannerView) -> String {
+pub fn banner_text(b: &BudgetBanner) -> String {
     format!("Budget \u{201c}{}\u{201d} is at {}% (${} of ${}) this period", b.name, b.percent, b.spent_usd, b.amount_usd)
 }
 
@@ -112,14 +97,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn times_read_as_date_minutes_and_zone() {
-        assert_eq!(readable_time("2026-12-01T00:00:00+01:00"), "2026-12-01 00:00 +01:00");
-        assert_eq!(readable_time("2026-11-23T19:43:09Z"), "2026-11-23 19:43 UTC");
-        assert_eq!(readable_time("2026-11-23T19:43:09.123+00:00"), "2026-11-23 19:43 UTC");
-        assert_eq!(readable_time("yesterday"), "yesterday");
-    }
-
-    #[test]
     fn the_bell_says_how_many_are_unread() {
         assert_eq!(bell_label(Some(3)), "Alerts (3 unread)");
         assert_eq!(bell_label(None), "Alerts");
@@ -129,7 +106,7 @@ mod tests {
 
     #[test]
     fn a_banner_names_the_budget_and_exact_amounts() {
-        let b = BudgetBannerView {
+        let b = BudgetBanner {
             budget_id: "b".into(),
             name: "Org monthly".into(),
             percent: "85.00".into(),

@@ -132,7 +132,7 @@ fn Shell(me: Me, ctx: CurrentOrg, changed: RwSignal<u64>) -> impl IntoView {
 /// What members of a suspended organization see instead of its pages.
 #[component]
 fn Suspended(me: Me, ctx: CurrentOrg, suspension: SuspensionView) -> impl IntoView {
-    let since = crate::components::alerts::readable_time(&suspension.since);
+    let since = crate::components::format::readable_time(&suspension.since);
     let others = me.orgs.iter().filter(|o| o.id != ctx.org.id).count();
     view! {
         <div class="content standalone">

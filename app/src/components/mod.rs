@@ -4,6 +4,7 @@ pub mod alerts;
 pub mod billing;
 pub mod chart;
 pub mod confirm;
+pub mod format;
 pub mod layout;
 
 use leptos::prelude::*;
@@ -19,6 +20,21 @@ pub fn ErrorMessage(#[prop(into)] message: String, #[prop(default = None)] upgra
             {message}
             {upgrade.map(|href| view! { " " <a href=href class="upgrade">"Upgrade your plan"</a> })}
         </p>
+    }
+}
+
+/// A loaded resource: `ok` of its value, or its error as [`ErrorMessage`]
+/// (every page's error arm, in one place).
+#[component]
+pub fn Loaded<T, F, V>(result: Result<T, AppError>, ok: F) -> impl IntoView
+where
+    T: 'static,
+    F: FnOnce(T) -> V + 'static,
+    V: IntoView + 'static,
+{
+    match result {
+        Ok(value) => ok(value).into_any(),
+        Err(e) => view! { <ErrorMessage message=e.message /> }.into_any(),
     }
 }
 
@@ -49,34 +65,5 @@ pub fn ErrorPage(errors: ArcRwSignal<Errors>) -> impl IntoView {
             </ul>
             <p><a href="/">"Back to the start"</a></p>
         </section>
-    }
-}
-
-/// Formats UTC milliseconds as `YYYY-MM-DD HH:MM UTC`, identically on server and browser.
-pub fn format_time(ms: i64) -> String {
-    let secs = ms.div_euclid(1000);
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400);
-    // Civil-from-days (Howard Hinnant's algorithm), proleptic Gregorian calendar.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02} {:02}:{:02} UTC", rem / 3600, (rem % 3600) / 60)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::format_time;
-
-    #[test]
-    fn formats_epoch_and_a_leap_day() {
-        assert_eq!(format_time(0), "1970-01-01 00:00 UTC");
-        assert_eq!(format_time(1_709_210_096_000), "2024-02-29 12:34 UTC");
     }
 }

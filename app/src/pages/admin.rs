@@ -13,12 +13,12 @@ use leptos_router::hooks::use_query_map;
 use tollbooth::admin::{AdminSummary, Consumer, Figure, FlaggedOrg, TenantRow};
 
 use crate::api::admin_dash::{admin_dashboard, admin_tenants, DashboardView, DashQuery};
-use crate::components::alerts::readable_time;
+use crate::components::format::readable_time;
 use crate::components::chart::EChart;
 use crate::components::ErrorMessage;
 use crate::pages::admin_plans::org_href;
 use crate::pages::prices::new_model_href;
-use crate::pages::usage::usd;
+use crate::components::format::usd;
 
 /// A figure's text value as a plotting coordinate (display only; `None`: a gap).
 fn plot(v: &Option<String>) -> Option<f64> {

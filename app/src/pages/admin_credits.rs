@@ -9,10 +9,10 @@ use leptos_router::hooks::use_query_map;
 use tollbooth::billing::{cents_to_usd, CreditPackView};
 
 use crate::api::billing::{admin_credit_packs, AdminSaveCreditPack};
-use crate::components::billing::{usd_cents, usd_nanos};
+use crate::components::format::{usd_cents, usd_nanos};
 use crate::components::{action_error, ErrorMessage};
 use crate::error::AppError;
-use crate::pages::prices::encode_query;
+use crate::url::encode_query;
 
 fn refused(e: AppError) -> AnyView {
     if e.is_unauthorized() {

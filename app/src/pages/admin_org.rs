@@ -5,10 +5,11 @@
 use leptos::prelude::*;
 
 use crate::api::admin::{admin_org_activity, admin_org_suspension, AdminAdjustCredits, AdminReactivateOrg, AdminSuspendOrg, OrgActivityView};
-use crate::components::alerts::readable_time;
+use crate::components::format::readable_time;
 use crate::components::confirm::ConfirmSubmit;
-use crate::components::billing::usd_nanos;
-use crate::components::{action_error, format_time, ErrorMessage};
+use crate::components::format::usd_nanos;
+use crate::components::{action_error, Loaded};
+use crate::components::format::format_time;
 
 /// Whole cents as `$1,234.56`, exactly.
 pub fn cents_text(cents: i64) -> String {
@@ -27,7 +28,7 @@ pub fn cents_text(cents: i64) -> String {
 
 /// The invoice's CSV, the same file its members download (platform admins may too).
 pub fn invoice_csv_href(org_id: &str, invoice_id: &str) -> String {
-    use crate::pages::prices::encode_query;
+    use crate::url::encode_query;
     format!("/o/{}/invoices/{}/csv", encode_query(org_id), encode_query(invoice_id))
 }
 
@@ -46,34 +47,37 @@ pub fn OrgStatus(id: Memo<String>, org_name: String) -> impl IntoView {
                 {move || {
                     let name = org_name.clone();
                     Suspend::new(async move {
-                        match status.await {
-                            Ok(Some(s)) => {
-                                let describe = Callback::new(move |_| format!("Reactivate {name}? Its members and API keys work again at once."));
-                                view! {
-                                    <p><span class="badge status-suspended">"suspended"</span> " since " {readable_time(&s.since)} ": " <strong>{s.reason}</strong></p>
-                                    <ActionForm action=reactivate attr:class="row">
-                                        <input type="hidden" name="org_id" value=id.get_untracked() />
-                                        <ConfirmSubmit label="Reactivate" describe />
-                                    </ActionForm>
-                                }.into_any()
-                            }
-                            Ok(None) => {
-                                let reason = NodeRef::<leptos::html::Input>::new();
-                                let describe = Callback::new(move |_| {
-                                    let r = reason.get().map(|i| i.value()).unwrap_or_default();
-                                    format!("Suspend {name} (reason: \u{201c}{}\u{201d})? Its members see a suspended page and its API keys are refused.", r.trim())
-                                });
-                                view! {
-                                    <p><span class="badge status-active">"active"</span></p>
-                                    <ActionForm action=suspend attr:class="row">
-                                        <input type="hidden" name="org_id" value=id.get_untracked() />
-                                        <label>"Reason" <input name="reason" node_ref=reason required placeholder="unpaid invoices" /></label>
-                                        <ConfirmSubmit label="Suspend" class="danger" describe />
-                                    </ActionForm>
-                                }.into_any()
-                            }
-                            Err(e) => view! { <ErrorMessage message=e.message /> }.into_any(),
+                        let result = status.await;
+                        view! {
+                            <Loaded result ok=move |value| match value {
+                                Some(s) => {
+                                    let describe = Callback::new(move |_| format!("Reactivate {name}? Its members and API keys work again at once."));
+                                    view! {
+                                        <p><span class="badge status-suspended">"suspended"</span> " since " {readable_time(&s.since)} ": " <strong>{s.reason}</strong></p>
+                                        <ActionForm action=reactivate attr:class="row">
+                                            <input type="hidden" name="org_id" value=id.get_untracked() />
+                                            <ConfirmSubmit label="Reactivate" describe />
+                                        </ActionForm>
+                                    }.into_any()
+                                }
+                                None => {
+                                    let reason = NodeRef::<leptos::html::Input>::new();
+                                    let describe = Callback::new(move |_| {
+                                        let r = reason.get().map(|i| i.value()).unwrap_or_default();
+                                        format!("Suspend {name} (reason: \u{201c}{}\u{201d})? Its members see a suspended page and its API keys are refused.", r.trim())
+                                    });
+                                    view! {
+                                        <p><span class="badge status-active">"active"</span></p>
+                                        <ActionForm action=suspend attr:class="row">
+                                            <input type="hidden" name="org_id" value=id.get_untracked() />
+                                            <label>"Reason" <input name="reason" node_ref=reason required placeholder="unpaid invoices" /></label>
+                                            <ConfirmSubmit label="Suspend" class="danger" describe />
+                                        </ActionForm>
+                                    }.into_any()
+                                }
+                            } />
                         }
+                        .into_any()
                     })
                 }}
             </Transition>
@@ -90,10 +94,13 @@ pub fn OrgActivity(id: Memo<String>, org_name: String) -> impl IntoView {
             {move || {
                 let org_name = org_name.clone();
                 Suspend::new(async move {
-                    match data.await {
-                        Ok(d) => activity_view(d, id.get_untracked(), org_name, adjust).into_any(),
-                        Err(e) => view! { <ErrorMessage message=e.message /> }.into_any(),
+                    let result = data.await;
+                    view! {
+                        <Loaded result ok=move |value| match value {
+                            d => activity_view(d, id.get_untracked(), org_name, adjust).into_any(),
+                        } />
                     }
+                    .into_any()
                 })
             }}
         </Transition>

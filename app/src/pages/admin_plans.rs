@@ -18,11 +18,12 @@ use crate::api::admin::{
     AdminSetOrgPlan, AdminSetOverride, AdminSetPlanArchived, AdminUpdatePlan,
 };
 use crate::components::confirm::ConfirmSubmit;
-use crate::components::{action_error, format_time, ErrorMessage};
+use crate::components::{action_error, ErrorMessage};
+use crate::components::format::format_time;
 use crate::error::AppError;
 
 use crate::pages::plans::limit_cell;
-use crate::pages::prices::encode_query;
+use crate::url::encode_query;
 
 /// The admin page of one organization.
 pub fn org_href(org_id: &str) -> String {

@@ -6,9 +6,9 @@ use leptos_meta::Title;
 use tollbooth::alerts::{AlertSettings, DeliveryView, EndpointView, ExtraRecipient, RecipientState};
 
 use crate::api::alerts::{get_alert_settings, list_webhooks, CreateWebhook, DeleteWebhook, EnableWebhook, UpdateAlertSettings};
-use crate::components::alerts::readable_time;
+use crate::components::format::readable_time;
 use crate::components::layout::{use_org, use_org_id};
-use crate::components::ErrorMessage;
+use crate::components::{ErrorMessage, Loaded};
 use crate::error::AppError;
 
 /// The form's label for a field the core names in its refusals.
@@ -58,10 +58,13 @@ pub fn AlertSettingsPage() -> impl IntoView {
         <h1>"Alert settings"</h1>
         <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
             {move || Suspend::new(async move {
-                match settings.await {
-                    Ok(s) => view! { <SettingsForm settings=s can_manage /> }.into_any(),
-                    Err(e) => view! { <ErrorMessage message=e.message /> }.into_any(),
+                let result = settings.await;
+                view! {
+                    <Loaded result ok=move |value| match value {
+                        s => view! { <SettingsForm settings=s can_manage /> }.into_any(),
+                    } />
                 }
+                .into_any()
             })}
         </Suspense>
         {if can_manage {
@@ -215,17 +218,20 @@ fn Webhooks() -> impl IntoView {
             {form_error(enable.value())}
             <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
                 {move || Suspend::new(async move {
-                    match hooks.await {
-                        Ok(w) => view! {
-                            {w.endpoints.iter().filter(|e| !e.enabled).cloned().map(|e| view! {
-                                <DisabledNotice endpoint=e org_id=org() enable />
-                            }).collect_view()}
-                            <EndpointTable endpoints=w.endpoints org_id=org() delete enable />
-                            <h2>"Delivery log"</h2>
-                            <DeliveryLog deliveries=w.deliveries />
-                        }.into_any(),
-                        Err(e) => view! { <ErrorMessage message=e.message /> }.into_any(),
+                    let result = hooks.await;
+                    view! {
+                        <Loaded result ok=move |value| match value {
+                            w => view! {
+                                {w.endpoints.iter().filter(|e| !e.enabled).cloned().map(|e| view! {
+                                    <DisabledNotice endpoint=e org_id=org() enable />
+                                }).collect_view()}
+                                <EndpointTable endpoints=w.endpoints org_id=org() delete enable />
+                                <h2>"Delivery log"</h2>
+                                <DeliveryLog deliveries=w.deliveries />
+                            }.into_any(),
+                        } />
                     }
+                    .into_any()
                 })}
             </Transition>
         </section>

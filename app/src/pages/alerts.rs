@@ -7,9 +7,9 @@ use leptos_router::hooks::use_query_map;
 use tollbooth::alerts::AlertView;
 
 use crate::api::alerts::{list_alerts, AcknowledgeAlert, AcknowledgeAllAlerts};
-use crate::components::alerts::readable_time;
+use crate::components::format::readable_time;
 use crate::components::layout::{use_org_id, AlertsChanged};
-use crate::components::{action_error, ErrorMessage};
+use crate::components::{action_error, Loaded};
 
 /// Who or what an alert is about, as a person reads it.
 pub fn scope_text(scope: &str, scope_id: Option<&str>) -> String {
@@ -84,23 +84,26 @@ pub fn AlertsPage() -> impl IntoView {
         <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
             {move || Suspend::new(async move {
                 let open = only_open.get_untracked();
-                match alerts.await {
-                    Ok(list) if list.is_empty() => {
-                        let text = if open {
-                            "No unacknowledged alerts."
-                        } else {
-                            "No alerts yet. They appear here when a budget reaches one of its thresholds, when spend \
-                             spikes, or when the error rate or latency passes the limits in the alert settings."
-                        };
-                        view! { <p class="empty" data-testid="alerts-empty">{text}</p> }.into_any()
-                    }
-                    Ok(list) => view! {
-                        <ul class="alerts" data-testid="alerts">
-                            {list.into_iter().map(|a| view! { <AlertItem alert=a org_id=org_id.get_untracked() ack /> }).collect_view()}
-                        </ul>
-                    }.into_any(),
-                    Err(e) => view! { <ErrorMessage message=e.message /> }.into_any(),
+                let result = alerts.await;
+                view! {
+                    <Loaded result ok=move |value| match value {
+                        list if list.is_empty() => {
+                            let text = if open {
+                                "No unacknowledged alerts."
+                            } else {
+                                "No alerts yet. They appear here when a budget reaches one of its thresholds, when spend \
+                                 spikes, or when the error rate or latency passes the limits in the alert settings."
+                            };
+                            view! { <p class="empty" data-testid="alerts-empty">{text}</p> }.into_any()
+                        }
+                        list => view! {
+                            <ul class="alerts" data-testid="alerts">
+                                {list.into_iter().map(|a| view! { <AlertItem alert=a org_id=org_id.get_untracked() ack /> }).collect_view()}
+                            </ul>
+                        }.into_any(),
+                    } />
                 }
+                .into_any()
             })}
         </Transition>
     }

@@ -10,7 +10,7 @@ use leptos_router::hooks::use_query_map;
 use tollbooth::audit::{AuditEntryView, AuditFilter, AuditReport};
 
 use crate::api::audit::{admin_audit, org_audit, AuditPageData, PAGE_ENTRIES};
-use crate::components::alerts::readable_time;
+use crate::components::format::readable_time;
 use crate::components::layout::use_org_id;
 use crate::components::ErrorMessage;
 use crate::error::AppError;

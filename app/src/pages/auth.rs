@@ -8,7 +8,8 @@ use leptos_router::hooks::use_params_map;
 use super::go_on_success;
 use crate::api::auth::{whoami, Login, Signup};
 use crate::api::orgs::{get_invite, AcceptInvite};
-use crate::components::{action_error, format_time, ErrorMessage};
+use crate::components::{action_error, ErrorMessage};
+use crate::components::format::format_time;
 
 /// Redirects signed-in visitors away from the login and signup pages.
 #[component]

@@ -15,8 +15,8 @@ use tollbooth::budgets::{BudgetPeriod, BudgetStatus, BudgetView, Scope};
 
 use crate::api::budgets::{budget_targets, list_budgets, BudgetLine, CreateBudget};
 use crate::components::layout::{use_org, use_org_id};
-use crate::components::{action_error, ErrorMessage};
-use super::usage::usd;
+use crate::components::{action_error, Loaded};
+use crate::components::format::usd;
 
 pub use detail::BudgetPage;
 
@@ -151,15 +151,18 @@ pub fn BudgetsPage() -> impl IntoView {
         })}
         <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
             {move || Suspend::new(async move {
-                match budgets.await {
-                    Ok(list) if list.is_empty() => view! {
-                        <p class="empty" data-testid="budgets-empty">
-                            {if can_manage { "No budgets yet. Create one above." } else { "No budgets yet. Owners and admins can create them." }}
-                        </p>
-                    }.into_any(),
-                    Ok(list) => view! { <BudgetTable org_id=org_id.get_untracked() list /> }.into_any(),
-                    Err(e) => view! { <ErrorMessage message=e.message /> }.into_any(),
+                let result = budgets.await;
+                view! {
+                    <Loaded result ok=move |value| match value {
+                        list if list.is_empty() => view! {
+                            <p class="empty" data-testid="budgets-empty">
+                                {if can_manage { "No budgets yet. Create one above." } else { "No budgets yet. Owners and admins can create them." }}
+                            </p>
+                        }.into_any(),
+                        list => view! { <BudgetTable org_id=org_id.get_untracked() list /> }.into_any(),
+                    } />
                 }
+                .into_any()
             })}
         </Transition>
     }

@@ -6,9 +6,9 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
 
-use crate::api::providers::connect_info;
+use crate::api::providers::{connect_info, ConnectView};
 use crate::components::layout::use_org_id;
-use crate::components::ErrorMessage;
+use crate::components::Loaded;
 
 /// The key placeholder shown in every snippet.
 pub const KEY_PLACEHOLDER: &str = "tb_live_…";
@@ -200,8 +200,9 @@ pub fn ConnectPage() -> impl IntoView {
         </p>
         <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
             {move || Suspend::new(async move {
-                match info.await {
-                    Ok(info) => {
+                let result = info.await;
+                view! {
+                    <Loaded result ok=move |info: ConnectView| {
                         let org = org_id.get_untracked();
                         view! {
                             <section class="card">
@@ -245,10 +246,10 @@ pub fn ConnectPage() -> impl IntoView {
                                 </table>
                             </section>
                             {snippets(&info.public_url).into_iter().map(|s| view! { <SnippetCard snippet=s /> }).collect_view()}
-                        }.into_any()
-                    }
-                    Err(e) => view! { <ErrorMessage message=e.message /> }.into_any(),
+                        }
+                    } />
                 }
+                .into_any()
             })}
         </Transition>
     }

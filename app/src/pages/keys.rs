@@ -7,7 +7,8 @@ use tollbooth::api_keys::{Scope, Scopes};
 
 use crate::api::keys::{list_api_keys, CreateApiKey, RevokeApiKey, SetApiKeyScopes};
 use crate::components::layout::{use_org, use_org_id};
-use crate::components::{action_error, format_time, ErrorMessage};
+use crate::components::{action_error, Loaded};
+use crate::components::format::format_time;
 
 /// A key's own rate limit as listed; without one only the plan's apply.
 pub fn rate_limit(per_minute: Option<i64>) -> String {
@@ -101,55 +102,58 @@ pub fn KeysPage() -> impl IntoView {
         {action_error(set_scopes.value())}
         <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
             {move || Suspend::new(async move {
-                match keys.await {
-                    Ok(list) if list.is_empty() => view! { <p class="empty">"No API keys yet."</p> }.into_any(),
-                    Ok(list) => view! {
-                        <table class="table">
-                            <thead><tr><th>"Name"</th><th>"Key"</th><th>"Created"</th><th>"Last used"</th><th>"Rate limit"</th><th>"Scopes"</th><th>"Status"</th><th></th></tr></thead>
-                            <tbody>
-                                {list.into_iter().map(|k| {
-                                    let revoked = k.revoked_at.is_some();
-                                    let key_id = k.id.clone();
-                                    let scoped_key_id = k.id.clone();
-                                    view! {
-                                        <tr data-key-id=k.id.clone()>
-                                            <td>{k.name.clone()}</td>
-                                            <td><code>{format!("{}…", k.prefix)}</code></td>
-                                            <td>{format_time(k.created_at)}</td>
-                                            <td>{k.last_used_at.map(format_time).unwrap_or_else(|| "never".into())}</td>
-                                            <td>{rate_limit(k.rate_limit_per_minute)}</td>
-                                            <td data-testid="key-scopes">
-                                                {if can_manage && !revoked {
-                                                    view! {
-                                                        <ActionForm action=set_scopes attr:class="row tight">
+                let result = keys.await;
+                view! {
+                    <Loaded result ok=move |value| match value {
+                        list if list.is_empty() => view! { <p class="empty">"No API keys yet."</p> }.into_any(),
+                        list => view! {
+                            <table class="table">
+                                <thead><tr><th>"Name"</th><th>"Key"</th><th>"Created"</th><th>"Last used"</th><th>"Rate limit"</th><th>"Scopes"</th><th>"Status"</th><th></th></tr></thead>
+                                <tbody>
+                                    {list.into_iter().map(|k| {
+                                        let revoked = k.revoked_at.is_some();
+                                        let key_id = k.id.clone();
+                                        let scoped_key_id = k.id.clone();
+                                        view! {
+                                            <tr data-key-id=k.id.clone()>
+                                                <td>{k.name.clone()}</td>
+                                                <td><code>{format!("{}…", k.prefix)}</code></td>
+                                                <td>{format_time(k.created_at)}</td>
+                                                <td>{k.last_used_at.map(format_time).unwrap_or_else(|| "never".into())}</td>
+                                                <td>{rate_limit(k.rate_limit_per_minute)}</td>
+                                                <td data-testid="key-scopes">
+                                                    {if can_manage && !revoked {
+                                                        view! {
+                                                            <ActionForm action=set_scopes attr:class="row tight">
+                                                                <input type="hidden" name="org_id" value=org_id.get_untracked() />
+                                                                <input type="hidden" name="key_id" value=scoped_key_id />
+                                                                <ScopeChoice initial=k.scopes />
+                                                                <button type="submit" class="secondary">"Save scopes"</button>
+                                                            </ActionForm>
+                                                        }.into_any()
+                                                    } else {
+                                                        view! { <span>{scope_names(k.scopes)}</span> }.into_any()
+                                                    }}
+                                                </td>
+                                                <td>{if revoked { "revoked" } else { "active" }}</td>
+                                                <td>
+                                                    {(can_manage && !revoked).then(|| view! {
+                                                        <ActionForm action=revoke>
                                                             <input type="hidden" name="org_id" value=org_id.get_untracked() />
-                                                            <input type="hidden" name="key_id" value=scoped_key_id />
-                                                            <ScopeChoice initial=k.scopes />
-                                                            <button type="submit" class="secondary">"Save scopes"</button>
+                                                            <input type="hidden" name="key_id" value=key_id />
+                                                            <button type="submit" class="danger">"Revoke"</button>
                                                         </ActionForm>
-                                                    }.into_any()
-                                                } else {
-                                                    view! { <span>{scope_names(k.scopes)}</span> }.into_any()
-                                                }}
-                                            </td>
-                                            <td>{if revoked { "revoked" } else { "active" }}</td>
-                                            <td>
-                                                {(can_manage && !revoked).then(|| view! {
-                                                    <ActionForm action=revoke>
-                                                        <input type="hidden" name="org_id" value=org_id.get_untracked() />
-                                                        <input type="hidden" name="key_id" value=key_id />
-                                                        <button type="submit" class="danger">"Revoke"</button>
-                                                    </ActionForm>
-                                                })}
-                                            </td>
-                                        </tr>
-                                    }
-                                }).collect_view()}
-                            </tbody>
-                        </table>
-                    }.into_any(),
-                    Err(e) => view! { <ErrorMessage message=e.message /> }.into_any(),
+                                                    })}
+                                                </td>
+                                            </tr>
+                                        }
+                                    }).collect_view()}
+                                </tbody>
+                            </table>
+                        }.into_any(),
+                    } />
                 }
+                .into_any()
             })}
         </Transition>
     }

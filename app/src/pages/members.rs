@@ -6,7 +6,8 @@ use tollbooth::orgs::Role;
 
 use crate::api::orgs::{list_members, ChangeRole, InviteMember, RemoveMember, RevokeInvite};
 use crate::components::layout::{use_org, use_org_id};
-use crate::components::{action_error, format_time, ErrorMessage};
+use crate::components::{action_error, Loaded};
+use crate::components::format::format_time;
 
 fn role_options(selected: Role) -> impl IntoView {
     [Role::Member, Role::Admin, Role::Owner]
@@ -53,67 +54,70 @@ pub fn MembersPage() -> impl IntoView {
         {action_error(remove.value())}
         <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
             {move || Suspend::new(async move {
-                match data.await {
-                    Ok((members, invites)) => view! {
-                        <table class="table">
-                            <thead><tr><th>"E-mail"</th><th>"Role"</th><th>"Joined"</th><th></th></tr></thead>
-                            <tbody>
-                                {members.into_iter().map(|m| { let uid = m.user_id.clone(); view! {
-                                    <tr>
-                                        <td>{m.email.clone()}</td>
-                                        <td>
-                                            {if can_manage {
-                                                view! {
-                                                    <ActionForm action=change attr:class="inline-form">
-                                                        <input type="hidden" name="org_id" value=org() />
-                                                        <input type="hidden" name="user_id" value=m.user_id.clone() />
-                                                        <select name="role">{role_options(m.role)}</select>
-                                                        <button type="submit" class="small">"Save"</button>
-                                                    </ActionForm>
-                                                }.into_any()
-                                            } else {
-                                                view! { <span>{m.role.as_str()}</span> }.into_any()
-                                            }}
-                                        </td>
-                                        <td>{format_time(m.joined_at)}</td>
-                                        <td>
-                                            {can_manage.then(|| view! {
-                                                <ActionForm action=remove>
-                                                    <input type="hidden" name="org_id" value=org() />
-                                                    <input type="hidden" name="user_id" value=uid />
-                                                    <button type="submit" class="danger small">"Remove"</button>
-                                                </ActionForm>
-                                            })}
-                                        </td>
-                                    </tr>
-                                }}).collect_view()}
-                            </tbody>
-                        </table>
-                        {(!invites.is_empty()).then(|| view! {
-                            <h2>"Pending invites"</h2>
+                let result = data.await;
+                view! {
+                    <Loaded result ok=move |value| match value {
+                        (members, invites) => view! {
                             <table class="table">
-                                <thead><tr><th>"E-mail"</th><th>"Role"</th><th>"Expires"</th><th></th></tr></thead>
+                                <thead><tr><th>"E-mail"</th><th>"Role"</th><th>"Joined"</th><th></th></tr></thead>
                                 <tbody>
-                                    {invites.into_iter().map(|i| view! {
+                                    {members.into_iter().map(|m| { let uid = m.user_id.clone(); view! {
                                         <tr>
-                                            <td>{i.email.clone()}</td>
-                                            <td>{i.role.as_str()}</td>
-                                            <td>{format_time(i.expires_at)}</td>
+                                            <td>{m.email.clone()}</td>
                                             <td>
-                                                <ActionForm action=revoke>
-                                                    <input type="hidden" name="org_id" value=org() />
-                                                    <input type="hidden" name="invite_id" value=i.id.clone() />
-                                                    <button type="submit" class="danger small">"Revoke"</button>
-                                                </ActionForm>
+                                                {if can_manage {
+                                                    view! {
+                                                        <ActionForm action=change attr:class="inline-form">
+                                                            <input type="hidden" name="org_id" value=org() />
+                                                            <input type="hidden" name="user_id" value=m.user_id.clone() />
+                                                            <select name="role">{role_options(m.role)}</select>
+                                                            <button type="submit" class="small">"Save"</button>
+                                                        </ActionForm>
+                                                    }.into_any()
+                                                } else {
+                                                    view! { <span>{m.role.as_str()}</span> }.into_any()
+                                                }}
+                                            </td>
+                                            <td>{format_time(m.joined_at)}</td>
+                                            <td>
+                                                {can_manage.then(|| view! {
+                                                    <ActionForm action=remove>
+                                                        <input type="hidden" name="org_id" value=org() />
+                                                        <input type="hidden" name="user_id" value=uid />
+                                                        <button type="submit" class="danger small">"Remove"</button>
+                                                    </ActionForm>
+                                                })}
                                             </td>
                                         </tr>
-                                    }).collect_view()}
+                                    }}).collect_view()}
                                 </tbody>
                             </table>
-                        })}
-                    }.into_any(),
-                    Err(e) => view! { <ErrorMessage message=e.message /> }.into_any(),
+                            {(!invites.is_empty()).then(|| view! {
+                                <h2>"Pending invites"</h2>
+                                <table class="table">
+                                    <thead><tr><th>"E-mail"</th><th>"Role"</th><th>"Expires"</th><th></th></tr></thead>
+                                    <tbody>
+                                        {invites.into_iter().map(|i| view! {
+                                            <tr>
+                                                <td>{i.email.clone()}</td>
+                                                <td>{i.role.as_str()}</td>
+                                                <td>{format_time(i.expires_at)}</td>
+                                                <td>
+                                                    <ActionForm action=revoke>
+                                                        <input type="hidden" name="org_id" value=org() />
+                                                        <input type="hidden" name="invite_id" value=i.id.clone() />
+                                                        <button type="submit" class="danger small">"Revoke"</button>
+                                                    </ActionForm>
+                                                </td>
+                                            </tr>
+                                        }).collect_view()}
+                                    </tbody>
+                                </table>
+                            })}
+                        }.into_any(),
+                    } />
                 }
+                .into_any()
             })}
         </Transition>
     }

@@ -49,7 +49,7 @@ use leptos::prelude::*;
 use leptos_router::components::Redirect;
 
 use crate::api::auth::whoami;
-use crate::components::ErrorMessage;
+use crate::components::Loaded;
 use crate::error::AppError;
 
 /// Full page load to `to` (so the shell re-renders with the new session).
@@ -75,18 +75,21 @@ pub fn Home() -> impl IntoView {
     view! {
         <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
             {move || Suspend::new(async move {
-                match me.await {
-                    Ok(Some(me)) => {
-                        let to = match (&me.current_org, me.user.is_platform_admin) {
-                            (Some(org), _) => format!("/o/{org}"),
-                            (None, true) => "/admin".to_string(),
-                            (None, false) => "/signup".to_string(),
-                        };
-                        view! { <Redirect path=to /> }.into_any()
-                    }
-                    Ok(None) => view! { <Redirect path="/login" /> }.into_any(),
-                    Err(e) => view! { <ErrorMessage message=e.message /> }.into_any(),
+                let result = me.await;
+                view! {
+                    <Loaded result ok=move |value| match value {
+                        Some(me) => {
+                            let to = match (&me.current_org, me.user.is_platform_admin) {
+                                (Some(org), _) => format!("/o/{org}"),
+                                (None, true) => "/admin".to_string(),
+                                (None, false) => "/signup".to_string(),
+                            };
+                            view! { <Redirect path=to /> }.into_any()
+                        }
+                        None => view! { <Redirect path="/login" /> }.into_any(),
+                    } />
                 }
+                .into_any()
             })}
         </Suspense>
     }

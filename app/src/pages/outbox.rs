@@ -6,7 +6,7 @@ use leptos_meta::Title;
 use leptos_router::components::Redirect;
 
 use crate::api::alerts::admin_outbox;
-use crate::components::alerts::readable_time;
+use crate::components::format::readable_time;
 use crate::components::ErrorMessage;
 
 #[component]

@@ -11,7 +11,7 @@ use tollbooth::pricing::NanoUsd;
 
 use crate::api::plans::list_plans;
 use crate::components::layout::use_org_id;
-use crate::components::ErrorMessage;
+use crate::components::Loaded;
 
 /// The rows every plan comparison starts with, in the order people look for them.
 const MAIN_ROWS: [(Metric, Period, &str); 6] = [
@@ -91,13 +91,16 @@ pub fn PlansPage() -> impl IntoView {
         <p class="muted">"What each plan includes. Limits reset at the start of each month (or day) in your organization's time zone."</p>
         <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
             {move || Suspend::new(async move {
-                match data.await {
-                    Ok(choice) => {
-                        let billing = format!("/o/{}/billing", org_id.get_untracked());
-                        comparison(choice.plans, choice.current, billing).into_any()
-                    }
-                    Err(e) => view! { <ErrorMessage message=e.message /> }.into_any(),
+                let result = data.await;
+                view! {
+                    <Loaded result ok=move |value| match value {
+                        choice => {
+                            let billing = format!("/o/{}/billing", org_id.get_untracked());
+                            comparison(choice.plans, choice.current, billing).into_any()
+                        }
+                    } />
                 }
+                .into_any()
             })}
         </Suspense>
     }

@@ -13,22 +13,10 @@ use leptos_router::NavigateOptions;
 use tollbooth::pricing::{Mode, PriceFields, PriceKind};
 
 use crate::api::prices::{admin_price_detail, admin_prices, AdminAddCustomModel, AdminOverridePrice, PriceDetail, PricesPage};
-use crate::components::{action_error, format_time, ErrorMessage};
+use crate::components::{action_error, ErrorMessage};
+use crate::components::format::format_time;
 use crate::error::AppError;
-
-/// Percent-encodes a query parameter value: everything but `A–Z a–z 0–9 - . _ ~`.
-/// The same bytes on the server and in the browser, so hydration matches.
-pub fn encode_query(value: &str) -> String {
-    let mut out = String::with_capacity(value.len());
-    for b in value.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
+use crate::url::encode_query;
 
 /// The page of one model.
 pub fn model_href(name: &str) -> String {

@@ -5,7 +5,8 @@ use leptos_meta::Title;
 
 use crate::api::plans::{list_projects, CreateProject, SetProjectArchived};
 use crate::components::layout::use_org_id;
-use crate::components::{action_error, format_time, ErrorMessage};
+use crate::components::{action_error, Loaded};
+use crate::components::format::format_time;
 
 #[component]
 pub fn ProjectsPage() -> impl IntoView {
@@ -38,37 +39,40 @@ pub fn ProjectsPage() -> impl IntoView {
         {action_error(archive.value())}
         <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
             {move || Suspend::new(async move {
-                match projects.await {
-                    Ok(list) if list.is_empty() => view! { <p class="empty">"No projects yet."</p> }.into_any(),
-                    Ok(list) => view! {
-                        <table class="table" data-testid="projects">
-                            <thead><tr><th>"Name"</th><th>"Slug"</th><th>"Created"</th><th>"Status"</th><th></th></tr></thead>
-                            <tbody>
-                                {list.into_iter().map(|p| {
-                                    let archived = p.archived_at.is_some();
-                                    let id = p.id.clone();
-                                    view! {
-                                        <tr data-project-id=p.id.clone()>
-                                            <td>{p.name}</td>
-                                            <td><code>{p.slug}</code></td>
-                                            <td>{format_time(p.created_at)}</td>
-                                            <td>{if archived { "archived" } else { "active" }}</td>
-                                            <td>
-                                                <ActionForm action=archive>
-                                                    <input type="hidden" name="org_id" value=org() />
-                                                    <input type="hidden" name="project_id" value=id />
-                                                    <input type="hidden" name="archived" value=(!archived).to_string() />
-                                                    <button type="submit" class="small">{if archived { "Restore" } else { "Archive" }}</button>
-                                                </ActionForm>
-                                            </td>
-                                        </tr>
-                                    }
-                                }).collect_view()}
-                            </tbody>
-                        </table>
-                    }.into_any(),
-                    Err(e) => view! { <ErrorMessage message=e.message /> }.into_any(),
+                let result = projects.await;
+                view! {
+                    <Loaded result ok=move |value| match value {
+                        list if list.is_empty() => view! { <p class="empty">"No projects yet."</p> }.into_any(),
+                        list => view! {
+                            <table class="table" data-testid="projects">
+                                <thead><tr><th>"Name"</th><th>"Slug"</th><th>"Created"</th><th>"Status"</th><th></th></tr></thead>
+                                <tbody>
+                                    {list.into_iter().map(|p| {
+                                        let archived = p.archived_at.is_some();
+                                        let id = p.id.clone();
+                                        view! {
+                                            <tr data-project-id=p.id.clone()>
+                                                <td>{p.name}</td>
+                                                <td><code>{p.slug}</code></td>
+                                                <td>{format_time(p.created_at)}</td>
+                                                <td>{if archived { "archived" } else { "active" }}</td>
+                                                <td>
+                                                    <ActionForm action=archive>
+                                                        <input type="hidden" name="org_id" value=org() />
+                                                        <input type="hidden" name="project_id" value=id />
+                                                        <input type="hidden" name="archived" value=(!archived).to_string() />
+                                                        <button type="submit" class="small">{if archived { "Restore" } else { "Archive" }}</button>
+                                                    </ActionForm>
+                                                </td>
+                                            </tr>
+                                        }
+                                    }).collect_view()}
+                                </tbody>
+                            </table>
+                        }.into_any(),
+                    } />
                 }
+                .into_any()
             })}
         </Transition>
     }

@@ -6,10 +6,10 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use tollbooth::providers::{masked, DefaultsView, ProviderKind, ProviderView};
 
-use crate::api::providers::{list_providers, DeleteProvider, SaveProvider};
+use crate::api::providers::{list_providers, DeleteProvider, ProvidersOverview, SaveProvider};
 use crate::components::confirm::ConfirmSubmit;
 use crate::components::layout::{use_org, use_org_id};
-use crate::components::{action_error, ErrorMessage};
+use crate::components::{action_error, Loaded};
 
 /// Where a connection's calls go, as listed.
 pub fn base_url_text(c: &ProviderView) -> String {
@@ -64,8 +64,9 @@ pub fn ProvidersPage() -> impl IntoView {
         {action_error(delete.value())}
         <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
             {move || Suspend::new(async move {
-                match overview.await {
-                    Ok(o) => view! {
+                let result = overview.await;
+                view! {
+                    <Loaded result ok=move |o: ProvidersOverview| view! {
                         {(!o.can_store_keys && can_manage).then(|| view! {
                             <p class="notice" role="status" data-testid="no-secret-key">
                                 "This server cannot store provider keys yet: its operator must set TOLLBOOTH_SECRET_KEY."
@@ -73,9 +74,9 @@ pub fn ProvidersPage() -> impl IntoView {
                         })}
                         <ConnectionList connections=o.connections can_manage delete />
                         <Fallbacks defaults=o.defaults />
-                    }.into_any(),
-                    Err(e) => view! { <ErrorMessage message=e.message /> }.into_any(),
+                    } />
                 }
+                .into_any()
             })}
         </Transition>
     }
@@ -167,7 +168,7 @@ fn ConnectionList(connections: Vec<ProviderView>, can_manage: bool, delete: Serv
                             <td class="small">{serves(&c)}</td>
                             <td><code>{base_url_text(&c)}</code></td>
                             <td><code data-testid="provider-key">{masked(&c.key_last4)}</code></td>
-                            <td class="small">{crate::components::alerts::readable_time(&c.updated_at)}</td>
+                            <td class="small">{crate::components::format::readable_time(&c.updated_at)}</td>
                             <td>
                                 {can_manage.then(|| view! {
                                     <ActionForm action=delete>

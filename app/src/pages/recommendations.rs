@@ -7,7 +7,7 @@ use tollbooth::recommendations::{Recommendation, MIN_CALLS, WINDOW_DAYS};
 
 use crate::api::recommendations::{list_recommendations, DismissRecommendation};
 use crate::components::layout::use_org_id;
-use crate::components::{action_error, ErrorMessage};
+use crate::components::{action_error, Loaded};
 
 #[component]
 pub fn RecommendationsPage() -> impl IntoView {
@@ -28,24 +28,27 @@ pub fn RecommendationsPage() -> impl IntoView {
         {action_error(dismiss.value())}
         <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
             {move || Suspend::new(async move {
-                match recs.await {
-                    Ok(list) if list.is_empty() => view! {
-                        <section class="card" data-testid="no-recommendations">
-                            <p class="empty">"Nothing to recommend yet."</p>
-                            <p class="muted">{format!(
-                                "Recommendations come from usage: once models are called through Tollbooth (most \
-                                 findings need at least {MIN_CALLS} calls to a model in {WINDOW_DAYS} days), any \
-                                 cheaper equivalent or wasteful pattern shows here."
-                            )}</p>
-                        </section>
-                    }.into_any(),
-                    Ok(list) => view! {
-                        <div class="recommendations" data-testid="recommendations">
-                            {list.into_iter().map(|r| view! { <RecommendationCard r dismiss org=org() /> }).collect_view()}
-                        </div>
-                    }.into_any(),
-                    Err(e) => view! { <ErrorMessage message=e.message /> }.into_any(),
+                let result = recs.await;
+                view! {
+                    <Loaded result ok=move |value| match value {
+                        list if list.is_empty() => view! {
+                            <section class="card" data-testid="no-recommendations">
+                                <p class="empty">"Nothing to recommend yet."</p>
+                                <p class="muted">{format!(
+                                    "Recommendations come from usage: once models are called through Tollbooth (most \
+                                     findings need at least {MIN_CALLS} calls to a model in {WINDOW_DAYS} days), any \
+                                     cheaper equivalent or wasteful pattern shows here."
+                                )}</p>
+                            </section>
+                        }.into_any(),
+                        list => view! {
+                            <div class="recommendations" data-testid="recommendations">
+                                {list.into_iter().map(|r| view! { <RecommendationCard r dismiss org=org() /> }).collect_view()}
+                            </div>
+                        }.into_any(),
+                    } />
                 }
+                .into_any()
             })}
         </Transition>
     }

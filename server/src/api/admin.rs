@@ -12,7 +12,7 @@ use tollbooth::accounts::UserView;
 use tollbooth::admin::{self, Bucket, UsageMetric};
 
 use super::error::ApiError;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// The platform admin a request authenticated as.
 #[derive(Debug, Clone)]

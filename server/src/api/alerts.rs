@@ -15,7 +15,7 @@ use tollbooth::alerts::{self, settings, webhooks, AlertSettings, AlertView, Crea
 
 use super::error::ApiError;
 use super::auth::{ManageKey, ReadKey, RequestOrigin};
-use crate::startup::AppState;
+use crate::state::AppState;
 
 #[derive(Debug, Deserialize)]
 pub struct AlertsQuery {

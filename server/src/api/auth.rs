@@ -1,5 +1,6 @@
 //! Authentication of REST calls by organization API key, the key's scopes,
-//! and the requests-per-minute limits.
+//! and the requests-per-minute limits; and of the browser downloads by the
+//! session cookie ([`SessionUser`]).
 //!
 //! A handler names what it needs by its extractor: [`IngestKey`] (record
 //! usage; never rate limited), [`EnforceKey`] (checks and reservations),
@@ -10,10 +11,12 @@ use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use axum::http::StatusCode;
+use tollbooth::accounts::UserView;
 use tollbooth::api_keys::{self, ApiPrincipal, Scope};
+use tollbooth::orgs::OrgScope;
 
 use super::error::ApiError;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// The organization and key a request authenticated as.
 #[derive(Debug, Clone)]
@@ -129,6 +132,40 @@ scoped_key!(
     /// before calling, a dashboard to plan), within the per-minute limits.
     EstimateKey, [Ingest, Read], limited: true
 );
+
+/// The user a browser download's session signs in (the same check as the
+/// server functions', `tollbooth_app::ssr::session_user`), or 401. The
+/// cookie-authenticated downloads (`/o/{org}/usage.csv`, `/o/{org}/audit.csv`,
+/// `/admin/audit.csv`, `/o/{org}/invoices/{id}/csv`) take it; what the user
+/// may read is then one of the two rules below.
+#[derive(Debug, Clone)]
+pub struct SessionUser(pub UserView);
+
+impl FromRequestParts<AppState> for SessionUser {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let session = tower_sessions::Session::from_request_parts(parts, state)
+            .await
+            .map_err(|(_, why)| tollbooth::Error::Internal(format!("session layer: {why}")))?;
+        let user = tollbooth_app::ssr::session_user(&state.db, &session).await?;
+        Ok(SessionUser(user.ok_or(tollbooth::Error::Unauthorized("please sign in"))?))
+    }
+}
+
+impl SessionUser {
+    /// The user's scope as a member of an active organization (404 unless a
+    /// member, 403 while it is suspended): the organization's own downloads.
+    pub async fn member_scope(&self, state: &AppState, org_id: &str) -> Result<OrgScope, ApiError> {
+        Ok(tollbooth_app::ssr::member_scope_of(&state.db, &self.0, org_id).await?)
+    }
+
+    /// The scope of a read-only view: a member's, or a platform admin's
+    /// (the admin drill-down links these downloads too).
+    pub async fn read_scope(&self, state: &AppState, org_id: &str) -> Result<OrgScope, ApiError> {
+        Ok(tollbooth_app::ssr::read_scope_of(&state.db, &self.0, org_id).await?)
+    }
+}
 
 /// Where a REST call came from, for the audit log.
 #[derive(Debug, Clone, Default)]

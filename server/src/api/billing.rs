@@ -17,8 +17,8 @@ use tollbooth::billing::{self, invoices, BillingOverview, CreditEntryView, Invoi
 use tollbooth::clock::now_ms;
 
 use super::error::ApiError;
-use super::auth::ReadKey;
-use crate::startup::AppState;
+use super::auth::{ReadKey, SessionUser};
+use crate::state::AppState;
 
 /// Largest Stripe webhook body accepted (Stripe's events are a few KiB; a
 /// larger body is refused with 413 before any signature work).
@@ -100,10 +100,9 @@ pub async fn invoice_csv(State(state): State<AppState>, ReadKey(key): ReadKey, P
 pub async fn browser_invoice_csv(
     State(state): State<AppState>,
     Path((org_id, id)): Path<(String, String)>,
-    session: tower_sessions::Session,
+    user: SessionUser,
 ) -> Result<Response, ApiError> {
-    let user = super::audit::session_user(&state, &session).await?;
-    let scope = tollbooth_app::ssr::read_scope_of(&state.db, &user, &org_id).await?;
+    let scope = user.read_scope(&state, &org_id).await?;
     let inv = invoices::get(&state.db, &scope.org_id, &id).await?;
     Ok(csv_response(&inv))
 }

@@ -10,7 +10,7 @@ use tollbooth::budgets::{self, BudgetInput, BudgetStatus, BudgetView};
 use super::auth::RequestOrigin;
 use super::error::ApiError;
 use super::auth::{ManageKey, ReadKey};
-use crate::startup::AppState;
+use crate::state::AppState;
 
 fn body(r: Result<Json<BudgetInput>, JsonRejection>) -> Result<BudgetInput, ApiError> {
     r.map(|Json(v)| v).map_err(ApiError::from)

@@ -12,10 +12,11 @@ use tollbooth::clock::now_ms;
 use tollbooth::db::Db;
 use tollbooth::metering::events::{self, Cursor, EventFilter, EventView};
 
-use super::auth::ReadKey;
+use super::auth::{ReadKey, SessionUser};
+use super::body::ApiQuery;
 use super::error::ApiError;
 use super::{time_param, DAY_MS};
-use crate::startup::AppState;
+use crate::state::AppState;
 
 const EXPORT_PAGE: i64 = 1000;
 
@@ -99,12 +100,10 @@ pub async fn export(
 pub async fn browser_csv(
     State(state): State<AppState>,
     axum::extract::Path(org_id): axum::extract::Path<String>,
-    session: tower_sessions::Session,
-    params: Result<Query<Params>, axum::extract::rejection::QueryRejection>,
+    ApiQuery(p): ApiQuery<Params>,
+    user: SessionUser,
 ) -> Result<Response, ApiError> {
-    let Query(p) = params.map_err(ApiError::from)?;
-    let user = super::audit::session_user(&state, &session).await?;
-    let scope = tollbooth_app::ssr::member_scope_of(&state.db, &user, &org_id).await?;
+    let scope = user.member_scope(&state, &org_id).await?;
     let f = filter(&p, 30)?;
     stream_export(&state.db, &scope.org_id, f, Format::Csv).await
 }

@@ -5,6 +5,7 @@ pub mod alerts;
 pub mod audit;
 pub mod auth;
 pub mod billing;
+pub mod body;
 pub mod budgets;
 pub mod error;
 pub mod events;
@@ -21,7 +22,7 @@ use serde::Serialize;
 
 use self::auth::Limited;
 use self::error::ApiError;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// One day in milliseconds (default ranges of the read APIs).
 pub(crate) const DAY_MS: i64 = 86_400_000;
@@ -42,8 +43,8 @@ pub fn router() -> Router<AppState> {
         .route(
             "/events",
             post(events::ingest)
-                .layer(DefaultBodyLimit::max(events::MAX_BODY_BYTES))
-                .layer(axum::middleware::from_fn(events::refuse_oversized))
+                .layer(DefaultBodyLimit::max(body::MAX_BODY_BYTES))
+                .layer(axum::middleware::from_fn(body::refuse_oversized))
                 .get(export::list),
         )
         .route("/usage/export", get(export::export))
@@ -54,8 +55,8 @@ pub fn router() -> Router<AppState> {
         .route(
             "/reservations/{id}/commit",
             post(quota::commit)
-                .layer(DefaultBodyLimit::max(events::MAX_BODY_BYTES))
-                .layer(axum::middleware::from_fn(events::refuse_oversized)),
+                .layer(DefaultBodyLimit::max(body::MAX_BODY_BYTES))
+                .layer(axum::middleware::from_fn(body::refuse_oversized)),
         )
         .route("/resources/documents", post(quota::documents))
         .route("/plan", get(quota::plan))

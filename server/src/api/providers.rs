@@ -13,7 +13,7 @@ use tollbooth::providers::{self, ConnectionInput, ProviderView};
 
 use super::auth::{ManageKey, RequestOrigin};
 use super::error::ApiError;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 #[derive(Debug, Serialize)]
 pub struct ProvidersResponse {

@@ -11,12 +11,14 @@ use axum::Json;
 use serde::Deserialize;
 use serde_json::Value;
 use tollbooth::metering::Sender;
-use tollbooth::quota::{self, CheckBody, Committed, Granted, QuotaStatus, ReservationView, ReserveInput};
+use tollbooth::admission::{self, Subject};
+use tollbooth::ingest::{self, Committed};
+use tollbooth::quota::{self, CheckBody, Granted, QuotaStatus, ReservationView, ReserveInput};
 
 use super::auth::{EnforceKey, EstimateKey, IngestKey, ReadKey};
 use super::error::ApiError;
-use super::events::parse_body;
-use crate::startup::AppState;
+use super::body::parse_body;
+use crate::state::AppState;
 
 /// One `{metric, amount}`; the amount is a number or, for cost, a decimal string.
 #[derive(Debug, Deserialize)]
@@ -66,8 +68,8 @@ pub async fn check(
     req: Result<Json<CheckRequest>, JsonRejection>,
 ) -> Result<Json<Value>, ApiError> {
     let req = body(req)?;
-    let who = quota::Subject { project_id: req.project_id, user_id: req.user_id, api_key_id: Some(key.key_id) };
-    let answer = quota::check_for(&state.db, &key.org_id, &who, &asks(&req.checks)?)
+    let who = Subject { project_id: req.project_id, user_id: req.user_id, api_key_id: Some(key.key_id) };
+    let answer = admission::check_for(&state.db, &key.org_id, &who, &asks(&req.checks)?)
         .await
         .map_err(|e| ApiError::from(e).with_base(&state.ctx.public_url))?;
     Ok(Json(check_json(&state, answer)))
@@ -83,7 +85,7 @@ pub async fn reserve(
     let req = body(req)?;
     let input = ReserveInput { user_id: req.user_id, project_id: req.project_id, asks: asks(&req.checks)?, ttl_seconds: req.ttl_seconds };
     let sender = Sender { org_id: key.org_id, api_key_id: Some(key.key_id) };
-    let granted = quota::reserve(&state.db, &sender, input).await.map_err(|e| ApiError::from(e).with_base(&state.ctx.public_url))?;
+    let granted = admission::reserve(&state.db, &sender, input).await.map_err(|e| ApiError::from(e).with_base(&state.ctx.public_url))?;
     Ok((StatusCode::CREATED, Json(granted)))
 }
 
@@ -102,7 +104,7 @@ pub async fn commit(
 ) -> Result<(StatusCode, Json<Committed>), ApiError> {
     let parsed = parse_body(&headers, body)?;
     let sender = Sender { org_id: key.org_id, api_key_id: Some(key.key_id) };
-    let done = quota::commit_reservation(&state.db, &sender, &id, parsed).await?;
+    let done = ingest::commit_reservation(&state.db, &sender, &id, parsed).await?;
     let rejected = done.results.iter().any(|r| r.status == tollbooth::metering::Outcome::Rejected);
     Ok((if rejected { StatusCode::MULTI_STATUS } else { StatusCode::OK }, Json(done)))
 }

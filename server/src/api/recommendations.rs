@@ -10,7 +10,7 @@ use tollbooth::recommendations::{self, Recommendation};
 
 use super::error::ApiError;
 use super::auth::{ManageKey, ReadKey};
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// The body of `GET /api/v1/recommendations`.
 #[derive(Debug, Serialize)]

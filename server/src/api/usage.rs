@@ -9,7 +9,7 @@ use tollbooth::metering::usage::{self, UsageQuery, UsageRow};
 use super::auth::ReadKey;
 use super::error::ApiError;
 use super::{time_param, DAY_MS};
-use crate::startup::AppState;
+use crate::state::AppState;
 
 
 #[derive(Debug, Deserialize)]

@@ -270,6 +270,7 @@ async fn ceiling(engine: Engine, events: usize, batch: usize) -> Duration {
 /// the core services the handlers call, timing each call.
 async fn quota_bench(engine: Engine, rate: usize, seconds: u64) {
     use tollbooth::metering::Sender;
+    use tollbooth::admission;
     use tollbooth::quota::{self, rules::Ask, ReserveInput};
     let (db, _) = prepare(engine).await;
     let org: String = sqlx::query_scalar("SELECT id FROM organizations").fetch_one(db.db.reader()).await.unwrap();
@@ -282,7 +283,7 @@ async fn quota_bench(engine: Engine, rate: usize, seconds: u64) {
     let sender = Sender { org_id: org.clone(), api_key_id: None };
     let asks = vec![Ask { metric: tollbooth::plans::Metric::Requests, amount: 1 }, Ask { metric: tollbooth::plans::Metric::Tokens, amount: 100 }];
     // Warm up (loads the ledger).
-    quota::check(&db.db, &org, &asks).await.unwrap();
+    admission::check(&db.db, &org, &asks).await.unwrap();
     let per_ms = rate / 1000;
     let total = rate * seconds as usize;
     let mut tick = tokio::time::interval(Duration::from_millis(1));
@@ -298,12 +299,12 @@ async fn quota_bench(engine: Engine, rate: usize, seconds: u64) {
             tasks.push(tokio::spawn(async move {
                 let t = Instant::now();
                 if reserve {
-                    let g = quota::reserve(&db, &sender, ReserveInput { asks, ..Default::default() }).await.expect("reserve");
+                    let g = admission::reserve(&db, &sender, ReserveInput { asks, ..Default::default() }).await.expect("reserve");
                     let took = t.elapsed();
                     quota::release_reservation(&db, &org, &g.reservation_id).await.expect("release");
                     (true, took)
                 } else {
-                    assert!(quota::check(&db, &org, &asks).await.expect("check").allowed);
+                    assert!(admission::check(&db, &org, &asks).await.expect("check").allowed);
                     (false, t.elapsed())
                 }
             }));

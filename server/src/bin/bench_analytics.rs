@@ -21,6 +21,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tollbooth::db::{Db, Engine};
+use tollbooth::ingest;
 use tollbooth::metering::{self, Sender};
 
 /// The 30 models of the seeded organization (all in the shipped price book).
@@ -103,7 +104,7 @@ async fn record(db: &Db, org_id: &str, bodies: &[String]) {
     let now = tollbooth::clock::now_ms();
     let events: Vec<metering::ParsedEvent> = bodies.iter().map(|b| metering::parse_event_json(b, now).map_err(|e| panic!("{e}"))).collect();
     let sender = Sender { org_id: org_id.to_string(), api_key_id: None };
-    let results = metering::record_usage(db, &sender, events).await.expect("record");
+    let results = ingest::record_usage(db, &sender, events).await.expect("record");
     assert!(results.iter().all(|r| r.status != metering::Outcome::Rejected), "a seeded event was rejected");
 }
 

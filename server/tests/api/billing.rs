@@ -271,7 +271,7 @@ mod with_the_stripe_double {
         let customers = w.double.customers();
         assert_eq!(customers.len(), 1);
         assert_eq!(customers[0]["metadata"]["org_id"], w.scope.org_id.as_str());
-        let next = tollbooth::billing::invoices::period(tollbooth::quota::window::zone("UTC"), now_ms()).end_ms / 1000;
+        let next = tollbooth::billing::invoices::period(tollbooth::calendar::zone("UTC"), now_ms()).end_ms / 1000;
         assert_eq!(w.double.subscriptions()[0]["items"]["data"][0]["current_period_end"], next);
         let preview_kinds: Vec<String> = o["preview"]["lines"].as_array().unwrap().iter().map(|l| l["kind"].as_str().unwrap().to_string()).collect();
         assert_eq!(preview_kinds, vec!["proration_charge"], "the rest of the month on Pro: {o}");

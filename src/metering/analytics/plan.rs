@@ -20,6 +20,7 @@ use sqlx::Row;
 use super::fold::{DAY_MS, HOUR_MS};
 use super::store::{sum_select, sums_of};
 use super::{latency_columns, Dim, Sums, SUM_COLUMNS};
+pub use crate::db::bucket_case;
 use crate::db::Db;
 use crate::{Error, Result};
 
@@ -161,7 +162,7 @@ impl Cut {
 /// The local period starts (UTC ms) covering `[from, to)`: the start of the
 /// period holding `from`, then each next start before `to`.
 fn boundaries(tz: Tz, grain: TimeGrain, from: i64, to: i64) -> Vec<i64> {
-    use crate::quota::window::{local_date, start_of_day};
+    use crate::calendar::{local_date, start_of_day};
     if grain == TimeGrain::Hour {
         return (from.div_euclid(HOUR_MS)..=(to - 1).div_euclid(HOUR_MS)).map(|h| h * HOUR_MS).collect();
     }
@@ -186,20 +187,6 @@ fn boundaries(tz: Tz, grain: TimeGrain, from: i64, to: i64) -> Vec<i64> {
         out.push(start);
     }
     out
-}
-
-/// `CASE` mapping `col` to the greatest boundary ≤ it, as a balanced tree
-/// of comparisons (log₂ of the boundaries per row, not one per boundary).
-/// Boundaries are our own integers, written as literals.
-pub fn bucket_case(col: &str, b: &[i64]) -> String {
-    match b.len() {
-        0 => "0".into(),
-        1 => b[0].to_string(),
-        n => {
-            let mid = n / 2;
-            format!("(CASE WHEN {col} < {} THEN {} ELSE {} END)", b[mid], bucket_case(col, &b[..mid]), bucket_case(col, &b[mid..]))
-        }
-    }
 }
 
 /// SQL text with numbered binds (`$n` on both engines).
@@ -376,6 +363,10 @@ pub async fn query(db: &Db, q: &Query<'_>) -> Result<Answer> {
         _ => String::new(),
     };
     let text = format!("SELECT {} FROM ({}) u{group_by}{order}{limit}", outer.join(", "), selects.join(" UNION ALL "));
+    // The planner runs the statement it wrote itself: it reads only tables
+    // metering owns (its rollups and `usage_events`), and the statement's
+    // shape is the plan, so it stays beside the planning (`store` holds the
+    // writes and the fixed reads).
     let mut query = sqlx::query(&text);
     for b in sql.binds {
         query = match b {

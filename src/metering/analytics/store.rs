@@ -8,6 +8,7 @@ use sqlx::{AnyConnection, Row};
 
 use super::{latency_columns, Rollup, Sums, LATENCY_BUCKETS, SUM_COLUMNS};
 use crate::db::{values_rows, Engine};
+use crate::metering::unpriced::UnpricedModel;
 use crate::Result;
 
 /// Rows per multi-row upsert (SQLite allows 32,766 parameters per statement).
@@ -124,4 +125,212 @@ pub async fn lifetime(conn: &mut AnyConnection, org_id: &str) -> Result<Sums> {
         .fetch_one(conn)
         .await?;
     sums_of(&row, false)
+}
+
+/// The organization's cost (nano-USD) in its hourly rollup, for the hours
+/// starting in `[from, to)`.
+pub(crate) async fn org_hourly_cost(conn: &mut AnyConnection, org_id: &str, from_ms: i64, to_ms: i64) -> Result<i64> {
+    Ok(sqlx::query_scalar(
+        "SELECT CAST(COALESCE(SUM(cost_nano), 0) AS BIGINT) FROM rollup_org_hourly \
+         WHERE org_id = $1 AND hour >= $2 AND hour < $3",
+    )
+    .bind(org_id)
+    .bind(from_ms)
+    .bind(to_ms)
+    .fetch_one(conn)
+    .await?)
+}
+
+/// One model's use in the daily model rollup since a day.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ModelTotals {
+    pub model: String,
+    pub calls: i64,
+    pub requests: i64,
+    pub input_tokens: i64,
+    pub cached_input_tokens: i64,
+    pub cache_creation_tokens: i64,
+    pub output_tokens: i64,
+    pub reasoning_tokens: i64,
+    pub cost_nano: i64,
+}
+
+/// The organization's use per model in the daily model rollup from `since`
+/// (a UTC midnight), by model name.
+pub(crate) async fn daily_by_model(conn: &mut AnyConnection, org_id: &str, since: i64) -> Result<Vec<ModelTotals>> {
+    let rows = sqlx::query(
+        "SELECT model, CAST(SUM(events) AS BIGINT) AS calls, CAST(SUM(requests) AS BIGINT) AS requests, \
+         CAST(SUM(input_tokens) AS BIGINT) AS input_tokens, CAST(SUM(cached_input_tokens) AS BIGINT) AS cached_input_tokens, \
+         CAST(SUM(cache_creation_tokens) AS BIGINT) AS cache_creation_tokens, CAST(SUM(output_tokens) AS BIGINT) AS output_tokens, \
+         CAST(SUM(reasoning_tokens) AS BIGINT) AS reasoning_tokens, CAST(SUM(cost_nano) AS BIGINT) AS spend \
+         FROM rollup_model_daily WHERE org_id = $1 AND day >= $2 GROUP BY model ORDER BY model",
+    )
+    .bind(org_id)
+    .bind(since)
+    .fetch_all(conn)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(ModelTotals {
+                model: r.try_get("model")?,
+                calls: r.try_get("calls")?,
+                requests: r.try_get("requests")?,
+                input_tokens: r.try_get("input_tokens")?,
+                cached_input_tokens: r.try_get("cached_input_tokens")?,
+                cache_creation_tokens: r.try_get("cache_creation_tokens")?,
+                output_tokens: r.try_get("output_tokens")?,
+                reasoning_tokens: r.try_get("reasoning_tokens")?,
+                cost_nano: r.try_get("spend")?,
+            })
+        })
+        .collect()
+}
+
+/// Models seen without a price, most unpriced events first: of one
+/// organization, or of the whole platform (`None`), from the hourly model
+/// rollup's unpriced rows (a partial index holds only those);
+/// `last_seen_ms` is the start of the last hour the model was seen.
+pub(crate) async fn unpriced(conn: &mut AnyConnection, org_id: Option<&str>) -> Result<Vec<UnpricedModel>> {
+    let rows = sqlx::query(
+        "SELECT model, CAST(SUM(unpriced_events) AS BIGINT) AS events, COUNT(DISTINCT org_id) AS orgs, MAX(hour) AS last_seen \
+         FROM rollup_model_hourly WHERE unpriced_events > 0 AND ($1 = '' OR org_id = $1) \
+         GROUP BY model ORDER BY SUM(unpriced_events) DESC, model LIMIT 200",
+    )
+    .bind(org_id.unwrap_or_default())
+    .fetch_all(conn)
+    .await?;
+    rows.into_iter()
+        .map(|r| {
+            Ok(UnpricedModel {
+                model: r.try_get("model")?,
+                events: r.try_get("events")?,
+                organizations: r.try_get("orgs")?,
+                last_seen_ms: r.try_get("last_seen")?,
+            })
+        })
+        .collect()
+}
+
+/// Sums of the organization-by-UTC-day rollup over a set of days, as the
+/// platform's dashboard and usage report read them.
+#[derive(Debug, Default, Clone)]
+pub struct OrgDaySums {
+    pub requests: i64,
+    pub errors: i64,
+    /// Input plus output tokens.
+    pub tokens: i64,
+    pub cost_nano: i64,
+    pub latency_count: i64,
+    pub latency_sum_ms: i64,
+    /// Organizations with any requests, tokens or cost.
+    pub active: i64,
+    pub latency: [i64; LATENCY_BUCKETS],
+}
+
+fn org_day_select() -> String {
+    let mut cols = vec![
+        "CAST(COALESCE(SUM(requests), 0) AS BIGINT) AS requests".to_string(),
+        "CAST(COALESCE(SUM(errors), 0) AS BIGINT) AS errors".into(),
+        "CAST(COALESCE(SUM(input_tokens + output_tokens), 0) AS BIGINT) AS tokens".into(),
+        "CAST(COALESCE(SUM(cost_nano), 0) AS BIGINT) AS cost".into(),
+        "CAST(COALESCE(SUM(latency_count), 0) AS BIGINT) AS latency_count".into(),
+        "CAST(COALESCE(SUM(latency_sum_ms), 0) AS BIGINT) AS latency_sum".into(),
+        "COUNT(DISTINCT CASE WHEN requests > 0 OR input_tokens + output_tokens > 0 OR cost_nano > 0 THEN org_id END) AS active".into(),
+    ];
+    cols.extend(latency_columns().map(|c| format!("CAST(COALESCE(SUM({c}), 0) AS BIGINT) AS {c}")));
+    cols.join(", ")
+}
+
+fn org_day_sums_of(r: &sqlx::any::AnyRow) -> Result<OrgDaySums> {
+    let mut a = OrgDaySums {
+        requests: r.try_get("requests")?,
+        errors: r.try_get("errors")?,
+        tokens: r.try_get("tokens")?,
+        cost_nano: r.try_get("cost")?,
+        latency_count: r.try_get("latency_count")?,
+        latency_sum_ms: r.try_get("latency_sum")?,
+        active: r.try_get("active")?,
+        ..Default::default()
+    };
+    for (slot, c) in a.latency.iter_mut().zip(latency_columns()) {
+        *slot = r.try_get(c.as_str())?;
+    }
+    Ok(a)
+}
+
+/// The organization-by-UTC-day rollup over the days in `[from, to)`, of one
+/// organization (`Some`) or all: the sums in all, and per bucket. A bucket
+/// is a day's start, or with `starts` (ascending bucket starts, UTC ms) the
+/// greatest start not after the day; buckets without rows are absent.
+pub(crate) async fn org_days(
+    conn: &mut AnyConnection,
+    org_id: Option<&str>,
+    from_ms: i64,
+    to_ms: i64,
+    starts: Option<&[i64]>,
+) -> Result<(OrgDaySums, Vec<(i64, OrgDaySums)>)> {
+    let filter = "day >= $1 AND day < $2 AND ($3 = '' OR org_id = $3)";
+    let total = sqlx::query(&format!("SELECT {} FROM rollup_org_daily WHERE {filter}", org_day_select()))
+        .bind(from_ms)
+        .bind(to_ms)
+        .bind(org_id.unwrap_or_default())
+        .fetch_one(&mut *conn)
+        .await?;
+    let bucket = match starts {
+        None => "day".to_string(),
+        Some(b) => crate::db::bucket_case("day", b),
+    };
+    let rows = sqlx::query(&format!("SELECT {bucket} AS bucket, {} FROM rollup_org_daily WHERE {filter} GROUP BY 1", org_day_select()))
+        .bind(from_ms)
+        .bind(to_ms)
+        .bind(org_id.unwrap_or_default())
+        .fetch_all(&mut *conn)
+        .await?;
+    let per = rows.iter().map(|r| Ok((r.try_get("bucket")?, org_day_sums_of(r)?))).collect::<Result<Vec<_>>>()?;
+    Ok((org_day_sums_of(&total)?, per))
+}
+
+/// The `n` organizations with the most tokens (or cost, `by_cost`) over the
+/// days in `[from, to)`: (organization, tokens, cost in nano-USD), largest first.
+pub(crate) async fn top_orgs(conn: &mut AnyConnection, from_ms: i64, to_ms: i64, by_cost: bool, n: i64) -> Result<Vec<(String, i64, i64)>> {
+    let order = if by_cost { "cost" } else { "tokens" };
+    let rows = sqlx::query(&format!(
+        "SELECT org_id, CAST(SUM(input_tokens + output_tokens) AS BIGINT) AS tokens, CAST(SUM(cost_nano) AS BIGINT) AS cost \
+         FROM rollup_org_daily WHERE day >= $1 AND day < $2 GROUP BY org_id ORDER BY {order} DESC, org_id LIMIT $3"
+    ))
+    .bind(from_ms)
+    .bind(to_ms)
+    .bind(n)
+    .fetch_all(conn)
+    .await?;
+    rows.iter().map(|r| Ok((r.try_get("org_id")?, r.try_get("tokens")?, r.try_get("cost")?))).collect()
+}
+
+/// Each organization's cost (nano-USD) in the daily rollup from `since` (a
+/// UTC midnight); organizations without rows are absent.
+pub(crate) async fn cost_by_org_since(conn: &mut AnyConnection, since: i64) -> Result<HashMap<String, i64>> {
+    let rows = sqlx::query(
+        "SELECT org_id, CAST(COALESCE(SUM(cost_nano), 0) AS BIGINT) AS cost FROM rollup_org_daily WHERE day >= $1 GROUP BY org_id",
+    )
+    .bind(since)
+    .fetch_all(conn)
+    .await?;
+    rows.iter().map(|r| Ok((r.try_get("org_id")?, r.try_get("cost")?))).collect()
+}
+
+/// Models seen without a price across the platform in the hours starting in
+/// `[from, to)`, most unpriced events first: (model, events, organizations,
+/// start of the last hour seen), at most 100. From the hourly model rollup's
+/// unpriced rows (a partial index holds only those), never from raw events.
+pub(crate) async fn unpriced_between(conn: &mut AnyConnection, from_ms: i64, to_ms: i64) -> Result<Vec<(String, i64, i64, i64)>> {
+    let rows = sqlx::query(
+        "SELECT model, CAST(SUM(unpriced_events) AS BIGINT) AS events, COUNT(DISTINCT org_id) AS orgs, MAX(hour) AS last_seen \
+         FROM rollup_model_hourly WHERE unpriced_events > 0 AND hour >= $1 AND hour < $2 \
+         GROUP BY model ORDER BY SUM(unpriced_events) DESC, model LIMIT 100",
+    )
+    .bind(from_ms)
+    .bind(to_ms)
+    .fetch_all(conn)
+    .await?;
+    rows.iter().map(|r| Ok((r.try_get("model")?, r.try_get("events")?, r.try_get("orgs")?, r.try_get("last_seen")?))).collect()
 }

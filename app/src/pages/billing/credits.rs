@@ -7,8 +7,8 @@ use tollbooth::billing::{BillingOverview, CreditEntryView, CreditPackView};
 use super::Actions;
 use crate::api::billing::BillingBuyCredits;
 use crate::components::action_error;
-use crate::components::alerts::readable_time;
-use crate::components::billing::{date_label, usd_cents, usd_nanos};
+use crate::components::format::readable_time;
+use crate::components::format::{date_label, usd_cents, usd_nanos};
 
 /// "purchase" → "Purchase", "expiry" → "Expired".
 pub fn entry_kind(kind: &str) -> &str {

@@ -8,7 +8,7 @@ use tollbooth::billing::{InvoiceLineView, InvoiceView, LineKind};
 use tollbooth::plans::group_thousands;
 
 use crate::api::billing::billing_invoice;
-use crate::components::billing::{date_label, usd_cents, usd_nanos};
+use crate::components::format::{date_label, usd_cents, usd_nanos};
 use crate::components::layout::use_org_id;
 use crate::components::ErrorMessage;
 use crate::pages::NotFound;

@@ -20,9 +20,9 @@ use crate::api::billing::{
     billing_overview, BillingBuyCredits, BillingCancelChange, BillingChangePlan, BillingCheckout, BillingPortal,
     BillingPreviewChange,
 };
-use crate::components::billing::{date_label, day_month};
+use crate::components::format::{date_label, day_month};
 use crate::components::layout::{use_org, use_org_id};
-use crate::components::{action_error, ErrorMessage};
+use crate::components::{action_error, Loaded};
 use crate::pages::go_on_success;
 use crate::pages::plans::overage_label;
 
@@ -136,10 +136,13 @@ pub fn BillingPage() -> impl IntoView {
         {awaited.map(|a| view! { <ReturnNotice awaited=a wait /> })}
         <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
             {move || Suspend::new(async move {
-                match overview.await {
-                    Ok(o) => view! { <Overview o can_manage actions /> }.into_any(),
-                    Err(e) => view! { <ErrorMessage message=e.message /> }.into_any(),
+                let result = overview.await;
+                view! {
+                    <Loaded result ok=move |value| match value {
+                        o => view! { <Overview o can_manage actions /> }.into_any(),
+                    } />
                 }
+                .into_any()
             })}
         </Transition>
     }

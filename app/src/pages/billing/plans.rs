@@ -8,7 +8,7 @@ use tollbooth::billing::{status_keeps_plan, BillingOverview, ChangePreview, Plan
 use super::Actions;
 use crate::api::billing::{BillingChangePlan, BillingCheckout, BillingPreviewChange};
 use crate::components::action_error;
-use crate::components::billing::{date_label, usd_cents};
+use crate::components::format::{date_label, usd_cents};
 
 /// The button a plan gets, if any.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -11,7 +11,7 @@ use crate::api::budgets::{budget_detail, budget_targets, BudgetOverview, DeleteB
 use crate::components::chart::EChart;
 use crate::components::layout::{use_org, use_org_id};
 use crate::components::{action_error, ErrorMessage};
-use crate::pages::usage::usd;
+use crate::components::format::usd;
 use crate::pages::NotFound;
 
 #[component]

@@ -6,7 +6,7 @@ use std::cmp::Ordering;
 
 use leptos::prelude::*;
 
-use super::{count, percent, usd, usd_rate};
+use crate::components::format::{count, percent, usd_of, usd_rate};
 use crate::api::usage::{Breakdown, BreakdownRow, Dimension};
 
 /// Sortable columns.
@@ -46,7 +46,7 @@ pub fn compare(key: SortKey, a: &BreakdownRow, b: &BreakdownRow) -> Ordering {
         SortKey::Events => a.events.cmp(&b.events),
         SortKey::Input => a.input_tokens.cmp(&b.input_tokens),
         SortKey::Output => a.output_tokens.cmp(&b.output_tokens),
-        SortKey::Cost => nanos(&a.cost_usd).cmp(&nanos(&b.cost_usd)),
+        SortKey::Cost => a.cost.cmp(&b.cost),
         SortKey::CostPer1k => per_1k(a).cmp(&per_1k(b)),
         SortKey::OutputRatio => cmp_ratio((a.output_tokens, a.input_tokens), (b.output_tokens, b.input_tokens)),
         SortKey::CachedShare => cmp_ratio((a.cached_input_tokens, a.input_tokens), (b.cached_input_tokens, b.input_tokens)),
@@ -170,7 +170,7 @@ pub fn BreakdownTable(breakdowns: Vec<Breakdown>, state: TableState) -> impl Int
                                         <td class="num">{count(r.events)}</td>
                                         <td class="num">{count(r.input_tokens)}</td>
                                         <td class="num">{count(r.output_tokens)}</td>
-                                        <td class="num">{if all_unpriced { "unpriced".to_string() } else { usd(&r.cost_usd) }}</td>
+                                        <td class="num">{if all_unpriced { "unpriced".to_string() } else { usd_of(r.cost) }}</td>
                                         <td class="num">{r.cost_per_1k_usd.as_deref().map(usd_rate).unwrap_or_else(|| "–".into())}</td>
                                         <td class="num">{output_ratio(&r)}</td>
                                         <td class="num">{percent(r.cached_input_tokens, r.input_tokens)}</td>
@@ -203,7 +203,7 @@ mod tests {
             input_tokens: input,
             cached_input_tokens: 0,
             output_tokens: output,
-            cost_usd: cost.into(),
+            cost: tollbooth::pricing::NanoUsd::parse_usd(cost).unwrap(),
             unpriced_events: 0,
             cost_per_1k_usd: None,
             p95_latency_ms: None,

@@ -1,7 +1,7 @@
 //! The range's charts, as charming options built from the panel DTO.
 //!
 //! Costs become f64 here only as plotting coordinates; every amount shown as
-//! text (fallbacks, tables, cards) comes from the exact decimal strings.
+//! text (fallbacks, tables, cards) is formatted from the exact amounts.
 
 use charming::component::{Axis, Grid, Legend};
 use charming::element::{AxisLabel, AxisType, Color, Tooltip, Trigger};
@@ -9,21 +9,18 @@ use charming::series::{Bar, Pie};
 use charming::Chart;
 use leptos::prelude::*;
 
-use super::{count, usd};
+use crate::components::format::{count, usd_of};
 use crate::api::usage::{BreakdownRow, DayPoint};
 use crate::components::chart::EChart;
+use tollbooth::pricing::NanoUsd;
 
 /// Slices of the cost-by-model chart before the rest is summed as "other".
 const PIE_SLICES: usize = 8;
 const BRAND: &str = "#3b5bdb";
 
-/// A USD decimal string as a plotting coordinate.
-fn plot(usd: &str) -> f64 {
-    tollbooth::pricing::NanoUsd::parse_usd(usd).map(|n| n.nanos() as f64 / 1e9).unwrap_or(0.0)
-}
-
-fn nanos(usd: &str) -> i64 {
-    tollbooth::pricing::NanoUsd::parse_usd(usd).map(|n| n.nanos()).unwrap_or(0)
+/// An exact amount as a plotting coordinate.
+fn plot(usd: NanoUsd) -> f64 {
+    usd.nanos() as f64 / 1e9
 }
 
 /// `2026-03-07` → `03-07` for the axis.
@@ -43,15 +40,15 @@ pub fn daily_cost_chart(daily: &[DayPoint]) -> Chart {
         .x_axis(day_axis(daily))
         .y_axis(Axis::new().type_(AxisType::Value).axis_label(AxisLabel::new().formatter("${value}")))
         .color(vec![Color::from(BRAND)])
-        .series(Bar::new().name("Cost (USD)").data(daily.iter().map(|d| plot(&d.cost_usd)).collect()))
+        .series(Bar::new().name("Cost (USD)").data(daily.iter().map(|d| plot(d.cost)).collect()))
 }
 
 /// Cost share by model: the largest slices and "other".
 pub fn cost_by_model_chart(models: &[BreakdownRow]) -> Chart {
-    let mut priced: Vec<&BreakdownRow> = models.iter().filter(|m| nanos(&m.cost_usd) > 0).collect();
-    priced.sort_by_key(|m| std::cmp::Reverse(nanos(&m.cost_usd)));
-    let mut data: Vec<(f64, String)> = priced.iter().take(PIE_SLICES).map(|m| (plot(&m.cost_usd), m.name.clone())).collect();
-    let rest: i64 = priced.iter().skip(PIE_SLICES).map(|m| nanos(&m.cost_usd)).sum();
+    let mut priced: Vec<&BreakdownRow> = models.iter().filter(|m| m.cost.nanos() > 0).collect();
+    priced.sort_by_key(|m| std::cmp::Reverse(m.cost.nanos()));
+    let mut data: Vec<(f64, String)> = priced.iter().take(PIE_SLICES).map(|m| (plot(m.cost), m.name.clone())).collect();
+    let rest: i64 = priced.iter().skip(PIE_SLICES).map(|m| m.cost.nanos()).sum();
     if rest > 0 {
         data.push((rest as f64 / 1e9, "other models".into()));
     }
@@ -81,8 +78,8 @@ pub fn tokens_chart(daily: &[DayPoint]) -> Chart {
 /// The three charts, each with a text fallback for the server render.
 #[component]
 pub fn Charts(daily: Vec<DayPoint>, models: Vec<BreakdownRow>) -> impl IntoView {
-    let busiest = daily.iter().max_by_key(|d| nanos(&d.cost_usd)).cloned();
-    let top = models.iter().max_by_key(|m| nanos(&m.cost_usd)).cloned();
+    let busiest = daily.iter().max_by_key(|d| d.cost.nanos()).cloned();
+    let top = models.iter().max_by_key(|m| m.cost.nanos()).cloned();
     let (input, cached, output) = daily.iter().fold((0, 0, 0), |(i, c, o), d| {
         (i + d.input_tokens, c + d.cached_input_tokens, o + d.output_tokens)
     });
@@ -91,13 +88,13 @@ pub fn Charts(daily: Vec<DayPoint>, models: Vec<BreakdownRow>) -> impl IntoView 
             <figure class="chart-card wide">
                 <figcaption>"Daily cost"</figcaption>
                 <EChart id="chart-daily-cost" label="Daily cost over the selected range" chart=daily_cost_chart(&daily)>
-                    <p class="muted">{busiest.map(|d| format!("Highest day: {} at {}.", d.date, usd(&d.cost_usd)))}</p>
+                    <p class="muted">{busiest.map(|d| format!("Highest day: {} at {}.", d.date, usd_of(d.cost)))}</p>
                 </EChart>
             </figure>
             <figure class="chart-card">
                 <figcaption>"Cost by model"</figcaption>
                 <EChart id="chart-cost-by-model" label="Cost by model" chart=cost_by_model_chart(&models)>
-                    <p class="muted">{top.map(|m| format!("Largest: {} at {}.", m.name, usd(&m.cost_usd)))}</p>
+                    <p class="muted">{top.map(|m| format!("Largest: {} at {}.", m.name, usd_of(m.cost)))}</p>
                 </EChart>
             </figure>
             <figure class="chart-card">
@@ -115,7 +112,7 @@ mod tests {
     use super::*;
 
     fn day(date: &str, cost: &str) -> DayPoint {
-        DayPoint { date: date.into(), cost_usd: cost.into(), input_tokens: 1000, cached_input_tokens: 400, output_tokens: 200 }
+        DayPoint { date: date.into(), cost: NanoUsd::parse_usd(cost).unwrap(), input_tokens: 1000, cached_input_tokens: 400, output_tokens: 200 }
     }
 
     #[test]

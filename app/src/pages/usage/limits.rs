@@ -7,7 +7,7 @@ use tollbooth::plans::Period;
 use tollbooth::quota::{QuotaStatus, StatusLine};
 
 use crate::api::plans::org_quota;
-use crate::components::ErrorMessage;
+use crate::components::Loaded;
 
 /// `2026-12-01T00:00:00+01:00` → `2026-12-01 00:00`: the reset as the
 /// organization's local time (the offset is the org's zone, already applied).
@@ -68,10 +68,13 @@ pub fn PlanLimits(org_id: String, #[prop(optional)] read_only: bool) -> impl Int
             {move || {
                 let org_id = org_id.clone();
                 Suspend::new(async move {
-                    match quota.await {
-                        Ok(q) => view! { <Limits org_id q read_only /> }.into_any(),
-                        Err(e) => view! { <ErrorMessage message=e.message /> }.into_any(),
+                    let result = quota.await;
+                    view! {
+                        <Loaded result ok=move |value| match value {
+                            q => view! { <Limits org_id q read_only /> }.into_any(),
+                        } />
                     }
+                    .into_any()
                 })
             }}
         </Suspense>

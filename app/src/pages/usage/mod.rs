@@ -18,75 +18,8 @@ use leptos_router::hooks::use_query_map;
 
 use crate::api::usage::{usage_panel, PanelQuery, RangeView, Totals, PanelData};
 use crate::components::layout::{use_org, use_org_id};
-use crate::components::{format_time, ErrorMessage};
-
-/// `0.004000000` → `$0.0040`: amounts under a dollar show 4 decimals, others
-/// cents; rounded half up for display only (stored amounts stay exact). A
-/// non-zero amount that 4 decimals would show as `$0.0000` shows its exact
-/// digits instead (`0.000019100` → `$0.0000191`).
-pub fn usd(decimal: &str) -> String {
-    match tollbooth::pricing::NanoUsd::parse_usd(decimal) {
-        Ok(n) if n.nanos() != 0 && n.nanos().abs() < 50_000 => {
-            let exact = usd_places(decimal, Some(9));
-            exact.trim_end_matches('0').to_string()
-        }
-        _ => usd_places(decimal, None),
-    }
-}
-
-/// A price per unit (e.g. per 1,000 tokens): 6 decimals under a dollar, or
-/// all nine when that would show zero.
-pub fn usd_rate(decimal: &str) -> String {
-    let places = match tollbooth::pricing::NanoUsd::parse_usd(decimal) {
-        Ok(n) if n.nanos() != 0 && n.nanos().abs() < 500 => 9,
-        Ok(n) if n.nanos().abs() < 1_000_000_000 => 6,
-        _ => 2,
-    };
-    usd_places(decimal, Some(places))
-}
-
-fn usd_places(decimal: &str, places: Option<u32>) -> String {
-    let Ok(n) = tollbooth::pricing::NanoUsd::parse_usd(decimal) else { return format!("${decimal}") };
-    let nanos = n.nanos();
-    let places: u32 = places.unwrap_or(if nanos.abs() >= 1_000_000_000 { 2 } else { 4 });
-    let unit = 10i64.pow(9 - places);
-    let rounded = (nanos.abs() + unit / 2) / unit;
-    let scale = 10i64.pow(places);
-    let sign = if nanos < 0 { "-" } else { "" };
-    format!("{sign}${}.{:0width$}", rounded / scale, rounded % scale, width = places as usize)
-}
-
-#[cfg(test)]
-mod display_tests {
-    use super::usd;
-
-    #[test]
-    fn tiny_amounts_never_read_as_zero() {
-        assert_eq!(usd("0.000019100"), "$0.0000191");
-        assert_eq!(usd("0.004000000"), "$0.0040");
-        assert_eq!(usd("0.000000000"), "$0.0000");
-        assert_eq!(usd("12.345000000"), "$12.35");
-    }
-}
-
-/// Thousands separators for counts (the core's rule, shared with plan limits).
-pub fn count(n: i64) -> String {
-    tollbooth::plans::group_thousands(n)
-}
-
-/// `part / whole` as a percentage with one decimal (`–` when `whole` is 0).
-/// Display only: ratios of counts, never money.
-pub fn percent(part: i64, whole: i64) -> String {
-    if whole == 0 {
-        return "–".into();
-    }
-    format!("{:.1}%", part as f64 * 100.0 / whole as f64)
-}
-
-/// The error rate text (`"0.2500"`) as a percentage.
-fn rate_percent(rate: &str) -> String {
-    format!("{:.2}%", rate.parse::<f64>().unwrap_or(0.0) * 100.0)
-}
+use crate::components::format::{count, format_time, rate_percent, usd_of};
+use crate::components::ErrorMessage;
 
 /// The panel's query from the URL.
 fn use_panel_query() -> Memo<PanelQuery> {
@@ -140,7 +73,7 @@ impl PanelHome {
 
     /// The page with `query` (e.g. `range=7d`; may be empty) after the kept parameter.
     pub fn href(&self, query: &str) -> String {
-        let kept = self.keep.as_ref().map(|(k, v)| format!("{k}={}", crate::pages::prices::encode_query(v)));
+        let kept = self.keep.as_ref().map(|(k, v)| format!("{k}={}", crate::url::encode_query(v)));
         let parts: Vec<String> = kept.into_iter().chain((!query.is_empty()).then(|| query.to_string())).collect();
         if parts.is_empty() { self.path.clone() } else { format!("{}?{}", self.path, parts.join("&")) }
     }
@@ -209,7 +142,7 @@ fn Panel(org_id: String, home: PanelHome, u: PanelData, table: breakdown::TableS
     let csv = format!("/o/{org_id}/usage.csv?from={}&to={}", u.range.from, u.range.to);
     let models: Vec<String> = u.breakdowns.first().map(|b| b.rows.iter().map(|r| r.name.clone()).collect()).unwrap_or_default();
     view! {
-        <MonthCards month=u.month.clone() lifetime=u.lifetime_cost_usd.clone() />
+        <MonthCards month=u.month.clone() lifetime=u.lifetime_cost />
         <section class="range-bar" aria-label="Date range">
             <RangePicker home=home.clone() range=u.range.clone() />
             {home.member.then(|| view! {
@@ -242,13 +175,13 @@ fn Card(label: &'static str, value: String, #[prop(optional, into)] note: String
 
 /// This calendar month and lifetime (the plan's limits are under "Plan limits").
 #[component]
-fn MonthCards(month: Totals, lifetime: String) -> impl IntoView {
+fn MonthCards(month: Totals, lifetime: tollbooth::pricing::NanoUsd) -> impl IntoView {
     let unpriced = month.unpriced_events;
     let cost_note = if unpriced > 0 { format!("excludes {unpriced} unpriced events") } else { String::new() };
     view! {
         <div class="stats">
-            <Card label="Cost this month" value=usd(&month.cost_usd) note=cost_note />
-            <Card label="Lifetime cost" value=usd(&lifetime) />
+            <Card label="Cost this month" value=usd_of(month.cost) note=cost_note />
+            <Card label="Lifetime cost" value=usd_of(lifetime) />
             <Card label="Tokens in" value=count(month.input_tokens) note=format!("{} cached · this month", count(month.cached_input_tokens)) />
             <Card label="Tokens out" value=count(month.output_tokens) note="this month" />
             <Card label="Requests" value=count(month.requests) note="this month" />
@@ -287,7 +220,7 @@ fn RangeSummary(range: RangeView, totals: Totals, days: usize) -> impl IntoView 
     view! {
         <div class="range-summary" data-testid="range-summary">
             <span class="dates">{range.from_date} " – " {range.to_date} " (" {days} " days)"</span>
-            <span><b data-testid="range-cost">{usd(&totals.cost_usd)}</b> " cost"</span>
+            <span><b data-testid="range-cost">{usd_of(totals.cost)}</b> " cost"</span>
             <span><b data-testid="range-events">{count(totals.events)}</b> " events"</span>
             <span><b data-testid="range-tokens">{count(tokens)}</b> " tokens ("
                 {count(totals.input_tokens)} " in, " {count(totals.output_tokens)} " out)"</span>
@@ -300,7 +233,7 @@ fn RangeSummary(range: RangeView, totals: Totals, days: usize) -> impl IntoView 
 }
 
 #[component]
-fn UnpricedModels(models: Vec<crate::api::usage::UnpricedLine>) -> impl IntoView {
+fn UnpricedModels(models: Vec<tollbooth::metering::unpriced::UnpricedModel>) -> impl IntoView {
     (!models.is_empty()).then(|| view! {
         <section class="card warn" data-testid="unpriced">
             <h2>"Models without a price"</h2>
@@ -317,7 +250,7 @@ fn UnpricedModels(models: Vec<crate::api::usage::UnpricedLine>) -> impl IntoView
 
 #[cfg(test)]
 mod tests {
-    use super::{count, percent, usd, usd_rate, PanelHome};
+    use super::PanelHome;
 
     #[test]
     fn links_stay_on_the_page_that_shows_the_panel() {
@@ -332,25 +265,4 @@ mod tests {
         assert!(!admin.member, "a platform admin reads the panel only");
     }
 
-    #[test]
-    fn money_and_counts_read_well() {
-        assert_eq!(usd("0.004000000"), "$0.0040");
-        assert_eq!(usd("12.345678901"), "$12.35");
-        assert_eq!(usd("0.036290000"), "$0.0363");
-        assert_eq!(usd("0.000690000"), "$0.0007");
-        assert_eq!(usd("0.999990000"), "$1.0000");
-        assert_eq!(usd("0.000000000"), "$0.0000");
-        assert_eq!(count(1234567), "1,234,567");
-        assert_eq!(count(12), "12");
-    }
-
-    #[test]
-    fn rates_per_thousand_tokens_keep_their_digits() {
-        assert_eq!(usd_rate("0.003333333"), "$0.003333");
-        assert_eq!(usd_rate("0.000020000"), "$0.000020");
-        assert_eq!(usd_rate("0.000000020"), "$0.000000020");
-        assert_eq!(usd_rate("1.500000000"), "$1.50");
-        assert_eq!(percent(400, 1000), "40.0%");
-        assert_eq!(percent(1, 0), "–");
-    }
 }

@@ -5,7 +5,8 @@ use leptos::prelude::*;
 use leptos_router::components::Form;
 use leptos_router::hooks::use_query_map;
 
-use super::{count, PanelHome};
+use super::PanelHome;
+use crate::components::format::{count, usd_of};
 use crate::api::usage::{RangeView, RecentEvent, RECENT_EVENTS};
 
 const STATUSES: [&str; 3] = ["success", "error", "rate_limited"];
@@ -87,7 +88,7 @@ pub fn RecentActivity(home: PanelHome, range: RangeView, events: Vec<RecentEvent
                                         {(e.cached_input_tokens > 0).then(|| view! { <span class="sub">{format!("{} cached", count(e.cached_input_tokens))}</span> })}
                                     </td>
                                     <td class="num">{count(e.output_tokens)}</td>
-                                    <td class="num">{e.cost_usd.as_deref().map(super::usd).unwrap_or_else(|| "unpriced".into())}</td>
+                                    <td class="num">{e.cost.map(usd_of).unwrap_or_else(|| "unpriced".into())}</td>
                                     <td><span class=format!("status-{}", e.status)>{e.status.clone()}</span></td>
                                 </tr>
                             }).collect_view()}

@@ -4,20 +4,27 @@
 //! It reads the period counters (`budget_spend`) that ingest keeps, so it is
 //! one small query per page load and agrees with the alerts that fired.
 
-use sqlx::Row;
+use serde::{Deserialize, Serialize};
 
-use crate::budgets::percent;
+#[cfg(feature = "ssr")]
+use super::{percent, store};
+#[cfg(feature = "ssr")]
+use crate::calendar::{to_local_rfc3339, zone};
+#[cfg(feature = "ssr")]
 use crate::clock::now_ms;
+#[cfg(feature = "ssr")]
 use crate::db::Db;
+#[cfg(feature = "ssr")]
 use crate::pricing::NanoUsd;
-use crate::quota::window::{to_local_rfc3339, zone};
+#[cfg(feature = "ssr")]
 use crate::Result;
 
 /// Share of a budget (percent) from which the banner shows it.
 pub const BANNER_PERCENT: i64 = 80;
 
-/// A budget at or past [`BANNER_PERCENT`] of its amount this period.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A budget at or past [`BANNER_PERCENT`] of its amount this period, as the
+/// banner shows it (the pages receive this view as it is).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BudgetBanner {
     pub budget_id: String,
     pub name: String,
@@ -34,37 +41,30 @@ pub struct BudgetBanner {
 
 /// The organization's budgets at 80% or more of their amount in the period
 /// that contains now, fullest first.
+#[cfg(feature = "ssr")]
 pub async fn budget_banners(db: &Db, org_id: &str) -> Result<Vec<BudgetBanner>> {
     budget_banners_at(db, org_id, now_ms()).await
 }
 
 /// [`budget_banners`] as of `now` (UTC milliseconds).
+#[cfg(feature = "ssr")]
 pub async fn budget_banners_at(db: &Db, org_id: &str, now: i64) -> Result<Vec<BudgetBanner>> {
-    let rows = sqlx::query(
-        "SELECT b.id, b.name, b.amount_nanos, s.spent_nanos, s.period_end, o.time_zone \
-         FROM budget_spend s JOIN budgets b ON b.id = s.budget_id JOIN organizations o ON o.id = b.org_id \
-         WHERE s.org_id = $1 AND b.org_id = $1 AND s.period_start <= $2 AND s.period_end > $2",
-    )
-    .bind(org_id)
-    .bind(now)
-    .fetch_all(db.reader())
-    .await?;
+    let rows = store::current_spend(&mut *db.reader().acquire().await?, org_id, now).await?;
     let mut found: Vec<(i128, BudgetBanner)> = Vec::new();
-    for r in &rows {
-        let amount: i64 = r.try_get("amount_nanos")?;
-        let spent: i64 = r.try_get("spent_nanos")?;
+    for r in rows {
+        let (amount, spent) = (r.amount, r.spent);
         // spent / amount >= 80%, in integers (i128: no overflow on large spend).
         if amount <= 0 || (spent as i128) * 100 < (amount as i128) * BANNER_PERCENT as i128 {
             continue;
         }
-        let tz = zone(&r.try_get::<String, _>("time_zone")?);
+        let tz = zone(&r.time_zone);
         let banner = BudgetBanner {
-            budget_id: r.try_get("id")?,
-            name: r.try_get("name")?,
+            budget_id: r.budget_id,
+            name: r.name,
             percent: percent(spent, amount),
             spent_usd: NanoUsd::from_nanos(spent).to_short_usd_string(),
             amount_usd: NanoUsd::from_nanos(amount).to_short_usd_string(),
-            period_end: to_local_rfc3339(tz, r.try_get("period_end")?),
+            period_end: to_local_rfc3339(tz, r.period_end),
             exhausted: spent >= amount,
         };
         // Sort key: the share in hundredths of a percent.

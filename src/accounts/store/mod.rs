@@ -1,4 +1,7 @@
-//! Storage of users. Functions take a connection so callers choose the transaction.
+//! Storage of users (`users`) and, in [`throttle`], of throttled attempts.
+//! Functions take a connection so callers choose the transaction.
+
+pub(crate) mod throttle;
 
 use sqlx::{AnyConnection, Row};
 
@@ -105,4 +108,17 @@ pub(super) async fn find_with_sessions_valid_after(conn: &mut AnyConnection, id:
 pub(super) async fn set_sessions_valid_after(conn: &mut AnyConnection, id: &str, at: i64) -> Result<()> {
     sqlx::query("UPDATE users SET sessions_valid_after = $2 WHERE id = $1").bind(id).bind(at).execute(conn).await?;
     Ok(())
+}
+
+/// Whether the user exists and is a platform admin now.
+pub(crate) async fn is_platform_admin(conn: &mut AnyConnection, id: &str) -> Result<bool> {
+    let flag: Option<i64> =
+        sqlx::query_scalar("SELECT is_platform_admin FROM users WHERE id = $1").bind(id).fetch_optional(conn).await?;
+    Ok(flag.unwrap_or(0) != 0)
+}
+
+/// The user with this (normalized) e-mail.
+pub(crate) async fn find_view_by_email(conn: &mut AnyConnection, email: &str) -> Result<Option<UserView>> {
+    let row = sqlx::query(&format!("SELECT {USER_COLUMNS} FROM users WHERE email = $1")).bind(email).fetch_optional(conn).await?;
+    row.as_ref().map(user_from_row).transpose()
 }

@@ -1,21 +1,24 @@
-//! Budgets watched as usage is recorded: each budget's spend per period is a
-//! counter (`budget_spend`) updated in the ingest transaction, budget
-//! thresholds fire there, and a budget with the pause action refuses checks
-//! and reservations of its scope once its counter reaches the amount.
+//! Budget enforcement: each budget's spend per period is a counter
+//! (`budget_spend`) updated in the ingest transaction, which also says which
+//! thresholds the batch crossed (the alerts module turns them into alerts),
+//! and a budget with the pause action refuses checks and reservations of its
+//! scope once its counter reaches the amount.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, LazyLock, Mutex};
 
 use serde_json::json;
-use sqlx::{AnyConnection, Row};
+use sqlx::AnyConnection;
 
-use super::{crossed, AlertKind, NewAlert};
+use super::store::{self, SpentUp, Watched};
+use super::{crossed, period_window, Action, Scope};
+use crate::calendar::Window;
+use crate::metering::Recorded;
 use crate::db::{Db, Engine};
-use crate::budgets::{percent, period_window, Action, BudgetPeriod, Scope};
 use crate::error::Refusal;
 use crate::pricing::NanoUsd;
-use crate::quota::window::{to_local_rfc3339, zone};
-use crate::{Error, Result};
+use crate::calendar::{to_local_rfc3339, zone};
+use crate::Result;
 
 /// The cost of one recorded event and who it belongs to.
 #[derive(Debug, Clone, Copy)]
@@ -35,17 +38,6 @@ pub struct Subject {
     pub api_key_id: Option<String>,
 }
 
-#[derive(Debug, Clone)]
-struct Watched {
-    id: String,
-    name: String,
-    scope: Scope,
-    scope_id: String,
-    period: BudgetPeriod,
-    amount: i64,
-    thresholds: Vec<u32>,
-}
-
 impl Watched {
     fn covers(&self, project: Option<&str>, user: Option<&str>, key: Option<&str>) -> bool {
         let id = Some(self.scope_id.as_str());
@@ -57,20 +49,6 @@ impl Watched {
         }
     }
 
-    fn of(r: &sqlx::any::AnyRow) -> Result<Self> {
-        let bad = |what: &str| Error::Internal(format!("bad budget {what} in store"));
-        let thresholds: String = r.try_get("thresholds")?;
-        Ok(Watched {
-            id: r.try_get("id")?,
-            name: r.try_get("name")?,
-            scope: Scope::parse(&r.try_get::<String, _>("scope")?).map_err(|_| bad("scope"))?,
-            scope_id: r.try_get("scope_id")?,
-            period: BudgetPeriod::parse(&r.try_get::<String, _>("period")?).map_err(|_| bad("period"))?,
-            amount: r.try_get("amount_nanos")?,
-            thresholds: thresholds.split(',').filter_map(|t| t.trim().parse().ok()).collect(),
-        })
-    }
-
     fn describe(&self) -> String {
         match self.scope {
             Scope::Organization => format!("{} budget \"{}\" for the organization", self.period.as_str(), self.name),
@@ -79,24 +57,58 @@ impl Watched {
     }
 }
 
+/// A threshold of a budget that a batch moved the budget's counter across,
+/// in the period that contains now: what the budget alert says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Crossing {
+    pub budget_id: String,
+    pub scope: Scope,
+    /// The project, user or API key id; empty for the organization.
+    pub scope_id: String,
+    /// The budget in a sentence: `monthly budget "Bot" for project support-bot`.
+    pub description: String,
+    /// The budget's amount (nano-USD) and the threshold crossed (percent of it).
+    pub amount: i64,
+    pub threshold: u32,
+    /// The period's spend after the batch (nano-USD).
+    pub spent: i64,
+    pub period_start: i64,
+    pub period_end: i64,
+    /// When the period ends, in the organization's zone (RFC 3339).
+    pub period_end_local: String,
+}
+
+/// Step 3 of the ingest order ([`crate::ingest`]): a recorded batch's spend
+/// added to the budgets' counters, returning the thresholds it crossed.
+pub async fn on_recorded(conn: &mut AnyConnection, recorded: &Recorded<'_>, tz_name: &str, now: i64) -> Result<Vec<Crossing>> {
+    let spends: Vec<Spend> = recorded
+        .events
+        .iter()
+        .map(|r| Spend {
+            ts: r.event.timestamp_ms,
+            cost_nanos: r.cost_nano.unwrap_or(0),
+            project_id: r.event.project_id.as_deref(),
+            user_id: r.event.user_id.as_deref(),
+            api_key_id: recorded.api_key_id,
+        })
+        .collect();
+    on_usage(conn, recorded.org_id, tz_name, &spends, now).await
+}
+
 /// Adds a recorded batch's spend to the counters of the budgets covering it,
-/// and fires the thresholds it crosses in the current period. Runs in the
+/// and returns the thresholds it crosses in the current period (in budget
+/// and period order, each budget's thresholds ascending). Runs in the
 /// transaction that stores the events, after they (and the day counters)
 /// are written, so a counter seeded now from the stored usage includes them.
-pub async fn on_usage(conn: &mut AnyConnection, org_id: &str, tz_name: &str, spends: &[Spend<'_>], now: i64) -> Result<()> {
+pub async fn on_usage(conn: &mut AnyConnection, org_id: &str, tz_name: &str, spends: &[Spend<'_>], now: i64) -> Result<Vec<Crossing>> {
+    let mut crossings = Vec::new();
     if spends.iter().all(|s| s.cost_nanos == 0) {
-        return Ok(());
+        return Ok(crossings);
     }
-    let rows = sqlx::query(
-        "SELECT id, name, scope, scope_id, period, amount_nanos, thresholds FROM budgets WHERE org_id = $1 ORDER BY id",
-    )
-    .bind(org_id)
-    .fetch_all(&mut *conn)
-    .await?;
-    if rows.is_empty() {
-        return Ok(());
+    let budgets = store::watched(conn, org_id).await?;
+    if budgets.is_empty() {
+        return Ok(crossings);
     }
-    let budgets = rows.iter().map(Watched::of).collect::<Result<Vec<_>>>()?;
     let tz = zone(tz_name);
     // (budget index, period start) → (period end, added spend); ordered, so
     // concurrent batches lock counters in the same order.
@@ -117,36 +129,21 @@ pub async fn on_usage(conn: &mut AnyConnection, org_id: &str, tz_name: &str, spe
             continue; // a late event of a past period: counted, not alerted
         }
         for t in crossed(&b.thresholds, b.amount, before, after) {
-            let kind = if t >= 100 { AlertKind::BudgetExhausted } else { AlertKind::BudgetThreshold };
-            let spent = NanoUsd::from_nanos(after).to_short_usd_string();
-            let amount = NanoUsd::from_nanos(b.amount).to_short_usd_string();
-            let until = to_local_rfc3339(tz, end);
-            let tail = if t >= 100 {
-                format!(" The budget is used up until the period ends at {until}.")
-            } else {
-                String::new()
-            };
-            let message = format!(
-                "The {} reached {t}%: ${spent} of ${amount} spent ({}%).{tail}",
-                b.describe(),
-                percent(after, b.amount)
-            );
-            let alert = NewAlert {
-                kind,
-                dedupe_key: format!("budget:{}:{start}:{}:{t}", b.id, b.amount),
-                budget_id: Some(b.id.clone()),
-                scope: b.scope.as_str().into(),
+            crossings.push(Crossing {
+                budget_id: b.id.clone(),
+                scope: b.scope,
                 scope_id: b.scope_id.clone(),
-                period_start: Some(start),
-                period_end: Some(end),
-                observed: format!("${spent} ({}%)", percent(after, b.amount)),
-                threshold: format!("{t}% of ${amount}"),
-                message,
-            };
-            super::fire(conn, org_id, &alert, now).await?;
+                description: b.describe(),
+                amount: b.amount,
+                threshold: t,
+                spent: after,
+                period_start: start,
+                period_end: end,
+                period_end_local: to_local_rfc3339(tz, end),
+            });
         }
     }
-    Ok(())
+    Ok(crossings)
 }
 
 /// Adds `delta` to the budget's counter for the period and returns the new
@@ -154,93 +151,30 @@ pub async fn on_usage(conn: &mut AnyConnection, org_id: &str, tz_name: &str, spe
 /// (which already holds this batch); a concurrent first batch that loses the
 /// insert adds only its own delta to the winner's row.
 async fn add(conn: &mut AnyConnection, org_id: &str, b: &Watched, start: i64, end: i64, delta: i64) -> Result<i64> {
-    let updated: Option<i64> = sqlx::query_scalar(
-        "UPDATE budget_spend SET spent_nanos = spent_nanos + $3 WHERE budget_id = $1 AND period_start = $2 RETURNING spent_nanos",
-    )
-    .bind(&b.id)
-    .bind(start)
-    .bind(delta)
-    .fetch_optional(&mut *conn)
-    .await?;
-    if let Some(v) = updated {
+    if let Some(v) = store::add_spend(conn, &b.id, start, delta).await? {
         return Ok(v);
     }
-    let seed = crate::budgets::spend(conn, org_id, b.scope, &b.scope_id, crate::quota::window::Window { start_ms: start, end_ms: end }).await?;
-    Ok(sqlx::query_scalar(
-        "INSERT INTO budget_spend (budget_id, period_start, period_end, org_id, spent_nanos) VALUES ($1, $2, $3, $4, $5) \
-         ON CONFLICT (budget_id, period_start) DO UPDATE SET spent_nanos = budget_spend.spent_nanos + $6 RETURNING spent_nanos",
-    )
-    .bind(&b.id)
-    .bind(start)
-    .bind(end)
-    .bind(org_id)
-    .bind(seed)
-    .bind(delta)
-    .fetch_one(&mut *conn)
-    .await?)
+    let seed = super::spend(conn, org_id, b.scope, &b.scope_id, Window { start_ms: start, end_ms: end }).await?;
+    store::seed_spend(conn, org_id, &b.id, start, end, seed, delta).await
 }
 
 /// Forgets a budget's counters (its scope or period changed) and seeds the
 /// current period's from the stored usage, in the caller's transaction.
 pub async fn reset(conn: &mut AnyConnection, org_id: &str, budget_id: &str, now: i64) -> Result<()> {
-    sqlx::query("DELETE FROM budget_spend WHERE budget_id = $1").bind(budget_id).execute(&mut *conn).await?;
-    let row = sqlx::query(
-        "SELECT b.id, b.name, b.scope, b.scope_id, b.period, b.amount_nanos, b.thresholds, o.time_zone \
-         FROM budgets b JOIN organizations o ON o.id = b.org_id WHERE b.id = $1 AND b.org_id = $2",
-    )
-    .bind(budget_id)
-    .bind(org_id)
-    .fetch_one(&mut *conn)
-    .await?;
-    let b = Watched::of(&row)?;
-    let w = period_window(zone(&row.try_get::<String, _>("time_zone")?), b.period, now);
-    let seed = crate::budgets::spend(conn, org_id, b.scope, &b.scope_id, w).await?;
-    sqlx::query("INSERT INTO budget_spend (budget_id, period_start, period_end, org_id, spent_nanos) VALUES ($1, $2, $3, $4, $5)")
-        .bind(budget_id)
-        .bind(w.start_ms)
-        .bind(w.end_ms)
-        .bind(org_id)
-        .bind(seed)
-        .execute(&mut *conn)
-        .await?;
-    Ok(())
+    store::delete_spend(conn, budget_id).await?;
+    let (b, time_zone) = store::watched_with_zone(conn, org_id, budget_id).await?;
+    let w = period_window(zone(&time_zone), b.period, now);
+    let seed = super::spend(conn, org_id, b.scope, &b.scope_id, w).await?;
+    store::insert_spend(conn, org_id, budget_id, w.start_ms, w.end_ms, seed).await
 }
 
 /// An exhausted pause budget and the period it is exhausted in.
-#[derive(Debug, Clone)]
-pub struct Exhausted {
-    budget: Watched,
-    spent: i64,
-    start: i64,
-    end: i64,
-    tz: String,
-}
+type Exhausted = SpentUp;
 
 /// Every pause budget of the organization exhausted in a period that has
 /// not ended at `now`.
 async fn exhausted(conn: &mut AnyConnection, org_id: &str, now: i64) -> Result<Vec<Exhausted>> {
-    let rows = sqlx::query(
-        "SELECT b.id, b.name, b.scope, b.scope_id, b.period, b.amount_nanos, b.thresholds, s.spent_nanos, s.period_start, \
-         s.period_end, o.time_zone FROM budget_spend s JOIN budgets b ON b.id = s.budget_id JOIN organizations o ON o.id = b.org_id \
-         WHERE s.org_id = $1 AND b.org_id = $1 AND b.action = $2 AND s.period_end > $3 \
-         AND s.spent_nanos >= b.amount_nanos ORDER BY b.id, s.period_start",
-    )
-    .bind(org_id)
-    .bind(Action::Pause.as_str())
-    .bind(now)
-    .fetch_all(conn)
-    .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(Exhausted {
-                budget: Watched::of(r)?,
-                spent: r.try_get("spent_nanos")?,
-                start: r.try_get("period_start")?,
-                end: r.try_get("period_end")?,
-                tz: r.try_get("time_zone")?,
-            })
-        })
-        .collect()
+    store::spent_up(conn, org_id, Action::Pause, now).await
 }
 
 /// The refusal for `who` at `now` among the exhausted pause budgets: the
@@ -252,7 +186,7 @@ fn refusal(list: &[Exhausted], who: &Subject, now: i64) -> Option<Refusal> {
             && e.budget.covers(who.project_id.as_deref(), who.user_id.as_deref(), who.api_key_id.as_deref())
     })?;
     let b = &e.budget;
-    let resets_at = to_local_rfc3339(zone(&e.tz), e.end);
+    let resets_at = to_local_rfc3339(zone(&e.time_zone), e.end);
     let amount = NanoUsd::from_nanos(b.amount).to_short_usd_string();
     let spent_usd = NanoUsd::from_nanos(e.spent).to_short_usd_string();
     let message = format!(

@@ -1,4 +1,8 @@
-//! Storage of reservations.
+//! Storage of reservations (`reservations`, `reservation_amounts`), of the
+//! counted documents (`org_resources`) and, in [`counters`], of the usage
+//! counters. Quota owns these tables.
+
+pub(crate) mod counters;
 
 use sqlx::{AnyConnection, Row};
 
@@ -167,4 +171,50 @@ pub async fn release(conn: &mut AnyConnection, org_id: &str, id: &str, now_ms: i
         .execute(conn)
         .await?;
     Ok(done.rows_affected() == 1)
+}
+
+/// Sets the documents count.
+pub(crate) async fn set_documents(conn: &mut AnyConnection, org_id: &str, used: i64) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO org_resources (org_id, resource, used) VALUES ($1, 'documents', $2) \
+         ON CONFLICT (org_id, resource) DO UPDATE SET used = $2",
+    )
+    .bind(org_id)
+    .bind(used)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Serializes changes to one organization's counted resources: its row lock
+/// on PostgreSQL (`FOR UPDATE`; SQLite's single writer already serializes).
+///
+/// This and [`standing_count`] read other modules' tables (`organizations`,
+/// `projects`, `memberships`, `invites`): the plan's standing counts are
+/// enforcement's own reads, and the modules owning those tables ask quota
+/// for room before they add a row, so reading through them would make each
+/// import the other.
+pub(crate) async fn lock_org(conn: &mut AnyConnection, org_id: &str) -> Result<()> {
+    sqlx::query("SELECT id FROM organizations WHERE id = $1 FOR UPDATE").bind(org_id).fetch_optional(conn).await?;
+    Ok(())
+}
+
+/// How many of `metric` the organization has at `now`: active projects, the
+/// documents reported, or members plus open invites; `None` for a metric
+/// that is not a standing count.
+pub(crate) async fn standing_count(conn: &mut AnyConnection, org_id: &str, metric: Metric, now: i64) -> Result<Option<i64>> {
+    let sql = match metric {
+        Metric::Projects => "SELECT COUNT(*) FROM projects WHERE org_id = $1 AND archived_at IS NULL",
+        Metric::Documents => "SELECT COALESCE(MAX(used), 0) FROM org_resources WHERE org_id = $1 AND resource = 'documents'",
+        Metric::Members => {
+            "SELECT (SELECT COUNT(*) FROM memberships WHERE org_id = $1) + \
+             (SELECT COUNT(*) FROM invites WHERE org_id = $1 AND accepted_at IS NULL AND revoked_at IS NULL AND expires_at > $2)"
+        }
+        _ => return Ok(None),
+    };
+    let mut q = sqlx::query_scalar::<_, i64>(sql).bind(org_id);
+    if metric == Metric::Members {
+        q = q.bind(now);
+    }
+    Ok(Some(q.fetch_one(conn).await?))
 }

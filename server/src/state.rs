@@ -1,0 +1,22 @@
+//! What every handler shares: the database, Leptos' options and the app
+//! context. Its own module so that the handlers (`api/`, `health`) and the
+//! router that mounts them (`startup`) both depend on it, not on each other.
+
+use axum::extract::FromRef;
+use leptos::config::LeptosOptions;
+use tollbooth::db::Db;
+use tollbooth_app::ssr::AppContext;
+
+/// Shared state of every handler.
+#[derive(Clone, Debug)]
+pub struct AppState {
+    pub db: Db,
+    pub leptos_options: LeptosOptions,
+    pub ctx: AppContext,
+}
+
+impl FromRef<AppState> for LeptosOptions {
+    fn from_ref(s: &AppState) -> Self {
+        s.leptos_options.clone()
+    }
+}
