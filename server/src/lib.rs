@@ -10,6 +10,7 @@ pub mod dispatch;
 pub mod egress_dns;
 pub mod health;
 pub mod llm_double;
+pub mod local_server;
 pub mod notify;
 pub mod provider_setup;
 pub mod request_log;

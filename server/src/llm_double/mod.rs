@@ -22,14 +22,12 @@ mod routes;
 mod streaming;
 mod switches;
 
-use std::hash::{BuildHasher, Hasher};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
-use anyhow::Context;
 use serde_json::Value;
-use tokio::sync::oneshot;
+use crate::local_server::{self, LocalServer};
 
 pub use plan::{Plan, WORDS};
 pub use switches::Switches;
@@ -106,9 +104,8 @@ impl Answer {
 
 /// A running double; stops when dropped.
 pub struct RunningLlmDouble {
-    addr: SocketAddr,
+    server: LocalServer,
     shared: Arc<Shared>,
-    stop: Option<oneshot::Sender<()>>,
 }
 
 /// Starts the double on 127.0.0.1 on a free port.
@@ -118,41 +115,22 @@ pub async fn spawn(config: DoubleConfig) -> anyhow::Result<RunningLlmDouble> {
 
 /// Starts the double on 127.0.0.1:`port` (0 for a free one).
 pub async fn spawn_on(config: DoubleConfig, port: u16) -> anyhow::Result<RunningLlmDouble> {
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
-        .await
-        .with_context(|| format!("binding the mock LLM to 127.0.0.1:{port}"))?;
-    let addr = listener.local_addr()?;
+    let listener = LocalServer::bind(port, "the mock LLM").await?;
     let shared = Arc::new(Shared {
         api_key: config.api_key,
         switches: RwLock::new(config.switches),
         requests: Mutex::new(Vec::new()),
-        id_tag: run_tag(),
+        id_tag: local_server::run_tag(),
         next_id: AtomicU64::new(1),
     });
     let app = routes::router(Arc::clone(&shared));
-    let (stop, stopped) = oneshot::channel::<()>();
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, app)
-            .with_graceful_shutdown(async {
-                let _ = stopped.await;
-            })
-            .await;
-    });
-    Ok(RunningLlmDouble { addr, shared, stop: Some(stop) })
-}
-
-/// Eight hex digits that differ from run to run (std's per-process random
-/// hasher keys; no extra dependency).
-fn run_tag() -> String {
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos());
-    format!("{:08x}", h.finish() as u32)
+    Ok(RunningLlmDouble { server: LocalServer::serve(listener, app)?, shared })
 }
 
 impl RunningLlmDouble {
     /// `http://127.0.0.1:<port>`: the base the Anthropic SDK takes.
     pub fn base_url(&self) -> String {
-        format!("http://{}", self.addr)
+        format!("http://{}", self.server.addr())
     }
 
     /// `http://127.0.0.1:<port>/v1`: the base the OpenAI SDK takes.
@@ -161,7 +139,7 @@ impl RunningLlmDouble {
     }
 
     pub fn local_addr(&self) -> SocketAddr {
-        self.addr
+        self.server.addr()
     }
 
     /// Changes the defaults for later requests (headers still override).
@@ -178,14 +156,6 @@ impl RunningLlmDouble {
     pub async fn run_until(self, signal: impl std::future::Future<Output = ()>) {
         signal.await;
         drop(self);
-    }
-}
-
-impl Drop for RunningLlmDouble {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
     }
 }
 

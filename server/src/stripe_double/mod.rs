@@ -23,7 +23,7 @@ pub mod objects;
 mod pages;
 
 use std::collections::HashMap;
-use std::hash::{BuildHasher, Hasher};
+
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -32,7 +32,9 @@ use std::time::Duration;
 use anyhow::Context;
 use axum::Router;
 use serde_json::{Map, Value};
-use tokio::sync::{mpsc, oneshot, Notify};
+use tokio::sync::{mpsc, Notify};
+
+use crate::local_server::{self, LocalServer};
 
 pub use events::{Delivery, EventRecord};
 
@@ -237,9 +239,8 @@ impl Shared {
 
 /// A running double; stops when dropped.
 pub struct RunningDouble {
-    addr: SocketAddr,
+    server: LocalServer,
     shared: Arc<Shared>,
-    stop: Option<oneshot::Sender<()>>,
 }
 
 /// Starts the double on 127.0.0.1 on a free port.
@@ -249,9 +250,7 @@ pub async fn spawn(config: DoubleConfig) -> anyhow::Result<RunningDouble> {
 
 /// Starts the double on 127.0.0.1:`port` (0 for a free one).
 pub async fn spawn_on(config: DoubleConfig, port: u16) -> anyhow::Result<RunningDouble> {
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
-        .await
-        .with_context(|| format!("binding the Stripe double to 127.0.0.1:{port}"))?;
+    let listener = LocalServer::bind(port, "the Stripe double").await?;
     let addr = listener.local_addr()?;
     let public_url = config.public_url.clone().unwrap_or_else(|| format!("http://{addr}")).trim_end_matches('/').to_string();
     let (tx, rx) = mpsc::unbounded_channel();
@@ -262,33 +261,17 @@ pub async fn spawn_on(config: DoubleConfig, port: u16) -> anyhow::Result<Running
         state: Mutex::new(State::default()),
         changed: Notify::new(),
         deliveries: tx,
-        id_tag: run_tag(),
+        id_tag: local_server::run_tag(),
         next_id: AtomicU64::new(1),
     });
     let http = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().context("building the webhook client")?;
     tokio::spawn(events::deliver_in_order(Arc::clone(&shared), http, rx));
     let app = router(Arc::clone(&shared));
-    let (stop, stopped) = oneshot::channel::<()>();
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, app)
-            .with_graceful_shutdown(async {
-                let _ = stopped.await;
-            })
-            .await;
-    });
-    Ok(RunningDouble { addr, shared, stop: Some(stop) })
+    Ok(RunningDouble { server: LocalServer::serve(listener, app)?, shared })
 }
 
 fn router(shared: Arc<Shared>) -> Router {
     api::router(Arc::clone(&shared)).merge(pages::router(shared))
-}
-
-/// Eight hex digits that differ from run to run (std's per-process random
-/// hasher keys; no extra dependency).
-fn run_tag() -> String {
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos());
-    format!("{:08x}", h.finish() as u32)
 }
 
 /// Unix seconds now.
@@ -317,7 +300,7 @@ impl RunningDouble {
 
     /// The API base to give the client: `http://127.0.0.1:<port>`.
     pub fn base_url(&self) -> String {
-        format!("http://{}", self.addr)
+        format!("http://{}", self.server.addr())
     }
 
     /// Where hosted pages are linked from (`{public_url}/checkout/{id}`).
@@ -326,7 +309,7 @@ impl RunningDouble {
     }
 
     pub fn local_addr(&self) -> SocketAddr {
-        self.addr
+        self.server.addr()
     }
 
     /// Sets a price's unit amount in cents (a price not set costs 0).
@@ -421,14 +404,6 @@ impl RunningDouble {
     pub async fn run_until(self, signal: impl std::future::Future<Output = ()>) {
         signal.await;
         drop(self);
-    }
-}
-
-impl Drop for RunningDouble {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
     }
 }
 
