@@ -157,6 +157,13 @@ pub struct Config {
     #[arg(long, env = "TOLLBOOTH_UPSTREAM_ALLOW_PRIVATE", default_value_t = false, action = clap::ArgAction::Set, global = true)]
     pub upstream_allow_private: bool,
 
+    /// The longest a gateway call may take, from forwarding to the end of its
+    /// answer (streams included). A client that disconnects mid-stream does
+    /// not end it: the gateway reads on (within this bound) to record the
+    /// provider's usage. Past it: 504 before the answer, a cut stream after.
+    #[arg(long, env = "TOLLBOOTH_GATEWAY_TIMEOUT_SECS", default_value_t = 600, global = true)]
+    pub gateway_timeout_secs: u64,
+
     /// Create the platform admin and the demo organization when the database is empty.
     #[arg(long, env = "TOLLBOOTH_SEED", default_value_t = true, action = clap::ArgAction::Set, global = true)]
     pub seed: bool,

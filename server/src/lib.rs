@@ -8,6 +8,7 @@ pub mod client_ip;
 pub mod config;
 pub mod dispatch;
 pub mod egress_dns;
+pub mod gateway;
 pub mod health;
 pub mod llm_double;
 pub mod local_server;

@@ -86,7 +86,13 @@ impl Application {
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let background = tasks::spawn(self.db.clone(), self.notifier.clone(), self.billing.clone(), stop_rx);
         tracing::info!(addr = %self.local_addr(), "listening");
-        axum::serve(self.listener, self.router.into_make_service_with_connect_info::<SocketAddr>())
+        // No Nagle delay: gateway streams are flushed frame by frame.
+        let listener = axum::serve::ListenerExt::tap_io(self.listener, |tcp| {
+            if let Err(e) = tcp.set_nodelay(true) {
+                tracing::debug!(error = %e, "TCP_NODELAY not set");
+            }
+        });
+        axum::serve(listener, self.router.into_make_service_with_connect_info::<SocketAddr>())
             .with_graceful_shutdown(shutdown)
             .await
             .context("serving")?;
@@ -152,7 +158,9 @@ fn router(
         egress: config.egress(),
         providers,
     };
-    let state = AppState { db: db.clone(), leptos_options, ctx: ctx.clone() };
+    let gateway = crate::gateway::Gateway::new(config.upstream_egress(), std::time::Duration::from_secs(config.gateway_timeout_secs.max(1)))
+        .expect("the gateway's HTTP client builds");
+    let state = AppState { db: db.clone(), leptos_options, ctx: ctx.clone(), gateway };
 
     let sessions = SessionManagerLayer::new(DbSessionStore::new(db))
         .with_name("tollbooth_session")
@@ -177,6 +185,7 @@ fn router(
         .route("/readyz", get(health::readyz))
         .nest("/api/v1", api::router())
         .nest("/api/admin", api::admin::router())
+        .merge(crate::gateway::routes())
         .route("/o/{org}/usage.csv", get(api::export::browser_csv))
         .route("/o/{org}/audit.csv", get(api::audit::org_csv))
         .route("/admin/audit.csv", get(api::audit::admin_csv))

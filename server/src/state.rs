@@ -13,6 +13,8 @@ pub struct AppState {
     pub db: Db,
     pub leptos_options: LeptosOptions,
     pub ctx: AppContext,
+    /// The metering gateway's HTTP clients and bound.
+    pub gateway: crate::gateway::Gateway,
 }
 
 impl FromRef<AppState> for LeptosOptions {

@@ -9,9 +9,20 @@
 //! - [`stream_meter`]: the same for a stream, event by event, plus what the
 //!   gateway needs when a stream breaks (text so far, end marker, errors,
 //!   time to first token).
+//! - [`request`]: what a request body says (model, stream, output cap,
+//!   user, prompt text), and the one change ever made to it.
+//! - [`tokens`]: prompt and text counts (tiktoken for OpenAI's models, else
+//!   a UTF-8 byte bound).
+//! - [`call`]: the reservation's upper bound, and the event of a finished
+//!   call.
 
+#[cfg(feature = "ssr")]
+pub mod call;
+pub mod request;
 pub mod sse;
 pub mod stream_meter;
+#[cfg(feature = "ssr")]
+pub mod tokens;
 pub mod usage;
 
 pub use sse::{Frame, SseEvent, SseParser};

@@ -200,6 +200,18 @@ pub struct UpstreamError {
 }
 
 impl UpstreamError {
+    /// The error a non-success answer's body reports: OpenAI's
+    /// `{"error": {...}}` or Anthropic's `{"type": "error", "error": {...}}`;
+    /// `None` when the body says nothing readable.
+    pub fn of_body(body: &[u8]) -> Option<Self> {
+        let v: Value = serde_json::from_slice(body).ok()?;
+        let e = v.get("error")?;
+        Some(match e {
+            Value::String(s) => UpstreamError { kind: "error".into(), message: s.clone() },
+            _ => Self::from_value(e, "error"),
+        })
+    }
+
     /// Reads `{type|code, message}` from an error object; `fallback_kind`
     /// when it names neither.
     pub(super) fn from_value(error: &Value, fallback_kind: &str) -> Self {

@@ -85,4 +85,26 @@ impl PriceCache {
         }
         Ok(found)
     }
+
+    /// The model's history as last cached, whatever the version now (no
+    /// database read): the gateway's reservation bound. Ingest, which reads
+    /// the version in its transaction, keeps the cache current.
+    pub fn cached(&self, model: &str) -> Option<History> {
+        self.inner.lock().expect("price cache lock").models.get(model).cloned()
+    }
+}
+
+/// The price of `model` in force at `ts`: from the cache when it holds the
+/// model (no database read), else loaded at the current version.
+pub async fn price_at(db: &crate::db::Db, model: &str, ts: i64) -> Result<Option<super::ModelPrice>> {
+    let cache = db.price_cache();
+    let history = match cache.cached(model) {
+        Some(h) => h,
+        None => {
+            let mut conn = db.reader().acquire().await?;
+            let v = version(&mut conn).await?;
+            cache.histories(&mut conn, v, [model]).await?.remove(model).unwrap_or_default()
+        }
+    };
+    Ok(super::store::in_force(&history, ts).map(|r| r.price.clone()))
 }

@@ -10,7 +10,7 @@
 use serde::Serialize;
 
 use super::store::in_force;
-use super::{cache, cost, NanoUsd, Usage};
+use super::{cache, cost, ModelPrice, NanoUsd, Usage};
 use crate::clock::{now_ms, to_rfc3339};
 use crate::db::Db;
 use crate::{Error, Result};
@@ -27,6 +27,17 @@ pub struct Estimate {
     pub max_cost_usd: String,
     /// When the price used took effect.
     pub price_effective_from: String,
+}
+
+/// The most a call can cost: `input_tokens` of prompt with no cache read,
+/// and every one of `max_output_tokens` charged at the dearer of the
+/// model's output and reasoning rates. The estimate's maximum, and what
+/// the gateway reserves before a call.
+pub fn max_cost(price: &ModelPrice, input_tokens: u64, max_output_tokens: u64) -> Result<NanoUsd> {
+    let prompt = Usage { input_tokens, requests: 1, ..Usage::default() };
+    let plain = cost(price, &Usage { output_tokens: max_output_tokens, ..prompt })?;
+    let thinking = cost(price, &Usage { output_tokens: max_output_tokens, reasoning_tokens: max_output_tokens, ..prompt })?;
+    Ok(plain.max(thinking))
 }
 
 /// Estimates a call to `model` with `input_tokens` of prompt and at most
@@ -49,11 +60,8 @@ pub async fn estimate(db: &Db, model: &str, input_tokens: u64, max_output_tokens
         .get(model)
         .and_then(|h| in_force(h, now))
         .ok_or_else(|| Error::invalid("model", format!("{model:?} has no price in the price book; add it under Admin → Price book")))?;
-    let prompt = Usage { input_tokens, requests: 1, ..Usage::default() };
-    let min = cost(&row.price, &prompt)?;
-    let plain = cost(&row.price, &Usage { output_tokens: max_output_tokens, ..prompt })?;
-    let thinking = cost(&row.price, &Usage { output_tokens: max_output_tokens, reasoning_tokens: max_output_tokens, ..prompt })?;
-    let max = plain.max(thinking);
+    let min = cost(&row.price, &Usage { input_tokens, requests: 1, ..Usage::default() })?;
+    let max = max_cost(&row.price, input_tokens, max_output_tokens)?;
     Ok(Estimate {
         model: model.to_string(),
         min_cost_usd: NanoUsd::to_usd_string(min),

@@ -36,21 +36,32 @@ impl FromRequestParts<AppState> for ApiKey {
             .and_then(|h| h.strip_prefix("Bearer "))
             .map(str::trim)
             .ok_or(tollbooth::Error::Unauthorized("malformed Authorization header; expected Bearer <API key>"))?;
-        let principal = api_keys::authenticate(&state.db, token).await?;
-        // A suspended organization's keys are refused on every endpoint
-        // (ingest included); cached per organization for a few seconds.
-        if let Some((_, reason)) = tollbooth::orgs::suspension_cached(&state.db, &principal.org_id).await? {
-            // Counted per minute for the audit log, not written per call.
-            let target = format!("api_key {}", principal.key_id);
-            state.db.refusals().note_denied(&principal.org_id, &target, "organization suspended", tollbooth::clock::now_ms());
-            return Err(ApiError::new(
-                StatusCode::FORBIDDEN,
-                "suspended",
-                tollbooth::orgs::suspended_message(&reason),
-            ));
-        }
-        Ok(ApiKey(principal))
+        Ok(ApiKey(principal(state, token).await?))
     }
+}
+
+/// The organization and key of an API key's token; a suspended
+/// organization's keys are refused on every endpoint (ingest and the gateway
+/// included), cached per organization for a few seconds.
+async fn principal(state: &AppState, token: &str) -> Result<ApiPrincipal, ApiError> {
+    let principal = api_keys::authenticate(&state.db, token).await?;
+    if let Some((_, reason)) = tollbooth::orgs::suspension_cached(&state.db, &principal.org_id).await? {
+        // Counted per minute for the audit log, not written per call.
+        let target = format!("api_key {}", principal.key_id);
+        state.db.refusals().note_denied(&principal.org_id, &target, "organization suspended", tollbooth::clock::now_ms());
+        return Err(ApiError::new(StatusCode::FORBIDDEN, "suspended", tollbooth::orgs::suspended_message(&reason)));
+    }
+    Ok(principal)
+}
+
+/// A gateway call's key (sent as `Authorization: Bearer` by OpenAI's SDKs,
+/// `x-api-key` by Anthropic's): it must hold the `ingest` scope (the call is
+/// metered and enforced) and fit the per-minute limits.
+pub async fn gateway_key(state: &AppState, token: &str) -> Result<ApiPrincipal, ApiError> {
+    let p = principal(state, token).await?;
+    require(state, &p, &[Scope::Ingest])?;
+    admit(state, &p).await?;
+    Ok(p)
 }
 
 /// An API key whose request fits the organization's and the key's

@@ -56,6 +56,7 @@ pub fn config_for(database_url: &str) -> Config {
         // PostgreSQL too (without it SQLite would make a key file).
         encryption_key: Some(TEST_SECRET_KEY.parse().unwrap()),
         upstream_allow_private: false,
+        gateway_timeout_secs: 600,
     }
 }
 

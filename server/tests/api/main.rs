@@ -10,6 +10,7 @@ mod billing;
 mod budgets;
 mod cross_tenant;
 mod events;
+mod gateway;
 mod helpers;
 mod llm_double;
 mod llm_double_sdk;

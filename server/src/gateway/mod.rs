@@ -1,0 +1,313 @@
+//! The metering gateway: OpenAI- and Anthropic-compatible endpoints that
+//! authenticate with a Tollbooth key, reserve against every limit and
+//! budget in scope, forward the call to the organization's upstream, relay
+//! the answer unchanged (streams frame by frame), and record the provider's
+//! own usage through the ingest path.
+//!
+//! - OpenAI (base URL `http://<host>/v1`): `POST /v1/chat/completions`,
+//!   `/v1/responses`, `/v1/embeddings`; `GET /v1/models`.
+//! - Anthropic (base URL `http://<host>`): `POST /v1/messages`, and
+//!   `/v1/messages/count_tokens` passed through unmetered.
+//!
+//! The order of a call: key (scope `ingest`, per-minute limits) → body
+//! (32 MiB, JSON with a `model`) → upstream ([`tollbooth::providers::resolve`])
+//! → reservation for the call's upper bound ([`tollbooth::admission::reserve`])
+//! → forward ([`forward`]) → one event, id = request id, committing the
+//! reservation ([`tollbooth::ingest::record`]). Refusals never reach the
+//! upstream and come back in the client's provider format ([`errors`]).
+
+mod errors;
+mod forward;
+mod models;
+
+use std::time::{Duration, Instant};
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use axum::routing::{get, post};
+use axum::Router;
+use tollbooth::api_keys::ApiPrincipal;
+use tollbooth::gateway::call::{Attribution, Bound};
+use tollbooth::gateway::request::{self, CallRequest, MAX_BODY_BYTES};
+use tollbooth::gateway::{tokens, Endpoint};
+use tollbooth::metering::Sender;
+use tollbooth::providers::{Family, Upstream};
+use tollbooth::quota::ReserveInput;
+
+pub use errors::GatewayError;
+
+use crate::state::AppState;
+
+/// Every gateway answer names its request (the recorded event's id).
+pub const REQUEST_ID: &str = "tollbooth-request-id";
+/// A non-streamed answer's exact cost, in USD.
+pub const COST_USD: &str = "tollbooth-cost-usd";
+
+/// The gateway's HTTP clients and bound.
+#[derive(Debug, Clone)]
+pub struct Gateway {
+    /// For the operator's default upstreams.
+    operator: reqwest::Client,
+    /// For URLs an organization typed: only addresses the upstream egress
+    /// rule permits (`TOLLBOOTH_UPSTREAM_ALLOW_PRIVATE`).
+    organization: reqwest::Client,
+    egress: tollbooth::egress::EgressPolicy,
+    /// The longest a call may take, answer included.
+    timeout: Duration,
+}
+
+impl Gateway {
+    pub fn new(egress: tollbooth::egress::EgressPolicy, timeout: Duration) -> anyhow::Result<Self> {
+        let base = || {
+            reqwest::Client::builder()
+                .tcp_nodelay(true)
+                .connect_timeout(Duration::from_secs(10))
+                .pool_idle_timeout(Duration::from_secs(90))
+                .pool_max_idle_per_host(512)
+                .redirect(reqwest::redirect::Policy::none())
+                .no_proxy()
+        };
+        let operator = base().build()?;
+        let organization = base().dns_resolver(std::sync::Arc::new(crate::egress_dns::PolicyResolver { policy: egress })).build()?;
+        // The tokenizers load once, off the first call's path.
+        std::thread::spawn(tokens::warm);
+        Ok(Gateway { operator, organization, egress, timeout })
+    }
+}
+
+/// The gateway's routes (merged at the root: their paths are the providers').
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/v1/chat/completions", post(chat_completions))
+        .route("/v1/responses", post(responses))
+        .route("/v1/embeddings", post(embeddings))
+        .route("/v1/messages", post(messages))
+        .route("/v1/messages/count_tokens", post(models::count_tokens))
+        .route("/v1/models", get(models::list))
+        // The gateway reads bodies itself, up to its own limit.
+        .layer(axum::extract::DefaultBodyLimit::disable())
+}
+
+async fn chat_completions(State(state): State<AppState>, req: Request) -> Response {
+    handle(state, Endpoint::ChatCompletions, req).await
+}
+
+async fn responses(State(state): State<AppState>, req: Request) -> Response {
+    handle(state, Endpoint::Responses, req).await
+}
+
+async fn embeddings(State(state): State<AppState>, req: Request) -> Response {
+    handle(state, Endpoint::Embeddings, req).await
+}
+
+async fn messages(State(state): State<AppState>, req: Request) -> Response {
+    handle(state, Endpoint::Messages, req).await
+}
+
+/// The protocol an endpoint speaks.
+pub fn family_of(endpoint: Endpoint) -> Family {
+    match endpoint {
+        Endpoint::Messages => Family::Anthropic,
+        _ => Family::OpenAi,
+    }
+}
+
+/// A call admitted and reserved, ready to forward.
+pub struct Call {
+    pub request_id: String,
+    pub endpoint: Endpoint,
+    pub family: Family,
+    pub sender: Sender,
+    pub upstream: Upstream,
+    pub request: CallRequest,
+    /// What is forwarded: the client's headers (filtered) and body.
+    pub headers: HeaderMap,
+    pub body: axum::body::Bytes,
+    /// The client did not ask for the usage chunk the gateway asked for.
+    pub strip_usage_chunk: bool,
+    pub attribution: Attribution,
+    pub reservation_id: String,
+    pub prompt_tokens: u64,
+    pub started: Instant,
+    pub started_ms: i64,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+async fn handle(state: AppState, endpoint: Endpoint, req: Request) -> Response {
+    let family = family_of(endpoint);
+    let request_id = tollbooth::ids::new_id();
+    match admit(&state, endpoint, req, &request_id).await {
+        // Forwarded in a task of its own: a client that goes away does not
+        // cancel the call, which is still read to its end and recorded.
+        Ok(call) => match tokio::spawn(forward::run(state, call)).await {
+            Ok(resp) => resp,
+            Err(e) => {
+                tracing::error!(error = ?e, "gateway call task failed");
+                GatewayError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal_error", "the gateway failed; the call was not completed")
+                    .respond(family, &request_id)
+            }
+        },
+        Err(e) => e.respond(family, &request_id),
+    }
+}
+
+/// The Tollbooth key of a gateway request: `Authorization: Bearer` (OpenAI
+/// SDKs) or `x-api-key` (Anthropic SDKs).
+pub fn token_of(headers: &HeaderMap) -> Result<&str, GatewayError> {
+    let bearer = headers.get(axum::http::header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
+    let x_api_key = headers.get("x-api-key").and_then(|v| v.to_str().ok());
+    bearer.or(x_api_key).map(str::trim).filter(|t| !t.is_empty()).ok_or_else(|| {
+        GatewayError::new(
+            StatusCode::UNAUTHORIZED,
+            "missing_api_key",
+            "missing API key: send your Tollbooth key (tb_live_…) as Authorization: Bearer or x-api-key",
+        )
+    })
+}
+
+/// The key's principal, or the refusal in the provider's format.
+pub async fn principal(state: &AppState, headers: &HeaderMap) -> Result<ApiPrincipal, GatewayError> {
+    let token = token_of(headers)?;
+    crate::api::auth::gateway_key(state, token).await.map_err(|e| {
+        let mut g = GatewayError::new(e.status, e.code, e.message);
+        g.retry_after = e.retry_after;
+        if let Some(path) = e.details.as_ref().and_then(|d| d.get("upgrade_path")).and_then(|p| p.as_str()) {
+            g.message.push_str(&format!(". Upgrade: {}{path}", state.ctx.public_url.trim_end_matches('/')));
+        }
+        g
+    })
+}
+
+/// Reads a request body up to the gateway's limit (413 past it).
+pub async fn read_body(body: Body, headers: &HeaderMap) -> Result<axum::body::Bytes, GatewayError> {
+    let too_large = || {
+        GatewayError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "request_too_large",
+            format!("the request body is over the gateway's limit of {} MiB", MAX_BODY_BYTES / (1024 * 1024)),
+        )
+    };
+    let declared = headers.get(axum::http::header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > MAX_BODY_BYTES) {
+        return Err(too_large());
+    }
+    axum::body::to_bytes(body, MAX_BODY_BYTES).await.map_err(|_| too_large())
+}
+
+/// The attribution headers, else the request's own user.
+fn attribution(headers: &HeaderMap, request: &CallRequest) -> Result<Attribution, GatewayError> {
+    let header = |name: &'static str| -> Result<Option<String>, GatewayError> {
+        let Some(v) = headers.get(name) else { return Ok(None) };
+        let v = v.to_str().map_err(|_| invalid(name, "must be visible ASCII"))?.trim();
+        if v.len() > tollbooth::metering::event::MAX_ID_LEN {
+            return Err(invalid(name, "must be at most 128 characters"));
+        }
+        Ok((!v.is_empty()).then(|| v.to_string()))
+    };
+    let user = match header("tollbooth-user")? {
+        Some(u) => Some(u),
+        None => request.user.clone().filter(|u| u.len() <= tollbooth::metering::event::MAX_ID_LEN),
+    };
+    Ok(Attribution {
+        user_id: user,
+        project_id: header("tollbooth-project")?,
+        feature: header("tollbooth-feature")?,
+        session_id: header("tollbooth-session")?,
+    })
+}
+
+fn invalid(param: &str, why: &str) -> GatewayError {
+    let mut e = GatewayError::new(StatusCode::BAD_REQUEST, "invalid_request", format!("{param} {why}"));
+    e.param = Some(param.to_string());
+    e
+}
+
+/// Everything before forwarding: key, body, upstream, reservation.
+async fn admit(state: &AppState, endpoint: Endpoint, req: Request, request_id: &str) -> Result<Call, GatewayError> {
+    let started = Instant::now();
+    let started_ms = tollbooth::clock::now_ms();
+    let (parts, body) = req.into_parts();
+    let principal = principal(state, &parts.headers).await?;
+    let body = read_body(body, &parts.headers).await?;
+    let public_url = &state.ctx.public_url;
+    let core = |e: tollbooth::Error| GatewayError::from_core(e, public_url);
+    let request = request::parse(endpoint, &body).map_err(core)?;
+    let attribution = attribution(&parts.headers, &request)?;
+    let family = family_of(endpoint);
+    let settings = &state.ctx.providers;
+    let db = &state.db;
+    let upstream = tollbooth::providers::resolve(db, &settings.secrets, &settings.defaults, &principal.org_id, family, &request.model)
+        .await
+        .map_err(core)?
+        .ok_or_else(|| {
+            GatewayError::new(
+                StatusCode::BAD_REQUEST,
+                "no_upstream",
+                format!(
+                    "no upstream serves model {:?}: add a {} connection on the Providers page ({}/o/{}/providers)",
+                    request.model,
+                    family.default_name(),
+                    public_url.trim_end_matches('/'),
+                    principal.org_id
+                ),
+            )
+        })?;
+    let price = tollbooth::pricing::cache::price_at(db, &upstream.price_model, started_ms).await.map_err(core)?;
+    let prompt_tokens = tokens::prompt_bound(&upstream.model, &request.prompt_text, request.messages);
+    let bound = Bound::new(price.as_ref(), prompt_tokens, request.max_output_tokens).map_err(core)?;
+    let sender = Sender { org_id: principal.org_id.clone(), api_key_id: Some(principal.key_id.clone()) };
+    let ttl = state.gateway.timeout.as_secs() as i64 + 60;
+    let granted = tollbooth::admission::reserve(
+        db,
+        &sender,
+        ReserveInput {
+            user_id: attribution.user_id.clone(),
+            project_id: attribution.project_id.clone(),
+            asks: bound.asks(),
+            ttl_seconds: Some(ttl.min(tollbooth::quota::MAX_TTL_SECS)),
+        },
+    )
+    .await
+    .map_err(core)?;
+    let strip_usage_chunk = endpoint == Endpoint::ChatCompletions && request.stream && !request.include_usage;
+    let mut body = body;
+    if upstream.model != request.model {
+        body = with_model(&body, &upstream.model).into();
+    }
+    if strip_usage_chunk {
+        body = request::with_usage_requested(&body).into();
+    }
+    Ok(Call {
+        request_id: request_id.to_string(),
+        endpoint,
+        family,
+        sender,
+        ip: tollbooth_app::ssr::client_ip_of(&parts.extensions),
+        user_agent: parts.headers.get(axum::http::header::USER_AGENT).and_then(|v| v.to_str().ok()).map(str::to_string),
+        headers: parts.headers,
+        body,
+        upstream,
+        request,
+        strip_usage_chunk,
+        attribution,
+        reservation_id: granted.reservation_id,
+        prompt_tokens,
+        started,
+        started_ms,
+    })
+}
+
+/// The body with its `model` replaced (a `<connection>/` prefix stripped
+/// for the upstream): the gateway's second documented change to a request.
+fn with_model(body: &[u8], model: &str) -> Vec<u8> {
+    match serde_json::from_slice::<serde_json::Value>(body) {
+        Ok(mut v) => {
+            v["model"] = serde_json::Value::String(model.to_string());
+            serde_json::to_vec(&v).unwrap_or_else(|_| body.to_vec())
+        }
+        Err(_) => body.to_vec(),
+    }
+}

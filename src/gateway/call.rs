@@ -1,0 +1,211 @@
+//! One call through the gateway, as Tollbooth accounts for it: the
+//! reservation's upper bound before it is forwarded, and the usage event
+//! recorded when it ends (the same event `POST /api/v1/events` takes, with
+//! the request id as its id so a call is never recorded twice).
+
+use serde_json::json;
+
+use super::usage::Endpoint;
+use crate::metering::event::{CallStatus, NewEvent};
+use crate::plans::Metric;
+use crate::pricing::{estimate::max_cost, ModelPrice, NanoUsd, Usage};
+use crate::quota::rules::Ask;
+use crate::Result;
+
+/// The output allowance reserved when neither the request nor the price
+/// book gives one.
+pub const DEFAULT_MAX_OUTPUT_TOKENS: u64 = 4096;
+
+/// Who a call is for: the `Tollbooth-*` headers, else the request's own user.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Attribution {
+    pub user_id: Option<String>,
+    pub project_id: Option<String>,
+    pub feature: Option<String>,
+    pub session_id: Option<String>,
+}
+
+/// The most a call may use: every prompt token (bounded) plus its output
+/// cap, or the model's maximum output, or [`DEFAULT_MAX_OUTPUT_TOKENS`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Bound {
+    pub prompt_tokens: u64,
+    pub max_output_tokens: u64,
+    /// Nano-USD at the price book's rates (0 for a model with no price).
+    pub cost_nanos: i64,
+}
+
+impl Bound {
+    pub fn new(price: Option<&ModelPrice>, prompt_tokens: u64, max_output_tokens: Option<u64>) -> Result<Bound> {
+        let max_output_tokens = max_output_tokens
+            .or_else(|| price.and_then(|p| p.max_output_tokens))
+            .unwrap_or(DEFAULT_MAX_OUTPUT_TOKENS);
+        let cost_nanos = match price {
+            Some(p) => max_cost(p, prompt_tokens, max_output_tokens)?.nanos(),
+            None => 0,
+        };
+        Ok(Bound { prompt_tokens, max_output_tokens, cost_nanos })
+    }
+
+    /// What the reservation asks of every limit and budget.
+    pub fn asks(&self) -> Vec<Ask> {
+        let tokens = self.prompt_tokens.saturating_add(self.max_output_tokens).min(i64::MAX as u64) as i64;
+        let mut asks = vec![Ask { metric: Metric::Requests, amount: 1 }, Ask { metric: Metric::Tokens, amount: tokens }];
+        if self.cost_nanos > 0 {
+            asks.push(Ask { metric: Metric::CostUsd, amount: self.cost_nanos });
+        }
+        asks
+    }
+}
+
+/// How a call ended, as the gateway saw it.
+#[derive(Debug, Clone)]
+pub struct Finished {
+    /// The request id: the event's id.
+    pub request_id: String,
+    pub started_ms: i64,
+    pub endpoint: Endpoint,
+    pub stream: bool,
+    /// The connection (or server default) that served it.
+    pub provider: String,
+    /// The model to record: as the answer named it when the price book
+    /// knows that name, else as priced for the request.
+    pub model: String,
+    /// The provider's usage, or an estimate (see `estimated`), or none.
+    pub usage: Option<Usage>,
+    pub estimated: bool,
+    /// The upstream's HTTP status (502/504 when it could not be reached).
+    pub upstream_status: u16,
+    /// An error the upstream reported (in a body or a stream), or why it
+    /// could not be reached.
+    pub error: Option<String>,
+    pub latency_ms: u64,
+    pub first_token_ms: Option<u64>,
+    pub attribution: Attribution,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+impl Finished {
+    /// The call's outcome: `rate_limited` when the upstream said 429,
+    /// `error` for any other failure (an error status, an error in the
+    /// stream, no answer), else `success`.
+    pub fn status(&self) -> CallStatus {
+        match self.upstream_status {
+            429 => CallStatus::RateLimited,
+            200..=299 if self.error.is_none() => CallStatus::Success,
+            _ => CallStatus::Error,
+        }
+    }
+
+    /// The usage event of the call.
+    pub fn event(&self) -> NewEvent {
+        let u = self.usage.unwrap_or_default();
+        let mut meta = json!({
+            "gateway": true,
+            "endpoint": endpoint_path(self.endpoint),
+            "stream": self.stream,
+            "upstream_status": self.upstream_status,
+        });
+        if let Some(t) = self.first_token_ms {
+            meta["time_to_first_token_ms"] = json!(t);
+        }
+        if self.estimated {
+            meta["usage_estimated"] = json!(true);
+        }
+        NewEvent {
+            id: Some(self.request_id.clone()),
+            timestamp_ms: self.started_ms,
+            user_id: self.attribution.user_id.clone(),
+            project_id: self.attribution.project_id.clone(),
+            session_id: self.attribution.session_id.clone(),
+            feature: self.attribution.feature.clone(),
+            provider: Some(self.provider.clone()),
+            model: self.model.clone(),
+            input_tokens: u.input_tokens,
+            cached_input_tokens: u.cached_input_tokens,
+            cache_creation_tokens: u.cache_creation_tokens,
+            output_tokens: u.output_tokens,
+            reasoning_tokens: u.reasoning_tokens,
+            images: 0,
+            duration_ms: 0,
+            requests: 1,
+            latency_ms: Some(self.latency_ms),
+            status: self.status(),
+            error: self.error.as_ref().map(|e| e.chars().take(500).collect()),
+            ip: self.ip.clone(),
+            user_agent: self.user_agent.clone(),
+            metadata: Some(meta.to_string()),
+        }
+    }
+}
+
+/// The path of an endpoint, as the client called it.
+pub fn endpoint_path(e: Endpoint) -> &'static str {
+    match e {
+        Endpoint::ChatCompletions => "/v1/chat/completions",
+        Endpoint::Responses => "/v1/responses",
+        Endpoint::Embeddings => "/v1/embeddings",
+        Endpoint::Messages => "/v1/messages",
+    }
+}
+
+/// The `Tollbooth-Cost-USD` header's value: the exact cost in USD.
+pub fn cost_header(cost_nanos: Option<i64>) -> String {
+    NanoUsd::from_nanos(cost_nanos.unwrap_or(0)).to_usd_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn finished(status: u16, error: Option<&str>) -> Finished {
+        Finished {
+            request_id: "req-1".into(),
+            started_ms: 1_700_000_000_000,
+            endpoint: Endpoint::Messages,
+            stream: true,
+            provider: "anthropic".into(),
+            model: "claude-sonnet-4-5".into(),
+            usage: Some(Usage { input_tokens: 30, cached_input_tokens: 10, output_tokens: 7, requests: 1, ..Usage::default() }),
+            estimated: false,
+            upstream_status: status,
+            error: error.map(str::to_string),
+            latency_ms: 120,
+            first_token_ms: Some(40),
+            attribution: Attribution { user_id: Some("u".into()), project_id: Some("p".into()), ..Attribution::default() },
+            ip: None,
+            user_agent: None,
+        }
+    }
+
+    #[test]
+    fn the_event_carries_the_call() {
+        let e = finished(200, None).event();
+        assert_eq!(e.id.as_deref(), Some("req-1"));
+        assert_eq!((e.input_tokens, e.cached_input_tokens, e.output_tokens), (30, 10, 7));
+        assert_eq!((e.status, e.provider.as_deref(), e.latency_ms), (CallStatus::Success, Some("anthropic"), Some(120)));
+        let meta: serde_json::Value = serde_json::from_str(e.metadata.as_deref().unwrap()).unwrap();
+        assert_eq!(meta, json!({"gateway": true, "endpoint": "/v1/messages", "stream": true, "upstream_status": 200, "time_to_first_token_ms": 40}));
+        assert_eq!(finished(429, Some("slow down")).event().status, CallStatus::RateLimited);
+        assert_eq!(finished(200, Some("overloaded_error")).event().status, CallStatus::Error);
+        assert_eq!(finished(502, Some("could not connect")).event().status, CallStatus::Error);
+    }
+
+    #[test]
+    fn the_bound_takes_the_request_cap_then_the_book_then_the_default() {
+        let b = Bound::new(None, 100, Some(50)).unwrap();
+        assert_eq!((b.max_output_tokens, b.cost_nanos), (50, 0));
+        assert_eq!(b.asks().len(), 2, "an unpriced model reserves no cost");
+        assert_eq!(b.asks()[1], Ask { metric: Metric::Tokens, amount: 150 });
+        let mut p = ModelPrice::new("m", "openai");
+        p.max_output_tokens = Some(1000);
+        p.input = Some(crate::pricing::UnitPrice::parse("0.000001").unwrap());
+        p.output = Some(crate::pricing::UnitPrice::parse("0.000002").unwrap());
+        let b = Bound::new(Some(&p), 100, None).unwrap();
+        assert_eq!(b.max_output_tokens, 1000);
+        assert_eq!(b.cost_nanos, 100 * 1000 + 1000 * 2000);
+        assert_eq!(Bound::new(None, 1, None).unwrap().max_output_tokens, DEFAULT_MAX_OUTPUT_TOKENS);
+        assert_eq!(cost_header(Some(1_234_500)), "0.001234500");
+    }
+}
