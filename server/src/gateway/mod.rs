@@ -172,7 +172,9 @@ pub fn token_of(headers: &HeaderMap) -> Result<&str, GatewayError> {
 pub async fn principal(state: &AppState, headers: &HeaderMap) -> Result<ApiPrincipal, GatewayError> {
     let token = token_of(headers)?;
     crate::api::auth::gateway_key(state, token).await.map_err(|e| {
-        let mut g = GatewayError::new(e.status, e.code, e.message);
+        // OpenAI's code for a key it does not accept.
+        let code = if e.status == StatusCode::UNAUTHORIZED { "invalid_api_key" } else { e.code };
+        let mut g = GatewayError::new(e.status, code, e.message);
         g.retry_after = e.retry_after;
         if let Some(path) = e.details.as_ref().and_then(|d| d.get("upgrade_path")).and_then(|p| p.as_str()) {
             g.message.push_str(&format!(". Upgrade: {}{path}", state.ctx.public_url.trim_end_matches('/')));

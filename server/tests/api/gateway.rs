@@ -72,6 +72,15 @@ macro_rules! gateway_test {
 }
 
 impl Gw {
+    /// Sets a hard limit of the org's plan (an admin's override).
+    pub async fn set_limit(&self, metric: &str, period: &str, value: &str) {
+        let db = &self.app.test_db.db;
+        let email = format!("root-{}@gateway.example", tollbooth::ids::new_id());
+        let admin = tollbooth::accounts::create_admin(db, &email, Some("correct-horse-battery")).await.unwrap().user;
+        let input = tollbooth::plans::LimitInput { metric: metric.into(), period: period.into(), value: value.into(), hard: true, overage_usd: String::new() };
+        tollbooth::plans::set_override(db, &admin, &self.org_id, &input, Default::default()).await.unwrap();
+    }
+
     pub fn openai(&self, path: &str) -> reqwest::RequestBuilder {
         self.app.client.post(self.app.url(path)).bearer_auth(&self.key)
     }
@@ -364,9 +373,7 @@ gateway_test! {
 
     async fn a_plan_limit_holds_under_concurrent_streams(g) {
         // 30 requests a day: of 60 concurrent streamed calls exactly 30 pass.
-        let admin = tollbooth::accounts::create_admin(&g.app.test_db.db, "root@gateway.example", Some("correct-horse-battery")).await.unwrap().user;
-        let input = tollbooth::plans::LimitInput { metric: "requests".into(), period: "day".into(), value: "30".into(), hard: true, overage_usd: String::new() };
-        tollbooth::plans::set_override(&g.app.test_db.db, &admin, &g.org_id, &input, Default::default()).await.unwrap();
+        g.set_limit("requests", "day", "30").await;
         let calls = (0..60).map(|_| {
             let req = g.openai("/v1/chat/completions").json(&json!({"model": "gpt-4o-mini", "stream": true, "max_tokens": 10, "messages": [{"role": "user", "content": "x"}]}));
             async move {

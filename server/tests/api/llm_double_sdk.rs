@@ -13,7 +13,7 @@ fn words(n: usize) -> String {
 }
 
 /// `TOLLBOOTH_TEST_PYTHON`, or the checkout's `.venv-test`.
-fn python() -> std::path::PathBuf {
+pub fn python() -> std::path::PathBuf {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let python = std::env::var("TOLLBOOTH_TEST_PYTHON").map(std::path::PathBuf::from).unwrap_or_else(|_| root.join(".venv-test/bin/python"));
     assert!(python.exists(), "{} is missing: run scripts/setup.sh", python.display());
