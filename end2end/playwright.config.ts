@@ -25,6 +25,13 @@ const webhookSecret = 'whsec_e2e';
 // The double refuses any other key (its --secret-key).
 const stripeKey = 'sk_test_e2e';
 
+// The local LLM upstream double (`tollbooth mock-llm`): the gateway's
+// default OpenAI and Anthropic upstreams in this run.
+const llmPort = Number(process.env.E2E_LLM_PORT ?? freePort());
+process.env.E2E_LLM_PORT = String(llmPort);
+const llmBase = `http://127.0.0.1:${llmPort}`;
+const llmKey = 'sk-mock-llm-e2e';
+
 export default defineConfig({
   testDir: './tests',
   fullyParallel: false,
@@ -68,7 +75,20 @@ export default defineConfig({
         STRIPE_WEBHOOK_SECRET: webhookSecret,
         STRIPE_PLAN_PRICES: 'pro=price_e2e_pro,team=price_e2e_team',
         STRIPE_CREDIT_PACK_PRICES: 'credits-10=price_e2e_c10,credits-50=price_e2e_c50,credits-200=price_e2e_c200',
+        TOLLBOOTH_OPENAI_BASE_URL: `${llmBase}/v1`,
+        TOLLBOOTH_OPENAI_API_KEY: llmKey,
+        TOLLBOOTH_ANTHROPIC_BASE_URL: llmBase,
+        TOLLBOOTH_ANTHROPIC_API_KEY: llmKey,
       },
+    },
+    {
+      command: `${process.env.E2E_BIN} mock-llm --port ${llmPort} --api-key ${llmKey}`,
+      port: llmPort,
+      reuseExistingServer: false,
+      timeout: 60_000,
+      stdout: 'pipe',
+      stderr: 'pipe',
+      env: { RUST_LOG: 'warn' },
     },
     {
       command: [

@@ -86,3 +86,30 @@ test('the connect page shows the base URLs and copy-paste snippets', async ({ pa
   const copied = await page.evaluate(() => navigator.clipboard.readText());
   expect(copied).toContain(`base_url="${baseURL}/v1"`);
 });
+
+test('a call through the gateway shows on the usage panel with its exact cost', async ({ page, request }) => {
+  const email = uniqueEmail('gateway');
+  const org = createOrgViaCli(`Gateway Co ${randomUUID().slice(0, 6)}`, email);
+  // What an app using the OpenAI SDK sends, with Tollbooth's key and a user header.
+  const resp = await request.post('/v1/chat/completions', {
+    headers: { Authorization: `Bearer ${org.api_key}`, 'Tollbooth-User': 'customer-42' },
+    data: { model: 'gpt-4o-mini', max_tokens: 50, messages: [{ role: 'user', content: 'Say hello to the meter' }] },
+  });
+  expect(resp.status()).toBe(200);
+  const answer = await resp.json();
+  expect(answer.usage.prompt_tokens).toBe(5);
+  const cost = resp.headers()['tollbooth-cost-usd'];
+  expect(cost).toMatch(/^0\.\d{9}$/);
+  expect(Number(cost)).toBeGreaterThan(0);
+
+  await signIn(page, email);
+  await page.waitForURL(`**/o/${org.org_id}`);
+  await hydrated(page);
+  const row = page.getByTestId('recent').locator('tbody tr').first();
+  await expect(row).toContainText('gpt-4o-mini');
+  await expect(row).toContainText('customer-42');
+  await expect(row.getByTestId('gateway-call')).toHaveText('POST /v1/chat/completions');
+  // Under $0.00005 the panel shows every significant digit of the exact cost.
+  await expect(row).toContainText(`$${cost.replace(/0+$/, '')}`);
+  await expect(page.getByTestId('recent-activity')).toBeVisible();
+});

@@ -146,6 +146,67 @@ pub struct RecentEvent {
     /// `None`: the model had no price.
     pub cost: Option<NanoUsd>,
     pub status: String,
+    /// Set for a call recorded by the gateway.
+    #[serde(default)]
+    pub gateway: Option<GatewayCall>,
+}
+
+/// What the gateway recorded of a call it served (from the event's
+/// metadata): the endpoint, whether it streamed, its time to first token,
+/// and whether its usage is an estimate (the stream broke before the
+/// provider reported it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GatewayCall {
+    pub endpoint: String,
+    pub stream: bool,
+    pub first_token_ms: Option<u64>,
+    pub estimated: bool,
+}
+
+impl GatewayCall {
+    /// Reads an event's metadata; `None` unless the gateway wrote it.
+    pub fn from_metadata(metadata: &str) -> Option<Self> {
+        let v: serde_json::Value = serde_json::from_str(metadata).ok()?;
+        if v.get("gateway").and_then(serde_json::Value::as_bool) != Some(true) {
+            return None;
+        }
+        Some(GatewayCall {
+            endpoint: v.get("endpoint")?.as_str()?.to_string(),
+            stream: v.get("stream").and_then(serde_json::Value::as_bool).unwrap_or(false),
+            first_token_ms: v.get("time_to_first_token_ms").and_then(serde_json::Value::as_u64),
+            estimated: v.get("usage_estimated").and_then(serde_json::Value::as_bool).unwrap_or(false),
+        })
+    }
+
+    /// One line for the activity table: `POST /v1/messages · stream · first token 120 ms · usage estimated`.
+    pub fn describe(&self) -> String {
+        let mut parts = vec![format!("POST {}", self.endpoint)];
+        if self.stream {
+            parts.push("stream".into());
+        }
+        if let Some(t) = self.first_token_ms {
+            parts.push(format!("first token {t} ms"));
+        }
+        if self.estimated {
+            parts.push("usage estimated".into());
+        }
+        parts.join(" · ")
+    }
+}
+
+#[cfg(test)]
+mod gateway_call_tests {
+    use super::GatewayCall;
+
+    #[test]
+    fn gateway_metadata_reads_into_one_line() {
+        let g = GatewayCall::from_metadata(r#"{"gateway":true,"endpoint":"/v1/messages","stream":true,"upstream_status":200,"time_to_first_token_ms":42,"usage_estimated":true}"#).unwrap();
+        assert_eq!(g.describe(), "POST /v1/messages · stream · first token 42 ms · usage estimated");
+        let g = GatewayCall::from_metadata(r#"{"gateway":true,"endpoint":"/v1/embeddings","stream":false}"#).unwrap();
+        assert_eq!(g.describe(), "POST /v1/embeddings");
+        assert_eq!(GatewayCall::from_metadata(r#"{"endpoint":"/v1/messages"}"#), None, "only what the gateway wrote");
+        assert_eq!(GatewayCall::from_metadata("not json"), None);
+    }
 }
 
 /// The whole usage panel.
@@ -285,6 +346,7 @@ mod read {
                     output_tokens: e.output_tokens,
                     cost: e.cost_nano.map(NanoUsd::from_nanos),
                     status: e.status,
+                    gateway: e.metadata.as_deref().and_then(GatewayCall::from_metadata),
                 })
                 .collect(),
             unpriced_models: unpriced,

@@ -80,7 +80,9 @@ pub fn RecentActivity(home: PanelHome, range: RangeView, events: Vec<RecentEvent
                             {events.into_iter().map(|e| view! {
                                 <tr>
                                     <td class="nowrap">{e.timestamp.get(..19).unwrap_or(&e.timestamp).replace('T', " ")}</td>
-                                    <td>{e.model}</td>
+                                    <td>{e.model}
+                                        {e.gateway.map(|g| view! { <span class="sub" data-testid="gateway-call">{g.describe()}</span> })}
+                                    </td>
                                     <td>{e.user_id.unwrap_or_default()}</td>
                                     <td>{e.project_id.unwrap_or_default()}</td>
                                     <td>{e.feature.unwrap_or_default()}</td>
