@@ -14,18 +14,21 @@
 //!    ([`metering::analytics::store::write`]);
 //! 2. `quota`: the usage counters of each local day ([`quota::counters`]);
 //! 3. `budgets`: each covering budget's spend counter for its period, and
-//!    the thresholds the batch crosses ([`budgets::enforce`]);
+//!    the thresholds the batch crosses ([`budgets::enforce`]); the counters'
+//!    new values are returned for step 5;
 //! 4. `alerts`: an alert (and its notifications in the outbox) per threshold
 //!    crossed ([`alerts::budget`]).
 //!
 //! Then, still holding the write lock: the price book must not have moved
 //! (else the attempt is priced again), and
-//! 5. `quota`: the in-memory ledger (SQLite) learns the day counters just
-//!    before the commit, and forgets the organization if the commit fails.
+//! 5. `quota`: the in-memory ledger (SQLite) learns the day counters and the
+//!    pause budgets' new spend, and unholds the reservation being settled,
+//!    in one step just before the commit (so no decision sees that
+//!    reservation both held and spent, or neither); it forgets the
+//!    organization if the commit fails.
 //!
 //! After the commit, when anything was stored:
-//! 6. `budgets`: the pause check forgets what it remembered of the organization;
-//! 7. `alerts`: the activity checks (spend spike, error rate, latency), at
+//! 6. `alerts`: the activity checks (spend spike, error rate, latency), at
 //!    most every few seconds per organization.
 //!
 //! A new reaction to recorded usage is a step of [`fan_out`] (in the
@@ -42,7 +45,7 @@ use crate::clock::now_ms;
 use crate::db::Db;
 use crate::ids::is_valid_id;
 use crate::metering::{self, Batch, EventResult, ParsedEvent, Recorded, Sender};
-use crate::quota::{self, counters::DayUnits, ReservationView};
+use crate::quota::{self, counters::DayUnits, CapSpent, ReservationView};
 use crate::{Error, Result};
 
 /// Attempts at a batch when the price book, or the set of stored ids,
@@ -113,7 +116,7 @@ pub async fn record(db: &Db, sender: &Sender, events: Vec<ParsedEvent>, settle: 
             stored = metering::store::stored_costs(&mut conn, db.engine, &sender.org_id, &client_ids).await?;
             continue;
         }
-        let days = fan_out(&mut tx, db, &recorded, &time_zone, now_ms()).await?;
+        let (days, budget_spend) = fan_out(&mut tx, db, &recorded, &time_zone, now_ms()).await?;
         if crate::pricing::cache::version(&mut tx).await? != priced.version {
             tx.rollback().await?;
             continue;
@@ -122,7 +125,7 @@ pub async fn record(db: &Db, sender: &Sender, events: Vec<ParsedEvent>, settle: 
         // this transaction still holds the single writer; if the commit
         // fails it forgets the organization and reloads from the database.
         let ledger = db.quota_memory();
-        ledger.apply_usage(&sender.org_id, &days, settle);
+        ledger.apply_usage(&sender.org_id, &days, &budget_spend, settle);
         if let Err(e) = tx.commit().await {
             ledger.forget(&sender.org_id);
             return Err(e.into());
@@ -137,25 +140,30 @@ pub async fn record(db: &Db, sender: &Sender, events: Vec<ParsedEvent>, settle: 
 }
 
 /// Steps 1 to 4 of the ingest order, in the batch's transaction after its
-/// events are inserted. Returns the day counters' units for the ledger.
-async fn fan_out(conn: &mut sqlx::AnyConnection, db: &Db, recorded: &Recorded<'_>, time_zone: &str, now: i64) -> Result<DayUnits> {
+/// events are inserted. Returns the day counters' units and the budgets'
+/// new spend, for the ledger.
+async fn fan_out(
+    conn: &mut sqlx::AnyConnection,
+    db: &Db,
+    recorded: &Recorded<'_>,
+    time_zone: &str,
+    now: i64,
+) -> Result<(DayUnits, Vec<CapSpent>)> {
     // 1. metering: the narrow rollups.
     metering::analytics::store::write(&mut *conn, db.engine, recorded.org_id, &recorded.rollup).await?;
     // 2. quota: the usage counters of each local day.
     let days = quota::counters::on_recorded(&mut *conn, db.engine, recorded, zone(time_zone)).await?;
     // 3. budgets: the spend counters, and the thresholds crossed.
-    let crossings = enforce::on_recorded(&mut *conn, recorded, time_zone, now).await?;
+    let counted = enforce::on_recorded(&mut *conn, recorded, time_zone, now).await?;
     // 4. alerts: one alert per threshold crossed, with its notifications.
-    alerts::budget::on_crossings(&mut *conn, recorded.org_id, &crossings, now).await?;
-    Ok(days)
+    alerts::budget::on_crossings(&mut *conn, recorded.org_id, &counted.crossings, now).await?;
+    Ok((days, counted.spent))
 }
 
-/// Steps 6 and 7 of the ingest order, after a batch that stored something
+/// Step 6 of the ingest order, after a batch that stored something
 /// committed. Nothing here fails the batch.
 async fn after_commit(db: &Db, org_id: &str, now: i64) {
-    // 6. budgets: the pause check reads the counters again.
-    enforce::forget(org_id);
-    // 7. alerts: spend spike, error rate and latency.
+    // 6. alerts: spend spike, error rate and latency.
     alerts::activity::after_commit(db, org_id, now).await;
 }
 

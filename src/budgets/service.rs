@@ -86,7 +86,8 @@ pub async fn create(db: &Db, org_id: &str, input: &BudgetInput, by: &By) -> Resu
     let entry = by.entry(Some(org_id), "budget.create", Some(&id)).details(json!({ "budget": audited(&view) }));
     audit::record_in(&mut tx, db.engine, &entry).await?;
     tx.commit().await?;
-    super::enforce::forget(org_id);
+    // Pause budgets are caps of the quota ledger: it reloads them.
+    quota::limits_changed(db);
     Ok(view)
 }
 
@@ -107,7 +108,8 @@ pub async fn update(db: &Db, org_id: &str, id: &str, input: &BudgetInput, by: &B
     let entry = by.entry(Some(org_id), "budget.update", Some(id)).details(json!({ "before": audited(&before), "after": audited(&view) }));
     audit::record_in(&mut tx, db.engine, &entry).await?;
     tx.commit().await?;
-    super::enforce::forget(org_id);
+    // Pause budgets are caps of the quota ledger: it reloads them.
+    quota::limits_changed(db);
     Ok(view)
 }
 
@@ -119,7 +121,8 @@ pub async fn delete(db: &Db, org_id: &str, id: &str, by: &By) -> Result<()> {
     let entry = by.entry(Some(org_id), "budget.delete", Some(id)).details(json!({ "budget": audited(&before) }));
     audit::record_in(&mut tx, db.engine, &entry).await?;
     tx.commit().await?;
-    super::enforce::forget(org_id);
+    // Pause budgets are caps of the quota ledger: it reloads them.
+    quota::limits_changed(db);
     Ok(())
 }
 

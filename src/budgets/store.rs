@@ -217,39 +217,74 @@ pub(crate) async fn delete_spend(conn: &mut AnyConnection, budget_id: &str) -> R
     Ok(())
 }
 
-/// A budget with the action `action` spent up in a period that ends after
-/// `now`, with the period and the organization's zone.
-#[derive(Debug, Clone)]
-pub(crate) struct SpentUp {
-    pub budget: Watched,
-    pub spent: i64,
-    pub start: i64,
-    pub end: i64,
-    pub time_zone: String,
-}
-
-/// The organization's budgets with `action` whose counter of a period
-/// ending after `now` reached their amount, by budget and period.
-pub(crate) async fn spent_up(conn: &mut AnyConnection, org_id: &str, action: Action, now: i64) -> Result<Vec<SpentUp>> {
+/// The organization's pause budgets, each with its counter of the period
+/// containing `now` (0 when the period has none yet: nothing counted in it).
+pub(crate) async fn pause_spend(conn: &mut AnyConnection, org_id: &str, now: i64) -> Result<Vec<(Watched, i64)>> {
     let rows = sqlx::query(
-        "SELECT b.id, b.name, b.scope, b.scope_id, b.period, b.amount_nanos, b.thresholds, s.spent_nanos, s.period_start, \
-         s.period_end, o.time_zone FROM budget_spend s JOIN budgets b ON b.id = s.budget_id JOIN organizations o ON o.id = b.org_id \
-         WHERE s.org_id = $1 AND b.org_id = $1 AND b.action = $2 AND s.period_end > $3 \
-         AND s.spent_nanos >= b.amount_nanos ORDER BY b.id, s.period_start",
+        "SELECT b.id, b.name, b.scope, b.scope_id, b.period, b.amount_nanos, b.thresholds, \
+         COALESCE(s.spent_nanos, 0) AS spent_nanos FROM budgets b \
+         LEFT JOIN budget_spend s ON s.budget_id = b.id AND s.period_start <= $2 AND s.period_end > $2 \
+         WHERE b.org_id = $1 AND b.action = 'pause' ORDER BY b.id",
     )
     .bind(org_id)
-    .bind(action.as_str())
     .bind(now)
     .fetch_all(conn)
     .await?;
+    rows.iter().map(|r| Ok((watched_of(r)?, r.try_get("spent_nanos")?))).collect()
+}
+
+/// A pause budget covering a caller, as [`pause_standing`] reads it.
+#[derive(Debug, Clone)]
+pub(crate) struct PauseStanding {
+    pub budget: Watched,
+    pub time_zone: String,
+    /// The counter of the period containing now.
+    pub spent: i64,
+    /// The cost held by active, unexpired reservations the budget covers, and their number.
+    pub held: i64,
+    pub calls: i64,
+}
+
+/// The organization's pause budgets covering `who`, each with its counter of
+/// the period containing `now` and the cost held by the active, unexpired
+/// reservations it covers, in ONE statement: on PostgreSQL (READ COMMITTED)
+/// every statement reads its own snapshot, and a commit that settles a
+/// reservation (no longer held) and adds its spend (now counted) could fall
+/// between two statements and be counted in neither.
+///
+/// It reads quota's reservations through quota's own subquery
+/// ([`crate::quota::store::HELD_COST`]): the one place budgets reads
+/// another module's table, because the two must be one snapshot.
+pub(crate) async fn pause_standing(conn: &mut AnyConnection, org_id: &str, who: &crate::quota::Subject, now: i64) -> Result<Vec<PauseStanding>> {
+    let sql = format!(
+        "WITH held AS ({held}) \
+         SELECT b.id, b.name, b.scope, b.scope_id, b.period, b.amount_nanos, b.thresholds, o.time_zone, \
+         COALESCE((SELECT s.spent_nanos FROM budget_spend s WHERE s.budget_id = b.id AND s.period_start <= $2 AND s.period_end > $2), 0) \
+         AS spent_nanos, CAST(COALESCE(SUM(h.amount), 0) AS BIGINT) AS held_nanos, COUNT(h.amount) AS held_calls \
+         FROM budgets b JOIN organizations o ON o.id = b.org_id \
+         LEFT JOIN held h ON b.scope = 'organization' OR (b.scope = 'project' AND h.project_id = b.scope_id) \
+         OR (b.scope = 'user' AND h.user_id = b.scope_id) OR (b.scope = 'api_key' AND h.api_key_id = b.scope_id) \
+         WHERE b.org_id = $1 AND b.action = 'pause' AND (b.scope = 'organization' OR (b.scope = 'project' AND b.scope_id = $3) \
+         OR (b.scope = 'user' AND b.scope_id = $4) OR (b.scope = 'api_key' AND b.scope_id = $5)) \
+         GROUP BY b.id, b.name, b.scope, b.scope_id, b.period, b.amount_nanos, b.thresholds, o.time_zone ORDER BY b.id",
+        held = crate::quota::store::HELD_COST
+    );
+    let rows = sqlx::query(&sql)
+        .bind(org_id)
+        .bind(now)
+        .bind(&who.project_id)
+        .bind(&who.user_id)
+        .bind(&who.api_key_id)
+        .fetch_all(conn)
+        .await?;
     rows.iter()
         .map(|r| {
-            Ok(SpentUp {
+            Ok(PauseStanding {
                 budget: watched_of(r)?,
-                spent: r.try_get("spent_nanos")?,
-                start: r.try_get("period_start")?,
-                end: r.try_get("period_end")?,
                 time_zone: r.try_get("time_zone")?,
+                spent: r.try_get("spent_nanos")?,
+                held: r.try_get("held_nanos")?,
+                calls: r.try_get("held_calls")?,
             })
         })
         .collect()

@@ -13,8 +13,13 @@
 //!   writer connection, so no ingest transaction is in flight meanwhile;
 //! - ingest adds its units to a loaded state while it still holds that
 //!   writer, just before committing (and drops the state if the commit fails);
-//! - limits changed by an admin bump an epoch, and a new day (or five
-//!   seconds, for changes made by another process) reloads; a
+//! - the caps (pause budgets) are loaded with the limits, each with its
+//!   spend in its current period; ingest sets the spend it counted in the
+//!   same step that adds the day counters and unholds the reservation it
+//!   settles, so a decision sees a committed reservation either held or
+//!   spent, never both and never neither;
+//! - limits or caps changed by an admin bump an epoch, and a new day (or
+//!   five seconds, for changes made by another process) reloads; a
 //!   reload keeps the reservations held in memory (they are authoritative
 //!   here; the first load reads them from the database);
 //! - a state being replaced is retired under its lock, so a decision that
@@ -28,12 +33,14 @@ use std::time::{Duration, Instant};
 use chrono_tz::Tz;
 use tokio::sync::{mpsc, oneshot, OnceCell};
 
+use super::caps::{Cap, CapSpent, Subject};
 use super::counters::DayUnits;
 use super::rules::Tally;
 use super::store::{self, NewReservation};
+use super::{Hooks, Units, COST};
 use crate::calendar::{window, zone, Window};
-use super::Units;
 use crate::db::{Db, Engine};
+use crate::error::Refusal;
 use crate::plans::{OrgPlan, Period};
 use crate::{Error, Result};
 
@@ -42,11 +49,13 @@ use crate::{Error, Result};
 /// Changes made through this process are seen at once (the epoch).
 const RELOAD_EVERY: Duration = Duration::from_secs(5);
 
-/// A reservation held in memory.
+/// A reservation held in memory, with whom it is for (the caps covering
+/// that caller count its cost).
 #[derive(Debug, Clone)]
 struct Held {
     expires_at: i64,
     amounts: Units,
+    who: Subject,
 }
 
 /// One organization's ledger.
@@ -63,6 +72,8 @@ pub(crate) struct OrgState {
     used_month: Units,
     held: HashMap<String, Held>,
     reserved: Units,
+    /// The organization's caps with their spend in their current period.
+    caps: Vec<Cap>,
 }
 
 impl OrgState {
@@ -86,9 +97,25 @@ impl OrgState {
         Tally { day: self.used_day, month: self.used_month, reserved: self.reserved, resources }
     }
 
-    pub fn hold(&mut self, id: &str, expires_at: i64, amounts: Units) {
+    pub fn hold(&mut self, id: &str, expires_at: i64, amounts: Units, who: &Subject) {
         add(&mut self.reserved, &amounts);
-        self.held.insert(id.to_string(), Held { expires_at, amounts });
+        self.held.insert(id.to_string(), Held { expires_at, amounts, who: who.clone() });
+    }
+
+    /// The first cap covering `who` that refuses `cost` more, as its owner
+    /// judges it from the cap's spend and the cost held by the reservations
+    /// it covers (call [`prune`](Self::prune) first). Organizations without
+    /// caps pay nothing for this; with them, it is one pass over the held
+    /// reservations per covering cap.
+    pub fn refused_by_caps(&self, who: &Subject, cost: i64, now_ms: i64, hooks: &impl Hooks) -> Option<Refusal> {
+        self.caps.iter().filter(|c| c.covers.covers(who)).find_map(|cap| {
+            let (mut held, mut calls) = (0i64, 0i64);
+            for h in self.held.values().filter(|h| h.amounts[COST] > 0 && cap.covers.covers(&h.who)) {
+                held = held.saturating_add(h.amounts[COST]);
+                calls += 1;
+            }
+            hooks.judge(cap, held, calls, cost, now_ms)
+        })
     }
 
     pub fn unhold(&mut self, id: &str) {
@@ -151,8 +178,9 @@ impl Memory {
             .then(|| st.clone())
     }
 
-    /// The organization's current state, loading it when missing or stale.
-    pub async fn state(&self, db: &Db, org_id: &str, now_ms: i64) -> Result<Arc<Mutex<OrgState>>> {
+    /// The organization's current state, loading it when missing or stale
+    /// (its caps through `hooks`).
+    pub async fn state(&self, db: &Db, org_id: &str, now_ms: i64, hooks: &impl Hooks) -> Result<Arc<Mutex<OrgState>>> {
         if let Some(st) = self.fresh(org_id, now_ms) {
             return Ok(st);
         }
@@ -165,6 +193,7 @@ impl Memory {
         let plan = crate::plans::store::org_plan(&mut conn, org_id).await?;
         let tz = zone(&plan.time_zone);
         let (used_day, used_month) = super::counters::current(&mut conn, org_id, tz, now_ms).await?;
+        let caps = hooks.caps(&mut conn, org_id, tz, now_ms).await?;
         let old = self.orgs.lock().expect("ledger map").get(org_id).cloned();
         let mut held = match &old {
             Some(old) => {
@@ -175,7 +204,7 @@ impl Memory {
             None => store::active(&mut conn, org_id, now_ms)
                 .await?
                 .into_iter()
-                .map(|(id, expires_at, amounts)| (id, Held { expires_at, amounts }))
+                .map(|a| (a.id, Held { expires_at: a.expires_at, amounts: a.amounts, who: a.who }))
                 .collect(),
         };
         held.retain(|_, h| h.expires_at > now_ms);
@@ -195,15 +224,17 @@ impl Memory {
             used_month,
             held,
             reserved,
+            caps,
         }));
         self.orgs.lock().expect("ledger map").insert(org_id.to_string(), st.clone());
         drop(conn);
         Ok(st)
     }
 
-    /// Adds a committing batch's units to a loaded state (called holding the
-    /// writer, just before commit).
-    pub fn apply_usage(&self, org_id: &str, days: &DayUnits, settled: Option<&str>) {
+    /// Adds a committing batch's units to a loaded state, sets the spend of
+    /// the caps it counted, and unholds the reservation it settles: one step
+    /// under the state's lock (called holding the writer, just before commit).
+    pub fn apply_usage(&self, org_id: &str, days: &DayUnits, caps: &[CapSpent], settled: Option<&str>) {
         let Some(st) = self.orgs.lock().expect("ledger map").get(org_id).cloned() else { return };
         let mut g = st.lock().expect("org ledger");
         for (start, units) in &days.0 {
@@ -212,6 +243,11 @@ impl Memory {
             }
             if *start >= g.month.start_ms && *start < g.month.end_ms {
                 add(&mut g.used_month, units);
+            }
+        }
+        for c in caps {
+            if let Some(cap) = g.caps.iter_mut().find(|cap| cap.id == c.id && cap.window.start_ms == c.period_start) {
+                cap.spent = c.spent;
             }
         }
         if let Some(id) = settled {

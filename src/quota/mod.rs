@@ -8,11 +8,15 @@
 //!   locked for the decision, so any number of server processes agree); on
 //!   SQLite, which one server process owns, an in-memory ledger written
 //!   through to the database (`memory`), loaded from it and verified at start;
+//! - [`caps`]: ceilings on cost set by other modules (pause budgets), which
+//!   the ledgers hold reservations against in the same step as the limits;
 //! - [`rate`]: per-minute rate limits (governor), per organization and key;
 //! - [`resources`]: standing counts (projects, documents, members).
 //!
 //! The types here compile everywhere (the usage panel shows them).
 
+#[cfg(feature = "ssr")]
+pub mod caps;
 #[cfg(feature = "ssr")]
 pub mod counters;
 #[cfg(feature = "ssr")]
@@ -29,6 +33,8 @@ mod service;
 pub(crate) mod store;
 
 #[cfg(feature = "ssr")]
+pub use caps::{Cap, CapSpent, Covers, Standing, Subject};
+#[cfg(feature = "ssr")]
 pub use service::*;
 
 use serde::{Deserialize, Serialize};
@@ -37,6 +43,9 @@ use crate::plans::{Metric, Period};
 
 /// Amounts of the usage metrics, in [`Metric::USAGE`] order.
 pub type Units = [i64; 6];
+
+/// The position of cost (nano-USD) in [`Units`].
+pub const COST: usize = 1;
 
 /// The position of a usage metric in [`Units`].
 pub fn index(metric: Metric) -> Option<usize> {
@@ -119,7 +128,7 @@ mod tests {
         assert!(line(100, true).is_exhausted());
         assert!(!line(150, false).is_exhausted(), "a soft limit never exhausts");
         assert_eq!(line(150, false).per_mille(), 1500);
-        assert_eq!(index(Metric::CostUsd), Some(1));
+        assert_eq!(index(Metric::CostUsd), Some(COST));
         assert_eq!(index(Metric::Projects), None);
     }
 }

@@ -10,10 +10,11 @@ use serde::Serialize;
 use serde_json::json;
 use sqlx::AnyConnection;
 
+use super::caps::{Cap, Standing, Subject};
 use super::rules::{self, Ask, Decision, Tally};
 use super::store::{self, NewReservation};
 use crate::calendar::zone;
-use super::{resources, QuotaStatus, StatusLine, Units};
+use super::{resources, QuotaStatus, StatusLine, Units, COST};
 use crate::clock::{now_ms, to_rfc3339};
 use crate::db::{Db, Engine};
 use crate::error::Refusal;
@@ -26,8 +27,9 @@ use crate::{Error, Result};
 pub const DEFAULT_TTL_SECS: i64 = 60;
 pub const MAX_TTL_SECS: i64 = 3600;
 
-/// Limits changed (a plan edited, an organization moved, an override set):
-/// the in-memory ledger and the rate limiter's plan cache reload them.
+/// Limits or caps changed (a plan edited, an organization moved, an
+/// override set, a budget saved or deleted): the in-memory ledger and the
+/// rate limiter's plan cache reload them.
 pub fn limits_changed(db: &Db) {
     db.quota_memory().bump();
 }
@@ -113,18 +115,25 @@ pub fn parse_asks(items: &[(String, String)]) -> Result<Vec<Ask>> {
     rules::merge(&asks)
 }
 
-/// What quota's verbs consult, and tell, beyond the plan's limits: a
-/// refusal that comes before them (a paused budget) and a refused hard limit
-/// (the `quota_exceeded` alert). Quota knows neither budgets nor alerts;
-/// [`crate::admission`] supplies both (OpenMeter's entitlement hooks).
+/// What quota's verbs consult, and tell, beyond the plan's limits: the caps
+/// that come before them (pause budgets: their spend, and the rule that
+/// says whether one refuses) and a refused hard limit (the `quota_exceeded`
+/// alert). Quota knows neither budgets nor alerts; [`crate::admission`]
+/// supplies both (OpenMeter's entitlement hooks).
 pub trait Hooks: Sync {
-    /// A refusal that comes before the plan's limits, answered where its
-    /// owner may from what it remembers (SQLite).
-    fn refuse_first(&self, db: &Db, org_id: &str, now: i64) -> impl Future<Output = Result<Option<Refusal>>> + Send;
+    /// The organization's caps in force at `now` with their spend so far
+    /// (SQLite: read with the in-memory ledger, on its connection).
+    fn caps(&self, conn: &mut AnyConnection, org_id: &str, tz: chrono_tz::Tz, now: i64) -> impl Future<Output = Result<Vec<Cap>>> + Send;
 
-    /// The same, read on the caller's connection (PostgreSQL: in the
-    /// transaction that then decides, with no second round trip).
-    fn refuse_first_in(&self, conn: &mut AnyConnection, org_id: &str, now: i64) -> impl Future<Output = Result<Option<Refusal>>> + Send;
+    /// The caps covering `who`, each with its spend and the cost held by
+    /// the active reservations it covers, read in one statement
+    /// (PostgreSQL: on the caller's connection, in the transaction that then
+    /// decides; one statement, so one snapshot).
+    fn standing_in(&self, conn: &mut AnyConnection, org_id: &str, who: &Subject, now: i64) -> impl Future<Output = Result<Vec<Standing>>> + Send;
+
+    /// Whether `cap` (covering the caller) refuses `cost` more, with `held`
+    /// of it held by `calls` reservations in flight: its owner's rule.
+    fn judge(&self, cap: &Cap, held: i64, calls: i64, cost: i64, now: i64) -> Option<Refusal>;
 
     /// A hard limit refused (already counted for the audit log).
     fn hard_limit_refused(&self, db: &Db, org_id: &str, refused: &HardRefusal, now: i64) -> impl Future<Output = ()> + Send;
@@ -140,17 +149,23 @@ pub struct HardRefusal {
     pub message: String,
 }
 
-/// Would these amounts be allowed now? A refusal of `hooks` comes first
-/// (429 naming it); a refused hard limit is told to `hooks`. Nothing else
-/// changes.
-pub async fn check_for(db: &Db, org_id: &str, asks: &[Ask], hooks: &impl Hooks) -> Result<CheckBody> {
+/// The cost asked for by merged asks.
+fn cost_of(asks: &[Ask]) -> i64 {
+    asks.iter().filter(|a| super::index(a.metric) == Some(COST)).map(|a| a.amount).sum()
+}
+
+/// The first of `standing` (caps covering the caller) that refuses `cost` more.
+fn refused_by(standing: &[Standing], cost: i64, now: i64, hooks: &impl Hooks) -> Option<Refusal> {
+    standing.iter().find_map(|s| hooks.judge(&s.cap, s.held, s.calls, cost, now))
+}
+
+/// Would these amounts be allowed now for `who`? A cap covering `who` that
+/// refuses comes first (429 naming it); a refused hard limit is told to
+/// `hooks`. Nothing else changes.
+pub async fn check_for(db: &Db, org_id: &str, who: &Subject, asks: &[Ask], hooks: &impl Hooks) -> Result<CheckBody> {
     let asks = rules::merge(asks)?;
     let now = now_ms();
-    if db.engine == Engine::Sqlite {
-        if let Some(refusal) = hooks.refuse_first(db, org_id, now).await? {
-            return db.refusals().observe(org_id, Err(Error::LimitReached(Box::new(refusal))), now);
-        }
-    }
+    let cost = cost_of(&asks);
     let resources = if asks.iter().any(|a| a.metric.is_resource()) {
         let mut conn = db.reader().acquire().await?;
         resources::counts(&mut conn, org_id, asks.iter().map(|a| a.metric)).await?
@@ -159,14 +174,19 @@ pub async fn check_for(db: &Db, org_id: &str, asks: &[Ask], hooks: &impl Hooks) 
     };
     let decision = match db.engine {
         Engine::Sqlite => {
-            let st = db.quota_memory().state(db, org_id, now).await?;
+            let st = db.quota_memory().state(db, org_id, now, hooks).await?;
             let mut g = st.lock().expect("org ledger");
             g.prune(now);
+            if let Some(r) = g.refused_by_caps(who, cost, now, hooks) {
+                drop(g);
+                db.refusals().note(org_id, &r, now);
+                return Err(Error::LimitReached(Box::new(r)));
+            }
             rules::evaluate(&g.plan, g.tz, now, &g.tally(resources), &asks)
         }
         Engine::Postgres => {
             let mut conn = db.reader().acquire().await?;
-            if let Some(r) = hooks.refuse_first_in(&mut conn, org_id, now).await? {
+            if let Some(r) = refused_by(&hooks.standing_in(&mut conn, org_id, who, now).await?, cost, now, hooks) {
                 db.refusals().note(org_id, &r, now);
                 return Err(Error::LimitReached(Box::new(r)));
             }
@@ -219,7 +239,9 @@ pub struct Granted {
 
 /// Checks and reserves atomically: granted amounts count as used until the
 /// reservation is committed, released or expires. With any number of
-/// concurrent reservations the granted amounts never pass a hard limit.
+/// concurrent reservations the granted amounts never pass a hard limit, nor
+/// a cap covering the reservation's project, user and key (its cost held
+/// plus what the cap's period spent never passes the cap).
 pub async fn reserve(db: &Db, sender: &Sender, input: ReserveInput, hooks: &impl Hooks) -> Result<Granted> {
     let asks = rules::merge(&input.asks)?;
     if let Some(a) = asks.iter().find(|a| a.metric.is_resource()) {
@@ -254,14 +276,10 @@ pub async fn reserve(db: &Db, sender: &Sender, input: ReserveInput, hooks: &impl
         expires_at: now + ttl * 1000,
         amounts,
     };
-    let tokens = amounts[0];
+    let who = Subject { project_id: row.project_id.clone(), user_id: row.user_id.clone(), api_key_id: row.api_key_id.clone() };
     let decided = match db.engine {
-        Engine::Sqlite => match hooks.refuse_first(db, &row.org_id, now).await {
-            Ok(None) => reserve_in_memory(db, &row, &asks, tokens, now).await,
-            Ok(Some(refusal)) => Err(Failed(Error::LimitReached(Box::new(refusal)))),
-            Err(e) => Err(Failed(e)),
-        },
-        Engine::Postgres => reserve_in_database(db, &row, hooks, &asks, tokens, now).await,
+        Engine::Sqlite => reserve_in_memory(db, &row, &who, hooks, &asks, now).await,
+        Engine::Postgres => reserve_in_database(db, &row, &who, hooks, &asks, now).await,
     };
     let results = match decided {
         Ok(results) => results,
@@ -269,7 +287,7 @@ pub async fn reserve(db: &Db, sender: &Sender, input: ReserveInput, hooks: &impl
             note_refusal(db, &row.org_id, &d, now, hooks).await;
             return Err(refused(&row.org_id, d, now));
         }
-        // A paused budget or the tokens-per-minute rate.
+        // A cap (a pause budget) or the tokens-per-minute rate.
         Err(Failed(e)) => return db.refusals().observe(&row.org_id, Err(e), now),
     };
     Ok(Granted { reservation_id: row.id, expires_at: to_rfc3339(row.expires_at), results })
@@ -294,28 +312,34 @@ impl From<sqlx::Error> for NotGranted {
     }
 }
 
+/// SQLite: the caps, the plan's limits, the tokens-per-minute rate and the
+/// hold are one step under the organization's ledger lock.
 async fn reserve_in_memory(
     db: &Db,
     row: &NewReservation,
+    who: &Subject,
+    hooks: &impl Hooks,
     asks: &[Ask],
-    tokens: i64,
     now: i64,
 ) -> std::result::Result<Vec<rules::LimitResult>, NotGranted> {
     let memory = db.quota_memory();
     loop {
-        let st = memory.state(db, &row.org_id, now).await?;
+        let st = memory.state(db, &row.org_id, now, hooks).await?;
         let decision = {
             let mut g = st.lock().expect("org ledger");
             if g.is_retired() {
                 continue;
             }
             g.prune(now);
+            if let Some(r) = g.refused_by_caps(who, row.amounts[COST], now, hooks) {
+                return Err(Failed(Error::LimitReached(Box::new(r))));
+            }
             let d = rules::evaluate(&g.plan, g.tz, now, &g.tally(Vec::new()), asks);
             if !d.allowed {
                 return Err(Refused(d));
             }
-            db.rate_limits().take_tokens(&g.plan, tokens)?;
-            g.hold(&row.id, row.expires_at, row.amounts);
+            db.rate_limits().take_tokens(&g.plan, row.amounts[0])?;
+            g.hold(&row.id, row.expires_at, row.amounts, who);
             d
         };
         if let Err(e) = memory.write_through(db, row.clone()).await {
@@ -326,19 +350,28 @@ async fn reserve_in_memory(
     }
 }
 
+/// PostgreSQL: the organization's row lock makes check-and-reserve one step
+/// for every process sharing the database.
+///
+/// The caps are read in one statement after the lock is taken: under READ
+/// COMMITTED each statement sees the database as of its own start, so it
+/// sees every reservation granted before the lock was ours. Ingest does not
+/// take this lock, but a commit that settles a reservation marks it
+/// committed and adds its spend to the cap's counter in one transaction, and
+/// one statement sees a transaction either wholly or not at all: the
+/// reservation held, or its cost spent, never neither. (Two statements could
+/// see the commit land between them and count it in neither.)
 async fn reserve_in_database(
     db: &Db,
     row: &NewReservation,
+    who: &Subject,
     hooks: &impl Hooks,
     asks: &[Ask],
-    tokens: i64,
     now: i64,
 ) -> std::result::Result<Vec<rules::LimitResult>, NotGranted> {
     let mut tx = db.begin().await?;
-    // The organization's row lock makes check-and-reserve one step for every
-    // process sharing the database.
     resources::lock_org(&mut tx, db.engine, &row.org_id).await?;
-    if let Some(r) = hooks.refuse_first_in(&mut tx, &row.org_id, now).await? {
+    if let Some(r) = refused_by(&hooks.standing_in(&mut tx, &row.org_id, who, now).await?, row.amounts[COST], now, hooks) {
         return Err(Failed(Error::LimitReached(Box::new(r))));
     }
     let (plan, tz, tally) = stored_tally(&mut tx, &row.org_id, now).await?;
@@ -346,7 +379,7 @@ async fn reserve_in_database(
     if !d.allowed {
         return Err(Refused(d));
     }
-    db.rate_limits().take_tokens(&plan, tokens)?;
+    db.rate_limits().take_tokens(&plan, row.amounts[0])?;
     store::insert(&mut tx, db.engine, &[row]).await?;
     tx.commit().await?;
     Ok(d.results)

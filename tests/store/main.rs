@@ -10,6 +10,7 @@ mod metering;
 mod api_keys;
 mod audit;
 mod billing;
+mod budget_holds;
 mod budgets;
 mod orgs;
 mod plans;

@@ -200,6 +200,46 @@ app_test! {
         let refused = statuses.iter().filter(|s| **s == StatusCode::TOO_MANY_REQUESTS).count();
         assert_eq!((granted, refused), (100, 400), "{statuses:?}");
     }
+
+    async fn twenty_concurrent_reservations_over_http_never_pass_a_pause_budget(app) {
+        let o = org(&app).await;
+        set_limit(&app.test_db.db, &o.id, "requests", "minute", "").await;
+        let (status, _, b) = call(&app.client, reqwest::Method::POST, app.url("/api/v1/budgets"), &o.auth,
+            Some(json!({"name": "Bot", "scope": "project", "scope_id": "bot", "period": "monthly", "amount_usd": "1.00", "action": "pause"}))).await;
+        assert_eq!(status, StatusCode::CREATED, "{b}");
+        // PostgreSQL: a second server process on the same database takes half the calls.
+        let second = (app.test_db.db.engine == Engine::Postgres).then(|| Server::start(&app.test_db.url));
+        let bases: Vec<String> = std::iter::once(app.url("")).chain(second.as_ref().map(|s| s.base.clone())).collect();
+        if let Some(s) = &second {
+            s.wait_ready().await;
+        }
+        let tasks: Vec<_> = (0..20)
+            .map(|i| {
+                let (client, auth) = (app.client.clone(), o.auth.clone());
+                let url = format!("{}/api/v1/reservations", bases[i % bases.len()]);
+                tokio::spawn(async move {
+                    let body = json!({"project_id": "bot", "checks": [{"metric": "cost_usd", "amount": "0.25"}]});
+                    call(&client, reqwest::Method::POST, url, &auth, Some(body)).await
+                })
+            })
+            .collect();
+        let mut answers = Vec::new();
+        for t in tasks {
+            answers.push(t.await.unwrap());
+        }
+        let granted = answers.iter().filter(|a| a.0 == StatusCode::CREATED).count();
+        let refused: Vec<_> = answers.iter().filter(|a| a.0 == StatusCode::TOO_MANY_REQUESTS).collect();
+        assert_eq!((granted, refused.len()), (4, 16), "{answers:?}");
+        for (_, retry, body) in refused {
+            assert_eq!(body["budget"]["id"], b["id"], "{body}");
+            assert_eq!((body["budget"]["held_usd"].clone(), body["budget"]["held_calls"].clone()), (json!("1.00"), json!(4)), "{body}");
+            assert!(body["error"]["message"].as_str().unwrap().contains("\"Bot\""), "{body}");
+            assert_eq!(retry.as_deref(), Some("2"), "calls in flight settle soon");
+        }
+        // Another project goes on.
+        let (status, _, body) = reserve(&app, &o, json!({"project_id": "web", "checks": [{"metric": "cost_usd", "amount": "5"}]})).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+    }
 }
 
 /// The server binary started as its own process on a free port.

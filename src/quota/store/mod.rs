@@ -6,7 +6,7 @@ pub(crate) mod counters;
 
 use sqlx::{AnyConnection, Row};
 
-use super::{index, Units};
+use super::{index, Subject, Units};
 use crate::db::{values_rows, Engine};
 use crate::plans::Metric;
 use crate::Result;
@@ -56,10 +56,20 @@ pub async fn insert(conn: &mut AnyConnection, engine: Engine, rows: &[&NewReserv
     Ok(())
 }
 
-/// Active, unexpired reservations of the organization with their amounts.
-pub async fn active(conn: &mut AnyConnection, org_id: &str, now_ms: i64) -> Result<Vec<(String, i64, Units)>> {
+/// An active reservation as the ledger loads it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Active {
+    pub id: String,
+    pub expires_at: i64,
+    pub amounts: Units,
+    pub who: Subject,
+}
+
+/// Active, unexpired reservations of the organization with their amounts
+/// and whom they are for.
+pub async fn active(conn: &mut AnyConnection, org_id: &str, now_ms: i64) -> Result<Vec<Active>> {
     let rows = sqlx::query(
-        "SELECT r.id, r.expires_at, a.metric, a.amount FROM reservations r \
+        "SELECT r.id, r.expires_at, r.project_id, r.user_id, r.api_key_id, a.metric, a.amount FROM reservations r \
          JOIN reservation_amounts a ON a.reservation_id = r.id \
          WHERE r.org_id = $1 AND r.state = 'active' AND r.expires_at > $2 ORDER BY r.id",
     )
@@ -67,18 +77,29 @@ pub async fn active(conn: &mut AnyConnection, org_id: &str, now_ms: i64) -> Resu
     .bind(now_ms)
     .fetch_all(conn)
     .await?;
-    let mut out: Vec<(String, i64, Units)> = Vec::new();
+    let mut out: Vec<Active> = Vec::new();
     for r in rows {
         let id: String = r.try_get("id")?;
-        if out.last().is_none_or(|l| l.0 != id) {
-            out.push((id, r.try_get("expires_at")?, Units::default()));
+        if out.last().is_none_or(|l| l.id != id) {
+            let who = Subject { project_id: r.try_get("project_id")?, user_id: r.try_get("user_id")?, api_key_id: r.try_get("api_key_id")? };
+            out.push(Active { id, expires_at: r.try_get("expires_at")?, amounts: Units::default(), who });
         }
         if let Some(i) = Metric::parse(&r.try_get::<String, _>("metric")?).ok().and_then(index) {
-            out.last_mut().expect("pushed above").2[i] += r.try_get::<i64, _>("amount")?;
+            out.last_mut().expect("pushed above").amounts[i] += r.try_get::<i64, _>("amount")?;
         }
     }
     Ok(out)
 }
+
+/// The cost held by the organization's active, unexpired reservations, one
+/// row per reservation holding any, with whom it is for: `project_id`,
+/// `user_id`, `api_key_id`, `amount` (nano-USD); `$1` is the organization,
+/// `$2` now. A subquery for a reader that must see it in the same statement
+/// as its own tables (a budget's headroom on PostgreSQL, where each
+/// statement has its own snapshot).
+pub(crate) const HELD_COST: &str = "SELECT r.project_id, r.user_id, r.api_key_id, a.amount FROM reservations r \
+     JOIN reservation_amounts a ON a.reservation_id = r.id \
+     WHERE r.org_id = $1 AND r.state = 'active' AND r.expires_at > $2 AND a.metric = 'cost_usd' AND a.amount > 0";
 
 /// The sum of the active, unexpired reservations' amounts.
 pub async fn reserved(conn: &mut AnyConnection, org_id: &str, now_ms: i64) -> Result<Units> {
