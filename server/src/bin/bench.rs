@@ -1,5 +1,6 @@
 //! Ingest benchmark: `cargo run --release -p tollbooth-server --bin tollbooth-bench`.
 //! Quota benchmark: `... --bin tollbooth-bench -- --quota [--rate 5000] [--seconds 10]`.
+//! Gateway overhead: `... -- --gateway [--rate 1000] [--seconds 10]` (see `bench_gateway.rs`).
 //! Analytics at volume: `... -- --seed-analytics [--events 10000000] [--runs 20]
 //! [--database-url URL]` (see `bench_analytics.rs`).
 //!
@@ -21,9 +22,12 @@ use tollbooth::testing::TestDb;
 
 #[path = "bench_analytics.rs"]
 mod analytics;
+#[path = "bench_gateway.rs"]
+mod gateway;
 
 struct Args {
     quota: bool,
+    gateway: bool,
     seed_analytics: bool,
     runs: usize,
     database_url: Option<String>,
@@ -41,6 +45,7 @@ struct Args {
 fn args() -> Args {
     let mut a = Args {
         quota: false,
+        gateway: false,
         seed_analytics: false,
         runs: 20,
         database_url: None,
@@ -58,6 +63,11 @@ fn args() -> Args {
         match k.as_str() {
             "--quota" => {
                 a.quota = true;
+                continue;
+            }
+            "--gateway" => {
+                a.gateway = true;
+                a.rate = 1000;
                 continue;
             }
             "--seed-analytics" => {
@@ -91,6 +101,7 @@ fn args() -> Args {
             _ => panic!(
                 "usage: tollbooth-bench [--engine sqlite|postgres|both] [--events N] [--batch N] [--concurrency N] [--backfill]\n\
                  \x20      tollbooth-bench --quota [--rate N] [--seconds N] [--engine E]\n\
+                 \x20      tollbooth-bench --gateway [--rate N] [--seconds N]\n\
                  \x20      tollbooth-bench --seed-analytics [--events N] [--runs N] [--small-orgs N] [--engine E] [--database-url URL]"
             ),
         }
@@ -338,6 +349,10 @@ async fn main() {
     if a.seed_analytics {
         let o = analytics::Options { engines: a.engines, events: a.events, runs: a.runs, database_url: a.database_url, small_orgs: a.small_orgs };
         analytics::run(o).await;
+        return;
+    }
+    if a.gateway {
+        gateway::run(a.rate, a.seconds).await;
         return;
     }
     if a.quota {

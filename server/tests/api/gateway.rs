@@ -391,3 +391,55 @@ gateway_test! {
         assert_eq!(g.double.requests().len(), 30, "refused calls never reached the upstream");
     }
 }
+
+gateway_test! {
+    async fn a_pause_budget_is_never_overshot_by_200_concurrent_streams(g) {
+        // Each call reserves its upper bound: prompt "x" (1 token + 7 of
+        // framing) and max_tokens 10 at gpt-4o-mini's rates; it spends 1 + 8.
+        g.set_limit("tokens", "minute", "100000000").await;
+        g.set_limit("requests", "minute", "100000").await;
+        let auth = format!("Bearer {}", g.key);
+        let r = g.app.client.post(g.app.url("/api/v1/budgets")).header("Authorization", &auth)
+            .json(&json!({"scope": "project", "scope_id": "bot", "period": "monthly", "amount_usd": "0.0001", "action": "pause"}))
+            .send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::CREATED, "{}", r.text().await.unwrap());
+        let budget_nanos = 100_000;
+        // PostgreSQL: a second server process on the same database serves half the calls.
+        let second = (g.app.test_db.db.engine == Engine::Postgres).then(|| {
+            let (openai, anthropic) = (g.double.openai_base_url(), g.double.base_url());
+            crate::helpers::Server::start_with(&g.app.test_db.url, &[
+                ("TOLLBOOTH_OPENAI_BASE_URL", openai.as_str()),
+                ("TOLLBOOTH_OPENAI_API_KEY", UPSTREAM_KEY),
+                ("TOLLBOOTH_ANTHROPIC_BASE_URL", anthropic.as_str()),
+                ("TOLLBOOTH_ANTHROPIC_API_KEY", UPSTREAM_KEY),
+            ])
+        });
+        if let Some(s) = &second {
+            s.wait_ready().await;
+        }
+        let bases: Vec<String> = std::iter::once(g.app.url("")).chain(second.as_ref().map(|s| s.base.clone())).collect();
+        let calls = (0..200).map(|i| {
+            let req = g.app.client.post(format!("{}/v1/chat/completions", bases[i % bases.len()])).bearer_auth(&g.key)
+                .header("Tollbooth-Project", "bot").header("x-mock-chunk-delay-ms", "5")
+                .json(&json!({"model": "gpt-4o-mini", "stream": true, "max_tokens": 10, "messages": [{"role": "user", "content": "x"}]}));
+            async move {
+                let r = req.send().await.unwrap();
+                let s = r.status();
+                let body = r.text().await.unwrap();
+                (s, body)
+            }
+        });
+        let answers = futures::future::join_all(calls).await;
+        let ok = answers.iter().filter(|(s, _)| *s == StatusCode::OK).count();
+        let refused: Vec<_> = answers.iter().filter(|(s, _)| *s == StatusCode::TOO_MANY_REQUESTS).collect();
+        assert_eq!(ok + refused.len(), 200, "only granted or refused: {:?}", answers.iter().find(|(s, _)| !s.is_success() && *s != StatusCode::TOO_MANY_REQUESTS));
+        assert!(ok >= 13 && !refused.is_empty(), "{ok} granted");
+        let b: Value = serde_json::from_str(&refused[0].1).unwrap();
+        assert_eq!(b["error"]["code"], "budget_exceeded", "{b}");
+        let events = g.wait_events(ok).await;
+        assert_eq!(events.len(), ok, "every granted call recorded once");
+        let spent: i64 = events.iter().map(|e| e.cost_nano.unwrap()).sum();
+        assert!(spent <= budget_nanos, "0 overshoot: spent {spent} of {budget_nanos}");
+        assert_eq!(g.double.requests().len(), ok, "refused calls never reached the upstream");
+    }
+}

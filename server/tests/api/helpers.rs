@@ -210,3 +210,52 @@ macro_rules! app_test_with {
         }
     )*};
 }
+
+/// The server binary started as its own process on a free port.
+pub struct Server {
+    child: std::process::Child,
+    pub base: String,
+}
+
+impl Server {
+    pub fn start(database_url: &str) -> Server {
+        Server::start_with(database_url, &[])
+    }
+
+    /// [`Server::start`] with more environment variables.
+    pub fn start_with(database_url: &str, env: &[(&str, &str)]) -> Server {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let child = std::process::Command::new(env!("CARGO_BIN_EXE_tollbooth"))
+            .arg("serve")
+            .env("DATABASE_URL", database_url)
+            .env("LEPTOS_SITE_ADDR", format!("127.0.0.1:{port}"))
+            .env("LEPTOS_SITE_ROOT", std::env::temp_dir())
+            .env("TOLLBOOTH_SEED", "false")
+            .env("RUST_LOG", "error")
+            .envs(env.iter().copied())
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("start the second server process");
+        Server { child, base: format!("http://127.0.0.1:{port}") }
+    }
+
+    pub async fn wait_ready(&self) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while std::time::Instant::now() < deadline {
+            if let Ok(r) = reqwest::get(format!("{}/readyz", self.base)).await {
+                if r.status().is_success() {
+                    return;
+                }
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        panic!("the second server process did not become ready");
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

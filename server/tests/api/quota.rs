@@ -1,5 +1,3 @@
-use std::process::{Child, Command, Stdio};
-
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use tollbooth::db::Engine;
@@ -7,7 +5,7 @@ use tollbooth::plans::{self, LimitInput};
 use tollbooth_server::cli::create_org;
 
 use crate::app_test;
-use crate::helpers::TestApp;
+use crate::helpers::{Server, TestApp};
 
 struct Org {
     id: String,
@@ -239,48 +237,5 @@ app_test! {
         // Another project goes on.
         let (status, _, body) = reserve(&app, &o, json!({"project_id": "web", "checks": [{"metric": "cost_usd", "amount": "5"}]})).await;
         assert_eq!(status, StatusCode::CREATED, "{body}");
-    }
-}
-
-/// The server binary started as its own process on a free port.
-struct Server {
-    child: Child,
-    base: String,
-}
-
-impl Server {
-    fn start(database_url: &str) -> Server {
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let child = Command::new(env!("CARGO_BIN_EXE_tollbooth"))
-            .arg("serve")
-            .env("DATABASE_URL", database_url)
-            .env("LEPTOS_SITE_ADDR", format!("127.0.0.1:{port}"))
-            .env("LEPTOS_SITE_ROOT", std::env::temp_dir())
-            .env("TOLLBOOTH_SEED", "false")
-            .env("RUST_LOG", "error")
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("start the second server process");
-        Server { child, base: format!("http://127.0.0.1:{port}") }
-    }
-
-    async fn wait_ready(&self) {
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-        while std::time::Instant::now() < deadline {
-            if let Ok(r) = reqwest::get(format!("{}/readyz", self.base)).await {
-                if r.status().is_success() {
-                    return;
-                }
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-        }
-        panic!("the second server process did not become ready");
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
