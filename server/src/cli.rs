@@ -83,6 +83,10 @@ pub enum Command {
         /// The key's own rate limit in requests per minute (default: the plan's only).
         #[arg(long)]
         rate_limit: Option<i64>,
+        /// The models the key may call through the gateway: comma-separated
+        /// glob patterns such as `gpt-4o*,claude-*` (default: every model).
+        #[arg(long, default_value = "")]
+        models: String,
         /// Print `{api_key_id, api_key, scopes}` as JSON.
         #[arg(long)]
         json: bool,
@@ -248,10 +252,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             );
             Ok(())
         }
-        Command::CreateKey { org, name, scopes, rate_limit, json } => {
+        Command::CreateKey { org, name, scopes, rate_limit, models, json } => {
             let scopes = tollbooth::api_keys::Scopes::parse(&scopes).map_err(|e| anyhow::anyhow!("--scopes: {e}"))?;
+            let model_allowlist = tollbooth::api_keys::ModelAllowlist::parse(&models).map_err(|e| anyhow::anyhow!("--models: {e}"))?;
             let db = open(&config).await?;
-            let new = tollbooth::api_keys::NewKey { name: &name, rate_limit_per_minute: rate_limit, scopes };
+            let new = tollbooth::api_keys::NewKey { name: &name, rate_limit_per_minute: rate_limit, scopes, model_allowlist };
             let out = tollbooth::api_keys::create_for_org(&db, &org, &new, &tollbooth::audit::By::system("cli")).await;
             db.close().await;
             let out = out?;
@@ -325,7 +330,7 @@ pub async fn create_org(
 ) -> anyhow::Result<CreatedOrg> {
     let boot = tollbooth::orgs::bootstrap(db, name, owner_email, owner_password).await?;
     let scope = OrgScope { org_id: boot.org.id.clone(), user_id: boot.owner.id.clone(), role: Role::Owner };
-    let new = tollbooth::api_keys::NewKey { name: "default", rate_limit_per_minute: None, scopes: tollbooth::api_keys::Scopes::ALL };
+    let new = tollbooth::api_keys::NewKey { name: "default", rate_limit_per_minute: None, scopes: tollbooth::api_keys::Scopes::ALL, model_allowlist: None };
     let key = tollbooth::api_keys::create(db, &scope, &new, &tollbooth::audit::By::system("cli")).await?;
     Ok(CreatedOrg {
         org_id: boot.org.id,

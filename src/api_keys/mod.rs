@@ -4,11 +4,13 @@
 //! keeps its SHA-256 (a 192-bit random secret needs no slow hash) and its first
 //! characters as a recognisable prefix.
 
+mod allowlist;
 #[cfg(feature = "ssr")]
 mod service;
 #[cfg(feature = "ssr")]
 mod store;
 
+pub use allowlist::{ModelAllowlist, MAX_MODEL_PATTERNS, MAX_MODEL_PATTERN_CHARS};
 #[cfg(feature = "ssr")]
 pub use service::*;
 
@@ -36,6 +38,9 @@ pub struct ApiKeyView {
     /// What the key may do.
     #[serde(default)]
     pub scopes: Scopes,
+    /// The models the key may call through the gateway; `None`: every model.
+    #[serde(default)]
+    pub model_allowlist: Option<ModelAllowlist>,
 }
 
 /// A key just created: `secret` is the whole key, available only now.
@@ -55,7 +60,7 @@ pub enum Scope {
     Ingest,
     /// Usage, events, exports, plan, budgets' status, alerts, billing.
     Read,
-    /// Budgets, webhooks, alert settings, provider connections.
+    /// Budgets, webhooks, alert settings, provider connections, keys' model allowlists.
     Manage,
 }
 
@@ -75,7 +80,7 @@ impl Scope {
         match self {
             Scope::Ingest => "record usage, quota checks, reservations",
             Scope::Read => "usage, events, exports, plan, alerts, billing",
-            Scope::Manage => "budgets, webhooks, alert settings, provider connections",
+            Scope::Manage => "budgets, webhooks, alert settings, provider connections, model allowlists",
         }
     }
 

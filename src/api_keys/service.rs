@@ -1,8 +1,9 @@
-//! API key services: create, list, revoke, authenticate.
+//! API key services: create, list, change (scopes, model allowlist),
+//! revoke, authenticate.
 
 use serde_json::json;
 
-use super::{is_well_formed, store, ApiKeyView, NewApiKey, Scope, Scopes, DISPLAY_PREFIX_LEN, KEY_PREFIX, KEY_SECRET_HEX_LEN};
+use super::{is_well_formed, store, ApiKeyView, ModelAllowlist, NewApiKey, Scope, Scopes, DISPLAY_PREFIX_LEN, KEY_PREFIX, KEY_SECRET_HEX_LEN};
 use crate::audit::{self, By};
 use crate::clock::now_ms;
 use crate::db::Db;
@@ -28,9 +29,19 @@ pub struct ApiPrincipal {
     pub rate_limit_per_minute: Option<i64>,
     /// What the key may do.
     pub scopes: Scopes,
+    /// The models the key may call through the gateway; `None`: every model.
+    pub model_allowlist: Option<ModelAllowlist>,
+    /// The organization's setting: the gateway refuses calls to models
+    /// without a price instead of recording them unpriced.
+    pub refuse_unpriced_models: bool,
 }
 
 impl ApiPrincipal {
+    /// Whether the key may call `model` (as requested) through the gateway.
+    pub fn allows_model(&self, model: &str) -> bool {
+        self.model_allowlist.as_ref().is_none_or(|a| a.allows(model))
+    }
+
     /// `Forbidden` naming the scope when the key lacks it.
     pub fn require(&self, scope: Scope) -> Result<()> {
         if self.scopes.has(scope) {
@@ -59,6 +70,8 @@ pub struct NewKey<'a> {
     /// Its own rate limit in requests per minute, on top of the plan's.
     pub rate_limit_per_minute: Option<i64>,
     pub scopes: Scopes,
+    /// The models it may call through the gateway; `None`: every model.
+    pub model_allowlist: Option<ModelAllowlist>,
 }
 
 fn parse_name(raw: &str) -> Result<String> {
@@ -105,11 +118,13 @@ async fn insert(db: &Db, org_id: &str, created_by: Option<&str>, new: &NewKey<'_
         revoked_at: None,
         rate_limit_per_minute,
         scopes: new.scopes,
+        model_allowlist: new.model_allowlist.clone(),
     };
     let mut tx = db.begin().await?;
     store::insert(&mut tx, org_id, &key, &secrets::digest(&secret), created_by).await?;
     let details = json!({
         "name": key.name, "prefix": key.prefix, "rate_limit_per_minute": key.rate_limit_per_minute, "scopes": key.scopes,
+        "model_allowlist": key.model_allowlist,
     });
     audit::record_in(&mut tx, db.engine, &by.entry(Some(org_id), "api_key.create", Some(&key.id)).details(details)).await?;
     tx.commit().await?;
@@ -142,6 +157,46 @@ pub async fn set_scopes(db: &Db, scope: &OrgScope, key_id: &str, scopes: Scopes,
     }
     tx.commit().await?;
     list(db, scope).await?.into_iter().find(|k| k.id == key_id).ok_or(Error::NotFound("API key"))
+}
+
+/// Sets or clears (`None`: every model) the models a key may call through
+/// the gateway (owners and admins); audited as `api_key.models_change`
+/// with the patterns before and after. Setting the same list records nothing.
+pub async fn set_model_allowlist(db: &Db, scope: &OrgScope, key_id: &str, allowlist: Option<ModelAllowlist>, by: &By) -> Result<ApiKeyView> {
+    scope.require(Role::Admin)?;
+    change_model_allowlist(db, &scope.org_id, key_id, allowlist, by).await
+}
+
+/// [`set_model_allowlist`] by an API key of the organization (the REST
+/// API): the key must hold the `manage` scope.
+pub async fn set_model_allowlist_by_key(
+    db: &Db,
+    key: &ApiPrincipal,
+    key_id: &str,
+    allowlist: Option<ModelAllowlist>,
+    by: &By,
+) -> Result<ApiKeyView> {
+    key.require(Scope::Manage)?;
+    change_model_allowlist(db, &key.org_id, key_id, allowlist, by).await
+}
+
+async fn change_model_allowlist(db: &Db, org_id: &str, key_id: &str, allowlist: Option<ModelAllowlist>, by: &By) -> Result<ApiKeyView> {
+    if !is_valid_id(key_id) {
+        return Err(Error::NotFound("API key"));
+    }
+    let mut tx = db.begin().await?;
+    let key = store::state(&mut tx, org_id, key_id).await?.ok_or(Error::NotFound("API key"))?;
+    if key.revoked_at.is_some() {
+        return Err(Error::conflict("model_allowlist", "this key is revoked; create a new one"));
+    }
+    if key.model_allowlist != allowlist {
+        store::set_model_allowlist(&mut tx, org_id, key_id, allowlist.as_ref()).await?;
+        let details = json!({ "name": key.name, "from": key.model_allowlist, "to": allowlist });
+        audit::record_in(&mut tx, db.engine, &by.entry(Some(org_id), "api_key.models_change", Some(key_id)).details(details)).await?;
+    }
+    let view = store::get(&mut tx, org_id, key_id).await?.ok_or(Error::NotFound("API key"))?;
+    tx.commit().await?;
+    Ok(view)
 }
 
 /// Revokes a key of the organization (owners and admins). Revoking twice is fine.
@@ -181,6 +236,8 @@ pub async fn authenticate(db: &Db, token: &str) -> Result<ApiPrincipal> {
         time_zone: key.time_zone,
         rate_limit_per_minute: key.rate_limit_per_minute,
         scopes: key.scopes,
+        model_allowlist: key.model_allowlist,
+        refuse_unpriced_models: key.refuse_unpriced_models,
     };
     let now = now_ms();
     if key.last_used_at.is_none_or(|t| now - t >= LAST_USED_RESOLUTION_MS) {

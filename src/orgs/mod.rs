@@ -90,6 +90,10 @@ pub struct OrgView {
     pub name: String,
     pub time_zone: String,
     pub created_at: i64,
+    /// The gateway refuses (400) calls to models without a price instead of
+    /// forwarding them and recording them unpriced. Off by default.
+    #[serde(default)]
+    pub refuse_unpriced_models: bool,
 }
 
 /// One of the signed-in user's organizations, with their role there.

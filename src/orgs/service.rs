@@ -18,7 +18,13 @@ pub const INVITE_TTL_MS: i64 = 7 * 24 * 3600 * 1000;
 
 /// Creates an organization with `user_id` as its owner inside a caller's transaction.
 pub async fn create_with_owner(conn: &mut sqlx::AnyConnection, name: &OrgName, user_id: &str) -> Result<OrgView> {
-    let org = OrgView { id: new_id(), name: name.as_str().to_string(), time_zone: "UTC".into(), created_at: now_ms() };
+    let org = OrgView {
+        id: new_id(),
+        name: name.as_str().to_string(),
+        time_zone: "UTC".into(),
+        created_at: now_ms(),
+        refuse_unpriced_models: false,
+    };
     store::insert_org(conn, &org).await?;
     store::insert_membership(conn, &org.id, user_id, Role::Owner, org.created_at).await?;
     Ok(org)
@@ -71,19 +77,38 @@ pub fn parse_time_zone(raw: &str) -> Result<String> {
         .map_err(|_| Error::invalid("time zone", format!("{s:?} is not an IANA time zone such as Europe/Paris or UTC")))
 }
 
-/// Renames the organization and sets its time zone (owners and admins).
-pub async fn update_settings(db: &Db, scope: &OrgScope, name: &str, time_zone: &str) -> Result<OrgView> {
+/// What the Settings page saves.
+#[derive(Debug, Clone)]
+pub struct SettingsInput<'a> {
+    pub name: &'a str,
+    /// An IANA time zone: days and months start at midnight there.
+    pub time_zone: &'a str,
+    /// Refuse gateway calls to models without a price (400) rather than
+    /// forwarding them and recording them unpriced.
+    pub refuse_unpriced_models: bool,
+}
+
+/// Renames the organization, sets its time zone and its gateway setting
+/// (owners and admins); audited as `org.settings_change` with the settings
+/// before and after. Saving the same settings records nothing.
+pub async fn update_settings(db: &Db, scope: &OrgScope, input: &SettingsInput<'_>, by: &By) -> Result<OrgView> {
     scope.require(Role::Admin)?;
-    let name = OrgName::parse(name)?;
-    let tz = parse_time_zone(time_zone)?;
+    let name = OrgName::parse(input.name)?;
+    let tz = parse_time_zone(input.time_zone)?;
     let mut tx = db.begin().await?;
     let before = store::get_org(&mut tx, &scope.org_id).await?.ok_or(Error::NotFound("organization"))?;
-    store::update_settings(&mut tx, &scope.org_id, name.as_str(), &tz).await?;
+    store::update_settings(&mut tx, &scope.org_id, name.as_str(), &tz, input.refuse_unpriced_models).await?;
     if before.time_zone != tz {
         // Days and months move with the zone: recount this month's usage.
         crate::quota::time_zone_changed(&mut tx, db, &scope.org_id, &tz).await?;
     }
     let org = store::get_org(&mut tx, &scope.org_id).await?.ok_or(Error::NotFound("organization"))?;
+    if org != before {
+        let settings = |o: &OrgView| json!({ "name": o.name, "time_zone": o.time_zone, "refuse_unpriced_models": o.refuse_unpriced_models });
+        let details = json!({ "before": settings(&before), "after": settings(&org) });
+        audit::record_in(&mut tx, db.engine, &by.entry(Some(&scope.org_id), "org.settings_change", Some(&scope.org_id)).details(details))
+            .await?;
+    }
     tx.commit().await?;
     Ok(org)
 }

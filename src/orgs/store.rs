@@ -23,7 +23,7 @@ pub(super) async fn insert_org(conn: &mut AnyConnection, org: &OrgView) -> Resul
 }
 
 pub(super) async fn get_org(conn: &mut AnyConnection, org_id: &str) -> Result<Option<OrgView>> {
-    let row = sqlx::query("SELECT id, name, time_zone, created_at FROM organizations WHERE id = $1")
+    let row = sqlx::query("SELECT id, name, time_zone, created_at, refuse_unpriced_models FROM organizations WHERE id = $1")
         .bind(org_id)
         .fetch_optional(conn)
         .await?;
@@ -33,16 +33,18 @@ pub(super) async fn get_org(conn: &mut AnyConnection, org_id: &str) -> Result<Op
             name: r.try_get("name")?,
             time_zone: r.try_get("time_zone")?,
             created_at: r.try_get("created_at")?,
+            refuse_unpriced_models: r.try_get::<i64, _>("refuse_unpriced_models")? != 0,
         })
     })
     .transpose()
 }
 
-pub(super) async fn update_settings(conn: &mut AnyConnection, org_id: &str, name: &str, tz: &str) -> Result<()> {
-    sqlx::query("UPDATE organizations SET name = $2, time_zone = $3 WHERE id = $1")
+pub(super) async fn update_settings(conn: &mut AnyConnection, org_id: &str, name: &str, tz: &str, refuse_unpriced_models: bool) -> Result<()> {
+    sqlx::query("UPDATE organizations SET name = $2, time_zone = $3, refuse_unpriced_models = $4 WHERE id = $1")
         .bind(org_id)
         .bind(name)
         .bind(tz)
+        .bind(refuse_unpriced_models as i64)
         .execute(conn)
         .await?;
     Ok(())

@@ -1,4 +1,4 @@
-use tollbooth::api_keys::{self, NewKey, Scope, Scopes, KEY_PREFIX};
+use tollbooth::api_keys::{self, ModelAllowlist, NewKey, Scope, Scopes, KEY_PREFIX};
 use tollbooth::orgs::{OrgScope, Role};
 use tollbooth::{test_both_engines, Error};
 
@@ -10,7 +10,7 @@ fn owner_scope(s: &tollbooth::accounts::Signup) -> OrgScope {
 
 /// A key with every scope and the given rate limit.
 fn key(name: &str, rate_limit_per_minute: Option<i64>) -> NewKey<'_> {
-    NewKey { name, rate_limit_per_minute, scopes: Scopes::ALL }
+    NewKey { name, rate_limit_per_minute, scopes: Scopes::ALL, model_allowlist: None }
 }
 
 test_both_engines! {
@@ -70,7 +70,7 @@ test_both_engines! {
     async fn scopes_are_kept_read_on_authentication_and_changed_with_an_audit_entry(db) {
         let a = sign_up(db, "a@example.com", "A").await;
         let scope = owner_scope(&a);
-        let ingest_only = NewKey { name: "client app", rate_limit_per_minute: None, scopes: Scopes::of(&[Scope::Ingest]).unwrap() };
+        let ingest_only = NewKey { name: "client app", rate_limit_per_minute: None, scopes: Scopes::of(&[Scope::Ingest]).unwrap(), model_allowlist: None };
         let new = api_keys::create(db, &scope, &ingest_only, &crate::by()).await.unwrap();
         let p = api_keys::authenticate(db, &new.secret).await.unwrap();
         assert_eq!(p.scopes.list(), vec![Scope::Ingest]);
@@ -97,6 +97,47 @@ test_both_engines! {
         let b = sign_up(db, "b@example.com", "B").await;
         let err = api_keys::set_scopes(db, &owner_scope(&b), &new.key.id, Scopes::ALL, &crate::by()).await.unwrap_err();
         assert!(matches!(err, Error::NotFound(_)), "another organization's key is not found");
+    }
+
+    async fn a_model_allowlist_is_kept_read_on_authentication_and_changed_with_an_audit_entry(db) {
+        let a = sign_up(db, "a@example.com", "A").await;
+        let scope = owner_scope(&a);
+        let mini = ModelAllowlist::parse("gpt-4o-mini").unwrap();
+        let new = NewKey { model_allowlist: mini.clone(), ..key("gateway", None) };
+        let created = api_keys::create(db, &scope, &new, &crate::by()).await.unwrap();
+        assert_eq!(created.key.model_allowlist, mini);
+        let p = api_keys::authenticate(db, &created.secret).await.unwrap();
+        assert_eq!(p.model_allowlist, mini, "read by the authentication's one query");
+        assert!(p.allows_model("gpt-4o-mini") && !p.allows_model("claude-sonnet-4-5"));
+        let f = tollbooth::audit::AuditFilter { action: "api_key.create".into(), ..Default::default() };
+        let log = tollbooth::audit::list(db, Some(&scope.org_id), &f, "UTC", 10).await.unwrap();
+        let details: serde_json::Value = serde_json::from_str(&log[0].details).unwrap();
+        assert_eq!(details["model_allowlist"], serde_json::json!(["gpt-4o-mini"]));
+
+        let wider = ModelAllowlist::parse("gpt-4o*\nclaude-*").unwrap();
+        let view = api_keys::set_model_allowlist(db, &scope, &created.key.id, wider.clone(), &crate::by()).await.unwrap();
+        assert_eq!(view.model_allowlist, wider);
+        assert!(api_keys::authenticate(db, &created.secret).await.unwrap().allows_model("claude-sonnet-4-5"));
+        // The same list again records nothing; clearing it allows every model.
+        api_keys::set_model_allowlist(db, &scope, &created.key.id, wider.clone(), &crate::by()).await.unwrap();
+        let view = api_keys::set_model_allowlist(db, &scope, &created.key.id, None, &crate::by()).await.unwrap();
+        assert_eq!(view.model_allowlist, None);
+        assert!(api_keys::authenticate(db, &created.secret).await.unwrap().allows_model("anything/at-all"));
+        let f = tollbooth::audit::AuditFilter { action: "api_key.models_change".into(), ..Default::default() };
+        let log = tollbooth::audit::list(db, Some(&scope.org_id), &f, "UTC", 10).await.unwrap();
+        let changes: Vec<serde_json::Value> = log.iter().rev().map(|e| serde_json::from_str(&e.details).unwrap()).collect();
+        assert_eq!(changes.len(), 2);
+        assert_eq!((&changes[0]["from"], &changes[0]["to"]), (&serde_json::json!(["gpt-4o-mini"]), &serde_json::json!(["gpt-4o*", "claude-*"])));
+        assert_eq!((&changes[1]["from"], &changes[1]["to"]), (&serde_json::json!(["gpt-4o*", "claude-*"]), &serde_json::Value::Null));
+
+        let member = OrgScope { role: Role::Member, ..owner_scope(&a) };
+        assert_eq!(api_keys::set_model_allowlist(db, &member, &created.key.id, mini.clone(), &crate::by()).await.unwrap_err().status_code(), 403);
+        let b = sign_up(db, "b@example.com", "B").await;
+        let err = api_keys::set_model_allowlist(db, &owner_scope(&b), &created.key.id, mini.clone(), &crate::by()).await.unwrap_err();
+        assert!(matches!(err, Error::NotFound(_)), "another organization's key is not found");
+        api_keys::revoke(db, &scope, &created.key.id, &crate::by()).await.unwrap();
+        let err = api_keys::set_model_allowlist(db, &scope, &created.key.id, mini, &crate::by()).await.unwrap_err();
+        assert_eq!(err.field(), Some("model_allowlist"), "a revoked key is not changed");
     }
 
     async fn the_operator_creates_keys_for_any_organization(db) {

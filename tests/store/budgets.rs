@@ -44,7 +44,7 @@ test_both_engines! {
         let s = sign_up(db, "a@example.com", "A").await;
         let owner = OrgScope { org_id: s.org.id.clone(), user_id: s.user.id.clone(), role: Role::Owner };
         // India is UTC+05:30: local midnight is not on a UTC hour.
-        orgs::update_settings(db, &owner, "A", "Asia/Kolkata").await.unwrap();
+        orgs::update_settings(db, &owner, &orgs::SettingsInput { name: "A", time_zone: "Asia/Kolkata", refuse_unpriced_models: false }, &crate::by()).await.unwrap();
         let sender = Sender { org_id: s.org.id.clone(), api_key_id: None };
         let batch = vec![
             event("feb", "2026-02-28T23:59:00+05:30", 8000, "bot", "u1"),   // the month before

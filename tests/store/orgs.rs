@@ -7,6 +7,10 @@ fn owner_scope(s: &tollbooth::accounts::Signup) -> OrgScope {
     OrgScope { org_id: s.org.id.clone(), user_id: s.user.id.clone(), role: Role::Owner }
 }
 
+fn settings<'a>(name: &'a str, time_zone: &'a str, refuse_unpriced_models: bool) -> orgs::SettingsInput<'a> {
+    orgs::SettingsInput { name, time_zone, refuse_unpriced_models }
+}
+
 test_both_engines! {
     async fn a_non_member_gets_not_found_for_an_organization(db) {
         let a = sign_up(db, "a@example.com", "A").await;
@@ -90,16 +94,43 @@ test_both_engines! {
         let a = sign_up(db, "a@example.com", "A").await;
         let member = OrgScope { role: Role::Member, ..owner_scope(&a) };
         assert_eq!(orgs::invite(db, &member, "x@example.com", Role::Member, &by()).await.unwrap_err().status_code(), 403);
-        assert_eq!(orgs::update_settings(db, &member, "B", "UTC").await.unwrap_err().status_code(), 403);
+        assert_eq!(orgs::update_settings(db, &member, &settings("B", "UTC", true), &by()).await.unwrap_err().status_code(), 403);
     }
 
     async fn settings_validate_the_time_zone(db) {
         let a = sign_up(db, "a@example.com", "A").await;
         let scope = owner_scope(&a);
-        let org = orgs::update_settings(db, &scope, " Renamed ", "Europe/Paris").await.unwrap();
+        let org = orgs::update_settings(db, &scope, &settings(" Renamed ", "Europe/Paris", false), &by()).await.unwrap();
         assert_eq!((org.name.as_str(), org.time_zone.as_str()), ("Renamed", "Europe/Paris"));
-        let err = orgs::update_settings(db, &scope, "Renamed", "Mars/Olympus").await.unwrap_err();
+        let err = orgs::update_settings(db, &scope, &settings("Renamed", "Mars/Olympus", false), &by()).await.unwrap_err();
         assert_eq!(err.field(), Some("time zone"));
         assert_eq!(orgs::get(db, &scope).await.unwrap().time_zone, "Europe/Paris", "a refused change keeps the stored value");
+    }
+
+    async fn refusing_unpriced_models_is_off_until_saved_read_by_each_key_and_audited(db) {
+        let a = sign_up(db, "a@example.com", "A").await;
+        let scope = owner_scope(&a);
+        assert!(!orgs::get(db, &scope).await.unwrap().refuse_unpriced_models, "off by default");
+        let key = tollbooth::api_keys::create(db, &scope, &tollbooth::api_keys::NewKey {
+            name: "k", rate_limit_per_minute: None, scopes: tollbooth::api_keys::Scopes::ALL, model_allowlist: None,
+        }, &by()).await.unwrap();
+        assert!(!tollbooth::api_keys::authenticate(db, &key.secret).await.unwrap().refuse_unpriced_models);
+
+        let org = orgs::update_settings(db, &scope, &settings("A", "UTC", true), &by()).await.unwrap();
+        assert!(org.refuse_unpriced_models);
+        assert!(orgs::get(db, &scope).await.unwrap().refuse_unpriced_models);
+        assert!(tollbooth::api_keys::authenticate(db, &key.secret).await.unwrap().refuse_unpriced_models, "read with the key");
+        // The same settings again record nothing.
+        orgs::update_settings(db, &scope, &settings("A", "UTC", true), &by()).await.unwrap();
+        let f = tollbooth::audit::AuditFilter { action: "org.settings_change".into(), ..Default::default() };
+        let log = tollbooth::audit::list(db, Some(&scope.org_id), &f, "UTC", 10).await.unwrap();
+        assert_eq!(log.len(), 1);
+        let details: serde_json::Value = serde_json::from_str(&log[0].details).unwrap();
+        assert_eq!(details["before"]["refuse_unpriced_models"], false);
+        assert_eq!(details["after"]["refuse_unpriced_models"], true);
+        assert_eq!(details["after"]["time_zone"], "UTC");
+
+        let org = orgs::update_settings(db, &scope, &settings("A", "UTC", false), &by()).await.unwrap();
+        assert!(!org.refuse_unpriced_models);
     }
 }

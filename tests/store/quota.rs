@@ -160,7 +160,7 @@ test_both_engines! {
         record_usage(db, &s, parse_batch(&batch, now_ms())).await.unwrap();
         let owner = OrgScope { org_id: s.org_id.clone(), user_id: String::new(), role: Role::Owner };
         // Changing the zone moves the days: the counters are rebuilt from the events.
-        orgs::update_settings(db, &owner, "A", "Asia/Kolkata").await.unwrap();
+        orgs::update_settings(db, &owner, &orgs::SettingsInput { name: "A", time_zone: "Asia/Kolkata", refuse_unpriced_models: false }, &crate::by()).await.unwrap();
         let in_day = stamps.iter().filter(|t| **t >= day_start && **t <= now).count() as i64;
         let in_month = stamps.iter().filter(|t| **t >= first && **t <= now).count() as i64;
         limit(db, &s.org_id, "requests", "day", &in_day.to_string()).await;

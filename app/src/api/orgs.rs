@@ -22,11 +22,18 @@ pub async fn org_context(org_id: String) -> Result<CurrentOrg, AppError> {
     Ok(CurrentOrg { org, role: scope.role, is_demo: plan.demo_mode(), plan_name: plan.plan_name, grace_until })
 }
 
-/// Renames the organization and sets its time zone.
+/// Renames the organization and sets its time zone and whether the gateway
+/// refuses models without a price (a checkbox: present means on).
 #[server(endpoint = "update_org")]
-pub async fn update_org(org_id: String, name: String, time_zone: String) -> Result<OrgView, AppError> {
-    let (ctx, scope, _) = ssr::scope(&org_id).await?;
-    Ok(orgs::update_settings(&ctx.db, &scope, &name, &time_zone).await?)
+pub async fn update_org(
+    org_id: String,
+    name: String,
+    time_zone: String,
+    #[server(default)] refuse_unpriced_models: Option<String>,
+) -> Result<OrgView, AppError> {
+    let (ctx, scope, user) = ssr::scope(&org_id).await?;
+    let input = orgs::SettingsInput { name: &name, time_zone: &time_zone, refuse_unpriced_models: refuse_unpriced_models.is_some() };
+    Ok(orgs::update_settings(&ctx.db, &scope, &input, &ssr::by(&user).await).await?)
 }
 
 /// Members, and pending invites for those who manage them.

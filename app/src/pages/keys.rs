@@ -1,11 +1,12 @@
-//! API keys: create (shown once), list, revoke.
+//! API keys: create (shown once), list, change scopes and model allowlists,
+//! revoke.
 
 use leptos::prelude::*;
 use leptos_meta::Title;
 
-use tollbooth::api_keys::{Scope, Scopes};
+use tollbooth::api_keys::{ModelAllowlist, Scope, Scopes};
 
-use crate::api::keys::{list_api_keys, CreateApiKey, RevokeApiKey, SetApiKeyScopes};
+use crate::api::keys::{list_api_keys, CreateApiKey, RevokeApiKey, SetApiKeyModels, SetApiKeyScopes};
 use crate::components::layout::{use_org, use_org_id};
 use crate::components::{action_error, Loaded};
 use crate::components::format::format_time;
@@ -22,6 +23,17 @@ pub fn rate_limit(per_minute: Option<i64>) -> String {
 pub fn scope_names(scopes: Scopes) -> String {
     scopes.list().iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
 }
+
+/// A key's model allowlist as listed: its patterns, or every model.
+pub fn model_names(allowlist: Option<&ModelAllowlist>) -> String {
+    match allowlist {
+        Some(a) => a.to_string(),
+        None => "all models".to_string(),
+    }
+}
+
+/// What the models field says it takes (the create form and each row's).
+const MODELS_LABEL: &str = "Models (glob patterns, one per line or comma-separated; empty = all)";
 
 /// Checkboxes for the three scopes, sent as one hidden `scopes` field
 /// (`ingest,read`): a form posts each checkbox separately, the server
@@ -59,9 +71,10 @@ pub fn KeysPage() -> impl IntoView {
     let create = ServerAction::<CreateApiKey>::new();
     let revoke = ServerAction::<RevokeApiKey>::new();
     let set_scopes = ServerAction::<SetApiKeyScopes>::new();
+    let set_models = ServerAction::<SetApiKeyModels>::new();
     let keys = Resource::new(
-        move || (org_id.get(), create.version().get(), revoke.version().get(), set_scopes.version().get()),
-        |(org, _, _, _)| list_api_keys(org),
+        move || (org_id.get(), create.version().get(), revoke.version().get(), set_scopes.version().get(), set_models.version().get()),
+        |(org, ..)| list_api_keys(org),
     );
     view! {
         <Title text="API keys · Tollbooth" />
@@ -75,7 +88,12 @@ pub fn KeysPage() -> impl IntoView {
             "Scopes limit what a key can do: " <strong>"ingest"</strong> " records usage and asks for quota checks and \
             reservations (the only scope a key shipped inside a client app should have), " <strong>"read"</strong>
             " reads usage, events, exports, the plan, alerts and billing, and " <strong>"manage"</strong>
-            " changes budgets, webhooks, alert settings and provider connections."
+            " changes budgets, webhooks, alert settings, provider connections and keys' model allowlists."
+        </p>
+        <p class="muted">
+            "A key may be limited to some models: calls through the gateway to a model that matches none of its \
+            patterns (" <code>"gpt-4o*"</code> ", " <code>"claude-*"</code> ", " <code>"groq/*"</code>
+            "; " <code>"*"</code> " any run of characters, " <code>"?"</code> " one) are refused with a 403."
         </p>
         {can_manage.then(|| view! {
             <section class="card">
@@ -87,6 +105,9 @@ pub fn KeysPage() -> impl IntoView {
                         <input name="rate_limit" inputmode="numeric" autocomplete="off" placeholder="blank: the plan's only" />
                     </label>
                     <ScopeChoice initial=Scopes::ALL />
+                    <label>{MODELS_LABEL}
+                        <textarea name="models" rows="2" autocomplete="off" spellcheck="false" placeholder="e.g. gpt-4o*, claude-*"></textarea>
+                    </label>
                     <button type="submit">"Create key"</button>
                 </ActionForm>
                 {action_error(create.value())}
@@ -100,6 +121,7 @@ pub fn KeysPage() -> impl IntoView {
         })}
         {action_error(revoke.value())}
         {action_error(set_scopes.value())}
+        {action_error(set_models.value())}
         <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
             {move || Suspend::new(async move {
                 let result = keys.await;
@@ -108,12 +130,15 @@ pub fn KeysPage() -> impl IntoView {
                         list if list.is_empty() => view! { <p class="empty">"No API keys yet."</p> }.into_any(),
                         list => view! {
                             <table class="table">
-                                <thead><tr><th>"Name"</th><th>"Key"</th><th>"Created"</th><th>"Last used"</th><th>"Rate limit"</th><th>"Scopes"</th><th>"Status"</th><th></th></tr></thead>
+                                <thead><tr><th>"Name"</th><th>"Key"</th><th>"Created"</th><th>"Last used"</th><th>"Rate limit"</th><th>"Scopes"</th><th>"Models"</th><th>"Status"</th><th></th></tr></thead>
                                 <tbody>
                                     {list.into_iter().map(|k| {
                                         let revoked = k.revoked_at.is_some();
                                         let key_id = k.id.clone();
                                         let scoped_key_id = k.id.clone();
+                                        let models_key_id = k.id.clone();
+                                        let models = model_names(k.model_allowlist.as_ref());
+                                        let patterns = k.model_allowlist.as_ref().map(ToString::to_string).unwrap_or_default();
                                         view! {
                                             <tr data-key-id=k.id.clone()>
                                                 <td>{k.name.clone()}</td>
@@ -133,6 +158,22 @@ pub fn KeysPage() -> impl IntoView {
                                                         }.into_any()
                                                     } else {
                                                         view! { <span>{scope_names(k.scopes)}</span> }.into_any()
+                                                    }}
+                                                </td>
+                                                <td data-testid="key-models">
+                                                    {if can_manage && !revoked {
+                                                        view! {
+                                                            <ActionForm action=set_models attr:class="row tight">
+                                                                <input type="hidden" name="org_id" value=org_id.get_untracked() />
+                                                                <input type="hidden" name="key_id" value=models_key_id />
+                                                                <input name="models" value=patterns autocomplete="off" spellcheck="false"
+                                                                    aria-label=MODELS_LABEL title=MODELS_LABEL
+                                                                    placeholder="all models" />
+                                                                <button type="submit" class="secondary">"Save models"</button>
+                                                            </ActionForm>
+                                                        }.into_any()
+                                                    } else {
+                                                        view! { <span>{models}</span> }.into_any()
                                                     }}
                                                 </td>
                                                 <td>{if revoked { "revoked" } else { "active" }}</td>
@@ -165,6 +206,13 @@ mod tests {
     fn scopes_read_as_a_list() {
         let s = tollbooth::api_keys::Scopes::parse("manage,ingest").unwrap();
         assert_eq!(super::scope_names(s), "ingest, manage");
+    }
+
+    #[test]
+    fn model_allowlists_read_as_patterns_or_all_models() {
+        let a = tollbooth::api_keys::ModelAllowlist::parse("gpt-4o*\nclaude-*").unwrap();
+        assert_eq!(super::model_names(a.as_ref()), "gpt-4o*, claude-*");
+        assert_eq!(super::model_names(None), "all models");
     }
 
     #[test]

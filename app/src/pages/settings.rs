@@ -1,4 +1,5 @@
-//! Organization settings: name and time zone.
+//! Organization settings: name, time zone, and whether the gateway refuses
+//! models without a price.
 
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -33,13 +34,23 @@ pub fn SettingsPage() -> impl IntoView {
                         <input name="time_zone" list="zones" required value=ctx.org.time_zone.clone() />
                     </label>
                     <datalist id="zones">{ZONES.iter().map(|z| view! { <option value=*z /> }).collect_view()}</datalist>
+                    <label class="inline">
+                        <input type="checkbox" name="refuse_unpriced_models" checked=ctx.org.refuse_unpriced_models />
+                        "Refuse calls to models without a price (gateway)"
+                    </label>
+                    <p class="muted hint">
+                        "Off: forwarded and recorded without a cost (Usage → \"Models without a price\"); on: refused with a 400 naming the model."
+                    </p>
                     <button type="submit">"Save settings"</button>
                 </fieldset>
             </ActionForm>
             {(!can_manage).then(|| view! { <p class="muted">"Only owners and admins can change settings."</p> })}
             {action_error(update.value())}
             {move || update.value().get().and_then(Result::ok).map(|o| view! {
-                <p class="ok" role="status">"Saved: " {o.name} " (" {o.time_zone} ")."</p>
+                <p class="ok" role="status">
+                    "Saved: " {o.name} " (" {o.time_zone} "); models without a price are "
+                    {if o.refuse_unpriced_models { "refused" } else { "forwarded and recorded unpriced" }} "."
+                </p>
             })}
         </section>
     }

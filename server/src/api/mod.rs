@@ -10,6 +10,7 @@ pub mod budgets;
 pub mod error;
 pub mod events;
 pub mod export;
+pub mod keys;
 pub mod providers;
 pub mod quota;
 pub mod recommendations;
@@ -76,6 +77,7 @@ pub fn router() -> Router<AppState> {
         .route("/invoices/{id}", get(billing::get_invoice))
         .route("/invoices/{id}/csv", get(billing::invoice_csv))
         .route("/credits", get(billing::credits))
+        .route("/keys/{id}/model-allowlist", axum::routing::put(keys::put_model_allowlist))
         .route("/providers", get(providers::list))
         .route("/providers/{name}", axum::routing::put(providers::put).delete(providers::delete))
         .route("/recommendations", get(recommendations::list))

@@ -274,7 +274,7 @@ async fn measure(url: &str, org_id: &str, runs: usize) {
     let key = tollbooth::api_keys::create_for_org(
         &db,
         org_id,
-        &tollbooth::api_keys::NewKey { name: "bench", rate_limit_per_minute: None, scopes: tollbooth::api_keys::Scopes::ALL },
+        &tollbooth::api_keys::NewKey { name: "bench", rate_limit_per_minute: None, scopes: tollbooth::api_keys::Scopes::ALL, model_allowlist: None },
         &tollbooth::audit::By::system("bench"),
     )
     .await

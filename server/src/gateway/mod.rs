@@ -10,11 +10,14 @@
 //!   `/v1/messages/count_tokens` passed through unmetered.
 //!
 //! The order of a call: key (scope `ingest`, per-minute limits) → body
-//! (32 MiB, JSON with a `model`) → upstream ([`tollbooth::providers::resolve`])
-//! → reservation for the call's upper bound ([`tollbooth::admission::reserve`])
-//! → forward ([`forward`]) → one event, id = request id, committing the
-//! reservation ([`tollbooth::ingest::record`]). Refusals never reach the
-//! upstream and come back in the client's provider format ([`errors`]).
+//! (32 MiB, JSON with a `model`) → the key's model allowlist (403
+//! `model_not_allowed`) → upstream ([`tollbooth::providers::resolve`]) →
+//! price (400 `model_not_priced` when there is none and the organization
+//! refuses unpriced models) → reservation for the call's upper bound
+//! ([`tollbooth::admission::reserve`]) → forward ([`forward`]) → one event,
+//! id = request id, committing the reservation ([`tollbooth::ingest::record`]).
+//! Refusals never reach the upstream and come back in the client's provider
+//! format ([`errors`]).
 
 mod errors;
 mod forward;
@@ -227,7 +230,43 @@ fn invalid(param: &str, why: &str) -> GatewayError {
     e
 }
 
-/// Everything before forwarding: key, body, upstream, reservation.
+/// Refuses a model outside the key's allowlist (403 `model_not_allowed`),
+/// naming the model and the patterns the key may call.
+pub fn check_model_allowed(principal: &ApiPrincipal, model: &str) -> Result<(), GatewayError> {
+    match &principal.model_allowlist {
+        Some(list) if !list.allows(model) => {
+            let mut e = GatewayError::new(
+                StatusCode::FORBIDDEN,
+                "model_not_allowed",
+                format!("model {model:?} is not allowed for this API key; it may call models matching: {list}"),
+            );
+            e.param = Some("model".into());
+            Err(e)
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Refuses a model without a price when the organization says so (400
+/// `model_not_priced`), saying how to price it or turn the setting off.
+fn model_not_priced(model: &str, price_model: &str, public_url: &str, org_id: &str) -> GatewayError {
+    let priced_as = if price_model != model { format!(" (priced as {price_model:?})") } else { String::new() };
+    let mut e = GatewayError::new(
+        StatusCode::BAD_REQUEST,
+        "model_not_priced",
+        format!(
+            "model {model:?}{priced_as} has no price and this organization refuses calls to models without a price: \
+             a platform admin can add one (Admin → Price book), or an owner can turn off \
+             \"Refuse calls to models without a price\" on the Settings page ({}/o/{org_id}/settings)",
+            public_url.trim_end_matches('/'),
+        ),
+    );
+    e.param = Some("model".into());
+    e
+}
+
+/// Everything before forwarding: key, body, allowlist, upstream, price,
+/// reservation.
 async fn admit(state: &AppState, endpoint: Endpoint, req: Request, request_id: &str) -> Result<Call, GatewayError> {
     let started = Instant::now();
     let started_ms = tollbooth::clock::now_ms();
@@ -237,6 +276,7 @@ async fn admit(state: &AppState, endpoint: Endpoint, req: Request, request_id: &
     let public_url = &state.ctx.public_url;
     let core = |e: tollbooth::Error| GatewayError::from_core(e, public_url);
     let request = request::parse(endpoint, &body).map_err(core)?;
+    check_model_allowed(&principal, &request.model)?;
     let attribution = attribution(&parts.headers, &request)?;
     let family = family_of(endpoint);
     let settings = &state.ctx.providers;
@@ -258,6 +298,9 @@ async fn admit(state: &AppState, endpoint: Endpoint, req: Request, request_id: &
             )
         })?;
     let price = tollbooth::pricing::cache::price_at(db, &upstream.price_model, started_ms).await.map_err(core)?;
+    if price.is_none() && principal.refuse_unpriced_models {
+        return Err(model_not_priced(&request.model, &upstream.price_model, public_url, &principal.org_id));
+    }
     let prompt_tokens = tokens::prompt_bound(&upstream.model, &request.prompt_text, request.messages);
     let bound = Bound::new(price.as_ref(), prompt_tokens, request.max_output_tokens).map_err(core)?;
     let sender = Sender { org_id: principal.org_id.clone(), api_key_id: Some(principal.key_id.clone()) };

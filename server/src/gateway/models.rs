@@ -8,7 +8,7 @@ use axum::Json;
 use serde_json::json;
 use tollbooth::providers::Family;
 
-use super::{forward, principal, read_body, GatewayError, REQUEST_ID};
+use super::{check_model_allowed, forward, principal, read_body, GatewayError, REQUEST_ID};
 use crate::state::AppState;
 
 /// Whether a `GET /v1/models` comes from Anthropic's SDK (it answers in
@@ -19,7 +19,8 @@ fn wants_anthropic(headers: &HeaderMap) -> bool {
 
 /// `GET /v1/models`: the price book's models of each provider the
 /// organization can reach through the gateway (its own connection or the
-/// operator's default), in the shape of the SDK asking.
+/// operator's default) that the key's allowlist lets it call, in the shape
+/// of the SDK asking.
 pub async fn list(State(state): State<AppState>, req: Request) -> Response {
     let anthropic_shape = wants_anthropic(req.headers());
     let family = if anthropic_shape { Family::Anthropic } else { Family::OpenAi };
@@ -62,14 +63,15 @@ async fn models(state: &AppState, headers: &HeaderMap) -> Result<Vec<(String, St
         let owner = family.default_name();
         let mut conn = state.db.reader().acquire().await.map_err(|e| GatewayError::from(tollbooth::Error::from(e)))?;
         let priced = tollbooth::pricing::store::in_force_of_provider(&mut conn, owner, now).await.map_err(GatewayError::from)?;
-        out.extend(priced.into_iter().map(|m| (m.name, owner.to_string())));
+        out.extend(priced.into_iter().filter(|m| p.allows_model(&m.name)).map(|m| (m.name, owner.to_string())));
     }
     out.sort();
     Ok(out)
 }
 
 /// `POST /v1/messages/count_tokens`: passed to the organization's Anthropic
-/// upstream and answered as it answers; not metered (it is free upstream).
+/// upstream and answered as it answers; not metered (it is free upstream),
+/// but held to the key's model allowlist like a call.
 pub async fn count_tokens(State(state): State<AppState>, req: Request) -> Response {
     let request_id = tollbooth::ids::new_id();
     match count(&state, req).await {
@@ -88,6 +90,7 @@ async fn count(state: &AppState, req: Request) -> Result<Response, GatewayError>
     let p = principal(state, &parts.headers).await?;
     let body = read_body(body, &parts.headers).await?;
     let request = tollbooth::gateway::request::parse(tollbooth::gateway::Endpoint::Messages, &body).map_err(GatewayError::from)?;
+    check_model_allowed(&p, &request.model)?;
     let settings = &state.ctx.providers;
     let upstream = tollbooth::providers::resolve(&state.db, &settings.secrets, &settings.defaults, &p.org_id, Family::Anthropic, &request.model)
         .await

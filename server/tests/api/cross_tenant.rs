@@ -113,6 +113,7 @@ pub(crate) fn server_fns() -> Vec<(&'static str, Fn)> {
         ("create_api_key", Org(&[("name", "x"), ("scopes", "ingest,read,manage")])),
         ("revoke_api_key", OrgAnd("key_id", Res::Key, &[])),
         ("set_api_key_scopes", OrgAnd("key_id", Res::Key, &[("scopes", "read")])),
+        ("set_api_key_models", OrgAnd("key_id", Res::Key, &[("models", "gpt-4o*")])),
         ("list_members", Org(&[])),
         ("change_role", OrgAnd("user_id", Res::Member, &[("role", "member")])),
         ("remove_member", OrgAnd("user_id", Res::Member, &[])),
@@ -193,6 +194,7 @@ fn rest_routes() -> Vec<(&'static str, &'static str, Option<Res>)> {
         ("POST", "/api/v1/alerts/{id}/ack", Some(Res::Alert)),
         ("DELETE", "/api/v1/webhooks/{id}", Some(Res::Endpoint)),
         ("POST", "/api/v1/webhooks/{id}/enable", Some(Res::Endpoint)),
+        ("PUT", "/api/v1/keys/{id}/model-allowlist", Some(Res::Key)),
         ("GET", "/api/v1/invoices/{id}", Some(Res::Invoice)),
         ("GET", "/api/v1/invoices/{id}/csv", Some(Res::Invoice)),
         // A PUT creates or replaces the key's own organization's connection
@@ -396,7 +398,9 @@ async fn a_member_or_key_of_one_org_gets_404_for_another_orgs_ids(engine: Engine
         let Some(res) = res else { continue };
         let url = app.url(&path.replace("{id}", ids.get(res)).replace("{name}", ids.get(res)));
         let mut req = app.client.request(Method::from_bytes(method.as_bytes()).unwrap(), url).header("Authorization", &key_a);
-        if path.ends_with("/commit") {
+        if path.ends_with("/model-allowlist") {
+            req = req.json(&json!({"models": ["gpt-4o*"]}));
+        } else if path.ends_with("/commit") {
             req = req.json(&json!({"events": [{"model": "gpt-4o", "input_tokens": 1}]}));
         } else if method == "PUT" || method == "POST" {
             req = req.json(&json!({"scope": "organization", "period": "monthly", "amount_usd": "5"}));

@@ -14,7 +14,7 @@ use tollbooth_server::cli::create_org;
 use tollbooth_server::config::Secret;
 use tollbooth_server::llm_double::{self, DoubleConfig, RunningLlmDouble, Switches};
 
-use crate::helpers::{spawn_app_with, TestApp};
+use crate::helpers::{spawn_app_with, TestApp, PASSWORD};
 
 const UPSTREAM_KEY: &str = "sk-upstream-double-key-0123456789";
 
@@ -44,7 +44,8 @@ pub async fn gateway(engine: Engine) -> Option<Gw> {
         .collect();
     let book = tollbooth::pricing::PriceBook::parse_litellm(&Value::Object(some).to_string()).unwrap();
     tollbooth::pricing::store::import(&app.test_db.db, &book, "test", Some(0)).await.unwrap();
-    let org = create_org(&app.test_db.db, &app.config, "Gateway Co", "owner@gateway.example", None).await.unwrap();
+    // The owner signs in with the tests' password (the Settings page's tests).
+    let org = create_org(&app.test_db.db, &app.config, "Gateway Co", "owner@gateway.example", Some(PASSWORD)).await.unwrap();
     Some(Gw { app, double, org_id: org.org_id, key: org.api_key })
 }
 

@@ -11,6 +11,7 @@ mod budgets;
 mod cross_tenant;
 mod events;
 mod gateway;
+mod gateway_policies;
 mod gateway_sdk;
 mod helpers;
 mod llm_double;

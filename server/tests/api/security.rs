@@ -47,6 +47,7 @@ fn scoped_routes() -> Vec<(&'static str, &'static str, Option<Scope>)> {
         ("GET", "/api/v1/invoices/{id}", Some(Read)),
         ("GET", "/api/v1/invoices/{id}/csv", Some(Read)),
         ("GET", "/api/v1/credits", Some(Read)),
+        ("PUT", "/api/v1/keys/{id}/model-allowlist", Some(Manage)),
         ("GET", "/api/v1/providers", Some(Manage)),
         ("PUT", "/api/v1/providers/{name}", Some(Manage)),
         ("DELETE", "/api/v1/providers/{name}", Some(Manage)),
@@ -72,7 +73,7 @@ fn routes_in_source() -> BTreeSet<(String, String)> {
 }
 
 async fn key_with(app: &TestApp, org_id: &str, scopes: &[Scope]) -> String {
-    let new = NewKey { name: "scoped", rate_limit_per_minute: None, scopes: Scopes::of(scopes).unwrap() };
+    let new = NewKey { name: "scoped", rate_limit_per_minute: None, scopes: Scopes::of(scopes).unwrap(), model_allowlist: None };
     let key = tollbooth::api_keys::create_for_org(&app.test_db.db, org_id, &new, &tollbooth::audit::By::system("test")).await.unwrap();
     format!("Bearer {}", key.secret)
 }
