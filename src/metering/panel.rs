@@ -178,9 +178,9 @@ impl GatewayCall {
         })
     }
 
-    /// One line for the activity table: `POST /v1/messages · stream · first token 120 ms · usage estimated`.
+    /// One line for the activity table: `/v1/messages · stream · first token 120 ms · usage estimated`.
     pub fn describe(&self) -> String {
-        let mut parts = vec![format!("POST {}", self.endpoint)];
+        let mut parts = vec![self.endpoint.clone()];
         if self.stream {
             parts.push("stream".into());
         }
@@ -201,9 +201,9 @@ mod gateway_call_tests {
     #[test]
     fn gateway_metadata_reads_into_one_line() {
         let g = GatewayCall::from_metadata(r#"{"gateway":true,"endpoint":"/v1/messages","stream":true,"upstream_status":200,"time_to_first_token_ms":42,"usage_estimated":true}"#).unwrap();
-        assert_eq!(g.describe(), "POST /v1/messages · stream · first token 42 ms · usage estimated");
+        assert_eq!(g.describe(), "/v1/messages · stream · first token 42 ms · usage estimated");
         let g = GatewayCall::from_metadata(r#"{"gateway":true,"endpoint":"/v1/embeddings","stream":false}"#).unwrap();
-        assert_eq!(g.describe(), "POST /v1/embeddings");
+        assert_eq!(g.describe(), "/v1/embeddings");
         assert_eq!(GatewayCall::from_metadata(r#"{"endpoint":"/v1/messages"}"#), None, "only what the gateway wrote");
         assert_eq!(GatewayCall::from_metadata("not json"), None);
     }

@@ -81,7 +81,7 @@ pub fn RecentActivity(home: PanelHome, range: RangeView, events: Vec<RecentEvent
                                 <tr>
                                     <td class="nowrap">{e.timestamp.get(..19).unwrap_or(&e.timestamp).replace('T', " ")}</td>
                                     <td>{e.model}
-                                        {e.gateway.map(|g| view! { <span class="sub" data-testid="gateway-call">{g.describe()}</span> })}
+                                        {e.gateway.map(|g| view! { <span class="sub gateway" data-testid="gateway-call" title="Recorded by the gateway">{g.describe()}</span> })}
                                     </td>
                                     <td>{e.user_id.unwrap_or_default()}</td>
                                     <td>{e.project_id.unwrap_or_default()}</td>
