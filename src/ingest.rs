@@ -87,6 +87,29 @@ pub enum Ingested {
 /// stored and stores only the others; if the price book moved, it reprices.
 /// So nothing is priced with stale prices or counted twice.
 pub async fn record(db: &Db, sender: &Sender, events: Vec<ParsedEvent>, settle: Option<&str>) -> Result<Ingested> {
+    match settle {
+        Some(id) => record_settling(db, sender, events, Settle::Once(id)).await,
+        None => record_settling(db, sender, events, Settle::Each(&[])).await,
+    }
+}
+
+/// The reservations a batch commits.
+#[derive(Debug, Clone, Copy)]
+pub enum Settle<'a> {
+    /// One reservation committed with its actual usage (the REST commit):
+    /// if it was committed before, the batch stores nothing
+    /// ([`Ingested::AlreadyCommitted`]), so a repeated commit counts once.
+    Once(&'a str),
+    /// The reservations of several calls recorded together (the gateway's
+    /// group commit): each is committed; one no longer active (expired,
+    /// released) stops nothing, usage being a fact, and the events' own ids
+    /// keep a call from counting twice.
+    Each(&'a [String]),
+}
+
+/// [`record`], committing the reservations `settle` names in the batch's
+/// transaction.
+pub async fn record_settling(db: &Db, sender: &Sender, events: Vec<ParsedEvent>, settle: Settle<'_>) -> Result<Ingested> {
     let batch = Batch::fold(events)?;
     let client_ids = batch.client_ids();
     let received_at = now_ms();
@@ -98,15 +121,24 @@ pub async fn record(db: &Db, sender: &Sender, events: Vec<ParsedEvent>, settle: 
         let recorded = batch.recorded(&priced, sender, &stored);
 
         let mut tx = db.begin().await?;
-        if let Some(id) = settle {
-            if !quota::store::settle(&mut tx, &sender.org_id, id, "committed", now_ms()).await? {
-                tx.rollback().await?;
-                return match quota::store::get(&mut *db.reader().acquire().await?, &sender.org_id, id).await? {
-                    Some(_) => Ok(Ingested::AlreadyCommitted),
-                    None => Err(Error::NotFound("reservation")),
-                };
+        let settled: Vec<&str> = match settle {
+            Settle::Once(id) => {
+                if !quota::store::settle(&mut tx, &sender.org_id, id, "committed", now_ms()).await? {
+                    tx.rollback().await?;
+                    return match quota::store::get(&mut *db.reader().acquire().await?, &sender.org_id, id).await? {
+                        Some(_) => Ok(Ingested::AlreadyCommitted),
+                        None => Err(Error::NotFound("reservation")),
+                    };
+                }
+                vec![id]
             }
-        }
+            Settle::Each(ids) => {
+                for id in ids {
+                    quota::store::settle(&mut tx, &sender.org_id, id, "committed", now_ms()).await?;
+                }
+                ids.iter().map(String::as_str).collect()
+            }
+        };
         let time_zone = crate::orgs::store::time_zone(&mut tx, &sender.org_id).await?.ok_or(Error::NotFound("organization"))?;
         if !metering::store::insert_batch(&mut tx, db.engine, &recorded, received_at).await? {
             // Some ids are stored already (a retry, or the same id sent
@@ -125,7 +157,7 @@ pub async fn record(db: &Db, sender: &Sender, events: Vec<ParsedEvent>, settle: 
         // this transaction still holds the single writer; if the commit
         // fails it forgets the organization and reloads from the database.
         let ledger = db.quota_memory();
-        ledger.apply_usage(&sender.org_id, &days, &budget_spend, settle);
+        ledger.apply_usage(&sender.org_id, &days, &budget_spend, &settled);
         if let Err(e) = tx.commit().await {
             ledger.forget(&sender.org_id);
             return Err(e.into());

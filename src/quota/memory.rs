@@ -234,7 +234,7 @@ impl Memory {
     /// Adds a committing batch's units to a loaded state, sets the spend of
     /// the caps it counted, and unholds the reservation it settles: one step
     /// under the state's lock (called holding the writer, just before commit).
-    pub fn apply_usage(&self, org_id: &str, days: &DayUnits, caps: &[CapSpent], settled: Option<&str>) {
+    pub fn apply_usage(&self, org_id: &str, days: &DayUnits, caps: &[CapSpent], settled: &[&str]) {
         let Some(st) = self.orgs.lock().expect("ledger map").get(org_id).cloned() else { return };
         let mut g = st.lock().expect("org ledger");
         for (start, units) in &days.0 {
@@ -250,7 +250,7 @@ impl Memory {
                 cap.spent = c.spent;
             }
         }
-        if let Some(id) = settled {
+        for id in settled {
             g.unhold(id);
         }
     }

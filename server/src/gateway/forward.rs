@@ -19,7 +19,6 @@ use tokio::sync::mpsc;
 use tollbooth::gateway::call::{cost_header, Finished};
 use tollbooth::gateway::usage::UpstreamError;
 use tollbooth::gateway::{from_body, tokens, Endpoint, Observed, SseParser, StreamMeter};
-use tollbooth::ingest::{self, Ingested};
 use tollbooth::pricing::Usage;
 use tollbooth::providers::{Family, ProviderKind};
 
@@ -188,24 +187,10 @@ async fn recorded_model(state: &AppState, call: &Call, answered: Option<&str>) -
     }
 }
 
-/// Records the call's event, committing its reservation; the exact cost
-/// (`None` when unpriced or not recorded).
+/// Records the call's event, committing its reservation, with the next
+/// group commit; the exact cost (`None` when unpriced or not recorded).
 async fn record(state: &AppState, call: &Call, finished: Finished) -> Option<String> {
-    let db = &state.db;
-    let event = finished.event();
-    // On SQLite a granted reservation is written through a queue: settle it
-    // only once it is stored.
-    if let Err(e) = tollbooth::quota::flush(db).await {
-        tracing::error!(error = ?e, request_id = %call.request_id, "gateway: reservation not stored before recording");
-    }
-    match ingest::record(db, &call.sender, vec![Ok(event)], Some(&call.reservation_id)).await {
-        Ok(Ingested::Stored(results)) => results.into_iter().next().and_then(|r| r.cost_usd),
-        Ok(Ingested::AlreadyCommitted) => None,
-        Err(e) => {
-            tracing::error!(error = ?e, request_id = %call.request_id, org_id = %call.sender.org_id, "gateway: recording the call failed");
-            None
-        }
-    }
+    state.gateway.recorder.record(&state.db, &call.sender, finished.event(), &call.reservation_id).await
 }
 
 /// A non-streamed answer (or an upstream error, streamed request or not):

@@ -22,6 +22,7 @@
 mod errors;
 mod forward;
 mod models;
+mod recorder;
 
 use std::time::{Duration, Instant};
 
@@ -59,6 +60,8 @@ pub struct Gateway {
     egress: tollbooth::egress::EgressPolicy,
     /// The longest a call may take, answer included.
     timeout: Duration,
+    /// Stores the calls' events in group commits.
+    recorder: recorder::Recorder,
 }
 
 impl Gateway {
@@ -76,7 +79,7 @@ impl Gateway {
         let organization = base().dns_resolver(std::sync::Arc::new(crate::egress_dns::PolicyResolver { policy: egress })).build()?;
         // The tokenizers load once, off the first call's path.
         std::thread::spawn(tokens::warm);
-        Ok(Gateway { operator, organization, egress, timeout })
+        Ok(Gateway { operator, organization, egress, timeout, recorder: recorder::Recorder::default() })
     }
 }
 
