@@ -133,9 +133,7 @@ pub async fn record_settling(db: &Db, sender: &Sender, events: Vec<ParsedEvent>,
                 vec![id]
             }
             Settle::Each(ids) => {
-                for id in ids {
-                    quota::store::settle(&mut tx, &sender.org_id, id, "committed", now_ms()).await?;
-                }
+                quota::store::commit_all(&mut tx, &sender.org_id, ids, now_ms()).await?;
                 ids.iter().map(String::as_str).collect()
             }
         };

@@ -140,6 +140,26 @@ impl Finished {
     }
 }
 
+/// A streamed call's usage. A stream that ended with its end marker and a
+/// report: the provider's last report. A stream cut short (or without a
+/// report): no less than what was seen, and marked estimated where the
+/// report falls short: the prompt bound when no prompt count came, the
+/// output no less than the text streamed (`streamed`, counted only here).
+pub fn stream_usage(endpoint: Endpoint, reported: Option<Usage>, cut: bool, prompt_tokens: u64, streamed: impl FnOnce() -> u64) -> (Option<Usage>, bool) {
+    if (!cut && reported.is_some()) || endpoint == Endpoint::Embeddings {
+        return (reported, false);
+    }
+    let streamed = streamed();
+    match reported {
+        Some(u) if u.output_tokens >= streamed && u.input_tokens > 0 => (Some(u), false),
+        Some(u) => {
+            let input = if u.input_tokens > 0 { u.input_tokens } else { prompt_tokens };
+            (Some(Usage { input_tokens: input, output_tokens: u.output_tokens.max(streamed), requests: 1, ..u }), true)
+        }
+        None => (Some(Usage { input_tokens: prompt_tokens, output_tokens: streamed, requests: 1, ..Usage::default() }), true),
+    }
+}
+
 /// The path of an endpoint, as the client called it.
 pub fn endpoint_path(e: Endpoint) -> &'static str {
     match e {
@@ -190,6 +210,17 @@ mod tests {
         assert_eq!(finished(429, Some("slow down")).event().status, CallStatus::RateLimited);
         assert_eq!(finished(200, Some("overloaded_error")).event().status, CallStatus::Error);
         assert_eq!(finished(502, Some("could not connect")).event().status, CallStatus::Error);
+    }
+
+    #[test]
+    fn a_cut_stream_counts_no_less_than_was_seen() {
+        let reported = Usage { input_tokens: 12, output_tokens: 3, requests: 1, ..Usage::default() };
+        assert_eq!(stream_usage(Endpoint::ChatCompletions, Some(reported), false, 99, || panic!("not counted")), (Some(reported), false));
+        let (u, estimated) = stream_usage(Endpoint::Messages, Some(reported), true, 99, || 7);
+        assert_eq!((u.unwrap().input_tokens, u.unwrap().output_tokens, estimated), (12, 7, true));
+        assert_eq!(stream_usage(Endpoint::Messages, Some(reported), true, 99, || 2), (Some(reported), false));
+        let (u, estimated) = stream_usage(Endpoint::ChatCompletions, None, true, 9, || 4);
+        assert_eq!((u.unwrap().input_tokens, u.unwrap().output_tokens, estimated), (9, 4, true));
     }
 
     #[test]

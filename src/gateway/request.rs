@@ -141,6 +141,18 @@ pub fn with_usage_requested(body: &[u8]) -> Vec<u8> {
     }
 }
 
+/// The body with its `model` replaced: a `<connection>/` prefix stripped
+/// for the upstream (the other documented change to a request).
+pub fn with_model(body: &[u8], model: &str) -> Vec<u8> {
+    match serde_json::from_slice::<Value>(body) {
+        Ok(mut v) => {
+            v["model"] = Value::String(model.to_string());
+            serde_json::to_vec(&v).unwrap_or_else(|_| body.to_vec())
+        }
+        Err(_) => body.to_vec(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

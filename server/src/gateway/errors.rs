@@ -43,10 +43,7 @@ impl GatewayError {
         match e {
             E::LimitReached(r) => {
                 let code = if r.limit.starts_with("budget:") { "budget_exceeded" } else { "limit_exceeded" };
-                let mut message = r.message.clone();
-                if let Some(path) = r.details.get("upgrade_path").and_then(|p| p.as_str()) {
-                    message.push_str(&format!(". Upgrade: {}{path}", public_url.trim_end_matches('/')));
-                }
+                let message = format!("{}{}", r.message, upgrade_suffix(Some(&r.details), public_url));
                 GatewayError { status, code: code.into(), message, param: None, retry_after: r.retry_after_secs }
             }
             E::Throttled { retry_after_secs } => {
@@ -110,6 +107,16 @@ impl GatewayError {
             h.insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
         resp
+    }
+}
+
+/// `. Upgrade: <url>` when a refusal's details name an upgrade path (plan
+/// limits), else nothing: the gateway's messages carry the link the REST
+/// API gives as `upgrade_url`.
+pub fn upgrade_suffix(details: Option<&serde_json::Value>, public_url: &str) -> String {
+    match details.and_then(|d| d.get("upgrade_path")).and_then(|p| p.as_str()) {
+        Some(path) => format!(". Upgrade: {}{path}", public_url.trim_end_matches('/')),
+        None => String::new(),
     }
 }
 

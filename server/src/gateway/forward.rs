@@ -16,9 +16,9 @@ use axum::body::{Body, Bytes};
 use axum::http::{header, HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::Response;
 use tokio::sync::mpsc;
-use tollbooth::gateway::call::{cost_header, Finished};
+use tollbooth::gateway::call::{cost_header, stream_usage, Finished};
 use tollbooth::gateway::usage::UpstreamError;
-use tollbooth::gateway::{from_body, tokens, Endpoint, Observed, SseParser, StreamMeter};
+use tollbooth::gateway::{from_body, tokens, Observed, SseParser, StreamMeter};
 use tollbooth::pricing::Usage;
 use tollbooth::providers::{Family, ProviderKind};
 
@@ -297,24 +297,8 @@ fn stream(state: AppState, call: Call, mut resp: reqwest::Response, deadline: to
     out
 }
 
-/// A stream's usage: the provider's last report; when the stream ended
-/// early, no less than what was seen (prompt counted, output from the text
-/// streamed), marked estimated.
+/// A stream's usage ([`stream_usage`]): the streamed text is counted only
+/// when the stream was cut.
 fn usage_of(call: &Call, meter: &StreamMeter, cut: bool) -> (Option<Usage>, bool) {
-    let reported = meter.usage();
-    if !cut && reported.is_some() {
-        return (reported, false);
-    }
-    if call.endpoint == Endpoint::Embeddings {
-        return (reported, false);
-    }
-    let streamed = tokens::count(&call.upstream.model, meter.text());
-    match reported {
-        Some(u) if u.output_tokens >= streamed && u.input_tokens > 0 => (Some(u), false),
-        Some(u) => {
-            let input = if u.input_tokens > 0 { u.input_tokens } else { call.prompt_tokens };
-            (Some(Usage { input_tokens: input, output_tokens: u.output_tokens.max(streamed), requests: 1, ..u }), true)
-        }
-        None => (Some(Usage { input_tokens: call.prompt_tokens, output_tokens: streamed, requests: 1, ..Usage::default() }), true),
-    }
+    stream_usage(call.endpoint, meter.usage(), cut, call.prompt_tokens, || tokens::count(&call.upstream.model, meter.text()))
 }

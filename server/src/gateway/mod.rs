@@ -180,11 +180,9 @@ pub async fn principal(state: &AppState, headers: &HeaderMap) -> Result<ApiPrinc
     crate::api::auth::gateway_key(state, token).await.map_err(|e| {
         // OpenAI's code for a key it does not accept.
         let code = if e.status == StatusCode::UNAUTHORIZED { "invalid_api_key" } else { e.code };
-        let mut g = GatewayError::new(e.status, code, e.message);
+        let message = format!("{}{}", e.message, errors::upgrade_suffix(e.details.as_ref(), &state.ctx.public_url));
+        let mut g = GatewayError::new(e.status, code, message);
         g.retry_after = e.retry_after;
-        if let Some(path) = e.details.as_ref().and_then(|d| d.get("upgrade_path")).and_then(|p| p.as_str()) {
-            g.message.push_str(&format!(". Upgrade: {}{path}", state.ctx.public_url.trim_end_matches('/')));
-        }
         g
     })
 }
@@ -323,7 +321,7 @@ async fn admit(state: &AppState, endpoint: Endpoint, req: Request, request_id: &
     let strip_usage_chunk = endpoint == Endpoint::ChatCompletions && request.stream && !request.include_usage;
     let mut body = body;
     if upstream.model != request.model {
-        body = with_model(&body, &upstream.model).into();
+        body = request::with_model(&body, &upstream.model).into();
     }
     if strip_usage_chunk {
         body = request::with_usage_requested(&body).into();
@@ -346,16 +344,4 @@ async fn admit(state: &AppState, endpoint: Endpoint, req: Request, request_id: &
         started,
         started_ms,
     })
-}
-
-/// The body with its `model` replaced (a `<connection>/` prefix stripped
-/// for the upstream): the gateway's second documented change to a request.
-fn with_model(body: &[u8], model: &str) -> Vec<u8> {
-    match serde_json::from_slice::<serde_json::Value>(body) {
-        Ok(mut v) => {
-            v["model"] = serde_json::Value::String(model.to_string());
-            serde_json::to_vec(&v).unwrap_or_else(|_| body.to_vec())
-        }
-        Err(_) => body.to_vec(),
-    }
 }

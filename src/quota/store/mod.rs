@@ -173,6 +173,24 @@ pub async fn settle(conn: &mut AnyConnection, org_id: &str, id: &str, to: &str, 
     Ok(done.rows_affected() == 1)
 }
 
+/// Commits every reservation of `ids` not committed yet, in one statement
+/// per 500 ids (the gateway's group commit settles its calls together).
+pub async fn commit_all(conn: &mut AnyConnection, org_id: &str, ids: &[String], now_ms: i64) -> Result<()> {
+    for chunk in ids.chunks(500) {
+        let list: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 3)).collect();
+        let sql = format!(
+            "UPDATE reservations SET state = 'committed', settled_at = $2 WHERE org_id = $1 AND state <> 'committed' AND id IN ({})",
+            list.join(", ")
+        );
+        let mut q = sqlx::query(&sql).bind(org_id).bind(now_ms);
+        for id in chunk {
+            q = q.bind(id);
+        }
+        q.execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
 /// Marks active reservations past their expiry as expired (bookkeeping: they
 /// stopped counting when they expired).
 pub async fn expire_due(conn: &mut AnyConnection, now_ms: i64) -> Result<u64> {
