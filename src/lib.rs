@@ -34,6 +34,8 @@ pub mod db;
 #[cfg(feature = "ssr")]
 pub mod egress;
 #[cfg(feature = "ssr")]
+pub mod expiring;
+#[cfg(feature = "ssr")]
 pub mod gateway;
 #[cfg(feature = "ssr")]
 pub mod ids;

@@ -31,6 +31,7 @@ pub struct Application {
     db: Db,
     notifier: crate::notify::Notifier,
     billing: tollbooth::billing::Billing,
+    gateway: crate::gateway::Gateway,
 }
 
 impl Application {
@@ -62,12 +63,14 @@ impl Application {
             tracing::info!("STRIPE_SECRET_KEY not set: payments are not configured (platform admins change plans by hand)");
         }
         let providers = crate::provider_setup::from_config(&config, &db).await?;
-        let router = router(db.clone(), &config, addr, billing.clone(), trusted, providers);
+        let gateway = crate::gateway::Gateway::new(config.upstream_egress(), std::time::Duration::from_secs(config.gateway_timeout_secs.max(1)))
+            .context("building the gateway's HTTP client")?;
+        let router = router(db.clone(), &config, addr, billing.clone(), trusted, providers, gateway.clone());
         let notifier = crate::notify::Notifier::from_config(&config)?;
         if !notifier.smtp_configured() {
             tracing::info!("SMTP_URL not set: alert mail is kept in the outbox (Admin → Outbox)");
         }
-        Ok(Application { listener, router, db, notifier, billing })
+        Ok(Application { listener, router, db, notifier, billing, gateway })
     }
 
     /// The address actually bound (useful with port 0).
@@ -96,6 +99,8 @@ impl Application {
             .with_graceful_shutdown(shutdown)
             .await
             .context("serving")?;
+        // Calls already answered still have their events to store.
+        self.gateway.drain().await;
         let _ = stop_tx.send(true);
         let _ = background.await;
         self.db.close().await;
@@ -138,6 +143,7 @@ fn router(
     billing: tollbooth::billing::Billing,
     trusted: crate::client_ip::TrustedProxies,
     providers: tollbooth::providers::ProviderSettings,
+    gateway: crate::gateway::Gateway,
 ) -> Router {
     let site_root = std::path::Path::new(&config.site_root);
     let hash_file = crate::static_files::hash_file(site_root);
@@ -158,8 +164,6 @@ fn router(
         egress: config.egress(),
         providers,
     };
-    let gateway = crate::gateway::Gateway::new(config.upstream_egress(), std::time::Duration::from_secs(config.gateway_timeout_secs.max(1)))
-        .expect("the gateway's HTTP client builds");
     let state = AppState { db: db.clone(), leptos_options, ctx: ctx.clone(), gateway };
 
     let sessions = SessionManagerLayer::new(DbSessionStore::new(db))

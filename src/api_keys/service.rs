@@ -1,12 +1,16 @@
 //! API key services: create, list, change (scopes, model allowlist),
 //! revoke, authenticate.
 
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
+
 use serde_json::json;
 
 use super::{is_well_formed, store, ApiKeyView, ModelAllowlist, NewApiKey, Scope, Scopes, DISPLAY_PREFIX_LEN, KEY_PREFIX, KEY_SECRET_HEX_LEN};
 use crate::audit::{self, By};
 use crate::clock::now_ms;
 use crate::db::Db;
+use crate::expiring::Expiring;
 use crate::ids::{is_valid_id, new_id};
 use crate::orgs::{OrgScope, Role};
 use crate::secrets;
@@ -156,6 +160,7 @@ pub async fn set_scopes(db: &Db, scope: &OrgScope, key_id: &str, scopes: Scopes,
             .await?;
     }
     tx.commit().await?;
+    forget_key(key_id);
     list(db, scope).await?.into_iter().find(|k| k.id == key_id).ok_or(Error::NotFound("API key"))
 }
 
@@ -196,6 +201,7 @@ async fn change_model_allowlist(db: &Db, org_id: &str, key_id: &str, allowlist: 
     }
     let view = store::get(&mut tx, org_id, key_id).await?.ok_or(Error::NotFound("API key"))?;
     tx.commit().await?;
+    forget_key(key_id);
     Ok(view)
 }
 
@@ -215,33 +221,78 @@ pub async fn revoke(db: &Db, scope: &OrgScope, key_id: &str, by: &By) -> Result<
     let details = json!({ "name": name });
     audit::record_in(&mut tx, db.engine, &by.entry(Some(&scope.org_id), "api_key.revoke", Some(key_id)).details(details)).await?;
     tx.commit().await?;
+    forget_key(key_id);
     Ok(())
 }
 
 /// The principal for a bearer token, or `Unauthorized` for a malformed, unknown
 /// or revoked key.
+///
+/// Every API call and gateway call asks, so a known key's principal is
+/// reused for [`KEY_CACHE_MS`]: revoking a key, changing its scopes or
+/// models, or the organization's settings through this process is seen at
+/// once; through another process (several servers on one PostgreSQL) within
+/// that time.
 pub async fn authenticate(db: &Db, token: &str) -> Result<ApiPrincipal> {
     if !is_well_formed(token) {
         return Err(Error::Unauthorized("malformed API key; expected Authorization: Bearer tb_live_…"));
     }
-    let key = store::by_hash(&mut *db.reader().acquire().await?, &secrets::digest(token)).await?.ok_or(Error::Unauthorized("unknown API key"))?;
-    if key.revoked_at.is_some() {
-        return Err(Error::Unauthorized("this API key has been revoked"));
-    }
-    let principal = ApiPrincipal {
-        org_id: key.org_id,
-        org_name: key.org_name,
-        key_id: key.key_id,
-        key_name: key.key_name,
-        time_zone: key.time_zone,
-        rate_limit_per_minute: key.rate_limit_per_minute,
-        scopes: key.scopes,
-        model_allowlist: key.model_allowlist,
-        refuse_unpriced_models: key.refuse_unpriced_models,
-    };
+    let digest = secrets::digest(token);
     let now = now_ms();
-    if key.last_used_at.is_none_or(|t| now - t >= LAST_USED_RESOLUTION_MS) {
-        store::touch(&mut *db.writer().acquire().await?, &principal.key_id, now).await?;
+    let known = match KEYS.get(&digest, now) {
+        Some(known) => known,
+        None => {
+            let ticket = KEYS.ticket();
+            let key = store::by_hash(&mut *db.reader().acquire().await?, &digest).await?.ok_or(Error::Unauthorized("unknown API key"))?;
+            if key.revoked_at.is_some() {
+                return Err(Error::Unauthorized("this API key has been revoked"));
+            }
+            let known = Arc::new(Known {
+                principal: ApiPrincipal {
+                    org_id: key.org_id,
+                    org_name: key.org_name,
+                    key_id: key.key_id,
+                    key_name: key.key_name,
+                    time_zone: key.time_zone,
+                    rate_limit_per_minute: key.rate_limit_per_minute,
+                    scopes: key.scopes,
+                    model_allowlist: key.model_allowlist,
+                    refuse_unpriced_models: key.refuse_unpriced_models,
+                },
+                last_used_at: AtomicI64::new(key.last_used_at.unwrap_or(i64::MIN)),
+            });
+            KEYS.put(ticket, digest, known.clone(), now);
+            known
+        }
+    };
+    // One caller per resolution period writes `last_used_at`.
+    let last = known.last_used_at.load(Ordering::Relaxed);
+    if (last == i64::MIN || now - last >= LAST_USED_RESOLUTION_MS)
+        && known.last_used_at.compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed).is_ok()
+    {
+        store::touch(&mut *db.writer().acquire().await?, &known.principal.key_id, now).await?;
     }
-    Ok(principal)
+    Ok(known.principal.clone())
+}
+
+/// How long this process reuses a key's principal.
+pub const KEY_CACHE_MS: i64 = 5_000;
+
+/// A key [`authenticate`] found, by the digest of its token.
+struct Known {
+    principal: ApiPrincipal,
+    last_used_at: AtomicI64,
+}
+
+static KEYS: Expiring<String, Arc<Known>> = Expiring::new(KEY_CACHE_MS);
+
+/// Drops this process's cached principal of a changed key.
+fn forget_key(key_id: &str) {
+    KEYS.forget_if(|_, k| k.principal.key_id == key_id);
+}
+
+/// Drops this process's cached principals of an organization's keys (its
+/// name, time zone or gateway setting changed).
+pub fn forget_org_keys(org_id: &str) {
+    KEYS.forget_if(|_, k| k.principal.org_id == org_id);
 }

@@ -15,7 +15,7 @@ use crate::db::Db;
 use crate::ids::new_id;
 use crate::pricing::cache::{self, History};
 use crate::pricing::store::{in_force, PriceRow};
-use crate::pricing::{cost, NanoUsd};
+use crate::pricing::{cost, ModelPrice, NanoUsd};
 use crate::{Error, Result};
 
 /// Largest batch the ingest API takes.
@@ -211,9 +211,25 @@ pub struct Priced {
 /// price row; `None` when the model has no price then.
 fn price(event: &NewEvent, history: &History) -> Result<Option<Cost>> {
     let Some(row) = in_force(history, event.timestamp_ms) else { return Ok(None) };
-    let c = cost(&row.price, &event.usage(row.price.images_are_output()))?;
+    let c = charge(&row.price, event)?;
     let index = history.iter().position(|r| std::ptr::eq(r, row)).expect("the row is in its history");
     Ok(Some(Cost { nanos: c.nanos(), history: history.clone(), row: index }))
+}
+
+/// An event at a price: the one rule of an event's cost.
+fn charge(price: &ModelPrice, event: &NewEvent) -> Result<NanoUsd> {
+    Ok(cost(price, &event.usage(price.images_are_output()))?)
+}
+
+/// An event's exact cost before it is stored, as the batch that stores it
+/// computes it (the price in force at its timestamp, from the price cache):
+/// what the gateway tells a caller while the event waits for its group
+/// commit. `None` when the model has no price then.
+pub async fn quote(db: &Db, event: &NewEvent) -> Result<Option<NanoUsd>> {
+    match cache::price_at(db, &event.model, event.timestamp_ms).await? {
+        Some(price) => Ok(Some(charge(&price, event)?)),
+        None => Ok(None),
+    }
 }
 
 /// One event a batch stores: its id, what was sent, its exact cost (`None`:

@@ -110,6 +110,7 @@ pub async fn update_settings(db: &Db, scope: &OrgScope, input: &SettingsInput<'_
             .await?;
     }
     tx.commit().await?;
+    crate::api_keys::forget_org_keys(&scope.org_id);
     Ok(org)
 }
 

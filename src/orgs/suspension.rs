@@ -9,31 +9,21 @@
 //! process by [`suspend`]/[`reactivate`]; another process (several servers on
 //! one PostgreSQL) sees the change within that time.
 
-use std::collections::HashMap;
-use std::sync::{Mutex, OnceLock};
-
-
 use crate::accounts::UserView;
 use crate::audit::{self, Actor, NewEntry, Origin};
 use crate::clock::now_ms;
 use crate::db::Db;
+use crate::expiring::Expiring;
 use crate::ids::is_valid_id;
 use crate::{Error, Result};
 
 /// How long a suspension answer is reused by the API key check.
 pub const SUSPENSION_CACHE_MS: i64 = 5_000;
 
-type Cached = (i64, Option<(i64, String)>);
-
-fn cache() -> &'static Mutex<HashMap<String, Cached>> {
-    static CACHE: OnceLock<Mutex<HashMap<String, Cached>>> = OnceLock::new();
-    CACHE.get_or_init(Default::default)
-}
+static CACHE: Expiring<String, Option<(i64, String)>> = Expiring::new(SUSPENSION_CACHE_MS);
 
 fn forget(org_id: &str) {
-    if let Ok(mut c) = cache().lock() {
-        c.remove(org_id);
-    }
+    CACHE.forget_if(|org, _| org == org_id);
 }
 
 /// When and why the organization was suspended; `None` when active (or unknown).
@@ -52,20 +42,12 @@ pub async fn suspension(db: &Db, org_id: &str) -> Result<Option<(i64, String)>> 
 /// [`SUSPENSION_CACHE_MS`] (the API key check on every call).
 pub async fn suspension_cached(db: &Db, org_id: &str) -> Result<Option<(i64, String)>> {
     let now = now_ms();
-    if let Ok(c) = cache().lock() {
-        if let Some((at, v)) = c.get(org_id) {
-            if now - at < SUSPENSION_CACHE_MS {
-                return Ok(v.clone());
-            }
-        }
+    if let Some(v) = CACHE.get(org_id, now) {
+        return Ok(v);
     }
+    let ticket = CACHE.ticket();
     let v = suspension(db, org_id).await?;
-    if let Ok(mut c) = cache().lock() {
-        if c.len() > 100_000 {
-            c.clear();
-        }
-        c.insert(org_id.to_string(), (now, v.clone()));
-    }
+    CACHE.put(ticket, org_id.to_string(), v.clone(), now);
     Ok(v)
 }
 

@@ -97,14 +97,20 @@ impl PriceCache {
 /// The price of `model` in force at `ts`: from the cache when it holds the
 /// model (no database read), else loaded at the current version.
 pub async fn price_at(db: &crate::db::Db, model: &str, ts: i64) -> Result<Option<super::ModelPrice>> {
+    let history = history_of(db, model).await?;
+    Ok(super::store::in_force(&history, ts).map(|r| r.price.clone()))
+}
+
+/// Every price `model` has had (empty: none), from the cache when it holds
+/// the model.
+pub async fn history_of(db: &crate::db::Db, model: &str) -> Result<History> {
     let cache = db.price_cache();
-    let history = match cache.cached(model) {
+    Ok(match cache.cached(model) {
         Some(h) => h,
         None => {
             let mut conn = db.reader().acquire().await?;
             let v = version(&mut conn).await?;
             cache.histories(&mut conn, v, [model]).await?.remove(model).unwrap_or_default()
         }
-    };
-    Ok(super::store::in_force(&history, ts).map(|r| r.price.clone()))
+    })
 }

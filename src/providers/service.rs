@@ -5,6 +5,8 @@
 //! the kind, base URL and last 4 characters, `provider.delete`); the key
 //! itself is never in the log, in an answer, or in a log line.
 
+use std::sync::Arc;
+
 use serde_json::json;
 
 use super::defaults::{Defaults, ProviderSettings};
@@ -13,6 +15,7 @@ use super::{last4, store, ConnectionName, Family, ProviderKind, ProviderView};
 use crate::audit::{self, By};
 use crate::clock::{now_ms, to_rfc3339};
 use crate::db::{is_unique_violation, Db};
+use crate::expiring::Expiring;
 use crate::{Error, Result};
 
 /// Most connections per organization.
@@ -189,6 +192,7 @@ pub async fn upsert(db: &Db, settings: &ProviderSettings, org_id: &str, name: &s
     });
     audit::record_in(&mut tx, db.engine, &by.entry(Some(org_id), "provider.upsert", Some(name.as_str())).details(details)).await?;
     tx.commit().await?;
+    forget_upstreams(org_id);
     let connection = ProviderView { name: name.as_str().to_string(), kind, base_url, key_last4, updated_at: to_rfc3339(at) };
     Ok(Saved { connection, created: existing.is_none() })
 }
@@ -208,6 +212,7 @@ pub async fn delete(db: &Db, org_id: &str, name: &str, by: &By) -> Result<()> {
     let details = json!({ "name": name, "kind": old.kind, "base_url": old.base_url, "key_last4": old.key_last4 });
     audit::record_in(&mut tx, db.engine, &by.entry(Some(org_id), "provider.delete", Some(name)).details(details)).await?;
     tx.commit().await?;
+    forget_upstreams(org_id);
     Ok(())
 }
 
@@ -224,8 +229,45 @@ pub async fn delete(db: &Db, org_id: &str, name: &str, by: &By) -> Result<()> {
 /// 3. The server default of the family, when the operator gave it a key.
 ///
 /// One indexed read of the organization's rows; the key is decrypted only
-/// for the connection chosen.
+/// for the connection chosen. An organization's connections are reused for
+/// [`CONNECTIONS_CACHE_MS`] (every gateway call asks): a connection saved or
+/// deleted through this process is seen at once, through another process
+/// within that time.
 pub async fn resolve(db: &Db, secrets: &SecretBox, defaults: &Defaults, org_id: &str, family: Family, model: &str) -> Result<Option<Upstream>> {
+    let rows = connections(db, org_id).await?;
+    choose(db, &rows, secrets, defaults, org_id, family, model).await
+}
+
+/// How long this process reuses an organization's connections.
+pub const CONNECTIONS_CACHE_MS: i64 = 5_000;
+
+static CONNECTIONS: Expiring<String, Arc<Vec<store::Stored>>> = Expiring::new(CONNECTIONS_CACHE_MS);
+
+/// The organization's connections (keys sealed), from the cache.
+async fn connections(db: &Db, org_id: &str) -> Result<Arc<Vec<store::Stored>>> {
+    let now = now_ms();
+    if let Some(rows) = CONNECTIONS.get(org_id, now) {
+        return Ok(rows);
+    }
+    let ticket = CONNECTIONS.ticket();
+    let rows = Arc::new(store::list(db, org_id).await?);
+    CONNECTIONS.put(ticket, org_id.to_string(), rows.clone(), now);
+    Ok(rows)
+}
+
+fn forget_upstreams(org_id: &str) {
+    CONNECTIONS.forget_if(|org, _| org == org_id);
+}
+
+async fn choose(
+    db: &Db,
+    rows: &[store::Stored],
+    secrets: &SecretBox,
+    defaults: &Defaults,
+    org_id: &str,
+    family: Family,
+    model: &str,
+) -> Result<Option<Upstream>> {
     let own = family.default_name();
     let prefixed = match family {
         Family::OpenAi => model.split_once('/').filter(|(name, rest)| {
@@ -233,7 +275,6 @@ pub async fn resolve(db: &Db, secrets: &SecretBox, defaults: &Defaults, org_id: 
         }),
         Family::Anthropic => None,
     };
-    let rows = store::named(db, org_id, own, prefixed.map_or(own, |(name, _)| name)).await?;
     if let Some((name, rest)) = prefixed {
         if let Some(row) = rows.iter().find(|r| r.name == name && r.kind == ProviderKind::OpenAiCompatible) {
             let price_model = if has_price(db, model).await? { model.to_string() } else { rest.to_string() };
@@ -274,8 +315,7 @@ pub async fn resolve(db: &Db, secrets: &SecretBox, defaults: &Defaults, org_id: 
 
 /// Whether the price book has a price for exactly this name.
 async fn has_price(db: &Db, model: &str) -> Result<bool> {
-    let mut conn = db.reader().acquire().await?;
-    Ok(!crate::pricing::store::history(&mut conn, model).await?.is_empty())
+    Ok(!crate::pricing::cache::history_of(db, model).await?.is_empty())
 }
 
 /// The start-up check: stored connections must be readable with this

@@ -44,18 +44,6 @@ pub(super) async fn list(db: &Db, org_id: &str) -> Result<Vec<Stored>> {
     rows.iter().map(stored).collect()
 }
 
-/// The organization's connections among two names (one indexed read: the
-/// gateway asks this on every call).
-pub(super) async fn named(db: &Db, org_id: &str, first: &str, second: &str) -> Result<Vec<Stored>> {
-    let rows = sqlx::query(&format!("SELECT {COLUMNS} FROM provider_connections WHERE org_id = $1 AND name IN ($2, $3)"))
-        .bind(org_id)
-        .bind(first)
-        .bind(second)
-        .fetch_all(db.reader())
-        .await?;
-    rows.iter().map(stored).collect()
-}
-
 /// One connection, inside a transaction.
 pub(super) async fn find_in(conn: &mut AnyConnection, org_id: &str, name: &str) -> Result<Option<Stored>> {
     let row = sqlx::query(&format!("SELECT {COLUMNS} FROM provider_connections WHERE org_id = $1 AND name = $2"))

@@ -19,7 +19,7 @@ use tokio::sync::mpsc;
 use tollbooth::gateway::call::{cost_header, stream_usage, Finished};
 use tollbooth::gateway::usage::UpstreamError;
 use tollbooth::gateway::{from_body, tokens, Observed, SseParser, StreamMeter};
-use tollbooth::pricing::Usage;
+use tollbooth::pricing::{NanoUsd, Usage};
 use tollbooth::providers::{Family, ProviderKind};
 
 use super::{Call, GatewayError, COST_USD, REQUEST_ID};
@@ -188,9 +188,19 @@ async fn recorded_model(state: &AppState, call: &Call, answered: Option<&str>) -
 }
 
 /// Records the call's event, committing its reservation, with the next
-/// group commit; the exact cost (`None` when unpriced or not recorded).
-async fn record(state: &AppState, call: &Call, finished: Finished) -> Option<String> {
-    state.gateway.recorder.record(&state.db, &call.sender, finished.event(), &call.reservation_id).await
+/// group commit, and returns its exact cost as that commit will store it
+/// (`None` when unpriced).
+async fn record(state: &AppState, call: &Call, finished: Finished) -> Option<NanoUsd> {
+    let event = finished.event();
+    let cost = match tollbooth::metering::quote(&state.db, &event).await {
+        Ok(cost) => cost,
+        Err(e) => {
+            tracing::warn!(error = ?e, request_id = %call.request_id, "gateway: the call's cost could not be quoted");
+            None
+        }
+    };
+    state.gateway.recorder.submit(&state.db, &call.sender, event, &call.reservation_id);
+    cost
 }
 
 /// A non-streamed answer (or an upstream error, streamed request or not):
@@ -230,11 +240,9 @@ async fn whole(state: AppState, call: Call, mut resp: reqwest::Response, deadlin
     let mut out = Response::new(Body::from(body));
     *out.status_mut() = StatusCode::from_u16(status.as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
     *out.headers_mut() = headers;
-    if let Some(c) = cost.as_deref().and_then(|c| HeaderValue::from_str(c).ok()) {
-        out.headers_mut().insert(COST_USD, c);
-    } else if status.is_success() {
-        // Unpriced (the model has no price): the exact cost is zero so far.
-        out.headers_mut().insert(COST_USD, HeaderValue::from_str(&cost_header(None)).expect("ascii"));
+    // Unpriced (the model has no price): the exact cost is zero so far.
+    if cost.is_some() || status.is_success() {
+        out.headers_mut().insert(COST_USD, HeaderValue::from_str(&cost_header(cost.map(|c| c.nanos()))).expect("ascii"));
     }
     out
 }

@@ -81,6 +81,12 @@ impl Gateway {
         std::thread::spawn(tokens::warm);
         Ok(Gateway { operator, organization, egress, timeout, recorder: recorder::Recorder::default() })
     }
+
+    /// Waits until every call in flight is recorded, at most the longest a
+    /// call may take; whether they all were (a server that stops).
+    pub async fn drain(&self) -> bool {
+        self.recorder.drain(self.timeout).await
+    }
 }
 
 /// The gateway's routes (merged at the root: their paths are the providers').
@@ -138,6 +144,8 @@ pub struct Call {
     pub prompt_tokens: u64,
     pub started: Instant,
     pub started_ms: i64,
+    /// Keeps a stopping server waiting until the call is recorded.
+    pub in_flight: recorder::InFlight,
     pub ip: Option<String>,
     pub user_agent: Option<String>,
 }
@@ -343,5 +351,6 @@ async fn admit(state: &AppState, endpoint: Endpoint, req: Request, request_id: &
         prompt_tokens,
         started,
         started_ms,
+        in_flight: state.gateway.recorder.begin(),
     })
 }

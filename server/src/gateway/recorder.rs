@@ -3,50 +3,100 @@
 //! transaction per organization and key, each committing its calls'
 //! reservations ([`ingest::record_settling`]). At a thousand calls a second
 //! one transaction per call would queue behind the single writer (seconds
-//! on SQLite); a batch costs about what one call did. A call's answer
-//! (non-streamed) still waits for its own event to be stored.
+//! on SQLite); a batch costs about what one call did.
+//!
+//! A call's answer does not wait for its event: a non-streamed answer's
+//! `Tollbooth-Cost-USD` is the cost the batch will store
+//! ([`tollbooth::metering::quote`]). The recorder counts the calls in flight
+//! (admitted and not yet stored) and a server that stops waits for them
+//! ([`Recorder::drain`]) before it closes the database.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, Notify};
 use tollbooth::db::Db;
-use tollbooth::ingest::{self, Ingested, Settle};
+use tollbooth::ingest::{self, Settle};
 use tollbooth::metering::{NewEvent, Sender};
 
 /// Most events in one batch.
 const MAX_BATCH: usize = 500;
 
-/// One call's event, its reservation, and who waits for its exact cost.
+/// One call's event and its reservation.
 struct Job {
     sender: Sender,
     event: NewEvent,
     reservation_id: String,
-    done: oneshot::Sender<Option<String>>,
+    _in_flight: InFlight,
 }
 
-/// The recorder of one server: its queue, started on first use.
+/// The recorder of one server: its queue, started on first use, and the
+/// count of calls not yet stored.
 #[derive(Debug, Clone, Default)]
 pub struct Recorder {
     queue: Arc<OnceLock<mpsc::UnboundedSender<Job>>>,
+    pending: Arc<Pending>,
+}
+
+#[derive(Debug, Default)]
+struct Pending {
+    calls: AtomicUsize,
+    idle: Notify,
+}
+
+/// One call the server must not stop before storing: held from admission
+/// until its event's batch is stored (or the call ends unrecorded).
+#[derive(Debug)]
+pub struct InFlight(Arc<Pending>);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        if self.0.calls.fetch_sub(1, Ordering::SeqCst) == 1 {
+            self.0.idle.notify_waiters();
+        }
+    }
 }
 
 impl Recorder {
-    /// Stores the event (committing the reservation) with the next batch and
-    /// returns its exact cost (`None` when unpriced or not stored).
-    pub async fn record(&self, db: &Db, sender: &Sender, event: NewEvent, reservation_id: &str) -> Option<String> {
+    /// Counts a call in flight until the guard is dropped.
+    pub fn begin(&self) -> InFlight {
+        self.pending.calls.fetch_add(1, Ordering::SeqCst);
+        InFlight(self.pending.clone())
+    }
+
+    /// Queues the event (committing the reservation) for the next batch.
+    pub fn submit(&self, db: &Db, sender: &Sender, event: NewEvent, reservation_id: &str) {
         let queue = self.queue.get_or_init(|| {
             let (tx, rx) = mpsc::unbounded_channel();
             tokio::spawn(run(db.clone(), rx));
             tx
         });
-        let (done, answer) = oneshot::channel();
-        let job = Job { sender: sender.clone(), event, reservation_id: reservation_id.to_string(), done };
+        let job = Job { sender: sender.clone(), event, reservation_id: reservation_id.to_string(), _in_flight: self.begin() };
         if queue.send(job).is_err() {
             tracing::error!("gateway recorder stopped; the call was not recorded");
-            return None;
         }
-        answer.await.ok().flatten()
+    }
+
+    /// Waits until every call in flight is stored, at most `within`;
+    /// whether they all were.
+    pub async fn drain(&self, within: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            let idle = self.pending.idle.notified();
+            tokio::pin!(idle);
+            idle.as_mut().enable();
+            let left = self.pending.calls.load(Ordering::SeqCst);
+            if left == 0 {
+                return true;
+            }
+            tracing::info!(calls = left, "waiting for gateway calls in flight to be recorded");
+            if tokio::time::timeout_at(deadline, idle).await.is_err() {
+                tracing::error!(calls = self.pending.calls.load(Ordering::SeqCst), "stopping with gateway calls not recorded");
+                return false;
+            }
+        }
     }
 }
 
@@ -72,18 +122,18 @@ async fn run(db: Db, mut rx: mpsc::UnboundedReceiver<Job>) {
         for ((org_id, api_key_id), jobs) in groups {
             let sender = Sender { org_id, api_key_id };
             let reservations: Vec<String> = jobs.iter().map(|j| j.reservation_id.clone()).collect();
-            let events = jobs.iter().map(|j| Ok(j.event.clone())).collect();
-            let costs: Vec<Option<String>> = match ingest::record_settling(&db, &sender, events, Settle::Each(&reservations)).await {
-                Ok(Ingested::Stored(results)) => results.into_iter().map(|r| r.cost_usd).collect(),
-                Ok(Ingested::AlreadyCommitted) => Vec::new(),
-                Err(e) => {
-                    tracing::error!(error = ?e, org_id = %sender.org_id, calls = jobs.len(), "gateway: recording calls failed");
-                    Vec::new()
+            // A failed batch is tried again (event ids are the request ids:
+            // what a failed try stored is not stored twice).
+            for attempt in 1..=3u32 {
+                let events = jobs.iter().map(|j| Ok(j.event.clone())).collect();
+                match ingest::record_settling(&db, &sender, events, Settle::Each(&reservations)).await {
+                    Ok(_) => break,
+                    Err(e) if attempt < 3 => {
+                        tracing::warn!(error = ?e, org_id = %sender.org_id, calls = jobs.len(), attempt, "gateway: recording calls failed; retrying");
+                        tokio::time::sleep(Duration::from_millis(200 * u64::from(attempt))).await;
+                    }
+                    Err(e) => tracing::error!(error = ?e, org_id = %sender.org_id, calls = jobs.len(), "gateway: recording calls failed"),
                 }
-            };
-            let mut costs = costs.into_iter();
-            for j in jobs {
-                let _ = j.done.send(costs.next().flatten());
             }
         }
     }

@@ -32,24 +32,6 @@ async fn post(app: &TestApp, auth: &str, body: &str) -> (StatusCode, Value) {
     (status, resp.json().await.unwrap_or(Value::Null))
 }
 
-/// Sends only the head of a POST announcing `len` bytes; returns the status and JSON body.
-async fn oversized_post(app: &TestApp, auth: &str, len: usize) -> (u16, Value) {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut tcp = tokio::net::TcpStream::connect(app.addr).await.unwrap();
-    let head = format!(
-        "POST /api/v1/events HTTP/1.1\r\nHost: {}\r\nAuthorization: {auth}\r\nContent-Type: application/json\r\n\
-         Content-Length: {len}\r\nConnection: close\r\n\r\n",
-        app.addr
-    );
-    tcp.write_all(head.as_bytes()).await.unwrap();
-    let mut raw = vec![];
-    tcp.read_to_end(&mut raw).await.unwrap();
-    let text = String::from_utf8_lossy(&raw);
-    let status = text.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
-    let body = text.split("\r\n\r\n").nth(1).unwrap_or_default();
-    (status, serde_json::from_str(body).unwrap_or(Value::Null))
-}
-
 app_test! {
     async fn a_single_event_is_accepted_with_its_exact_cost(app) {
         let auth = setup(&app).await;
@@ -98,7 +80,7 @@ app_test! {
         // Announce a 9 MiB body and send none of it: the server must refuse on
         // the length alone. (Streaming 9 MiB at a server that answers early
         // and closes races the client's write against the reset.)
-        let (status, out) = oversized_post(&app, &auth, 9 * 1024 * 1024).await;
+        let (status, out) = app.oversized_post("/api/v1/events", &auth, 9 * 1024 * 1024).await;
         assert_eq!(status, 413, "{out}");
         assert_eq!(out["error"]["code"], "payload_too_large");
 

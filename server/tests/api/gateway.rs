@@ -59,13 +59,15 @@ macro_rules! gateway_test {
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn sqlite() {
-                let $g = $crate::gateway::gateway(tollbooth::db::Engine::Sqlite).await.unwrap();
+                #[allow(unused_mut)]
+                let mut $g = $crate::gateway::gateway(tollbooth::db::Engine::Sqlite).await.unwrap();
                 $body
             }
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn postgres() {
-                let Some($g) = $crate::gateway::gateway(tollbooth::db::Engine::Postgres).await else { return };
+                #[allow(unused_mut)]
+                let Some(mut $g) = $crate::gateway::gateway(tollbooth::db::Engine::Postgres).await else { return };
                 $body
             }
         }
@@ -186,7 +188,7 @@ gateway_test! {
         assert!(seen[0].header("tollbooth-project").is_none());
         assert!(seen[0].headers.iter().all(|(_, v)| !v.contains(&g.key)), "the Tollbooth key never goes upstream");
 
-        let events = g.events().await;
+        let events = g.wait_events(1).await;
         assert_eq!(events.len(), 1);
         let e = &events[0];
         assert_eq!(e.id, request_id, "the event's id is the request id");
@@ -278,9 +280,9 @@ gateway_test! {
         let b: Value = r.json().await.unwrap();
         assert!(b["error"]["message"].as_str().unwrap().contains("model"), "{b}");
         // Over 32 MiB.
-        let big = vec![b' '; 33 * 1024 * 1024];
-        let r = g.openai("/v1/chat/completions").header("content-type", "application/json").body(big).send().await.unwrap();
-        assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
+        let (status, b) = g.app.oversized_post("/v1/chat/completions", &format!("Bearer {}", g.key), 33 * 1024 * 1024).await;
+        assert_eq!(status, 413, "{b}");
+        assert!(b["error"]["message"].as_str().is_some_and(|m| m.contains("32 MiB")), "{b}");
         // An attribution header too long.
         let r = g.openai("/v1/chat/completions").header("Tollbooth-User", "u".repeat(200)).json(&json!({"model": "gpt-4o-mini", "messages": []})).send().await.unwrap();
         assert_eq!(r.status(), StatusCode::BAD_REQUEST);
@@ -303,6 +305,21 @@ gateway_test! {
         let statuses: Vec<_> = events.iter().map(|e| (e.status.as_str(), e.meta["upstream_status"].as_u64().unwrap())).collect();
         assert!(statuses.contains(&("rate_limited", 429)) && statuses.contains(&("error", 529)), "{statuses:?}");
         assert!(events.iter().all(|e| e.input == 0 && e.output == 0), "no tokens unless the provider reported them");
+    }
+
+    async fn a_server_that_stops_records_every_call_it_answered(g) {
+        // Answers do not wait for their events' group commit: a server that
+        // stops waits for the calls in flight before it closes the database.
+        let calls = (0..20).map(|i| {
+            let body = json!({"model": "gpt-4o-mini", "max_tokens": 5, "messages": [{"role": "user", "content": format!("call {i}")}]});
+            g.openai("/v1/chat/completions").header("x-mock-delay-ms", "20").json(&body).send()
+        });
+        let answers = futures::future::join_all(calls).await;
+        assert!(answers.iter().all(|r| r.as_ref().is_ok_and(|r| r.status() == StatusCode::OK)), "{answers:?}");
+        g.app.stop().await;
+        let events = g.events().await;
+        assert_eq!(events.len(), 20, "every answered call is recorded");
+        assert!(events.iter().all(|e| e.cost_nano.is_some_and(|c| c > 0)));
     }
 
     async fn a_client_that_leaves_mid_stream_still_gets_its_call_recorded_once(g) {

@@ -85,7 +85,7 @@ gateway_test! {
         let r = g.app.client.post(g.app.url("/v1/chat/completions")).bearer_auth(&key).json(&chat("gpt-4o-mini")).send().await.unwrap();
         assert_eq!(r.status(), StatusCode::OK);
         assert_eq!(g.double.requests().len(), 1);
-        let events = g.events().await;
+        let events = g.wait_events(1).await;
         assert_eq!(events.len(), 1);
         assert_eq!(events[0].model, "gpt-4o-mini");
     }
@@ -143,7 +143,7 @@ gateway_test! {
     async fn unpriced_models_are_forwarded_and_recorded_without_a_cost_until_the_organization_refuses_them(g) {
         let r = g.openai("/v1/chat/completions").json(&chat("model-without-price")).send().await.unwrap();
         assert_eq!(r.status(), StatusCode::OK);
-        let events = g.events().await;
+        let events = g.wait_events(1).await;
         assert_eq!(events.len(), 1);
         assert_eq!((events[0].model.as_str(), events[0].cost_nano), ("model-without-price", None), "recorded unpriced");
         assert_eq!(g.double.requests().len(), 1);

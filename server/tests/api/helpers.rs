@@ -22,6 +22,7 @@ pub struct TestApp {
     /// state: caches, rate limiters, counted refusals).
     pub server_db: tollbooth::db::Db,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
 }
 
 pub fn config_for(database_url: &str) -> Config {
@@ -74,11 +75,11 @@ pub async fn spawn_app_with(engine: Engine, change: impl FnOnce(&mut Config)) ->
     let addr = app.local_addr();
     let server_db = app.db().clone();
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(app.run_until(async {
+    let server = tokio::spawn(app.run_until(async {
         let _ = rx.await;
     }));
     let client = reqwest::Client::builder().cookie_store(true).redirect(reqwest::redirect::Policy::none()).build().unwrap();
-    Some(TestApp { addr, client, test_db, config, server_db, stop: Some(tx) })
+    Some(TestApp { addr, client, test_db, config, server_db, stop: Some(tx), server: Some(server) })
 }
 
 impl Drop for TestApp {
@@ -90,6 +91,17 @@ impl Drop for TestApp {
 }
 
 impl TestApp {
+    /// Stops the server as a SIGTERM would and waits until it has stopped
+    /// (requests drained, database closed).
+    pub async fn stop(&mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        if let Some(server) = self.server.take() {
+            server.await.expect("the server task").expect("the server stops cleanly");
+        }
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{}", self.addr, path)
     }
@@ -103,6 +115,27 @@ impl TestApp {
     /// A new client without cookies.
     pub fn fresh_client(&self) -> reqwest::Client {
         reqwest::Client::builder().cookie_store(true).redirect(reqwest::redirect::Policy::none()).build().unwrap()
+    }
+
+    /// Sends only the head of a POST to `path` announcing `len` bytes and
+    /// returns the status and JSON body: the server must refuse on the length
+    /// alone. (Streaming the bytes at a server that answers early and closes
+    /// races the client's write against the reset.)
+    pub async fn oversized_post(&self, path: &str, authorization: &str, len: usize) -> (u16, Value) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut tcp = tokio::net::TcpStream::connect(self.addr).await.unwrap();
+        let head = format!(
+            "POST {path} HTTP/1.1\r\nHost: {}\r\nAuthorization: {authorization}\r\nContent-Type: application/json\r\n\
+             Content-Length: {len}\r\nConnection: close\r\n\r\n",
+            self.addr
+        );
+        tcp.write_all(head.as_bytes()).await.unwrap();
+        let mut raw = vec![];
+        tcp.read_to_end(&mut raw).await.unwrap();
+        let text = String::from_utf8_lossy(&raw);
+        let status = text.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+        let body = text.split("\r\n\r\n").nth(1).unwrap_or_default();
+        (status, serde_json::from_str(body).unwrap_or(Value::Null))
     }
 
     pub async fn get_me(&self, auth: Option<&str>) -> (StatusCode, Value) {
