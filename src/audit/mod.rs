@@ -81,6 +81,8 @@ pub struct AuditFilter {
 }
 
 #[cfg(feature = "ssr")]
+mod app;
+#[cfg(feature = "ssr")]
 mod chain;
 mod report;
 #[cfg(feature = "ssr")]
@@ -90,6 +92,10 @@ mod store;
 #[cfg(feature = "ssr")]
 mod tally;
 
+#[cfg(feature = "ssr")]
+pub use app::{parse_app_events, record_app_events, AppEvent, AppEventResult, AuditPage, APP_PREFIX, MAX_APP_EVENTS};
+#[cfg(feature = "ssr")]
+pub use app::page as page_of_trail;
 #[cfg(feature = "ssr")]
 pub use chain::{entry_hash, Broken, GENESIS};
 pub use report::*;

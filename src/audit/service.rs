@@ -94,12 +94,14 @@ pub struct NewEntry<'a> {
     pub result: Outcome,
     pub origin: Origin<'a>,
     pub details: serde_json::Value,
+    /// The entry's id when the caller needs to know it beforehand; else a new one.
+    pub id: Option<&'a str>,
 }
 
 impl<'a> NewEntry<'a> {
     /// A successful action with no details.
     pub fn new(org_id: Option<&'a str>, actor: Actor<'a>, action: &'a str, target: Option<&'a str>) -> Self {
-        NewEntry { org_id, actor, action, target, result: Outcome::Success, origin: Origin::default(), details: serde_json::json!({}) }
+        NewEntry { org_id, actor, action, target, result: Outcome::Success, origin: Origin::default(), details: serde_json::json!({}), id: None }
     }
     pub fn result(mut self, r: Outcome) -> Self {
         self.result = r;
@@ -111,6 +113,10 @@ impl<'a> NewEntry<'a> {
     }
     pub fn details(mut self, d: serde_json::Value) -> Self {
         self.details = d;
+        self
+    }
+    pub fn with_id(mut self, id: &'a str) -> Self {
+        self.id = Some(id);
         self
     }
 }
@@ -130,7 +136,7 @@ pub async fn record_in(conn: &mut AnyConnection, engine: Engine, e: &NewEntry<'_
         Some((seq, hash)) => (seq + 1, hash),
         None => (1, GENESIS.to_string()),
     };
-    let id = new_id();
+    let id = e.id.map_or_else(new_id, str::to_string);
     let at = now_ms();
     let details = e.details.to_string();
     let ip = clip(e.origin.ip, 64);
@@ -251,6 +257,18 @@ fn parse_date(field: &'static str, s: &str) -> Result<Option<NaiveDate>> {
 /// Entries matching the filter, newest first: one organization's (`Some`)
 /// or every one (`None`, platform admins). Dates are local to `time_zone`.
 pub async fn list(db: &Db, org_id: Option<&str>, f: &AuditFilter, time_zone: &str, limit: i64) -> Result<Vec<AuditEntryView>> {
+    list_before(db, org_id, f, time_zone, None, limit).await
+}
+
+/// [`list`], only entries older than `before` (a `seq`): keyset paging.
+pub async fn list_before(
+    db: &Db,
+    org_id: Option<&str>,
+    f: &AuditFilter,
+    time_zone: &str,
+    before: Option<i64>,
+    limit: i64,
+) -> Result<Vec<AuditEntryView>> {
     let tz = zone(time_zone);
     let from = parse_date("from", &f.from)?.map(|d| start_of_day(tz, d));
     let to = parse_date("to", &f.to)?.and_then(|d| d.succ_opt()).map(|d| start_of_day(tz, d));
@@ -273,6 +291,7 @@ pub async fn list(db: &Db, org_id: Option<&str>, f: &AuditFilter, time_zone: &st
         result: (!result.is_empty()).then(|| result.to_string()),
         from_ms: from,
         to_ms: to,
+        before_seq: before,
         limit: limit.clamp(1, 100_000),
     };
     let mut conn = db.reader().acquire().await?;

@@ -152,6 +152,8 @@ pub(crate) struct ListFilter {
     pub result: Option<String>,
     pub from_ms: Option<i64>,
     pub to_ms: Option<i64>,
+    /// Only entries older than this one (keyset paging).
+    pub before_seq: Option<i64>,
     pub limit: i64,
 }
 
@@ -191,6 +193,9 @@ pub(crate) async fn list(conn: &mut AnyConnection, f: ListFilter) -> Result<Vec<
     }
     if let Some(b) = f.to_ms {
         push(&mut sql, " AND at < ?", vec![Bind::I(b)]);
+    }
+    if let Some(s) = f.before_seq {
+        push(&mut sql, " AND seq < ?", vec![Bind::I(s)]);
     }
     push(&mut sql, " ORDER BY seq DESC LIMIT ?", vec![Bind::I(f.limit)]);
     let mut q = sqlx::query(&sql);
@@ -286,4 +291,28 @@ pub(crate) async fn security_events(conn: &mut AnyConnection, range: &Range<'_>,
 pub(crate) async fn security_count(conn: &mut AnyConnection, range: &Range<'_>, actions: &[&str]) -> Result<i64> {
     let sql = format!("SELECT CAST(COUNT(*) AS BIGINT) AS n FROM audit_log WHERE {}", security_where(range, actions));
     Ok(range.bind(&sql).fetch_one(conn).await?.try_get("n")?)
+}
+
+/// Claims an app entry's id for the organization: false when it was
+/// claimed before (the entry is a duplicate).
+pub(crate) async fn claim_app_id(conn: &mut AnyConnection, org_id: &str, client_id: &str, entry_id: &str, now: i64) -> Result<bool> {
+    let done = sqlx::query(
+        "INSERT INTO audit_app_ids (org_id, client_id, entry_id, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT (org_id, client_id) DO NOTHING",
+    )
+    .bind(org_id)
+    .bind(client_id)
+    .bind(entry_id)
+    .bind(now)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// The audit entry an app id was first written as.
+pub(crate) async fn app_entry_id(conn: &mut AnyConnection, org_id: &str, client_id: &str) -> Result<Option<String>> {
+    Ok(sqlx::query_scalar("SELECT entry_id FROM audit_app_ids WHERE org_id = $1 AND client_id = $2")
+        .bind(org_id)
+        .bind(client_id)
+        .fetch_optional(conn)
+        .await?)
 }

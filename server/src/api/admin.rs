@@ -1,16 +1,20 @@
 //! The platform admin REST API under `/api/admin`, authenticated by
 //! `Authorization: Bearer tb_admin_…` (see `tollbooth::admin`).
 
-use axum::extract::{FromRequestParts, Query};
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{FromRequestParts, Path, Query, State};
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use axum::routing::get;
 use axum::{Json, Router};
-use serde::Deserialize;
+use serde::{Deserialize, Deserializer};
 use serde_json::{json, Value};
 use tollbooth::accounts::UserView;
 use tollbooth::admin::{self, Bucket, UsageMetric};
+use tollbooth::plans::{self, Limit, LimitInput, Metric, OrgPlan};
+use tollbooth::pricing::NanoUsd;
 
+use super::auth::RequestOrigin;
 use super::error::ApiError;
 use crate::state::AppState;
 
@@ -39,6 +43,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/tenants", get(tenants))
         .route("/usage", get(usage))
+        .route("/tenants/{id}/limits", get(limits).put(set_limit).delete(clear_limit))
         .fallback(|| async { ApiError::not_found() })
 }
 
@@ -89,4 +94,116 @@ async fn usage(_: AdminToken, state: axum::extract::State<AppState>, Query(q): Q
             .collect();
     }
     Ok(Json(body))
+}
+
+/// A limit as the REST API shows it: cost in USD as a decimal string, other
+/// metrics as whole numbers.
+fn limit_json(l: &Limit) -> Value {
+    let value = match l.metric {
+        Metric::CostUsd => json!(NanoUsd::from_nanos(l.value).to_usd_string()),
+        _ => json!(l.value),
+    };
+    json!({
+        "limit": value,
+        "hard": l.hard,
+        "overage_usd": l.overage_nanos.map(|n| NanoUsd::from_nanos(n).to_usd_string()),
+    })
+}
+
+/// The tenant's limits: the plan's, the platform admin's override (absent:
+/// none; `null`: overridden to unlimited) and the one in force.
+fn limits_json(plan: &OrgPlan) -> Value {
+    let limits: Vec<Value> = plan
+        .limits
+        .iter()
+        .map(|l| {
+            let mut v = json!({
+                "metric": l.metric,
+                "period": l.period,
+                "plan": l.plan.as_ref().map(limit_json),
+                "effective": l.effective().map(limit_json),
+            });
+            if let Some(o) = &l.overridden {
+                v["override"] = o.as_ref().map_or(Value::Null, limit_json);
+            }
+            v
+        })
+        .collect();
+    json!({ "tenant_id": plan.org_id, "plan": plan.plan_code, "plan_name": plan.plan_name, "limits": limits })
+}
+
+/// `GET /api/admin/tenants/{id}/limits`.
+async fn limits(_: AdminToken, State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+    if !tollbooth::ids::is_valid_id(&id) {
+        return Err(tollbooth::Error::NotFound("organization").into());
+    }
+    Ok(Json(limits_json(&plans::org_plan(&state.db, &id).await?)))
+}
+
+/// A field that is present, even as `null`, is `Some`.
+fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Error> {
+    Value::deserialize(d).map(Some)
+}
+
+/// `PUT /api/admin/tenants/{id}/limits` body: `limit` is required, `null`
+/// for unlimited; a number or a decimal string (USD for `cost_usd`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LimitBody {
+    metric: String,
+    period: String,
+    #[serde(default, deserialize_with = "present")]
+    limit: Option<Value>,
+    /// Default `true`: a custom limit refuses what would pass it.
+    hard: Option<bool>,
+    overage_usd: Option<String>,
+}
+
+/// `PUT /api/admin/tenants/{id}/limits`: sets one custom limit (the
+/// drill-down's form over REST), audited as `plan.override_set`.
+async fn set_limit(
+    AdminToken(admin): AdminToken,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    origin: RequestOrigin,
+    body: Result<Json<LimitBody>, JsonRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let Json(b) = body.map_err(ApiError::from)?;
+    let value = match b.limit {
+        None => return Err(tollbooth::Error::invalid("limit", "is required: a number, a decimal string, or null for unlimited").into()),
+        Some(Value::Null) => String::new(),
+        Some(Value::Number(n)) => n.to_string(),
+        Some(Value::String(s)) if !s.trim().is_empty() => s,
+        Some(_) => return Err(tollbooth::Error::invalid("limit", "must be a number, a decimal string, or null for unlimited").into()),
+    };
+    let input = LimitInput {
+        metric: b.metric,
+        period: b.period,
+        value,
+        hard: b.hard.unwrap_or(true),
+        overage_usd: b.overage_usd.unwrap_or_default(),
+    };
+    let origin = tollbooth::audit::Origin { ip: origin.ip.as_deref(), user_agent: origin.user_agent.as_deref() };
+    Ok(Json(limits_json(&plans::set_override(&state.db, &admin, &id, &input, origin).await?)))
+}
+
+#[derive(Debug, Deserialize)]
+struct ClearQuery {
+    metric: Option<String>,
+    period: Option<String>,
+}
+
+/// `DELETE /api/admin/tenants/{id}/limits?metric=…&period=…`: the plan's
+/// limit applies again; audited as `plan.override_clear`.
+async fn clear_limit(
+    AdminToken(admin): AdminToken,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    origin: RequestOrigin,
+    super::body::ApiQuery(q): super::body::ApiQuery<ClearQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let metric = q.metric.ok_or(tollbooth::Error::invalid("metric", "is required (query parameter)"))?;
+    let period = q.period.ok_or(tollbooth::Error::invalid("period", "is required (query parameter)"))?;
+    let origin = tollbooth::audit::Origin { ip: origin.ip.as_deref(), user_agent: origin.user_agent.as_deref() };
+    Ok(Json(limits_json(&plans::clear_override(&state.db, &admin, &id, &metric, &period, origin).await?)))
 }

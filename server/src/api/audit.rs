@@ -2,14 +2,22 @@
 //! organization's owners and admins, dates in its zone) and
 //! `/admin/audit.csv` (platform admins, every organization, dates in UTC).
 //! Both take the log page's filter: `actor`, `action`, `result`, `from`, `to`.
+//!
+//! And the organization's trail over REST: `POST /api/v1/audit-events`
+//! (a product's own `app.` entries, key scope `ingest`, rate limited) and
+//! `GET /api/v1/audit-events` (scope `read`, the same filters, keyset paging).
 
+use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
-use axum::http::header;
+use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
-use tollbooth::audit::{self, AuditFilter};
+use axum::Json;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use tollbooth::audit::{self, AuditFilter, AuditPage};
 use tollbooth::orgs::Role;
 
-use super::auth::SessionUser;
+use super::auth::{EnforceKey, ReadKey, SessionUser};
 use super::body::ApiQuery;
 use super::error::ApiError;
 use crate::state::AppState;
@@ -53,4 +61,41 @@ pub async fn admin_csv(
     }
     let entries = audit::list(&state.db, None, &f, "UTC", CSV_LIMIT).await?;
     Ok(csv_response("tollbooth-audit.csv", audit::csv(&entries)))
+}
+
+/// `POST /api/v1/audit-events`: one entry or `{events: [...]}` (≤ 100),
+/// written in one transaction; 201 when something was written, 200 when
+/// every entry was a duplicate of one sent before (by `id`).
+pub async fn write(
+    State(state): State<AppState>,
+    EnforceKey(key): EnforceKey,
+    req: Result<Json<Value>, JsonRejection>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let Json(body) = req.map_err(ApiError::from)?;
+    let events = audit::parse_app_events(body)?;
+    let results = audit::record_app_events(&state.db, &key, &events).await?;
+    let recorded = results.iter().filter(|r| r.status == "recorded").count();
+    let status = if recorded > 0 { StatusCode::CREATED } else { StatusCode::OK };
+    Ok((status, Json(json!({ "recorded": recorded, "duplicates": results.len() - recorded, "results": results }))))
+}
+
+/// The trail's query: the audit page's filters, `before` (the previous
+/// page's `next_before`) and `limit` (1–500, default 100).
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TrailQuery {
+    pub actor: String,
+    pub action: String,
+    pub result: String,
+    pub from: String,
+    pub to: String,
+    pub before: Option<i64>,
+    pub limit: Option<i64>,
+}
+
+/// `GET /api/v1/audit-events`: the organization's entries, system and app,
+/// newest first, dates in its time zone.
+pub async fn trail(State(state): State<AppState>, ReadKey(key): ReadKey, ApiQuery(q): ApiQuery<TrailQuery>) -> Result<Json<AuditPage>, ApiError> {
+    let filter = AuditFilter { actor: q.actor, action: q.action, result: q.result, from: q.from, to: q.to };
+    Ok(Json(audit::page_of_trail(&state.db, &key.org_id, &filter, &key.time_zone, q.before, q.limit.unwrap_or(100)).await?))
 }

@@ -80,6 +80,7 @@ pub fn router() -> Router<AppState> {
         .route("/keys/{id}/model-allowlist", axum::routing::put(keys::put_model_allowlist))
         .route("/providers", get(providers::list))
         .route("/providers/{name}", axum::routing::put(providers::put).delete(providers::delete))
+        .route("/audit-events", get(audit::trail).post(audit::write))
         .route("/recommendations", get(recommendations::list))
         .route("/recommendations/{key}/dismiss", post(recommendations::dismiss))
         .fallback(|| async { ApiError::not_found() })

@@ -6,6 +6,7 @@ mod account_sessions;
 mod admin;
 mod alert_pages;
 mod alerts;
+mod audit_events;
 mod billing;
 mod budgets;
 mod cross_tenant;

@@ -51,6 +51,8 @@ fn scoped_routes() -> Vec<(&'static str, &'static str, Option<Scope>)> {
         ("GET", "/api/v1/providers", Some(Manage)),
         ("PUT", "/api/v1/providers/{name}", Some(Manage)),
         ("DELETE", "/api/v1/providers/{name}", Some(Manage)),
+        ("GET", "/api/v1/audit-events", Some(Read)),
+        ("POST", "/api/v1/audit-events", Some(Ingest)),
         ("GET", "/api/v1/recommendations", Some(Read)),
         ("POST", "/api/v1/recommendations/{key}/dismiss", Some(Manage)),
     ]
