@@ -75,6 +75,31 @@ impl std::fmt::Debug for States {
     }
 }
 
+/// One pool's state, for the operator's metrics.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PoolStats {
+    pub size: i64,
+    pub in_use: i64,
+    pub acquire_seconds: f64,
+}
+
+impl PoolStats {
+    async fn of(pool: &AnyPool) -> Self {
+        let size = i64::from(pool.size());
+        let in_use = size - pool.num_idle() as i64;
+        let started = std::time::Instant::now();
+        // Bounded: a scrape must answer even when the pool is exhausted.
+        let acquire_seconds = match tokio::time::timeout(std::time::Duration::from_secs(5), pool.acquire()).await {
+            Ok(Ok(conn)) => {
+                drop(conn);
+                started.elapsed().as_secs_f64()
+            }
+            _ => started.elapsed().as_secs_f64(),
+        };
+        PoolStats { size, in_use, acquire_seconds }
+    }
+}
+
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
@@ -123,6 +148,17 @@ impl Db {
     /// Pool for writes and transactions.
     pub fn writer(&self) -> &AnyPool {
         &self.write
+    }
+
+    /// The reading pool now: connections open, in use, and how long taking
+    /// one waits (a connection is taken and given back to measure it).
+    pub async fn reader_stats(&self) -> PoolStats {
+        PoolStats::of(&self.read).await
+    }
+
+    /// The writing pool now (see [`Db::reader_stats`]).
+    pub async fn writer_stats(&self) -> PoolStats {
+        PoolStats::of(&self.write).await
     }
 
     /// This database's state of type `T`, created (empty) on first use and

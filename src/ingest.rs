@@ -44,7 +44,7 @@ use crate::calendar::zone;
 use crate::clock::now_ms;
 use crate::db::Db;
 use crate::ids::is_valid_id;
-use crate::metering::{self, Batch, EventResult, ParsedEvent, Recorded, Sender};
+use crate::metering::{self, Batch, EventResult, Outcome, ParsedEvent, Recorded, Sender};
 use crate::quota::{self, counters::DayUnits, CapSpent, ReservationView};
 use crate::{Error, Result};
 
@@ -164,9 +164,21 @@ pub async fn record_settling(db: &Db, sender: &Sender, events: Vec<ParsedEvent>,
             after_commit(db, &sender.org_id, now_ms()).await;
         }
         drop(recorded);
-        return Ok(Ingested::Stored(batch.answers(&priced, &stored)));
+        let answers = batch.answers(&priced, &stored);
+        count(db, &answers);
+        return Ok(Ingested::Stored(answers));
     }
     Err(Error::Unavailable("the price book or these event ids kept changing while this batch was stored; send it again".into()))
+}
+
+/// The operator's event counters: accepted (of which unpriced), duplicate, rejected.
+fn count(db: &Db, answers: &[EventResult]) {
+    let m = db.metrics();
+    let n = |f: &dyn Fn(&EventResult) -> bool| answers.iter().filter(|r| f(r)).count() as u64;
+    m.count_events("accepted", n(&|r| r.status == Outcome::Accepted));
+    m.count_events("unpriced", n(&|r| r.status == Outcome::Accepted && r.priced == Some(false)));
+    m.count_events("duplicate", n(&|r| r.status == Outcome::Duplicate));
+    m.count_events("rejected", n(&|r| r.status == Outcome::Rejected));
 }
 
 /// Steps 1 to 4 of the ingest order, in the batch's transaction after its

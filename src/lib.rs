@@ -42,6 +42,8 @@ pub mod ids;
 #[cfg(feature = "ssr")]
 pub mod ingest;
 #[cfg(feature = "ssr")]
+pub mod metrics;
+#[cfg(feature = "ssr")]
 pub mod secrets;
 #[cfg(feature = "ssr")]
 pub mod sessions;

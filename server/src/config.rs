@@ -164,6 +164,16 @@ pub struct Config {
     #[arg(long, env = "TOLLBOOTH_GATEWAY_TIMEOUT_SECS", default_value_t = 600, global = true)]
     pub gateway_timeout_secs: u64,
 
+    /// Serve `GET /metrics` (Prometheus text) on a listener of its own at this
+    /// address (e.g. `127.0.0.1:9100`), without a token. Unset: no listener.
+    #[arg(long, env = "TOLLBOOTH_METRICS_ADDR", global = true)]
+    pub metrics_addr: Option<SocketAddr>,
+
+    /// Serve `GET /metrics` on the main address to a scraper that sends
+    /// `Authorization: Bearer <token>`. Unset: `/metrics` is 404 there.
+    #[arg(long, env = "TOLLBOOTH_METRICS_TOKEN", hide_env_values = true, global = true)]
+    pub metrics_token: Option<Secret>,
+
     /// Create the platform admin and the demo organization when the database is empty.
     #[arg(long, env = "TOLLBOOTH_SEED", default_value_t = true, action = clap::ArgAction::Set, global = true)]
     pub seed: bool,

@@ -12,6 +12,7 @@ pub mod gateway;
 pub mod health;
 pub mod llm_double;
 pub mod local_server;
+pub mod metrics;
 pub mod notify;
 pub mod provider_setup;
 pub mod request_log;

@@ -32,6 +32,7 @@ pub struct Application {
     notifier: crate::notify::Notifier,
     billing: tollbooth::billing::Billing,
     gateway: crate::gateway::Gateway,
+    metrics_addr: Option<SocketAddr>,
 }
 
 impl Application {
@@ -70,7 +71,7 @@ impl Application {
         if !notifier.smtp_configured() {
             tracing::info!("SMTP_URL not set: alert mail is kept in the outbox (Admin → Outbox)");
         }
-        Ok(Application { listener, router, db, notifier, billing, gateway })
+        Ok(Application { listener, router, db, notifier, billing, gateway, metrics_addr: config.metrics_addr })
     }
 
     /// The address actually bound (useful with port 0).
@@ -87,7 +88,21 @@ impl Application {
     /// background tasks and closes the database.
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-        let background = tasks::spawn(self.db.clone(), self.notifier.clone(), self.billing.clone(), stop_rx);
+        let background = tasks::spawn(self.db.clone(), self.notifier.clone(), self.billing.clone(), stop_rx.clone());
+        if let Some(addr) = self.metrics_addr {
+            let listener = TcpListener::bind(addr).await.with_context(|| format!("binding TOLLBOOTH_METRICS_ADDR {addr}"))?;
+            tracing::info!(%addr, "metrics listening");
+            let mut stop = stop_rx.clone();
+            let routes = crate::metrics::listener_routes(self.db.clone());
+            tokio::spawn(async move {
+                let stopped = async move {
+                    let _ = stop.wait_for(|s| *s).await;
+                };
+                if let Err(e) = axum::serve(listener, routes).with_graceful_shutdown(stopped).await {
+                    tracing::error!(error = ?e, "the metrics listener stopped");
+                }
+            });
+        }
         tracing::info!(addr = %self.local_addr(), "listening");
         // No Nagle delay: gateway streams are flushed frame by frame.
         let listener = axum::serve::ListenerExt::tap_io(self.listener, |tcp| {
@@ -164,7 +179,8 @@ fn router(
         egress: config.egress(),
         providers,
     };
-    let state = AppState { db: db.clone(), leptos_options, ctx: ctx.clone(), gateway };
+    let metrics_token = config.metrics_token.as_ref().map(|t| t.expose().to_string());
+    let state = AppState { db: db.clone(), leptos_options, ctx: ctx.clone(), gateway, metrics_token };
 
     let sessions = SessionManagerLayer::new(DbSessionStore::new(db))
         .with_name("tollbooth_session")
@@ -182,11 +198,13 @@ fn router(
             provide_context(leptos::nonce::Nonce::from_value(n));
         }
     };
+    let db_for_metrics = state.db.clone();
     let guard = Arc::new(BrowserGuard::new(&config.public_url_for(addr), config.public_url.is_some()));
     let routes = generate_route_list(tollbooth_app::App);
     Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
+        .route("/metrics", get(crate::metrics::scrape))
         .nest("/api/v1", api::router())
         .nest("/api/admin", api::admin::router())
         .merge(crate::gateway::routes())
@@ -206,6 +224,7 @@ fn router(
         .merge(crate::static_files::routes(site_root))
         .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(context, tollbooth_app::shell))
         .layer(axum::middleware::map_response(crate::server_fn_status::fix_status))
+        .route_layer(axum::middleware::from_fn_with_state(db_for_metrics, crate::metrics::track))
         .layer(sessions)
         .layer(axum::middleware::from_fn_with_state(guard, browser_guard::guard))
         .layer(axum::middleware::from_fn_with_state(std::sync::Arc::new(trusted), crate::client_ip::resolve))

@@ -15,6 +15,8 @@ pub struct AppState {
     pub ctx: AppContext,
     /// The metering gateway's HTTP clients and bound.
     pub gateway: crate::gateway::Gateway,
+    /// `TOLLBOOTH_METRICS_TOKEN`: `/metrics` on the main address needs it.
+    pub metrics_token: Option<String>,
 }
 
 impl FromRef<AppState> for LeptosOptions {

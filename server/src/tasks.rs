@@ -51,17 +51,24 @@ fn spawn_jobs(db: Db, billing: Billing, mut stop: watch::Receiver<bool>) -> Join
         billing_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
-                _ = prune_tick.tick() => prune(&db).await,
-                _ = expire_tick.tick() => expire(&db).await,
-                _ = billing_tick.tick() => bill(&db, &billing).await,
-                _ = archive_tick.tick() => archive(&db).await,
-                _ = refusals_tick.tick() => refusals(&db, false).await,
+                _ = prune_tick.tick() => ran(&db, "prune", PRUNE_EVERY, prune(&db)).await,
+                _ = expire_tick.tick() => ran(&db, "expire_reservations", EXPIRE_EVERY, expire(&db)).await,
+                _ = billing_tick.tick() => ran(&db, "billing", BILLING_EVERY, bill(&db, &billing)).await,
+                _ = archive_tick.tick() => ran(&db, "archive", ARCHIVE_EVERY, archive(&db)).await,
+                _ = refusals_tick.tick() => ran(&db, "refusals", REFUSALS_EVERY, refusals(&db, false)).await,
                 _ = stop.changed() => break,
             }
         }
         // What the last minutes counted, before the process goes.
         refusals(&db, true).await;
     })
+}
+
+/// Runs one round of a task and notes when it finished (the operator's
+/// task lag: a round that stalls shows as a growing lag).
+pub async fn ran(db: &Db, task: &'static str, every: Duration, round: impl std::future::Future<Output = ()>) {
+    round.await;
+    db.metrics().task_ran(task, tollbooth::clock::now_ms(), every.as_millis() as i64);
 }
 
 async fn bill(db: &Db, billing: &Billing) {

@@ -108,11 +108,21 @@ pub async fn mark_held(db: &Db, id: &str) -> Result<()> {
     store::mark_held(&mut *db.writer().acquire().await?, id).await
 }
 
+/// How many e-mails and webhook deliveries wait to be sent (the operator's
+/// backlog gauge; held mail, kept for lack of SMTP, is not waiting).
+pub async fn backlog(db: &Db) -> Result<(i64, i64)> {
+    let rows = store::pending_by_channel(&mut *db.reader().acquire().await?).await?;
+    let of = |c: &str| rows.iter().find(|(ch, _)| ch == c).map_or(0, |(_, n)| *n);
+    Ok((of("email"), of("webhook")))
+}
+
 /// Records a failed attempt: retried after the backoff, or given up after
 /// the last attempt (or at once when `give_up`). Returns the state now.
 pub async fn mark_failed(db: &Db, id: &str, error: &str, give_up: bool, now: i64) -> Result<&'static str> {
-    let attempts = store::pending_attempts(&mut *db.reader().acquire().await?, id).await?;
-    let Some(attempts) = attempts.map(|a| a + 1) else { return Ok("gone") };
+    let pending = store::pending_attempts(&mut *db.reader().acquire().await?, id).await?;
+    let Some((attempts, channel)) = pending.map(|(a, channel)| (a + 1, channel)) else { return Ok("gone") };
+    let kind = if channel == "webhook" { "webhook" } else { "mail" };
+    db.metrics().deliveries_failed.get_or_create(&crate::metrics::KindLabels { kind }).inc();
     let state = if give_up || attempts >= MAX_ATTEMPTS { "failed" } else { "pending" };
     store::set_failed(&mut *db.writer().acquire().await?, id, state, attempts, now + backoff_ms(attempts), &truncate(error, 500)).await?;
     Ok(state)

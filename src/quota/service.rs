@@ -281,15 +281,27 @@ pub async fn reserve(db: &Db, sender: &Sender, input: ReserveInput, hooks: &impl
         Engine::Sqlite => reserve_in_memory(db, &row, &who, hooks, &asks, now).await,
         Engine::Postgres => reserve_in_database(db, &row, &who, hooks, &asks, now).await,
     };
+    let metrics = db.metrics();
     let results = match decided {
         Ok(results) => results,
         Err(Refused(d)) => {
+            if let Some(r) = d.refused() {
+                metrics.count_reservation("refused", &format!("{}/{}", r.metric, r.window.as_str()));
+            }
             note_refusal(db, &row.org_id, &d, now, hooks).await;
             return Err(refused(&row.org_id, d, now));
         }
         // A cap (a pause budget) or the tokens-per-minute rate.
-        Err(Failed(e)) => return db.refusals().observe(&row.org_id, Err(e), now),
+        Err(Failed(e)) => {
+            if let Error::LimitReached(r) = &e {
+                // `budget:<id>`, `requests/minute key <id>`: the kind, never an id.
+                let kind = r.limit.split([':', ' ']).next().unwrap_or_default();
+                metrics.count_reservation("refused", kind);
+            }
+            return db.refusals().observe(&row.org_id, Err(e), now);
+        }
     };
+    metrics.count_reservation("granted", "");
     Ok(Granted { reservation_id: row.id, expires_at: to_rfc3339(row.expires_at), results })
 }
 
@@ -445,6 +457,7 @@ pub async fn expire_due(db: &Db) -> Result<u64> {
     let mut tx = db.begin().await?;
     let n = store::expire_due(&mut tx, now_ms()).await?;
     tx.commit().await?;
+    db.metrics().count_reservations("expired", "", n);
     Ok(n)
 }
 

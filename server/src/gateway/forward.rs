@@ -19,6 +19,7 @@ use tokio::sync::mpsc;
 use tollbooth::gateway::call::{cost_header, stream_usage, Finished};
 use tollbooth::gateway::usage::UpstreamError;
 use tollbooth::gateway::{from_body, tokens, Observed, SseParser, StreamMeter};
+use tollbooth::metrics::{GatewayLabels, ProviderLabels};
 use tollbooth::pricing::{NanoUsd, Usage};
 use tollbooth::providers::{Family, ProviderKind};
 
@@ -109,13 +110,16 @@ fn elapsed_ms(since: Instant) -> u64 {
 }
 
 /// Forwards an admitted call and records it; the response for the client.
-pub async fn run(state: AppState, call: Call) -> Response {
+pub async fn run(state: AppState, mut call: Call) -> Response {
     let deadline = tokio::time::Instant::from_std(call.started) + state.gateway.timeout;
     let path = tollbooth::gateway::call::endpoint_path(call.endpoint);
     let request = match build(&state, &call.upstream, call.family, &call.headers, path, call.body.clone()) {
         Ok(r) => r,
         Err(e) => return fail(&state, &call, e).await,
     };
+    let now = Instant::now();
+    state.db.metrics().gateway_added_seconds.observe(now.duration_since(call.started).as_secs_f64());
+    call.forwarded = Some(now);
     let sent = tokio::time::timeout_at(deadline, request.send()).await;
     let resp = match sent {
         Ok(Ok(resp)) => resp,
@@ -192,6 +196,12 @@ async fn recorded_model(state: &AppState, call: &Call, answered: Option<&str>) -
 /// (`None` when unpriced).
 async fn record(state: &AppState, call: &Call, finished: Finished) -> Option<NanoUsd> {
     let event = finished.event();
+    let metrics = state.db.metrics();
+    let provider = call.upstream.provider.clone();
+    metrics.gateway_calls.get_or_create(&GatewayLabels { provider: provider.clone(), status: event.status.as_str() }).inc();
+    if let Some(at) = call.forwarded {
+        metrics.gateway_upstream_seconds.get_or_create(&ProviderLabels { provider }).observe(at.elapsed().as_secs_f64());
+    }
     let cost = match tollbooth::metering::quote(&state.db, &event).await {
         Ok(cost) => cost,
         Err(e) => {

@@ -146,6 +146,8 @@ pub struct Call {
     pub started_ms: i64,
     /// Keeps a stopping server waiting until the call is recorded.
     pub in_flight: recorder::InFlight,
+    /// When the request left for the upstream.
+    pub forwarded: Option<Instant>,
     pub ip: Option<String>,
     pub user_agent: Option<String>,
 }
@@ -352,5 +354,6 @@ async fn admit(state: &AppState, endpoint: Endpoint, req: Request, request_id: &
         started,
         started_ms,
         in_flight: state.gateway.recorder.begin(),
+        forwarded: None,
     })
 }

@@ -58,6 +58,8 @@ pub fn config_for(database_url: &str) -> Config {
         encryption_key: Some(TEST_SECRET_KEY.parse().unwrap()),
         upstream_allow_private: false,
         gateway_timeout_secs: 600,
+        metrics_addr: None,
+        metrics_token: None,
     }
 }
 

@@ -18,6 +18,7 @@ mod helpers;
 mod llm_double;
 mod llm_double_sdk;
 mod me;
+mod metrics;
 mod outbound;
 mod pages;
 mod providers;

@@ -124,8 +124,8 @@ pub(crate) async fn mark_held(conn: &mut AnyConnection, id: &str) -> Result<()> 
 }
 
 /// The attempts made so far at a pending notification; `None` when it is not pending.
-pub(crate) async fn pending_attempts(conn: &mut AnyConnection, id: &str) -> Result<Option<i64>> {
-    Ok(sqlx::query_scalar("SELECT attempts FROM notifications WHERE id = $1 AND state = 'pending'")
+pub(crate) async fn pending_attempts(conn: &mut AnyConnection, id: &str) -> Result<Option<(i64, String)>> {
+    Ok(sqlx::query_as("SELECT attempts, channel FROM notifications WHERE id = $1 AND state = 'pending'")
         .bind(id)
         .fetch_optional(conn)
         .await?)
@@ -202,4 +202,11 @@ pub(crate) async fn mail(conn: &mut AnyConnection, org_id: Option<&str>, limit: 
             })
         })
         .collect()
+}
+
+/// Pending notifications per channel (`email`, `webhook`).
+pub(crate) async fn pending_by_channel(conn: &mut AnyConnection) -> Result<Vec<(String, i64)>> {
+    Ok(sqlx::query_as("SELECT channel, CAST(COUNT(*) AS BIGINT) FROM notifications WHERE state = 'pending' GROUP BY channel")
+        .fetch_all(conn)
+        .await?)
 }
