@@ -11,7 +11,9 @@
 //! 1. `metering`: the narrow rollups (organization and model by UTC hour
 //!    and day with their latency histograms; user, project, feature and
 //!    session by day; the lifetime totals), folded before the transaction
-//!    ([`metering::analytics::store::write`]);
+//!    ([`metering::analytics::store::write`]); then the partly priced events'
+//!    gaps and the names priced by another entry
+//!    ([`metering::store::record_pricing`]);
 //! 2. `quota`: the usage counters of each local day ([`quota::counters`]);
 //! 3. `budgets`: each covering budget's spend counter for its period, and
 //!    the thresholds the batch crosses ([`budgets::enforce`]); the counters'
@@ -33,8 +35,6 @@
 //!
 //! A new reaction to recorded usage is a step of [`fan_out`] (in the
 //! transaction) or of [`after_commit`], at the place its dependencies allow.
-
-use std::collections::HashMap;
 
 use serde::Serialize;
 
@@ -115,7 +115,7 @@ pub async fn record_settling(db: &Db, sender: &Sender, events: Vec<ParsedEvent>,
     let received_at = now_ms();
     // Optimistic: most batches hold only new ids. If the insert finds some
     // already stored, the attempt is rolled back and the next one skips them.
-    let mut stored: HashMap<String, Option<i64>> = HashMap::new();
+    let mut stored = metering::Stored::new();
     for _ in 0..ATTEMPTS {
         let priced = batch.price(db).await?;
         let recorded = batch.recorded(&priced, sender, &stored);
@@ -179,8 +179,9 @@ async fn fan_out(
     time_zone: &str,
     now: i64,
 ) -> Result<(DayUnits, Vec<CapSpent>)> {
-    // 1. metering: the narrow rollups.
+    // 1. metering: the narrow rollups, the pricing gaps and resolved names.
     metering::analytics::store::write(&mut *conn, db.engine, recorded.org_id, &recorded.rollup).await?;
+    metering::store::record_pricing(&mut *conn, recorded).await?;
     // 2. quota: the usage counters of each local day.
     let days = quota::counters::on_recorded(&mut *conn, db.engine, recorded, zone(time_zone)).await?;
     // 3. budgets: the spend counters, and the thresholds crossed.

@@ -13,6 +13,7 @@ pub mod health;
 pub mod llm_double;
 pub mod local_server;
 pub mod notify;
+pub mod price_source;
 pub mod provider_setup;
 pub mod request_log;
 pub mod seed;

@@ -102,3 +102,37 @@ async fn archive(db: &Db) {
         Err(e) => tracing::warn!(error = ?e, "archiving raw events failed"),
     }
 }
+
+/// Starts the scheduled price-book refresh: every `every`, the price map at
+/// `source` is downloaded and imported, changed prices effective from the
+/// moment of the import (so no stored cost changes), each import recorded
+/// and every change audited (`prices.import`, actor `scheduled refresh`).
+/// A failed download or a map that does not parse changes nothing and is
+/// logged; the next tick tries again. The first run is one period after
+/// start (a restart loop never hammers the source).
+pub fn spawn_price_refresh(db: Db, source: crate::price_source::PriceSource, every: Duration, mut stop: watch::Receiver<bool>) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {
+                    if let Err(e) = refresh_prices(&db, &source).await {
+                        tracing::warn!(error = ?e, source = %source.label(), "scheduled price-book refresh failed; tried again next period");
+                    }
+                }
+                _ = stop.changed() => break,
+            }
+        }
+    })
+}
+
+/// One scheduled refresh: download, parse, import effective now.
+pub async fn refresh_prices(db: &Db, source: &crate::price_source::PriceSource) -> anyhow::Result<tollbooth::pricing::store::ImportReport> {
+    let book = source.read().await?;
+    let by = tollbooth::audit::By::system("scheduled refresh");
+    let trigger = tollbooth::pricing::imports::Trigger::Scheduled;
+    let report = tollbooth::pricing::imports::import_book(db, &book, &source.label(), None, trigger, &by).await?;
+    tracing::info!(source = %source.label(), added = report.added, changed = report.changed, unchanged = report.unchanged, "price book refreshed");
+    Ok(report)
+}

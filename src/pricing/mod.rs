@@ -14,10 +14,12 @@
 
 #[cfg(feature = "ssr")]
 pub mod admin;
+pub mod alias;
 #[cfg(feature = "ssr")]
 pub mod cache;
 mod cost;
 pub mod edit;
+pub mod imports;
 #[cfg(feature = "ssr")]
 pub mod estimate;
 mod litellm;

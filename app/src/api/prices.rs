@@ -47,6 +47,11 @@ pub struct PricesPage {
     pub per_page: i64,
     pub providers: Vec<String>,
     pub modes: Vec<String>,
+    /// Model names that alias resolution priced with another entry, across
+    /// organizations, most events first.
+    pub resolved_names: Vec<tollbooth::metering::unpriced::ResolvedName>,
+    /// The latest imports of the price book, newest first: when and from where.
+    pub imports: Vec<tollbooth::pricing::imports::ImportRecord>,
 }
 
 /// One row of a model's price history.
@@ -127,7 +132,9 @@ pub async fn admin_prices(q: String, provider: String, mode: String, page: i64) 
             }
         })
         .collect();
-    Ok(PricesPage { lines, total: found.total, page, per_page: PER_PAGE, providers, modes })
+    let resolved_names = tollbooth::metering::unpriced::resolved_names(&ctx.db, None).await?;
+    let imports = tollbooth::pricing::imports::recent(&ctx.db, 5).await?;
+    Ok(PricesPage { lines, total: found.total, page, per_page: PER_PAGE, providers, modes, resolved_names, imports })
 }
 
 /// One model's price history.

@@ -57,6 +57,9 @@ pub fn config_for(database_url: &str) -> Config {
         encryption_key: Some(TEST_SECRET_KEY.parse().unwrap()),
         upstream_allow_private: false,
         gateway_timeout_secs: 600,
+        prices_url: None,
+        prices_refresh_hours: 24,
+        prices_allow_http_loopback: false,
     }
 }
 

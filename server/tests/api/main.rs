@@ -19,6 +19,7 @@ mod llm_double_sdk;
 mod me;
 mod outbound;
 mod pages;
+mod pricing;
 mod providers;
 mod quota;
 mod recommendations;
