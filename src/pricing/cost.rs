@@ -291,6 +291,25 @@ impl ModelPrice {
         }
     }
 
+    /// What one second costs when the event names no resolution, at
+    /// standard prices: the price the meter charges (video, audio, runtime;
+    /// see the module doc), for showing beside a model.
+    pub fn charged_per_second(&self) -> Option<Decimal> {
+        let book = Lookup::new(self, 0, &Conditions::default(), &mut Vec::new());
+        second_price(self, &book, None).ok().flatten().map(|f| f.usd)
+    }
+
+    /// What one output image costs when the event names no size, at
+    /// standard prices (the meter's price for generated images).
+    pub fn charged_per_image(&self) -> Option<Decimal> {
+        let book = Lookup::new(self, 0, &Conditions::default(), &mut Vec::new());
+        if self.images_are_output() {
+            image_price(self, &book, None).ok().flatten().map(|f| f.usd)
+        } else {
+            book.find("input_cost_per_image").map(|f| f.usd)
+        }
+    }
+
     /// The price of one call: per request, else per query.
     pub fn per_call(&self) -> Option<UnitPrice> {
         self.per_request.or(self.per_query)
@@ -1006,6 +1025,18 @@ mod tests {
         assert_eq!(charged(&gemini_audio, eight, Conditions::default()).nanos().unwrap().nanos(), 250_000);
         // Seconds on a token-only model are named, never a silent zero.
         assert_eq!(charged(&gpt4o(), eight, Conditions::default()).unpriced, vec!["seconds"]);
+    }
+
+    #[test]
+    fn the_prices_shown_beside_a_model_are_the_ones_charged() {
+        let sora = with_extra(ModelPrice::new("sora-2", "openai"), &[("output_cost_per_video_per_second", "0.1")]);
+        assert_eq!(sora.charged_per_second(), Some(dec("0.1")));
+        assert_eq!(sora.per_second(), None, "the plain per-second fields do not know video");
+        assert_eq!(gpt4o().charged_per_second(), None);
+        let mut dalle = ModelPrice::new("aiml/dall-e-3", "aiml");
+        dalle.mode = Some(super::super::Mode::ImageGeneration);
+        dalle.output_per_image = p("0.052");
+        assert_eq!(dalle.charged_per_image(), Some(dec("0.052")));
     }
 
     /// Family: images by size (`output_cost_per_image_<size>`) and per pixel (`*_cost_per_pixel`).

@@ -28,7 +28,8 @@ impl Trigger {
         }
     }
 
-    fn parse(text: &str) -> Trigger {
+    /// Reads the stored spelling (an unknown one is taken as the CLI's).
+    pub fn parse(text: &str) -> Trigger {
         match text {
             "scheduled" => Trigger::Scheduled,
             "first_start" => Trigger::FirstStart,
