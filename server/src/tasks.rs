@@ -117,6 +117,9 @@ pub fn spawn_price_refresh(db: Db, source: crate::price_source::PriceSource, eve
         loop {
             tokio::select! {
                 _ = tick.tick() => {
+                    if refreshed_lately(&db, &source, every).await {
+                        continue;
+                    }
                     if let Err(e) = refresh_prices(&db, &source).await {
                         tracing::warn!(error = ?e, source = %source.label(), "scheduled price-book refresh failed; tried again next period");
                     }
@@ -125,6 +128,20 @@ pub fn spawn_price_refresh(db: Db, source: crate::price_source::PriceSource, eve
             }
         }
     })
+}
+
+/// Whether another process sharing the database (PostgreSQL) refreshed
+/// from the same source within the last half period: then this one skips
+/// its turn rather than download the map again. (Two that start together
+/// may both import; the second finds the prices unchanged and adds nothing.)
+async fn refreshed_lately(db: &Db, source: &crate::price_source::PriceSource, every: Duration) -> bool {
+    let since = tollbooth::clock::now_ms() - (every.as_millis() / 2) as i64;
+    match tollbooth::pricing::imports::recent(db, 1).await {
+        Ok(last) => last.first().is_some_and(|i| {
+            i.trigger == tollbooth::pricing::imports::Trigger::Scheduled && i.source == source.label() && i.imported_at_ms > since
+        }),
+        Err(_) => false,
+    }
 }
 
 /// One scheduled refresh: download, parse, import effective now.
