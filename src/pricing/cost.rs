@@ -16,6 +16,8 @@
 //!          + image out × output_cost_per_image_token                  (else the output price)
 //! images   input images × input_cost_per_image
 //!          + output images × output_cost_per_image_<size> when `size` is given, else output_cost_per_image
+//!            (a model that prices images only as tokens charges them through the tokens the event
+//!            reports: vision input inside input_tokens, generated images as image_output_tokens)
 //! pixels   × output_cost_per_pixel for image generation and edits, else input_cost_per_pixel
 //! seconds  × output_cost_per_second_<resolution> when `resolution` is given, else the first of
 //!            output_cost_per_video_per_second, output/input_cost_per_second (see `per_second`),
@@ -489,8 +491,8 @@ pub fn charge(price: &ModelPrice, usage: &Usage, c: &Conditions<'_>) -> Result<C
         ("reasoning_tokens", u.reasoning_tokens.into(), book.find("output_cost_per_reasoning_token").or(output)),
         ("audio_output_tokens", u.audio_output_tokens.into(), book.find("output_cost_per_audio_token")),
         ("image_output_tokens", u.image_output_tokens.into(), book.find("output_cost_per_image_token").or(output)),
-        ("images", u.input_images.into(), book.find("input_cost_per_image")),
-        ("images", out_images, out_image_price),
+        ("images", u.input_images.into(), book.find("input_cost_per_image").or(covered(u.input_tokens > 0 && input.is_some()))),
+        ("images", out_images, out_image_price.or(covered(u.image_output_tokens > 0 && book.find("output_cost_per_image_token").is_some()))),
         ("pixels", u.pixels.into(), pixel_price(price, &book)),
         ("seconds", Decimal::from_i128_with_scale(i128::from(u.duration_ms), 3), if u.duration_ms > 0 { second_price(price, &book, c.resolution)? } else { None }),
         ("characters", u.characters.into(), book.first(&["input_cost_per_character", "output_cost_per_character"])),
@@ -534,6 +536,12 @@ pub fn charge(price: &ModelPrice, usage: &Usage, c: &Conditions<'_>) -> Result<C
         ));
     }
     Ok(out)
+}
+
+/// A unit charged through other units of the same event (images a model
+/// bills as tokens): nothing more to charge, and not unpriced.
+fn covered(yes: bool) -> Option<Found> {
+    yes.then_some(Found { usd: Decimal::ZERO, own: true })
 }
 
 /// How an output image is priced.
@@ -1037,6 +1045,24 @@ mod tests {
         dalle.mode = Some(super::super::Mode::ImageGeneration);
         dalle.output_per_image = p("0.052");
         assert_eq!(dalle.charged_per_image(), Some(dec("0.052")));
+    }
+
+    #[test]
+    fn images_billed_as_tokens_are_charged_through_their_tokens() {
+        // gpt-4o bills a vision input's images as prompt tokens: the count is not a unit of its own.
+        let vision = Usage { input_tokens: 1_000, input_images: 2, ..Usage::default() };
+        let c = charged(&gpt4o(), vision, Conditions::default());
+        assert_eq!((c.nanos().unwrap().nanos(), c.unpriced.len()), (2_500_000, 0));
+        // Without prompt tokens the images are priced by nothing.
+        assert_eq!(unpriced_units(&gpt4o(), &Usage { input_images: 2, ..Usage::default() }), vec!["images"]);
+        // gpt-image-1 bills generated images as image tokens.
+        let mut m = ModelPrice::new("gpt-image-1", "openai");
+        m.mode = Some(super::super::Mode::ImageGeneration);
+        let m = with_extra(m, &[("output_cost_per_image_token", "4e-05")]);
+        let made = Usage { output_tokens: 4_160, image_output_tokens: 4_160, output_images: 1, ..Usage::default() };
+        let c = charged(&m, made, Conditions::default());
+        assert_eq!((c.nanos().unwrap().nanos(), c.unpriced.len()), (166_400_000, 0));
+        assert_eq!(unpriced_units(&m, &Usage { output_images: 1, ..Usage::default() }), vec!["images"]);
     }
 
     /// Family: images by size (`output_cost_per_image_<size>`) and per pixel (`*_cost_per_pixel`).
