@@ -11,7 +11,9 @@
 //! 1. `metering`: the narrow rollups (organization and model by UTC hour
 //!    and day with their latency histograms; user, project, feature and
 //!    session by day; the lifetime totals), folded before the transaction
-//!    ([`metering::analytics::store::write`]);
+//!    ([`metering::analytics::store::write`]); then the partly priced events'
+//!    gaps and the names priced by another entry
+//!    ([`metering::store::record_pricing`]);
 //! 2. `quota`: the usage counters of each local day ([`quota::counters`]);
 //! 3. `budgets`: each covering budget's spend counter for its period, and
 //!    the thresholds the batch crosses ([`budgets::enforce`]); the counters'
@@ -34,8 +36,6 @@
 //! A new reaction to recorded usage is a step of [`fan_out`] (in the
 //! transaction) or of [`after_commit`], at the place its dependencies allow.
 
-use std::collections::HashMap;
-
 use serde::Serialize;
 
 use crate::alerts;
@@ -44,7 +44,7 @@ use crate::calendar::zone;
 use crate::clock::now_ms;
 use crate::db::Db;
 use crate::ids::is_valid_id;
-use crate::metering::{self, Batch, EventResult, Outcome, ParsedEvent, Recorded, Sender};
+use crate::metering::{self, Batch, EventResult, Outcome, ParsedEvent, Pricing, Recorded, Sender};
 use crate::quota::{self, counters::DayUnits, CapSpent, ReservationView};
 use crate::{Error, Result};
 
@@ -115,7 +115,7 @@ pub async fn record_settling(db: &Db, sender: &Sender, events: Vec<ParsedEvent>,
     let received_at = now_ms();
     // Optimistic: most batches hold only new ids. If the insert finds some
     // already stored, the attempt is rolled back and the next one skips them.
-    let mut stored: HashMap<String, Option<i64>> = HashMap::new();
+    let mut stored = metering::Stored::new();
     for _ in 0..ATTEMPTS {
         let priced = batch.price(db).await?;
         let recorded = batch.recorded(&priced, sender, &stored);
@@ -171,12 +171,13 @@ pub async fn record_settling(db: &Db, sender: &Sender, events: Vec<ParsedEvent>,
     Err(Error::Unavailable("the price book or these event ids kept changing while this batch was stored; send it again".into()))
 }
 
-/// The operator's event counters: accepted (of which unpriced), duplicate, rejected.
+/// The operator's event counters: accepted (of which unpriced, partly priced), duplicate, rejected.
 fn count(db: &Db, answers: &[EventResult]) {
     let m = db.metrics();
     let n = |f: &dyn Fn(&EventResult) -> bool| answers.iter().filter(|r| f(r)).count() as u64;
     m.count_events("accepted", n(&|r| r.status == Outcome::Accepted));
-    m.count_events("unpriced", n(&|r| r.status == Outcome::Accepted && r.priced == Some(false)));
+    m.count_events("unpriced", n(&|r| r.status == Outcome::Accepted && r.priced == Some(Pricing::Unpriced)));
+    m.count_events("partly_priced", n(&|r| r.status == Outcome::Accepted && r.priced == Some(Pricing::Partial)));
     m.count_events("duplicate", n(&|r| r.status == Outcome::Duplicate));
     m.count_events("rejected", n(&|r| r.status == Outcome::Rejected));
 }
@@ -191,8 +192,9 @@ async fn fan_out(
     time_zone: &str,
     now: i64,
 ) -> Result<(DayUnits, Vec<CapSpent>)> {
-    // 1. metering: the narrow rollups.
+    // 1. metering: the narrow rollups, the pricing gaps and resolved names.
     metering::analytics::store::write(&mut *conn, db.engine, recorded.org_id, &recorded.rollup).await?;
+    metering::store::record_pricing(&mut *conn, recorded).await?;
     // 2. quota: the usage counters of each local day.
     let days = quota::counters::on_recorded(&mut *conn, db.engine, recorded, zone(time_zone)).await?;
     // 3. budgets: the spend counters, and the thresholds crossed.

@@ -140,10 +140,12 @@ pub enum AuditCommand {
 
 #[derive(Subcommand, Debug)]
 pub enum PricesCommand {
-    /// Import a price map in LiteLLM's format (model_prices_and_context_window.json).
-    /// Changed prices apply from `--effective-from` (default: now); unchanged ones add nothing.
+    /// Import a price map in LiteLLM's format (model_prices_and_context_window.json)
+    /// from a file or an https:// URL. Changed prices apply from `--effective-from`
+    /// (default: now); unchanged ones add nothing. Recorded and audited (`prices.import`).
     Import {
-        file: std::path::PathBuf,
+        /// A file path, or an https:// URL (LiteLLM's published map).
+        file: String,
         /// RFC 3339 time the new prices apply from.
         #[arg(long)]
         effective_from: Option<String>,
@@ -237,15 +239,18 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let from = effective_from
                 .map(|t| chrono_ms(&t))
                 .transpose()?;
-            let text = std::fs::read_to_string(&file).with_context(|| format!("reading {}", file.display()))?;
-            let book = tollbooth::pricing::PriceBook::parse_litellm(&text)?;
+            let source = crate::price_source::PriceSource::parse(&file, config.prices_allow_http_loopback)?;
+            let book = source.read().await?;
             let db = open(&config).await?;
-            let report = tollbooth::pricing::store::import(&db, &book, "import", from).await;
+            let by = tollbooth::audit::By::system("cli");
+            let trigger = tollbooth::pricing::imports::Trigger::Cli;
+            let report = tollbooth::pricing::imports::import_book(&db, &book, &source.label(), from, trigger, &by).await;
             db.close().await;
             let report = report?;
             println!(
-                "{} models read: {} added, {} changed, {} unchanged",
+                "{} models read from {}: {} added, {} changed, {} unchanged",
                 book.len(),
+                source.label(),
                 report.added,
                 report.changed,
                 report.unchanged

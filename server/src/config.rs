@@ -174,6 +174,20 @@ pub struct Config {
     #[arg(long, env = "TOLLBOOTH_METRICS_TOKEN", hide_env_values = true, global = true)]
     pub metrics_token: Option<Secret>,
 
+    /// Where the scheduled price-book refresh downloads LiteLLM's price map
+    /// (`https://…`). Unset (the default): no scheduled refresh.
+    #[arg(long, env = "TOLLBOOTH_PRICES_URL", global = true)]
+    pub prices_url: Option<String>,
+
+    /// Hours between scheduled price-book refreshes (with `TOLLBOOTH_PRICES_URL`).
+    #[arg(long, env = "TOLLBOOTH_PRICES_REFRESH_HOURS", default_value_t = 24, global = true)]
+    pub prices_refresh_hours: u64,
+
+    /// Let price maps be fetched over plain http:// from a loopback address
+    /// (tests, a local mirror). Off: https:// only.
+    #[arg(long, env = "TOLLBOOTH_PRICES_ALLOW_HTTP_LOOPBACK", default_value_t = false, action = clap::ArgAction::Set, global = true)]
+    pub prices_allow_http_loopback: bool,
+
     /// Create the platform admin and the demo organization when the database is empty.
     #[arg(long, env = "TOLLBOOTH_SEED", default_value_t = true, action = clap::ArgAction::Set, global = true)]
     pub seed: bool,

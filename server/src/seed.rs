@@ -20,7 +20,8 @@ pub const DEMO_ORG: &str = "Demo Organization";
 pub async fn first_start(db: &Db, config: &Config) -> tollbooth::Result<()> {
     if pricing::store::is_empty(db).await? {
         let book = PriceBook::default_catalog()?;
-        let report = pricing::store::import(db, &book, "catalog", Some(0)).await?;
+        let by = tollbooth::audit::By::system("first start");
+        let report = pricing::imports::import_book(db, &book, "catalog", Some(0), pricing::imports::Trigger::FirstStart, &by).await?;
         tracing::info!(models = report.added, "loaded the default price catalog (LiteLLM model price map)");
     }
     if !accounts::is_empty(db).await? {

@@ -33,6 +33,8 @@ pub struct Application {
     billing: tollbooth::billing::Billing,
     gateway: crate::gateway::Gateway,
     metrics_addr: Option<SocketAddr>,
+    /// The scheduled price-book refresh (`TOLLBOOTH_PRICES_URL`), if configured.
+    price_refresh: Option<(crate::price_source::PriceSource, std::time::Duration)>,
 }
 
 impl Application {
@@ -71,7 +73,8 @@ impl Application {
         if !notifier.smtp_configured() {
             tracing::info!("SMTP_URL not set: alert mail is kept in the outbox (Admin → Outbox)");
         }
-        Ok(Application { listener, router, db, notifier, billing, gateway, metrics_addr: config.metrics_addr })
+        let price_refresh = price_refresh_from(&config)?;
+        Ok(Application { listener, router, db, notifier, billing, gateway, metrics_addr: config.metrics_addr, price_refresh })
     }
 
     /// The address actually bound (useful with port 0).
@@ -103,6 +106,10 @@ impl Application {
                 }
             });
         }
+        let refresh = self.price_refresh.clone().map(|(source, every)| {
+            tracing::info!(source = %source.label(), hours = every.as_secs() / 3600, "scheduled price-book refresh on");
+            tasks::spawn_price_refresh(self.db.clone(), source, every, stop_rx)
+        });
         tracing::info!(addr = %self.local_addr(), "listening");
         // No Nagle delay: gateway streams are flushed frame by frame.
         let listener = axum::serve::ListenerExt::tap_io(self.listener, |tcp| {
@@ -118,10 +125,28 @@ impl Application {
         self.gateway.drain().await;
         let _ = stop_tx.send(true);
         let _ = background.await;
+        if let Some(r) = refresh {
+            let _ = r.await;
+        }
         self.db.close().await;
         tracing::info!("stopped");
         Ok(())
     }
+}
+
+/// The scheduled price-book refresh from `TOLLBOOTH_PRICES_URL` (an
+/// https:// URL; a file path or a bad URL stops the start, naming it) every
+/// `TOLLBOOTH_PRICES_REFRESH_HOURS` (at least 1); `None` when unset.
+fn price_refresh_from(config: &Config) -> anyhow::Result<Option<(crate::price_source::PriceSource, std::time::Duration)>> {
+    let Some(url) = config.prices_url.as_deref().map(str::trim).filter(|u| !u.is_empty()) else { return Ok(None) };
+    let source = crate::price_source::PriceSource::parse(url, config.prices_allow_http_loopback).context("TOLLBOOTH_PRICES_URL")?;
+    if matches!(source, crate::price_source::PriceSource::File(_)) {
+        anyhow::bail!("TOLLBOOTH_PRICES_URL: {url} is not an https:// URL");
+    }
+    if config.prices_refresh_hours == 0 {
+        anyhow::bail!("TOLLBOOTH_PRICES_REFRESH_HOURS: must be at least 1");
+    }
+    Ok(Some((source, std::time::Duration::from_secs(config.prices_refresh_hours * 3600))))
 }
 
 /// The whole HTTP surface: probes, REST API, pages and server functions, static files.

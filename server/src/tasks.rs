@@ -109,3 +109,54 @@ async fn archive(db: &Db) {
         Err(e) => tracing::warn!(error = ?e, "archiving raw events failed"),
     }
 }
+
+/// Starts the scheduled price-book refresh: every `every`, the price map at
+/// `source` is downloaded and imported, changed prices effective from the
+/// moment of the import (so no stored cost changes), each import recorded
+/// and every change audited (`prices.import`, actor `scheduled refresh`).
+/// A failed download or a map that does not parse changes nothing and is
+/// logged; the next tick tries again. The first run is one period after
+/// start (a restart loop never hammers the source).
+pub fn spawn_price_refresh(db: Db, source: crate::price_source::PriceSource, every: Duration, mut stop: watch::Receiver<bool>) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {
+                    if refreshed_lately(&db, &source, every).await {
+                        continue;
+                    }
+                    if let Err(e) = refresh_prices(&db, &source).await {
+                        tracing::warn!(error = ?e, source = %source.label(), "scheduled price-book refresh failed; tried again next period");
+                    }
+                }
+                _ = stop.changed() => break,
+            }
+        }
+    })
+}
+
+/// Whether another process sharing the database (PostgreSQL) refreshed
+/// from the same source within the last half period: then this one skips
+/// its turn rather than download the map again. (Two that start together
+/// may both import; the second finds the prices unchanged and adds nothing.)
+async fn refreshed_lately(db: &Db, source: &crate::price_source::PriceSource, every: Duration) -> bool {
+    let since = tollbooth::clock::now_ms() - (every.as_millis() / 2) as i64;
+    match tollbooth::pricing::imports::recent(db, 1).await {
+        Ok(last) => last.first().is_some_and(|i| {
+            i.trigger == tollbooth::pricing::imports::Trigger::Scheduled && i.source == source.label() && i.imported_at_ms > since
+        }),
+        Err(_) => false,
+    }
+}
+
+/// One scheduled refresh: download, parse, import effective now.
+pub async fn refresh_prices(db: &Db, source: &crate::price_source::PriceSource) -> anyhow::Result<tollbooth::pricing::store::ImportReport> {
+    let book = source.read().await?;
+    let by = tollbooth::audit::By::system("scheduled refresh");
+    let trigger = tollbooth::pricing::imports::Trigger::Scheduled;
+    let report = tollbooth::pricing::imports::import_book(db, &book, &source.label(), None, trigger, &by).await?;
+    tracing::info!(source = %source.label(), added = report.added, changed = report.changed, unchanged = report.unchanged, "price book refreshed");
+    Ok(report)
+}

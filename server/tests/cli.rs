@@ -167,3 +167,91 @@ async fn create_key_json_prints_a_key_with_the_scopes_asked_for() {
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("scopes"), "{}", String::from_utf8_lossy(&bad.stderr));
 }
+
+/// Serves `maps` (path → JSON text) on 127.0.0.1 over plain http; the base URL.
+async fn serve_maps(maps: Vec<(&'static str, String)>) -> String {
+    let mut router = axum::Router::new();
+    for (path, body) in maps {
+        router = router.route(path, axum::routing::get(move || async move { ([("content-type", "application/json")], body) }));
+    }
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    format!("http://{addr}")
+}
+
+fn price_map(input_cost: &str) -> String {
+    format!(r#"{{"acme-chat": {{"litellm_provider": "acme", "mode": "chat", "input_cost_per_token": {input_cost}, "output_cost_per_token": 2e-06}}}}"#)
+}
+
+async fn import_from_url_records_where_and_when_on(test_db: tollbooth::testing::TestDb) {
+    let base = serve_maps(vec![("/v1.json", price_map("1e-06")), ("/v2.json", price_map("3e-06")), ("/bad.json", "{\"m\": {\"litellm_provider\": \"p\", \"input_cost_per_token\": -1}}".into())]).await;
+    let run = |args: Vec<String>, allow: bool| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_tollbooth"));
+        cmd.arg("prices").arg("import").args(args).env("DATABASE_URL", &test_db.url).env("RUST_LOG", "error");
+        if allow {
+            cmd.env("TOLLBOOTH_PRICES_ALLOW_HTTP_LOOPBACK", "true");
+        }
+        cmd.output().unwrap()
+    };
+    // Plain http is refused unless the operator allows it for loopback.
+    let refused = run(vec![format!("{base}/v1.json")], false);
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("https://"), "{}", String::from_utf8_lossy(&refused.stderr));
+
+    let out = run(vec![format!("{base}/v1.json")], true);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("1 added, 0 changed, 0 unchanged"), "{}", String::from_utf8_lossy(&out.stdout));
+
+    // A changed price, effective from a later time: a new row, the old one kept.
+    let out = run(vec![format!("{base}/v2.json"), "--effective-from".into(), "2031-01-01T00:00:00Z".into()], true);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("0 added, 1 changed"), "{}", String::from_utf8_lossy(&out.stdout));
+    let db = &test_db.db;
+    let history = tollbooth::pricing::store::history(&mut *db.reader().acquire().await.unwrap(), "acme-chat").await.unwrap();
+    assert_eq!(history.len(), 2);
+    assert_eq!(history[1].effective_from, 1_924_992_000_000);
+    assert_eq!(history[1].price.input.unwrap().to_string(), "0.000003");
+
+    // A download that fails or a map that does not parse changes nothing.
+    for path in ["/missing.json", "/bad.json"] {
+        let out = run(vec![format!("{base}{path}")], true);
+        assert!(!out.status.success(), "{path}");
+    }
+    let imports = tollbooth::pricing::imports::recent(db, 10).await.unwrap();
+    assert_eq!(imports.len(), 2, "{imports:?}");
+    assert_eq!(imports[0].source, format!("{base}/v2.json"));
+    assert_eq!((imports[0].changed, imports[0].effective_from_ms), (1, 1_924_992_000_000));
+    assert_eq!(imports[1].source, format!("{base}/v1.json"));
+    assert_eq!(imports[1].trigger, tollbooth::pricing::imports::Trigger::Cli);
+
+    let f = tollbooth::audit::AuditFilter { action: "prices.import".into(), ..Default::default() };
+    let log = tollbooth::audit::list(db, None, &f, "UTC", 10).await.unwrap();
+    assert_eq!(log.len(), 2);
+    assert_eq!(log[0].actor_label, "cli");
+    let details = serde_json::to_string(&log[0]).unwrap();
+    assert!(details.contains("acme-chat") && details.contains("v2.json"), "{details}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prices_import_reads_an_url_records_the_import_and_audits_it_sqlite() {
+    import_from_url_records_where_and_when_on(tollbooth::testing::TestDb::sqlite().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prices_import_reads_an_url_records_the_import_and_audits_it_postgres() {
+    let Some(db) = tollbooth::testing::TestDb::postgres().await else { return };
+    import_from_url_records_where_and_when_on(db).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_prices_url_that_is_not_https_stops_the_start() {
+    let test_db = tollbooth::testing::TestDb::sqlite().await;
+    for url in ["http://prices.example.com/map.json", "prices.json"] {
+        let err = tollbooth_server::Application::build(tollbooth_server::config::Config { prices_url: Some(url.into()), seed: false, ..config(&test_db.url) })
+            .await
+            .err()
+            .unwrap_or_else(|| panic!("{url} is refused"));
+        assert!(format!("{err:#}").contains("TOLLBOOTH_PRICES_URL"), "{err:#}");
+    }
+}

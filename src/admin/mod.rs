@@ -196,6 +196,10 @@ pub struct AdminSummary {
     pub over_quota: Vec<FlaggedOrg>,
     pub over_budget: Vec<FlaggedOrg>,
     pub unpriced_models: Vec<UnpricedSeen>,
+    /// Models seen in the range with units their price does not cover
+    /// (last seen in the range; events counted since first seen).
+    #[serde(default)]
+    pub partly_priced_models: Vec<crate::metering::unpriced::PartlyPricedModel>,
     /// Newest 20 audit entries with result failure or denied.
     pub recent_failures: Vec<crate::audit::AuditEntryView>,
 }

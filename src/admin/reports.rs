@@ -264,6 +264,11 @@ pub async fn summary(db: &Db, from_ms: i64, to_ms: i64, bucket: Bucket) -> Resul
         over_quota,
         over_budget,
         unpriced_models: unpriced,
+        partly_priced_models: crate::metering::unpriced::partly_priced_models(db, None)
+            .await?
+            .into_iter()
+            .filter(|m| m.last_seen_ms >= from_ms)
+            .collect(),
         recent_failures,
     })
 }

@@ -130,6 +130,7 @@ impl Finished {
             images: 0,
             duration_ms: 0,
             requests: 1,
+            detail: Default::default(),
             latency_ms: Some(self.latency_ms),
             status: self.status(),
             error: self.error.as_ref().map(|e| e.chars().take(500).collect()),

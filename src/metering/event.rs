@@ -7,11 +7,11 @@ use std::borrow::Cow;
 
 use rust_decimal::prelude::ToPrimitive;
 use rust_decimal::Decimal;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use serde_json::Value;
 
-use crate::pricing::Usage;
+use crate::pricing::{Conditions, ServiceTier, Usage};
 use crate::{Error, Result};
 
 /// How far in the future a timestamp may be (clock skew allowance).
@@ -69,6 +69,8 @@ pub struct NewEvent {
     pub images: u64,
     pub duration_ms: u64,
     pub requests: u64,
+    /// The other priced dimensions and the choices that pick their prices.
+    pub detail: Detail,
     pub latency_ms: Option<u64>,
     pub status: CallStatus,
     pub error: Option<String>,
@@ -99,6 +101,7 @@ impl NewEvent {
             images: 0,
             duration_ms: 0,
             requests: 1,
+            detail: Detail::default(),
             latency_ms: None,
             status: CallStatus::Success,
             error: None,
@@ -110,17 +113,103 @@ impl NewEvent {
 
     /// The usage to price, with images assigned by the model's mode.
     pub fn usage(&self, images_are_output: bool) -> Usage {
+        let d = &self.detail;
         Usage {
             input_tokens: self.input_tokens,
             cached_input_tokens: self.cached_input_tokens,
             cache_creation_tokens: self.cache_creation_tokens,
+            cache_creation_1h_tokens: d.cache_creation_1h_tokens,
+            audio_input_tokens: d.audio_input_tokens,
+            image_input_tokens: d.image_input_tokens,
             output_tokens: self.output_tokens,
             reasoning_tokens: self.reasoning_tokens,
+            audio_output_tokens: d.audio_output_tokens,
+            image_output_tokens: d.image_output_tokens,
             input_images: if images_are_output { 0 } else { self.images },
             output_images: if images_are_output { self.images } else { 0 },
             duration_ms: self.duration_ms,
             requests: self.requests,
+            characters: d.characters,
+            pixels: d.pixels,
+            queries: d.queries,
+            pages: d.pages,
         }
+    }
+
+    /// What besides the counts picks the event's prices: its time (off-peak
+    /// windows), service tier, resolution, image size and quality.
+    pub fn conditions(&self) -> Conditions<'_> {
+        Conditions {
+            at_ms: Some(self.timestamp_ms),
+            service_tier: self.detail.service_tier,
+            resolution: self.detail.resolution.as_deref(),
+            size: self.detail.size.as_deref(),
+            quality: self.detail.quality.as_deref(),
+        }
+    }
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+/// The priced dimensions of an event beyond tokens, images, seconds and
+/// requests, and the choices that pick their prices. Every field is
+/// optional on the wire; stored as JSON (`usage_events.usage_detail`, absent
+/// fields left out, `NULL` when all are) and returned in the events API.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Detail {
+    /// Audio prompt tokens; part of `input_tokens`.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub audio_input_tokens: u64,
+    /// Audio completion tokens; part of `output_tokens`.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub audio_output_tokens: u64,
+    /// Image prompt tokens; part of `input_tokens`.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub image_input_tokens: u64,
+    /// Image completion tokens; part of `output_tokens`.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub image_output_tokens: u64,
+    /// Tokens written to the 1-hour cache; part of `cache_creation_tokens`.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub cache_creation_1h_tokens: u64,
+    /// Characters of text to speech.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub characters: u64,
+    /// Pixels of images generated or processed.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub pixels: u64,
+    /// Search queries (web search context, grounding, search APIs).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub queries: u64,
+    /// Pages read (OCR).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub pages: u64,
+    #[serde(skip_serializing_if = "ServiceTier::is_default")]
+    pub service_tier: ServiceTier,
+    /// Video resolution for per-resolution prices (`720p`, `1080p`, …).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resolution: Option<String>,
+    /// Image size (`1024x1024`, `1K`, …) or search context size (`low`, `medium`, `high`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub size: Option<String>,
+    /// Image quality (`standard`, `hd`, `low`, `medium`, `high`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub quality: Option<String>,
+}
+
+impl Detail {
+    /// The stored JSON; `None` when every field is absent.
+    pub fn to_json(&self) -> Option<String> {
+        (*self != Detail::default()).then(|| serde_json::to_string(self).expect("a detail serializes"))
+    }
+
+    /// Reads the stored JSON (`None`: nothing stored). A value this release
+    /// cannot read is shown empty rather than failing a listing.
+    pub fn from_json(json: Option<&str>) -> Detail {
+        json.and_then(|j| serde_json::from_str(j).ok()).unwrap_or_default()
     }
 }
 
@@ -161,7 +250,9 @@ fn parse_one(json: &str, now_ms: i64) -> ParsedEvent {
 const FIELDS: &[&str] = &[
     "id", "timestamp", "user_id", "project_id", "session_id", "feature", "provider", "model", "input_tokens",
     "cached_input_tokens", "cache_creation_tokens", "output_tokens", "reasoning_tokens", "images", "seconds",
-    "requests", "latency_ms", "status", "error", "ip", "user_agent", "metadata",
+    "requests", "latency_ms", "status", "error", "ip", "user_agent", "metadata", "audio_input_tokens",
+    "audio_output_tokens", "image_input_tokens", "image_output_tokens", "cache_creation_1h_tokens", "characters",
+    "pixels", "queries", "pages", "service_tier", "resolution", "size", "quality",
 ];
 
 /// An event as sent, typed; strings are borrowed from the body when they
@@ -204,13 +295,33 @@ struct Wire<'a> {
     user_agent: Option<Cow<'a, str>>,
     #[serde(borrow)]
     metadata: Option<&'a RawValue>,
+    audio_input_tokens: Option<u64>,
+    audio_output_tokens: Option<u64>,
+    image_input_tokens: Option<u64>,
+    image_output_tokens: Option<u64>,
+    cache_creation_1h_tokens: Option<u64>,
+    characters: Option<u64>,
+    pixels: Option<u64>,
+    queries: Option<u64>,
+    pages: Option<u64>,
+    #[serde(borrow)]
+    service_tier: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    resolution: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    size: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    quality: Option<Cow<'a, str>>,
 }
 
 /// What a field must be, for the message naming it.
 fn expectation(field: &str) -> &'static str {
     match field {
         "input_tokens" | "cached_input_tokens" | "cache_creation_tokens" | "output_tokens" | "reasoning_tokens"
-        | "images" | "requests" | "latency_ms" => "must be a non-negative integer",
+        | "images" | "requests" | "latency_ms" | "audio_input_tokens" | "audio_output_tokens" | "image_input_tokens"
+        | "image_output_tokens" | "cache_creation_1h_tokens" | "characters" | "pixels" | "queries" | "pages" => {
+            "must be a non-negative integer"
+        }
         "seconds" => "must be a non-negative number",
         "metadata" => "must be a JSON object",
         _ => "must be a string",
@@ -280,6 +391,24 @@ pub fn parse_event_json(json: &str, now_ms: i64) -> Result<NewEvent> {
         images: count(w.images, "images")?.unwrap_or(0),
         duration_ms: seconds_as_ms(w.seconds)?,
         requests: count(w.requests, "requests")?.unwrap_or(1),
+        detail: Detail {
+            audio_input_tokens: count(w.audio_input_tokens, "audio_input_tokens")?.unwrap_or(0),
+            audio_output_tokens: count(w.audio_output_tokens, "audio_output_tokens")?.unwrap_or(0),
+            image_input_tokens: count(w.image_input_tokens, "image_input_tokens")?.unwrap_or(0),
+            image_output_tokens: count(w.image_output_tokens, "image_output_tokens")?.unwrap_or(0),
+            cache_creation_1h_tokens: count(w.cache_creation_1h_tokens, "cache_creation_1h_tokens")?.unwrap_or(0),
+            characters: count(w.characters, "characters")?.unwrap_or(0),
+            pixels: count(w.pixels, "pixels")?.unwrap_or(0),
+            queries: count(w.queries, "queries")?.unwrap_or(0),
+            pages: count(w.pages, "pages")?.unwrap_or(0),
+            service_tier: match text(w.service_tier, "service_tier", 32)? {
+                None => ServiceTier::Default,
+                Some(t) => ServiceTier::parse(&t)?,
+            },
+            resolution: text(w.resolution, "resolution", 32)?,
+            size: text(w.size, "size", 32)?,
+            quality: text(w.quality, "quality", 32)?,
+        },
         latency_ms: count(w.latency_ms, "latency_ms")?,
         status: match text(w.status, "status", 32)? {
             None => CallStatus::Success,

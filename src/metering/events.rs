@@ -74,6 +74,17 @@ pub struct EventView {
     #[serde(skip)]
     pub cost_nano: Option<i64>,
     pub metadata: Option<String>,
+    /// The other priced dimensions as sent (absent ones left out).
+    #[serde(flatten)]
+    pub detail: super::event::Detail,
+    /// `true`, `false` (no price) or `"partial"` (see [`super::Pricing`]).
+    pub priced: super::Pricing,
+    /// The fields nothing priced (a partial event).
+    pub unpriced_units: Vec<String>,
+    /// The price-book entry that priced the event (the name sent is `model`).
+    pub priced_model: Option<String>,
+    /// Prices that stood in for others.
+    pub pricing_notes: Vec<String>,
 }
 
 /// One page of events, newest first, and the cursor of the next page.
@@ -114,7 +125,8 @@ mod tests {
 const CSV_HEADER: &[&str] = &[
     "id", "timestamp", "user_id", "project_id", "session_id", "feature", "provider", "model", "input_tokens",
     "cached_input_tokens", "cache_creation_tokens", "output_tokens", "reasoning_tokens", "images", "duration_ms",
-    "requests", "latency_ms", "status", "error", "cost_usd", "metadata",
+    "requests", "latency_ms", "status", "error", "cost_usd", "metadata", "priced", "unpriced_units", "priced_model",
+    "usage_detail",
 ];
 
 /// A page of events as CSV rows (with the header row for the first page);
@@ -130,6 +142,12 @@ pub fn csv(events: &[EventView], header: bool) -> Vec<u8> {
             e.cache_creation_tokens.to_string(), e.output_tokens.to_string(), e.reasoning_tokens.to_string(),
             e.images.to_string(), e.duration_ms.to_string(), e.requests.to_string(), num(e.latency_ms), e.status.clone(),
             opt(&e.error), opt(&e.cost_usd), opt(&e.metadata),
+            match e.priced {
+                super::Pricing::Priced => "true".into(),
+                super::Pricing::Unpriced => "false".into(),
+                super::Pricing::Partial => "partial".into(),
+            },
+            e.unpriced_units.join(" "), opt(&e.priced_model), e.detail.to_json().unwrap_or_default(),
         ];
         out.row(cells.iter().map(String::as_str));
     }

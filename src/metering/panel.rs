@@ -11,7 +11,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::unpriced::UnpricedModel;
+use super::unpriced::{PartlyPricedModel, UnpricedModel};
 use crate::pricing::NanoUsd;
 
 /// Most rows a breakdown sends (largest cost first); the rest are counted.
@@ -52,6 +52,9 @@ pub struct Totals {
     /// Cost of the priced events.
     pub cost: NanoUsd,
     pub unpriced_events: i64,
+    /// Events priced only in part (their cost misses the units named on each).
+    #[serde(default)]
+    pub partial_events: i64,
     pub events: i64,
     pub requests: i64,
     pub errors: i64,
@@ -111,8 +114,12 @@ pub struct BreakdownRow {
     pub output_tokens: i64,
     pub cost: NanoUsd,
     pub unpriced_events: i64,
+    /// Events priced only in part.
+    #[serde(default)]
+    pub partial_events: i64,
     /// Cost per 1,000 tokens (input + output) in USD, exact to 9 decimal
-    /// places; `None` without tokens or when nothing was priced.
+    /// places; `None` without tokens, or unless every event was priced whole
+    /// (a rate over partly priced or unpriced events would understate it).
     pub cost_per_1k_usd: Option<String>,
     /// Only for models (see the usage report).
     pub p95_latency_ms: Option<i64>,
@@ -145,6 +152,9 @@ pub struct RecentEvent {
     pub output_tokens: i64,
     /// `None`: the model had no price.
     pub cost: Option<NanoUsd>,
+    /// The fields nothing priced: the cost covers the rest only ("partial").
+    #[serde(default)]
+    pub unpriced_units: Vec<String>,
     pub status: String,
     /// Set for a call recorded by the gateway.
     #[serde(default)]
@@ -224,6 +234,9 @@ pub struct PanelData {
     pub recent: Vec<RecentEvent>,
     /// Models this organization sent without a price in the price book.
     pub unpriced_models: Vec<UnpricedModel>,
+    /// Models this organization sent with units their price does not cover.
+    #[serde(default)]
+    pub partly_priced_models: Vec<PartlyPricedModel>,
 }
 
 #[cfg(feature = "ssr")]
@@ -317,6 +330,7 @@ mod read {
         };
         let (recent, _) = events::list(db, &org.id, &filter, None, RECENT_EVENTS).await?;
         let unpriced = unpriced_models(db, Some(&org.id)).await?;
+        let partly_priced = crate::metering::unpriced::partly_priced_models(db, Some(&org.id)).await?;
 
         Ok(PanelData {
             time_zone: org.time_zone.clone(),
@@ -345,11 +359,13 @@ mod read {
                     cached_input_tokens: e.cached_input_tokens,
                     output_tokens: e.output_tokens,
                     cost: e.cost_nano.map(NanoUsd::from_nanos),
+                    unpriced_units: e.unpriced_units,
                     status: e.status,
                     gateway: e.metadata.as_deref().and_then(GatewayCall::from_metadata),
                 })
                 .collect(),
             unpriced_models: unpriced,
+            partly_priced_models: partly_priced,
         })
     }
 
@@ -361,6 +377,7 @@ mod read {
         Totals {
             cost: NanoUsd::from_nanos(r.cost_nanos),
             unpriced_events: r.unpriced_events,
+            partial_events: r.partial_events,
             events: r.events,
             requests: r.requests,
             errors: r.errors,
@@ -372,7 +389,7 @@ mod read {
     }
 
     fn breakdown_row(dimension: &str, r: UsageRow) -> BreakdownRow {
-        let priced = r.events > r.unpriced_events;
+        let priced = r.unpriced_events == 0 && r.partial_events == 0;
         let cost = NanoUsd::from_nanos(r.cost_nanos);
         BreakdownRow {
             name: r.group.get(dimension).cloned().unwrap_or_default(),
@@ -385,6 +402,7 @@ mod read {
             output_tokens: r.output_tokens,
             cost,
             unpriced_events: r.unpriced_events,
+            partial_events: r.partial_events,
             p95_latency_ms: r.p95_latency_ms,
         }
     }

@@ -15,7 +15,7 @@ use crate::db::Db;
 use crate::ids::new_id;
 use crate::pricing::cache::{self, History};
 use crate::pricing::store::{in_force, PriceRow};
-use crate::pricing::{cost, ModelPrice, NanoUsd};
+use crate::pricing::{alias, charge, NanoUsd};
 use crate::{Error, Result};
 
 /// Largest batch the ingest API takes.
@@ -30,6 +30,38 @@ pub enum Outcome {
     Rejected,
 }
 
+/// How much of an event was priced: `true` only when every unit it
+/// reported was charged; `false` when its model has no price (no cost);
+/// `"partial"` when the model is priced but some units it reported are not
+/// (the cost covers the others; the units are named beside it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pricing {
+    Priced,
+    Unpriced,
+    Partial,
+}
+
+impl Pricing {
+    /// From a stored event: its cost and the units nothing priced.
+    pub fn of(cost_nano: Option<i64>, unpriced_units: Option<&str>) -> Pricing {
+        match (cost_nano, unpriced_units) {
+            (None, _) => Pricing::Unpriced,
+            (Some(_), Some(u)) if !u.is_empty() => Pricing::Partial,
+            (Some(_), _) => Pricing::Priced,
+        }
+    }
+}
+
+impl Serialize for Pricing {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        match self {
+            Pricing::Priced => s.serialize_bool(true),
+            Pricing::Unpriced => s.serialize_bool(false),
+            Pricing::Partial => s.serialize_str("partial"),
+        }
+    }
+}
+
 /// The per-event answer of the ingest API.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct EventResult {
@@ -38,18 +70,59 @@ pub struct EventResult {
     pub status: Outcome,
     /// Exact cost in USD as a decimal string; `null` when unpriced or rejected.
     pub cost_usd: Option<String>,
-    /// Whether a price was found for the model (false: stored as unpriced).
+    /// `true`, `false` (stored as unpriced) or `"partial"` (see [`Pricing`]).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub priced: Option<bool>,
+    pub priced: Option<Pricing>,
+    /// The event fields nothing in the model's price charged (`"partial"` only).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub unpriced_units: Vec<String>,
+    /// The price-book entry that priced the event, when it is not the name sent (alias resolution).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub priced_as: Option<String>,
+    /// Prices that stood in for others (a service tier without its own, off-peak rates).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub pricing_notes: Vec<String>,
     /// Why the event was rejected, naming the field.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// The field a rejection is about.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<&'static str>,
 }
 
 impl EventResult {
     fn rejected(id: Option<String>, e: &Error) -> Self {
-        EventResult { id, status: Outcome::Rejected, cost_usd: None, priced: None, error: Some(e.public_message()) }
+        EventResult {
+            id,
+            status: Outcome::Rejected,
+            cost_usd: None,
+            priced: None,
+            unpriced_units: vec![],
+            priced_as: None,
+            pricing_notes: vec![],
+            error: Some(e.public_message()),
+            field: e.field(),
+        }
     }
+}
+
+/// What is stored of an event already recorded: its cost, the units
+/// nothing priced, the entry that priced it and the notes (a duplicate
+/// answers with these).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StoredPricing {
+    pub cost_nano: Option<i64>,
+    pub unpriced_units: Option<String>,
+    pub priced_model: Option<String>,
+    pub pricing_notes: Option<String>,
+}
+
+/// Stored events by id.
+pub type Stored = HashMap<String, StoredPricing>;
+
+/// Splits a stored comma- or newline-joined list.
+fn split_list(text: Option<&str>, sep: char) -> Vec<String> {
+    text.map(|t| t.split(sep).filter(|s| !s.is_empty()).map(str::to_string).collect()).unwrap_or_default()
 }
 
 /// Who sends the batch: the organization and, for API calls, the key.
@@ -121,13 +194,42 @@ impl Batch {
     /// Prices every event with the price book as it is now: its version and,
     /// per event, the cost with the price row in force at its timestamp
     /// (`None`: the model has no price then), or why it cannot be priced.
+    ///
+    /// Each event's model is resolved to a price-book entry by
+    /// [`alias::candidates`], in rounds: the first candidate of every event,
+    /// then the next candidate of those still without a price in force at
+    /// their time, and so on; so a known name costs one cache lookup.
     pub async fn price(&self, db: &Db) -> Result<Priced> {
         let mut conn = db.reader().acquire().await?;
         let version = cache::version(&mut conn).await?;
-        let models = self.items.iter().map(|i| i.event.model.as_str());
-        let histories = db.price_cache().histories(&mut conn, version, models).await?;
+        let cache = db.price_cache();
+        let candidates: Vec<Vec<String>> = self
+            .items
+            .iter()
+            .map(|i| {
+                let e = &i.event;
+                alias::candidates(&e.model, e.provider.as_deref(), e.detail.size.as_deref(), e.detail.quality.as_deref())
+            })
+            .collect();
+        let mut histories: HashMap<String, History> = HashMap::new();
+        let mut chosen: Vec<Option<History>> = vec![None; self.items.len()];
+        for round in 0.. {
+            let open: Vec<usize> = (0..self.items.len()).filter(|&i| chosen[i].is_none() && candidates[i].len() > round).collect();
+            if open.is_empty() {
+                break;
+            }
+            let wanted = open.iter().map(|&i| candidates[i][round].as_str()).filter(|n| !histories.contains_key(*n));
+            let loaded = cache.histories(&mut conn, version, wanted).await?;
+            histories.extend(loaded);
+            for i in open {
+                let h = &histories[&candidates[i][round]];
+                if in_force(h, self.items[i].event.timestamp_ms).is_some() {
+                    chosen[i] = Some(h.clone());
+                }
+            }
+        }
         drop(conn);
-        let costs = self.items.iter().map(|i| price(&i.event, &histories[&i.event.model])).collect();
+        let costs = self.items.iter().zip(&chosen).map(|(i, h)| price(&i.event, h.as_ref())).collect();
         Ok(Priced { version, costs })
     }
 
@@ -135,7 +237,7 @@ impl Batch {
     /// not in `stored`, in id order (so that concurrent batches sharing ids
     /// lock them alike), with the rollups folded (before the transaction,
     /// so that concurrent batches overlap).
-    pub fn recorded<'a>(&'a self, priced: &'a Priced, sender: &'a Sender, stored: &HashMap<String, Option<i64>>) -> Recorded<'a> {
+    pub fn recorded<'a>(&'a self, priced: &'a Priced, sender: &'a Sender, stored: &Stored) -> Recorded<'a> {
         let mut events: Vec<RecordedEvent<'a>> = self
             .items
             .iter()
@@ -143,13 +245,20 @@ impl Batch {
             .filter(|(item, _)| !stored.contains_key(&item.id))
             .filter_map(|(item, c)| {
                 let c = c.as_ref().ok()?;
-                Some(RecordedEvent { id: &item.id, event: &item.event, cost_nano: c.as_ref().map(|c| c.nanos), price: c.as_ref().map(Cost::row) })
+                Some(RecordedEvent {
+                    id: &item.id,
+                    event: &item.event,
+                    cost_nano: c.as_ref().map(|c| c.nanos),
+                    price: c.as_ref().map(Cost::row),
+                    unpriced_units: c.as_ref().and_then(|c| c.unpriced_units.as_deref()),
+                    pricing_notes: c.as_ref().and_then(|c| c.notes.as_deref()),
+                })
             })
             .collect();
         events.sort_unstable_by(|a, b| a.id.cmp(b.id));
         let mut rollup = Rollup::default();
         for e in &events {
-            rollup.add(e.event, e.cost_nano);
+            rollup.add(e.event, e.cost_nano, e.unpriced_units.is_some());
         }
         Recorded { org_id: &sender.org_id, api_key_id: sender.api_key_id.as_deref(), events, rollup }
     }
@@ -157,21 +266,25 @@ impl Batch {
     /// The answer for each event of the batch, in the order received: ids in
     /// `stored` are duplicates with their stored cost; a later repeat of an
     /// id in the batch is a duplicate of its first.
-    pub fn answers(self, priced: &Priced, stored: &HashMap<String, Option<i64>>) -> Vec<EventResult> {
+    pub fn answers(self, priced: &Priced, stored: &Stored) -> Vec<EventResult> {
         let items = &self.items;
         let answer = |i: usize, repeat: bool| -> EventResult {
             let id = &items[i].id;
-            let (status, cost) = match (stored.get(id), &priced.costs[i]) {
-                (Some(stored), _) => (Outcome::Duplicate, *stored),
+            let (status, p) = match (stored.get(id), &priced.costs[i]) {
+                (Some(stored), _) => (Outcome::Duplicate, stored.clone()),
                 (None, Err(e)) => return EventResult::rejected(Some(id.clone()), e),
-                (None, Ok(c)) => (if repeat { Outcome::Duplicate } else { Outcome::Accepted }, c.as_ref().map(|c| c.nanos)),
+                (None, Ok(c)) => (if repeat { Outcome::Duplicate } else { Outcome::Accepted }, c.as_ref().map(Cost::stored).unwrap_or_default()),
             };
             EventResult {
                 id: Some(id.clone()),
                 status,
-                cost_usd: cost.map(|n| NanoUsd::from_nanos(n).to_usd_string()),
-                priced: Some(cost.is_some()),
+                cost_usd: p.cost_nano.map(|n| NanoUsd::from_nanos(n).to_usd_string()),
+                priced: Some(Pricing::of(p.cost_nano, p.unpriced_units.as_deref())),
+                unpriced_units: split_list(p.unpriced_units.as_deref(), ','),
+                priced_as: p.priced_model.filter(|m| *m != items[i].event.model),
+                pricing_notes: split_list(p.pricing_notes.as_deref(), '\n'),
                 error: None,
+                field: None,
             }
         };
         self.slots
@@ -185,17 +298,32 @@ impl Batch {
     }
 }
 
-/// An event's exact cost and the price row that priced it.
+/// An event's exact cost, the price row that priced it, and what it could
+/// not charge.
 pub struct Cost {
     pub nanos: i64,
     history: History,
     row: usize,
+    /// The event fields nothing priced, comma-joined (`None`: every unit charged).
+    pub unpriced_units: Option<String>,
+    /// Prices that stood in for others, one per line.
+    pub notes: Option<String>,
 }
 
 impl Cost {
     /// The price row in force at the event's timestamp.
     pub fn row(&self) -> &PriceRow {
         &self.history[self.row]
+    }
+
+    /// What is stored of this cost.
+    fn stored(&self) -> StoredPricing {
+        StoredPricing {
+            cost_nano: Some(self.nanos),
+            unpriced_units: self.unpriced_units.clone(),
+            priced_model: Some(self.row().price.name.clone()),
+            pricing_notes: self.notes.clone(),
+        }
     }
 }
 
@@ -207,29 +335,37 @@ pub struct Priced {
     costs: Vec<Result<Option<Cost>>>,
 }
 
-/// The cost of one event with the price in force at its timestamp and that
-/// price row; `None` when the model has no price then.
-fn price(event: &NewEvent, history: &History) -> Result<Option<Cost>> {
+/// The cost of one event with the price in force at its timestamp in the
+/// history its model resolved to, and that price row; `None` when no
+/// entry has a price then.
+fn price(event: &NewEvent, history: Option<&History>) -> Result<Option<Cost>> {
+    let Some(history) = history else { return Ok(None) };
     let Some(row) = in_force(history, event.timestamp_ms) else { return Ok(None) };
-    let c = charge(&row.price, event)?;
+    let c = charge(&row.price, &event.usage(row.price.images_are_output()), &event.conditions())?;
     let index = history.iter().position(|r| std::ptr::eq(r, row)).expect("the row is in its history");
-    Ok(Some(Cost { nanos: c.nanos(), history: history.clone(), row: index }))
-}
-
-/// An event at a price: the one rule of an event's cost.
-fn charge(price: &ModelPrice, event: &NewEvent) -> Result<NanoUsd> {
-    Ok(cost(price, &event.usage(price.images_are_output()))?)
+    Ok(Some(Cost {
+        nanos: c.nanos()?.nanos(),
+        history: history.clone(),
+        row: index,
+        unpriced_units: (!c.unpriced.is_empty()).then(|| c.unpriced.join(",")),
+        notes: (!c.notes.is_empty()).then(|| c.notes.join("\n")),
+    }))
 }
 
 /// An event's exact cost before it is stored, as the batch that stores it
-/// computes it (the price in force at its timestamp, from the price cache):
-/// what the gateway tells a caller while the event waits for its group
-/// commit. `None` when the model has no price then.
+/// computes it (its model resolved by [`alias::candidates`] in the same
+/// order, the price in force at its timestamp, from the price cache): what
+/// the gateway tells a caller while the event waits for its group commit.
+/// `None` when no entry has a price then.
 pub async fn quote(db: &Db, event: &NewEvent) -> Result<Option<NanoUsd>> {
-    match cache::price_at(db, &event.model, event.timestamp_ms).await? {
-        Some(price) => Ok(Some(charge(&price, event)?)),
-        None => Ok(None),
+    let e = event;
+    for name in alias::candidates(&e.model, e.provider.as_deref(), e.detail.size.as_deref(), e.detail.quality.as_deref()) {
+        let history = cache::history_of(db, &name).await?;
+        if in_force(&history, e.timestamp_ms).is_some() {
+            return Ok(price(e, Some(&history))?.map(|c| NanoUsd::from_nanos(c.nanos)));
+        }
     }
+    Ok(None)
 }
 
 /// One event a batch stores: its id, what was sent, its exact cost (`None`:
@@ -240,6 +376,10 @@ pub struct RecordedEvent<'a> {
     pub event: &'a NewEvent,
     pub cost_nano: Option<i64>,
     pub price: Option<&'a PriceRow>,
+    /// The fields nothing priced, comma-joined (`None`: all charged, or unpriced).
+    pub unpriced_units: Option<&'a str>,
+    /// Prices that stood in for others, one per line.
+    pub pricing_notes: Option<&'a str>,
 }
 
 /// What one transaction of a batch stores: the value the modules reacting

@@ -150,6 +150,9 @@ pub struct UsageRow {
     pub cost_nanos: i64,
     /// Events whose model had no price (not in `cost_usd`).
     pub unpriced_events: i64,
+    /// Priced events with units their price does not cover: `cost_usd`
+    /// includes what was priced of them, not the rest.
+    pub partial_events: i64,
     pub avg_latency_ms: Option<i64>,
     /// Upper bound of the histogram bucket holding the 95th percentile; only
     /// when grouping by time and/or model without user/project/feature filters
@@ -247,6 +250,7 @@ pub async fn report(db: &Db, org_id: &str, time_zone: &str, q: &UsageQuery) -> R
                 cost_usd: NanoUsd::from_nanos(s.cost_nano).to_usd_string(),
                 cost_nanos: s.cost_nano,
                 unpriced_events: s.unpriced_events,
+                partial_events: s.partial_events,
                 avg_latency_ms: s.avg_latency_ms(),
                 p95_latency_ms: if answer.histogram { s.p95_latency_ms() } else { None },
             }

@@ -14,14 +14,17 @@
 
 #[cfg(feature = "ssr")]
 pub mod admin;
+pub mod alias;
 #[cfg(feature = "ssr")]
 pub mod cache;
 mod cost;
 pub mod edit;
+pub mod imports;
 #[cfg(feature = "ssr")]
 pub mod estimate;
 mod litellm;
 pub mod money;
+pub mod off_peak;
 #[cfg(feature = "ssr")]
 pub mod store;
 
@@ -30,7 +33,7 @@ use std::collections::BTreeMap;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-pub use cost::{cost, cost_exact, unpriced_units, Rates, Usage};
+pub use cost::{charge, cost, cost_exact, unpriced_units, Charge, Conditions, Rates, ServiceTier, Usage};
 pub use edit::{PriceEdit, PriceFields, PriceKind};
 pub use money::{NanoUsd, UnitPrice};
 
@@ -179,9 +182,8 @@ pub struct ModelPrice {
     /// 1-hour cache writes, regional multipliers. Prices nested in an object
     /// are flattened to `parent.child` (`search_context_cost_per_query.search_context_size_low`).
     pub extra: BTreeMap<String, Decimal>,
-    /// DeepSeek's time-of-day discount, kept as the raw JSON text. Not applied
-    /// yet: [`cost`] has no clock, and the discount depends on when the call
-    /// was made (UTC windows and weekdays).
+    /// DeepSeek's time-of-day discount, kept as the raw JSON text; applied by
+    /// [`charge`] from the event's timestamp (see [`off_peak`]).
     pub off_peak_pricing: Option<String>,
     /// LiteLLM's `tiered_pricing` list, kept as the raw JSON text. Lists of
     /// token ranges are also turned into base prices and [`Tier`]s; other

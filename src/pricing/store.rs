@@ -52,11 +52,25 @@ async fn current_json(conn: &mut AnyConnection) -> Result<HashMap<String, String
 /// Adds every model of `book` whose price differs from its current one,
 /// effective from `effective_from` (default: now), in one transaction.
 pub async fn import(db: &Db, book: &PriceBook, source: &str, effective_from: Option<i64>) -> Result<ImportReport> {
-    let now = now_ms();
-    let from = effective_from.unwrap_or(now);
     let mut tx = db.begin().await?;
-    let current = current_json(&mut tx).await?;
+    let (report, _) = import_in(&mut tx, book, source, effective_from, now_ms()).await?;
+    tx.commit().await?;
+    Ok(report)
+}
+
+/// [`import`] in the caller's transaction; also returns the names of the
+/// models added or changed, in name order.
+pub(crate) async fn import_in(
+    tx: &mut AnyConnection,
+    book: &PriceBook,
+    source: &str,
+    effective_from: Option<i64>,
+    now: i64,
+) -> Result<(ImportReport, Vec<String>)> {
+    let from = effective_from.unwrap_or(now);
+    let current = current_json(&mut *tx).await?;
     let mut report = ImportReport::default();
+    let mut touched = Vec::new();
     for price in book.iter() {
         let json = encode(price)?;
         match current.get(&price.name) {
@@ -76,6 +90,7 @@ pub async fn import(db: &Db, book: &PriceBook, source: &str, effective_from: Opt
                 report.added += 1;
             }
         }
+        touched.push(price.name.clone());
         sqlx::query(
             "INSERT INTO model_prices (id, model, effective_from, source, price_json, created_at) VALUES ($1, $2, $3, $4, $5, $6) \
              ON CONFLICT (model, effective_from) DO UPDATE SET price_json = excluded.price_json, source = excluded.source",
@@ -89,8 +104,7 @@ pub async fn import(db: &Db, book: &PriceBook, source: &str, effective_from: Opt
         .execute(&mut *tx)
         .await?;
     }
-    tx.commit().await?;
-    Ok(report)
+    Ok((report, touched))
 }
 
 /// Whether any price is stored (first start loads the default catalog).

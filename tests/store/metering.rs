@@ -41,7 +41,7 @@ test_both_engines! {
         let s = sender(db).await;
         let out = record_usage(db, &s, parse_batch(&[json!({"model": "mystery-1", "input_tokens": 5})], now_ms())).await.unwrap();
         assert_eq!(out[0].status, Outcome::Accepted);
-        assert_eq!((out[0].cost_usd.clone(), out[0].priced), (None, Some(false)));
+        assert_eq!((out[0].cost_usd.clone(), out[0].priced), (None, Some(tollbooth::metering::Pricing::Unpriced)));
         assert!(out[0].id.is_some(), "an id is generated when the client sends none");
         let cost: Option<i64> = sqlx::query_scalar("SELECT cost_nano FROM usage_events").fetch_one(db.reader()).await.unwrap();
         assert_eq!(cost, None);

@@ -175,7 +175,7 @@ test_both_engines! {
         let early = record_usage(db, &s, parse_batch(&[json!({"id": "early", "model": "acme/llm:v1", "input_tokens": 10})], now_ms()))
             .await
             .unwrap();
-        assert_eq!(early[0].priced, Some(false));
+        assert_eq!(early[0].priced, Some(tollbooth::metering::Pricing::Unpriced));
 
         let fields = PriceFields::default()
             .with(PriceKind::Input, "0.8")

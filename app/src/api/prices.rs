@@ -26,9 +26,9 @@ pub struct PriceLine {
     pub output: Option<String>,
     pub cache_read: Option<String>,
     pub cache_write: Option<String>,
-    /// The per-image price the meter charges this model's images at.
+    /// The per-image price the meter charges this model's images at (no size given).
     pub per_image: Option<String>,
-    /// The per-second price the meter charges (output, else input).
+    /// The per-second price the meter charges (video, audio or runtime; no resolution given).
     pub per_second: Option<String>,
     /// `None` when the model has no price in force yet.
     pub source: Option<String>,
@@ -47,6 +47,11 @@ pub struct PricesPage {
     pub per_page: i64,
     pub providers: Vec<String>,
     pub modes: Vec<String>,
+    /// Model names that alias resolution priced with another entry, across
+    /// organizations, most events first.
+    pub resolved_names: Vec<tollbooth::metering::unpriced::ResolvedName>,
+    /// The latest imports of the price book, newest first: when and from where.
+    pub imports: Vec<tollbooth::pricing::imports::ImportRecord>,
 }
 
 /// One row of a model's price history.
@@ -90,8 +95,11 @@ fn other_prices(p: &tollbooth::pricing::ModelPrice) -> usize {
     let listed = [p.input, p.output, p.cache_read, p.cache_write, p.per_image(), p.per_second()];
     let all = PriceKind::ALL.iter().filter(|k| k.get(p).is_some()).count();
     let shown = listed.iter().filter(|u| u.is_some()).count();
+    // Prices of `extra` shown in the per-image and per-second columns (video seconds).
+    let from_extra = usize::from(p.per_second().is_none() && p.charged_per_second().is_some())
+        + usize::from(p.per_image().is_none() && p.charged_per_image().is_some());
     // per_second() may stand for both per-second prices: never count below zero.
-    all.saturating_sub(shown) + p.tiers.len() + p.extra.len()
+    (all.saturating_sub(shown) + p.tiers.len() + p.extra.len()).saturating_sub(from_extra)
 }
 
 /// Searches the price book: `q` matches name or provider; `provider` and
@@ -116,8 +124,8 @@ pub async fn admin_prices(q: String, provider: String, mode: String, page: i64) 
                 output: get(PriceKind::Output),
                 cache_read: get(PriceKind::CacheRead),
                 cache_write: get(PriceKind::CacheWrite),
-                per_image: price.and_then(|p| p.per_image()).map(|u| u.to_string()),
-                per_second: price.and_then(|p| p.per_second()).map(|u| u.to_string()),
+                per_image: price.and_then(|p| p.charged_per_image()).map(|u| u.normalize().to_string()),
+                per_second: price.and_then(|p| p.charged_per_second()).map(|u| u.normalize().to_string()),
                 other_prices: price.map(other_prices).unwrap_or(0),
                 source: m.current.as_ref().map(|c| c.source.clone()),
                 effective_from: m.current.as_ref().map(|c| c.effective_from),
@@ -127,7 +135,9 @@ pub async fn admin_prices(q: String, provider: String, mode: String, page: i64) 
             }
         })
         .collect();
-    Ok(PricesPage { lines, total: found.total, page, per_page: PER_PAGE, providers, modes })
+    let resolved_names = tollbooth::metering::unpriced::resolved_names(&ctx.db, None).await?;
+    let imports = tollbooth::pricing::imports::recent(&ctx.db, 5).await?;
+    Ok(PricesPage { lines, total: found.total, page, per_page: PER_PAGE, providers, modes, resolved_names, imports })
 }
 
 /// One model's price history.

@@ -13,7 +13,7 @@ use leptos_router::hooks::use_query_map;
 use tollbooth::admin::{AdminSummary, Consumer, Figure, FlaggedOrg, TenantRow};
 
 use crate::api::admin_dash::{admin_dashboard, admin_tenants, DashboardView, DashQuery};
-use crate::components::format::readable_time;
+use crate::components::format::{format_time, readable_time};
 use crate::components::chart::EChart;
 use crate::components::ErrorMessage;
 use crate::pages::admin_plans::org_href;
@@ -142,8 +142,10 @@ fn dashboard(d: DashboardView) -> impl IntoView {
     let DashboardView { summary, from, to, .. } = d;
     let AdminSummary {
         organizations, active_organizations, api_calls, tokens, cost_usd, avg_latency_ms, p95_latency_ms,
-        error_rate_percent, top_by_tokens, top_by_cost, over_quota, over_budget, unpriced_models, recent_failures, ..
+        error_rate_percent, top_by_tokens, top_by_cost, over_quota, over_budget, unpriced_models, partly_priced_models,
+        recent_failures, ..
     } = summary;
+    let all_priced = unpriced_models.is_empty() && partly_priced_models.is_empty();
     let ms = |v: &Option<String>| v.as_ref().map(|v| format!("{v} ms"));
     let tiles = view! {
         <div class="stats" data-testid="admin-tiles">
@@ -198,7 +200,8 @@ fn dashboard(d: DashboardView) -> impl IntoView {
         </div>
         <h2>"Unpriced models seen (" {unpriced_models.len()} ")"</h2>
         {if unpriced_models.is_empty() {
-            view! { <p class="empty">"Every event in this range had a price."</p> }.into_any()
+            let msg = if all_priced { "Every event in this range was priced in full." } else { "Every model seen in this range had a price (some only in part, below)." };
+            view! { <p class="empty">{msg}</p> }.into_any()
         } else {
             view! {
                 <table class="table" data-testid="unpriced-models">
@@ -210,6 +213,25 @@ fn dashboard(d: DashboardView) -> impl IntoView {
                             <td class="num">{m.organizations}</td>
                             <td>{readable_time(&m.last_seen)}</td>
                             <td><a href=new_model_href(&m.model)>"Add as custom model"</a></td>
+                        </tr>
+                    }).collect_view()}</tbody>
+                </table>
+            }.into_any()
+        }}
+        <h2>"Partly priced models seen (" {partly_priced_models.len()} ")"</h2>
+        {if partly_priced_models.is_empty() {
+            view! { <p class="empty">"No event in this range carried a unit without a price."</p> }.into_any()
+        } else {
+            view! {
+                <table class="table" data-testid="partly-priced-models">
+                    <thead><tr><th>"Model"</th><th>"Units without a price"</th><th class="num">"Events"</th><th class="num">"Organizations"</th><th>"Last seen"</th></tr></thead>
+                    <tbody>{partly_priced_models.into_iter().map(|m| view! {
+                        <tr>
+                            <td><code>{m.model.clone()}</code></td>
+                            <td>{m.units.join(", ")}</td>
+                            <td class="num">{grouped(&m.events.to_string())}</td>
+                            <td class="num">{m.organizations}</td>
+                            <td>{format_time(m.last_seen_ms)}</td>
                         </tr>
                     }).collect_view()}</tbody>
                 </table>

@@ -145,7 +145,9 @@ fn price_list(p: PricesPage, q: String, provider: String, mode: String) -> impl 
     } else {
         format!("{}–{} of {} models", first + 1, first + p.lines.len() as i64, p.total)
     };
+    let imports = p.imports.clone();
     view! {
+        {last_import(imports)}
         <Form method="GET" action="/admin/prices" attr:class="row filters" attr:role="search">
             <label class="grow">"Search"
                 <input type="search" name="q" value=q placeholder="model or provider, e.g. gpt-4o" autocomplete="off" />
@@ -207,6 +209,7 @@ fn price_list(p: PricesPage, q: String, provider: String, mode: String) -> impl 
                 </table>
             </div>
         })}
+        {resolved_names(p.resolved_names)}
         {(pages > 1).then(|| view! {
             <nav class="pager" aria-label="Pages">
                 {match prev {
@@ -220,6 +223,65 @@ fn price_list(p: PricesPage, q: String, provider: String, mode: String) -> impl 
                 }}
             </nav>
         })}
+    }
+}
+
+/// When and from where the price book was last imported, and the imports before.
+fn last_import(imports: Vec<tollbooth::pricing::imports::ImportRecord>) -> impl IntoView {
+    use tollbooth::pricing::imports::Trigger;
+    let how = |t: Trigger| match t {
+        Trigger::Cli => "tollbooth prices import",
+        Trigger::Scheduled => "scheduled refresh (TOLLBOOTH_PRICES_URL)",
+        Trigger::FirstStart => "first start (shipped catalog)",
+    };
+    match imports.first().cloned() {
+        None => view! { <p class="muted" data-testid="last-import">"No import recorded yet."</p> }.into_any(),
+        Some(last) => view! {
+            <p data-testid="last-import">"Last imported " <b>{format_time(last.imported_at_ms)}</b> " from " <code>{last.source.clone()}</code>
+                " by " {how(last.trigger)} ": " {last.added} " added, " {last.changed} " changed, " {last.unchanged}
+                " unchanged; changes effective from " {since(last.effective_from_ms)} "."</p>
+            {(imports.len() > 1).then(|| view! {
+                <details><summary>"Earlier imports"</summary>
+                    <ul>{imports.into_iter().skip(1).map(|i| view! {
+                        <li>{format_time(i.imported_at_ms)} " — " <code>{i.source.clone()}</code> " (" {how(i.trigger)} "): "
+                            {i.added} " added, " {i.changed} " changed"</li>
+                    }).collect_view()}</ul>
+                </details>
+            })}
+        }.into_any(),
+    }
+}
+
+/// The names events sent that were priced with another entry (alias
+/// resolution: exact, provider + name, without a provider prefix, without
+/// a region), so an operator sees which entry prices what.
+fn resolved_names(names: Vec<tollbooth::metering::unpriced::ResolvedName>) -> impl IntoView {
+    view! {
+        <h2>"Names resolved to another entry (" {names.len()} ")"</h2>
+        {if names.is_empty() {
+            view! { <p class="empty">"Every event so far named its price-book entry exactly."</p> }.into_any()
+        } else {
+            view! {
+                <p class="muted">"Tried in this order: the exact name; the event's provider + \"/\" + name; the name without a known \
+                    provider prefix; a Bedrock or Vertex region removed. Never another version of a model."</p>
+                <div class="table-scroll">
+                    <table class="table" data-testid="resolved-names">
+                        <thead><tr><th>"Name sent"</th><th>"Provider sent"</th><th>"Priced as"</th>
+                            <th class="num">"Events"</th><th class="num">"Organizations"</th><th>"Last seen"</th></tr></thead>
+                        <tbody>{names.into_iter().map(|n| view! {
+                            <tr>
+                                <td><code>{n.model.clone()}</code></td>
+                                <td>{n.provider.clone()}</td>
+                                <td><a href=model_href(&n.entry)>{n.entry.clone()}</a></td>
+                                <td class="num">{n.events}</td>
+                                <td class="num">{n.organizations}</td>
+                                <td class="nowrap">{since(n.last_seen_ms)}</td>
+                            </tr>
+                        }).collect_view()}</tbody>
+                    </table>
+                </div>
+            }.into_any()
+        }}
     }
 }
 

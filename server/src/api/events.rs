@@ -1,9 +1,11 @@
 //! `POST /api/v1/events`: usage ingest.
 //!
 //! The body is one event object or `{"events": [...]}` with at most 1,000.
-//! The answer is 200 when every event was accepted or a duplicate, and 207
-//! (Multi-Status) when at least one was rejected; either way `results` has
-//! one entry per event, in order. It is sent after the batch is committed.
+//! The answer is 200 when every event was accepted or a duplicate, 207
+//! (Multi-Status) when some were rejected and others not, and 422 when every
+//! event was rejected (with `error` naming the first rejected field, e.g.
+//! an unknown `service_tier` or negative `seconds`); in each case `results`
+//! has one entry per event, in order. It is sent after the batch is committed.
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
@@ -42,6 +44,14 @@ pub async fn ingest(
         rejected: count(Outcome::Rejected),
         results,
     };
+    if response.rejected > 0 && response.rejected == response.results.len() {
+        let first = &response.results[0];
+        let message = first.error.clone().unwrap_or_default();
+        let mut e = ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid", message);
+        e.field = first.field;
+        e.details = Some(serde_json::to_value(&response).map_err(|err| ApiError::from(tollbooth::Error::Internal(err.to_string())))?);
+        return Err(e);
+    }
     let status = if response.rejected > 0 { StatusCode::MULTI_STATUS } else { StatusCode::OK };
     Ok((status, Json(response)))
 }

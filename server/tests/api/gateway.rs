@@ -339,9 +339,16 @@ gateway_test! {
 
     async fn a_stream_broken_before_its_usage_is_recorded_as_an_estimate(g) {
         let body = json!({"model": "gpt-4o-mini", "stream": true, "max_tokens": 50, "messages": [{"role": "user", "content": "Hello world"}]});
-        let resp = g.openai("/v1/chat/completions").header("x-mock-drop-after", "4").json(&body).send().await.unwrap();
-        assert_eq!(resp.status(), StatusCode::OK);
-        let _ = resp.text().await; // the body ends in an error
+        // The client sees the break: a body that ends in an error, or (when
+        // the break reaches the connection before the head was flushed) a
+        // connection closed before the answer.
+        match g.openai("/v1/chat/completions").header("x-mock-drop-after", "4").json(&body).send().await {
+            Ok(resp) => {
+                assert_eq!(resp.status(), StatusCode::OK);
+                assert!(resp.text().await.is_err(), "the body ends in an error, not a clean end");
+            }
+            Err(e) => assert!(e.is_request(), "{e:?}"),
+        }
         let events = g.wait_events(1).await;
         let e = &events[0];
         assert_eq!(e.meta["usage_estimated"], true, "{e:?}");

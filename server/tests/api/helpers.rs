@@ -60,6 +60,9 @@ pub fn config_for(database_url: &str) -> Config {
         gateway_timeout_secs: 600,
         metrics_addr: None,
         metrics_token: None,
+        prices_url: None,
+        prices_refresh_hours: 24,
+        prices_allow_http_loopback: false,
     }
 }
 

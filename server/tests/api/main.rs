@@ -21,6 +21,7 @@ mod me;
 mod metrics;
 mod outbound;
 mod pages;
+mod pricing;
 mod providers;
 mod quota;
 mod recommendations;

@@ -33,13 +33,13 @@ pub struct Rollup<'a> {
 
 impl<'a> Rollup<'a> {
     /// Adds one stored event with its cost (`None`: unpriced).
-    pub fn add(&mut self, e: &'a NewEvent, cost_nano: Option<i64>) {
+    pub fn add(&mut self, e: &'a NewEvent, cost_nano: Option<i64>, partial: bool) {
         let (hour, day) = (hour_of(e.timestamp_ms), day_of(e.timestamp_ms));
         let provider = e.provider.as_deref().unwrap_or_default();
-        self.org_hourly.entry(hour).or_default().add(e, cost_nano, true);
-        self.org_daily.entry(day).or_default().add(e, cost_nano, true);
-        self.model_hourly.entry((hour, e.model.as_str(), provider)).or_default().add(e, cost_nano, true);
-        self.model_daily.entry((day, e.model.as_str(), provider)).or_default().add(e, cost_nano, true);
+        self.org_hourly.entry(hour).or_default().add(e, cost_nano, partial, true);
+        self.org_daily.entry(day).or_default().add(e, cost_nano, partial, true);
+        self.model_hourly.entry((hour, e.model.as_str(), provider)).or_default().add(e, cost_nano, partial, true);
+        self.model_daily.entry((day, e.model.as_str(), provider)).or_default().add(e, cost_nano, partial, true);
         for dim in Dim::ALL {
             let value = match dim {
                 Dim::User => e.user_id.as_deref(),
@@ -47,9 +47,9 @@ impl<'a> Rollup<'a> {
                 Dim::Feature => e.feature.as_deref(),
                 Dim::Session => e.session_id.as_deref(),
             };
-            self.dims[dim as usize].entry((day, value.unwrap_or_default())).or_default().add(e, cost_nano, false);
+            self.dims[dim as usize].entry((day, value.unwrap_or_default())).or_default().add(e, cost_nano, partial, false);
         }
-        self.total.add(e, cost_nano, false);
+        self.total.add(e, cost_nano, partial, false);
     }
 
     /// Whether nothing was added.
@@ -81,14 +81,14 @@ mod tests {
         ];
         let mut r = Rollup::default();
         for (i, e) in events.iter().enumerate() {
-            r.add(e, if i == 2 { None } else { Some(5) });
+            r.add(e, if i == 2 { None } else { Some(5) }, i == 1);
         }
         assert_eq!(r.org_hourly.len(), 2);
         assert_eq!(r.org_daily.len(), 2);
         assert_eq!(r.model_hourly.len(), 3, "(hour, a), (hour, b), (next day's hour, a)");
         assert_eq!(r.dims[Dim::User as usize].len(), 3, "u1 and '' on day one, u2 on day two");
         let first = &r.org_hourly[&hour_of(t)];
-        assert_eq!((first.events, first.cost_nano, first.unpriced_events, first.input_tokens), (3, 10, 1, 300));
+        assert_eq!((first.events, first.cost_nano, first.unpriced_events, first.partial_events, first.input_tokens), (3, 10, 1, 1, 300));
         assert_eq!((first.latency_count, first.latency_sum_ms), (2, 2_012));
         assert_eq!(first.latency[1], 1, "12 ms lands in the 10–15 ms bucket");
         assert_eq!(first.latency[13], 1, "2,000 ms lands in the 1,500–2,250 ms bucket");

@@ -85,13 +85,18 @@ pub struct Sums {
     pub duration_ms: i64,
     pub cost_nano: i64,
     pub unpriced_events: i64,
+    /// Priced events with units their price does not cover (their cost is partial).
+    pub partial_events: i64,
     pub latency_count: i64,
     pub latency_sum_ms: i64,
     pub latency: [i64; LATENCY_BUCKETS],
 }
 
+/// How many summed columns a rollup row has.
+pub(crate) const SUMS: usize = 15;
+
 /// The summed columns of every rollup table, in [`Sums::values`] order.
-pub(crate) const SUM_COLUMNS: [&str; 14] = [
+pub(crate) const SUM_COLUMNS: [&str; SUMS] = [
     "events",
     "requests",
     "errors",
@@ -104,6 +109,7 @@ pub(crate) const SUM_COLUMNS: [&str; 14] = [
     "duration_ms",
     "cost_nano",
     "unpriced_events",
+    "partial_events",
     "latency_count",
     "latency_sum_ms",
 ];
@@ -121,7 +127,7 @@ pub(crate) fn latency_index(ms: i64) -> usize {
 impl Sums {
     /// Adds one event with its cost (`None`: unpriced); `histogram` says
     /// whether this table keeps the latency histogram.
-    pub(crate) fn add(&mut self, e: &NewEvent, cost_nano: Option<i64>, histogram: bool) {
+    pub(crate) fn add(&mut self, e: &NewEvent, cost_nano: Option<i64>, partial: bool, histogram: bool) {
         self.events += 1;
         self.requests += e.requests as i64;
         self.errors += i64::from(e.status != CallStatus::Success);
@@ -136,6 +142,7 @@ impl Sums {
             Some(c) => self.cost_nano += c,
             None => self.unpriced_events += 1,
         }
+        self.partial_events += i64::from(cost_nano.is_some() && partial);
         if let Some(l) = e.latency_ms {
             self.latency_count += 1;
             self.latency_sum_ms += l as i64;
@@ -146,7 +153,7 @@ impl Sums {
     }
 
     /// The summed columns in [`SUM_COLUMNS`] order.
-    pub(crate) fn values(&self) -> [i64; 14] {
+    pub(crate) fn values(&self) -> [i64; SUMS] {
         [
             self.events,
             self.requests,
@@ -160,12 +167,13 @@ impl Sums {
             self.duration_ms,
             self.cost_nano,
             self.unpriced_events,
+            self.partial_events,
             self.latency_count,
             self.latency_sum_ms,
         ]
     }
 
-    pub(crate) fn from_values(v: [i64; 14], latency: [i64; LATENCY_BUCKETS]) -> Self {
+    pub(crate) fn from_values(v: [i64; SUMS], latency: [i64; LATENCY_BUCKETS]) -> Self {
         Sums {
             events: v[0],
             requests: v[1],
@@ -179,8 +187,9 @@ impl Sums {
             duration_ms: v[9],
             cost_nano: v[10],
             unpriced_events: v[11],
-            latency_count: v[12],
-            latency_sum_ms: v[13],
+            partial_events: v[12],
+            latency_count: v[13],
+            latency_sum_ms: v[14],
             latency,
         }
     }

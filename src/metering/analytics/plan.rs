@@ -397,7 +397,7 @@ pub async fn query(db: &Db, q: &Query<'_>) -> Result<Answer> {
 }
 
 /// A raw event's contribution, in [`SUM_COLUMNS`] order.
-const RAW_SUMS: [&str; 14] = [
+const RAW_SUMS: [&str; super::SUMS] = [
     "1 AS events",
     "requests",
     "CASE WHEN status = 'success' THEN 0 ELSE 1 END AS errors",
@@ -410,6 +410,7 @@ const RAW_SUMS: [&str; 14] = [
     "duration_ms",
     "COALESCE(cost_nano, 0) AS cost_nano",
     "CASE WHEN cost_nano IS NULL THEN 1 ELSE 0 END AS unpriced_events",
+    "CASE WHEN cost_nano IS NOT NULL AND unpriced_units IS NOT NULL THEN 1 ELSE 0 END AS partial_events",
     "CASE WHEN latency_ms IS NULL THEN 0 ELSE 1 END AS latency_count",
     "COALESCE(latency_ms, 0) AS latency_sum_ms",
 ];

@@ -105,7 +105,7 @@ pub(crate) fn sum_select(histogram: bool) -> String {
 
 /// Reads the summed columns of a row selected with [`sum_select`].
 pub(crate) fn sums_of(r: &sqlx::any::AnyRow, histogram: bool) -> Result<Sums> {
-    let mut v = [0i64; 14];
+    let mut v = [0i64; super::SUMS];
     for (slot, c) in v.iter_mut().zip(SUM_COLUMNS) {
         *slot = r.try_get::<Option<i64>, _>(c)?.unwrap_or(0);
     }

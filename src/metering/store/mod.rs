@@ -8,14 +8,15 @@ use std::collections::HashMap;
 use sqlx::{AnyConnection, Row};
 
 use super::events::{EventFilter, EventView};
-use super::Recorded;
+use super::event::Detail;
+use super::{Pricing, Recorded, Stored, StoredPricing};
 use crate::calendar::Window;
 use crate::clock::to_rfc3339;
 use crate::db::{values_rows, Engine};
 use crate::pricing::NanoUsd;
 use crate::Result;
 
-const COLUMNS: usize = 27;
+const COLUMNS: usize = 31;
 /// Rows per multi-row INSERT: 5,400 parameters, under both engines' limits.
 const CHUNK: usize = 200;
 
@@ -32,7 +33,8 @@ pub(crate) async fn insert_batch(conn: &mut AnyConnection, engine: Engine, batch
         let sql = format!(
             "INSERT INTO usage_events (org_id, id, ts, received_at, api_key_id, user_id, project_id, session_id, feature, \
              provider, model, input_tokens, cached_input_tokens, cache_creation_tokens, output_tokens, reasoning_tokens, \
-             images, duration_ms, requests, latency_ms, status, error, ip, user_agent, metadata, cost_nano, price_id) \
+             images, duration_ms, requests, latency_ms, status, error, ip, user_agent, metadata, cost_nano, price_id, \
+             usage_detail, priced_model, unpriced_units, pricing_notes) \
              VALUES {} ON CONFLICT (org_id, id) DO NOTHING",
             values_rows(engine, chunk.len(), COLUMNS)
         );
@@ -66,32 +68,39 @@ pub(crate) async fn insert_batch(conn: &mut AnyConnection, engine: Engine, batch
                 .bind(e.user_agent.as_deref())
                 .bind(e.metadata.as_deref())
                 .bind(row.cost_nano)
-                .bind(row.price.map(|p| p.id.as_str()));
+                .bind(row.price.map(|p| p.id.as_str()))
+                .bind(e.detail.to_json())
+                .bind(row.price.map(|p| p.price.name.as_str()))
+                .bind(row.unpriced_units)
+                .bind(row.pricing_notes);
         }
         inserted += q.execute(&mut *conn).await?.rows_affected();
     }
     Ok(inserted == batch.events.len() as u64)
 }
 
-/// Which of `ids` are stored for the organization, with their costs (a
-/// duplicate reports the original cost).
-pub(crate) async fn stored_costs(
-    conn: &mut AnyConnection,
-    engine: Engine,
-    org_id: &str,
-    ids: &[&str],
-) -> Result<HashMap<String, Option<i64>>> {
+/// Which of `ids` are stored for the organization, with their costs and
+/// pricing (a duplicate reports the original's).
+pub(crate) async fn stored_costs(conn: &mut AnyConnection, engine: Engine, org_id: &str, ids: &[&str]) -> Result<Stored> {
     let mut out = HashMap::with_capacity(ids.len());
     for chunk in ids.chunks(CHUNK) {
         let params = values_rows(engine, 1, chunk.len() + 1);
         let (first, rest) = params[1..params.len() - 1].split_once(", ").unwrap_or((&params[1..params.len() - 1], ""));
-        let sql = format!("SELECT id, cost_nano FROM usage_events WHERE org_id = {first} AND id IN ({rest})");
+        let sql = format!(
+            "SELECT id, cost_nano, unpriced_units, priced_model, pricing_notes FROM usage_events WHERE org_id = {first} AND id IN ({rest})"
+        );
         let mut q = sqlx::query(&sql).bind(org_id);
         for id in chunk {
             q = q.bind(*id);
         }
         for r in q.fetch_all(&mut *conn).await? {
-            out.insert(r.try_get("id")?, r.try_get("cost_nano")?);
+            let stored = StoredPricing {
+                cost_nano: r.try_get("cost_nano")?,
+                unpriced_units: r.try_get("unpriced_units")?,
+                priced_model: r.try_get("priced_model")?,
+                pricing_notes: r.try_get("pricing_notes")?,
+            };
+            out.insert(r.try_get("id")?, stored);
         }
     }
     Ok(out)
@@ -104,7 +113,7 @@ pub(crate) async fn list(conn: &mut AnyConnection, org_id: &str, f: &EventFilter
     let rows = sqlx::query(
         "SELECT id, ts, user_id, project_id, session_id, feature, provider, model, input_tokens, cached_input_tokens, \
          cache_creation_tokens, output_tokens, reasoning_tokens, images, duration_ms, requests, latency_ms, status, error, \
-         cost_nano, metadata FROM (SELECT * FROM usage_events UNION ALL SELECT * FROM usage_events_archive) e \
+         cost_nano, metadata, usage_detail, priced_model, unpriced_units, pricing_notes FROM (SELECT * FROM usage_events UNION ALL SELECT * FROM usage_events_archive) e \
          WHERE org_id = $1 AND ts >= $2 AND ts < $3 \
          AND ($4 = '' OR model = $4) AND ($5 = '' OR user_id = $5) AND ($6 = '' OR project_id = $6) \
          AND ($7 = '' OR feature = $7) AND ($8 = '' OR status = $8) \
@@ -150,6 +159,11 @@ pub(crate) async fn list(conn: &mut AnyConnection, org_id: &str, f: &EventFilter
                 cost_usd: r.try_get::<Option<i64>, _>("cost_nano")?.map(|n| NanoUsd::from_nanos(n).to_usd_string()),
                 cost_nano: r.try_get("cost_nano")?,
                 metadata: r.try_get("metadata")?,
+                detail: Detail::from_json(r.try_get::<Option<String>, _>("usage_detail")?.as_deref()),
+                priced: Pricing::of(r.try_get("cost_nano")?, r.try_get::<Option<String>, _>("unpriced_units")?.as_deref()),
+                unpriced_units: list_of(r.try_get("unpriced_units")?, ','),
+                priced_model: r.try_get("priced_model")?,
+                pricing_notes: list_of(r.try_get("pricing_notes")?, '\n'),
             })
         })
         .collect()
@@ -158,7 +172,12 @@ pub(crate) async fn list(conn: &mut AnyConnection, org_id: &str, f: &EventFilter
 /// The columns an archived event keeps (all of them).
 const ARCHIVE_COLUMNS: &str = "org_id, id, ts, received_at, api_key_id, user_id, project_id, session_id, feature, provider, model, \
      input_tokens, cached_input_tokens, cache_creation_tokens, output_tokens, reasoning_tokens, images, duration_ms, requests, \
-     latency_ms, status, error, ip, user_agent, metadata, cost_nano, price_id";
+     latency_ms, status, error, ip, user_agent, metadata, cost_nano, price_id, usage_detail, priced_model, unpriced_units, pricing_notes";
+
+/// A stored list (comma- or newline-joined) as its items.
+fn list_of(text: Option<String>, sep: char) -> Vec<String> {
+    text.map(|t| t.split(sep).filter(|s| !s.is_empty()).map(str::to_string).collect()).unwrap_or_default()
+}
 
 /// The ids of the organization's oldest live events before `cutoff`, at most `limit`.
 pub(crate) async fn ids_before(conn: &mut AnyConnection, org_id: &str, cutoff: i64, limit: i64) -> Result<Vec<String>> {
@@ -352,6 +371,111 @@ pub(crate) async fn counted_events(conn: &mut AnyConnection, org_id: &str, w: Wi
                 images: r.try_get("images")?,
                 duration_ms: r.try_get("duration_ms")?,
                 mode: r.try_get("mode")?,
+            })
+        })
+        .collect()
+}
+
+/// Adds a recorded batch's partly priced events to `pricing_gaps` and its
+/// names priced by another entry to `model_aliases`, in the caller's
+/// transaction; keys in sorted order so concurrent batches lock alike.
+pub(crate) async fn record_pricing(conn: &mut AnyConnection, batch: &Recorded<'_>) -> Result<()> {
+    use std::collections::BTreeMap;
+    // (events, first seen, last seen)
+    fn seen(map_entry: &mut (i64, i64, i64), ts: i64) {
+        map_entry.0 += 1;
+        map_entry.1 = map_entry.1.min(ts);
+        map_entry.2 = map_entry.2.max(ts);
+    }
+    let mut gaps: BTreeMap<(&str, &str), (i64, i64, i64)> = BTreeMap::new();
+    let mut aliases: BTreeMap<(&str, &str, &str), (i64, i64, i64)> = BTreeMap::new();
+    for e in &batch.events {
+        let ts = e.event.timestamp_ms;
+        if let Some(units) = e.unpriced_units {
+            seen(gaps.entry((e.event.model.as_str(), units)).or_insert((0, ts, ts)), ts);
+        }
+        if let Some(row) = e.price.filter(|p| p.price.name != e.event.model) {
+            let key = (e.event.model.as_str(), e.event.provider.as_deref().unwrap_or(""), row.price.name.as_str());
+            seen(aliases.entry(key).or_insert((0, ts, ts)), ts);
+        }
+    }
+    for ((model, units), (n, first, last)) in gaps {
+        sqlx::query(
+            "INSERT INTO pricing_gaps (org_id, model, units, events, first_seen, last_seen) VALUES ($1, $2, $3, $4, $5, $6) \
+             ON CONFLICT (org_id, model, units) DO UPDATE SET events = pricing_gaps.events + excluded.events, \
+             first_seen = CASE WHEN excluded.first_seen < pricing_gaps.first_seen THEN excluded.first_seen ELSE pricing_gaps.first_seen END, \
+             last_seen = CASE WHEN excluded.last_seen > pricing_gaps.last_seen THEN excluded.last_seen ELSE pricing_gaps.last_seen END",
+        )
+        .bind(batch.org_id)
+        .bind(model)
+        .bind(units)
+        .bind(n)
+        .bind(first)
+        .bind(last)
+        .execute(&mut *conn)
+        .await?;
+    }
+    for ((model, provider, entry), (n, first, last)) in aliases {
+        sqlx::query(
+            "INSERT INTO model_aliases (org_id, model, provider, entry, events, first_seen, last_seen) VALUES ($1, $2, $3, $4, $5, $6, $7) \
+             ON CONFLICT (org_id, model, provider, entry) DO UPDATE SET events = model_aliases.events + excluded.events, \
+             first_seen = CASE WHEN excluded.first_seen < model_aliases.first_seen THEN excluded.first_seen ELSE model_aliases.first_seen END, \
+             last_seen = CASE WHEN excluded.last_seen > model_aliases.last_seen THEN excluded.last_seen ELSE model_aliases.last_seen END",
+        )
+        .bind(batch.org_id)
+        .bind(model)
+        .bind(provider)
+        .bind(entry)
+        .bind(n)
+        .bind(first)
+        .bind(last)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+
+/// Partly priced models of one organization or of all (`None`), most events first, at most 200.
+pub(crate) async fn pricing_gaps(conn: &mut AnyConnection, org_id: Option<&str>) -> Result<Vec<super::unpriced::PartlyPricedModel>> {
+    let rows = sqlx::query(
+        "SELECT model, units, CAST(SUM(events) AS BIGINT) AS events, COUNT(DISTINCT org_id) AS orgs, MAX(last_seen) AS last_seen \
+         FROM pricing_gaps WHERE ($1 = '' OR org_id = $1) GROUP BY model, units ORDER BY SUM(events) DESC, model, units LIMIT 200",
+    )
+    .bind(org_id.unwrap_or_default())
+    .fetch_all(conn)
+    .await?;
+    rows.into_iter()
+        .map(|r| {
+            Ok(super::unpriced::PartlyPricedModel {
+                model: r.try_get("model")?,
+                units: list_of(r.try_get("units")?, ','),
+                events: r.try_get("events")?,
+                organizations: r.try_get("orgs")?,
+                last_seen_ms: r.try_get("last_seen")?,
+            })
+        })
+        .collect()
+}
+
+/// Names priced by another entry, of one organization or of all (`None`), most events first, at most 500.
+pub(crate) async fn model_aliases(conn: &mut AnyConnection, org_id: Option<&str>) -> Result<Vec<super::unpriced::ResolvedName>> {
+    let rows = sqlx::query(
+        "SELECT model, provider, entry, CAST(SUM(events) AS BIGINT) AS events, COUNT(DISTINCT org_id) AS orgs, MAX(last_seen) AS last_seen \
+         FROM model_aliases WHERE ($1 = '' OR org_id = $1) GROUP BY model, provider, entry \
+         ORDER BY SUM(events) DESC, model, provider, entry LIMIT 500",
+    )
+    .bind(org_id.unwrap_or_default())
+    .fetch_all(conn)
+    .await?;
+    rows.into_iter()
+        .map(|r| {
+            Ok(super::unpriced::ResolvedName {
+                model: r.try_get("model")?,
+                provider: r.try_get("provider")?,
+                entry: r.try_get("entry")?,
+                events: r.try_get("events")?,
+                organizations: r.try_get("orgs")?,
+                last_seen_ms: r.try_get("last_seen")?,
             })
         })
         .collect()

@@ -170,7 +170,11 @@ pub fn BreakdownTable(breakdowns: Vec<Breakdown>, state: TableState) -> impl Int
                                         <td class="num">{count(r.events)}</td>
                                         <td class="num">{count(r.input_tokens)}</td>
                                         <td class="num">{count(r.output_tokens)}</td>
-                                        <td class="num">{if all_unpriced { "unpriced".to_string() } else { usd_of(r.cost) }}</td>
+                                        <td class="num">{if all_unpriced { "unpriced".to_string() } else { usd_of(r.cost) }}
+                                            {(r.partial_events > 0).then(|| view! {
+                                                <span class="sub partial" title="Some units of these events have no price">{format!("{} partly priced", count(r.partial_events))}</span>
+                                            })}
+                                        </td>
                                         <td class="num">{r.cost_per_1k_usd.as_deref().map(usd_rate).unwrap_or_else(|| "–".into())}</td>
                                         <td class="num">{output_ratio(&r)}</td>
                                         <td class="num">{percent(r.cached_input_tokens, r.input_tokens)}</td>

@@ -158,6 +158,7 @@ fn Panel(org_id: String, home: PanelHome, u: PanelData, table: breakdown::TableS
         }}
         <breakdown::BreakdownTable breakdowns=u.breakdowns.clone() state=table />
         <UnpricedModels models=u.unpriced_models.clone() />
+        <PartlyPricedModels models=u.partly_priced_models.clone() />
         <recent::RecentActivity home range=u.range.clone() events=u.recent.clone() models />
     }
 }
@@ -176,8 +177,7 @@ fn Card(label: &'static str, value: String, #[prop(optional, into)] note: String
 /// This calendar month and lifetime (the plan's limits are under "Plan limits").
 #[component]
 fn MonthCards(month: Totals, lifetime: tollbooth::pricing::NanoUsd) -> impl IntoView {
-    let unpriced = month.unpriced_events;
-    let cost_note = if unpriced > 0 { format!("excludes {unpriced} unpriced events") } else { String::new() };
+    let cost_note = cost_note(&month);
     view! {
         <div class="stats">
             <Card label="Cost this month" value=usd_of(month.cost) note=cost_note />
@@ -225,11 +225,41 @@ fn RangeSummary(range: RangeView, totals: Totals, days: usize) -> impl IntoView 
             <span><b data-testid="range-tokens">{count(tokens)}</b> " tokens ("
                 {count(totals.input_tokens)} " in, " {count(totals.output_tokens)} " out)"</span>
             <span><b>{rate_percent(&totals.error_rate)}</b> " errors"</span>
-            {(totals.unpriced_events > 0).then(|| view! {
-                <span class="muted">"excludes " {totals.unpriced_events} " unpriced events"</span>
+            {(totals.unpriced_events > 0 || totals.partial_events > 0).then(|| view! {
+                <span class="muted" data-testid="range-cost-note">{cost_note(&totals)}</span>
             })}
         </div>
     }
+}
+
+/// What a cost leaves out: unpriced events, and units of partly priced ones.
+fn cost_note(t: &Totals) -> String {
+    let mut parts = vec![];
+    if t.unpriced_events > 0 {
+        parts.push(format!("excludes {} unpriced events", t.unpriced_events));
+    }
+    if t.partial_events > 0 {
+        parts.push(format!("{} events only partly priced", t.partial_events));
+    }
+    parts.join("; ")
+}
+
+/// Models whose events carried units their price does not cover.
+#[component]
+fn PartlyPricedModels(models: Vec<tollbooth::metering::unpriced::PartlyPricedModel>) -> impl IntoView {
+    (!models.is_empty()).then(|| view! {
+        <section class="card warn" data-testid="partly-priced">
+            <h2>"Models priced only in part"</h2>
+            <p class="muted">"These events were charged for what their model's price covers; the units named here \
+                have no price and are not in the cost above. Ask your operator to add the missing prices."</p>
+            <ul>
+                {models.into_iter().map(|m| view! {
+                    <li><code>{m.model}</code> " — no price for " <b>{m.units.join(", ")}</b> " — "
+                        {count(m.events)} " events, last " {format_time(m.last_seen_ms)}</li>
+                }).collect_view()}
+            </ul>
+        </section>
+    })
 }
 
 #[component]

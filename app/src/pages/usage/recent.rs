@@ -90,7 +90,13 @@ pub fn RecentActivity(home: PanelHome, range: RangeView, events: Vec<RecentEvent
                                         {(e.cached_input_tokens > 0).then(|| view! { <span class="sub">{format!("{} cached", count(e.cached_input_tokens))}</span> })}
                                     </td>
                                     <td class="num">{count(e.output_tokens)}</td>
-                                    <td class="num">{e.cost.map(usd_of).unwrap_or_else(|| "unpriced".into())}</td>
+                                    <td class="num">{e.cost.map(usd_of).unwrap_or_else(|| "unpriced".into())}
+                                        {(!e.unpriced_units.is_empty()).then(|| view! {
+                                            <span class="sub partial" data-testid="partial" title="These units have no price and are not in the cost">
+                                                {format!("partial: no price for {}", e.unpriced_units.join(", "))}
+                                            </span>
+                                        })}
+                                    </td>
                                     <td><span class=format!("status-{}", e.status)>{e.status.clone()}</span></td>
                                 </tr>
                             }).collect_view()}
