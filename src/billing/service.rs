@@ -512,9 +512,11 @@ pub async fn enforce_grace(db: &Db, billing: &Billing, now: i64) -> Result<usize
 }
 
 /// The periodic billing work (every minute): periods closed into invoices,
-/// lines sent to Stripe, grace periods enforced, expired credit written off.
+/// lines sent to Stripe, trials warned and expired, grace periods
+/// enforced, expired credit written off.
 pub async fn run_due(db: &Db, billing: &Billing, now: i64) -> Result<()> {
     invoices::run_due(db, billing, now).await?;
+    crate::trials::run_due(db, now).await?;
     enforce_grace(db, billing, now).await?;
     super::credits::expire_due(db, now).await?;
     Ok(())
