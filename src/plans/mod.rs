@@ -556,6 +556,16 @@ impl PlanInput {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn a_plans_trial_offer_is_0_to_365_days_and_names_its_field() {
+        assert_eq!(parse_trial_days("").unwrap(), 0);
+        assert_eq!(parse_trial_days(" 14 ").unwrap(), 14);
+        assert_eq!(parse_trial_days("365").unwrap(), 365);
+        for bad in ["-1", "366", "two weeks", "1.5"] {
+            assert_eq!(parse_trial_days(bad).unwrap_err().field(), Some("trial_days"), "{bad}");
+        }
+    }
     use super::*;
 
     #[test]

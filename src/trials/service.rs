@@ -363,6 +363,11 @@ pub(crate) async fn trialing_org_ids(conn: &mut AnyConnection) -> Result<Vec<Str
     store::trialing_org_ids(conn).await
 }
 
+/// Every active trial's end by organization (the admin tenant list).
+pub(crate) async fn active_ends(conn: &mut AnyConnection) -> Result<std::collections::HashMap<String, i64>> {
+    store::active_ends(conn).await
+}
+
 /// The admin dashboard's figures: trials ending in the next 7 days, and
 /// per calendar month (UTC, the last `months`) trials started, converted,
 /// expired and canceled, with the conversion rate of those that ended.

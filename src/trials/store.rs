@@ -117,6 +117,12 @@ pub(crate) async fn trialing_org_ids(conn: &mut AnyConnection) -> Result<Vec<Str
     Ok(sqlx::query_scalar("SELECT org_id FROM trials WHERE status = 'active'").fetch_all(conn).await?)
 }
 
+/// Every active trial's end, by organization.
+pub(crate) async fn active_ends(conn: &mut AnyConnection) -> Result<std::collections::HashMap<String, i64>> {
+    let rows = sqlx::query("SELECT org_id, ends_at FROM trials WHERE status = 'active'").fetch_all(conn).await?;
+    rows.iter().map(|r| Ok((r.try_get("org_id")?, r.try_get("ends_at")?))).collect()
+}
+
 /// How many trials are active.
 pub(crate) async fn active_count(conn: &mut AnyConnection) -> Result<i64> {
     Ok(sqlx::query_scalar("SELECT COUNT(*) FROM trials WHERE status = 'active'").fetch_one(conn).await?)
