@@ -324,7 +324,14 @@ pub(crate) async fn apply_subscription(
     if target == org.plan_code {
         return Ok(Outcome::Applied(format!("subscription {} {}; plan unchanged", s.id, s.status)));
     }
-    move_plan(conn, engine, &org, &target, "stripe", now).await?;
+    if s.status == "trialing" {
+        // A trial kept by Stripe (an operator's Stripe-side trial): the plan
+        // applies as for Tollbooth's own trials, billing nothing; Stripe
+        // charges the subscription when its trial ends.
+        move_plan_unbilled(conn, engine, &org, &target, &org.plan_code, "stripe trial", now).await?;
+    } else {
+        move_plan(conn, engine, &org, &target, "stripe", now).await?;
+    }
     Ok(Outcome::Applied(format!("subscription {} {}; plan {} → {}", s.id, s.status, org.plan_code, target)))
 }
 

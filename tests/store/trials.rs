@@ -218,4 +218,28 @@ test_both_engines! {
         trials::start_for(db, &root, &s.org.id, "pro", "10", &rb, now).await.unwrap();
         assert!(matches!(trials::cancel(db, &s.org.id, Some(&owner(&other)), None, &by(&other), now).await, Err(Error::Forbidden(_))));
     }
+
+    async fn a_stripe_trialing_subscription_shows_as_a_trial_and_bills_nothing_yet(db) {
+        let s = sign_up(db, "owner@example.com", "Acme").await;
+        let now = now_ms();
+        let b = billing();
+        let ends_secs = (now + 7 * DAY) / 1000;
+        let session = json!({"id": "cs_sub", "object": "checkout.session", "mode": "subscription", "client_reference_id": s.org.id,
+                             "customer": "cus_1", "subscription": "sub_1", "payment_status": "no_payment_required"});
+        apply_stripe_event(db, &b, &event("evt_cs", "checkout.session.completed", now, session), now).await.unwrap();
+        let sub = json!({"id": "sub_1", "object": "subscription", "customer": "cus_1", "status": "trialing", "cancel_at_period_end": false,
+                         "items": {"data": [{"price": {"id": "price_pro"}, "current_period_start": now / 1000, "current_period_end": ends_secs}]}});
+        apply_stripe_event(db, &b, &event("evt_created", "customer.subscription.created", now, sub), now).await.unwrap();
+        assert_eq!(plan_of(db, &s.org.id).await, "pro");
+        let t = trials::current(db, &s.org.id, now).await.unwrap().expect("shown as a trial");
+        assert_eq!((t.source.as_str(), t.plan_code.as_str(), t.days_left), ("stripe", "pro", 7));
+        assert_eq!(t.ends_at, to_rfc3339(ends_secs * 1000));
+        assert_eq!(trials::notice(db, &s.org.id, now).await.unwrap().unwrap().kind, "active");
+        // No proration while Stripe says trialing.
+        let overview = service::overview(db, &b, &s.org.id, now).await.unwrap();
+        assert!(overview.preview.lines.is_empty(), "{:?}", overview.preview.lines);
+        // Neither a self-serve trial nor the task touches it.
+        assert!(trials::offer(db, &s.org.id).await.unwrap().is_none());
+        assert_eq!(trials::run_due(db, now + 8 * DAY).await.unwrap(), trials::DuePass::default());
+    }
 }
