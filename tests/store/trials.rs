@@ -147,6 +147,21 @@ test_both_engines! {
         assert_eq!(trials::run_due(db, now + 180_000).await.unwrap(), trials::DuePass::default());
     }
 
+    async fn projects_made_during_a_trial_stay_after_it_and_block_new_ones(db) {
+        let s = sign_up(db, "owner@example.com", "Acme").await;
+        let now = now_ms();
+        trials::start(db, &owner(&s), &by(&s), now).await.unwrap();
+        // Five projects: Pro allows 15, Starter 3.
+        for name in ["One", "Two", "Three", "Four", "Five"] {
+            tollbooth::projects::create(db, &owner(&s), name, "").await.unwrap();
+        }
+        trials::run_due(db, now + 15 * DAY).await.unwrap();
+        assert_eq!(plan_of(db, &s.org.id).await, "starter");
+        // Kept, as after a downgrade; a sixth is refused by Starter's limit.
+        assert_eq!(tollbooth::projects::list(db, &owner(&s)).await.unwrap().len(), 5);
+        assert!(matches!(tollbooth::projects::create(db, &owner(&s), "Six", "").await, Err(Error::LimitReached(_))));
+    }
+
     async fn converting_on_the_last_day_bills_from_then_and_never_expires(db) {
         let s = sign_up(db, "owner@example.com", "Acme").await;
         let now = now_ms();
