@@ -22,6 +22,7 @@ pub mod projects;
 pub mod providers;
 pub mod quota;
 pub mod recommendations;
+pub mod trials;
 
 #[cfg(feature = "ssr")]
 pub mod calendar;

@@ -64,3 +64,9 @@ export function createOrgViaCli(name: string, ownerEmail: string, plan?: string)
 export function setPlanViaCli(orgId: string, plan: string): void {
   cli(['set-plan', '--org', orgId, '--plan', plan]);
 }
+
+/** Runs the trials' part of the billing task as if the time were `at`
+ *  (the simulated clock of `tollbooth trials-run-due`). */
+export function runTrialsAt(at: Date): string {
+  return cli(['trials-run-due', '--at', at.toISOString()]).toString();
+}

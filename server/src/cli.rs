@@ -98,6 +98,14 @@ pub enum Command {
         #[arg(long)]
         plan: String,
     },
+    /// Run the trials' part of the billing task once (the 3-day notices and
+    /// expiry) as if the time were `--at`: a simulated clock for demos and
+    /// end-to-end tests (the server runs it every minute at the real time).
+    TrialsRunDue {
+        /// RFC 3339, e.g. 2027-01-01T00:00:00Z (default: now).
+        #[arg(long)]
+        at: Option<String>,
+    },
     /// Run a local Stripe double (API, hosted Checkout and portal pages, signed
     /// webhooks) for development and end-to-end tests. Its hosted pages are
     /// linked at the global --public-url when given on the command line.
@@ -271,6 +279,18 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             } else {
                 println!("API key {} ({}) with scopes {} (shown once)", created.api_key, created.api_key_id, created.scopes);
             }
+            Ok(())
+        }
+        Command::TrialsRunDue { at } => {
+            let now = match at.as_deref() {
+                Some(t) => tollbooth::clock::parse_rfc3339(t).ok_or_else(|| anyhow::anyhow!("--at: {t:?} is not an RFC 3339 time"))?,
+                None => tollbooth::clock::now_ms(),
+            };
+            let db = open(&config).await?;
+            let out = tollbooth::trials::run_due(&db, now).await;
+            db.close().await;
+            let pass = out?;
+            println!("trials at {}: {} warned, {} expired", tollbooth::clock::to_rfc3339(now), pass.warned, pass.expired);
             Ok(())
         }
         Command::SetPlan { org, plan } => {

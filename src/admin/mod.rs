@@ -68,6 +68,9 @@ pub struct TenantRow {
     /// Cost of the current calendar month (UTC), exact USD.
     pub month_cost_usd: String,
     pub members: i64,
+    /// The end of its active trial (RFC 3339 UTC); `None` when not trialing.
+    #[serde(default)]
+    pub trial_ends_at: Option<String>,
 }
 
 /// Size of a series bucket (UTC).

@@ -97,21 +97,27 @@ async fn top(db: &Db, from_ms: i64, to_ms: i64, by_cost: bool, n: i64) -> Result
 
 /// Every organization with its plan, status, this UTC month's cost and
 /// member count, newest first; `search` matches the name (case-insensitive)
-/// or the id.
-pub async fn tenants(db: &Db, search: &str) -> Result<Vec<TenantRow>> {
+/// or the id; `trialing_only` keeps the organizations with an active trial.
+pub async fn tenants(db: &Db, search: &str, trialing_only: bool) -> Result<Vec<TenantRow>> {
     let now = now_ms();
     let month_start = ms_of(day_of(now).with_day(1).unwrap_or_else(|| day_of(now)));
     // One row per organization; the month's cost summed in SQL per organization.
     let mut conn = db.reader().acquire().await?;
     let rows = orgs::store::tenants(&mut conn).await?;
     let month_cost = analytics::store::cost_by_org_since(&mut conn, month_start).await?;
+    let trial_ends = crate::trials::active_ends(&mut conn).await?;
     let needle = search.trim().to_lowercase();
     let mut out = Vec::new();
     for r in rows {
         if !needle.is_empty() && !r.name.to_lowercase().contains(&needle) && !r.id.to_lowercase().contains(&needle) {
             continue;
         }
+        let trial_ends_at = trial_ends.get(&r.id).copied().map(to_rfc3339);
+        if trialing_only && trial_ends_at.is_none() {
+            continue;
+        }
         out.push(TenantRow {
+            trial_ends_at,
             month_cost_usd: usd(month_cost.get(&r.id).copied().unwrap_or(0)),
             id: r.id,
             name: r.name,

@@ -304,10 +304,34 @@ pub(crate) async fn apply_subscription(
         acc.pending_plan_code = None;
     }
     store::save_subscription(conn, org_id, &acc, now).await?;
+    if keeps {
+        // Paying during a trial converts it: the paid plan starts now,
+        // billed as an upgrade from the plan paid for before the trial
+        // (the trial itself was never billed, so nothing is charged twice).
+        if let Some(trial) = crate::trials::convert_in(conn, engine, org_id, &target, now).await? {
+            let from = plans::store::plans(conn, Some(&trial.previous_plan_code)).await?.pop().ok_or(Error::NotFound("plan"))?;
+            let to = plans::store::plans(conn, Some(&target)).await?.pop().ok_or_else(|| Error::invalid("plan", format!("no plan {target:?}")))?;
+            super::invoices::record_plan_change(conn, org_id, zone(&org.time_zone), &from, &to, now).await?;
+            if target != org.plan_code {
+                plans::assign_plan(conn, org_id, &target).await?;
+                let entry = audit::NewEntry::new(Some(org_id), audit::Actor::system("stripe"), "plan.change", Some(&target))
+                    .details(serde_json::json!({"from": org.plan_code, "to": target, "by": "trial conversion"}));
+                audit::record_in(conn, engine, &entry).await?;
+            }
+            return Ok(Outcome::Applied(format!("subscription {} {}; {} trial converted to {}", s.id, s.status, trial.plan_code, target)));
+        }
+    }
     if target == org.plan_code {
         return Ok(Outcome::Applied(format!("subscription {} {}; plan unchanged", s.id, s.status)));
     }
-    move_plan(conn, engine, &org, &target, "stripe", now).await?;
+    if s.status == "trialing" {
+        // A trial kept by Stripe (an operator's Stripe-side trial): the plan
+        // applies as for Tollbooth's own trials, billing nothing; Stripe
+        // charges the subscription when its trial ends.
+        move_plan_unbilled(conn, engine, &org, &target, &org.plan_code, "stripe trial", now).await?;
+    } else {
+        move_plan(conn, engine, &org, &target, "stripe", now).await?;
+    }
     Ok(Outcome::Applied(format!("subscription {} {}; plan {} → {}", s.id, s.status, org.plan_code, target)))
 }
 
@@ -321,6 +345,23 @@ pub(crate) async fn move_plan(conn: &mut AnyConnection, engine: Engine, org: &pl
     let entry = audit::NewEntry::new(Some(&org.org_id), audit::Actor::system(why), "plan.change", Some(target))
         .details(serde_json::json!({"from": from.code, "to": to.code}));
     audit::record_in(conn, engine, &entry).await
+}
+
+/// Moves the organization to `target` billing nothing (a trial starting or
+/// ending): the period's draft, if this creates it, remembers `paid_code`,
+/// the plan actually paid for, so a trial adds no fee and no proration.
+pub(crate) async fn move_plan_unbilled(conn: &mut AnyConnection, engine: Engine, org: &plans::OrgPlan, target: &str, paid_code: &str, why: &str, now: i64) -> Result<()> {
+    super::invoices::ensure_draft(conn, &org.org_id, zone(&org.time_zone), paid_code, now).await?;
+    plans::assign_plan(conn, &org.org_id, target).await?;
+    let entry = audit::NewEntry::new(Some(&org.org_id), audit::Actor::system(why), "plan.change", Some(target))
+        .details(serde_json::json!({"from": org.plan_code, "to": target}));
+    audit::record_in(conn, engine, &entry).await
+}
+
+/// The organization's Stripe subscription status and period end (ms), if any.
+pub(crate) async fn subscription_status(conn: &mut AnyConnection, org_id: &str) -> Result<(Option<String>, Option<i64>)> {
+    let acc = store::account(conn, org_id).await?;
+    Ok((acc.subscription_status, acc.current_period_end))
 }
 
 #[cfg(test)]

@@ -328,11 +328,13 @@ pub async fn run_due(db: &Db, billing: &Billing, now: i64) -> Result<()> {
         let mut conn = db.reader().acquire().await?;
         crate::plans::store::paying_orgs(&mut conn).await?
     };
-    let open = {
+    let (open, trialing) = {
         let mut conn = db.reader().acquire().await?;
-        store::open_periods(&mut conn, now).await?
+        (store::open_periods(&mut conn, now).await?, crate::trials::trialing_org_ids(&mut conn).await?)
     };
-    for (org_id, tz, plan_code) in paying {
+    // A trialing organization's period bills the plan paid for before the
+    // trial: its draft is made when the trial starts or ends, never here.
+    for (org_id, tz, plan_code) in paying.into_iter().filter(|(o, _, _)| !trialing.contains(o)) {
         let tz = zone(&tz);
         if !open.contains(&(org_id.clone(), period(tz, now).start_ms)) {
             let mut tx = db.begin().await?;

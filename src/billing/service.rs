@@ -382,6 +382,14 @@ pub async fn preview_change(db: &Db, billing: &Billing, org_id: &str, plan_code:
 pub async fn change_plan(db: &Db, billing: &Billing, scope: &OrgScope, plan_code: &str, now: i64) -> Result<ChangePreview> {
     scope.require(Role::Admin)?;
     let stripe = billing.stripe().ok_or_else(not_configured)?;
+    {
+        // A trial is left by paying (Checkout) or ending it, never by a
+        // scheduled change: that would bill the trial's plan at the period's end.
+        let mut conn = db.reader().acquire().await?;
+        if crate::trials::store::active(&mut conn, &scope.org_id).await?.is_some() {
+            return Err(Error::conflict("plan", "this organization is on a trial: upgrade through Checkout, or end the trial to return to its previous plan"));
+        }
+    }
     let preview = preview_change(db, billing, &scope.org_id, plan_code, now).await?;
     if preview.via_checkout {
         return Err(Error::conflict("plan", "upgrading from a free plan goes through Checkout: use Upgrade"));
@@ -512,9 +520,11 @@ pub async fn enforce_grace(db: &Db, billing: &Billing, now: i64) -> Result<usize
 }
 
 /// The periodic billing work (every minute): periods closed into invoices,
-/// lines sent to Stripe, grace periods enforced, expired credit written off.
+/// lines sent to Stripe, trials warned and expired, grace periods
+/// enforced, expired credit written off.
 pub async fn run_due(db: &Db, billing: &Billing, now: i64) -> Result<()> {
     invoices::run_due(db, billing, now).await?;
+    crate::trials::run_due(db, now).await?;
     enforce_grace(db, billing, now).await?;
     super::credits::expire_due(db, now).await?;
     Ok(())

@@ -322,6 +322,21 @@ pub fn parse_retention_months(raw: &str) -> Result<i64, Error> {
     Ok(months)
 }
 
+/// The longest trial a plan may offer, in days.
+pub const MAX_TRIAL_DAYS: i64 = 365;
+
+/// Reads the plan editor's "offers a trial of N days" (empty: none).
+pub fn parse_trial_days(raw: &str) -> Result<i64, Error> {
+    let t = raw.trim();
+    if t.is_empty() {
+        return Ok(0);
+    }
+    match t.parse::<i64>() {
+        Ok(d) if (0..=MAX_TRIAL_DAYS).contains(&d) => Ok(d),
+        _ => Err(Error::invalid("trial_days", format!("{t:?} is not a number of days from 0 (no trial) to {MAX_TRIAL_DAYS}"))),
+    }
+}
+
 /// "13 months", "1 month".
 pub fn months_text(months: i64) -> String {
     if months == 1 { "1 month".to_string() } else { format!("{months} months") }
@@ -344,6 +359,9 @@ pub struct PlanView {
     /// Months raw usage events stay before they move to the archive.
     #[serde(default = "default_retention_months")]
     pub retention_months: i64,
+    /// Days of free trial an organization may start itself; 0: none.
+    #[serde(default)]
+    pub trial_days: i64,
     /// How many organizations are on it.
     pub organizations: i64,
 }
@@ -445,6 +463,10 @@ pub struct PlanInput {
     /// Months of raw events kept, 1 to 120; empty: 13.
     #[serde(default)]
     pub retention_months: String,
+    /// Days of self-serve trial, 0 to 365 (empty: 0); absent: unchanged
+    /// (an editor that does not show the field keeps the plan's offer).
+    #[serde(default)]
+    pub trial_days: Option<String>,
 }
 
 /// One limit row of the plan editor or of an override.
@@ -526,6 +548,7 @@ impl PlanInput {
             limits,
             stripe_price_id: parse_stripe_price(&self.stripe_price_id)?,
             retention_months: parse_retention_months(&self.retention_months)?,
+            trial_days: parse_trial_days(self.trial_days.as_deref().unwrap_or(""))?,
             organizations: 0,
         })
     }
@@ -533,6 +556,16 @@ impl PlanInput {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn a_plans_trial_offer_is_0_to_365_days_and_names_its_field() {
+        assert_eq!(parse_trial_days("").unwrap(), 0);
+        assert_eq!(parse_trial_days(" 14 ").unwrap(), 14);
+        assert_eq!(parse_trial_days("365").unwrap(), 365);
+        for bad in ["-1", "366", "two weeks", "1.5"] {
+            assert_eq!(parse_trial_days(bad).unwrap_err().field(), Some("trial_days"), "{bad}");
+        }
+    }
     use super::*;
 
     #[test]

@@ -55,8 +55,12 @@ pub async fn create(db: &Db, actor: &UserView, input: &PlanInput) -> Result<Plan
 /// it get the new limits at once.
 pub async fn update(db: &Db, actor: &UserView, input: &PlanInput) -> Result<PlanView> {
     require_platform_admin(actor)?;
-    let plan = input.parse()?;
+    let mut plan = input.parse()?;
     let mut tx = db.begin().await?;
+    if input.trial_days.is_none() {
+        // An editor without the field keeps the plan's trial offer.
+        plan.trial_days = store::plans(&mut tx, Some(&plan.code)).await?.pop().map_or(0, |p| p.trial_days);
+    }
     if !store::update_plan(&mut tx, &plan, now_ms()).await? {
         return Err(Error::NotFound("plan"));
     }

@@ -31,11 +31,12 @@ fn plan_of(r: &sqlx::any::AnyRow) -> Result<PlanView> {
         limits: Vec::new(),
         stripe_price_id: r.try_get("stripe_price_id")?,
         retention_months: r.try_get("retention_months")?,
+        trial_days: r.try_get("trial_days")?,
         organizations: r.try_get("organizations")?,
     })
 }
 
-const PLAN_COLUMNS: &str = "p.code, p.name, p.description, p.monthly_price_nanos, p.is_public, p.sort_order, p.archived_at, p.stripe_price_id, p.retention_months, \
+const PLAN_COLUMNS: &str = "p.code, p.name, p.description, p.monthly_price_nanos, p.is_public, p.sort_order, p.archived_at, p.stripe_price_id, p.retention_months, p.trial_days, \
      (SELECT COUNT(*) FROM organizations o WHERE o.plan_code = p.code) AS organizations";
 
 pub(crate) async fn plans(conn: &mut AnyConnection, code: Option<&str>) -> Result<Vec<PlanView>> {
@@ -71,7 +72,7 @@ pub(crate) async fn plans(conn: &mut AnyConnection, code: Option<&str>) -> Resul
 pub(crate) async fn insert_plan(conn: &mut AnyConnection, p: &PlanView, now: i64) -> Result<()> {
     sqlx::query(
         "INSERT INTO plans (code, name, description, monthly_price_nanos, is_public, sort_order, archived_at, created_at, updated_at, stripe_price_id, \
-         retention_months) VALUES ($1, $2, $3, $4, $5, $6, NULL, $7, $7, $8, $9)",
+         retention_months, trial_days) VALUES ($1, $2, $3, $4, $5, $6, NULL, $7, $7, $8, $9, $10)",
     )
     .bind(&p.code)
     .bind(&p.name)
@@ -82,6 +83,7 @@ pub(crate) async fn insert_plan(conn: &mut AnyConnection, p: &PlanView, now: i64
     .bind(now)
     .bind(&p.stripe_price_id)
     .bind(p.retention_months)
+    .bind(p.trial_days)
     .execute(conn)
     .await?;
     Ok(())
@@ -90,7 +92,7 @@ pub(crate) async fn insert_plan(conn: &mut AnyConnection, p: &PlanView, now: i64
 pub(crate) async fn update_plan(conn: &mut AnyConnection, p: &PlanView, now: i64) -> Result<bool> {
     let done = sqlx::query(
         "UPDATE plans SET name = $2, description = $3, monthly_price_nanos = $4, is_public = $5, sort_order = $6, updated_at = $7, stripe_price_id = $8, \
-         retention_months = $9 WHERE code = $1",
+         retention_months = $9, trial_days = $10 WHERE code = $1",
     )
     .bind(&p.code)
     .bind(&p.name)
@@ -101,6 +103,7 @@ pub(crate) async fn update_plan(conn: &mut AnyConnection, p: &PlanView, now: i64
     .bind(now)
     .bind(&p.stripe_price_id)
     .bind(p.retention_months)
+    .bind(p.trial_days)
     .execute(conn)
     .await?;
     Ok(done.rows_affected() == 1)
@@ -142,13 +145,16 @@ pub(crate) async fn set_org_plan(conn: &mut AnyConnection, org_id: &str, code: &
 /// The organization's plan with its limits and overrides, in one read.
 pub(crate) async fn org_plan(conn: &mut AnyConnection, org_id: &str) -> Result<OrgPlan> {
     let row = sqlx::query(
-        "SELECT o.plan_code, o.time_zone, p.name FROM organizations o JOIN plans p ON p.code = o.plan_code WHERE o.id = $1",
+        "SELECT o.plan_code, o.time_zone, p.name, \
+         (SELECT COUNT(*) FROM trials t WHERE t.org_id = o.id AND t.status = 'active') AS trialing \
+         FROM organizations o JOIN plans p ON p.code = o.plan_code WHERE o.id = $1",
     )
     .bind(org_id)
     .fetch_optional(&mut *conn)
     .await?
     .ok_or(Error::NotFound("organization"))?;
     let plan_code: String = row.try_get("plan_code")?;
+    let trialing = row.try_get::<i64, _>("trialing")? > 0;
     let mut plan = OrgPlan {
         org_id: org_id.to_string(),
         plan_name: row.try_get("name")?,
@@ -181,7 +187,7 @@ pub(crate) async fn org_plan(conn: &mut AnyConnection, org_id: &str) -> Result<O
             }
         };
         if src == 0 {
-            plan.limits[i].plan = limit;
+            plan.limits[i].plan = if trialing { limit.map(crate::trials::unbilled) } else { limit };
         } else {
             plan.limits[i].overridden = Some(limit);
         }

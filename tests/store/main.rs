@@ -20,6 +20,7 @@ mod quota;
 mod recommendations;
 mod retention;
 mod sessions;
+mod trials;
 
 use tollbooth::accounts::{signup, Signup, SignupInput};
 use tollbooth::db::Db;

@@ -67,9 +67,11 @@ pub async fn admin_dashboard(query: DashQuery) -> Result<DashboardView, AppError
 }
 
 /// Every organization matching `search` (name or id) with plan, status and
-/// this month's cost (platform admins only).
+/// this month's cost (platform admins only); `trialing` present: only those
+/// with an active trial.
 #[server(endpoint = "admin_tenants")]
-pub async fn admin_tenants(search: String) -> Result<Vec<TenantRow>, AppError> {
+pub async fn admin_tenants(search: String, #[server(default)] trialing: Option<String>) -> Result<Vec<TenantRow>, AppError> {
     let (ctx, _) = ssr::platform_admin().await?;
-    Ok(tollbooth::admin::tenants(&ctx.db, &search).await?)
+    let only = trialing.as_deref().is_some_and(|t| !t.is_empty() && t != "false");
+    Ok(tollbooth::admin::tenants(&ctx.db, &search, only).await?)
 }

@@ -14,6 +14,7 @@ pub mod plans;
 pub mod prices;
 pub mod providers;
 pub mod recommendations;
+pub mod trials;
 pub mod usage;
 
 use serde::{Deserialize, Serialize};
@@ -42,4 +43,7 @@ pub struct CurrentOrg {
     /// the dunning banner.
     #[serde(default)]
     pub grace_until: Option<String>,
+    /// A trial running, ending or just ended, for the trial banner.
+    #[serde(default)]
+    pub trial: Option<tollbooth::trials::TrialNotice>,
 }

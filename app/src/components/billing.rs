@@ -26,6 +26,28 @@ pub fn DunningBanner(grace_until: Option<String>, billing_href: String) -> impl 
     })
 }
 
+/// Shown on every organization page while a trial runs ("Pro trial: 9
+/// days left", a warning in its last 3 days) and for a week after it
+/// expired, with the way to pay.
+#[component]
+pub fn TrialBanner(trial: Option<tollbooth::trials::TrialNotice>, billing_href: String) -> impl IntoView {
+    trial.map(|n| {
+        let class = match n.kind.as_str() {
+            "active" => "budget-banner trial-banner info",
+            "ending" => "budget-banner trial-banner",
+            _ => "budget-banner trial-banner danger",
+        };
+        let text = tollbooth::trials::notice_text(&n);
+        let until = (n.kind != "expired").then(|| format!("Ends {}", date_label(&n.ends_at)));
+        view! {
+            <div class=class role="status" data-testid="trial-banner" data-kind=n.kind.clone()>
+                <span>{text}{until.map(|u| view! { <span class="until">{u}</span> })}</span>
+                <a href=billing_href class="button-link">"Upgrade"</a>
+            </div>
+        }
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

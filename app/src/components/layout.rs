@@ -10,7 +10,7 @@ use crate::api::admin::{org_suspension, SuspensionView};
 use crate::api::orgs::org_context;
 use crate::api::{CurrentOrg, Me};
 use crate::components::alerts::{Bell, BudgetBanners};
-use crate::components::billing::DunningBanner;
+use crate::components::billing::{DunningBanner, TrialBanner};
 use crate::components::ErrorMessage;
 use crate::error::AppError;
 use crate::pages::NotFound;
@@ -83,6 +83,7 @@ fn Shell(me: Me, ctx: CurrentOrg, changed: RwSignal<u64>) -> impl IntoView {
     let current = ctx.org.id.clone();
     let is_demo = ctx.is_demo;
     let grace_until = ctx.grace_until.clone();
+    let trial = ctx.trial.clone();
     view! {
         <div class="app">
             <nav class="sidebar" aria-label="Main">
@@ -122,6 +123,7 @@ fn Shell(me: Me, ctx: CurrentOrg, changed: RwSignal<u64>) -> impl IntoView {
                     </div>
                 })}
                 <DunningBanner grace_until billing_href=link("/billing") />
+                <TrialBanner trial billing_href=link("/billing") />
                 <BudgetBanners budgets_href=link("/budgets") summary />
                 <Outlet />
             </main>

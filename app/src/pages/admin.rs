@@ -13,7 +13,9 @@ use leptos_router::hooks::use_query_map;
 use tollbooth::admin::{AdminSummary, Consumer, Figure, FlaggedOrg, TenantRow};
 
 use crate::api::admin_dash::{admin_dashboard, admin_tenants, DashboardView, DashQuery};
+use crate::api::trials::admin_trial_stats;
 use crate::components::format::{format_time, readable_time};
+use tollbooth::trials::TrialStats;
 use crate::components::chart::EChart;
 use crate::components::ErrorMessage;
 use crate::pages::admin_plans::org_href;
@@ -69,8 +71,10 @@ pub fn AdminPage() -> impl IntoView {
         DashQuery { period: q.get("period"), from: q.get("from"), to: q.get("to") }
     });
     let search = Memo::new(move |_| query.read().get("q").unwrap_or_default());
+    let trialing = Memo::new(move |_| query.read().get("trialing").filter(|t| !t.is_empty()));
     let dash = Resource::new(move || dash_query.get(), admin_dashboard);
-    let tenants = Resource::new(move || search.get(), admin_tenants);
+    let tenants = Resource::new(move || (search.get(), trialing.get()), |(s, t)| admin_tenants(s, t));
+    let trial_stats = Resource::new(|| (), |_| admin_trial_stats());
     view! {
         <Title text="Admin · Tollbooth" />
         <div class="content standalone wide">
@@ -95,7 +99,12 @@ pub fn AdminPage() -> impl IntoView {
             </Transition>
             <Transition>
                 {move || Suspend::new(async move {
-                    tenants.await.ok().map(|list| tenant_list(list, search.get_untracked()))
+                    trial_stats.await.ok().map(trials_section)
+                })}
+            </Transition>
+            <Transition>
+                {move || Suspend::new(async move {
+                    tenants.await.ok().map(|list| tenant_list(list, search.get_untracked(), trialing.get_untracked().is_some()))
                 })}
             </Transition>
         </div>
@@ -299,15 +308,67 @@ fn flagged(list: Vec<FlaggedOrg>, testid: &'static str) -> AnyView {
     .into_any()
 }
 
-fn tenant_list(list: Vec<TenantRow>, search: String) -> impl IntoView {
+/// Trials: ending in the next 7 days, and per month started / converted /
+/// expired with the conversion rate of those that ended.
+fn trials_section(t: TrialStats) -> impl IntoView {
+    view! {
+        <section data-testid="admin-trials">
+            <h2>"Trials"</h2>
+            <div class="stats">
+                {tile("Active trials", Some(t.active.to_string()), "tile-trials-active")}
+                {tile("Conversion (12 months)", t.conversion_rate.clone(), "tile-trials-conversion")}
+            </div>
+            <div class="two-col">
+                <section>
+                    <h3>"Ending in the next 7 days"</h3>
+                    {if t.ending_soon.is_empty() {
+                        view! { <p class="empty">"None."</p> }.into_any()
+                    } else {
+                        view! {
+                            <table class="table" data-testid="trials-ending">
+                                <thead><tr><th>"Organization"</th><th>"Plan"</th><th>"Ends"</th><th class="num">"Days left"</th></tr></thead>
+                                <tbody>{t.ending_soon.into_iter().map(|e| view! {
+                                    <tr>
+                                        <td><a href=org_href(&e.org_id)>{e.org_name.clone()}</a></td>
+                                        <td>{e.plan_name.clone()}</td>
+                                        <td>{readable_time(&e.ends_at)}</td>
+                                        <td class="num">{e.days_left}</td>
+                                    </tr>
+                                }).collect_view()}</tbody>
+                            </table>
+                        }.into_any()
+                    }}
+                </section>
+                <section>
+                    <h3>"Per month (UTC)"</h3>
+                    <table class="table" data-testid="trials-months">
+                        <thead><tr><th>"Month"</th><th class="num">"Started"</th><th class="num">"Converted"</th><th class="num">"Expired"</th><th class="num">"Canceled"</th></tr></thead>
+                        <tbody>{t.months.into_iter().filter(|m| m.started + m.converted + m.expired + m.canceled > 0).map(|m| view! {
+                            <tr>
+                                <td>{m.month.clone()}</td>
+                                <td class="num">{m.started}</td>
+                                <td class="num">{m.converted}</td>
+                                <td class="num">{m.expired}</td>
+                                <td class="num">{m.canceled}</td>
+                            </tr>
+                        }).collect_view()}</tbody>
+                    </table>
+                </section>
+            </div>
+        </section>
+    }
+}
+
+fn tenant_list(list: Vec<TenantRow>, search: String, trialing: bool) -> impl IntoView {
     view! {
         <h2>"Organizations (" {list.len()} ")"</h2>
         <form method="get" action="/admin" class="row" role="search">
             <input type="search" name="q" value=search placeholder="Name or id" aria-label="Search organizations" />
+            <label class="inline"><input type="checkbox" name="trialing" value="1" checked=trialing data-testid="filter-trialing" />" Trialing only"</label>
             <button type="submit" class="small">"Search"</button>
         </form>
         <table class="table" data-testid="admin-orgs">
-            <thead><tr><th>"Name"</th><th>"Plan"</th><th>"Status"</th><th class="num">"This month"</th><th class="num">"Members"</th><th>"Created"</th><th>"Id"</th></tr></thead>
+            <thead><tr><th>"Name"</th><th>"Plan"</th><th>"Status"</th><th>"Trial ends"</th><th class="num">"This month"</th><th class="num">"Members"</th><th>"Created"</th><th>"Id"</th></tr></thead>
             <tbody>{list.into_iter().map(|o| {
                 let status_class = format!("badge status-{}", o.status);
                 view! {
@@ -315,6 +376,7 @@ fn tenant_list(list: Vec<TenantRow>, search: String) -> impl IntoView {
                         <td><a href=org_href(&o.id)>{o.name.clone()}</a></td>
                         <td><code>{o.plan.clone()}</code></td>
                         <td><span class=status_class title=o.suspended_reason.clone().unwrap_or_default()>{o.status.clone()}</span></td>
+                        <td>{o.trial_ends_at.as_deref().map(readable_time)}</td>
                         <td class="num">{usd(&o.month_cost_usd)}</td>
                         <td class="num">{o.members}</td>
                         <td>{readable_time(&o.created_at)}</td>

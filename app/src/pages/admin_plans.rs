@@ -134,7 +134,7 @@ fn plan_list(list: Vec<PlanView>) -> impl IntoView {
         <table class="table" data-testid="admin-plans">
             <thead><tr>
                 <th>"Plan"</th><th>"Code"</th><th>"Price"</th><th>"Visibility"</th>
-                <th class="num">"Organizations"</th><th>"Retention"</th><th>"Limits"</th><th>"Status"</th>
+                <th class="num">"Organizations"</th><th>"Retention"</th><th>"Trial"</th><th>"Limits"</th><th>"Status"</th>
             </tr></thead>
             <tbody>
                 {list.into_iter().map(|p| {
@@ -147,6 +147,7 @@ fn plan_list(list: Vec<PlanView>) -> impl IntoView {
                             <td>{if p.is_public { "public" } else { "hidden" }}</td>
                             <td class="num">{p.organizations}</td>
                             <td class="nowrap">{months_text(p.retention_months)}</td>
+                            <td class="nowrap">{if p.trial_days > 0 { format!("{} days", p.trial_days) } else { "none".to_string() }}</td>
                             <td class="small">{if limits.is_empty() { "Unlimited".to_string() } else { limits }}</td>
                             <td>{match p.archived_at {
                                 Some(t) => view! { <span class="badge">"archived " {format_time(t)}</span> }.into_any(),
@@ -232,7 +233,12 @@ fn plan_editor(
                         <input name="plan[retention_months]" type="number" min="1" max=MAX_RETENTION_MONTHS.to_string() step="1"
                             required value=p.retention_months.to_string() aria-describedby="retention-hint" />
                     </label>
+                    <label>"Offers a trial of (days)"
+                        <input name="plan[trial_days]" type="number" min="0" max=tollbooth::plans::MAX_TRIAL_DAYS.to_string() step="1"
+                            required value=p.trial_days.to_string() data-testid="trial-days" />
+                    </label>
                 </div>
+                <p class="muted small">"Trial: how many days an owner on a free plan may try this plan for free, once per organization;                     0 offers none. A platform admin can start a trial of any length on the organization's page."</p>
                 <p class="muted small" id="retention-hint">{format!("Retention: 1 to {MAX_RETENTION_MONTHS} months. Raw events older than this move to the archive; \
                     rollups, invoices and the audit log are kept.")}</p>
                 <p class="muted small">"Stripe price: the Price organizations subscribe to through Checkout; empty means the plan \
@@ -315,8 +321,11 @@ pub fn AdminOrgPage() -> impl IntoView {
                     match data.await {
                         Ok(d) => {
                             let name = d.org.name.clone();
+                            let paid_plans: Vec<(String, String)> =
+                                d.plans.iter().filter(|p| p.monthly_price_nanos > 0 && p.archived_at.is_none()).map(|p| (p.code.clone(), p.name.clone())).collect();
                             view! {
                                 {org_view(d, id, move_plan, set, clear)}
+                                <crate::pages::admin_trial::OrgTrial id paid_plans />
                                 <crate::pages::admin_org::OrgStatus id org_name=name.clone() />
                                 <crate::pages::admin_org::OrgActivity id org_name=name />
                             }.into_any()

@@ -5,6 +5,7 @@ pub(crate) mod admin;
 mod admin_credits;
 mod admin_org;
 mod admin_plans;
+mod admin_trial;
 mod alert_settings;
 mod alerts;
 mod audit;

@@ -174,6 +174,7 @@ mod tests {
             limits,
             stripe_price_id: None,
             retention_months: tollbooth::plans::DEFAULT_RETENTION_MONTHS,
+            trial_days: 0,
             organizations: 0,
         }
     }

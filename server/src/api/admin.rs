@@ -44,16 +44,26 @@ pub fn router() -> Router<AppState> {
         .route("/tenants", get(tenants))
         .route("/usage", get(usage))
         .route("/tenants/{id}/limits", get(limits).put(set_limit).delete(clear_limit))
+        .route("/tenants/{id}/trial", get(trial).post(start_trial).delete(cancel_trial))
+        .route("/tenants/{id}/trial/extend", axum::routing::post(extend_trial))
+        .route("/trials", get(trial_stats))
         .fallback(|| async { ApiError::not_found() })
 }
 
 #[derive(Debug, Deserialize)]
 pub struct TenantsQuery {
     pub search: Option<String>,
+    /// `true`: only organizations with an active trial.
+    pub trialing: Option<String>,
 }
 
 async fn tenants(_: AdminToken, state: axum::extract::State<AppState>, Query(q): Query<TenantsQuery>) -> Result<Json<Value>, ApiError> {
-    let rows = admin::tenants(&state.db, q.search.as_deref().unwrap_or_default()).await?;
+    let trialing = match q.trialing.as_deref().map(str::trim) {
+        None | Some("") | Some("false") => false,
+        Some("true") => true,
+        Some(_) => return Err(tollbooth::Error::invalid("trialing", "must be true or false").into()),
+    };
+    let rows = admin::tenants(&state.db, q.search.as_deref().unwrap_or_default(), trialing).await?;
     Ok(Json(json!({ "tenants": rows })))
 }
 
@@ -206,4 +216,86 @@ async fn clear_limit(
     let period = q.period.ok_or(tollbooth::Error::invalid("period", "is required (query parameter)"))?;
     let origin = tollbooth::audit::Origin { ip: origin.ip.as_deref(), user_agent: origin.user_agent.as_deref() };
     Ok(Json(limits_json(&plans::clear_override(&state.db, &admin, &id, &metric, &period, origin).await?)))
+}
+
+/// The platform admin as the audit log names them, from this request.
+fn admin_by(admin: &UserView, origin: RequestOrigin) -> tollbooth::audit::By {
+    tollbooth::audit::By::user(&admin.id, &admin.email).from(origin.ip, origin.user_agent)
+}
+
+/// `GET /api/admin/tenants/{id}/trial`: the newest trial, active or ended (`null`: none).
+async fn trial(_: AdminToken, State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+    let now = tollbooth::clock::now_ms();
+    let t = match tollbooth::trials::current(&state.db, &id, now).await? {
+        Some(t) => Some(t),
+        None => tollbooth::trials::latest(&state.db, &id, now).await?,
+    };
+    Ok(Json(json!({ "trial": t })))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StartTrialBody {
+    plan: String,
+    days: Value,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ExtendTrialBody {
+    days: Value,
+    reason: Option<String>,
+}
+
+/// Days as JSON sends them: a whole number or its text.
+fn days_text(v: &Value) -> Result<String, ApiError> {
+    match v {
+        Value::Number(n) => Ok(n.to_string()),
+        Value::String(s) => Ok(s.clone()),
+        _ => Err(tollbooth::Error::invalid("days", "must be a whole number of days").into()),
+    }
+}
+
+/// `POST /api/admin/tenants/{id}/trial` `{plan, days}`: starts a trial of
+/// any paid plan and length (1 to 365 days); audited as `trial.start`.
+async fn start_trial(
+    AdminToken(admin): AdminToken,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    origin: RequestOrigin,
+    body: Result<Json<StartTrialBody>, JsonRejection>,
+) -> Result<(axum::http::StatusCode, Json<Value>), ApiError> {
+    let Json(b) = body.map_err(ApiError::from)?;
+    let days = days_text(&b.days)?;
+    let t = tollbooth::trials::start_for(&state.db, &admin, &id, &b.plan, &days, &admin_by(&admin, origin), tollbooth::clock::now_ms()).await?;
+    Ok((axum::http::StatusCode::CREATED, Json(json!({ "trial": t }))))
+}
+
+/// `POST /api/admin/tenants/{id}/trial/extend` `{days, reason}`: moves the
+/// end `days` later; the reason is required; audited as `trial.extend`.
+async fn extend_trial(
+    AdminToken(admin): AdminToken,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    origin: RequestOrigin,
+    body: Result<Json<ExtendTrialBody>, JsonRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let Json(b) = body.map_err(ApiError::from)?;
+    let days = days_text(&b.days)?;
+    let reason = b.reason.unwrap_or_default();
+    let t = tollbooth::trials::extend(&state.db, &admin, &id, &days, &reason, &admin_by(&admin, origin), tollbooth::clock::now_ms()).await?;
+    Ok(Json(json!({ "trial": t })))
+}
+
+/// `DELETE /api/admin/tenants/{id}/trial`: ends the active trial now, back
+/// on the previous plan; audited as `trial.cancel`.
+async fn cancel_trial(AdminToken(admin): AdminToken, State(state): State<AppState>, Path(id): Path<String>, origin: RequestOrigin) -> Result<Json<Value>, ApiError> {
+    let t = tollbooth::trials::cancel(&state.db, &id, None, Some(&admin), &admin_by(&admin, origin), tollbooth::clock::now_ms()).await?;
+    Ok(Json(json!({ "trial": t })))
+}
+
+/// `GET /api/admin/trials`: trials ending in the next 7 days, and started /
+/// converted / expired per month (12 months) with the conversion rate.
+async fn trial_stats(_: AdminToken, State(state): State<AppState>) -> Result<Json<tollbooth::trials::TrialStats>, ApiError> {
+    Ok(Json(tollbooth::trials::stats(&state.db, tollbooth::clock::now_ms(), 12).await?))
 }

@@ -133,9 +133,24 @@ pub async fn documents(
     Ok(Json(out))
 }
 
-/// `GET /api/v1/plan`: the plan and how much of each limit is used.
-pub async fn plan(State(state): State<AppState>, ReadKey(key): ReadKey) -> Result<Json<QuotaStatus>, ApiError> {
-    Ok(Json(quota::status(&state.db, &key.org_id).await?))
+/// `GET /api/v1/plan`: the plan and how much of each limit is used, with
+/// `trial: {plan, started_at, ends_at}` while one runs (else `null`).
+pub async fn plan(State(state): State<AppState>, ReadKey(key): ReadKey) -> Result<Json<serde_json::Value>, ApiError> {
+    let status: QuotaStatus = quota::status(&state.db, &key.org_id).await?;
+    let trial = tollbooth::trials::current(&state.db, &key.org_id, tollbooth::clock::now_ms()).await?;
+    let mut body = serde_json::to_value(&status).map_err(|e| tollbooth::Error::Internal(e.to_string()))?;
+    body["trial"] = match trial {
+        Some(t) => serde_json::json!({
+            "plan": t.plan_code,
+            "plan_name": t.plan_name,
+            "started_at": t.started_at,
+            "ends_at": t.ends_at,
+            "days_left": t.days_left,
+            "source": t.source,
+        }),
+        None => serde_json::Value::Null,
+    };
+    Ok(Json(body))
 }
 
 #[derive(Debug, Deserialize)]

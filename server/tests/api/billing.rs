@@ -324,4 +324,57 @@ mod with_the_stripe_double {
     async fn checkout_upgrade_credits_change_and_close_postgres() {
         checkout_upgrade_credits_change_and_close(Engine::Postgres).await;
     }
+
+    /// A trial converted through Checkout on its last day: the paid plan
+    /// starts at once, billed once (the rest of the period, prorated, as
+    /// an upgrade from Starter; no base fee for the trial), and the trial
+    /// never expires afterwards.
+    async fn a_trial_converted_through_checkout_on_its_last_day_is_billed_once(engine: Engine) {
+        let Some(w) = world(engine).await else { return };
+        let db = &w.app.test_db.db;
+        let billing_url = w.app.url(&format!("/o/{}/billing", w.scope.org_id));
+        let by = tollbooth::audit::By::system("test");
+        let day = tollbooth::trials::DAY_MS;
+        // Started 13 days and a half ago: half a day left.
+        let t = tollbooth::trials::start(db, &w.scope, &by, now_ms() - 14 * day + day / 2).await.unwrap();
+        assert_eq!(overview(&w).await["plan_code"], "pro");
+        let url = service::start_checkout(db, &w.billing, &w.scope, "owner@acme.test", "pro", &billing_url, now_ms()).await.unwrap();
+        pay(&w, &url).await;
+        let o = overview(&w).await;
+        assert_eq!((o["plan_code"].as_str(), o["subscription"]["status"].as_str()), (Some("pro"), Some("active")), "{o}");
+        let kinds: Vec<&str> = o["preview"]["lines"].as_array().unwrap().iter().map(|l| l["kind"].as_str().unwrap()).collect();
+        assert_eq!(kinds, ["proration_charge"], "only the rest of the period on Pro: {o}");
+        let latest = tollbooth::trials::latest(db, &w.scope.org_id, now_ms()).await.unwrap().unwrap();
+        assert_eq!((latest.status.as_str(), latest.converted_plan.as_deref()), ("converted", Some("pro")));
+
+        // The trial's end passes: nothing moves.
+        let ends = tollbooth::clock::parse_rfc3339(&t.ends_at).unwrap();
+        assert_eq!(tollbooth::trials::run_due(db, ends + 60_000).await.unwrap(), tollbooth::trials::DuePass::default());
+        assert_eq!(overview(&w).await["plan_code"], "pro");
+
+        // The period closes: the invoice is the prorated charge alone, sent to Stripe once.
+        let next = tollbooth::billing::invoices::period(tollbooth::calendar::zone("UTC"), now_ms()).end_ms;
+        service::run_due(db, &w.billing, next.max(ends) + 120_000).await.unwrap();
+        let o = overview(&w).await;
+        let invoice = o["invoices"].as_array().unwrap().iter().find(|i| i["lines"].as_array().unwrap().iter().any(|l| l["kind"] == "proration_charge")).expect("the period's invoice").clone();
+        let kinds: Vec<&str> = invoice["lines"].as_array().unwrap().iter().map(|l| l["kind"].as_str().unwrap()).collect();
+        assert!(!kinds.contains(&"base"), "no base fee for the trial's period: {invoice}");
+        assert_eq!(w.double.invoice_items().len(), 1, "charged once");
+        let audit: Vec<String> = sqlx::query_scalar("SELECT action FROM audit_log WHERE org_id = $1 AND action LIKE 'trial.%' ORDER BY seq")
+            .bind(&w.scope.org_id)
+            .fetch_all(db.reader())
+            .await
+            .unwrap();
+        assert_eq!(audit, ["trial.start", "trial.convert"]);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_trial_converted_on_its_last_day_is_billed_once_sqlite() {
+        a_trial_converted_through_checkout_on_its_last_day_is_billed_once(Engine::Sqlite).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_trial_converted_on_its_last_day_is_billed_once_postgres() {
+        a_trial_converted_through_checkout_on_its_last_day_is_billed_once(Engine::Postgres).await;
+    }
 }

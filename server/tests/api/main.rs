@@ -30,3 +30,4 @@ mod sessions;
 mod static_files;
 mod stripe_double;
 mod suspension;
+mod trials;

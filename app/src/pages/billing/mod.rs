@@ -10,6 +10,7 @@
 mod credits;
 mod invoice;
 mod plans;
+mod trial;
 
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -232,6 +233,7 @@ fn Overview(o: BillingOverview, can_manage: bool, actions: Actions) -> AnyView {
             </p>
         })}
         <CurrentPlan o=o.clone() act actions />
+        <trial::TrialCard org_id=o.org_id.clone() is_owner=use_org().role == tollbooth::orgs::Role::Owner act actions />
         <section class="card">
             <h2>"Usage this period"</h2>
             <UsageTable usage=o.usage.clone() />
