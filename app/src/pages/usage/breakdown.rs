@@ -209,6 +209,7 @@ mod tests {
             output_tokens: output,
             cost: tollbooth::pricing::NanoUsd::parse_usd(cost).unwrap(),
             unpriced_events: 0,
+            partial_events: 0,
             cost_per_1k_usd: None,
             p95_latency_ms: None,
         }
