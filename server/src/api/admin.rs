@@ -193,8 +193,7 @@ async fn set_limit(
         hard: b.hard.unwrap_or(true),
         overage_usd: b.overage_usd.unwrap_or_default(),
     };
-    let origin = tollbooth::audit::Origin { ip: origin.ip.as_deref(), user_agent: origin.user_agent.as_deref() };
-    Ok(Json(limits_json(&plans::set_override(&state.db, &admin, &id, &input, origin).await?)))
+    Ok(Json(limits_json(&plans::set_override(&state.db, &admin, &id, &input, origin.audit()).await?)))
 }
 
 #[derive(Debug, Deserialize)]
@@ -214,8 +213,7 @@ async fn clear_limit(
 ) -> Result<Json<Value>, ApiError> {
     let metric = q.metric.ok_or(tollbooth::Error::invalid("metric", "is required (query parameter)"))?;
     let period = q.period.ok_or(tollbooth::Error::invalid("period", "is required (query parameter)"))?;
-    let origin = tollbooth::audit::Origin { ip: origin.ip.as_deref(), user_agent: origin.user_agent.as_deref() };
-    Ok(Json(limits_json(&plans::clear_override(&state.db, &admin, &id, &metric, &period, origin).await?)))
+    Ok(Json(limits_json(&plans::clear_override(&state.db, &admin, &id, &metric, &period, origin.audit()).await?)))
 }
 
 /// The platform admin as the audit log names them, from this request.

@@ -196,6 +196,11 @@ impl<S: Send + Sync> FromRequestParts<S> for RequestOrigin {
 }
 
 impl RequestOrigin {
+    /// This origin as the audit log records it.
+    pub fn audit(&self) -> tollbooth::audit::Origin<'_> {
+        tollbooth::audit::Origin { ip: self.ip.as_deref(), user_agent: self.user_agent.as_deref() }
+    }
+
     /// The key acting from this origin.
     pub fn key(self, key: &ApiPrincipal) -> tollbooth::audit::By {
         tollbooth::audit::By::api_key(&key.key_id, &key.key_name).from(self.ip, self.user_agent)

@@ -26,16 +26,6 @@ async fn get(app: &TestApp, key: &str, query: &str) -> (StatusCode, Value) {
     (status, r.json().await.unwrap_or(Value::Null))
 }
 
-async fn admin_call(app: &TestApp, method: reqwest::Method, path: &str, token: &str, body: Option<Value>) -> (StatusCode, Value) {
-    let mut req = app.client.request(method, app.url(path)).bearer_auth(token);
-    if let Some(b) = body {
-        req = req.json(&b);
-    }
-    let r = req.send().await.unwrap();
-    let status = r.status();
-    (status, r.json().await.unwrap_or(Value::Null))
-}
-
 fn actions(page: &Value) -> Vec<String> {
     page["entries"].as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap().to_string()).collect()
 }
@@ -136,12 +126,12 @@ app_test! {
         let path = format!("/api/admin/tenants/{}/limits", acme.org_id);
         let tokens_month = |body: &Value| body["limits"].as_array().unwrap().iter().find(|l| l["metric"] == "tokens" && l["period"] == "month").cloned();
 
-        let (status, body) = admin_call(&app, Method::GET, &path, &token, None).await;
+        let (status, body) = app.call(Method::GET, &path, &token, None).await;
         assert_eq!(status, StatusCode::OK, "{body}");
         assert_eq!(body["tenant_id"], acme.org_id.as_str());
         assert!(body["plan"].is_string() && body["limits"].is_array());
 
-        let (status, body) = admin_call(&app, Method::PUT, &path, &token, Some(json!({"metric": "tokens", "period": "month", "limit": 50000}))).await;
+        let (status, body) = app.call(Method::PUT, &path, &token, Some(json!({"metric": "tokens", "period": "month", "limit": 50000}))).await;
         assert_eq!(status, StatusCode::OK, "{body}");
         let l = tokens_month(&body).expect("the tokens/month line");
         assert_eq!(l["override"], json!({"limit": 50000, "hard": true, "overage_usd": null}));
@@ -150,11 +140,11 @@ app_test! {
         assert_eq!(plan.limit(tollbooth::plans::Metric::Tokens, tollbooth::plans::Period::Month).map(|l| l.value), Some(50000));
 
         // Cost in USD as a string; null: unlimited.
-        let (status, body) = admin_call(&app, Method::PUT, &path, &token, Some(json!({"metric": "cost_usd", "period": "month", "limit": "12.50", "hard": false}))).await;
+        let (status, body) = app.call(Method::PUT, &path, &token, Some(json!({"metric": "cost_usd", "period": "month", "limit": "12.50", "hard": false}))).await;
         assert_eq!(status, StatusCode::OK, "{body}");
         let cost = body["limits"].as_array().unwrap().iter().find(|l| l["metric"] == "cost_usd" && l["period"] == "month").unwrap().clone();
         assert_eq!((cost["override"]["limit"].as_str(), cost["override"]["hard"].as_bool()), (Some("12.500000000"), Some(false)));
-        let (_, body) = admin_call(&app, Method::PUT, &path, &token, Some(json!({"metric": "tokens", "period": "month", "limit": null}))).await;
+        let (_, body) = app.call(Method::PUT, &path, &token, Some(json!({"metric": "tokens", "period": "month", "limit": null}))).await;
         let l = tokens_month(&body).unwrap();
         assert!(l["override"].is_null() && l.get("override").is_some() && l["effective"].is_null(), "overridden to unlimited: {l}");
 
@@ -165,17 +155,17 @@ app_test! {
             (json!({"metric": "tokens", "period": "fortnight", "limit": 5}), "period"),
             (json!({"metric": "tokens", "period": "month", "limit": [5]}), "limit"),
         ] {
-            let (status, body) = admin_call(&app, Method::PUT, &path, &token, Some(bad.clone())).await;
+            let (status, body) = app.call(Method::PUT, &path, &token, Some(bad.clone())).await;
             assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{bad}: {body}");
             assert_eq!(body["error"]["field"], field, "{bad}: {body}");
         }
 
-        let (status, body) = admin_call(&app, Method::DELETE, &format!("{path}?metric=tokens&period=month"), &token, None).await;
+        let (status, body) = app.call(Method::DELETE, &format!("{path}?metric=tokens&period=month"), &token, None).await;
         assert_eq!(status, StatusCode::OK, "{body}");
         assert!(tokens_month(&body).unwrap().get("override").is_none(), "the plan's limit applies again");
-        let (status, _) = admin_call(&app, Method::DELETE, &format!("{path}?metric=tokens&period=month"), &token, None).await;
+        let (status, _) = app.call(Method::DELETE, &format!("{path}?metric=tokens&period=month"), &token, None).await;
         assert_eq!(status, StatusCode::NOT_FOUND);
-        let (status, body) = admin_call(&app, Method::DELETE, &path, &token, None).await;
+        let (status, body) = app.call(Method::DELETE, &path, &token, None).await;
         assert_eq!((status, body["error"]["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("metric")));
 
         // Audited as the drill-down's changes are, with the admin as actor.
@@ -186,9 +176,9 @@ app_test! {
         assert!(log.iter().all(|e| e.actor_label == "root@example.com"));
 
         // Only a live admin token; an unknown tenant is 404.
-        let (status, _) = admin_call(&app, Method::GET, &path, &acme.api_key, None).await;
+        let (status, _) = app.call(Method::GET, &path, &acme.api_key, None).await;
         assert_eq!(status, StatusCode::UNAUTHORIZED);
-        let (status, _) = admin_call(&app, Method::GET, "/api/admin/tenants/0190a0a0-0000-7000-8000-000000000000/limits", &token, None).await;
+        let (status, _) = app.call(Method::GET, "/api/admin/tenants/0190a0a0-0000-7000-8000-000000000000/limits", &token, None).await;
         assert_eq!(status, StatusCode::NOT_FOUND);
     }
 }

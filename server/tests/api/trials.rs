@@ -17,16 +17,6 @@ async fn key_for(app: &TestApp, org_id: &str) -> String {
     tollbooth::api_keys::create_for_org(&app.test_db.db, org_id, &new, &tollbooth::audit::By::system("test")).await.unwrap().secret
 }
 
-async fn call(app: &TestApp, method: Method, path: &str, token: &str, body: Option<Value>) -> (StatusCode, Value) {
-    let mut req = app.client.request(method, app.url(path)).bearer_auth(token);
-    if let Some(b) = body {
-        req = req.json(&b);
-    }
-    let r = req.send().await.unwrap();
-    let status = r.status();
-    (status, r.json().await.unwrap_or(Value::Null))
-}
-
 async fn server_fn(app: &TestApp, client: &reqwest::Client, name: &str, form: &[(&str, &str)]) -> (StatusCode, Value) {
     let r = app.server_fn(client, name, form).await;
     let status = r.status();
@@ -51,7 +41,7 @@ app_test! {
         let key = key_for(&app, &org).await;
         let other = create_org(db, &app.config, "Other", "owner@other.test", None).await.unwrap();
 
-        let (status, plan) = call(&app, Method::GET, "/api/v1/plan", &key, None).await;
+        let (status, plan) = app.call(Method::GET, "/api/v1/plan", &key, None).await;
         assert_eq!(status, StatusCode::OK, "{plan}");
         assert!(plan["trial"].is_null() && plan.get("trial").is_some(), "{plan}");
 
@@ -65,7 +55,7 @@ app_test! {
         let (status, again) = server_fn(&app, &owner, "start_trial", &[("org_id", &org)]).await;
         assert_eq!(status, StatusCode::CONFLICT, "{again}");
 
-        let (_, plan) = call(&app, Method::GET, "/api/v1/plan", &key, None).await;
+        let (_, plan) = app.call(Method::GET, "/api/v1/plan", &key, None).await;
         assert_eq!(plan["plan_code"], "pro");
         assert_eq!(plan["trial"]["plan"], "pro");
         assert!(plan["trial"]["started_at"].is_string() && plan["trial"]["ends_at"].is_string(), "{plan}");
@@ -74,48 +64,48 @@ app_test! {
 
         // The platform admin: a reason is required to extend.
         let extend = format!("/api/admin/tenants/{org}/trial/extend");
-        let (status, body) = call(&app, Method::POST, &extend, &token, Some(json!({"days": 5}))).await;
+        let (status, body) = app.call(Method::POST, &extend, &token, Some(json!({"days": 5}))).await;
         assert_eq!((status, body["error"]["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("reason")), "{body}");
-        let (status, body) = call(&app, Method::POST, &extend, &token, Some(json!({"days": "x", "reason": "r"}))).await;
+        let (status, body) = app.call(Method::POST, &extend, &token, Some(json!({"days": "x", "reason": "r"}))).await;
         assert_eq!((status, body["error"]["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("days")), "{body}");
-        let (status, body) = call(&app, Method::POST, &extend, &token, Some(json!({"days": 5, "reason": "pilot with the data team"}))).await;
+        let (status, body) = app.call(Method::POST, &extend, &token, Some(json!({"days": 5, "reason": "pilot with the data team"}))).await;
         assert_eq!(status, StatusCode::OK, "{body}");
         assert_eq!(body["trial"]["days_left"], 19);
         // An API key is not an admin token; the owner's session is not a platform admin's.
-        assert_eq!(call(&app, Method::POST, &extend, &key, Some(json!({"days": 5, "reason": "x"}))).await.0, StatusCode::UNAUTHORIZED);
+        assert_eq!(app.call(Method::POST, &extend, &key, Some(json!({"days": 5, "reason": "x"}))).await.0, StatusCode::UNAUTHORIZED);
         let (status, _) = server_fn(&app, &owner, "admin_extend_trial", &[("org_id", &org), ("days", "5"), ("reason", "x")]).await;
         assert_eq!(status, StatusCode::FORBIDDEN);
 
         // Any plan and length for another organization.
         let start_other = format!("/api/admin/tenants/{}/trial", other.org_id);
-        let (status, body) = call(&app, Method::POST, &start_other, &token, Some(json!({"plan": "team", "days": 0}))).await;
+        let (status, body) = app.call(Method::POST, &start_other, &token, Some(json!({"plan": "team", "days": 0}))).await;
         assert_eq!((status, body["error"]["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("days")), "{body}");
-        let (status, body) = call(&app, Method::POST, &start_other, &token, Some(json!({"plan": "starter", "days": 3}))).await;
+        let (status, body) = app.call(Method::POST, &start_other, &token, Some(json!({"plan": "starter", "days": 3}))).await;
         assert_eq!((status, body["error"]["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("plan")), "{body}");
-        let (status, body) = call(&app, Method::POST, &start_other, &token, Some(json!({"plan": "team", "days": 3}))).await;
+        let (status, body) = app.call(Method::POST, &start_other, &token, Some(json!({"plan": "team", "days": 3}))).await;
         assert_eq!(status, StatusCode::CREATED, "{body}");
-        let (status, body) = call(&app, Method::POST, &start_other, &token, Some(json!({"plan": "team", "days": 3}))).await;
+        let (status, body) = app.call(Method::POST, &start_other, &token, Some(json!({"plan": "team", "days": 3}))).await;
         assert_eq!((status, body["error"]["field"].as_str()), (StatusCode::CONFLICT, Some("trial")), "{body}");
 
         // The tenant list filters by trialing; the figures count both.
         let acme_only = create_org(db, &app.config, "Not trialing", "x@y.test", None).await.unwrap();
-        let (_, list) = call(&app, Method::GET, "/api/admin/tenants?trialing=true", &token, None).await;
+        let (_, list) = app.call(Method::GET, "/api/admin/tenants?trialing=true", &token, None).await;
         let ids: Vec<&str> = list["tenants"].as_array().unwrap().iter().map(|t| t["id"].as_str().unwrap()).collect();
         assert!(ids.contains(&org.as_str()) && ids.contains(&other.org_id.as_str()) && !ids.contains(&acme_only.org_id.as_str()), "{list}");
         assert!(list["tenants"][0]["trial_ends_at"].is_string());
-        assert_eq!(call(&app, Method::GET, "/api/admin/tenants?trialing=maybe", &token, None).await.0, StatusCode::UNPROCESSABLE_ENTITY);
-        let (_, stats) = call(&app, Method::GET, "/api/admin/trials", &token, None).await;
+        assert_eq!(app.call(Method::GET, "/api/admin/tenants?trialing=maybe", &token, None).await.0, StatusCode::UNPROCESSABLE_ENTITY);
+        let (_, stats) = app.call(Method::GET, "/api/admin/trials", &token, None).await;
         assert_eq!(stats["active"], 2, "{stats}");
         assert_eq!(stats["ending_soon"].as_array().unwrap().len(), 1, "Other's ends in 3 days: {stats}");
 
         // The billing task passes both ends: Starter again, the API says no trial.
         tollbooth::trials::run_due(db, now_ms() + 20 * DAY_MS).await.unwrap();
-        let (_, plan) = call(&app, Method::GET, "/api/v1/plan", &key, None).await;
+        let (_, plan) = app.call(Method::GET, "/api/v1/plan", &key, None).await;
         assert_eq!((plan["plan_code"].as_str(), plan["trial"].is_null()), (Some("starter"), true), "{plan}");
         assert_eq!(trial_actions(&app, &org).await, ["trial.start", "trial.extend", "trial.expire"]);
-        let (_, body) = call(&app, Method::GET, &format!("/api/admin/tenants/{org}/trial"), &token, None).await;
+        let (_, body) = app.call(Method::GET, &format!("/api/admin/tenants/{org}/trial"), &token, None).await;
         assert_eq!(body["trial"]["status"], "expired");
-        let (status, _) = call(&app, Method::DELETE, &format!("/api/admin/tenants/{org}/trial"), &token, None).await;
+        let (status, _) = app.call(Method::DELETE, &format!("/api/admin/tenants/{org}/trial"), &token, None).await;
         assert_eq!(status, StatusCode::NOT_FOUND, "no active trial to cancel");
     }
 
@@ -127,16 +117,16 @@ app_test! {
         // Started 14 days ago less a minute: it ends in a minute.
         tollbooth::trials::start(db, &scope, &tollbooth::audit::By::system("test"), now_ms() - 14 * DAY_MS + 60_000).await.unwrap();
         let key = o.api_key.clone();
-        let (status, r) = call(&app, Method::POST, "/api/v1/reservations", &key, Some(json!({"checks": [{"metric": "tokens", "amount": 150000}]}))).await;
+        let (status, r) = app.call(Method::POST, "/api/v1/reservations", &key, Some(json!({"checks": [{"metric": "tokens", "amount": 150000}]}))).await;
         assert_eq!(status, StatusCode::CREATED, "Pro's limits allow it: {r}");
         let id = r["reservation_id"].as_str().unwrap().to_string();
 
         tollbooth::trials::run_due(db, now_ms() + 120_000).await.unwrap();
-        let (_, plan) = call(&app, Method::GET, "/api/v1/plan", &key, None).await;
+        let (_, plan) = app.call(Method::GET, "/api/v1/plan", &key, None).await;
         assert_eq!(plan["plan_code"], "starter");
 
         let commit = json!({"events": [{"model": "no-such-model", "input_tokens": 100000, "output_tokens": 20000}]});
-        let (status, body) = call(&app, Method::POST, &format!("/api/v1/reservations/{id}/commit"), &key, Some(commit)).await;
+        let (status, body) = app.call(Method::POST, &format!("/api/v1/reservations/{id}/commit"), &key, Some(commit)).await;
         assert!(status.is_success(), "the reservation made under Pro commits: {status} {body}");
         assert_eq!((body["state"].as_str(), body["recorded"].as_bool()), (Some("committed"), Some(true)), "{body}");
         // Starter's month is used up. (The expiry ran on this test's own
@@ -144,7 +134,7 @@ app_test! {
         // server's own billing task tells it at once.)
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
         loop {
-            let (status, body) = call(&app, Method::POST, "/api/v1/reservations", &key, Some(json!({"checks": [{"metric": "tokens", "amount": 1}]}))).await;
+            let (status, body) = app.call(Method::POST, "/api/v1/reservations", &key, Some(json!({"checks": [{"metric": "tokens", "amount": 1}]}))).await;
             if status == StatusCode::TOO_MANY_REQUESTS {
                 assert!(body["error"]["message"].as_str().unwrap_or_default().contains("100,000"), "{body}");
                 break;
