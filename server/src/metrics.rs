@@ -22,12 +22,11 @@ use crate::state::AppState;
 
 /// Counts every request by route template, method and status, with its
 /// duration (a layer on the router: the matched route is known).
-pub async fn track(State(db): State<Db>, req: Request, next: Next) -> Response {
+pub async fn track(State(m): State<std::sync::Arc<tollbooth::metrics::Metrics>>, req: Request, next: Next) -> Response {
     let started = Instant::now();
     let method = req.method().as_str().to_string();
     let route = req.extensions().get::<MatchedPath>().map_or_else(|| "unmatched".to_string(), |p| p.as_str().to_string());
     let resp = next.run(req).await;
-    let m = db.metrics();
     m.http_requests.get_or_create(&HttpLabels { method: method.clone(), route: route.clone(), status: resp.status().as_u16() }).inc();
     m.http_seconds.get_or_create(&RouteLabels { method, route }).observe(started.elapsed().as_secs_f64());
     resp

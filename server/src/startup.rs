@@ -223,7 +223,8 @@ fn router(
             provide_context(leptos::nonce::Nonce::from_value(n));
         }
     };
-    let db_for_metrics = state.db.clone();
+    // Looked up once, not per request.
+    let metrics = state.db.metrics();
     let guard = Arc::new(BrowserGuard::new(&config.public_url_for(addr), config.public_url.is_some()));
     let routes = generate_route_list(tollbooth_app::App);
     Router::new()
@@ -249,7 +250,7 @@ fn router(
         .merge(crate::static_files::routes(site_root))
         .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(context, tollbooth_app::shell))
         .layer(axum::middleware::map_response(crate::server_fn_status::fix_status))
-        .route_layer(axum::middleware::from_fn_with_state(db_for_metrics, crate::metrics::track))
+        .route_layer(axum::middleware::from_fn_with_state(metrics, crate::metrics::track))
         .layer(sessions)
         .layer(axum::middleware::from_fn_with_state(guard, browser_guard::guard))
         .layer(axum::middleware::from_fn_with_state(std::sync::Arc::new(trusted), crate::client_ip::resolve))
