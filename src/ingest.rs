@@ -118,7 +118,7 @@ pub async fn record_settling(db: &Db, sender: &Sender, events: Vec<ParsedEvent>,
     let mut stored = metering::Stored::new();
     for _ in 0..ATTEMPTS {
         let priced = batch.price(db).await?;
-        let recorded = batch.recorded(&priced, sender, &stored);
+        let recorded = batch.recorded(&priced, sender, &stored, received_at);
 
         let mut tx = db.begin().await?;
         let settled: Vec<&str> = match settle {
@@ -161,6 +161,7 @@ pub async fn record_settling(db: &Db, sender: &Sender, events: Vec<ParsedEvent>,
             return Err(e.into());
         }
         if !recorded.is_empty() {
+            metering::analytics::pending::note_batch(db, now_ms());
             after_commit(db, &sender.org_id, now_ms()).await;
         }
         drop(recorded);
@@ -194,6 +195,7 @@ async fn fan_out(
 ) -> Result<(DayUnits, Vec<CapSpent>)> {
     // 1. metering: the narrow rollups, the pricing gaps and resolved names.
     metering::analytics::store::write(&mut *conn, db.engine, recorded.org_id, &recorded.rollup).await?;
+    metering::analytics::pending::append(&mut *conn, db.engine, recorded.org_id, recorded.backfilled()).await?;
     metering::store::record_pricing(&mut *conn, recorded).await?;
     // 2. quota: the usage counters of each local day.
     let days = quota::counters::on_recorded(&mut *conn, db.engine, recorded, zone(time_zone)).await?;

@@ -108,6 +108,7 @@ pub struct Metrics {
     pub gateway_added_seconds: Histogram,
     pub deliveries_failed: Family<KindLabels, Counter>,
     outbox_backlog: Family<KindLabels, IntGauge>,
+    rollup_backlog: IntGauge,
     pool_size: Family<PoolLabels, IntGauge>,
     pool_in_use: Family<PoolLabels, IntGauge>,
     pool_acquire_seconds: Family<PoolLabels, Gauge<f64, std::sync::atomic::AtomicU64>>,
@@ -145,6 +146,8 @@ impl Default for Metrics {
         registry.register("deliveries_failed", "Alert mail and webhook delivery attempts that failed", deliveries_failed.clone());
         let outbox_backlog = Family::<KindLabels, IntGauge>::default();
         registry.register("outbox_backlog", "Alert mail and webhook deliveries waiting to be sent", outbox_backlog.clone());
+        let rollup_backlog = IntGauge::default();
+        registry.register("rollup_backlog", "Backfilled events waiting to be folded into the rollups", rollup_backlog.clone());
         let pool_size = Family::<PoolLabels, IntGauge>::default();
         registry.register("db_pool_connections", "Database pool connections open", pool_size.clone());
         let pool_in_use = Family::<PoolLabels, IntGauge>::default();
@@ -172,6 +175,7 @@ impl Default for Metrics {
             gateway_added_seconds,
             deliveries_failed,
             outbox_backlog,
+            rollup_backlog,
             pool_size,
             pool_in_use,
             pool_acquire_seconds,
@@ -216,6 +220,15 @@ impl Metrics {
                 self.outbox_backlog.get_or_create(&KindLabels { kind: "webhook" }).set(webhooks);
             }
             Err(e) => tracing::warn!(error = ?e, "metrics: the outbox backlog could not be read"),
+        }
+        match db.reader().acquire().await {
+            Ok(mut conn) => match crate::metering::analytics::pending::backlog(&mut conn).await {
+                Ok(n) => {
+                    self.rollup_backlog.set(n);
+                }
+                Err(e) => tracing::warn!(error = ?e, "metrics: the rollup backlog could not be read"),
+            },
+            Err(e) => tracing::warn!(error = ?e, "metrics: no connection for the rollup backlog"),
         }
         for (pool, stats) in [("reader", db.reader_stats().await), ("writer", db.writer_stats().await)] {
             let l = PoolLabels { pool };

@@ -29,14 +29,72 @@ pub const ARCHIVE_EVERY: Duration = Duration::from_secs(3600);
 /// How often ended minutes of counted limit refusals go to the audit log.
 pub const REFUSALS_EVERY: Duration = Duration::from_secs(10);
 
+/// How often backfilled events are folded into the rollups when none wait
+/// (while some do, rounds follow each other).
+pub const FOLD_EVERY: Duration = Duration::from_secs(1);
+
+/// Backfilled events folded per transaction.
+const FOLD_BATCH: i64 = 5_000;
+
+/// A pause in ingest this long lets a fold round run at once…
+const FOLD_QUIET_MS: i64 = 200;
+
+/// …and without one, a round runs this often (a steady stream of backfilled
+/// events is still folded, at a pace that leaves the writer to ingest).
+const FOLD_BUSY_EVERY: Duration = Duration::from_secs(2);
+
 /// Starts the background tasks; the handle completes after `stop` turns true
-/// and both the jobs and the delivery task have stopped.
+/// and the jobs, the delivery task and the rollup fold have stopped.
 pub fn spawn(db: Db, notifier: Notifier, billing: Billing, stop: watch::Receiver<bool>) -> JoinHandle<()> {
     let delivery = crate::dispatch::spawn(db.clone(), notifier, stop.clone());
+    let fold = spawn_fold(db.clone(), stop.clone());
     let jobs = spawn_jobs(db, billing, stop);
     tokio::spawn(async move {
         let _ = jobs.await;
         let _ = delivery.await;
+        let _ = fold.await;
+    })
+}
+
+/// Folds backfilled events into the rollups (see
+/// `tollbooth::metering::analytics::pending`), in its own task so that a
+/// large import's backlog never delays the other jobs. Safe in every process:
+/// each round takes its events with `SKIP LOCKED` on PostgreSQL (SQLite has
+/// one writer).
+fn spawn_fold(db: Db, mut stop: watch::Receiver<bool>) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut last_round = tokio::time::Instant::now();
+        loop {
+            // While batches keep coming, the single writer is theirs: a
+            // round waits for a pause in ingest, or runs every FOLD_BUSY_EVERY.
+            let busy = tollbooth::metering::analytics::pending::quiet_ms(&db, tollbooth::clock::now_ms()) < FOLD_QUIET_MS;
+            if busy && last_round.elapsed() < FOLD_BUSY_EVERY {
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_millis(FOLD_QUIET_MS as u64 / 2)) => continue,
+                    _ = stop.changed() => break,
+                }
+            }
+            last_round = tokio::time::Instant::now();
+            let folded = match tollbooth::metering::analytics::pending::fold(&db, FOLD_BATCH).await {
+                Ok(n) => n as i64,
+                Err(e) => {
+                    tracing::warn!(error = ?e, "folding backfilled events into the rollups failed; retried");
+                    0
+                }
+            };
+            db.metrics().task_ran("rollup_fold", tollbooth::clock::now_ms(), FOLD_EVERY.as_millis() as i64);
+            if folded == FOLD_BATCH {
+                tokio::task::yield_now().await;
+                if *stop.borrow() {
+                    break;
+                }
+                continue;
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(FOLD_EVERY) => {}
+                _ = stop.changed() => break,
+            }
+        }
     })
 }
 

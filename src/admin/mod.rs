@@ -73,6 +73,16 @@ pub struct TenantRow {
     pub trial_ends_at: Option<String>,
 }
 
+/// A page of the tenant list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TenantPage {
+    pub rows: Vec<TenantRow>,
+    /// Organizations matching the search in all.
+    pub total: i64,
+    /// Rows skipped before this page.
+    pub offset: i64,
+}
+
 /// Size of a series bucket (UTC).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]

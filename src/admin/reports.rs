@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use chrono::{Datelike, NaiveDate, TimeZone, Utc};
 
-use super::{AdminSummary, Bucket, Consumer, Figure, FlaggedOrg, TenantRow, UnpricedSeen, UsageMetric, UsagePoint, UsageReport};
+use super::{AdminSummary, Bucket, Consumer, Figure, FlaggedOrg, TenantPage, TenantRow, UnpricedSeen, UsageMetric, UsagePoint, UsageReport};
 use crate::alerts;
 use crate::audit::{self, AuditFilter};
 use crate::clock::{now_ms, to_rfc3339};
@@ -81,43 +81,46 @@ fn bucket_starts(bucket: Bucket, keys: &[NaiveDate]) -> Option<Vec<i64>> {
     }
 }
 
-/// The `n` organizations with the most tokens or cost over `[from, to)`.
-async fn top(db: &Db, from_ms: i64, to_ms: i64, by_cost: bool, n: i64) -> Result<Vec<Consumer>> {
+/// The `n` organizations with the most tokens and the `n` with the most
+/// cost over `[from, to)`.
+async fn top(db: &Db, from_ms: i64, to_ms: i64, n: i64) -> Result<(Vec<Consumer>, Vec<Consumer>)> {
     let mut conn = db.reader().acquire().await?;
-    let rows = analytics::store::top_orgs(&mut conn, from_ms, to_ms, by_cost, n).await?;
-    let names = orgs::store::names_of(&mut conn, &rows.iter().map(|r| r.0.clone()).collect::<Vec<_>>()).await?;
-    Ok(rows
-        .into_iter()
-        .filter_map(|(org_id, tokens, cost)| {
-            let org_name = names.get(&org_id)?.clone();
-            Some(Consumer { org_id, org_name, tokens, cost_usd: usd(cost) })
-        })
-        .collect())
+    let (by_tokens, by_cost) = analytics::store::top_orgs(&mut conn, from_ms, to_ms, n).await?;
+    let ids: Vec<String> = by_tokens.iter().chain(&by_cost).map(|r| r.0.clone()).collect();
+    let names = orgs::store::names_of(&mut conn, &ids).await?;
+    let named = |rows: Vec<(String, i64, i64)>| {
+        rows.into_iter()
+            .filter_map(|(org_id, tokens, cost)| {
+                let org_name = names.get(&org_id)?.clone();
+                Some(Consumer { org_id, org_name, tokens, cost_usd: usd(cost) })
+            })
+            .collect()
+    };
+    Ok((named(by_tokens), named(by_cost)))
 }
 
 /// Every organization with its plan, status, this UTC month's cost and
 /// member count, newest first; `search` matches the name (case-insensitive)
 /// or the id; `trialing_only` keeps the organizations with an active trial.
 pub async fn tenants(db: &Db, search: &str, trialing_only: bool) -> Result<Vec<TenantRow>> {
+    Ok(tenants_page(db, search, trialing_only, 0, None).await?.rows)
+}
+
+/// One page of [`tenants`]: `limit` rows from `offset` (`None`: all), and
+/// how many match in all. Filtered, counted and paged in SQL; the month's
+/// cost summed for the listed organizations only.
+pub async fn tenants_page(db: &Db, search: &str, trialing_only: bool, offset: i64, limit: Option<i64>) -> Result<TenantPage> {
     let now = now_ms();
     let month_start = ms_of(day_of(now).with_day(1).unwrap_or_else(|| day_of(now)));
-    // One row per organization; the month's cost summed in SQL per organization.
     let mut conn = db.reader().acquire().await?;
-    let rows = orgs::store::tenants(&mut conn).await?;
-    let month_cost = analytics::store::cost_by_org_since(&mut conn, month_start).await?;
+    let (rows, total) = orgs::store::tenants(&mut conn, search, trialing_only, offset, limit).await?;
+    let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
+    let month_cost = analytics::store::cost_by_org_since(&mut conn, month_start, Some(&ids)).await?;
     let trial_ends = crate::trials::active_ends(&mut conn).await?;
-    let needle = search.trim().to_lowercase();
-    let mut out = Vec::new();
-    for r in rows {
-        if !needle.is_empty() && !r.name.to_lowercase().contains(&needle) && !r.id.to_lowercase().contains(&needle) {
-            continue;
-        }
-        let trial_ends_at = trial_ends.get(&r.id).copied().map(to_rfc3339);
-        if trialing_only && trial_ends_at.is_none() {
-            continue;
-        }
-        out.push(TenantRow {
-            trial_ends_at,
+    let rows = rows
+        .into_iter()
+        .map(|r| TenantRow {
+            trial_ends_at: trial_ends.get(&r.id).copied().map(to_rfc3339),
             month_cost_usd: usd(month_cost.get(&r.id).copied().unwrap_or(0)),
             id: r.id,
             name: r.name,
@@ -126,9 +129,9 @@ pub async fn tenants(db: &Db, search: &str, trialing_only: bool) -> Result<Vec<T
             suspended_reason: r.suspended_reason,
             created_at: to_rfc3339(r.created_at),
             members: r.members,
-        });
-    }
-    Ok(out)
+        })
+        .collect();
+    Ok(TenantPage { rows, total, offset: offset.max(0) })
 }
 
 /// Parses the usage report's dates (`YYYY-MM-DD`, UTC, both included;
@@ -166,7 +169,10 @@ pub async fn usage_report(db: &Db, tenant_id: Option<&str>, metric: UsageMetric,
     let keys = bucket_keys(bucket, from_ms, to_ms);
     let (total, per) = aggregate(db, tenant_id, bucket, &keys, from_ms, to_ms).await?;
     let top_consumers = match tenant_id {
-        None => Some(top(db, from_ms, to_ms, metric == UsageMetric::Cost, 10).await?),
+        None => {
+            let (by_tokens, by_cost) = top(db, from_ms, to_ms, 10).await?;
+            Some(if metric == UsageMetric::Cost { by_cost } else { by_tokens })
+        }
         Some(_) => None,
     };
     Ok(UsageReport {
@@ -197,7 +203,6 @@ pub async fn summary(db: &Db, from_ms: i64, to_ms: i64, bucket: Bucket) -> Resul
         return Err(Error::invalid("to", "must be after from"));
     }
     let keys = bucket_keys(bucket, from_ms, to_ms);
-    let (all, per) = aggregate(db, None, bucket, &keys, from_ms, to_ms).await?;
     let p95 = |a: &Agg| {
         let v: Vec<(i64, i64)> = crate::metering::rollup::LATENCY_BOUNDS_MS.iter().copied().zip(a.latency).filter(|(_, n)| *n > 0).collect();
         crate::metering::rollup::quantile(&v, 0.95).map(|x| x.to_string())
@@ -206,11 +211,41 @@ pub async fn summary(db: &Db, from_ms: i64, to_ms: i64, bucket: Bucket) -> Resul
 
     // Organizations that existed at each bucket's end: counted per bucket of
     // creation in SQL, accumulated here (one row per bucket).
-    let (before, created_rows) = {
+    let created = async {
         let mut conn = db.reader().acquire().await?;
         let before = orgs::store::created_before(&mut conn, from_ms).await?;
-        (before, orgs::store::created_per_bucket(&mut conn, from_ms, to_ms, bucket_starts(bucket, &keys).as_deref()).await?)
+        Ok::<_, Error>((before, orgs::store::created_per_bucket(&mut conn, from_ms, to_ms, bucket_starts(bucket, &keys).as_deref()).await?))
     };
+    let flagged = |kind: &'static str| async move {
+        let mut conn = db.reader().acquire().await?;
+        let rows = alerts::store::orgs_with(&mut conn, kind, from_ms, to_ms).await?;
+        let names = orgs::store::names_of(&mut conn, &rows.iter().map(|r| r.0.clone()).collect::<Vec<_>>()).await?;
+        Ok::<_, Error>(
+            rows.into_iter()
+                .filter_map(|(org_id, alerts, last_at)| {
+                    let org_name = names.get(&org_id)?.clone();
+                    Some(FlaggedOrg { org_name, org_id, kind: kind.to_string(), alerts, last_at: to_rfc3339(last_at) })
+                })
+                .collect::<Vec<_>>(),
+        )
+    };
+    // From the hourly model rollup's unpriced rows, never from raw events.
+    let unpriced = async { analytics::store::unpriced_between(&mut *db.reader().acquire().await?, from_ms, to_ms).await };
+    let failures = |result: &'static str| async move {
+        audit::list(db, None, &AuditFilter { result: result.into(), ..Default::default() }, "UTC", 20).await
+    };
+    // Independent reads, run at once (each on its own connection).
+    let ((all, per), (before, created_rows), over_quota, over_budget, unpriced, failed, denied, (top_by_tokens, top_by_cost), partly_priced) = tokio::try_join!(
+        aggregate(db, None, bucket, &keys, from_ms, to_ms),
+        created,
+        flagged("quota_exceeded"),
+        flagged("budget_exhausted"),
+        unpriced,
+        failures("failure"),
+        failures("denied"),
+        top(db, from_ms, to_ms, 10),
+        crate::metering::unpriced::partly_priced_models(db, None),
+    )?;
     let mut created: BTreeMap<NaiveDate, i64> = BTreeMap::new();
     for (b, n) in created_rows {
         *created.entry(bucket_start(bucket, day_of(b))).or_default() += n;
@@ -225,31 +260,12 @@ pub async fn summary(db: &Db, from_ms: i64, to_ms: i64, bucket: Bucket) -> Resul
         .collect();
     let series = |f: &dyn Fn(&NaiveDate, &Agg) -> Option<String>| per.iter().map(|(k, b)| (k.to_string(), f(k, b))).collect::<Vec<_>>();
 
-    let flagged = |kind: &'static str| async move {
-        let mut conn = db.reader().acquire().await?;
-        let rows = alerts::store::orgs_with(&mut conn, kind, from_ms, to_ms).await?;
-        let names = orgs::store::names_of(&mut conn, &rows.iter().map(|r| r.0.clone()).collect::<Vec<_>>()).await?;
-        Ok::<_, Error>(
-            rows.into_iter()
-                .filter_map(|(org_id, alerts, last_at)| {
-                    let org_name = names.get(&org_id)?.clone();
-                    Some(FlaggedOrg { org_name, org_id, kind: kind.to_string(), alerts, last_at: to_rfc3339(last_at) })
-                })
-                .collect::<Vec<_>>(),
-        )
-    };
-    let over_quota = flagged("quota_exceeded").await?;
-    let over_budget = flagged("budget_exhausted").await?;
-
-    // From the hourly model rollup's unpriced rows, never from raw events.
-    let unpriced = analytics::store::unpriced_between(&mut *db.reader().acquire().await?, from_ms, to_ms)
-        .await?
+    let unpriced = unpriced
         .into_iter()
         .map(|(model, events, organizations, last_seen)| UnpricedSeen { model, events, organizations, last_seen: to_rfc3339(last_seen) })
         .collect::<Vec<_>>();
-
-    let mut recent_failures = audit::list(db, None, &AuditFilter { result: "failure".into(), ..Default::default() }, "UTC", 20).await?;
-    recent_failures.extend(audit::list(db, None, &AuditFilter { result: "denied".into(), ..Default::default() }, "UTC", 20).await?);
+    let mut recent_failures = failed;
+    recent_failures.extend(denied);
     recent_failures.sort_by(|a, b| b.seq.cmp(&a.seq));
     recent_failures.truncate(20);
 
@@ -265,13 +281,12 @@ pub async fn summary(db: &Db, from_ms: i64, to_ms: i64, bucket: Bucket) -> Resul
         avg_latency_ms: figure(avg(&all), series(&|_, b| avg(b))),
         p95_latency_ms: figure(p95(&all), series(&|_, b| p95(b))),
         error_rate_percent: figure(pct(all.errors, all.requests), series(&|_, b| pct(b.errors, b.requests))),
-        top_by_tokens: top(db, from_ms, to_ms, false, 10).await?,
-        top_by_cost: top(db, from_ms, to_ms, true, 10).await?,
+        top_by_tokens,
+        top_by_cost,
         over_quota,
         over_budget,
         unpriced_models: unpriced,
-        partly_priced_models: crate::metering::unpriced::partly_priced_models(db, None)
-            .await?
+        partly_priced_models: partly_priced
             .into_iter()
             .filter(|m| m.last_seen_ms >= from_ms)
             .collect(),

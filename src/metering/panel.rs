@@ -5,9 +5,11 @@
 //!
 //! Every figure comes from the narrow rollups ([`super::analytics`]) in one
 //! `GROUP BY` each through the usage report ([`super::usage`]); the lifetime
-//! cost from the running totals. Breakdowns send the top [`BREAKDOWN_ROWS`]
-//! by cost and count the rest; users and sessions are shown only for ranges
-//! up to [`WIDE_MAX_DAYS`](super::analytics::WIDE_MAX_DAYS) days.
+//! cost from the running totals; the reads run at once. Breakdowns send the
+//! top [`BREAKDOWN_ROWS`] by cost and count the rest. Users and sessions,
+//! as many groups as active users or sessions, are not read with the panel:
+//! their tab asks for them ([`usage_breakdown`]), for ranges up to
+//! [`WIDE_MAX_DAYS`](super::analytics::WIDE_MAX_DAYS) days.
 
 use serde::{Deserialize, Serialize};
 
@@ -135,6 +137,18 @@ pub struct Breakdown {
     /// Why this breakdown is not shown for the range (a range cap), if so.
     #[serde(default)]
     pub unavailable: Option<String>,
+    /// Not read with the panel: users and sessions are as many groups as
+    /// active users or sessions, so the page asks for their rows
+    /// ([`usage_breakdown`]) when their tab is opened.
+    #[serde(default)]
+    pub deferred: bool,
+}
+
+impl Dimension {
+    /// Whether the panel leaves this breakdown for its tab to ask for.
+    pub fn deferred(self) -> bool {
+        matches!(self, Dimension::User | Dimension::Session)
+    }
 }
 
 /// One recent event.
@@ -240,7 +254,7 @@ pub struct PanelData {
 }
 
 #[cfg(feature = "ssr")]
-pub use read::usage_panel;
+pub use read::{usage_breakdown, usage_panel};
 
 #[cfg(feature = "ssr")]
 mod read {
@@ -268,11 +282,43 @@ mod read {
             let q = UsageQuery { from_ms, to_ms, group_by, limit, ..Default::default() };
             async move { usage::report(db, &org.id, &org.time_zone, &q).await }
         };
-        // Rollup buckets are hourly; an hour past "now" covers the current bucket.
-        let month = report(month_start_ms(&org.time_zone, now), now + 3_600_000, vec![], None).await?.rows;
-        let lifetime = analytics::store::lifetime(&mut *db.reader().acquire().await?, &org.id).await?;
-        let totals = report(from, to, vec![], None).await?.rows;
-        let by_day = report(from, to, vec![GroupBy::Day], None).await?.rows;
+
+        let blank = |s: &Option<String>| s.as_ref().map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
+        let filter = EventFilter {
+            from_ms: from,
+            to_ms: to,
+            model: blank(&query.model),
+            user_id: blank(&query.user),
+            project_id: blank(&query.project),
+            feature: blank(&query.feature),
+            status: blank(&query.status),
+            session_id: None,
+        };
+
+        // The reads are independent: they run at once, each on its own
+        // connection, and the panel waits for the slowest.
+        let (month, lifetime, totals, by_day, by_model, by_project, by_feature, (recent, _), unpriced, partly_priced) = tokio::try_join!(
+            // Rollup buckets are hourly; an hour past "now" covers the current bucket.
+            report(month_start_ms(&org.time_zone, now), now + 3_600_000, vec![], None),
+            async { analytics::store::lifetime(&mut *db.reader().acquire().await?, &org.id).await },
+            report(from, to, vec![], None),
+            report(from, to, vec![GroupBy::Day], None),
+            breakdown(db, org, from, to, Dimension::Model),
+            breakdown(db, org, from, to, Dimension::Project),
+            breakdown(db, org, from, to, Dimension::Feature),
+            events::list(db, &org.id, &filter, None, RECENT_EVENTS),
+            unpriced_models(db, Some(&org.id)),
+            crate::metering::unpriced::partly_priced_models(db, Some(&org.id)),
+        )?;
+        let (month, totals, by_day) = (month.rows, totals.rows, by_day.rows);
+        let mut done = vec![by_model, by_project, by_feature];
+        let breakdowns = Dimension::ALL
+            .into_iter()
+            .map(|dim| match done.iter().position(|b| b.dimension == dim) {
+                Some(i) => done.swap_remove(i),
+                None => Breakdown { dimension: dim, rows: vec![], more: 0, unavailable: None, deferred: true },
+            })
+            .collect();
 
         let mut daily: HashMap<String, UsageRow> =
             by_day.into_iter().map(|r| (r.group.get("day").map(|d| d[..10.min(d.len())].to_string()).unwrap_or_default(), r)).collect();
@@ -290,47 +336,6 @@ mod read {
                 }
             })
             .collect();
-
-        let days = (to - from + 86_399_999) / 86_400_000;
-        let mut breakdowns = Vec::new();
-        for dim in Dimension::ALL {
-            let g = match dim {
-                Dimension::Model => GroupBy::Model,
-                Dimension::User => GroupBy::User,
-                Dimension::Project => GroupBy::Project,
-                Dimension::Feature => GroupBy::Feature,
-                Dimension::Session => GroupBy::Session,
-            };
-            // Users and sessions are as many groups as active users or
-            // sessions: past the cap the panel says so instead of reading them.
-            let wide = matches!(dim, Dimension::User | Dimension::Session);
-            let cap = analytics::WIDE_MAX_DAYS;
-            if wide && days > cap {
-                let unavailable =
-                    Some(format!("Shown for ranges of up to {cap} days: pick a shorter range to see each {}.", dim.label().to_lowercase()));
-                breakdowns.push(Breakdown { dimension: dim, rows: vec![], more: 0, unavailable });
-                continue;
-            }
-            let r = report(from, to, vec![g], Some(BREAKDOWN_ROWS as i64)).await?;
-            let more = (r.groups as usize).saturating_sub(r.rows.len());
-            let rows = r.rows.into_iter().map(|row| breakdown_row(g.name(), row)).collect();
-            breakdowns.push(Breakdown { dimension: dim, rows, more, unavailable: None });
-        }
-
-        let blank = |s: &Option<String>| s.as_ref().map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
-        let filter = EventFilter {
-            from_ms: from,
-            to_ms: to,
-            model: blank(&query.model),
-            user_id: blank(&query.user),
-            project_id: blank(&query.project),
-            feature: blank(&query.feature),
-            status: blank(&query.status),
-            session_id: None,
-        };
-        let (recent, _) = events::list(db, &org.id, &filter, None, RECENT_EVENTS).await?;
-        let unpriced = unpriced_models(db, Some(&org.id)).await?;
-        let partly_priced = crate::metering::unpriced::partly_priced_models(db, Some(&org.id)).await?;
 
         Ok(PanelData {
             time_zone: org.time_zone.clone(),
@@ -367,6 +372,37 @@ mod read {
             unpriced_models: unpriced,
             partly_priced_models: partly_priced,
         })
+    }
+
+    /// One breakdown of the panel's range (the rows a deferred tab asks for).
+    pub async fn usage_breakdown(db: &Db, org: &OrgView, query: &PanelQuery, dim: Dimension, now: i64) -> Result<Breakdown> {
+        let range = DateRange::parse(query.range.as_deref(), query.from.as_deref(), query.to.as_deref(), &org.time_zone, now)?;
+        breakdown(db, org, range.start_ms(), range.end_ms(), dim).await
+    }
+
+    /// The top [`BREAKDOWN_ROWS`] groups of `dim` over `[from, to)` by cost,
+    /// the rest counted; users and sessions past their range cap say so.
+    async fn breakdown(db: &Db, org: &OrgView, from: i64, to: i64, dim: Dimension) -> Result<Breakdown> {
+        let g = match dim {
+            Dimension::Model => GroupBy::Model,
+            Dimension::User => GroupBy::User,
+            Dimension::Project => GroupBy::Project,
+            Dimension::Feature => GroupBy::Feature,
+            Dimension::Session => GroupBy::Session,
+        };
+        // Users and sessions are as many groups as active users or
+        // sessions: past the cap the panel says so instead of reading them.
+        let days = (to - from + 86_399_999) / 86_400_000;
+        let cap = analytics::WIDE_MAX_DAYS;
+        if matches!(dim, Dimension::User | Dimension::Session) && days > cap {
+            let unavailable = Some(format!("Shown for ranges of up to {cap} days: pick a shorter range to see each {}.", dim.label().to_lowercase()));
+            return Ok(Breakdown { dimension: dim, rows: vec![], more: 0, unavailable, deferred: false });
+        }
+        let q = UsageQuery { from_ms: from, to_ms: to, group_by: vec![g], limit: Some(BREAKDOWN_ROWS as i64), ..Default::default() };
+        let r = usage::report(db, &org.id, &org.time_zone, &q).await?;
+        let more = (r.groups as usize).saturating_sub(r.rows.len());
+        let rows = r.rows.into_iter().map(|row| breakdown_row(g.name(), row)).collect();
+        Ok(Breakdown { dimension: dim, rows, more, unavailable: None, deferred: false })
     }
 
     fn empty_totals() -> Totals {

@@ -237,7 +237,7 @@ impl Batch {
     /// not in `stored`, in id order (so that concurrent batches sharing ids
     /// lock them alike), with the rollups folded (before the transaction,
     /// so that concurrent batches overlap).
-    pub fn recorded<'a>(&'a self, priced: &'a Priced, sender: &'a Sender, stored: &Stored) -> Recorded<'a> {
+    pub fn recorded<'a>(&'a self, priced: &'a Priced, sender: &'a Sender, stored: &Stored, now: i64) -> Recorded<'a> {
         let mut events: Vec<RecordedEvent<'a>> = self
             .items
             .iter()
@@ -256,11 +256,16 @@ impl Batch {
             })
             .collect();
         events.sort_unstable_by(|a, b| a.id.cmp(b.id));
+        let backfill_before = crate::metering::analytics::backfill_before(now);
         let mut rollup = Rollup::default();
         for e in &events {
-            rollup.add(e.event, e.cost_nano, e.unpriced_units.is_some());
+            if e.event.timestamp_ms < backfill_before {
+                rollup.add_lifetime(e.event, e.cost_nano, e.unpriced_units.is_some());
+            } else {
+                rollup.add(e.event, e.cost_nano, e.unpriced_units.is_some());
+            }
         }
-        Recorded { org_id: &sender.org_id, api_key_id: sender.api_key_id.as_deref(), events, rollup }
+        Recorded { org_id: &sender.org_id, api_key_id: sender.api_key_id.as_deref(), events, rollup, backfill_before }
     }
 
     /// The answer for each event of the batch, in the order received: ids in
@@ -391,8 +396,18 @@ pub struct Recorded<'a> {
     pub api_key_id: Option<&'a str>,
     /// The events stored, in id order.
     pub events: Vec<RecordedEvent<'a>>,
-    /// The events folded into rollup rows.
+    /// The events folded into rollup rows (those dated from
+    /// `backfill_before` on; the older ones only into the lifetime totals).
     pub rollup: Rollup<'a>,
+    /// Events dated before this wait in `rollup_pending` for their rollup rows.
+    pub backfill_before: i64,
+}
+
+impl<'a> Recorded<'a> {
+    /// The backfilled events, which wait in `rollup_pending`.
+    pub fn backfilled(&self) -> impl Iterator<Item = &RecordedEvent<'a>> {
+        self.events.iter().filter(|e| e.event.timestamp_ms < self.backfill_before)
+    }
 }
 
 impl Recorded<'_> {

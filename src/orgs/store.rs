@@ -392,16 +392,39 @@ pub(crate) struct Tenant {
     pub members: i64,
 }
 
-/// Every organization with its plan, suspension and member count, newest first.
-pub(crate) async fn tenants(conn: &mut AnyConnection) -> Result<Vec<Tenant>> {
+/// Organizations with their plan, suspension and member count, newest
+/// first: those whose name or id contains `search` (case-insensitive; blank:
+/// all), only those with an active trial when `trialing_only`, `limit` from
+/// `offset` (`None`: all). Returns them and how many match in all.
+pub(crate) async fn tenants(
+    conn: &mut AnyConnection,
+    search: &str,
+    trialing_only: bool,
+    offset: i64,
+    limit: Option<i64>,
+) -> Result<(Vec<Tenant>, i64)> {
+    // LIKE's wildcards in the search are matched literally.
+    let needle = search.trim().to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
     let rows = sqlx::query(
         "SELECT o.id, o.name, o.created_at, o.plan_code, o.suspended_at, o.suspended_reason, \
-         (SELECT COUNT(*) FROM memberships m WHERE m.org_id = o.id) AS members \
-         FROM organizations o ORDER BY o.created_at DESC, o.id",
+         (SELECT COUNT(*) FROM memberships m WHERE m.org_id = o.id) AS members, COUNT(*) OVER () AS total \
+         FROM organizations o \
+         WHERE ($1 = '' OR LOWER(o.name) LIKE '%' || $1 || '%' ESCAPE '\\' OR LOWER(o.id) LIKE '%' || $1 || '%' ESCAPE '\\') \
+         AND ($2 = 0 OR EXISTS (SELECT 1 FROM trials t WHERE t.org_id = o.id AND t.status = 'active')) \
+         ORDER BY o.created_at DESC, o.id LIMIT $3 OFFSET $4",
     )
+    .bind(needle)
+    .bind(i64::from(trialing_only))
+    .bind(limit.unwrap_or(i64::MAX))
+    .bind(offset.max(0))
     .fetch_all(conn)
     .await?;
-    rows.iter()
+    let total = match rows.first() {
+        Some(r) => r.try_get("total")?,
+        None => 0,
+    };
+    let tenants = rows
+        .iter()
         .map(|r| {
             Ok(Tenant {
                 id: r.try_get("id")?,
@@ -413,5 +436,6 @@ pub(crate) async fn tenants(conn: &mut AnyConnection) -> Result<Vec<Tenant>> {
                 members: r.try_get("members")?,
             })
         })
-        .collect()
+        .collect::<Result<Vec<_>>>()?;
+    Ok((tenants, total))
 }

@@ -16,7 +16,7 @@ use sqlx::AnyConnection;
 
 use super::store::counters as store;
 use super::Units;
-use crate::calendar::{day_start, window};
+use crate::calendar::{day_start, local_date, start_of_day, window};
 use crate::db::Engine;
 use crate::metering::{self, NewEvent, Recorded};
 use crate::plans::Period;
@@ -25,17 +25,17 @@ use crate::Result;
 
 /// What one event adds to the usage metrics.
 pub fn units_of(e: &NewEvent, cost_nanos: Option<i64>, mode: Option<&Mode>) -> Units {
+    let seconds = e.duration_ms.div_ceil(1000) as i64;
+    units(mode, (e.input_tokens + e.output_tokens) as i64, cost_nanos.unwrap_or(0), e.requests as i64, e.images as i64, seconds)
+}
+
+/// The units of events of one mode from their sums: video seconds count for
+/// video models only, chat requests for chat and responses models only.
+/// `seconds` is each event's duration in whole seconds, rounded up, summed.
+fn units(mode: Option<&Mode>, tokens: i64, cost_nanos: i64, requests: i64, images: i64, seconds: i64) -> Units {
     let video = matches!(mode, Some(Mode::VideoGeneration));
     let chat = matches!(mode, Some(Mode::Chat | Mode::Responses));
-    let requests = e.requests as i64;
-    [
-        (e.input_tokens + e.output_tokens) as i64,
-        cost_nanos.unwrap_or(0),
-        requests,
-        e.images as i64,
-        if video { e.duration_ms.div_ceil(1000) as i64 } else { 0 },
-        if chat { requests } else { 0 },
-    ]
+    [tokens, cost_nanos, requests, images, if video { seconds } else { 0 }, if chat { requests } else { 0 }]
 }
 
 /// A batch's units per local day.
@@ -96,18 +96,22 @@ pub async fn current(conn: &mut AnyConnection, org_id: &str, tz: Tz, now_ms: i64
 /// (the days move).
 pub async fn rebuild_month(conn: &mut AnyConnection, engine: Engine, org_id: &str, tz: Tz, now_ms: i64) -> Result<bool> {
     let month = window(tz, Period::Month, now_ms);
+    // The month's local day starts; the events are summed per day and mode
+    // in SQL, and each sum counted as `units_of` counts an event.
+    let mut starts = vec![month.start_ms];
+    let mut date = local_date(tz, month.start_ms);
+    loop {
+        date = date.succ_opt().unwrap_or(date);
+        let next = start_of_day(tz, date);
+        if next >= month.end_ms || next <= *starts.last().unwrap_or(&i64::MAX) {
+            break;
+        }
+        starts.push(next);
+    }
     let mut fresh = DayUnits::default();
-    for r in metering::store::counted_events(&mut *conn, org_id, month).await? {
-        let e = NewEvent {
-            input_tokens: r.input_tokens as u64,
-            output_tokens: r.output_tokens as u64,
-            requests: r.requests as u64,
-            images: r.images as u64,
-            duration_ms: r.duration_ms as u64,
-            ..NewEvent::blank()
-        };
-        let units = units_of(&e, r.cost_nano, r.mode.map(Mode::from).as_ref());
-        fresh.add(tz, r.ts, units);
+    for r in metering::store::counted_days(&mut *conn, org_id, month, &starts).await? {
+        let mode = r.mode.map(Mode::from);
+        fresh.add(tz, r.day, units(mode.as_ref(), r.tokens, r.cost_nano, r.requests, r.images, r.seconds));
     }
     let mut old = DayUnits::default();
     for (start, u) in store::days_in_order(&mut *conn, org_id, month).await? {

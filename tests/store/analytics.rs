@@ -208,9 +208,61 @@ async fn check(db: &Db, raw: &[Raw], org: &str, tz: chrono_tz::Tz, from: i64, to
         assert!(same(&got[k], w, answer.histogram), "{tz} {groups:?} {filter:?} {k:?}: {:?} != {w:?}", got[k]);
     }
     assert_eq!(answer.groups, want.len() as i64);
+    // Grouped by dimensions only: the largest three by cost (then events,
+    // then the values), ranked on cost alone and summed in full.
+    if !groups.is_empty() && !groups.iter().any(|g| matches!(g, Group::Time(_))) {
+        let top = analytics::query(db, &Query { limit: Some(3), ..q }).await.unwrap_or_else(|e| panic!("{groups:?} limited: {e}"));
+        let mut ranked: Vec<(&Key, &Sums)> = want.iter().collect();
+        ranked.sort_by(|(ka, a), (kb, b)| b.cost_nano.cmp(&a.cost_nano).then(b.events.cmp(&a.events)).then(ka.1.cmp(&kb.1)));
+        let got: Vec<(Vec<String>, Sums)> = top.lines.iter().map(|l| (l.values.clone(), l.sums.clone())).collect();
+        assert_eq!(got.len(), ranked.len().min(3), "{tz} {groups:?} {filter:?}: at most three");
+        for ((values, sums), (k, w)) in got.iter().zip(&ranked) {
+            assert_eq!(values, &k.1, "{tz} {groups:?} {filter:?}: the largest first");
+            assert!(same(sums, w, top.histogram), "{tz} {groups:?} {filter:?} {values:?}: {sums:?} != {w:?}");
+        }
+        assert_eq!(top.groups, want.len() as i64, "{tz} {groups:?} {filter:?}: every group counted");
+    }
+}
+
+async fn pending_count(db: &Db) -> i64 {
+    analytics::pending::backlog(&mut *db.reader().acquire().await.unwrap()).await.unwrap()
 }
 
 test_both_engines! {
+    async fn recent_events_fold_at_once_and_backfilled_ones_are_counted_while_they_wait(db) {
+        prices::import(db, &book(), "test", Some(0)).await.unwrap();
+        let a = sign_up(db, "a@example.com", "A").await.org.id;
+        let now = now_ms();
+        let events = vec![
+            json!({"id": "now", "timestamp": tollbooth::clock::to_rfc3339(now - 1_000), "model": "m-a", "input_tokens": 100, "output_tokens": 10, "user_id": "u1", "latency_ms": 30}),
+            json!({"id": "old", "timestamp": tollbooth::clock::to_rfc3339(now - 3 * DAY), "model": "m-b", "input_tokens": 7, "output_tokens": 3, "user_id": "u1", "latency_ms": 2_000}),
+        ];
+        record_usage(db, &Sender { org_id: a.clone(), api_key_id: None }, parse_batch(&events, now)).await.unwrap();
+        assert_eq!(pending_count(db).await, 1, "only the event dated three days ago waits");
+        let ask = |groups: Vec<Group>| Query {
+            org_id: &a, tz: chrono_tz::UTC, from_ms: now - 7 * DAY, to_ms: now + HOUR, groups, filter: Filter::default(), limit: None,
+        };
+        let totals = |answer: analytics::Answer| answer.lines.iter().map(|l| (l.sums.events, l.sums.input_tokens, l.sums.latency_count)).collect::<Vec<_>>();
+        let mut before = vec![];
+        for groups in [vec![], vec![Group::Model], vec![Group::Dim(Dim::User)], vec![Group::Time(TimeGrain::Hour)]] {
+            before.push(totals(analytics::query(db, &ask(groups)).await.unwrap()));
+        }
+        assert_eq!(before[0], vec![(2, 107, 2)], "both events, one of them not folded yet");
+        assert_eq!(before[2], vec![(2, 107, 2)], "u1's two events");
+        let p95 = analytics::query(db, &ask(vec![])).await.unwrap().lines[0].sums.p95_latency_ms();
+        assert_eq!(p95, Some(2_250), "the waiting event's latency is in the histogram");
+        let lifetime = analytics::store::lifetime(&mut *db.reader().acquire().await.unwrap(), &a).await.unwrap();
+        assert_eq!(lifetime.events, 2, "the lifetime totals count a backfilled event at once");
+        assert_eq!(analytics::pending::fold_all(db, 100).await.unwrap(), 1);
+        assert_eq!(pending_count(db).await, 0);
+        for (i, groups) in [vec![], vec![Group::Model], vec![Group::Dim(Dim::User)], vec![Group::Time(TimeGrain::Hour)]].into_iter().enumerate() {
+            assert_eq!(totals(analytics::query(db, &ask(groups.clone())).await.unwrap()), before[i], "{groups:?}: the same once folded");
+        }
+        let lifetime = analytics::store::lifetime(&mut *db.reader().acquire().await.unwrap(), &a).await.unwrap();
+        assert_eq!(lifetime.events, 2, "folding does not count the event twice");
+        assert_eq!(analytics::pending::fold_all(db, 100).await.unwrap(), 0, "nothing is folded twice");
+    }
+
     async fn every_question_equals_the_raw_events_it_summarizes(db) {
         prices::import(db, &book(), "test", Some(0)).await.unwrap();
         // Yesterday 07:00 UTC: never in the future, whatever the time of day
@@ -228,6 +280,16 @@ test_both_engines! {
         let model = Filter { model: Some("m-b".into()), ..Default::default() };
         // Whole UTC days, a range with partial days at both ends, and a short one.
         let ranges = [(end - 30 * DAY - 7 * HOUR, end - 7 * HOUR), (end - 29 * DAY - 1_234, end - 3 * HOUR + 17), (end - 20 * HOUR, end - 2 * HOUR)];
+        // Every event is backfilled (dated before the previous hour): asked
+        // first while they wait in rollup_pending, then once folded into the
+        // rollups, the answers are the same.
+        let waiting = pending_count(db).await;
+        assert_eq!(waiting, (raw.len() + other.len()) as i64, "backfilled events wait for their rollup rows");
+        for folded in [false, true] {
+        if folded {
+            assert_eq!(analytics::pending::fold_all(db, 500).await.unwrap() as i64, waiting);
+            assert_eq!(pending_count(db).await, 0);
+        }
         for (from, to) in ranges {
             for tz in [utc, ny] {
                 for groups in [
@@ -254,6 +316,7 @@ test_both_engines! {
                 check(db, &raw, &a, tz, from, to, vec![Time(TimeGrain::Day)], model.clone()).await;
                 check(db, &raw, &a, tz, from, to, vec![Dim(tollbooth::metering::analytics::Dim::Feature)], model.clone()).await;
             }
+        }
         }
         // The lifetime totals are every event of the organization.
         let mut total = Sums::default();

@@ -174,6 +174,9 @@ test_both_engines! {
                 .collect();
             record_usage(db, &s, parse_batch(&events, now_ms())).await.unwrap();
         }
+        // Events days old are backfilled: their rollup rows are written by
+        // the fold (the usage report reads them before, see tests/store/analytics.rs).
+        assert!(tollbooth::metering::analytics::pending::fold_all(db, 100).await.unwrap() > 0);
         let raw = sums(db, "SELECT COUNT(*), CAST(SUM(input_tokens) AS BIGINT), CAST(SUM(cached_input_tokens) AS BIGINT), \
             CAST(SUM(output_tokens) AS BIGINT), CAST(COALESCE(SUM(cost_nano), 0) AS BIGINT), \
             CAST(SUM(CASE WHEN cost_nano IS NULL THEN 1 ELSE 0 END) AS BIGINT), \

@@ -12,6 +12,36 @@ fn settings<'a>(name: &'a str, time_zone: &'a str, refuse_unpriced_models: bool)
 }
 
 test_both_engines! {
+    async fn the_tenant_list_is_searched_counted_and_paged_in_sql(db) {
+        let names = ["Acme", "Acme Labs", "50% Off", "Under_score", "Zeta"];
+        for (i, name) in names.iter().enumerate() {
+            sign_up(db, &format!("o{i}@example.com"), name).await;
+        }
+        let page = |search: &'static str, offset: i64, limit: Option<i64>| async move {
+            tollbooth::admin::tenants_page(db, search, false, offset, limit).await.unwrap()
+        };
+        let first = page("", 0, Some(2)).await;
+        assert_eq!((first.rows.len(), first.total, first.offset), (2, 5, 0));
+        let mut seen = vec![];
+        for offset in [0, 2, 4] {
+            seen.extend(page("", offset, Some(2)).await.rows.into_iter().map(|r| r.name));
+        }
+        assert_eq!(seen.len(), 5, "three pages hold every organization once: {seen:?}");
+        let mut sorted = seen.clone();
+        sorted.sort();
+        sorted.dedup();
+        assert_eq!(sorted.len(), 5, "{seen:?}");
+        assert_eq!(page("ACME", 0, None).await.total, 2, "case-insensitive");
+        for (search, want) in [("%", "50% Off"), ("_", "Under_score"), ("50%", "50% Off")] {
+            let found = page(search, 0, None).await;
+            assert_eq!(found.rows.iter().map(|r| r.name.as_str()).collect::<Vec<_>>(), vec![want], "{search} is matched literally");
+        }
+        assert_eq!(page("nomatch", 0, None).await.total, 0);
+        let trialing = tollbooth::admin::tenants_page(db, "", true, 0, None).await.unwrap();
+        assert_eq!(trialing.total, 0, "no organization is trialing");
+        assert_eq!(tollbooth::admin::tenants(db, "", false).await.unwrap().len(), 5, "the API's list is every organization");
+    }
+
     async fn a_non_member_gets_not_found_for_an_organization(db) {
         let a = sign_up(db, "a@example.com", "A").await;
         let b = sign_up(db, "b@example.com", "B").await;

@@ -3,7 +3,7 @@
 
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
-use tollbooth::admin::{AdminSummary, TenantRow};
+use tollbooth::admin::{AdminSummary, TenantPage};
 
 use crate::error::AppError;
 #[cfg(feature = "ssr")]
@@ -66,12 +66,16 @@ pub async fn admin_dashboard(query: DashQuery) -> Result<DashboardView, AppError
     Ok(DashboardView { summary, period: period.into(), from: day(from), to: day(to - 1) })
 }
 
-/// Every organization matching `search` (name or id) with plan, status and
-/// this month's cost (platform admins only); `trialing` present: only those
-/// with an active trial.
+/// Organizations listed per page of the admin tenant list.
+pub const TENANTS_PER_PAGE: i64 = 50;
+
+/// One page (from 1) of the organizations matching `search` (name or id)
+/// with plan, status and this month's cost, newest first, and how many match
+/// (platform admins only); `trialing` present: only those with an active trial.
 #[server(endpoint = "admin_tenants")]
-pub async fn admin_tenants(search: String, #[server(default)] trialing: Option<String>) -> Result<Vec<TenantRow>, AppError> {
+pub async fn admin_tenants(search: String, #[server(default)] trialing: Option<String>, #[server(default)] page: Option<u32>) -> Result<TenantPage, AppError> {
     let (ctx, _) = ssr::platform_admin().await?;
     let only = trialing.as_deref().is_some_and(|t| !t.is_empty() && t != "false");
-    Ok(tollbooth::admin::tenants(&ctx.db, &search, only).await?)
+    let offset = (i64::from(page.unwrap_or(1).max(1)) - 1) * TENANTS_PER_PAGE;
+    Ok(tollbooth::admin::tenants_page(&ctx.db, &search, only, offset, Some(TENANTS_PER_PAGE)).await?)
 }

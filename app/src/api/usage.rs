@@ -24,6 +24,16 @@ pub async fn usage_panel(org_id: String, query: PanelQuery) -> Result<PanelData,
     Ok(tollbooth::metering::panel::usage_panel(&ctx.db, &org, &query, tollbooth::clock::now_ms()).await?)
 }
 
+/// One breakdown of the panel's range: the users' and sessions' rows, which
+/// the panel leaves for their tab to ask for (as many groups as active
+/// users or sessions). Readable by whoever may read the panel.
+#[server(endpoint = "usage_breakdown", input = leptos::server_fn::codec::Json)]
+pub async fn usage_breakdown(org_id: String, query: PanelQuery, dimension: Dimension) -> Result<Breakdown, AppError> {
+    let (ctx, scope) = ssr::read_scope(&org_id).await?;
+    let org = tollbooth::orgs::get(&ctx.db, &scope).await?;
+    Ok(tollbooth::metering::panel::usage_breakdown(&ctx.db, &org, &query, dimension, tollbooth::clock::now_ms()).await?)
+}
+
 /// Unpriced models across all organizations (platform admins only).
 #[server(endpoint = "admin_unpriced_models")]
 pub async fn admin_unpriced_models() -> Result<Vec<UnpricedModel>, AppError> {

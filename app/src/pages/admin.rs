@@ -10,9 +10,9 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::Redirect;
 use leptos_router::hooks::use_query_map;
-use tollbooth::admin::{AdminSummary, Consumer, Figure, FlaggedOrg, TenantRow};
+use tollbooth::admin::{AdminSummary, Consumer, Figure, FlaggedOrg, TenantPage};
 
-use crate::api::admin_dash::{admin_dashboard, admin_tenants, DashboardView, DashQuery};
+use crate::api::admin_dash::{admin_dashboard, admin_tenants, DashboardView, DashQuery, TENANTS_PER_PAGE};
 use crate::api::trials::admin_trial_stats;
 use crate::components::format::{format_time, readable_time};
 use tollbooth::trials::TrialStats;
@@ -73,7 +73,8 @@ pub fn AdminPage() -> impl IntoView {
     let search = Memo::new(move |_| query.read().get("q").unwrap_or_default());
     let trialing = Memo::new(move |_| query.read().get("trialing").filter(|t| !t.is_empty()));
     let dash = Resource::new(move || dash_query.get(), admin_dashboard);
-    let tenants = Resource::new(move || (search.get(), trialing.get()), |(s, t)| admin_tenants(s, t));
+    let page = Memo::new(move |_| query.read().get("page").and_then(|p| p.parse::<u32>().ok()).filter(|p| *p >= 1));
+    let tenants = Resource::new(move || (search.get(), trialing.get(), page.get()), |(s, t, p)| admin_tenants(s, t, p));
     let trial_stats = Resource::new(|| (), |_| admin_trial_stats());
     view! {
         <Title text="Admin · Tollbooth" />
@@ -359,17 +360,60 @@ fn trials_section(t: TrialStats) -> impl IntoView {
     }
 }
 
-fn tenant_list(list: Vec<TenantRow>, search: String, trialing: bool) -> impl IntoView {
+/// The tenant list's URL for a page, keeping the search.
+fn tenants_href(search: &str, trialing: bool, page: i64) -> String {
+    let mut q = vec![];
+    if !search.is_empty() {
+        q.push(format!("q={}", urlencoding(search)));
+    }
+    if trialing {
+        q.push("trialing=1".to_string());
+    }
+    if page > 1 {
+        q.push(format!("page={page}"));
+    }
+    if q.is_empty() { "/admin#organizations".into() } else { format!("/admin?{}#organizations", q.join("&")) }
+}
+
+/// Percent-encodes a query value (letters, digits and `-_.~` kept).
+fn urlencoding(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+fn tenant_list(list: TenantPage, search: String, trialing: bool) -> impl IntoView {
+    let page = list.offset / TENANTS_PER_PAGE + 1;
+    let pages = ((list.total + TENANTS_PER_PAGE - 1) / TENANTS_PER_PAGE).max(1);
+    let shown = if list.rows.is_empty() {
+        String::new()
+    } else {
+        format!("{}–{} of {}", grouped(&(list.offset + 1).to_string()), grouped(&(list.offset + list.rows.len() as i64).to_string()), grouped(&list.total.to_string()))
+    };
+    let pager = (pages > 1).then(|| {
+        let (s1, s2) = (search.clone(), search.clone());
+        view! {
+            <nav class="pager" aria-label="Pages of organizations" data-testid="admin-orgs-pager">
+                {(page > 1).then(|| view! { <a href=tenants_href(&s1, trialing, page - 1) rel="prev">"← Newer"</a> })}
+                <span class="muted">{format!("Page {page} of {pages}")}</span>
+                {(page < pages).then(|| view! { <a href=tenants_href(&s2, trialing, page + 1) rel="next">"Older →"</a> })}
+            </nav>
+        }
+    });
     view! {
-        <h2>"Organizations (" {list.len()} ")"</h2>
+        <h2 id="organizations">"Organizations (" {grouped(&list.total.to_string())} ")"</h2>
         <form method="get" action="/admin" class="row" role="search">
             <input type="search" name="q" value=search placeholder="Name or id" aria-label="Search organizations" />
             <label class="inline"><input type="checkbox" name="trialing" value="1" checked=trialing data-testid="filter-trialing" />" Trialing only"</label>
             <button type="submit" class="small">"Search"</button>
+            <span class="muted" data-testid="admin-orgs-shown">{shown}</span>
         </form>
         <table class="table" data-testid="admin-orgs">
             <thead><tr><th>"Name"</th><th>"Plan"</th><th>"Status"</th><th>"Trial ends"</th><th class="num">"This month"</th><th class="num">"Members"</th><th>"Created"</th><th>"Id"</th></tr></thead>
-            <tbody>{list.into_iter().map(|o| {
+            <tbody>{list.rows.into_iter().map(|o| {
                 let status_class = format!("badge status-{}", o.status);
                 view! {
                     <tr>
@@ -385,6 +429,7 @@ fn tenant_list(list: Vec<TenantRow>, search: String, trialing: bool) -> impl Int
                 }
             }).collect_view()}</tbody>
         </table>
+        {pager}
     }
 }
 

@@ -34,6 +34,8 @@ struct Args {
     small_orgs: usize,
     /// Events of the ingest bench get random past timestamps (13 months).
     backfill: bool,
+    /// Keep the seeded analytics database (its URL is printed).
+    keep: bool,
     rate: usize,
     seconds: u64,
     engines: Vec<Engine>,
@@ -51,6 +53,7 @@ fn args() -> Args {
         database_url: None,
         small_orgs: 999,
         backfill: false,
+        keep: false,
         rate: 5000,
         seconds: 10,
         engines: vec![Engine::Sqlite, Engine::Postgres],
@@ -79,6 +82,10 @@ fn args() -> Args {
                 a.backfill = true;
                 continue;
             }
+            "--keep" => {
+                a.keep = true;
+                continue;
+            }
             _ => {}
         }
         let v = it.next().unwrap_or_default();
@@ -102,7 +109,7 @@ fn args() -> Args {
                 "usage: tollbooth-bench [--engine sqlite|postgres|both] [--events N] [--batch N] [--concurrency N] [--backfill]\n\
                  \x20      tollbooth-bench --quota [--rate N] [--seconds N] [--engine E]\n\
                  \x20      tollbooth-bench --gateway [--rate N] [--seconds N]\n\
-                 \x20      tollbooth-bench --seed-analytics [--events N] [--runs N] [--small-orgs N] [--engine E] [--database-url URL]"
+                 \x20      tollbooth-bench --seed-analytics [--events N] [--runs N] [--small-orgs N] [--engine E] [--keep] [--database-url URL]"
             ),
         }
     }
@@ -347,7 +354,7 @@ async fn quota_bench(engine: Engine, rate: usize, seconds: u64) {
 async fn main() {
     let a = args();
     if a.seed_analytics {
-        let o = analytics::Options { engines: a.engines, events: a.events, runs: a.runs, database_url: a.database_url, small_orgs: a.small_orgs };
+        let o = analytics::Options { engines: a.engines, events: a.events, runs: a.runs, database_url: a.database_url, small_orgs: a.small_orgs, keep: a.keep };
         analytics::run(o).await;
         return;
     }

@@ -70,6 +70,8 @@ pub struct Options {
     pub database_url: Option<String>,
     /// Small organizations beside the busy one (999 for the data set).
     pub small_orgs: usize,
+    /// Keep each seeded database, to time it again with `--database-url`.
+    pub keep: bool,
 }
 
 /// One event of the big organization: event `n` of `total`, in session
@@ -143,9 +145,25 @@ async fn seed(db: &Db, config: &tollbooth_server::Config, events: usize, small_o
             })
         })
         .collect();
+    // Seeded events are past-dated, so they wait in rollup_pending like any
+    // backfill: a folder runs beside the writers as the server's would, and
+    // the rest is folded before the timing starts.
+    let folding = {
+        let db = db.clone();
+        tokio::spawn(async move {
+            loop {
+                if tollbooth::metering::analytics::pending::fold(&db, 20_000).await.expect("fold") == 0 {
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+            }
+        })
+    };
     for w in workers {
         w.await.unwrap();
     }
+    folding.abort();
+    let _ = folding.await;
+    tollbooth::metering::analytics::pending::fold_all(db, 20_000).await.expect("fold");
     let big_done = started.elapsed();
     for i in 0..small_orgs {
         let org = tollbooth_server::cli::create_org(db, config, &format!("Small {i:03}"), &format!("owner{i}@small.bench"), Some(PASSWORD))
@@ -168,6 +186,7 @@ async fn seed(db: &Db, config: &tollbooth_server::Config, events: usize, small_o
             .collect();
         record(db, &org.org_id, &bodies).await;
     }
+    tollbooth::metering::analytics::pending::fold_all(db, 20_000).await.expect("fold");
     println!(
         "seeded {events} events for one organization in {:.0} s ({:.0} events/s), then {small_orgs} small organizations ({} s in all)",
         big_done.as_secs_f64(),
@@ -227,11 +246,11 @@ fn pct(sorted: &[Duration], p: f64) -> Duration {
 async fn refused(client: &reqwest::Client, label: &str, url: &str, auth: &str) {
     let resp = client.get(url).header("Authorization", auth).send().await.unwrap();
     assert_eq!(resp.status(), 422, "{label}: expected the range cap's refusal");
-    println!("| {label} | refused: 422, the cap is {} days | | | |", tollbooth::metering::analytics::WIDE_MAX_DAYS);
+    println!("| {label} | refused: 422, the cap is {} days | | | | |", tollbooth::metering::analytics::WIDE_MAX_DAYS);
 }
 
 /// Times `runs` GETs of `url`; prints a line; checks every answer is 200.
-async fn time(client: &reqwest::Client, label: &str, url: &str, runs: usize, auth: Option<&str>) {
+async fn time(client: &reqwest::Client, label: &str, url: &str, runs: usize, auth: Option<&str>, pid: u32) {
     let mut took = Vec::with_capacity(runs);
     let mut bytes = 0;
     for _ in 0..runs {
@@ -250,11 +269,12 @@ async fn time(client: &reqwest::Client, label: &str, url: &str, runs: usize, aut
     took.sort();
     let ms = |d: Duration| d.as_secs_f64() * 1e3;
     println!(
-        "| {label} | {:.1} | {:.1} | {:.1} | {} |",
+        "| {label} | {:.1} | {:.1} | {:.1} | {} | {:.0} |",
         ms(pct(&took, 0.5)),
         ms(pct(&took, 0.95)),
         ms(*took.last().unwrap()),
-        bytes
+        bytes,
+        rss_mb(pid).0
     );
 }
 
@@ -283,10 +303,12 @@ async fn measure(url: &str, org_id: &str, runs: usize) {
     let auth = format!("Bearer {}", key.secret);
     let day = |ms: i64| tollbooth::clock::to_rfc3339(ms)[..10].to_string();
     let (today, year_ago) = (day(tollbooth::clock::now_ms()), day(tollbooth::clock::now_ms() - 394 * DAY_MS));
-    println!("| request | p50 ms | p95 ms | max ms | bytes |\n|---|---|---|---|---|");
-    time(&owner, "usage panel 7 days (SSR)", &format!("{base}/o/{org_id}?range=7d"), runs, None).await;
-    time(&owner, "usage panel 30 days (SSR)", &format!("{base}/o/{org_id}?range=30d"), runs, None).await;
-    time(&owner, "usage panel 13 months (SSR)", &format!("{base}/o/{org_id}?from={year_ago}&to={today}"), runs, None).await;
+    let pid = child.id();
+    println!("server RSS at start: {:.0} MB", rss_mb(pid).0);
+    println!("| request | p50 ms | p95 ms | max ms | bytes | RSS after, MB |\n|---|---|---|---|---|---|");
+    time(&owner, "usage panel 7 days (SSR)", &format!("{base}/o/{org_id}?range=7d"), runs, None, pid).await;
+    time(&owner, "usage panel 30 days (SSR)", &format!("{base}/o/{org_id}?range=30d"), runs, None, pid).await;
+    time(&owner, "usage panel 13 months (SSR)", &format!("{base}/o/{org_id}?from={year_ago}&to={today}"), runs, None, pid).await;
     let now = tollbooth::clock::now_ms();
     for (span, days) in [("30 days", 30), ("13 months", 394)] {
         let from = tollbooth::clock::to_rfc3339(now - days * DAY_MS);
@@ -297,12 +319,12 @@ async fn measure(url: &str, org_id: &str, runs: usize) {
             if days > tollbooth::metering::analytics::WIDE_MAX_DAYS && matches!(group, "user" | "session") {
                 refused(&client, &label, &url, &auth).await;
             } else {
-                time(&client, &label, &url, runs, Some(&auth)).await;
+                time(&client, &label, &url, runs, Some(&auth), pid).await;
             }
         }
     }
-    time(&admin, "admin dashboard and tenant list (SSR)", &format!("{base}/admin"), runs, None).await;
-    time(&admin, "admin drill-down of the busy organization (SSR)", &format!("{base}/admin/org?id={org_id}"), runs, None).await;
+    time(&admin, "admin dashboard and tenant list (SSR)", &format!("{base}/admin"), runs, None, pid).await;
+    time(&admin, "admin drill-down of the busy organization (SSR)", &format!("{base}/admin/org?id={org_id}"), runs, None, pid).await;
     let (now_mb, peak_mb) = rss_mb(child.id());
     println!("server RSS: {now_mb:.0} MB now, {peak_mb:.0} MB at its peak");
     let _ = child.kill();
@@ -330,5 +352,9 @@ pub async fn run(o: Options) {
         // The seeding pool goes before the server opens the file.
         test_db.db.close().await;
         measure(&test_db.url, &org, o.runs).await;
+        if o.keep {
+            println!("kept: --database-url {}", test_db.url);
+            std::mem::forget(test_db);
+        }
     }
 }

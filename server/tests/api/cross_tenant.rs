@@ -106,6 +106,7 @@ pub(crate) fn server_fns() -> Vec<(&'static str, Fn)> {
         ("update_org", Org(&[("name", "pwned"), ("time_zone", "UTC")])),
         ("list_plans", Org(&[])),
         ("usage_panel", OrgJson(r#"{"query": {"range": "7d"}}"#)),
+        ("usage_breakdown", OrgJson(r#"{"query": {"range": "7d"}, "dimension": "User"}"#)),
         ("list_projects", Org(&[])),
         ("create_project", Org(&[("name", "x"), ("slug", "x")])),
         ("set_project_archived", OrgAnd("project_id", Res::Project, &[("archived", "true")])),

@@ -19,6 +19,14 @@ pub(crate) fn day_of(ts: i64) -> i64 {
     ts.div_euclid(DAY_MS) * DAY_MS
 }
 
+/// Events dated before this instant (the start of the previous UTC hour at
+/// `now`) are backfilled: they wait in `rollup_pending` for the background
+/// fold instead of touching cold rollup rows in the ingest transaction (see
+/// [`super::pending`]).
+pub fn backfill_before(now: i64) -> i64 {
+    hour_of(now) - HOUR_MS
+}
+
 /// A batch's contribution to every narrow rollup of one organization.
 #[derive(Debug, Default)]
 pub struct Rollup<'a> {
@@ -32,6 +40,12 @@ pub struct Rollup<'a> {
 }
 
 impl<'a> Rollup<'a> {
+    /// Adds one backfilled event to the lifetime totals only: its rollup
+    /// rows are folded later from `rollup_pending`.
+    pub fn add_lifetime(&mut self, e: &'a NewEvent, cost_nano: Option<i64>, partial: bool) {
+        self.total.add(e, cost_nano, partial, false);
+    }
+
     /// Adds one stored event with its cost (`None`: unpriced).
     pub fn add(&mut self, e: &'a NewEvent, cost_nano: Option<i64>, partial: bool) {
         let (hour, day) = (hour_of(e.timestamp_ms), day_of(e.timestamp_ms));
@@ -54,7 +68,7 @@ impl<'a> Rollup<'a> {
 
     /// Whether nothing was added.
     pub fn is_empty(&self) -> bool {
-        self.total.events == 0
+        self.total.events == 0 && self.org_hourly.is_empty()
     }
 }
 

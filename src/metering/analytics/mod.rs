@@ -25,10 +25,11 @@
 //! [`WIDE_MAX_DAYS`]. A range past a cap is refused with the cap named.
 
 mod fold;
+pub mod pending;
 mod plan;
 pub mod store;
 
-pub use fold::Rollup;
+pub use fold::{backfill_before, Rollup};
 pub use plan::{bucket_case, query, Answer, Filter, Group, Line, Query, TimeGrain, RAW_MAX_DAYS, WIDE_MAX_DAYS};
 
 use crate::metering::{CallStatus, NewEvent};

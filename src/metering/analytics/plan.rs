@@ -11,13 +11,19 @@
 //! Local days, weeks and months are bucketed in SQL by their UTC boundaries;
 //! when a boundary is not at UTC midnight the hourly tables (or raw events)
 //! answer instead of the daily ones. Every part is one `SELECT` of a
-//! `UNION ALL`, aggregated by one outer `GROUP BY`.
+//! `UNION ALL`, aggregated by one outer `GROUP BY`; a part read from rollups
+//! also reads the backfilled events waiting to be folded (`rollup_pending`).
+//! The largest groups of a dimension (`limit`) are ranked first on cost and
+//! events alone, and only the ranked groups are summed in full, in the same
+//! statement: with tens of thousands of users the full sums of every group
+//! cost three times the ranking.
 
 use chrono::Datelike;
 use chrono_tz::Tz;
 use sqlx::Row;
 
 use super::fold::{DAY_MS, HOUR_MS};
+use super::pending;
 use super::store::{sum_select, sums_of};
 use super::{latency_columns, Dim, Sums, SUM_COLUMNS};
 pub use crate::db::bucket_case;
@@ -286,83 +292,110 @@ pub async fn query(db: &Db, q: &Query<'_>) -> Result<Answer> {
     }
     let histogram = matches!(family, Family::Org | Family::Model);
 
+    let mut conn = db.reader().acquire().await?;
+    // Backfilled events waiting for the fold are read beside the rollups;
+    // most of the time none wait and the table is left out.
+    let waiting = pending::waiting(&mut conn, q.org_id).await? > 0;
     let mut sql = Sql::default();
     let org = sql.s(q.org_id);
     let dims: Vec<&str> = grouped.iter().map(|n| column_of(*n)).collect();
-    let mut selects = vec![];
-    for (source, a, b) in &parts {
-        let (a, b) = (sql.i(*a), sql.i(*b));
-        let mut cols: Vec<String> = vec![];
-        let (time_col, table_cols) = match (source, family) {
-            (Source::Hourly, Family::Org) => ("hour", vec!["rollup_org_hourly"]),
-            (Source::Daily, Family::Org) => ("day", vec!["rollup_org_daily"]),
-            (Source::Hourly, Family::Model) => ("hour", vec!["rollup_model_hourly"]),
-            (Source::Daily, Family::Model) => ("day", vec!["rollup_model_daily"]),
-            (Source::Daily, Family::Dim(d)) => ("day", vec![d.table()]),
-            _ => ("ts", vec!["usage_events", "usage_events_archive"]),
-        };
-        for table in table_cols {
-            cols.clear();
-            if grain.is_some() {
-                cols.push(if *source == Source::Raw && grain == Some(TimeGrain::Hour) {
-                    format!("(ts / {HOUR_MS}) * {HOUR_MS} AS t")
-                } else {
-                    format!("{time_col} AS t")
-                });
+    // The parts as one UNION ALL, with every summed column, or (`narrow`)
+    // only the dimensions, cost and events that rank the groups.
+    let union = |sql: &mut Sql, narrow: bool| {
+        let mut selects = vec![];
+        for (source, a, b) in &parts {
+            let (a, b) = (sql.i(*a), sql.i(*b));
+            // A part read from rollups also reads the backfilled events not
+            // folded yet (`rollup_pending`, shaped like raw events).
+            let (time_col, table_cols) = match (source, family) {
+                (Source::Hourly, Family::Org) => ("hour", vec!["rollup_org_hourly", pending::TABLE]),
+                (Source::Daily, Family::Org) => ("day", vec!["rollup_org_daily", pending::TABLE]),
+                (Source::Hourly, Family::Model) => ("hour", vec!["rollup_model_hourly", pending::TABLE]),
+                (Source::Daily, Family::Model) => ("day", vec!["rollup_model_daily", pending::TABLE]),
+                (Source::Daily, Family::Dim(d)) => ("day", vec![d.table(), pending::TABLE]),
+                _ => ("ts", vec!["usage_events", "usage_events_archive"]),
+            };
+            for table in table_cols.into_iter().filter(|t| waiting || *t != pending::TABLE) {
+                let raw = *source == Source::Raw || table == pending::TABLE;
+                let time_col = if raw { "ts" } else { time_col };
+                let mut cols: Vec<String> = vec![];
+                if grain.is_some() {
+                    cols.push(if raw && grain == Some(TimeGrain::Hour) {
+                        format!("(ts / {HOUR_MS}) * {HOUR_MS} AS t")
+                    } else {
+                        format!("{time_col} AS t")
+                    });
+                }
+                for d in &dims {
+                    cols.push(if raw { format!("COALESCE({d}, '') AS {d}") } else { d.to_string() });
+                }
+                match (narrow, raw) {
+                    (true, true) => cols.extend(["COALESCE(cost_nano, 0) AS cost_nano".to_string(), "1 AS events".to_string()]),
+                    (true, false) => cols.extend(["cost_nano".to_string(), "events".to_string()]),
+                    (false, true) => cols.extend(RAW_SUMS.iter().map(|s| s.to_string())),
+                    (false, false) => cols.extend(SUM_COLUMNS.iter().map(|s| s.to_string())),
+                }
+                if histogram && !narrow && table == pending::TABLE {
+                    cols.extend(pending::latency_selects());
+                } else if histogram && !narrow {
+                    cols.extend(latency_columns());
+                }
+                let mut wheres = vec![format!("org_id = {org}"), format!("{time_col} >= {a}"), format!("{time_col} < {b}")];
+                for (need, value) in &filters {
+                    let v = sql.s(value);
+                    wheres.push(format!("{} = {v}", column_of(*need)));
+                }
+                selects.push(format!("SELECT {} FROM {table} WHERE {}", cols.join(", "), wheres.join(" AND ")));
             }
-            for d in &dims {
-                cols.push(if *source == Source::Raw { format!("COALESCE({d}, '') AS {d}") } else { d.to_string() });
-            }
-            if *source == Source::Raw {
-                cols.extend(RAW_SUMS.iter().map(|s| s.to_string()));
-            } else {
-                cols.extend(SUM_COLUMNS.iter().map(|s| s.to_string()));
-            }
-            if histogram {
-                cols.extend(latency_columns());
-            }
-            let mut wheres = vec![format!("org_id = {org}"), format!("{time_col} >= {a}"), format!("{time_col} < {b}")];
-            for (need, value) in &filters {
-                let v = sql.s(value);
-                wheres.push(format!("{} = {v}", column_of(*need)));
-            }
-            selects.push(format!("SELECT {} FROM {table} WHERE {}", cols.join(", "), wheres.join(" AND ")));
         }
-    }
-    let mut outer = vec![];
-    let mut group_positions = vec![];
-    if let Some(g) = grain {
-        outer.push(match (&bounds, g) {
-            (Some(b), _) => format!("{} AS t", bucket_case("t", b)),
-            _ => "t".to_string(),
-        });
-        group_positions.push("1".to_string());
-    }
-    for d in &dims {
-        outer.push(d.to_string());
-        group_positions.push((outer.len()).to_string());
-    }
-    outer.push(sum_select(histogram));
+        selects.join(" UNION ALL ")
+    };
+    let positions = |n: usize| (1..=n).map(|i| i.to_string()).collect::<Vec<_>>().join(", ");
     let limited = grain.is_none() && !dims.is_empty() && q.limit.is_some();
-    if limited {
-        outer.push("COUNT(*) OVER () AS groups_total".into());
-    }
-    let group_by = if group_positions.is_empty() { String::new() } else { format!(" GROUP BY {}", group_positions.join(", ")) };
-    let order = if grain.is_some() {
-        let mut o = vec!["1".to_string()];
-        o.extend((0..dims.len()).map(|i| (i + 2).to_string()));
-        format!(" ORDER BY {}", o.join(", "))
-    } else if !dims.is_empty() {
-        let values: Vec<String> = (1..=dims.len()).map(|i| i.to_string()).collect();
-        format!(" ORDER BY cost_nano DESC, events DESC, {}", values.join(", "))
+    let text = if limited {
+        // The largest groups by cost, the rest counted: the groups are
+        // ranked on cost and events alone (a narrow aggregation over every
+        // group), and only the ranked groups' rows are summed in full.
+        let narrow = union(&mut sql, true);
+        let limit = sql.i(q.limit.unwrap_or(0).max(0));
+        let wide = union(&mut sql, false);
+        let keys = positions(dims.len());
+        let join = dims.iter().map(|d| format!("u.{d} = r.{d}")).collect::<Vec<_>>().join(" AND ");
+        let outer = dims.iter().map(|d| format!("u.{d} AS {d}")).collect::<Vec<_>>().join(", ");
+        format!(
+            "WITH ranked AS (SELECT {dims}, SUM(cost_nano) AS rank_cost, SUM(events) AS rank_events, COUNT(*) OVER () AS groups_total \
+             FROM ({narrow}) n GROUP BY {keys} ORDER BY rank_cost DESC, rank_events DESC, {keys} LIMIT {limit}) \
+             SELECT {outer}, {sums}, MAX(r.groups_total) AS groups_total FROM ({wide}) u JOIN ranked r ON {join} \
+             GROUP BY {keys} ORDER BY cost_nano DESC, events DESC, {keys}",
+            dims = dims.join(", "),
+            sums = sum_select(histogram),
+        )
     } else {
-        String::new()
+        let selects = union(&mut sql, false);
+        let mut outer = vec![];
+        let mut group_positions = vec![];
+        if let Some(g) = grain {
+            outer.push(match (&bounds, g) {
+                (Some(b), _) => format!("{} AS t", bucket_case("t", b)),
+                _ => "t".to_string(),
+            });
+            group_positions.push("1".to_string());
+        }
+        for d in &dims {
+            outer.push(d.to_string());
+            group_positions.push((outer.len()).to_string());
+        }
+        outer.push(sum_select(histogram));
+        let group_by = if group_positions.is_empty() { String::new() } else { format!(" GROUP BY {}", group_positions.join(", ")) };
+        let order = if grain.is_some() {
+            format!(" ORDER BY {}", positions(dims.len() + 1))
+        } else if !dims.is_empty() {
+            format!(" ORDER BY cost_nano DESC, events DESC, {}", positions(dims.len()))
+        } else {
+            String::new()
+        };
+        format!("SELECT {} FROM ({selects}) u{group_by}{order}", outer.join(", "))
     };
-    let limit = match (limited, q.limit) {
-        (true, Some(n)) => format!(" LIMIT {}", sql.i(n.max(0))),
-        _ => String::new(),
-    };
-    let text = format!("SELECT {} FROM ({}) u{group_by}{order}{limit}", outer.join(", "), selects.join(" UNION ALL "));
     // The planner runs the statement it wrote itself: it reads only tables
     // metering owns (its rollups and `usage_events`), and the statement's
     // shape is the plan, so it stays beside the planning (`store` holds the
@@ -374,7 +407,6 @@ pub async fn query(db: &Db, q: &Query<'_>) -> Result<Answer> {
             Bind::S(s) => query.bind(s),
         };
     }
-    let mut conn = db.reader().acquire().await?;
     let rows = query.fetch_all(&mut *conn).await?;
     let mut lines = Vec::with_capacity(rows.len());
     let mut groups_total = 0;

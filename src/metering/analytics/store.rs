@@ -30,6 +30,9 @@ pub async fn write(conn: &mut AnyConnection, engine: Engine, org_id: &str, r: &R
         let key = |k: &(i64, &str)| vec![Key::I(k.0), Key::S(k.1.to_string())];
         upsert(conn, engine, org_id, dim.table(), &["day", dim.column()], &r.dims[dim as usize], key, false).await?;
     }
+    if r.total.events == 0 {
+        return Ok(()); // a fold of backfilled events: counted in the totals when stored
+    }
     let total = HashMap::from([((), r.total.clone())]);
     upsert(conn, engine, org_id, "usage_totals", &[], &total, |_| vec![], false).await
 }
@@ -128,17 +131,19 @@ pub async fn lifetime(conn: &mut AnyConnection, org_id: &str) -> Result<Sums> {
 }
 
 /// The organization's cost (nano-USD) in its hourly rollup, for the hours
-/// starting in `[from, to)`.
+/// starting in `[from, to)`, with its backfilled events still waiting to be
+/// folded (one statement, so a fold in between counts nothing twice).
 pub(crate) async fn org_hourly_cost(conn: &mut AnyConnection, org_id: &str, from_ms: i64, to_ms: i64) -> Result<i64> {
-    Ok(sqlx::query_scalar(
-        "SELECT CAST(COALESCE(SUM(cost_nano), 0) AS BIGINT) FROM rollup_org_hourly \
-         WHERE org_id = $1 AND hour >= $2 AND hour < $3",
-    )
-    .bind(org_id)
-    .bind(from_ms)
-    .bind(to_ms)
-    .fetch_one(conn)
-    .await?)
+    let rollup = "SELECT COALESCE(SUM(cost_nano), 0) FROM rollup_org_hourly WHERE org_id = $1 AND hour >= $2 AND hour < $3";
+    let sql = if super::pending::waiting(&mut *conn, org_id).await? > 0 {
+        format!(
+            "SELECT CAST(({rollup}) + (SELECT COALESCE(SUM(cost_nano), 0) FROM {} WHERE org_id = $1 AND ts >= $2 AND ts < $3) AS BIGINT)",
+            super::pending::TABLE
+        )
+    } else {
+        format!("SELECT CAST(({rollup}) AS BIGINT)")
+    };
+    Ok(sqlx::query_scalar(&sql).bind(org_id).bind(from_ms).bind(to_ms).fetch_one(conn).await?)
 }
 
 /// One model's use in the daily model rollup since a day.
@@ -261,7 +266,9 @@ fn org_day_sums_of(r: &sqlx::any::AnyRow) -> Result<OrgDaySums> {
 /// The organization-by-UTC-day rollup over the days in `[from, to)`, of one
 /// organization (`Some`) or all: the sums in all, and per bucket. A bucket
 /// is a day's start, or with `starts` (ascending bucket starts, UTC ms) the
-/// greatest start not after the day; buckets without rows are absent.
+/// greatest start not after the day; buckets without rows are absent. The
+/// sums in all add up the buckets; the active organizations in all (which do
+/// not add up) are counted by a narrow query of their own.
 pub(crate) async fn org_days(
     conn: &mut AnyConnection,
     org_id: Option<&str>,
@@ -270,12 +277,6 @@ pub(crate) async fn org_days(
     starts: Option<&[i64]>,
 ) -> Result<(OrgDaySums, Vec<(i64, OrgDaySums)>)> {
     let filter = "day >= $1 AND day < $2 AND ($3 = '' OR org_id = $3)";
-    let total = sqlx::query(&format!("SELECT {} FROM rollup_org_daily WHERE {filter}", org_day_select()))
-        .bind(from_ms)
-        .bind(to_ms)
-        .bind(org_id.unwrap_or_default())
-        .fetch_one(&mut *conn)
-        .await?;
     let bucket = match starts {
         None => "day".to_string(),
         Some(b) => crate::db::bucket_case("day", b),
@@ -287,34 +288,81 @@ pub(crate) async fn org_days(
         .fetch_all(&mut *conn)
         .await?;
     let per = rows.iter().map(|r| Ok((r.try_get("bucket")?, org_day_sums_of(r)?))).collect::<Result<Vec<_>>>()?;
-    Ok((org_day_sums_of(&total)?, per))
+    let mut total = OrgDaySums::default();
+    for (_, b) in &per {
+        total.requests += b.requests;
+        total.errors += b.errors;
+        total.tokens += b.tokens;
+        total.cost_nano += b.cost_nano;
+        total.latency_count += b.latency_count;
+        total.latency_sum_ms += b.latency_sum_ms;
+        for (t, n) in total.latency.iter_mut().zip(b.latency) {
+            *t += n;
+        }
+    }
+    total.active = sqlx::query_scalar(&format!(
+        "SELECT COUNT(DISTINCT org_id) FROM rollup_org_daily WHERE {filter} \
+         AND (requests > 0 OR input_tokens + output_tokens > 0 OR cost_nano > 0)"
+    ))
+    .bind(from_ms)
+    .bind(to_ms)
+    .bind(org_id.unwrap_or_default())
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok((total, per))
 }
 
-/// The `n` organizations with the most tokens (or cost, `by_cost`) over the
-/// days in `[from, to)`: (organization, tokens, cost in nano-USD), largest first.
-pub(crate) async fn top_orgs(conn: &mut AnyConnection, from_ms: i64, to_ms: i64, by_cost: bool, n: i64) -> Result<Vec<(String, i64, i64)>> {
-    let order = if by_cost { "cost" } else { "tokens" };
-    let rows = sqlx::query(&format!(
-        "SELECT org_id, CAST(SUM(input_tokens + output_tokens) AS BIGINT) AS tokens, CAST(SUM(cost_nano) AS BIGINT) AS cost \
-         FROM rollup_org_daily WHERE day >= $1 AND day < $2 GROUP BY org_id ORDER BY {order} DESC, org_id LIMIT $3"
-    ))
+/// The `n` organizations with the most tokens and the `n` with the most cost
+/// over the days in `[from, to)`, from one aggregation: (organization,
+/// tokens, cost in nano-USD), largest first, by tokens then by cost.
+pub(crate) async fn top_orgs(conn: &mut AnyConnection, from_ms: i64, to_ms: i64, n: i64) -> Result<(Vec<(String, i64, i64)>, Vec<(String, i64, i64)>)> {
+    let rows = sqlx::query(
+        "SELECT org_id, tokens, cost, by_tokens, by_cost FROM ( \
+           SELECT org_id, tokens, cost, \
+             ROW_NUMBER() OVER (ORDER BY tokens DESC, org_id) AS by_tokens, ROW_NUMBER() OVER (ORDER BY cost DESC, org_id) AS by_cost \
+           FROM (SELECT org_id, CAST(SUM(input_tokens + output_tokens) AS BIGINT) AS tokens, CAST(SUM(cost_nano) AS BIGINT) AS cost \
+                 FROM rollup_org_daily WHERE day >= $1 AND day < $2 GROUP BY org_id) per_org \
+         ) ranked WHERE by_tokens <= $3 OR by_cost <= $3",
+    )
     .bind(from_ms)
     .bind(to_ms)
     .bind(n)
     .fetch_all(conn)
     .await?;
-    rows.iter().map(|r| Ok((r.try_get("org_id")?, r.try_get("tokens")?, r.try_get("cost")?))).collect()
+    let mut by_tokens = vec![];
+    let mut by_cost = vec![];
+    for r in &rows {
+        let row: (String, i64, i64) = (r.try_get("org_id")?, r.try_get("tokens")?, r.try_get("cost")?);
+        let (t, c): (i64, i64) = (r.try_get("by_tokens")?, r.try_get("by_cost")?);
+        if t <= n {
+            by_tokens.push((t, row.clone()));
+        }
+        if c <= n {
+            by_cost.push((c, row));
+        }
+    }
+    by_tokens.sort_by_key(|(rank, _)| *rank);
+    by_cost.sort_by_key(|(rank, _)| *rank);
+    Ok((by_tokens.into_iter().map(|(_, r)| r).collect(), by_cost.into_iter().map(|(_, r)| r).collect()))
 }
 
 /// Each organization's cost (nano-USD) in the daily rollup from `since` (a
-/// UTC midnight); organizations without rows are absent.
-pub(crate) async fn cost_by_org_since(conn: &mut AnyConnection, since: i64) -> Result<HashMap<String, i64>> {
-    let rows = sqlx::query(
-        "SELECT org_id, CAST(COALESCE(SUM(cost_nano), 0) AS BIGINT) AS cost FROM rollup_org_daily WHERE day >= $1 GROUP BY org_id",
-    )
-    .bind(since)
-    .fetch_all(conn)
-    .await?;
+/// UTC midnight), of the organizations in `only` (`None`: all);
+/// organizations without rows are absent.
+pub(crate) async fn cost_by_org_since(conn: &mut AnyConnection, since: i64, only: Option<&[String]>) -> Result<HashMap<String, i64>> {
+    let ids = match only {
+        Some([]) => return Ok(HashMap::new()),
+        Some(ids) => format!(" AND org_id IN ({})", (0..ids.len()).map(|i| format!("${}", i + 2)).collect::<Vec<_>>().join(", ")),
+        None => String::new(),
+    };
+    let sql = format!(
+        "SELECT org_id, CAST(COALESCE(SUM(cost_nano), 0) AS BIGINT) AS cost FROM rollup_org_daily WHERE day >= $1{ids} GROUP BY org_id"
+    );
+    let mut q = sqlx::query(&sql).bind(since);
+    for id in only.unwrap_or_default() {
+        q = q.bind(id.as_str());
+    }
+    let rows = q.fetch_all(conn).await?;
     rows.iter().map(|r| Ok((r.try_get("org_id")?, r.try_get("cost")?))).collect()
 }
 

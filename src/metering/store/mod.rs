@@ -333,28 +333,32 @@ pub(crate) async fn failed_spend_by_model(conn: &mut AnyConnection, org_id: &str
     rows.iter().map(|r| Ok((r.try_get("model")?, r.try_get("failed_calls")?, r.try_get("failed_spend")?))).collect()
 }
 
-/// What the quota counters count of one stored event, with its model's mode.
-#[derive(Debug, Clone)]
-pub struct CountedEvent {
-    pub ts: i64,
-    pub input_tokens: i64,
-    pub output_tokens: i64,
-    pub cost_nano: Option<i64>,
+/// What the usage counters count of the organization's live events in a
+/// window, summed per local day and model mode in SQL (a row per day and
+/// mode, never one per event): `starts` are the window's local day starts,
+/// ascending.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CountedDay {
+    /// The local day's start (UTC ms).
+    pub day: i64,
+    pub mode: Option<String>,
+    pub tokens: i64,
+    pub cost_nano: i64,
     pub requests: i64,
     pub images: i64,
-    pub duration_ms: i64,
-    /// The model's mode in the price book (`models`), joined here.
-    pub mode: Option<String>,
+    /// Each event's duration in whole seconds, rounded up, summed.
+    pub seconds: i64,
 }
 
-/// The organization's live events in the window with what the usage
-/// counters count of each (rebuilding the counters from the events).
-pub(crate) async fn counted_events(conn: &mut AnyConnection, org_id: &str, w: Window) -> Result<Vec<CountedEvent>> {
-    let rows = sqlx::query(
-        "SELECT e.ts, e.input_tokens, e.output_tokens, e.cost_nano, e.requests, e.images, e.duration_ms, m.mode \
+pub(crate) async fn counted_days(conn: &mut AnyConnection, org_id: &str, w: Window, starts: &[i64]) -> Result<Vec<CountedDay>> {
+    let day = crate::db::bucket_case("e.ts", starts);
+    let rows = sqlx::query(&format!(
+        "SELECT {day} AS day, m.mode AS mode, CAST(SUM(e.input_tokens + e.output_tokens) AS BIGINT) AS tokens, \
+         CAST(SUM(COALESCE(e.cost_nano, 0)) AS BIGINT) AS cost, CAST(SUM(e.requests) AS BIGINT) AS requests, \
+         CAST(SUM(e.images) AS BIGINT) AS images, CAST(SUM((e.duration_ms + 999) / 1000) AS BIGINT) AS seconds \
          FROM usage_events e LEFT JOIN models m ON m.name = e.model \
-         WHERE e.org_id = $1 AND e.ts >= $2 AND e.ts < $3",
-    )
+         WHERE e.org_id = $1 AND e.ts >= $2 AND e.ts < $3 GROUP BY 1, 2"
+    ))
     .bind(org_id)
     .bind(w.start_ms)
     .bind(w.end_ms)
@@ -362,15 +366,14 @@ pub(crate) async fn counted_events(conn: &mut AnyConnection, org_id: &str, w: Wi
     .await?;
     rows.iter()
         .map(|r| {
-            Ok(CountedEvent {
-                ts: r.try_get("ts")?,
-                input_tokens: r.try_get("input_tokens")?,
-                output_tokens: r.try_get("output_tokens")?,
-                cost_nano: r.try_get("cost_nano")?,
+            Ok(CountedDay {
+                day: r.try_get("day")?,
+                mode: r.try_get("mode")?,
+                tokens: r.try_get("tokens")?,
+                cost_nano: r.try_get("cost")?,
                 requests: r.try_get("requests")?,
                 images: r.try_get("images")?,
-                duration_ms: r.try_get("duration_ms")?,
-                mode: r.try_get("mode")?,
+                seconds: r.try_get("seconds")?,
             })
         })
         .collect()

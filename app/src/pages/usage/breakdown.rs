@@ -1,13 +1,15 @@
 //! The breakdown table: one tab per dimension, sortable by any column.
 //! Sorting runs in the browser on the loaded rows and compares exact values
-//! (nano-USD for money, cross-multiplied integers for ratios).
+//! (nano-USD for money, cross-multiplied integers for ratios). The users'
+//! and sessions' rows are not sent with the panel: their tab asks for them
+//! when it is opened.
 
 use std::cmp::Ordering;
 
 use leptos::prelude::*;
 
 use crate::components::format::{count, percent, usd_of, usd_rate};
-use crate::api::usage::{Breakdown, BreakdownRow, Dimension};
+use crate::api::usage::{usage_breakdown, Breakdown, BreakdownRow, Dimension, PanelQuery};
 
 /// Sortable columns.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -78,10 +80,31 @@ impl Default for TableState {
     }
 }
 
+/// What the selected tab shows.
+enum Shown {
+    Rows { rows: Vec<BreakdownRow>, more: usize },
+    Unavailable(String),
+    Loading,
+    Failed(String),
+}
+
 #[component]
-pub fn BreakdownTable(breakdowns: Vec<Breakdown>, state: TableState) -> impl IntoView {
+pub fn BreakdownTable(breakdowns: Vec<Breakdown>, state: TableState, org_id: String, query: PanelQuery) -> impl IntoView {
     let TableState { dim, sort } = state;
     let breakdowns = StoredValue::new(breakdowns);
+    let deferred = move |d: Dimension| breakdowns.with_value(|all| all.iter().any(|b| b.dimension == d && b.deferred));
+    // The rows of a deferred tab, asked for when it is selected (in the
+    // browser only: the server renders the first tab, models).
+    let asked = LocalResource::new(move || {
+        let d = dim.get();
+        let ask = deferred(d).then(|| (org_id.clone(), query.clone(), d));
+        async move {
+            match ask {
+                Some((org, q, d)) => Some(usage_breakdown(org, q, d).await.map_err(|e| e.message)),
+                None => None,
+            }
+        }
+    });
     let header = move |key: SortKey, label: &'static str, num: bool| {
         let aria = move || match sort.get() {
             (k, true) if k == key => "descending",
@@ -110,18 +133,30 @@ pub fn BreakdownTable(breakdowns: Vec<Breakdown>, state: TableState) -> impl Int
             </th>
         }
     };
-    let rows = move || {
+    let shown = move || {
         let d = dim.get();
         let (key, desc) = sort.get();
-        breakdowns.with_value(|all| {
-            let Some(b) = all.iter().find(|b| b.dimension == d) else { return (Vec::new(), 0, None) };
-            let mut rows = b.rows.clone();
-            rows.sort_by(|a, b| {
-                let o = compare(key, a, b);
-                if desc { o.reverse() } else { o }
-            });
-            (rows, b.more, b.unavailable.clone())
-        })
+        let b = if deferred(d) {
+            match asked.get().flatten() {
+                Some(Ok(b)) if b.dimension == d => b,
+                Some(Err(message)) => return Shown::Failed(message),
+                _ => return Shown::Loading,
+            }
+        } else {
+            match breakdowns.with_value(|all| all.iter().find(|b| b.dimension == d).cloned()) {
+                Some(b) => b,
+                None => return Shown::Rows { rows: vec![], more: 0 },
+            }
+        };
+        if let Some(why) = b.unavailable {
+            return Shown::Unavailable(why);
+        }
+        let mut rows = b.rows;
+        rows.sort_by(|a, b| {
+            let o = compare(key, a, b);
+            if desc { o.reverse() } else { o }
+        });
+        Shown::Rows { rows, more: b.more }
     };
     view! {
         <section class="breakdown" data-testid="breakdown">
@@ -138,11 +173,13 @@ pub fn BreakdownTable(breakdowns: Vec<Breakdown>, state: TableState) -> impl Int
                 </div>
             </div>
             {move || {
-                let (rows, more, unavailable) = rows();
                 let d = dim.get();
-                if let Some(why) = unavailable {
-                    return view! { <p class="empty" data-testid="breakdown-unavailable">{why}</p> }.into_any();
-                }
+                let (rows, more) = match shown() {
+                    Shown::Rows { rows, more } => (rows, more),
+                    Shown::Unavailable(why) => return view! { <p class="empty" data-testid="breakdown-unavailable">{why}</p> }.into_any(),
+                    Shown::Loading => return view! { <p class="loading" data-testid="breakdown-loading">"Loading…"</p> }.into_any(),
+                    Shown::Failed(message) => return view! { <p class="error" role="alert">{message}</p> }.into_any(),
+                };
                 if rows.is_empty() {
                     return view! { <p class="empty">"No usage in this range."</p> }.into_any();
                 }

@@ -122,7 +122,7 @@ pub fn UsagePanel(org_id: Memo<String>, #[prop(optional)] admin: bool) -> impl I
             <Transition fallback=|| view! { <p class="loading">"Loading…"</p> } set_pending>
                 {move || Suspend::new(async move {
                     match data.await {
-                        Ok(u) => view! { <Panel org_id=org_id.get_untracked() home=home() u table /> }.into_any(),
+                        Ok(u) => view! { <Panel org_id=org_id.get_untracked() home=home() u table query=query.get_untracked() /> }.into_any(),
                         Err(e) => {
                             // E.g. a hand-edited custom range: say why, offer a way back.
                             view! {
@@ -138,7 +138,7 @@ pub fn UsagePanel(org_id: Memo<String>, #[prop(optional)] admin: bool) -> impl I
 }
 
 #[component]
-fn Panel(org_id: String, home: PanelHome, u: PanelData, table: breakdown::TableState) -> impl IntoView {
+fn Panel(org_id: String, home: PanelHome, u: PanelData, table: breakdown::TableState, query: PanelQuery) -> impl IntoView {
     let csv = format!("/o/{org_id}/usage.csv?from={}&to={}", u.range.from, u.range.to);
     let models: Vec<String> = u.breakdowns.first().map(|b| b.rows.iter().map(|r| r.name.clone()).collect()).unwrap_or_default();
     view! {
@@ -156,7 +156,7 @@ fn Panel(org_id: String, home: PanelHome, u: PanelData, table: breakdown::TableS
         } else {
             view! { <charts::Charts daily=u.daily.clone() models=u.breakdowns.first().map(|b| b.rows.clone()).unwrap_or_default() /> }.into_any()
         }}
-        <breakdown::BreakdownTable breakdowns=u.breakdowns.clone() state=table />
+        <breakdown::BreakdownTable breakdowns=u.breakdowns.clone() state=table org_id=org_id.clone() query />
         <UnpricedModels models=u.unpriced_models.clone() />
         <PartlyPricedModels models=u.partly_priced_models.clone() />
         <recent::RecentActivity home range=u.range.clone() events=u.recent.clone() models />
