@@ -231,6 +231,8 @@ fn router(
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(crate::metrics::scrape))
+        .route("/api/openapi.json", get(crate::openapi::spec))
+        .route("/api/docs", get(crate::openapi::docs))
         .nest("/api/v1", api::router())
         .nest("/api/admin", api::admin::router())
         .merge(crate::gateway::routes())

@@ -19,6 +19,7 @@ mod llm_double;
 mod llm_double_sdk;
 mod me;
 mod metrics;
+mod openapi;
 mod outbound;
 mod pages;
 mod pricing;
