@@ -263,6 +263,8 @@ fn router(
                 .on_request(())
                 .on_response(DefaultOnResponse::new().level(Level::INFO).latency_unit(LatencyUnit::Millis)),
         )
+        // Outermost: the id exists before the request's span is made.
+        .layer(axum::middleware::from_fn(crate::request_log::assign_request_id))
         .with_state(state)
 }
 

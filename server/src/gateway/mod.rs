@@ -198,7 +198,8 @@ pub struct Call {
 
 async fn handle(state: AppState, endpoint: Endpoint, req: Request) -> Response {
     let family = family_of(endpoint);
-    let request_id = tollbooth::ids::new_id();
+    // The request's own id (logs and traces carry it): the event's id too.
+    let request_id = req.extensions().get::<crate::request_log::RequestId>().map_or_else(tollbooth::ids::new_id, |r| r.0.clone());
     match admit(&state, endpoint, req, &request_id).await {
         // Forwarded in a task of its own: a client that goes away does not
         // cancel the call, which is still read to its end and recorded.

@@ -32,7 +32,7 @@ fn wants_anthropic(headers: &HeaderMap) -> bool {
 pub async fn list(State(state): State<AppState>, req: Request) -> Response {
     let anthropic_shape = wants_anthropic(req.headers());
     let family = if anthropic_shape { Family::Anthropic } else { Family::OpenAi };
-    let request_id = tollbooth::ids::new_id();
+    let request_id = req.extensions().get::<crate::request_log::RequestId>().map_or_else(tollbooth::ids::new_id, |r| r.0.clone());
     match models(&state, req.headers()).await {
         Ok(list) => {
             let body = if anthropic_shape {
@@ -92,7 +92,7 @@ async fn models(state: &AppState, headers: &HeaderMap) -> Result<Vec<(String, St
         content((Object = "application/json", example = json!({"input_tokens": 8})), (String = "text/event-stream")))),
 )]
 pub async fn count_tokens(State(state): State<AppState>, req: Request) -> Response {
-    let request_id = tollbooth::ids::new_id();
+    let request_id = req.extensions().get::<crate::request_log::RequestId>().map_or_else(tollbooth::ids::new_id, |r| r.0.clone());
     match count(&state, req).await {
         Ok(mut resp) => {
             if let Ok(v) = request_id.parse() {

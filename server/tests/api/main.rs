@@ -20,6 +20,7 @@ mod llm_double_sdk;
 mod me;
 mod metrics;
 mod openapi;
+mod otel;
 mod outbound;
 mod pages;
 mod pricing;
