@@ -41,7 +41,7 @@ pub async fn list(
     ReadKey(key): ReadKey,
     q: Result<Query<AlertsQuery>, QueryRejection>,
 ) -> Result<Json<AlertsResponse>, ApiError> {
-    let Query(q) = q.map_err(|e| ApiError::from(tollbooth::Error::invalid("query", e.body_text())))?;
+    let Query(q) = q.map_err(ApiError::from)?;
     let list = alerts::list(&state.db, &key.org_id, q.unacknowledged.unwrap_or(false), q.limit.unwrap_or(100)).await?;
     let unacknowledged = alerts::unread_count(&state.db, &key.org_id).await?;
     Ok(Json(AlertsResponse { alerts: list, unacknowledged }))
@@ -161,7 +161,7 @@ pub async fn deliveries(
     ManageKey(key): ManageKey,
     q: Result<Query<LimitQuery>, QueryRejection>,
 ) -> Result<Json<Vec<DeliveryView>>, ApiError> {
-    let Query(q) = q.map_err(|e| ApiError::from(tollbooth::Error::invalid("query", e.body_text())))?;
+    let Query(q) = q.map_err(ApiError::from)?;
     Ok(Json(webhooks::deliveries(&state.db, &key.org_id, q.limit.unwrap_or(100)).await?))
 }
 

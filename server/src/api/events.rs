@@ -60,7 +60,7 @@ pub async fn ingest(
         let first = &response.results[0];
         let message = first.error.clone().unwrap_or_default();
         let mut e = ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid", message);
-        e.field = first.field;
+        e.field = first.field.map(std::borrow::Cow::Borrowed);
         e.details = Some(serde_json::to_value(&response).map_err(|err| ApiError::from(tollbooth::Error::Internal(err.to_string())))?);
         return Err(e);
     }
