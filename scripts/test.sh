@@ -37,7 +37,7 @@ fi
 cargo test --locked
 
 # --- Schemathesis: the API fuzzed against its OpenAPI document (SQLite) -------
-cargo build --locked -p tollbooth-server
+# The binary `cargo test` just built for the HTTP tests (no second build).
 scripts/schemathesis.sh target/debug/tollbooth
 
 # --- Playwright ---------------------------------------------------------------

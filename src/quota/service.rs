@@ -48,7 +48,8 @@ pub struct CheckBody {
     pub results: Vec<rules::LimitResult>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
-    /// Relative; the edge makes it absolute (`upgrade_url`).
+    /// Where to upgrade: a path here, sent by the REST API as the absolute
+    /// `upgrade_url`.
     #[serde(skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "ssr", schema(rename = "upgrade_url"))]
     pub upgrade_path: Option<String>,
