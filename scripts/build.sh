@@ -10,8 +10,9 @@
 #      bundle: no wasm-opt 1,007 KB, -O1 999 KB, -Oz 1,125 KB, -Os 1,118 KB,
 #      -O2 1,136 KB: the heavier levels shrink the raw file but leave it
 #      less compressible; -O1 also takes 20 s where -Oz takes 2 minutes),
-#   4. style/ and public/ copied into target/site, and echarts (npm, see
-#      package.json; installed by scripts/setup.sh) into target/site/vendor,
+#   4. style/ and public/ copied into target/site, and echarts and Swagger UI
+#      (npm, see package.json; installed by scripts/setup.sh) into
+#      target/site/vendor (Swagger UI with its start script, for /api/docs),
 #   5. content-hashed names, leptos' hash file and brotli/gzip copies
 #      (scripts/finish-site.mjs),
 #   6. the server binary with `ssr` (profile given by $1: dev or release; default dev).
@@ -36,6 +37,11 @@ cp -R public/. "$SITE.tmp/"
 ECHARTS=node_modules/echarts/dist/echarts.min.js
 [ -f "$ECHARTS" ] || { echo "missing $ECHARTS: run scripts/setup.sh (npm ci)" >&2; exit 1; }
 mkdir -p "$SITE.tmp/vendor" && cp "$ECHARTS" "$SITE.tmp/vendor/echarts.min.js"
+SWAGGER=node_modules/swagger-ui-dist
+[ -f "$SWAGGER/swagger-ui-bundle.js" ] || { echo "missing $SWAGGER: run scripts/setup.sh (npm ci)" >&2; exit 1; }
+mkdir -p "$SITE.tmp/vendor/swagger-ui"
+cp "$SWAGGER/swagger-ui-bundle.js" "$SWAGGER/swagger-ui.css" "$SWAGGER/LICENSE" "$SITE.tmp/vendor/swagger-ui/"
+cp server/assets/swagger-ui-init.js "$SITE.tmp/vendor/swagger-ui/tollbooth-init.js"
 node scripts/finish-site.mjs "$SITE.tmp"
 rm -rf "$SITE" && mv "$SITE.tmp" "$SITE"
 

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs what a fresh machine is missing to build Tollbooth: the wasm32 target,
 # wasm-bindgen-cli at exactly the version of the wasm-bindgen crate in Cargo.lock,
-# the browser libraries pinned in package.json (echarts, served from target/site/vendor),
-# Python test packages in .venv-test (aiosmtpd, the openai and anthropic SDKs),
+# the browser libraries pinned in package.json (echarts and swagger-ui-dist, served from
+# target/site/vendor),
+# Python test packages in .venv-test (aiosmtpd, the openai and anthropic SDKs, schemathesis),
 # and (with --e2e) Debian's chromium plus the npm packages of end2end/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -26,8 +27,11 @@ fi
 # Python packages the tests run, from PyPI, in a virtualenv of the checkout
 # (.venv-test, git-ignored): aiosmtpd is the mail tests' SMTP server; the
 # official openai and anthropic SDKs are the clients the mock LLM
-# (`tollbooth mock-llm`) must satisfy unchanged. Reinstalled when a pin changes.
-PY_TEST_PACKAGES=('aiosmtpd==1.4.6' 'openai==3.63.0' 'anthropic==2.17.0')
+# (`tollbooth mock-llm`) must satisfy unchanged; schemathesis fuzzes the API
+# against its OpenAPI document (scripts/schemathesis.sh), and jsonschema
+# checks that document against the OpenAPI 3.1 schema (server/tests/api/openapi.rs).
+# Reinstalled when a pin changes.
+PY_TEST_PACKAGES=('aiosmtpd==1.4.6' 'openai==3.63.0' 'anthropic==2.17.0' 'schemathesis==4.32.5' 'jsonschema==4.26.0')
 if ! .venv-test/bin/python - "${PY_TEST_PACKAGES[@]}" 2>/dev/null <<'PY'
 import sys
 from importlib.metadata import version

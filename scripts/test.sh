@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # README command (2): every test. Installs what is missing, makes sure
 # PostgreSQL is up, then runs unit + store tests (SQLite and PostgreSQL),
-# HTTP integration tests, and the Playwright suite against a fresh server.
+# HTTP integration tests, schemathesis against the OpenAPI document, and the
+# Playwright suite against a fresh server.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -34,6 +35,10 @@ fi
 
 # --- Rust: unit, store (both engines), HTTP integration ----------------------
 cargo test --locked
+
+# --- Schemathesis: the API fuzzed against its OpenAPI document (SQLite) -------
+# The binary `cargo test` just built for the HTTP tests (no second build).
+scripts/schemathesis.sh target/debug/tollbooth
 
 # --- Playwright ---------------------------------------------------------------
 scripts/build.sh dev

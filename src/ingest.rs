@@ -215,6 +215,7 @@ async fn after_commit(db: &Db, org_id: &str, now: i64) {
 
 /// The result of a commit.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Committed {
     #[serde(flatten)]
     pub reservation: ReservationView,

@@ -25,6 +25,9 @@ pub mod recommendations;
 pub mod trials;
 
 #[cfg(feature = "ssr")]
+pub mod openapi;
+
+#[cfg(feature = "ssr")]
 pub mod calendar;
 #[cfg(feature = "ssr")]
 pub mod clock;

@@ -191,14 +191,17 @@ impl Cli {
 /// Parses the command line and runs the command.
 pub async fn main() -> ExitCode {
     let cli = Cli::parse();
-    telemetry::init(&cli.config.log_filter, cli.config.log_format);
-    match run(cli).await {
+    let telemetry = telemetry::init(&cli.config.log_filter, cli.config.log_format);
+    let code = match run(cli).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::FAILURE
         }
-    }
+    };
+    // The spans of the last requests are still buffered.
+    telemetry.shutdown();
+    code
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {

@@ -14,6 +14,7 @@ pub mod llm_double;
 pub mod local_server;
 pub mod metrics;
 pub mod notify;
+pub mod openapi;
 pub mod price_source;
 pub mod provider_setup;
 pub mod request_log;

@@ -38,6 +38,16 @@ async fn render(db: &Db) -> Response {
 }
 
 /// `GET /metrics` on the main address: only with the metrics token.
+#[utoipa::path(
+    get, path = "/metrics", operation_id = "metrics", tag = "operations",
+    description = "Prometheus text format. Served here only when TOLLBOOTH_METRICS_TOKEN is set (else 404), to a scraper sending it; TOLLBOOTH_METRICS_ADDR serves it on a listener of its own without a token.",
+    security(("metrics_token" = [])),
+    responses(
+        (status = 200, description = "The figures", content_type = "application/openmetrics-text", body = String, example = "# TYPE tollbooth_http_requests total\n"),
+        (status = 401, description = "Missing or wrong token", body = crate::openapi::schemas::ErrorBody),
+        (status = 404, description = "Metrics are not served on this address", body = crate::openapi::schemas::ErrorBody),
+    ),
+)]
 pub async fn scrape(State(state): State<AppState>, headers: HeaderMap) -> Response {
     let Some(token) = state.metrics_token.as_deref() else { return ApiError::not_found().into_response() };
     let sent = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer ")).map(str::trim);

@@ -1,12 +1,41 @@
-//! What the request log says about a URI: secrets in it are redacted.
+//! What the request log says about a request: its id, and its URI with
+//! secrets redacted.
+//!
+//! Every request gets an id ([`RequestId`], a UUIDv7 made by
+//! [`assign_request_id`]), sent back as `Tollbooth-Request-Id`, recorded on
+//! the request's span (so every log line inside it carries it, and an
+//! OpenTelemetry trace has it as the span attribute `request_id`); a
+//! gateway call records its event under the same id.
 //!
 //! Invite links carry their token in the path (`/invite/<token>`), and the
 //! token is all it takes to join (or to try passwords against an account):
 //! log lines, which are shipped and kept far more widely than the database,
 //! must not hold it.
 
-use axum::http::{Request, Uri};
+use axum::extract::Request as AxumRequest;
+use axum::http::{HeaderValue, Request, Uri};
+use axum::middleware::Next;
+use axum::response::Response;
 use tracing::Span;
+
+/// The header carrying a request's id in every answer.
+pub const REQUEST_ID_HEADER: &str = "tollbooth-request-id";
+
+/// A request's id (a request extension).
+#[derive(Debug, Clone)]
+pub struct RequestId(pub String);
+
+/// Gives the request its id before its span is made, and names it in the
+/// answer (unless the handler already did).
+pub async fn assign_request_id(mut req: AxumRequest, next: Next) -> Response {
+    let id = tollbooth::ids::new_id();
+    req.extensions_mut().insert(RequestId(id.clone()));
+    let mut resp = next.run(req).await;
+    if let Ok(v) = HeaderValue::from_str(&id) {
+        resp.headers_mut().entry(REQUEST_ID_HEADER).or_insert(v);
+    }
+    resp
+}
 
 const REDACTED: &str = "[redacted]";
 
@@ -43,7 +72,18 @@ pub fn redact_uri(uri: &Uri) -> String {
 /// The span of one request, as tower-http's default one (method, URI,
 /// version) but with the URI redacted.
 pub fn make_span<B>(req: &Request<B>) -> Span {
-    tracing::info_span!("request", method = %req.method(), uri = %redact_uri(req.uri()), version = ?req.version())
+    let id = req.extensions().get::<RequestId>().map_or("", |r| r.0.as_str());
+    // `otel.name` names the span in a trace: the method (the route is not
+    // known yet, and the URI holds ids).
+    tracing::info_span!(
+        "request",
+        method = %req.method(),
+        uri = %redact_uri(req.uri()),
+        version = ?req.version(),
+        request_id = %id,
+        otel.name = %req.method(),
+        otel.kind = "server",
+    )
 }
 
 #[cfg(test)]

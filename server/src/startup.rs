@@ -231,6 +231,8 @@ fn router(
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(crate::metrics::scrape))
+        .route("/api/openapi.json", get(crate::openapi::spec))
+        .route("/api/docs", get(crate::openapi::docs))
         .nest("/api/v1", api::router())
         .nest("/api/admin", api::admin::router())
         .merge(crate::gateway::routes())
@@ -261,6 +263,8 @@ fn router(
                 .on_request(())
                 .on_response(DefaultOnResponse::new().level(Level::INFO).latency_unit(LatencyUnit::Millis)),
         )
+        // Outermost: the id exists before the request's span is made.
+        .layer(axum::middleware::from_fn(crate::request_log::assign_request_id))
         .with_state(state)
 }
 

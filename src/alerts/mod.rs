@@ -41,6 +41,7 @@ use serde::{Deserialize, Serialize};
 
 /// What an alert is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum AlertKind {
     BudgetThreshold,
@@ -91,10 +92,12 @@ impl AlertKind {
 
 /// An alert as the API and the UI show it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct AlertView {
     pub id: String,
     pub kind: AlertKind,
     /// `organization`, `project`, `user` or `api_key`.
+    #[cfg_attr(feature = "ssr", schema(value_type = crate::budgets::Scope))]
     pub scope: String,
     pub scope_id: Option<String>,
     pub budget_id: Option<String>,
@@ -112,6 +115,7 @@ pub struct AlertView {
 
 /// An organization's alert settings.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct AlertSettings {
     pub email_enabled: bool,
     pub spike_enabled: bool,
@@ -119,6 +123,7 @@ pub struct AlertSettings {
     /// the previous 7 days is a spike.
     pub spike_percent: u32,
     /// ...and only when the last hour's spend reaches this much (USD).
+    #[cfg_attr(feature = "ssr", schema(value_type = crate::openapi::Usd))]
     pub spike_min_usd: String,
     /// Share of failed requests over 15 minutes that raises an alert.
     pub error_rate_percent: u32,
@@ -137,6 +142,7 @@ pub struct AlertSettings {
 
 /// An extra alert recipient and its confirmation state.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct ExtraRecipient {
     pub email: String,
     pub state: RecipientState,
@@ -144,6 +150,7 @@ pub struct ExtraRecipient {
 
 /// Whether an extra address receives alert mail yet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum RecipientState {
     /// Followed the link: receives alert mail.
@@ -185,6 +192,8 @@ impl Default for AlertSettings {
 
 /// An outgoing webhook endpoint.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ssr", schema(as = WebhookEndpoint))]
 pub struct EndpointView {
     pub id: String,
     pub url: String,
@@ -197,6 +206,8 @@ pub struct EndpointView {
 
 /// A new endpoint with its signing secret, shown once.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ssr", schema(as = CreatedWebhookEndpoint))]
 pub struct CreatedEndpoint {
     pub endpoint: EndpointView,
     pub secret: String,
@@ -204,6 +215,8 @@ pub struct CreatedEndpoint {
 
 /// One attempt to deliver a webhook.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ssr", schema(as = WebhookDelivery))]
 pub struct DeliveryView {
     pub id: String,
     pub endpoint_id: String,
@@ -216,6 +229,7 @@ pub struct DeliveryView {
     pub duration_ms: i64,
     pub at: String,
     /// The notification's state now: `pending` (will retry), `sent` or `failed`.
+    #[cfg_attr(feature = "ssr", schema(value_type = crate::openapi::DeliveryState))]
     pub state: String,
 }
 

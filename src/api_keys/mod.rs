@@ -25,6 +25,7 @@ pub const DISPLAY_PREFIX_LEN: usize = KEY_PREFIX.len() + 6;
 
 /// A key as listed: never the secret.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct ApiKeyView {
     pub id: String,
     pub name: String,
@@ -54,6 +55,8 @@ pub struct NewApiKey {
 /// carry `ingest` alone: it can record usage and ask for reservations, but
 /// cannot read the organization's data nor change its budgets and webhooks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ssr", schema(as = KeyScope))]
 #[serde(rename_all = "lowercase")]
 pub enum Scope {
     /// Record usage, quota checks and reservations, the gateway.

@@ -28,12 +28,16 @@ pub const MAX_DETAILS_BYTES: usize = 4 * 1024;
 
 /// One entry as a product sends it.
 #[derive(Debug, Clone, Default, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ssr", schema(as = AppAuditEvent))]
 #[serde(deny_unknown_fields)]
 pub struct AppEventInput {
     pub id: Option<String>,
     pub action: Option<String>,
     pub target: Option<String>,
+    #[cfg_attr(feature = "ssr", schema(value_type = Option<crate::openapi::AuditResult>))]
     pub result: Option<String>,
+    #[cfg_attr(feature = "ssr", schema(value_type = Option<Object>))]
     pub details: Option<Value>,
     pub actor_label: Option<String>,
     pub user_id: Option<String>,
@@ -57,10 +61,12 @@ pub struct AppEvent {
 
 /// What happened to one entry of a request.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct AppEventResult {
     /// The id sent, if any.
     pub id: Option<String>,
     /// `recorded`, or `duplicate` when this id was written before.
+    #[cfg_attr(feature = "ssr", schema(value_type = crate::openapi::AppEventStatus))]
     pub status: &'static str,
     /// The audit entry's own id and when it was written.
     pub entry_id: String,
@@ -200,6 +206,7 @@ pub async fn record_app_events(db: &Db, key: &ApiPrincipal, events: &[AppEvent])
 /// A page of an organization's trail, newest first, and the cursor of the
 /// next (older) page.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct AuditPage {
     pub entries: Vec<super::AuditEntryView>,
     /// Pass as `before` for the next page; `None` on the last one.

@@ -47,6 +47,8 @@ impl Outcome {
 
 /// An entry as the log pages and the CSV show it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ssr", schema(as = AuditEntry))]
 pub struct AuditEntryView {
     pub seq: i64,
     pub id: String,
@@ -58,6 +60,7 @@ pub struct AuditEntryView {
     pub actor_label: String,
     pub action: String,
     pub target: Option<String>,
+    #[cfg_attr(feature = "ssr", schema(value_type = crate::openapi::AuditResult))]
     pub result: String,
     pub ip: Option<String>,
     pub user_agent: Option<String>,
@@ -81,7 +84,7 @@ pub struct AuditFilter {
 }
 
 #[cfg(feature = "ssr")]
-mod app;
+pub mod app;
 #[cfg(feature = "ssr")]
 mod chain;
 mod report;

@@ -42,6 +42,8 @@ pub fn cents_to_usd(cents: i64) -> String {
 
 /// What an invoice line is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ssr", schema(as = InvoiceLineKind))]
 #[serde(rename_all = "snake_case")]
 pub enum LineKind {
     /// The plan's fee for the period.
@@ -159,6 +161,8 @@ pub fn drawable(balance: i64, floor: i64, amount: i64) -> i64 {
 /// A line as stored and shown: the rule's [`Line`] plus what an overage line
 /// counted.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ssr", schema(as = InvoiceLine))]
 pub struct InvoiceLineView {
     pub kind: LineKind,
     pub description: String,
@@ -171,6 +175,8 @@ pub struct InvoiceLineView {
 
 /// An invoice of one billing period (or the preview of the current one).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ssr", schema(as = Invoice))]
 pub struct InvoiceView {
     pub id: String,
     pub number: String,
@@ -184,6 +190,7 @@ pub struct InvoiceView {
     pub plan_code: String,
     pub plan_name: String,
     /// `draft` (the period is open; a preview) or `final`.
+    #[cfg_attr(feature = "ssr", schema(value_type = crate::openapi::InvoiceStatus))]
     pub status: String,
     pub lines: Vec<InvoiceLineView>,
     pub total_cents: i64,
@@ -194,6 +201,8 @@ pub struct InvoiceView {
 
 /// A prepaid credit pack on sale.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ssr", schema(as = CreditPack))]
 pub struct CreditPackView {
     pub code: String,
     pub name: String,
@@ -223,9 +232,12 @@ pub struct CreditPackInput {
 
 /// One entry of the credit ledger.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ssr", schema(as = CreditEntry))]
 pub struct CreditEntryView {
     pub id: String,
     /// purchase, usage, adjustment or expiry.
+    #[cfg_attr(feature = "ssr", schema(value_type = crate::openapi::CreditKind))]
     pub kind: String,
     pub amount_nanos: i64,
     pub description: String,
@@ -235,6 +247,7 @@ pub struct CreditEntryView {
 
 /// Usage of a metric this period against what the plan includes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct IncludedUsage {
     pub metric: crate::plans::Metric,
     pub used: i64,
@@ -246,6 +259,8 @@ pub struct IncludedUsage {
 
 /// The organization's Stripe subscription as last seen.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ssr", schema(as = Subscription))]
 pub struct SubscriptionView {
     pub status: String,
     pub cancel_at_period_end: bool,
@@ -254,6 +269,7 @@ pub struct SubscriptionView {
 
 /// A plan the organization can move to, and how.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct PlanChoice {
     pub code: String,
     pub name: String,
@@ -261,6 +277,7 @@ pub struct PlanChoice {
     pub monthly_price_nanos: i64,
     pub price_label: String,
     /// current, upgrade or downgrade.
+    #[cfg_attr(feature = "ssr", schema(value_type = crate::openapi::PlanChange))]
     pub change: String,
     /// Whether it can be bought here (a Stripe Price is set, or it is free).
     pub purchasable: bool,
@@ -268,6 +285,7 @@ pub struct PlanChoice {
 
 /// Everything the billing page shows.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct BillingOverview {
     pub org_id: String,
     pub plan_code: String,
@@ -282,6 +300,7 @@ pub struct BillingOverview {
     pub has_customer: bool,
     pub subscription: Option<SubscriptionView>,
     /// A downgrade waiting for the period's end: (plan code, plan name, when).
+    #[cfg_attr(feature = "ssr", schema(value_type = Option<Vec<String>>))]
     pub pending_plan: Option<(String, String, String)>,
     /// Payment failed: when, and the end of the grace period.
     pub payment_failed_at: Option<String>,

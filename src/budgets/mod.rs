@@ -23,6 +23,8 @@ use crate::Error;
 
 /// What a budget covers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ssr", schema(as = BudgetScope))]
 #[serde(rename_all = "snake_case")]
 pub enum Scope {
     Organization,
@@ -54,6 +56,7 @@ impl Scope {
 
 /// A budget's calendar period.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum BudgetPeriod {
     Daily,
@@ -82,6 +85,8 @@ impl BudgetPeriod {
 
 /// What happens at 100%.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ssr", schema(as = BudgetAction))]
 #[serde(rename_all = "snake_case")]
 pub enum Action {
     /// Alert only.
@@ -128,6 +133,7 @@ pub fn parse_thresholds(values: &[u32]) -> Result<Vec<u32>, Error> {
 
 /// A budget as the API shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct BudgetView {
     pub id: String,
     pub name: String,
@@ -136,6 +142,7 @@ pub struct BudgetView {
     pub scope_id: Option<String>,
     pub period: BudgetPeriod,
     /// Exact USD.
+    #[cfg_attr(feature = "ssr", schema(value_type = crate::openapi::Usd))]
     pub amount_usd: String,
     pub thresholds: Vec<u32>,
     pub action: Action,
@@ -145,17 +152,22 @@ pub struct BudgetView {
 
 /// A budget as submitted (text fields as typed).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct BudgetInput {
     #[serde(default)]
     pub name: String,
+    #[cfg_attr(feature = "ssr", schema(value_type = Scope))]
     pub scope: String,
     #[serde(default)]
     pub scope_id: Option<String>,
+    #[cfg_attr(feature = "ssr", schema(value_type = BudgetPeriod))]
     pub period: String,
+    #[cfg_attr(feature = "ssr", schema(value_type = crate::openapi::Usd))]
     pub amount_usd: String,
     #[serde(default)]
     pub thresholds: Option<Vec<u32>>,
     #[serde(default)]
+    #[cfg_attr(feature = "ssr", schema(value_type = Option<Action>))]
     pub action: Option<String>,
 }
 
@@ -203,17 +215,23 @@ impl BudgetInput {
 
 /// Spend against a budget in its current period.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct BudgetStatus {
     pub budget_id: String,
     pub period_start: String,
     pub period_end: String,
+    #[cfg_attr(feature = "ssr", schema(value_type = crate::openapi::Usd))]
     pub amount_usd: String,
+    #[cfg_attr(feature = "ssr", schema(value_type = crate::openapi::Usd))]
     pub spent_usd: String,
     /// Never negative: 0 once the budget is spent.
+    #[cfg_attr(feature = "ssr", schema(value_type = crate::openapi::Usd))]
     pub remaining_usd: String,
     /// Spent as a percentage of the budget, two decimals (e.g. "82.50").
+    #[cfg_attr(feature = "ssr", schema(value_type = crate::openapi::Decimal))]
     pub percent: String,
     /// Spend projected to the period's end at the rate so far.
+    #[cfg_attr(feature = "ssr", schema(value_type = crate::openapi::Usd))]
     pub forecast_usd: String,
     pub on_track: bool,
     /// When the projection reaches the budget, if it does within the period.

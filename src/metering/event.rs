@@ -158,6 +158,8 @@ fn is_zero(n: &u64) -> bool {
 /// optional on the wire; stored as JSON (`usage_events.usage_detail`, absent
 /// fields left out, `NULL` when all are) and returned in the events API.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ssr", schema(as = EventDetail))]
 #[serde(default)]
 pub struct Detail {
     /// Audio prompt tokens; part of `input_tokens`.

@@ -48,6 +48,7 @@ impl Cursor {
 
 /// An event as the API returns it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct EventView {
     pub id: String,
     pub timestamp: String,
@@ -66,9 +67,11 @@ pub struct EventView {
     pub duration_ms: i64,
     pub requests: i64,
     pub latency_ms: Option<i64>,
+    #[cfg_attr(feature = "ssr", schema(value_type = crate::openapi::EventStatus))]
     pub status: String,
     pub error: Option<String>,
     /// USD decimal string; `null` when the model had no price.
+    #[cfg_attr(feature = "ssr", schema(value_type = Option<crate::openapi::Usd>))]
     pub cost_usd: Option<String>,
     /// The same cost in nano-USD, for readers in the core (not sent).
     #[serde(skip)]

@@ -23,6 +23,7 @@ pub const MAX_BATCH: usize = 1000;
 
 /// What happened to one event of a batch.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum Outcome {
     Accepted,
@@ -64,11 +65,13 @@ impl Serialize for Pricing {
 
 /// The per-event answer of the ingest API.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct EventResult {
     /// The client's id, the generated one, or `null` for an event rejected before it had one.
     pub id: Option<String>,
     pub status: Outcome,
     /// Exact cost in USD as a decimal string; `null` when unpriced or rejected.
+    #[cfg_attr(feature = "ssr", schema(value_type = Option<crate::openapi::Usd>))]
     pub cost_usd: Option<String>,
     /// `true`, `false` (stored as unpriced) or `"partial"` (see [`Pricing`]).
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -128,6 +128,7 @@ impl UsageQuery {
 
 /// One row of the report.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct UsageRow {
     /// The group's values, by dimension name (times as RFC 3339 in the org's zone).
     pub group: BTreeMap<String, String>,
@@ -135,6 +136,7 @@ pub struct UsageRow {
     pub requests: i64,
     pub errors: i64,
     /// errors / events, as a decimal string with 4 places.
+    #[cfg_attr(feature = "ssr", schema(value_type = crate::openapi::Decimal))]
     pub error_rate: String,
     pub input_tokens: i64,
     pub cached_input_tokens: i64,
@@ -144,6 +146,7 @@ pub struct UsageRow {
     pub images: i64,
     pub duration_ms: i64,
     /// Cost of priced events, USD decimal string.
+    #[cfg_attr(feature = "ssr", schema(value_type = crate::openapi::Usd))]
     pub cost_usd: String,
     /// The same cost in nano-USD, for readers in the core (not sent).
     #[serde(skip)]

@@ -25,6 +25,7 @@ use crate::Error;
 
 /// What a limit counts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Metric {
     /// Input plus output tokens (cached and reasoning tokens included in those).
@@ -173,6 +174,7 @@ pub fn group_thousands(v: i64) -> String {
 /// The window a limit applies over. Day and month are calendar windows in the
 /// organization's time zone; minute is a rate limit; total is a standing count.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Period {
     Minute,

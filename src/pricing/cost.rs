@@ -162,6 +162,7 @@ impl Usage {
 /// Which of a provider's service tiers served the call: its prices are the
 /// model's `…_batches`, `…_priority` or `…_flex` variants.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum ServiceTier {
     #[default]

@@ -20,10 +20,13 @@ pub const MAX_TOKENS: u64 = 100_000_000;
 
 /// The answer of an estimate.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Estimate {
     pub model: String,
     /// Exact USD as decimal strings.
+    #[cfg_attr(feature = "ssr", schema(value_type = crate::openapi::Usd))]
     pub min_cost_usd: String,
+    #[cfg_attr(feature = "ssr", schema(value_type = crate::openapi::Usd))]
     pub max_cost_usd: String,
     /// When the price used took effect.
     pub price_effective_from: String,

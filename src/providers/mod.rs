@@ -60,6 +60,7 @@ impl Family {
 
 /// What a connection points at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ProviderKind {
     /// OpenAI itself (or a proxy of it): the connection named `openai`.
@@ -181,6 +182,7 @@ impl ConnectionName {
 
 /// A connection as listed: never the key, only its last 4 characters.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct ProviderView {
     pub name: String,
     pub kind: ProviderKind,

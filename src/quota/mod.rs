@@ -54,6 +54,7 @@ pub fn index(metric: Metric) -> Option<usize> {
 
 /// One limit of an organization with its current use, for the usage panel.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct StatusLine {
     pub metric: Metric,
     pub period: Period,
@@ -91,6 +92,7 @@ impl StatusLine {
 
 /// An organization's plan and how much of each limit it has used.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct QuotaStatus {
     pub plan_code: String,
     pub plan_name: String,

@@ -72,6 +72,7 @@ pub async fn ensure_room(db: &Db, conn: &mut AnyConnection, org_id: &str, metric
 
 /// The documents count after a change.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct DocumentsCount {
     pub used: i64,
     /// `None`: unlimited.

@@ -20,6 +20,11 @@ use crate::Error;
 
 /// Most items in one check or reservation.
 pub const MAX_ITEMS: usize = 20;
+/// Largest amount one request may ask of a metric: 10^15 units (tokens,
+/// requests, …), or $1,000,000 of cost (10^15 nano-USD). Far beyond any real
+/// call, and small enough that the running totals of every reservation an
+/// hour could hold stay far from `i64::MAX`.
+pub const MAX_ASK: i64 = 1_000_000_000_000_000;
 
 /// One amount asked for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -162,6 +167,9 @@ pub fn merge(asks: &[Ask]) -> Result<Vec<Ask>, Error> {
             None => merged.push(*a),
         }
     }
+    if let Some(a) = merged.iter().find(|a| a.amount > MAX_ASK) {
+        return Err(Error::invalid("amount", format!("{} amount is too large: at most {} per request", a.metric, a.metric.format_amount(MAX_ASK))));
+    }
     merged.sort_by_key(|a| a.metric);
     Ok(merged)
 }
@@ -216,6 +224,16 @@ pub fn evaluate(plan: &OrgPlan, tz: Tz, now_ms: i64, tally: &Tally, asks: &[Ask]
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_ask_beyond_the_largest_is_refused_naming_amount() {
+        let ask = |metric, amount| Ask { metric, amount };
+        assert!(merge(&[ask(Metric::Tokens, MAX_ASK)]).is_ok());
+        for asks in [vec![ask(Metric::Tokens, MAX_ASK + 1)], vec![ask(Metric::CostUsd, MAX_ASK), ask(Metric::CostUsd, 1)], vec![ask(Metric::Requests, i64::MAX - 1)]] {
+            let e = merge(&asks).unwrap_err();
+            assert_eq!(e.field(), Some("amount"), "{e:?}");
+        }
+    }
     use crate::plans::{Limit, OrgLimit};
 
     fn plan(limits: Vec<Limit>) -> OrgPlan {

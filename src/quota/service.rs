@@ -41,13 +41,17 @@ pub fn upgrade_path(org_id: &str) -> String {
 
 /// The answer body of a check (and of a refused reservation).
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ssr", schema(as = QuotaCheck))]
 pub struct CheckBody {
     pub allowed: bool,
     pub results: Vec<rules::LimitResult>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
-    /// Relative; the edge makes it absolute.
+    /// Where to upgrade: a path here, sent by the REST API as the absolute
+    /// `upgrade_url`.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ssr", schema(rename = "upgrade_url"))]
     pub upgrade_path: Option<String>,
 }
 
@@ -231,6 +235,8 @@ pub struct ReserveInput {
 
 /// A granted reservation.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ssr", schema(as = Reservation))]
 pub struct Granted {
     pub reservation_id: String,
     pub expires_at: String,
@@ -399,9 +405,11 @@ async fn reserve_in_database(
 
 /// A reservation as the API shows it.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct ReservationView {
     pub reservation_id: String,
     /// `active`, `committed`, `released` or `expired`.
+    #[cfg_attr(feature = "ssr", schema(value_type = crate::openapi::ReservationState))]
     pub state: String,
     pub created_at: String,
     pub expires_at: String,

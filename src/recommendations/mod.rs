@@ -50,6 +50,8 @@ pub const MAX_KEY_CHARS: usize = 300;
 
 /// What a recommendation is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ssr", schema(as = RecommendationKind))]
 #[serde(rename_all = "snake_case")]
 pub enum Kind {
     CheaperModel,
@@ -73,6 +75,7 @@ impl Kind {
 
 /// One recommendation, as the API and the page show it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Recommendation {
     /// Stable across computations: `kind:model` or `cheaper_model:model:alternative`.
     pub key: String,
@@ -83,8 +86,10 @@ pub struct Recommendation {
     pub model: Option<String>,
     pub alternative_model: Option<String>,
     /// Exact USD as a decimal string, over the window taken as a month.
+    #[cfg_attr(feature = "ssr", schema(value_type = Option<crate::openapi::Usd>))]
     pub monthly_saving_usd: Option<String>,
     /// The figures behind the recommendation, by name.
+    #[cfg_attr(feature = "ssr", schema(value_type = Object))]
     pub evidence: serde_json::Value,
 }
 

@@ -54,6 +54,8 @@ pub const MAX_DAYS: i64 = 365;
 
 /// A trial as the API, the banner and the admin pages show it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ssr", schema(as = Trial))]
 pub struct TrialView {
     /// `None` for a trial kept by Stripe (a `trialing` subscription).
     pub id: Option<String>,
@@ -64,8 +66,10 @@ pub struct TrialView {
     pub started_at: Option<String>,
     pub ends_at: String,
     /// `active`, `converted`, `canceled` or `expired`.
+    #[cfg_attr(feature = "ssr", schema(value_type = crate::openapi::TrialStatus))]
     pub status: String,
     /// `self_serve`, `admin` or `stripe`.
+    #[cfg_attr(feature = "ssr", schema(value_type = crate::openapi::TrialSource))]
     pub source: String,
     /// Whole days left, rounded up (0 once ended).
     pub days_left: i64,
@@ -99,6 +103,7 @@ pub struct TrialNotice {
 
 /// An active trial ending soon, for the admin dashboard.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct TrialEnding {
     pub org_id: String,
     pub org_name: String,
@@ -109,6 +114,7 @@ pub struct TrialEnding {
 
 /// Trials started, converted and expired in one calendar month (UTC).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct TrialMonth {
     /// `2026-12`.
     pub month: String,
@@ -120,6 +126,7 @@ pub struct TrialMonth {
 
 /// The admin dashboard's trial figures.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct TrialStats {
     pub active: i64,
     pub ending_soon: Vec<TrialEnding>,

@@ -2,7 +2,7 @@
 //! `Authorization: Bearer tb_admin_…` (see `tollbooth::admin`).
 
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::extract::{FromRequestParts, Path, State};
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use axum::routing::get;
@@ -57,7 +57,13 @@ pub struct TenantsQuery {
     pub trialing: Option<String>,
 }
 
-async fn tenants(_: AdminToken, state: axum::extract::State<AppState>, Query(q): Query<TenantsQuery>) -> Result<Json<Value>, ApiError> {
+#[utoipa::path(
+    get, path = "/api/admin/tenants", operation_id = "admin_list_tenants", tag = "admin", security(("admin_token" = [])),
+    params(crate::openapi::schemas::TenantsParams),
+    responses((status = 200, description = "Organizations", body = crate::openapi::schemas::TenantList,
+        example = json!({"tenants": [{"id": "0190a0a0-0000-7000-8000-000000000001", "name": "Acme", "plan": "pro", "status": "active", "suspended_reason": null, "created_at": "2026-01-05T09:00:00Z", "month_cost_usd": "1204.330000000", "members": 4, "trial_ends_at": null}]}))),
+)]
+pub(crate) async fn tenants(_: AdminToken, state: axum::extract::State<AppState>, super::body::ApiQuery(q): super::body::ApiQuery<TenantsQuery>) -> Result<Json<Value>, ApiError> {
     let trialing = match q.trialing.as_deref().map(str::trim) {
         None | Some("") | Some("false") => false,
         Some("true") => true,
@@ -77,7 +83,13 @@ pub struct UsageParams {
     pub end_date: Option<String>,
 }
 
-async fn usage(_: AdminToken, state: axum::extract::State<AppState>, Query(q): Query<UsageParams>) -> Result<Json<Value>, ApiError> {
+#[utoipa::path(
+    get, path = "/api/admin/usage", operation_id = "admin_usage", tag = "admin", security(("admin_token" = [])),
+    params(crate::openapi::schemas::AdminUsageParams),
+    responses((status = 200, description = "A series in UTC buckets, from the daily rollups", body = crate::openapi::schemas::AdminUsage,
+        example = json!({"tenantId": null, "metric": "cost", "period": "daily", "startDate": "2026-11-01", "endDate": "2026-11-30", "total": "1204.33", "series": [{"date": "2026-11-01", "value": "40.10"}], "top_consumers": []}))),
+)]
+pub(crate) async fn usage(_: AdminToken, state: axum::extract::State<AppState>, super::body::ApiQuery(q): super::body::ApiQuery<UsageParams>) -> Result<Json<Value>, ApiError> {
     let metric = q.metric.as_deref().map(UsageMetric::parse).transpose()?.unwrap_or(UsageMetric::Cost);
     let bucket = q.period.as_deref().map(Bucket::parse).transpose()?.unwrap_or(Bucket::Daily);
     let (from, to) = admin::parse_range(q.start_date.as_deref(), q.end_date.as_deref())?;
@@ -143,7 +155,12 @@ fn limits_json(plan: &OrgPlan) -> Value {
 }
 
 /// `GET /api/admin/tenants/{id}/limits`.
-async fn limits(_: AdminToken, State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+#[utoipa::path(
+    get, path = "/api/admin/tenants/{id}/limits", operation_id = "admin_get_limits", tag = "admin", security(("admin_token" = [])),
+    params(("id" = String, Path, example = "0190a0a0-0000-7000-8000-00000000abcd", description = "The organization's id")),
+    responses((status = 200, description = "The tenant's limits", body = crate::openapi::schemas::TenantLimits, example = json!({"tenant_id": "0190a0a0-0000-7000-8000-000000000001", "plan": "pro", "plan_name": "Pro", "limits": []}))),
+)]
+pub(crate) async fn limits(_: AdminToken, State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
     if !tollbooth::ids::is_valid_id(&id) {
         return Err(tollbooth::Error::NotFound("organization").into());
     }
@@ -159,7 +176,7 @@ fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Error> {
 /// for unlimited; a number or a decimal string (USD for `cost_usd`).
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct LimitBody {
+pub(crate) struct LimitBody {
     metric: String,
     period: String,
     #[serde(default, deserialize_with = "present")]
@@ -171,7 +188,14 @@ struct LimitBody {
 
 /// `PUT /api/admin/tenants/{id}/limits`: sets one custom limit (the
 /// drill-down's form over REST), audited as `plan.override_set`.
-async fn set_limit(
+#[utoipa::path(
+    put, path = "/api/admin/tenants/{id}/limits", operation_id = "admin_set_limit", tag = "admin", security(("admin_token" = [])),
+    description = "Sets one custom limit; audited as `plan.override_set`.",
+    params(("id" = String, Path, example = "0190a0a0-0000-7000-8000-00000000abcd", description = "The organization's id")),
+    request_body(content = crate::openapi::schemas::SetLimit),
+    responses((status = 200, description = "The tenant's limits", body = crate::openapi::schemas::TenantLimits, example = json!({"tenant_id": "0190a0a0-0000-7000-8000-000000000001", "plan": "pro", "plan_name": "Pro", "limits": []}))),
+)]
+pub(crate) async fn set_limit(
     AdminToken(admin): AdminToken,
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -197,14 +221,20 @@ async fn set_limit(
 }
 
 #[derive(Debug, Deserialize)]
-struct ClearQuery {
+pub(crate) struct ClearQuery {
     metric: Option<String>,
     period: Option<String>,
 }
 
 /// `DELETE /api/admin/tenants/{id}/limits?metric=…&period=…`: the plan's
 /// limit applies again; audited as `plan.override_clear`.
-async fn clear_limit(
+#[utoipa::path(
+    delete, path = "/api/admin/tenants/{id}/limits", operation_id = "admin_clear_limit", tag = "admin", security(("admin_token" = [])),
+    description = "Removes a custom limit (404 when there is none); audited as `plan.override_clear`.",
+    params(("id" = String, Path, example = "0190a0a0-0000-7000-8000-00000000abcd", description = "The organization's id"), crate::openapi::schemas::ClearLimitParams),
+    responses((status = 200, description = "The tenant's limits", body = crate::openapi::schemas::TenantLimits, example = json!({"tenant_id": "0190a0a0-0000-7000-8000-000000000001", "plan": "pro", "plan_name": "Pro", "limits": []}))),
+)]
+pub(crate) async fn clear_limit(
     AdminToken(admin): AdminToken,
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -222,7 +252,12 @@ fn admin_by(admin: &UserView, origin: RequestOrigin) -> tollbooth::audit::By {
 }
 
 /// `GET /api/admin/tenants/{id}/trial`: the newest trial, active or ended (`null`: none).
-async fn trial(_: AdminToken, State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+#[utoipa::path(
+    get, path = "/api/admin/tenants/{id}/trial", operation_id = "admin_get_trial", tag = "admin", security(("admin_token" = [])),
+    params(("id" = String, Path, example = "0190a0a0-0000-7000-8000-00000000abcd", description = "The organization's id")),
+    responses((status = 200, description = "The newest trial, active or ended (`null`: none)", body = crate::openapi::schemas::TrialAnswer, example = json!({"trial": {"id": "0190a0a0-0000-7000-8000-0000000000t1", "org_id": "0190a0a0-0000-7000-8000-000000000001", "plan_code": "pro", "plan_name": "Pro", "started_at": "2026-12-01T00:00:00Z", "ends_at": "2026-12-15T00:00:00Z", "status": "active", "source": "admin", "days_left": 9, "previous_plan_code": "starter", "converted_plan": null, "ended_at": null}}))),
+)]
+pub(crate) async fn trial(_: AdminToken, State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
     let now = tollbooth::clock::now_ms();
     let t = match tollbooth::trials::current(&state.db, &id, now).await? {
         Some(t) => Some(t),
@@ -233,14 +268,14 @@ async fn trial(_: AdminToken, State(state): State<AppState>, Path(id): Path<Stri
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct StartTrialBody {
+pub(crate) struct StartTrialBody {
     plan: String,
     days: Value,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct ExtendTrialBody {
+pub(crate) struct ExtendTrialBody {
     days: Value,
     reason: Option<String>,
 }
@@ -256,7 +291,16 @@ fn days_text(v: &Value) -> Result<String, ApiError> {
 
 /// `POST /api/admin/tenants/{id}/trial` `{plan, days}`: starts a trial of
 /// any paid plan and length (1 to 365 days); audited as `trial.start`.
-async fn start_trial(
+#[utoipa::path(
+    post, path = "/api/admin/tenants/{id}/trial", operation_id = "admin_start_trial", tag = "admin", security(("admin_token" = [])),
+    params(("id" = String, Path, example = "0190a0a0-0000-7000-8000-00000000abcd", description = "The organization's id")),
+    request_body(content = crate::openapi::schemas::StartTrial),
+    responses(
+        (status = 201, description = "Started; audited as `trial.start`", body = crate::openapi::schemas::TrialAnswer, example = json!({"trial": {"id": "0190a0a0-0000-7000-8000-0000000000t1", "org_id": "0190a0a0-0000-7000-8000-000000000001", "plan_code": "pro", "plan_name": "Pro", "started_at": "2026-12-01T00:00:00Z", "ends_at": "2026-12-15T00:00:00Z", "status": "active", "source": "admin", "days_left": 9, "previous_plan_code": "starter", "converted_plan": null, "ended_at": null}})),
+        (status = 409, description = "A trial runs (`trial`) or the organization already pays (`plan`)", body = crate::openapi::schemas::ErrorBody),
+    ),
+)]
+pub(crate) async fn start_trial(
     AdminToken(admin): AdminToken,
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -271,7 +315,13 @@ async fn start_trial(
 
 /// `POST /api/admin/tenants/{id}/trial/extend` `{days, reason}`: moves the
 /// end `days` later; the reason is required; audited as `trial.extend`.
-async fn extend_trial(
+#[utoipa::path(
+    post, path = "/api/admin/tenants/{id}/trial/extend", operation_id = "admin_extend_trial", tag = "admin", security(("admin_token" = [])),
+    params(("id" = String, Path, example = "0190a0a0-0000-7000-8000-00000000abcd", description = "The organization's id")),
+    request_body(content = crate::openapi::schemas::ExtendTrial),
+    responses((status = 200, description = "Extended; audited as `trial.extend`", body = crate::openapi::schemas::TrialAnswer, example = json!({"trial": {"id": "0190a0a0-0000-7000-8000-0000000000t1", "org_id": "0190a0a0-0000-7000-8000-000000000001", "plan_code": "pro", "plan_name": "Pro", "started_at": "2026-12-01T00:00:00Z", "ends_at": "2026-12-15T00:00:00Z", "status": "active", "source": "admin", "days_left": 9, "previous_plan_code": "starter", "converted_plan": null, "ended_at": null}}))),
+)]
+pub(crate) async fn extend_trial(
     AdminToken(admin): AdminToken,
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -287,13 +337,23 @@ async fn extend_trial(
 
 /// `DELETE /api/admin/tenants/{id}/trial`: ends the active trial now, back
 /// on the previous plan; audited as `trial.cancel`.
-async fn cancel_trial(AdminToken(admin): AdminToken, State(state): State<AppState>, Path(id): Path<String>, origin: RequestOrigin) -> Result<Json<Value>, ApiError> {
+#[utoipa::path(
+    delete, path = "/api/admin/tenants/{id}/trial", operation_id = "admin_cancel_trial", tag = "admin", security(("admin_token" = [])),
+    params(("id" = String, Path, example = "0190a0a0-0000-7000-8000-00000000abcd", description = "The organization's id")),
+    responses((status = 200, description = "Ended now, back on the previous plan; audited as `trial.cancel`", body = crate::openapi::schemas::TrialAnswer, example = json!({"trial": {"id": "0190a0a0-0000-7000-8000-0000000000t1", "org_id": "0190a0a0-0000-7000-8000-000000000001", "plan_code": "pro", "plan_name": "Pro", "started_at": "2026-12-01T00:00:00Z", "ends_at": "2026-12-15T00:00:00Z", "status": "active", "source": "admin", "days_left": 9, "previous_plan_code": "starter", "converted_plan": null, "ended_at": null}}))),
+)]
+pub(crate) async fn cancel_trial(AdminToken(admin): AdminToken, State(state): State<AppState>, Path(id): Path<String>, origin: RequestOrigin) -> Result<Json<Value>, ApiError> {
     let t = tollbooth::trials::cancel(&state.db, &id, None, Some(&admin), &admin_by(&admin, origin), tollbooth::clock::now_ms()).await?;
     Ok(Json(json!({ "trial": t })))
 }
 
 /// `GET /api/admin/trials`: trials ending in the next 7 days, and started /
 /// converted / expired per month (12 months) with the conversion rate.
-async fn trial_stats(_: AdminToken, State(state): State<AppState>) -> Result<Json<tollbooth::trials::TrialStats>, ApiError> {
+#[utoipa::path(
+    get, path = "/api/admin/trials", operation_id = "admin_trial_stats", tag = "admin", security(("admin_token" = [])),
+    responses((status = 200, description = "Trials ending soon and per month", body = tollbooth::trials::TrialStats,
+        example = json!({"active": 3, "ending_soon": [], "months": [{"month": "2026-12", "started": 5, "converted": 2, "expired": 1, "canceled": 0}], "conversion_rate": "66.7%"}))),
+)]
+pub(crate) async fn trial_stats(_: AdminToken, State(state): State<AppState>) -> Result<Json<tollbooth::trials::TrialStats>, ApiError> {
     Ok(Json(tollbooth::trials::stats(&state.db, tollbooth::clock::now_ms(), 12).await?))
 }

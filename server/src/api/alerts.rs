@@ -24,34 +24,55 @@ pub struct AlertsQuery {
     pub limit: Option<i64>,
 }
 
-#[derive(Debug, Serialize)]
+/// Alerts and the count not yet acknowledged.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct AlertsResponse {
     pub alerts: Vec<AlertView>,
     pub unacknowledged: i64,
 }
 
+#[utoipa::path(
+    get, path = "/api/v1/alerts", operation_id = "list_alerts", tag = "alerts", security(("api_key" = [])),
+    params(crate::openapi::schemas::AlertsParams),
+    responses((status = 200, description = "Alerts, newest first", body = AlertsResponse, example = json!({"alerts": [], "unacknowledged": 0}))),
+)]
 pub async fn list(
     State(state): State<AppState>,
     ReadKey(key): ReadKey,
     q: Result<Query<AlertsQuery>, QueryRejection>,
 ) -> Result<Json<AlertsResponse>, ApiError> {
-    let Query(q) = q.map_err(|e| ApiError::from(tollbooth::Error::invalid("query", e.body_text())))?;
+    let Query(q) = q.map_err(ApiError::from)?;
     let list = alerts::list(&state.db, &key.org_id, q.unacknowledged.unwrap_or(false), q.limit.unwrap_or(100)).await?;
     let unacknowledged = alerts::unread_count(&state.db, &key.org_id).await?;
     Ok(Json(AlertsResponse { alerts: list, unacknowledged }))
 }
 
+#[utoipa::path(
+    post, path = "/api/v1/alerts/{id}/ack", operation_id = "ack_alert", tag = "alerts", security(("api_key" = [])),
+    params(("id" = String, Path, example = "0190a0a0-0000-7000-8000-00000000abcd", description = "The alert's id")),
+    responses((status = 200, description = "The alert, acknowledged", body = tollbooth::alerts::AlertView,
+        example = json!({"id": "0190a0a0-0000-7000-8000-0000000000c1", "kind": "budget_threshold", "scope": "organization", "scope_id": null, "budget_id": "0190a0a0-0000-7000-8000-0000000000b1", "period_start": "2026-12-01T00:00:00Z", "period_end": "2027-01-01T00:00:00Z", "observed": "$412.50", "threshold": "80%", "message": "Monthly cap is at 82.5%", "created_at": "2026-12-20T09:00:00Z", "acknowledged_by": "api key backend", "acknowledged_at": "2026-12-20T09:05:00Z"}))),
+)]
 pub async fn ack(State(state): State<AppState>, ManageKey(key): ManageKey, Path(id): Path<String>) -> Result<Json<AlertView>, ApiError> {
     let by = format!("api key {}", key.key_name);
     Ok(Json(alerts::acknowledge(&state.db, &key.org_id, &id, &by).await?))
 }
 
+#[utoipa::path(
+    get, path = "/api/v1/alert-settings", operation_id = "get_alert_settings", tag = "alerts", security(("api_key" = [])),
+    responses((status = 200, description = "The alert settings", body = tollbooth::alerts::AlertSettings, example = json!({"email_enabled": true, "spike_enabled": true, "spike_percent": 200, "spike_min_usd": "1", "error_rate_percent": 5, "error_min_requests": 20, "latency_p95_ms": null, "notify_owners": true, "notify_admins": false, "extra_recipients": [], "extra_recipient_states": []}))),
+)]
 pub async fn get_settings(State(state): State<AppState>, ManageKey(key): ManageKey) -> Result<Json<AlertSettings>, ApiError> {
     Ok(Json(settings::get(&state.db, &key.org_id).await?))
 }
 
 /// Saves the settings; `extra_recipient_states` in the body is ignored (newly
 /// listed extra addresses are sent a confirmation mail).
+#[utoipa::path(
+    put, path = "/api/v1/alert-settings", operation_id = "put_alert_settings", tag = "alerts", security(("api_key" = [])),
+    request_body(content = tollbooth::alerts::AlertSettings, example = json!({"email_enabled": true, "spike_enabled": true, "spike_percent": 200, "spike_min_usd": "1", "error_rate_percent": 5, "error_min_requests": 20, "latency_p95_ms": null, "notify_owners": true, "notify_admins": false, "extra_recipients": [], "extra_recipient_states": []})),
+    responses((status = 200, description = "Saved", body = tollbooth::alerts::AlertSettings, example = json!({"email_enabled": true, "spike_enabled": true, "spike_percent": 200, "spike_min_usd": "1", "error_rate_percent": 5, "error_min_requests": 20, "latency_p95_ms": null, "notify_owners": true, "notify_admins": false, "extra_recipients": [], "extra_recipient_states": []}))),
+)]
 pub async fn put_settings(
     State(state): State<AppState>,
     ManageKey(key): ManageKey,
@@ -63,6 +84,10 @@ pub async fn put_settings(
     Ok(Json(settings::update(&state.db, &key.org_id, &input, &by, &state.ctx.public_url).await?))
 }
 
+#[utoipa::path(
+    get, path = "/api/v1/webhooks", operation_id = "list_webhooks", tag = "webhooks", security(("api_key" = [])),
+    responses((status = 200, description = "Webhook endpoints", body = Vec<tollbooth::alerts::EndpointView>, example = json!([{"id": "0190a0a0-0000-7000-8000-0000000000d1", "url": "https://example.com/hooks/tollbooth", "enabled": true, "consecutive_failures": 0, "disabled_reason": null, "created_at": "2026-12-01T10:00:00Z"}]))),
+)]
 pub async fn list_webhooks(State(state): State<AppState>, ManageKey(key): ManageKey) -> Result<Json<Vec<EndpointView>>, ApiError> {
     Ok(Json(webhooks::list(&state.db, &key.org_id).await?))
 }
@@ -74,6 +99,13 @@ pub struct NewEndpoint {
 
 /// Adds an endpoint: a URL whose host is or resolves to a non-public
 /// address is a 422 naming `url` (unless the server allows private ones).
+#[utoipa::path(
+    post, path = "/api/v1/webhooks", operation_id = "create_webhook", tag = "webhooks", security(("api_key" = [])),
+    description = "Adds an endpoint; a URL whose host is not public is 422 naming `url`.",
+    request_body(content = crate::openapi::schemas::NewWebhook),
+    responses((status = 201, description = "Created; the signing secret is shown once", body = tollbooth::alerts::CreatedEndpoint,
+        example = json!({"endpoint": {"id": "0190a0a0-0000-7000-8000-0000000000d1", "url": "https://example.com/hooks/tollbooth", "enabled": true, "consecutive_failures": 0, "disabled_reason": null, "created_at": "2026-12-01T10:00:00Z"}, "secret": "whsec_…"}))),
+)]
 pub async fn create_webhook(
     State(state): State<AppState>,
     ManageKey(key): ManageKey,
@@ -85,6 +117,11 @@ pub async fn create_webhook(
     Ok((StatusCode::CREATED, Json(webhooks::create(&state.db, &key.org_id, &input.url, state.ctx.egress, &by).await?)))
 }
 
+#[utoipa::path(
+    delete, path = "/api/v1/webhooks/{id}", operation_id = "delete_webhook", tag = "webhooks", security(("api_key" = [])),
+    params(("id" = String, Path, example = "0190a0a0-0000-7000-8000-00000000abcd", description = "The endpoint's id")),
+    responses((status = 204, description = "Deleted")),
+)]
 pub async fn delete_webhook(
     State(state): State<AppState>,
     ManageKey(key): ManageKey,
@@ -95,6 +132,11 @@ pub async fn delete_webhook(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(
+    post, path = "/api/v1/webhooks/{id}/enable", operation_id = "enable_webhook", tag = "webhooks", security(("api_key" = [])),
+    params(("id" = String, Path, example = "0190a0a0-0000-7000-8000-00000000abcd", description = "The endpoint's id")),
+    responses((status = 200, description = "Enabled again", body = tollbooth::alerts::EndpointView, example = json!({"id": "0190a0a0-0000-7000-8000-0000000000d1", "url": "https://example.com/hooks/tollbooth", "enabled": true, "consecutive_failures": 0, "disabled_reason": null, "created_at": "2026-12-01T10:00:00Z"}))),
+)]
 pub async fn enable_webhook(
     State(state): State<AppState>,
     ManageKey(key): ManageKey,
@@ -109,12 +151,17 @@ pub struct LimitQuery {
     pub limit: Option<i64>,
 }
 
+#[utoipa::path(
+    get, path = "/api/v1/webhooks/deliveries", operation_id = "list_webhook_deliveries", tag = "webhooks", security(("api_key" = [])),
+    params(crate::openapi::schemas::DeliveriesParams),
+    responses((status = 200, description = "Delivery attempts, newest first", body = Vec<tollbooth::alerts::DeliveryView>, example = json!([]))),
+)]
 pub async fn deliveries(
     State(state): State<AppState>,
     ManageKey(key): ManageKey,
     q: Result<Query<LimitQuery>, QueryRejection>,
 ) -> Result<Json<Vec<DeliveryView>>, ApiError> {
-    let Query(q) = q.map_err(|e| ApiError::from(tollbooth::Error::invalid("query", e.body_text())))?;
+    let Query(q) = q.map_err(ApiError::from)?;
     Ok(Json(webhooks::deliveries(&state.db, &key.org_id, q.limit.unwrap_or(100)).await?))
 }
 

@@ -66,6 +66,16 @@ pub async fn admin_csv(
 /// `POST /api/v1/audit-events`: one entry or `{events: [...]}` (≤ 100),
 /// written in one transaction; 201 when something was written, 200 when
 /// every entry was a duplicate of one sent before (by `id`).
+#[utoipa::path(
+    post, path = "/api/v1/audit-events", operation_id = "write_audit_events", tag = "audit", security(("api_key" = [])),
+    description = "Writes the product's own `app.<name>` entries into the organization's hash-chained trail, once per id.",
+    request_body(content = crate::openapi::schemas::AuditEventsBody, example = json!({"id": "kb-upload-81", "action": "app.kb.uploaded", "target": "doc 81", "details": {"pages": 3}})),
+    responses(
+        (status = 201, description = "Something was written", body = crate::openapi::schemas::AuditEventsWritten,
+            example = json!({"recorded": 1, "duplicates": 0, "results": [{"id": "kb-upload-81", "status": "recorded", "entry_id": "0190a0a0-0000-7000-8000-0000000000f1"}]})),
+        (status = 200, description = "Every entry was a duplicate", body = crate::openapi::schemas::AuditEventsWritten),
+    ),
+)]
 pub async fn write(
     State(state): State<AppState>,
     EnforceKey(key): EnforceKey,
@@ -95,6 +105,11 @@ pub struct TrailQuery {
 
 /// `GET /api/v1/audit-events`: the organization's entries, system and app,
 /// newest first, dates in its time zone.
+#[utoipa::path(
+    get, path = "/api/v1/audit-events", operation_id = "list_audit_events", tag = "audit", security(("api_key" = [])),
+    params(crate::openapi::schemas::TrailParams),
+    responses((status = 200, description = "Entries, newest first, and the next page's cursor", body = tollbooth::audit::AuditPage, example = json!({"entries": [], "next_before": null}))),
+)]
 pub async fn trail(State(state): State<AppState>, ReadKey(key): ReadKey, ApiQuery(q): ApiQuery<TrailQuery>) -> Result<Json<AuditPage>, ApiError> {
     let filter = AuditFilter { actor: q.actor, action: q.action, result: q.result, from: q.from, to: q.to };
     Ok(Json(audit::page_of_trail(&state.db, &key.org_id, &filter, &key.time_zone, q.before, q.limit.unwrap_or(100)).await?))

@@ -5,6 +5,7 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::json;
+use std::borrow::Cow;
 
 /// An error as the REST API reports it.
 #[derive(Debug)]
@@ -12,7 +13,9 @@ pub struct ApiError {
     pub status: StatusCode,
     pub code: &'static str,
     pub message: String,
-    pub field: Option<&'static str>,
+    /// The request field that is wrong: a name the core gives, or the path
+    /// serde reports for a body or query string (`checks[0].metric`).
+    pub field: Option<Cow<'static, str>>,
     pub retry_after: Option<u64>,
     /// Fields merged into the body beside `error` (a limit refusal's details).
     pub details: Option<serde_json::Value>,
@@ -76,7 +79,7 @@ impl From<tollbooth::Error> for ApiError {
             status: StatusCode::from_u16(e.status_code()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
             code,
             message: e.public_message(),
-            field: e.field(),
+            field: e.field().map(Cow::Borrowed),
             retry_after,
             details,
             base_url: None,
@@ -109,16 +112,66 @@ impl IntoResponse for ApiError {
     }
 }
 
+/// The field a deserialization error is about: the path serde reports
+/// before its message (`checks[0].metric: invalid type…`, as axum's
+/// extractors word it), or the field a `missing field `x``, `unknown field
+/// `x`` or `duplicate field `x`` message names.
+pub fn field_in(text: &str) -> Option<String> {
+    let detail = text.split_once(": ").map_or(text, |(_, rest)| rest);
+    if let Some((path, _)) = detail.split_once(": ") {
+        let is_path = path.split('.').all(|seg| {
+            let name = seg.split('[').next().unwrap_or("");
+            !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        });
+        if is_path {
+            return Some(path.to_string());
+        }
+    }
+    for lead in ["missing field `", "unknown field `", "duplicate field `"] {
+        if let Some(rest) = detail.split(lead).nth(1) {
+            return rest.split('`').next().filter(|f| !f.is_empty()).map(str::to_string);
+        }
+    }
+    None
+}
+
 impl From<axum::extract::rejection::JsonRejection> for ApiError {
     fn from(r: axum::extract::rejection::JsonRejection) -> Self {
         let status = r.status();
         let code = if status == StatusCode::PAYLOAD_TOO_LARGE { "payload_too_large" } else { "invalid_json" };
-        ApiError::new(status, code, format!("body: {}", r.body_text()))
+        let text = r.body_text();
+        let mut e = ApiError::new(status, code, format!("body: {text}"));
+        e.field = field_in(&text).map(Cow::Owned);
+        e
     }
 }
 
 impl From<axum::extract::rejection::QueryRejection> for ApiError {
     fn from(r: axum::extract::rejection::QueryRejection) -> Self {
-        ApiError::new(StatusCode::BAD_REQUEST, "invalid", r.body_text())
+        let text = r.body_text();
+        let mut e = ApiError::new(StatusCode::BAD_REQUEST, "invalid", text.clone());
+        e.field = field_in(&text).map(Cow::Owned);
+        e
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::field_in;
+
+    #[test]
+    fn the_field_is_read_from_the_extractors_messages() {
+        let cases = [
+            ("Failed to deserialize the JSON body into the target type: checks[0].metric: invalid type: integer `5`, expected a string at line 1 column 22", Some("checks[0].metric")),
+            ("Failed to deserialize the JSON body into the target type: amount_usd: invalid type: integer `5`", Some("amount_usd")),
+            ("Failed to deserialize the JSON body into the target type: missing field `checks` at line 1 column 2", Some("checks")),
+            ("Failed to deserialize query string: limit: invalid digit found in string", Some("limit")),
+            ("Failed to deserialize query string: duplicate field `trialing`", Some("trialing")),
+            ("Failed to deserialize query string: nope: unknown field `nope`, expected one of `actor`", Some("nope")),
+            ("Failed to parse the request body as JSON: EOF while parsing an object at line 1 column 1", None),
+        ];
+        for (text, field) in cases {
+            assert_eq!(field_in(text).as_deref(), field, "{text}");
+        }
     }
 }

@@ -20,7 +20,8 @@ use super::body::parse_body;
 use super::error::ApiError;
 use crate::state::AppState;
 
-#[derive(Debug, Serialize)]
+/// The answer of an ingest: counts, and one result per event in order.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct IngestResponse {
     pub accepted: usize,
     pub duplicates: usize,
@@ -28,6 +29,17 @@ pub struct IngestResponse {
     pub results: Vec<EventResult>,
 }
 
+#[utoipa::path(
+    post, path = "/api/v1/events", operation_id = "ingest_events", tag = "usage", security(("api_key" = [])),
+    description = "Records one event or a batch of up to 1,000 (scope `ingest`; never rate limited). Sent after the batch is committed.",
+    request_body(content = crate::openapi::schemas::EventsBody, content_type = "application/json"),
+    responses(
+        (status = 200, description = "Every event accepted or a duplicate", body = IngestResponse,
+            example = json!({"accepted": 1, "duplicates": 0, "rejected": 0, "results": [{"id": "call-7f3a", "status": "accepted", "cost_usd": "0.000480000", "priced": true}]})),
+        (status = 207, description = "Some events rejected, others not", body = IngestResponse),
+        (status = 422, description = "Every event rejected: the error names the first bad field, with the per-event results beside it", body = crate::openapi::schemas::ErrorBody),
+    ),
+)]
 pub async fn ingest(
     State(state): State<AppState>,
     IngestKey(key): IngestKey,
@@ -48,7 +60,7 @@ pub async fn ingest(
         let first = &response.results[0];
         let message = first.error.clone().unwrap_or_default();
         let mut e = ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid", message);
-        e.field = first.field;
+        e.field = first.field.map(std::borrow::Cow::Borrowed);
         e.details = Some(serde_json::to_value(&response).map_err(|err| ApiError::from(tollbooth::Error::Internal(err.to_string())))?);
         return Err(e);
     }

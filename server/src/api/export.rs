@@ -53,13 +53,21 @@ fn filter(p: &Params, default_days: i64) -> Result<EventFilter, ApiError> {
     })
 }
 
-#[derive(Debug, Serialize)]
+/// A page of events and the cursor of the next one.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct EventsPage {
     events: Vec<EventView>,
     next_cursor: Option<String>,
 }
 
 /// Newest first; `limit` (default 100, max 1000) and `cursor` from the previous page.
+#[utoipa::path(
+    get, path = "/api/v1/events", operation_id = "list_events", tag = "usage", security(("api_key" = [])),
+    description = "Raw events, newest first (scope `read`).",
+    params(crate::openapi::schemas::EventsParams),
+    responses((status = 200, description = "A page of events", body = EventsPage,
+        example = json!({"events": [], "next_cursor": null}))),
+)]
 pub async fn list(
     State(state): State<AppState>,
     ReadKey(key): ReadKey,
@@ -79,6 +87,16 @@ enum Format {
 }
 
 /// Streams every event of the range (default: the last 30 days), newest first.
+#[utoipa::path(
+    get, path = "/api/v1/usage/export", operation_id = "export_usage", tag = "usage", security(("api_key" = [])),
+    description = "Every event of the range, streamed page by page (scope `read`).",
+    params(crate::openapi::schemas::ExportParams),
+    responses((status = 200, description = "The events as CSV (default) or a JSON array",
+        content(
+            (String = "text/csv", example = "id,timestamp,model\ncall-7f3a,2026-12-01T10:00:00Z,gpt-4o-mini\n"),
+            (Vec<tollbooth::metering::events::EventView> = "application/json"),
+        ))),
+)]
 pub async fn export(
     State(state): State<AppState>,
     ReadKey(key): ReadKey,

@@ -28,6 +28,14 @@ fn allowlist_of(body: &Value) -> Result<Option<ModelAllowlist>, tollbooth::Error
     }
 }
 
+#[utoipa::path(
+    put, path = "/api/v1/keys/{id}/model-allowlist", operation_id = "put_model_allowlist", tag = "keys", security(("api_key" = [])),
+    description = "Sets the models a key of the organization may call through the gateway (scope `manage`).",
+    params(("id" = String, Path, example = "0190a0a0-0000-7000-8000-00000000abcd", description = "The key's id")),
+    request_body(content = crate::openapi::schemas::ModelAllowlistBody),
+    responses((status = 200, description = "The key as listed (never its secret)", body = tollbooth::api_keys::ApiKeyView,
+        example = json!({"id": "0190a0a0-0000-7000-8000-0000000000a1", "name": "backend", "prefix": "tb_live_ab12", "created_at": 1764547200000i64, "last_used_at": null, "revoked_at": null, "rate_limit_per_minute": null, "scopes": ["ingest", "read"], "model_allowlist": ["gpt-4o*", "claude-*"]}))),
+)]
 pub async fn put_model_allowlist(
     State(state): State<AppState>,
     ManageKey(key): ManageKey,

@@ -87,7 +87,7 @@ pub fn router() -> Router<AppState> {
 }
 
 /// `GET /api/v1/me`: who this key acts for.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct MeResponse {
     pub org_id: String,
     pub org_name: String,
@@ -95,6 +95,11 @@ pub struct MeResponse {
     pub key_name: String,
 }
 
-async fn me(Limited(p): Limited) -> Json<MeResponse> {
+#[utoipa::path(
+    get, path = "/api/v1/me", operation_id = "me", tag = "keys", security(("api_key" = [])),
+    responses((status = 200, description = "The organization and key this key acts for (any scope)", body = MeResponse,
+        example = json!({"org_id": "0190a0a0-0000-7000-8000-000000000001", "org_name": "Acme", "key_id": "0190a0a0-0000-7000-8000-0000000000a1", "key_name": "backend"}))),
+)]
+pub(crate) async fn me(Limited(p): Limited) -> Json<MeResponse> {
     Json(MeResponse { org_id: p.org_id, org_name: p.org_name, key_id: p.key_id, key_name: p.key_name })
 }

@@ -15,11 +15,16 @@ use super::auth::{ManageKey, RequestOrigin};
 use super::error::ApiError;
 use crate::state::AppState;
 
-#[derive(Debug, Serialize)]
+/// The organization's provider connections.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ProvidersResponse {
     pub providers: Vec<ProviderView>,
 }
 
+#[utoipa::path(
+    get, path = "/api/v1/providers", operation_id = "list_providers", tag = "providers", security(("api_key" = [])),
+    responses((status = 200, description = "Connections (a key's last 4 characters only)", body = ProvidersResponse, example = json!({"providers": [{"name": "groq", "kind": "openai_compatible", "base_url": "https://api.groq.com/openai/v1", "key_last4": "x9Qz", "updated_at": "2026-12-01T10:00:00Z"}]}))),
+)]
 pub async fn list(State(state): State<AppState>, ManageKey(key): ManageKey) -> Result<Json<ProvidersResponse>, ApiError> {
     Ok(Json(ProvidersResponse { providers: providers::list(&state.db, &key.org_id).await? }))
 }
@@ -36,6 +41,15 @@ pub struct ConnectionBody {
     pub api_key: Option<String>,
 }
 
+#[utoipa::path(
+    put, path = "/api/v1/providers/{name}", operation_id = "put_provider", tag = "providers", security(("api_key" = [])),
+    params(("name" = String, Path, example = "groq", description = "The connection's name (`openai`, `anthropic`, or a name of your own)")),
+    request_body(content = crate::openapi::schemas::ConnectionBody),
+    responses(
+        (status = 200, description = "Replaced", body = tollbooth::providers::ProviderView, example = json!({"name": "groq", "kind": "openai_compatible", "base_url": "https://api.groq.com/openai/v1", "key_last4": "x9Qz", "updated_at": "2026-12-01T10:00:00Z"})),
+        (status = 201, description = "Created", body = tollbooth::providers::ProviderView),
+    ),
+)]
 pub async fn put(
     State(state): State<AppState>,
     ManageKey(key): ManageKey,
@@ -51,6 +65,11 @@ pub async fn put(
     Ok((status, Json(saved.connection)))
 }
 
+#[utoipa::path(
+    delete, path = "/api/v1/providers/{name}", operation_id = "delete_provider", tag = "providers", security(("api_key" = [])),
+    params(("name" = String, Path, example = "groq", description = "The connection's name")),
+    responses((status = 204, description = "Deleted")),
+)]
 pub async fn delete(
     State(state): State<AppState>,
     ManageKey(key): ManageKey,

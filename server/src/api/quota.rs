@@ -62,6 +62,13 @@ fn check_json(state: &AppState, b: CheckBody) -> Value {
 }
 
 /// `POST /api/v1/quota/check`: would these amounts be allowed? No side effects.
+#[utoipa::path(
+    post, path = "/api/v1/quota/check", operation_id = "check_quota", tag = "enforcement", security(("api_key" = [])),
+    description = "Would these amounts be allowed? No side effects (scope `ingest`).",
+    request_body(content = crate::openapi::schemas::QuotaCheckRequest),
+    responses((status = 200, description = "One result per limit in force", body = tollbooth::quota::CheckBody,
+        example = json!({"allowed": true, "results": [{"metric": "tokens", "window": "month", "limit": 1000000, "hard": true, "used": 1200, "reserved": 0, "remaining": 998800, "reset_at": "2027-01-01T00:00:00Z", "allowed": true}]}))),
+)]
 pub async fn check(
     State(state): State<AppState>,
     EnforceKey(key): EnforceKey,
@@ -77,6 +84,13 @@ pub async fn check(
 
 /// `POST /api/v1/reservations`: check and reserve atomically; 201, or 429
 /// with the check body and `Retry-After`.
+#[utoipa::path(
+    post, path = "/api/v1/reservations", operation_id = "reserve", tag = "enforcement", security(("api_key" = [])),
+    description = "Checks and reserves atomically (scope `ingest`). A refusal is 429 with the check body and `Retry-After`.",
+    request_body(content = crate::openapi::schemas::ReserveRequest),
+    responses((status = 201, description = "Reserved", body = tollbooth::quota::Granted,
+        example = json!({"reservation_id": "0190a0a0-0000-7000-8000-0000000000r1", "expires_at": "2026-12-01T10:02:00Z", "results": []}))),
+)]
 pub async fn reserve(
     State(state): State<AppState>,
     EnforceKey(key): EnforceKey,
@@ -90,11 +104,28 @@ pub async fn reserve(
 }
 
 /// `GET /api/v1/reservations/{id}`.
+#[utoipa::path(
+    get, path = "/api/v1/reservations/{id}", operation_id = "get_reservation", tag = "enforcement", security(("api_key" = [])),
+    params(("id" = String, Path, example = "0190a0a0-0000-7000-8000-00000000abcd", description = "The reservation's id")),
+    responses((status = 200, description = "The reservation's state", body = tollbooth::quota::ReservationView,
+        example = json!({"reservation_id": "0190a0a0-0000-7000-8000-0000000000r1", "state": "active", "created_at": "2026-12-01T10:00:00Z", "expires_at": "2026-12-01T10:01:00Z", "settled_at": null}))),
+)]
 pub async fn get(State(state): State<AppState>, EnforceKey(key): EnforceKey, Path(id): Path<String>) -> Result<Json<ReservationView>, ApiError> {
     Ok(Json(quota::get_reservation(&state.db, &key.org_id, &id).await?))
 }
 
 /// `POST /api/v1/reservations/{id}/commit` with the actual usage event(s).
+#[utoipa::path(
+    post, path = "/api/v1/reservations/{id}/commit", operation_id = "commit_reservation", tag = "enforcement", security(("api_key" = [])),
+    description = "Records the call's events and settles the reservation in one transaction; a second commit records nothing.",
+    params(("id" = String, Path, example = "0190a0a0-0000-7000-8000-00000000abcd", description = "The reservation's id")),
+    request_body(content = crate::openapi::schemas::EventsBody, content_type = "application/json"),
+    responses(
+        (status = 200, description = "Committed", body = tollbooth::ingest::Committed,
+            example = json!({"reservation_id": "0190a0a0-0000-7000-8000-0000000000r1", "state": "committed", "created_at": "2026-12-01T10:00:00Z", "expires_at": "2026-12-01T10:01:00Z", "settled_at": "2026-12-01T10:00:30Z", "recorded": true, "results": []})),
+        (status = 207, description = "Committed with some events rejected", body = tollbooth::ingest::Committed),
+    ),
+)]
 pub async fn commit(
     State(state): State<AppState>,
     IngestKey(key): IngestKey,
@@ -110,6 +141,13 @@ pub async fn commit(
 }
 
 /// `DELETE /api/v1/reservations/{id}`: release (idempotent).
+#[utoipa::path(
+    delete, path = "/api/v1/reservations/{id}", operation_id = "release_reservation", tag = "enforcement", security(("api_key" = [])),
+    description = "Releases a reservation; idempotent (scope `ingest`, never rate limited).",
+    params(("id" = String, Path, example = "0190a0a0-0000-7000-8000-00000000abcd", description = "The reservation's id")),
+    responses((status = 200, description = "The reservation's state", body = tollbooth::quota::ReservationView,
+        example = json!({"reservation_id": "0190a0a0-0000-7000-8000-0000000000r1", "state": "released", "created_at": "2026-12-01T10:00:00Z", "expires_at": "2026-12-01T10:01:00Z", "settled_at": "2026-12-01T10:00:30Z"}))),
+)]
 pub async fn release(State(state): State<AppState>, IngestKey(key): IngestKey, Path(id): Path<String>) -> Result<Json<ReservationView>, ApiError> {
     Ok(Json(quota::release_reservation(&state.db, &key.org_id, &id).await?))
 }
@@ -121,6 +159,12 @@ pub struct DocumentsChange {
 
 /// `POST /api/v1/resources/documents` `{delta}`: 200 with the count, or 403
 /// beyond the plan.
+#[utoipa::path(
+    post, path = "/api/v1/resources/documents", operation_id = "change_documents", tag = "enforcement", security(("api_key" = [])),
+    request_body(content = crate::openapi::schemas::DocumentsDelta),
+    responses((status = 200, description = "The count after the change; 403 beyond the plan", body = tollbooth::quota::resources::DocumentsCount,
+        example = json!({"used": 12, "limit": 100}))),
+)]
 pub async fn documents(
     State(state): State<AppState>,
     EnforceKey(key): EnforceKey,
@@ -135,6 +179,11 @@ pub async fn documents(
 
 /// `GET /api/v1/plan`: the plan and how much of each limit is used, with
 /// `trial: {plan, started_at, ends_at}` while one runs (else `null`).
+#[utoipa::path(
+    get, path = "/api/v1/plan", operation_id = "get_plan", tag = "enforcement", security(("api_key" = [])),
+    responses((status = 200, description = "The plan, each limit's use, and the trial", body = crate::openapi::schemas::PlanAnswer,
+        example = json!({"plan_code": "starter", "plan_name": "Starter", "is_demo": false, "lines": [], "trial": null}))),
+)]
 pub async fn plan(State(state): State<AppState>, ReadKey(key): ReadKey) -> Result<Json<serde_json::Value>, ApiError> {
     let status: QuotaStatus = quota::status(&state.db, &key.org_id).await?;
     let trial = tollbooth::trials::current(&state.db, &key.org_id, tollbooth::clock::now_ms()).await?;
@@ -163,6 +212,13 @@ pub struct EstimateRequest {
 
 /// `POST /api/v1/estimate` `{model, input_tokens, max_output_tokens}` →
 /// `{min_cost_usd, max_cost_usd}` from the price in force now.
+#[utoipa::path(
+    post, path = "/api/v1/estimate", operation_id = "estimate_cost", tag = "enforcement", security(("api_key" = [])),
+    description = "The cost range of a call from the price in force now (scope `ingest` or `read`).",
+    request_body(content = crate::openapi::schemas::EstimateRequest),
+    responses((status = 200, description = "The estimate", body = tollbooth::pricing::estimate::Estimate,
+        example = json!({"model": "gpt-4o-mini", "min_cost_usd": "0.00018", "max_cost_usd": "0.00048", "price_effective_from": "2026-01-01T00:00:00Z"}))),
+)]
 pub async fn estimate(
     State(state): State<AppState>,
     EstimateKey(_key): EstimateKey,

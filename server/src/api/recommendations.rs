@@ -13,16 +13,25 @@ use super::auth::{ManageKey, ReadKey};
 use crate::state::AppState;
 
 /// The body of `GET /api/v1/recommendations`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct RecommendationList {
     pub recommendations: Vec<Recommendation>,
 }
 
+#[utoipa::path(
+    get, path = "/api/v1/recommendations", operation_id = "list_recommendations", tag = "recommendations", security(("api_key" = [])),
+    responses((status = 200, description = "Savings recommendations", body = RecommendationList, example = json!({"recommendations": []}))),
+)]
 pub async fn list(State(state): State<AppState>, ReadKey(key): ReadKey) -> Result<Json<RecommendationList>, ApiError> {
     Ok(Json(RecommendationList { recommendations: recommendations::list(&state.db, &key.org_id).await? }))
 }
 
 /// Dismisses by key (URL-encoded: model names may hold `/`); idempotent.
+#[utoipa::path(
+    post, path = "/api/v1/recommendations/{key}/dismiss", operation_id = "dismiss_recommendation", tag = "recommendations", security(("api_key" = [])),
+    params(("key" = String, Path, example = "cheaper_model:gpt-4o:gpt-4o-mini", description = "The recommendation's key, URL-encoded")),
+    responses((status = 204, description = "Dismissed (idempotent)")),
+)]
 pub async fn dismiss(
     State(state): State<AppState>,
     ManageKey(key): ManageKey,

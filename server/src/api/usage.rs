@@ -24,10 +24,12 @@ pub struct Params {
     limit: Option<i64>,
 }
 
-#[derive(Debug, Serialize)]
+/// The usage report.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct UsageResponse {
     from: String,
     to: String,
+    #[schema(value_type = Vec<crate::openapi::schemas::GroupBy>)]
     group_by: Vec<&'static str>,
     time_zone: String,
     rows: Vec<UsageRow>,
@@ -37,6 +39,13 @@ pub struct UsageResponse {
 }
 
 /// Defaults: the last 30 days, grouped by day.
+#[utoipa::path(
+    get, path = "/api/v1/usage", operation_id = "usage_report", tag = "usage", security(("api_key" = [])),
+    description = "Usage grouped by time and/or dimensions, read from the rollups (scope `read`).",
+    params(crate::openapi::schemas::UsageParams),
+    responses((status = 200, description = "The report", body = UsageResponse,
+        example = json!({"from": "2026-11-01T00:00:00Z", "to": "2026-12-01T00:00:00Z", "group_by": ["day"], "time_zone": "UTC", "rows": [], "groups": 0}))),
+)]
 pub async fn report(
     State(state): State<AppState>,
     ReadKey(key): ReadKey,

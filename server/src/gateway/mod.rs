@@ -21,7 +21,7 @@
 
 mod errors;
 mod forward;
-mod models;
+pub mod models;
 mod recorder;
 
 use std::time::{Duration, Instant};
@@ -102,19 +102,63 @@ pub fn routes() -> Router<AppState> {
         .layer(axum::extract::DefaultBodyLimit::disable())
 }
 
-async fn chat_completions(State(state): State<AppState>, req: Request) -> Response {
+#[utoipa::path(
+    post, path = "/v1/chat/completions", operation_id = "chat_completions", tag = "gateway", security(("api_key" = []), ("x_api_key" = [])),
+    description = "OpenAI's Chat Completions, metered and enforced.",
+    params(("Tollbooth-User" = Option<String>, Header, description = "Attribute the call to your customer (≤ 128 characters)"),
+        ("Tollbooth-Project" = Option<String>, Header, description = "Project id (≤ 128 characters)"),
+        ("Tollbooth-Feature" = Option<String>, Header, description = "Feature (≤ 128 characters)"),
+        ("Tollbooth-Session" = Option<String>, Header, description = "Session id (≤ 128 characters)")),
+    request_body(content = crate::openapi::schemas::ProviderBody, description = "The provider's request body, forwarded byte for byte", example = json!({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Hello"}]})),
+    responses((status = 200, description = "The provider's answer, passed through (JSON, or text/event-stream when streamed)", headers(("Tollbooth-Request-Id" = String, description = "The call's id (the recorded event's id)"), ("Tollbooth-Cost-USD" = String, description = "Exact cost, 9 decimals (non-streamed answers)")),
+        content((Object = "application/json", example = json!({"id": "chatcmpl-1", "object": "chat.completion", "model": "gpt-4o-mini", "choices": [], "usage": {"prompt_tokens": 8, "completion_tokens": 2, "total_tokens": 10}})), (String = "text/event-stream")))),
+)]
+pub(crate) async fn chat_completions(State(state): State<AppState>, req: Request) -> Response {
     handle(state, Endpoint::ChatCompletions, req).await
 }
 
-async fn responses(State(state): State<AppState>, req: Request) -> Response {
+#[utoipa::path(
+    post, path = "/v1/responses", operation_id = "responses", tag = "gateway", security(("api_key" = []), ("x_api_key" = [])),
+    description = "OpenAI's Responses API, metered and enforced.",
+    params(("Tollbooth-User" = Option<String>, Header, description = "Attribute the call to your customer (≤ 128 characters)"),
+        ("Tollbooth-Project" = Option<String>, Header, description = "Project id (≤ 128 characters)"),
+        ("Tollbooth-Feature" = Option<String>, Header, description = "Feature (≤ 128 characters)"),
+        ("Tollbooth-Session" = Option<String>, Header, description = "Session id (≤ 128 characters)")),
+    request_body(content = crate::openapi::schemas::ProviderBody, description = "The provider's request body, forwarded byte for byte", example = json!({"model": "gpt-4o-mini", "input": "Hello"})),
+    responses((status = 200, description = "The provider's answer, passed through (JSON, or text/event-stream when streamed)", headers(("Tollbooth-Request-Id" = String, description = "The call's id (the recorded event's id)"), ("Tollbooth-Cost-USD" = String, description = "Exact cost, 9 decimals (non-streamed answers)")),
+        content((Object = "application/json", example = json!({"id": "resp_1", "object": "response", "model": "gpt-4o-mini", "usage": {"input_tokens": 8, "output_tokens": 2}})), (String = "text/event-stream")))),
+)]
+pub(crate) async fn responses(State(state): State<AppState>, req: Request) -> Response {
     handle(state, Endpoint::Responses, req).await
 }
 
-async fn embeddings(State(state): State<AppState>, req: Request) -> Response {
+#[utoipa::path(
+    post, path = "/v1/embeddings", operation_id = "embeddings", tag = "gateway", security(("api_key" = []), ("x_api_key" = [])),
+    description = "OpenAI's Embeddings, metered and enforced.",
+    params(("Tollbooth-User" = Option<String>, Header, description = "Attribute the call to your customer (≤ 128 characters)"),
+        ("Tollbooth-Project" = Option<String>, Header, description = "Project id (≤ 128 characters)"),
+        ("Tollbooth-Feature" = Option<String>, Header, description = "Feature (≤ 128 characters)"),
+        ("Tollbooth-Session" = Option<String>, Header, description = "Session id (≤ 128 characters)")),
+    request_body(content = crate::openapi::schemas::ProviderBody, description = "The provider's request body, forwarded byte for byte", example = json!({"model": "text-embedding-3-small", "input": "Hello"})),
+    responses((status = 200, description = "The provider's answer, passed through (JSON, or text/event-stream when streamed)", headers(("Tollbooth-Request-Id" = String, description = "The call's id (the recorded event's id)"), ("Tollbooth-Cost-USD" = String, description = "Exact cost, 9 decimals (non-streamed answers)")),
+        content((Object = "application/json", example = json!({"object": "list", "data": [], "model": "text-embedding-3-small", "usage": {"prompt_tokens": 1, "total_tokens": 1}})), (String = "text/event-stream")))),
+)]
+pub(crate) async fn embeddings(State(state): State<AppState>, req: Request) -> Response {
     handle(state, Endpoint::Embeddings, req).await
 }
 
-async fn messages(State(state): State<AppState>, req: Request) -> Response {
+#[utoipa::path(
+    post, path = "/v1/messages", operation_id = "messages", tag = "gateway", security(("x_api_key" = []), ("api_key" = [])),
+    description = "Anthropic's Messages, metered and enforced.",
+    params(("Tollbooth-User" = Option<String>, Header, description = "Attribute the call to your customer (≤ 128 characters)"),
+        ("Tollbooth-Project" = Option<String>, Header, description = "Project id (≤ 128 characters)"),
+        ("Tollbooth-Feature" = Option<String>, Header, description = "Feature (≤ 128 characters)"),
+        ("Tollbooth-Session" = Option<String>, Header, description = "Session id (≤ 128 characters)"), ("anthropic-version" = Option<String>, Header, description = "Anthropic API version")),
+    request_body(content = crate::openapi::schemas::ProviderBody, description = "The provider's request body, forwarded byte for byte", example = json!({"model": "claude-sonnet-4-5", "max_tokens": 256, "messages": [{"role": "user", "content": "Hello"}]})),
+    responses((status = 200, description = "The provider's answer, passed through (JSON, or text/event-stream when streamed)", headers(("Tollbooth-Request-Id" = String, description = "The call's id (the recorded event's id)"), ("Tollbooth-Cost-USD" = String, description = "Exact cost, 9 decimals (non-streamed answers)")),
+        content((Object = "application/json", example = json!({"id": "msg_1", "type": "message", "role": "assistant", "content": [], "usage": {"input_tokens": 8, "output_tokens": 2}})), (String = "text/event-stream")))),
+)]
+pub(crate) async fn messages(State(state): State<AppState>, req: Request) -> Response {
     handle(state, Endpoint::Messages, req).await
 }
 
@@ -154,7 +198,8 @@ pub struct Call {
 
 async fn handle(state: AppState, endpoint: Endpoint, req: Request) -> Response {
     let family = family_of(endpoint);
-    let request_id = tollbooth::ids::new_id();
+    // The request's own id (logs and traces carry it): the event's id too.
+    let request_id = req.extensions().get::<crate::request_log::RequestId>().map_or_else(tollbooth::ids::new_id, |r| r.0.clone());
     match admit(&state, endpoint, req, &request_id).await {
         // Forwarded in a task of its own: a client that goes away does not
         // cancel the call, which is still read to its end and recorded.

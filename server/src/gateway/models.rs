@@ -21,10 +21,18 @@ fn wants_anthropic(headers: &HeaderMap) -> bool {
 /// organization can reach through the gateway (its own connection or the
 /// operator's default) that the key's allowlist lets it call, in the shape
 /// of the SDK asking.
+#[utoipa::path(
+    get, path = "/v1/models", operation_id = "list_models", tag = "gateway", security(("api_key" = []), ("x_api_key" = [])),
+    description = "The price book's models of each provider the organization can reach: OpenAI's list shape, or Anthropic's when asked with `anthropic-version` or `x-api-key`.",
+    params(("anthropic-version" = Option<String>, Header, description = "Ask for Anthropic's list shape")),
+    responses((status = 200, description = "The models", body = crate::openapi::schemas::ModelList,
+        headers(("Tollbooth-Request-Id" = String, description = "The request's id")),
+        example = json!({"object": "list", "data": [{"id": "gpt-4o-mini", "object": "model", "created": 0, "owned_by": "openai"}]}))),
+)]
 pub async fn list(State(state): State<AppState>, req: Request) -> Response {
     let anthropic_shape = wants_anthropic(req.headers());
     let family = if anthropic_shape { Family::Anthropic } else { Family::OpenAi };
-    let request_id = tollbooth::ids::new_id();
+    let request_id = req.extensions().get::<crate::request_log::RequestId>().map_or_else(tollbooth::ids::new_id, |r| r.0.clone());
     match models(&state, req.headers()).await {
         Ok(list) => {
             let body = if anthropic_shape {
@@ -72,8 +80,19 @@ async fn models(state: &AppState, headers: &HeaderMap) -> Result<Vec<(String, St
 /// `POST /v1/messages/count_tokens`: passed to the organization's Anthropic
 /// upstream and answered as it answers; not metered (it is free upstream),
 /// but held to the key's model allowlist like a call.
+#[utoipa::path(
+    post, path = "/v1/messages/count_tokens", operation_id = "count_tokens", tag = "gateway", security(("x_api_key" = []), ("api_key" = [])),
+    description = "Anthropic's token count, passed through (not metered).",
+    params(("Tollbooth-User" = Option<String>, Header, description = "Attribute the call to your customer (≤ 128 characters)"),
+        ("Tollbooth-Project" = Option<String>, Header, description = "Project id (≤ 128 characters)"),
+        ("Tollbooth-Feature" = Option<String>, Header, description = "Feature (≤ 128 characters)"),
+        ("Tollbooth-Session" = Option<String>, Header, description = "Session id (≤ 128 characters)"), ("anthropic-version" = Option<String>, Header, description = "Anthropic API version")),
+    request_body(content = crate::openapi::schemas::ProviderBody, description = "The provider's request body, forwarded byte for byte", example = json!({"model": "claude-sonnet-4-5", "messages": [{"role": "user", "content": "Hello"}]})),
+    responses((status = 200, description = "The provider's answer, passed through (JSON, or text/event-stream when streamed)", headers(("Tollbooth-Request-Id" = String, description = "The call's id (the recorded event's id)"), ("Tollbooth-Cost-USD" = String, description = "Exact cost, 9 decimals (non-streamed answers)")),
+        content((Object = "application/json", example = json!({"input_tokens": 8})), (String = "text/event-stream")))),
+)]
 pub async fn count_tokens(State(state): State<AppState>, req: Request) -> Response {
-    let request_id = tollbooth::ids::new_id();
+    let request_id = req.extensions().get::<crate::request_log::RequestId>().map_or_else(tollbooth::ids::new_id, |r| r.0.clone());
     match count(&state, req).await {
         Ok(mut resp) => {
             if let Ok(v) = request_id.parse() {

@@ -71,6 +71,19 @@ app_test! {
         assert_eq!(tollbooth::orgs::suspend(db, &member, &acme.org_id, "x", Default::default()).await.unwrap_err().status_code(), 403);
     }
 
+    // Found by schemathesis: a query string the extractor refused (a
+    // repeated parameter) was answered in plain text, not the JSON error.
+    async fn a_bad_admin_query_string_is_a_json_400_naming_the_parameter(app) {
+        let root = admin(&app).await;
+        let token = tollbooth::admin::create_token(&app.test_db.db, &root, "ci").await.unwrap().secret;
+        for (path, name) in [("/api/admin/tenants?trialing=true&trialing=false", "trialing"), ("/api/admin/usage?startDate=2026-01-01&startDate=2026-01-02", "startDate")] {
+            let (status, body) = get(&app, path, Some(&token)).await;
+            assert_eq!(status, StatusCode::BAD_REQUEST, "{path}: {body}");
+            assert_eq!(body["error"]["code"], "invalid", "{path}: {body}");
+            assert!(body["error"]["message"].as_str().unwrap().contains(name), "{path}: {body}");
+        }
+    }
+
     async fn admin_api_needs_a_live_admin_token(app) {
         let db = &app.test_db.db;
         let root = admin(&app).await;

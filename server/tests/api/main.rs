@@ -19,6 +19,8 @@ mod llm_double;
 mod llm_double_sdk;
 mod me;
 mod metrics;
+mod openapi;
+mod otel;
 mod outbound;
 mod pages;
 mod pricing;

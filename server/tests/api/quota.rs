@@ -43,6 +43,28 @@ async fn reserve(app: &TestApp, o: &Org, body: Value) -> (StatusCode, Option<Str
 }
 
 app_test! {
+    // Found by schemathesis: two reservations near i64::MAX overflowed the
+    // in-memory ledger under its lock, and the poisoned lock then refused
+    // every later call of the organization with a dropped connection.
+    async fn an_absurd_amount_is_a_422_naming_amount_and_the_ledger_keeps_working(app) {
+        let o = org(&app).await;
+        for _ in 0..2 {
+            let (status, _, e) = reserve(&app, &o, json!({"checks": [{"metric": "tokens", "amount": 9223372036854775806i64}]})).await;
+            assert_eq!((status, e["error"]["field"].clone()), (StatusCode::UNPROCESSABLE_ENTITY, json!("amount")), "{e}");
+            let (status, _, e) = call(&app.client, reqwest::Method::POST, app.url("/api/v1/quota/check"), &o.auth,
+                Some(json!({"checks": [{"metric": "cost_usd", "amount": "99999999999"}]}))).await;
+            assert_eq!((status, e["error"]["field"].clone()), (StatusCode::UNPROCESSABLE_ENTITY, json!("amount")), "{e}");
+        }
+        // The largest amount allowed, twice: both held, the totals intact.
+        let most = tollbooth::quota::rules::MAX_ASK;
+        for _ in 0..2 {
+            let (status, _, e) = reserve(&app, &o, json!({"checks": [{"metric": "requests", "amount": most}]})).await;
+            assert_eq!(status, StatusCode::CREATED, "{e}");
+        }
+        let (status, _, e) = reserve(&app, &o, json!({"checks": [{"metric": "tokens", "amount": 10}]})).await;
+        assert_eq!(status, StatusCode::CREATED, "the organization still reserves: {e}");
+    }
+
     async fn an_estimate_gives_the_exact_cost_range_and_names_bad_input(app) {
         let mut p = tollbooth::pricing::ModelPrice::new("gpt-est", "openai");
         p.input = Some(tollbooth::pricing::UnitPrice::parse("0.0000025").unwrap());
