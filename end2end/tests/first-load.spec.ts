@@ -17,11 +17,13 @@ const GOAL_BYTES = 1_000_000;
  * Asserted: the measured first load plus 2% for ordinary growth. It was
  * 1,013 KB with brotli before the Providers and Connect pages; with them
  * 1,051 KB (the wasm is 99% of it); with the trials' UI (banner, billing
- * card, admin trial section and figures) 1,099 KB. Reaching the goal needs
+ * card, admin trial section and figures) 1,099 KB; with the tenant list's
+ * pages and the breakdown tabs that load their rows on demand 1,126 KB.
+ * Reaching the goal needs
  * code out of the first bundle (lazy-loaded admin and settings routes);
  * then this becomes GOAL_BYTES.
  */
-const BUDGET_BYTES = 1_122_000;
+const BUDGET_BYTES = 1_149_000;
 
 const MBIT = 1_000_000 / 8;
 const LINK = { offline: false, latency: 20, downloadThroughput: 10 * MBIT, uploadThroughput: 5 * MBIT };
