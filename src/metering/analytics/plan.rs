@@ -13,10 +13,11 @@
 //! answer instead of the daily ones. Every part is one `SELECT` of a
 //! `UNION ALL`, aggregated by one outer `GROUP BY`; a part read from rollups
 //! also reads the backfilled events waiting to be folded (`rollup_pending`).
-//! The largest groups of a dimension (`limit`) are ranked first on cost and
+//! The largest users or sessions (`limit`) are ranked first on cost and
 //! events alone, and only the ranked groups are summed in full, in the same
 //! statement: with tens of thousands of users the full sums of every group
-//! cost three times the ranking.
+//! cost three times the ranking (for the few groups of other dimensions one
+//! pass is cheaper).
 
 use chrono::Datelike;
 use chrono_tz::Tz;
@@ -352,7 +353,11 @@ pub async fn query(db: &Db, q: &Query<'_>) -> Result<Answer> {
     };
     let positions = |n: usize| (1..=n).map(|i| i.to_string()).collect::<Vec<_>>().join(", ");
     let limited = grain.is_none() && !dims.is_empty() && q.limit.is_some();
-    let text = if limited {
+    // Ranking first pays where the groups far outnumber the limit (users
+    // and sessions: tens of thousands); for models, projects and features
+    // one pass is cheaper.
+    let ranked = limited && grouped.iter().any(|n| matches!(n, Need::Dim(Dim::User | Dim::Session)));
+    let text = if ranked {
         // The largest groups by cost, the rest counted: the groups are
         // ranked on cost and events alone (a narrow aggregation over every
         // group), and only the ranked groups' rows are summed in full.
@@ -386,6 +391,9 @@ pub async fn query(db: &Db, q: &Query<'_>) -> Result<Answer> {
             group_positions.push((outer.len()).to_string());
         }
         outer.push(sum_select(histogram));
+        if limited {
+            outer.push("COUNT(*) OVER () AS groups_total".into());
+        }
         let group_by = if group_positions.is_empty() { String::new() } else { format!(" GROUP BY {}", group_positions.join(", ")) };
         let order = if grain.is_some() {
             format!(" ORDER BY {}", positions(dims.len() + 1))
@@ -394,7 +402,11 @@ pub async fn query(db: &Db, q: &Query<'_>) -> Result<Answer> {
         } else {
             String::new()
         };
-        format!("SELECT {} FROM ({selects}) u{group_by}{order}", outer.join(", "))
+        let limit = match (limited, q.limit) {
+            (true, Some(n)) => format!(" LIMIT {}", sql.i(n.max(0))),
+            _ => String::new(),
+        };
+        format!("SELECT {} FROM ({selects}) u{group_by}{order}{limit}", outer.join(", "))
     };
     // The planner runs the statement it wrote itself: it reads only tables
     // metering owns (its rollups and `usage_events`), and the statement's
