@@ -115,7 +115,8 @@ pub async fn tenants_page(db: &Db, search: &str, trialing_only: bool, offset: i6
     let mut conn = db.reader().acquire().await?;
     let (rows, total) = orgs::store::tenants(&mut conn, search, trialing_only, offset, limit).await?;
     let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
-    let month_cost = analytics::store::cost_by_org_since(&mut conn, month_start, Some(&ids)).await?;
+    // A page sums its own organizations; the whole list sums them all.
+    let month_cost = analytics::store::cost_by_org_since(&mut conn, month_start, limit.is_some().then_some(ids.as_slice())).await?;
     let trial_ends = crate::trials::active_ends(&mut conn).await?;
     let rows = rows
         .into_iter()

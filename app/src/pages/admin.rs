@@ -21,6 +21,7 @@ use crate::components::ErrorMessage;
 use crate::pages::admin_plans::org_href;
 use crate::pages::prices::new_model_href;
 use crate::components::format::usd;
+use crate::url::encode_query;
 
 /// A figure's text value as a plotting coordinate (display only; `None`: a gap).
 fn plot(v: &Option<String>) -> Option<f64> {
@@ -364,7 +365,7 @@ fn trials_section(t: TrialStats) -> impl IntoView {
 fn tenants_href(search: &str, trialing: bool, page: i64) -> String {
     let mut q = vec![];
     if !search.is_empty() {
-        q.push(format!("q={}", urlencoding(search)));
+        q.push(format!("q={}", encode_query(search)));
     }
     if trialing {
         q.push("trialing=1".to_string());
@@ -373,16 +374,6 @@ fn tenants_href(search: &str, trialing: bool, page: i64) -> String {
         q.push(format!("page={page}"));
     }
     if q.is_empty() { "/admin#organizations".into() } else { format!("/admin?{}#organizations", q.join("&")) }
-}
-
-/// Percent-encodes a query value (letters, digits and `-_.~` kept).
-fn urlencoding(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 fn tenant_list(list: TenantPage, search: String, trialing: bool) -> impl IntoView {

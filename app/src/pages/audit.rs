@@ -14,6 +14,7 @@ use crate::components::format::readable_time;
 use crate::components::layout::use_org_id;
 use crate::components::ErrorMessage;
 use crate::error::AppError;
+use crate::url::encode_query;
 
 const FIELDS: [&str; 5] = ["actor", "action", "result", "from", "to"];
 
@@ -34,23 +35,13 @@ pub fn filter_query(f: &AuditFilter) -> String {
         .iter()
         .zip(values)
         .filter(|(_, v)| !v.trim().is_empty())
-        .map(|(k, v)| format!("{k}={}", urlencoding(v.trim())))
+        .map(|(k, v)| format!("{k}={}", encode_query(v.trim())))
         .collect();
     if pairs.is_empty() {
         String::new()
     } else {
         format!("?{}", pairs.join("&"))
     }
-}
-
-/// Percent-encodes everything but unreserved characters.
-fn urlencoding(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 #[component]
