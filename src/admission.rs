@@ -26,6 +26,7 @@ pub use crate::quota::Subject;
 use crate::Result;
 
 /// The hooks of admission: the pause budgets as caps, and the alerts.
+#[derive(Clone, Copy)]
 struct Gate;
 
 impl Hooks for Gate {

@@ -160,6 +160,8 @@ pub async fn record_settling(db: &Db, sender: &Sender, events: Vec<ParsedEvent>,
             ledger.forget(&sender.org_id);
             return Err(e.into());
         }
+        // PostgreSQL: this process's view of its quota lease counts it too.
+        db.quota_leases().apply_usage(&sender.org_id, &days, &settled);
         if !recorded.is_empty() {
             metering::analytics::pending::note_batch(db, now_ms());
             after_commit(db, &sender.org_id, now_ms()).await;

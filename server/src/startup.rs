@@ -68,6 +68,10 @@ impl Application {
         let providers = crate::provider_setup::from_config(&config, &db).await?;
         let gateway = crate::gateway::Gateway::new(config.upstream_egress(), std::time::Duration::from_secs(config.gateway_timeout_secs.max(1)))
             .context("building the gateway's HTTP client")?;
+        let upstream_keys = providers.defaults.openai.api_key.is_some() || providers.defaults.anthropic.api_key.is_some();
+        if upstream_keys || tollbooth::providers::connections_stored(&db).await? > 0 {
+            gateway.warm_tokenizers();
+        }
         let router = router(db.clone(), &config, addr, billing.clone(), trusted, providers, gateway.clone());
         let notifier = crate::notify::Notifier::from_config(&config)?;
         if !notifier.smtp_configured() {

@@ -318,6 +318,12 @@ async fn has_price(db: &Db, model: &str) -> Result<bool> {
     Ok(!crate::pricing::cache::history_of(db, model).await?.is_empty())
 }
 
+/// How many provider connections are stored, across organizations (at
+/// start: whether the gateway will be used).
+pub async fn connections_stored(db: &Db) -> Result<i64> {
+    Ok(store::census(db).await?.0)
+}
+
 /// The start-up check: stored connections must be readable with this
 /// server's key. Refuses (naming `TOLLBOOTH_SECRET_KEY`) when connections
 /// exist but there is no key, or when the latest one does not decrypt (the

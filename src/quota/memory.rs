@@ -140,6 +140,16 @@ fn sub(a: &mut Units, b: &Units) {
     }
 }
 
+/// A handle on the reservation writer's queue.
+pub(crate) struct Inserter(mpsc::UnboundedSender<Job>);
+
+impl Inserter {
+    /// Queues a granted reservation for the next group commit.
+    pub fn insert(&self, row: NewReservation) -> Result<()> {
+        self.0.send(Job::Insert(row)).map_err(|_| Error::Unavailable("the reservation writer stopped; retry".into()))
+    }
+}
+
 /// Work for the writer: a granted reservation to store (and the organization
 /// to correct if storing fails), or a barrier answered once everything queued
 /// before it is committed.
@@ -295,6 +305,12 @@ impl Memory {
             .await
             .send(Job::Insert(row))
             .map_err(|_| Error::Unavailable("the reservation writer stopped; retry".into()))
+    }
+
+    /// The queue of reservations to store, for a caller that must queue
+    /// under its own lock (the leases): [`Inserter::insert`] never waits.
+    pub(crate) async fn inserter(&self, db: &Db) -> Inserter {
+        Inserter(self.writer(db).await.clone())
     }
 
     /// Waits until every reservation queued so far is committed.

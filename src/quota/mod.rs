@@ -4,10 +4,12 @@
 //! - calendar windows in the organization's time zone are [`crate::calendar`]'s;
 //! - [`counters`]: per-day usage counters kept with the events;
 //! - the ledgers that hold "used" and "reserved" and make check-and-reserve
-//!   atomic: on PostgreSQL the database itself (the organization's row is
-//!   locked for the decision, so any number of server processes agree); on
-//!   SQLite, which one server process owns, an in-memory ledger written
-//!   through to the database (`memory`), loaded from it and verified at start;
+//!   atomic: on SQLite, which one server process owns, an in-memory ledger
+//!   written through to the database (`memory`), loaded from it and verified
+//!   at start; on PostgreSQL, shared by any number of server processes,
+//!   [`lease`]s of headroom that each process decides against in memory,
+//!   the database guarding the leased total under the organization's row
+//!   lock;
 //! - [`caps`]: ceilings on cost set by other modules (pause budgets), which
 //!   the ledgers hold reservations against in the same step as the limits;
 //! - [`rate`]: per-minute rate limits (governor), per organization and key;
@@ -19,6 +21,8 @@
 pub mod caps;
 #[cfg(feature = "ssr")]
 pub mod counters;
+#[cfg(feature = "ssr")]
+pub mod lease;
 #[cfg(feature = "ssr")]
 pub(crate) mod memory;
 #[cfg(feature = "ssr")]

@@ -1,12 +1,21 @@
-//! Per-minute rate limits with governor's GCRA: a limit of N per minute allows
-//! a burst of N and refills one every 60/N seconds, so a client that waits the
+//! Per-minute rate limits with GCRA: a limit of N per minute allows a burst
+//! of N and refills one every 60/N seconds, so a client that waits the
 //! `Retry-After` it was given succeeds.
 //!
 //! Requests per minute apply to each organization (the plan's limit) and to
 //! each API key (the key's own limit, when set); tokens per minute apply to
-//! the tokens an organization reserves. The state is per process: with
-//! several server processes each enforces the limit on the requests it
-//! serves (the strict, shared accounting is the quota ledger's job).
+//! the tokens an organization reserves.
+//!
+//! On SQLite, which one server process owns, the state is that process's
+//! (governor). On PostgreSQL the limits hold across every process sharing
+//! the database: the GCRA state of each limited key is a row
+//! (`rate_limits`), and a process takes permits from it in small blocks
+//! (one statement each), spending them from memory. A block is 1 permit at
+//! first and doubles while a process uses them up within 100 ms, up to 2%
+//! of the limit; permits not spent within a second are dropped. So the
+//! processes together never admit more than the limit, and a request may be
+//! refused early by at most the permits other processes hold unspent (2% of
+//! the limit each).
 
 use std::collections::HashMap;
 use std::num::NonZeroU32;
@@ -17,6 +26,7 @@ use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultDirectRateLimiter, Quota};
 use serde_json::json;
 
+use crate::db::{Db, Engine};
 use crate::error::Refusal;
 use crate::plans::{Metric, OrgPlan, Period};
 use crate::Error;
@@ -29,7 +39,24 @@ const PLAN_TTL: Duration = Duration::from_secs(5);
 pub struct RateLimits {
     limiters: Mutex<HashMap<(String, u32), Arc<DefaultDirectRateLimiter>>>,
     plans: Mutex<HashMap<String, (Instant, u64, Arc<OrgPlan>)>>,
+    /// PostgreSQL: permits taken from the shared state, per key.
+    permits: Mutex<HashMap<String, Permits>>,
 }
+
+/// Permits of one key in this process's hands.
+#[derive(Debug)]
+struct Permits {
+    left: i64,
+    /// Unspent permits are dropped at this time.
+    until: Instant,
+    /// The size of the next block.
+    block: i64,
+}
+
+/// How long permits taken from the shared state may be spent.
+const PERMITS_LIVE: Duration = Duration::from_secs(1);
+/// A block used up within this time makes the next one twice as large.
+const BUSY: Duration = Duration::from_millis(100);
 
 impl crate::db::Db {
     /// This process's rate limiters for this database.
@@ -88,13 +115,133 @@ impl RateLimits {
         }
     }
 
+    /// [`admit_request`](Self::admit_request) across every process sharing
+    /// the database (PostgreSQL; on SQLite, this process's limiters).
+    pub async fn admit_request_in(&self, db: &Db, plan: &OrgPlan, key_id: &str, key_per_minute: Option<i64>) -> Result<(), Error> {
+        if db.engine == Engine::Sqlite {
+            return self.admit_request(plan, key_id, key_per_minute);
+        }
+        let org = Scope::Org(&plan.org_id);
+        let org_limit = plan.limit(Metric::Requests, Period::Minute).map(|l| l.value);
+        if let Some(per_minute) = org_limit {
+            self.take_shared(db, &plan.org_id, org, Metric::Requests, per_minute, 1).await?;
+        }
+        if let Some(n) = key_per_minute {
+            if let Err(e) = self.take_shared(db, &plan.org_id, Scope::Key(key_id), Metric::Requests, n, 1).await {
+                if org_limit.is_some() {
+                    self.give_back(&org.key(Metric::Requests), 1);
+                }
+                return Err(e);
+            }
+        }
+        Ok(())
+    }
+
+    /// [`take_tokens`](Self::take_tokens) across every process sharing the
+    /// database (PostgreSQL only).
+    pub(crate) async fn take_tokens_shared(&self, db: &Db, plan: &OrgPlan, tokens: i64) -> Result<(), Error> {
+        match plan.limit(Metric::Tokens, Period::Minute) {
+            Some(l) if tokens > 0 => self.take_shared(db, &plan.org_id, Scope::Org(&plan.org_id), Metric::Tokens, l.value, tokens).await,
+            _ => Ok(()),
+        }
+    }
+
+    /// Returns tokens taken with [`take_tokens_shared`](Self::take_tokens_shared)
+    /// for a reservation that was then refused.
+    pub(crate) fn give_back_tokens(&self, plan: &OrgPlan, tokens: i64) {
+        if tokens > 0 && plan.limit(Metric::Tokens, Period::Minute).is_some() {
+            self.give_back(&Scope::Org(&plan.org_id).key(Metric::Tokens), tokens);
+        }
+    }
+
+    fn give_back(&self, key: &str, n: i64) {
+        if let Some(p) = self.permits.lock().expect("permits").get_mut(key) {
+            if p.until > Instant::now() {
+                p.left += n;
+            }
+        }
+    }
+
+    /// Takes `n` permits of `scope`'s limit: from this process's hands, or a
+    /// block from the shared state (GCRA: a limit of `per_minute` allows a
+    /// burst of `per_minute` and refills one every 60/`per_minute` s).
+    async fn take_shared(&self, db: &Db, org_id: &str, scope: Scope<'_>, metric: Metric, per_minute: i64, n: i64) -> Result<(), Error> {
+        if per_minute <= 0 {
+            return Err(refusal(org_id, scope, metric, per_minute, n, Some(Duration::from_secs(60))));
+        }
+        if n > per_minute {
+            return Err(refusal(org_id, scope, metric, per_minute, n, None));
+        }
+        let key = scope.key(metric);
+        let block = {
+            let mut map = self.permits.lock().expect("permits");
+            let now = Instant::now();
+            let p = map.entry(key.clone()).or_insert(Permits { left: 0, until: now, block: 1 });
+            if p.until > now && p.left >= n {
+                p.left -= n;
+                return Ok(());
+            }
+            // Used up within BUSY of being taken: the next block is larger.
+            let busy = p.until > now && p.until - now > PERMITS_LIVE - BUSY;
+            p.block = if busy { (p.block * 2).min((per_minute / 50).max(1)) } else { 1 };
+            p.block
+        };
+        let interval_us = (60_000_000 / per_minute).max(1);
+        let burst_us = 60_000_000i64;
+        let mut conn = db.writer().acquire().await.map_err(Error::from)?;
+        let now_us = crate::clock::now_ms() * 1000;
+        for k in [block.max(n), n] {
+            if super::store::take_rate(&mut conn, &key, org_id, now_us, k.saturating_mul(interval_us), burst_us).await? {
+                let mut map = self.permits.lock().expect("permits");
+                let p = map.entry(key).or_insert(Permits { left: 0, until: Instant::now(), block: k });
+                let now = Instant::now();
+                if p.until <= now {
+                    p.left = 0;
+                }
+                p.left += k - n;
+                p.until = now + PERMITS_LIVE;
+                return Ok(());
+            }
+            if k == n {
+                break;
+            }
+        }
+        let tat = super::store::rate_tat(&mut conn, &key).await?.unwrap_or(now_us);
+        let wait_us = (tat.max(now_us) + n * interval_us - burst_us - now_us).max(1);
+        Err(refusal(org_id, scope, metric, per_minute, n, Some(Duration::from_micros(wait_us as u64))))
+    }
+
     fn take(&self, org_id: &str, scope: Scope<'_>, metric: Metric, per_minute: i64, n: i64) -> Result<(), Error> {
         let per_minute_u32 = u32::try_from(per_minute.max(0)).unwrap_or(u32::MAX);
-        let (key, who) = match scope {
-            Scope::Org(id) => (format!("org:{id}:{metric}"), "organization"),
-            Scope::Key(id) => (format!("key:{id}:{metric}"), "API key"),
-        };
-        let refuse = |retry: Option<Duration>| -> Error {
+        let key = scope.key(metric);
+        let refuse = |retry| refusal(org_id, scope, metric, per_minute, n, retry);
+        if per_minute_u32 == 0 {
+            return Err(refuse(Some(Duration::from_secs(60))));
+        }
+        let limiter = self.limiter(key, per_minute_u32);
+        let cells = NonZeroU32::new(u32::try_from(n).unwrap_or(u32::MAX)).unwrap_or(NonZeroU32::MIN);
+        match limiter.check_n(cells) {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(not_until)) => Err(refuse(Some(not_until.wait_time_from(DefaultClock::default().now())))),
+            Err(_) => Err(refuse(None)),
+        }
+    }
+}
+
+impl Scope<'_> {
+    fn key(self, metric: Metric) -> String {
+        match self {
+            Scope::Org(id) => format!("org:{id}:{metric}"),
+            Scope::Key(id) => format!("key:{id}:{metric}"),
+        }
+    }
+}
+
+/// The refusal of `n` more of `metric` under a limit of `per_minute`:
+/// when to retry, or `None` when `n` is more than the whole limit.
+fn refusal(org_id: &str, scope: Scope<'_>, metric: Metric, per_minute: i64, n: i64, retry: Option<Duration>) -> Error {
+    let who = if matches!(scope, Scope::Org(_)) { "organization" } else { "API key" };
+    {
             let secs = retry.map(|d| d.as_secs_f64().ceil() as u64).unwrap_or(60).max(1);
             let message = match retry {
                 Some(_) => format!(
@@ -130,17 +277,6 @@ impl RateLimits {
                 }),
                 retry_after_secs: Some(secs),
             }))
-        };
-        if per_minute_u32 == 0 {
-            return Err(refuse(Some(Duration::from_secs(60))));
-        }
-        let limiter = self.limiter(key, per_minute_u32);
-        let cells = NonZeroU32::new(u32::try_from(n).unwrap_or(u32::MAX)).unwrap_or(NonZeroU32::MIN);
-        match limiter.check_n(cells) {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(not_until)) => Err(refuse(Some(not_until.wait_time_from(DefaultClock::default().now())))),
-            Err(_) => Err(refuse(None)),
-        }
     }
 }
 

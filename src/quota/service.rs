@@ -11,6 +11,7 @@ use serde_json::json;
 use sqlx::AnyConnection;
 
 use super::caps::{Cap, Standing, Subject};
+use super::lease::Step;
 use super::rules::{self, Ask, Decision, Tally};
 use super::store::{self, NewReservation};
 use crate::calendar::zone;
@@ -124,7 +125,7 @@ pub fn parse_asks(items: &[(String, String)]) -> Result<Vec<Ask>> {
 /// says whether one refuses) and a refused hard limit (the `quota_exceeded`
 /// alert). Quota knows neither budgets nor alerts; [`crate::admission`]
 /// supplies both (OpenMeter's entitlement hooks).
-pub trait Hooks: Sync {
+pub trait Hooks: Send + Sync + Clone + 'static {
     /// The organization's caps in force at `now` with their spend so far
     /// (SQLite: read with the in-memory ledger, on its connection).
     fn caps(&self, conn: &mut AnyConnection, org_id: &str, tz: chrono_tz::Tz, now: i64) -> impl Future<Output = Result<Vec<Cap>>> + Send;
@@ -188,7 +189,12 @@ pub async fn check_for(db: &Db, org_id: &str, who: &Subject, asks: &[Ask], hooks
             }
             rules::evaluate(&g.plan, g.tz, now, &g.tally(resources), &asks)
         }
-        Engine::Postgres => {
+        Engine::Postgres => 'decided: {
+            if resources.is_empty() {
+                if let Some(d) = db.quota_leases().check(db, org_id, who, &asks, now, hooks) {
+                    break 'decided d;
+                }
+            }
             let mut conn = db.reader().acquire().await?;
             if let Some(r) = refused_by(&hooks.standing_in(&mut conn, org_id, who, now).await?, cost, now, hooks) {
                 db.refusals().note(org_id, &r, now);
@@ -285,7 +291,7 @@ pub async fn reserve(db: &Db, sender: &Sender, input: ReserveInput, hooks: &impl
     let who = Subject { project_id: row.project_id.clone(), user_id: row.user_id.clone(), api_key_id: row.api_key_id.clone() };
     let decided = match db.engine {
         Engine::Sqlite => reserve_in_memory(db, &row, &who, hooks, &asks, now).await,
-        Engine::Postgres => reserve_in_database(db, &row, &who, hooks, &asks, now).await,
+        Engine::Postgres => reserve_leased(db, &row, &who, hooks, &asks, now).await,
     };
     let metrics = db.metrics();
     let results = match decided {
@@ -368,8 +374,77 @@ async fn reserve_in_memory(
     }
 }
 
-/// PostgreSQL: the organization's row lock makes check-and-reserve one step
-/// for every process sharing the database.
+/// PostgreSQL: decided in memory against this process's lease of the
+/// organization's headroom ([`super::lease`]), renewing it when the ask does
+/// not fit; a reservation a pause budget covers, or one the lease's view
+/// allows but its slack cannot hold (other processes hold the rest), is
+/// decided under the row lock.
+async fn reserve_leased(
+    db: &Db,
+    row: &NewReservation,
+    who: &Subject,
+    hooks: &impl Hooks,
+    asks: &[Ask],
+    now: i64,
+) -> std::result::Result<Vec<rules::LimitResult>, NotGranted> {
+    // Tokens per minute first (shared by every process); given back when
+    // the reservation is not granted.
+    let plan = plan_for_rate_limits(db, &row.org_id).await?;
+    let rate = db.rate_limits();
+    rate.take_tokens_shared(db, &plan, row.amounts[0]).await?;
+    let decided = decide_leased(db, row, who, hooks, asks, now).await;
+    if decided.is_err() {
+        rate.give_back_tokens(&plan, row.amounts[0]);
+    }
+    decided
+}
+
+async fn decide_leased(
+    db: &Db,
+    row: &NewReservation,
+    who: &Subject,
+    hooks: &impl Hooks,
+    asks: &[Ask],
+    now: i64,
+) -> std::result::Result<Vec<rules::LimitResult>, NotGranted> {
+    let leases = db.quota_leases();
+    let inserter = db.quota_memory().inserter(db).await;
+    // Another caller's renewal is tried first; after a renewal of its own,
+    // an ask that does not fit gets an exact one (every grant stored, none
+    // counted twice) and is refused if it still does not fit.
+    let mut exact = false;
+    let mut exact_done = false;
+    for _ in 0..8 {
+        match leases.try_grant(db, row, who, asks, &inserter, hooks, now)? {
+            Step::Granted(d) => return Ok(d.results),
+            Step::Covered => return reserve_in_database(db, row, who, hooks, asks, now).await,
+            Step::Renew => {}
+        }
+        let own = leases.renew(db, &row.org_id, &row.amounts, hooks, exact).await?;
+        if own && exact {
+            exact_done = true;
+            break;
+        }
+        exact |= own;
+    }
+    if !exact_done {
+        leases.renew(db, &row.org_id, &row.amounts, hooks, true).await?;
+    }
+    match leases.try_grant(db, row, who, asks, &inserter, hooks, now)? {
+        Step::Granted(d) => return Ok(d.results),
+        Step::Covered => return reserve_in_database(db, row, who, hooks, asks, now).await,
+        Step::Renew => {}
+    }
+    match leases.refusal(&row.org_id, asks, now) {
+        Some(d) => Err(Refused(d)),
+        None => reserve_in_database(db, row, who, hooks, asks, now).await,
+    }
+}
+
+/// PostgreSQL, under the organization's row lock: one step for every
+/// process sharing the database. Every process's leased slack counts as
+/// reserved (it covers grants not stored yet). The tokens per minute are
+/// taken by the caller.
 ///
 /// The caps are read in one statement after the lock is taken: under READ
 /// COMMITTED each statement sees the database as of its own start, so it
@@ -392,12 +467,18 @@ async fn reserve_in_database(
     if let Some(r) = refused_by(&hooks.standing_in(&mut tx, &row.org_id, who, now).await?, row.amounts[COST], now, hooks) {
         return Err(Failed(Error::LimitReached(Box::new(r))));
     }
-    let (plan, tz, tally) = stored_tally(&mut tx, &row.org_id, now).await?;
+    let (plan, tz, mut tally) = stored_tally(&mut tx, &row.org_id, now).await?;
+    for s in store::leases::all(&mut tx, &row.org_id, now).await? {
+        if let Some(i) = super::index(s.metric) {
+            if s.window_end == crate::calendar::window(tz, s.period, now).end_ms {
+                tally.reserved[i] = tally.reserved[i].saturating_add(s.slack);
+            }
+        }
+    }
     let d = rules::evaluate(&plan, tz, now, &tally, asks);
     if !d.allowed {
         return Err(Refused(d));
     }
-    db.rate_limits().take_tokens(&plan, row.amounts[0])?;
     store::insert(&mut tx, db.engine, &[row]).await?;
     tx.commit().await?;
     Ok(d.results)
@@ -456,6 +537,7 @@ pub async fn release_reservation(db: &Db, org_id: &str, id: &str) -> Result<Rese
     tx.commit().await?;
     if released {
         db.quota_memory().unhold(org_id, id);
+        db.quota_leases().unhold(org_id, id);
     }
     get_reservation(db, org_id, id).await
 }
@@ -464,6 +546,8 @@ pub async fn release_reservation(db: &Db, org_id: &str, id: &str) -> Result<Rese
 pub async fn expire_due(db: &Db) -> Result<u64> {
     let mut tx = db.begin().await?;
     let n = store::expire_due(&mut tx, now_ms()).await?;
+    // Leases past their expiry count for nothing; a minute later they go.
+    store::leases::purge_expired(&mut tx, now_ms() - 60_000).await?;
     tx.commit().await?;
     db.metrics().count_reservations("expired", "", n);
     Ok(n)
@@ -489,6 +573,7 @@ pub async fn verify_counters(db: &Db) -> Result<usize> {
         }
         tx.commit().await?;
         db.quota_memory().forget(&org_id);
+        db.quota_leases().forget(&org_id);
     }
     Ok(fixed)
 }
@@ -498,6 +583,7 @@ pub async fn verify_counters(db: &Db) -> Result<usize> {
 pub async fn time_zone_changed(conn: &mut sqlx::AnyConnection, db: &Db, org_id: &str, tz: &str) -> Result<()> {
     super::counters::rebuild_month(conn, db.engine, org_id, zone(tz), now_ms()).await?;
     db.quota_memory().forget(org_id);
+    db.quota_leases().forget(org_id);
     Ok(())
 }
 

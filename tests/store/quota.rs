@@ -178,3 +178,96 @@ test_both_engines! {
 }
 
 use chrono::Datelike;
+
+/// Two processes on one PostgreSQL database (two pools, each with its own
+/// leases) reserve at once against one limit: together they never pass it,
+/// and every grant is stored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_processes_leasing_one_limit_never_pass_it() {
+    let Some(t) = tollbooth::testing::TestDb::postgres().await else { return };
+    let s = org(&t.db).await;
+    limit(&t.db, &s.org_id, "requests", "day", "100").await;
+    let other = Db::connect(&t.url).await.unwrap();
+    let dbs = [t.db.clone(), other.clone()];
+    let tasks: Vec<_> = (0..400)
+        .map(|i| {
+            let (db, s) = (dbs[i % 2].clone(), s.clone());
+            tokio::spawn(async move { admission::reserve(&db, &s, ask(Metric::Requests, 1)).await.is_ok() })
+        })
+        .collect();
+    let mut granted = 0;
+    for t in tasks {
+        granted += t.await.unwrap() as i64;
+    }
+    quota::flush(&t.db).await.unwrap();
+    quota::flush(&other).await.unwrap();
+    let stored: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM reservations WHERE state = 'active'").fetch_one(t.db.reader()).await.unwrap();
+    assert_eq!(stored, granted, "every grant is stored");
+    assert!(granted <= 100, "granted {granted} of a limit of 100");
+    assert!(granted >= 50, "the processes lease what is free: granted {granted}");
+    other.close().await;
+}
+
+/// A process that died leaves its lease behind: its slack counts until the
+/// lease expires, and for nothing after.
+#[tokio::test]
+async fn a_dead_processes_lease_counts_until_it_expires() {
+    let Some(t) = tollbooth::testing::TestDb::postgres().await else { return };
+    let s = org(&t.db).await;
+    limit(&t.db, &s.org_id, "requests", "day", "100").await;
+    let day_end = tollbooth::calendar::window(chrono_tz::UTC, tollbooth::plans::Period::Day, now_ms()).end_ms;
+    sqlx::query(
+        "INSERT INTO quota_leases (org_id, holder, metric, period, window_end, slack, expires_at) VALUES ($1, 'dead', 'requests', 'day', $2, 50, $3)",
+    )
+    .bind(&s.org_id)
+    .bind(day_end)
+    .bind(now_ms() + 60_000)
+    .execute(t.db.reader())
+    .await
+    .unwrap();
+    let Err(Error::LimitReached(r)) = admission::reserve(&t.db, &s, ask(Metric::Requests, 60)).await else { panic!("60 of the 50 left") };
+    assert_eq!(r.status, 429);
+    admission::reserve(&t.db, &s, ask(Metric::Requests, 50)).await.unwrap();
+    sqlx::query("UPDATE quota_leases SET expires_at = $1 WHERE holder = 'dead'").bind(now_ms() - 1).execute(t.db.reader()).await.unwrap();
+    admission::reserve(&t.db, &s, ask(Metric::Requests, 50)).await.unwrap();
+    let Err(Error::LimitReached(_)) = admission::reserve(&t.db, &s, ask(Metric::Requests, 1)).await else { panic!("the limit is full") };
+}
+
+/// Requests per minute hold across two processes sharing PostgreSQL: at
+/// most the limit is admitted, and at most the permits the other process
+/// holds unspent (2% of the limit, at least 1) are refused early.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rate_limit_holds_across_two_processes() {
+    let Some(t) = tollbooth::testing::TestDb::postgres().await else { return };
+    let s = org(&t.db).await;
+    limit(&t.db, &s.org_id, "requests", "minute", "100").await;
+    let other = Db::connect(&t.url).await.unwrap();
+    let dbs = [t.db.clone(), other.clone()];
+    let started = std::time::Instant::now();
+    let tasks: Vec<_> = (0..300)
+        .map(|i| {
+            let (db, org) = (dbs[i % 2].clone(), s.org_id.clone());
+            tokio::spawn(async move {
+                let plan = quota::plan_for_rate_limits(&db, &org).await.unwrap();
+                match db.rate_limits().admit_request_in(&db, &plan, "key", None).await {
+                    Ok(()) => true,
+                    Err(Error::LimitReached(r)) => {
+                        assert_eq!(r.status, 429);
+                        assert!(r.retry_after_secs.is_some_and(|s| s >= 1), "{r:?}");
+                        false
+                    }
+                    Err(e) => panic!("unexpected error: {e:?}"),
+                }
+            })
+        })
+        .collect();
+    let mut admitted = 0;
+    for t in tasks {
+        admitted += t.await.unwrap() as i64;
+    }
+    // A burst of 100, and one more for every 600 ms the test took.
+    let refilled = started.elapsed().as_millis() as i64 / 600;
+    assert!(admitted <= 100 + refilled, "admitted {admitted} of 100 per minute (+{refilled} refilled)");
+    assert!(admitted >= 98, "admitted {admitted}: at most 2 permits held unspent");
+    other.close().await;
+}

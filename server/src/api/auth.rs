@@ -83,7 +83,7 @@ impl FromRequestParts<AppState> for Limited {
 async fn admit(state: &AppState, p: &ApiPrincipal) -> Result<(), ApiError> {
     let base = &state.ctx.public_url;
     let plan = tollbooth::quota::plan_for_rate_limits(&state.db, &p.org_id).await.map_err(|e| ApiError::from(e).with_base(base))?;
-    let admitted = state.db.rate_limits().admit_request(&plan, &p.key_id, p.rate_limit_per_minute);
+    let admitted = state.db.rate_limits().admit_request_in(&state.db, &plan, &p.key_id, p.rate_limit_per_minute).await;
     state.db.refusals().observe(&p.org_id, admitted, tollbooth::clock::now_ms()).map_err(|e| ApiError::from(e).with_base(base))
 }
 

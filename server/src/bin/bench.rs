@@ -1,5 +1,5 @@
 //! Ingest benchmark: `cargo run --release -p tollbooth-server --bin tollbooth-bench`.
-//! Quota benchmark: `... --bin tollbooth-bench -- --quota [--rate 5000] [--seconds 10]`.
+//! Quota benchmark: `... --bin tollbooth-bench -- --quota [--rate 5000] [--seconds 10] [--processes 2]`.
 //! Gateway overhead: `... -- --gateway [--rate 1000] [--seconds 10]` (see `bench_gateway.rs`).
 //! Analytics at volume: `... -- --seed-analytics [--events 10000000] [--runs 20]
 //! [--database-url URL]` (see `bench_analytics.rs`).
@@ -38,6 +38,12 @@ struct Args {
     keep: bool,
     rate: usize,
     seconds: u64,
+    /// Gateway bench: phases of load after the measured one, RSS after each.
+    soak: usize,
+    /// Quota bench: worker processes sharing the database.
+    processes: usize,
+    /// Set for a quota worker: the organization to load.
+    org: Option<String>,
     engines: Vec<Engine>,
     events: usize,
     batch: usize,
@@ -56,6 +62,9 @@ fn args() -> Args {
         keep: false,
         rate: 5000,
         seconds: 10,
+        processes: 1,
+        org: None,
+        soak: 0,
         engines: vec![Engine::Sqlite, Engine::Postgres],
         events: 100_000,
         batch: 1000,
@@ -68,6 +77,7 @@ fn args() -> Args {
                 a.quota = true;
                 continue;
             }
+            "--quota-worker" => continue,
             "--gateway" => {
                 a.gateway = true;
                 a.rate = 1000;
@@ -91,6 +101,9 @@ fn args() -> Args {
         let v = it.next().unwrap_or_default();
         match k.as_str() {
             "--rate" => a.rate = v.parse().expect("--rate N"),
+            "--processes" => a.processes = v.parse().expect("--processes N"),
+            "--soak" => a.soak = v.parse().expect("--soak N"),
+            "--org" => a.org = Some(v),
             "--seconds" => a.seconds = v.parse().expect("--seconds N"),
             "--engine" => {
                 a.engines = match v.as_str() {
@@ -107,8 +120,8 @@ fn args() -> Args {
             "--small-orgs" => a.small_orgs = v.parse().expect("--small-orgs N"),
             _ => panic!(
                 "usage: tollbooth-bench [--engine sqlite|postgres|both] [--events N] [--batch N] [--concurrency N] [--backfill]\n\
-                 \x20      tollbooth-bench --quota [--rate N] [--seconds N] [--engine E]\n\
-                 \x20      tollbooth-bench --gateway [--rate N] [--seconds N]\n\
+                 \x20      tollbooth-bench --quota [--rate N] [--seconds N] [--engine E] [--processes N]\n\
+                 \x20      tollbooth-bench --gateway [--rate N] [--seconds N] [--soak N]\n\
                  \x20      tollbooth-bench --seed-analytics [--events N] [--runs N] [--small-orgs N] [--engine E] [--keep] [--database-url URL]"
             ),
         }
@@ -285,11 +298,11 @@ async fn ceiling(engine: Engine, events: usize, batch: usize) -> Duration {
 /// Check and reserve latency inside the server: an open-loop load of `rate`
 /// calls per second (half checks, half reservations of 1 request and 100
 /// tokens, each released after it is granted as a client would) straight to
-/// the core services the handlers call, timing each call.
-async fn quota_bench(engine: Engine, rate: usize, seconds: u64) {
-    use tollbooth::metering::Sender;
-    use tollbooth::admission;
-    use tollbooth::quota::{self, rules::Ask, ReserveInput};
+/// the core services the handlers call, timing each call. With
+/// `processes` > 1 the load is split between that many worker processes
+/// (this binary with `--quota-worker`) on one database, as several servers
+/// would share it.
+async fn quota_bench(engine: Engine, rate: usize, seconds: u64, processes: usize) {
     let (db, _) = prepare(engine).await;
     let org: String = sqlx::query_scalar("SELECT id FROM organizations").fetch_one(db.db.reader()).await.unwrap();
     // Plenty of room: every call is decided, none refused by the limits themselves.
@@ -298,21 +311,77 @@ async fn quota_bench(engine: Engine, rate: usize, seconds: u64) {
         let input = tollbooth::plans::LimitInput { metric: metric.into(), period: period.into(), value: value.into(), hard: true, overage_usd: String::new() };
         tollbooth::plans::set_override(&db.db, &admin, &org, &input, Default::default()).await.unwrap();
     }
-    let sender = Sender { org_id: org.clone(), api_key_id: None };
+    let start = Instant::now();
+    let (mut checks, mut reserves) = if processes <= 1 {
+        quota_load(&db.db, &org, rate, seconds).await
+    } else {
+        let exe = std::env::current_exe().unwrap();
+        let workers: Vec<Child> = (0..processes)
+            .map(|_| {
+                Command::new(&exe)
+                    .args(["--quota-worker", "--database-url", &db.url, "--org", &org])
+                    .args(["--rate", &(rate / processes).to_string(), "--seconds", &seconds.to_string()])
+                    .stdout(Stdio::piped())
+                    .spawn()
+                    .expect("start a worker")
+            })
+            .collect();
+        let (mut checks, mut reserves) = (vec![], vec![]);
+        for w in workers {
+            let out = w.wait_with_output().expect("worker");
+            assert!(out.status.success(), "a worker failed");
+            for line in String::from_utf8_lossy(&out.stdout).lines() {
+                let (kind, us) = line.split_once(' ').unwrap_or_default();
+                let v: Vec<Duration> = us.split(' ').filter_map(|t| t.parse().ok()).map(Duration::from_micros).collect();
+                match kind {
+                    "checks" => checks.extend(v),
+                    "reserves" => reserves.extend(v),
+                    _ => {}
+                }
+            }
+        }
+        (checks, reserves)
+    };
+    let elapsed = start.elapsed();
+    checks.sort();
+    reserves.sort();
+    let ms = |d: Duration| d.as_secs_f64() * 1e3;
+    let total = checks.len() + reserves.len();
+    println!(
+        "{:<9} quota at {:.0} calls/s ({} process{}): check p50 {:.3} ms p99 {:.3} ms | reserve p50 {:.3} ms p99 {:.3} ms max {:.1} ms",
+        engine.name(),
+        total as f64 / elapsed.as_secs_f64(),
+        processes.max(1),
+        if processes > 1 { "es" } else { "" },
+        ms(pct(&checks, 0.5)),
+        ms(pct(&checks, 0.99)),
+        ms(pct(&reserves, 0.5)),
+        ms(pct(&reserves, 0.99)),
+        ms(*reserves.last().unwrap()),
+    );
+    db.db.close().await;
+}
+
+/// One process's share of the quota bench: its checks' and reservations'
+/// latencies.
+async fn quota_load(db: &tollbooth::db::Db, org: &str, rate: usize, seconds: u64) -> (Vec<Duration>, Vec<Duration>) {
+    use tollbooth::admission;
+    use tollbooth::metering::Sender;
+    use tollbooth::quota::{self, rules::Ask, ReserveInput};
+    let sender = Sender { org_id: org.to_string(), api_key_id: None };
     let asks = vec![Ask { metric: tollbooth::plans::Metric::Requests, amount: 1 }, Ask { metric: tollbooth::plans::Metric::Tokens, amount: 100 }];
-    // Warm up (loads the ledger).
-    admission::check(&db.db, &org, &asks).await.unwrap();
+    // Warm up (loads the ledger or lease).
+    admission::check(db, org, &asks).await.unwrap();
     let per_ms = rate / 1000;
     let total = rate * seconds as usize;
     let mut tick = tokio::time::interval(Duration::from_millis(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
     let mut tasks = Vec::with_capacity(total);
-    let start = Instant::now();
     let mut n = 0;
     while n < total {
         tick.tick().await;
         for _ in 0..per_ms.max(1) {
-            let (db, org, sender, asks) = (db.db.clone(), org.clone(), sender.clone(), asks.clone());
+            let (db, org, sender, asks) = (db.clone(), org.to_string(), sender.clone(), asks.clone());
             let reserve = n % 2 == 1;
             tasks.push(tokio::spawn(async move {
                 let t = Instant::now();
@@ -334,20 +403,18 @@ async fn quota_bench(engine: Engine, rate: usize, seconds: u64) {
         let (reserve, took) = t.await.unwrap();
         if reserve { reserves.push(took) } else { checks.push(took) }
     }
-    let elapsed = start.elapsed();
-    checks.sort();
-    reserves.sort();
-    let ms = |d: Duration| d.as_secs_f64() * 1e3;
-    println!(
-        "{:<9} quota at {:.0} calls/s: check p50 {:.3} ms p99 {:.3} ms | reserve p50 {:.3} ms p99 {:.3} ms max {:.1} ms",
-        engine.name(),
-        total as f64 / elapsed.as_secs_f64(),
-        ms(pct(&checks, 0.5)),
-        ms(pct(&checks, 0.99)),
-        ms(pct(&reserves, 0.5)),
-        ms(pct(&reserves, 0.99)),
-        ms(*reserves.last().unwrap()),
-    );
+    (checks, reserves)
+}
+
+/// `--quota-worker`: runs [`quota_load`] on the database and organization
+/// given and prints the latencies (microseconds) for the parent.
+async fn quota_worker(url: &str, org: &str, rate: usize, seconds: u64) {
+    let db = tollbooth::db::Db::connect(url).await.expect("database");
+    let (checks, reserves) = quota_load(&db, org, rate, seconds).await;
+    let us = |v: &[Duration]| v.iter().map(|d| d.as_micros().to_string()).collect::<Vec<_>>().join(" ");
+    println!("checks {}", us(&checks));
+    println!("reserves {}", us(&reserves));
+    db.close().await;
 }
 
 #[tokio::main]
@@ -359,12 +426,16 @@ async fn main() {
         return;
     }
     if a.gateway {
-        gateway::run(a.rate, a.seconds).await;
+        gateway::run(a.rate, a.seconds, a.soak).await;
+        return;
+    }
+    if let Some(org) = &a.org {
+        quota_worker(a.database_url.as_deref().expect("--database-url"), org, a.rate, a.seconds).await;
         return;
     }
     if a.quota {
         for engine in a.engines {
-            quota_bench(engine, a.rate, a.seconds).await;
+            quota_bench(engine, a.rate, a.seconds, a.processes).await;
         }
         return;
     }

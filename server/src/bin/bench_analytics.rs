@@ -215,7 +215,7 @@ fn start_server(url: &str) -> (Child, u16) {
 }
 
 /// Resident memory of a process, now and at its peak (kB → MB).
-fn rss_mb(pid: u32) -> (f64, f64) {
+pub fn rss_mb(pid: u32) -> (f64, f64) {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     let field = |name: &str| {
         status.lines().find(|l| l.starts_with(name)).and_then(|l| l.split_whitespace().nth(1)).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0)

@@ -164,7 +164,7 @@ fn start_litellm(double_base: &str, port: u16) -> Option<Child> {
         .ok()
 }
 
-pub async fn run(rate: usize, seconds: u64) {
+pub async fn run(rate: usize, seconds: u64, soak: usize) {
     let double = llm_double::spawn(DoubleConfig { api_key: UPSTREAM_KEY.into(), switches: Switches::default() }).await.unwrap();
     let db = TestDb::new(Engine::Sqlite).await.expect("database");
     let catalog: serde_json::Value = serde_json::from_str(tollbooth::pricing::DEFAULT_CATALOG_JSON).unwrap();
@@ -210,6 +210,16 @@ pub async fn run(rate: usize, seconds: u64) {
     let ours = figures(&through);
     print_phase("tollbooth", &ours);
     let our_p99 = print_added("tollbooth", &ours, &direct);
+    let rss = || super::analytics::rss_mb(server.id()).0;
+    println!("server RSS after the tollbooth phase: {:.0} MB", rss());
+    // --soak N: N more phases through the gateway, RSS after each (growth
+    // would show as a rising line).
+    let mut soaked = 0;
+    for i in 1..=soak {
+        let calls = phase(&client, &gateway, &org.api_key, rate, seconds).await;
+        soaked += calls.iter().filter(|c| c.ok).count();
+        println!("soak {i}/{soak}: {} of {} calls answered, server RSS {:.0} MB", calls.iter().filter(|c| c.ok).count(), calls.len(), rss());
+    }
 
     if let Some(child) = &mut litellm {
         let base = format!("http://127.0.0.1:{litellm_port}");
@@ -230,7 +240,7 @@ pub async fn run(rate: usize, seconds: u64) {
         .fetch_one(db.db.reader())
         .await
         .unwrap();
-    let expected = answered + warm_calls / 2;
+    let expected = answered + soaked + warm_calls / 2;
     println!(
         "recorded events: {events} for {expected} answered gateway calls (warm-up included): {} lost, {} doubled",
         expected as i64 - distinct,

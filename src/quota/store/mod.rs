@@ -3,6 +3,7 @@
 //! counters. Quota owns these tables.
 
 pub(crate) mod counters;
+pub(crate) mod leases;
 
 use sqlx::{AnyConnection, Row};
 
@@ -256,4 +257,28 @@ pub(crate) async fn standing_count(conn: &mut AnyConnection, org_id: &str, metri
         q = q.bind(now);
     }
     Ok(Some(q.fetch_one(conn).await?))
+}
+
+/// Takes `add_us` of a shared rate limit (GCRA, PostgreSQL): moves the key's
+/// theoretical arrival time to `max(tat, now) + add_us` if that stays within
+/// `burst_us` of now, in one statement. Returns whether it was taken.
+pub(crate) async fn take_rate(conn: &mut AnyConnection, key: &str, org_id: &str, now_us: i64, add_us: i64, burst_us: i64) -> Result<bool> {
+    let taken = sqlx::query(
+        "INSERT INTO rate_limits (key, org_id, tat_us) SELECT $1, $2, $3 + $4 WHERE $4 <= $5 \
+         ON CONFLICT (key) DO UPDATE SET tat_us = GREATEST(rate_limits.tat_us, $3) + $4 \
+         WHERE GREATEST(rate_limits.tat_us, $3) + $4 - $3 <= $5",
+    )
+    .bind(key)
+    .bind(org_id)
+    .bind(now_us)
+    .bind(add_us)
+    .bind(burst_us)
+    .execute(conn)
+    .await?;
+    Ok(taken.rows_affected() == 1)
+}
+
+/// A shared rate limit's theoretical arrival time (microseconds), if any.
+pub(crate) async fn rate_tat(conn: &mut AnyConnection, key: &str) -> Result<Option<i64>> {
+    Ok(sqlx::query_scalar("SELECT tat_us FROM rate_limits WHERE key = $1").bind(key).fetch_optional(conn).await?)
 }
