@@ -13,6 +13,7 @@ pub mod api_keys;
 pub mod audit;
 pub mod billing;
 pub mod budgets;
+pub mod embed;
 pub mod error;
 pub mod metering;
 pub mod orgs;

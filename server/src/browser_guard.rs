@@ -95,9 +95,18 @@ impl BrowserGuard {
         set(header::CONTENT_SECURITY_POLICY, self.content_security_policy(nonce));
         set(header::X_CONTENT_TYPE_OPTIONS, "nosniff".into());
         set(header::REFERRER_POLICY, "same-origin".into());
-        set(header::X_FRAME_OPTIONS, "DENY".into());
         if self.https {
             set(header::STRICT_TRANSPORT_SECURITY, "max-age=31536000".into());
+        }
+        // A page whose own CSP lets listed origins frame it (the embedded
+        // meter) must not be denied by the older header: browsers that know
+        // frame-ancestors ignore X-Frame-Options, but not all do.
+        let frameable = headers
+            .get(header::CONTENT_SECURITY_POLICY)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|csp| csp.contains("frame-ancestors") && !csp.contains("frame-ancestors 'none'"));
+        if !frameable {
+            headers.entry(header::X_FRAME_OPTIONS).or_insert(HeaderValue::from_static("DENY"));
         }
     }
 }
@@ -204,5 +213,20 @@ mod tests {
         let mut h = HeaderMap::new();
         BrowserGuard::new("https://t.example", true).add_headers(&mut h, "n");
         assert_eq!(h[header::STRICT_TRANSPORT_SECURITY], "max-age=31536000");
+        assert_eq!(h[header::X_FRAME_OPTIONS], "DENY");
+    }
+
+    #[test]
+    fn a_page_that_names_its_framing_origins_keeps_its_policy_without_x_frame_options() {
+        let g = BrowserGuard::new("http://127.0.0.1:3000", false);
+        let mut h = HeaderMap::new();
+        h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static("default-src 'none'; frame-ancestors https://a.example"));
+        g.add_headers(&mut h, "n");
+        assert_eq!(h[header::CONTENT_SECURITY_POLICY], "default-src 'none'; frame-ancestors https://a.example");
+        assert!(!h.contains_key(header::X_FRAME_OPTIONS));
+        let mut h = HeaderMap::new();
+        h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'"));
+        g.add_headers(&mut h, "n");
+        assert_eq!(h[header::X_FRAME_OPTIONS], "DENY");
     }
 }

@@ -245,6 +245,7 @@ fn router(
         .route("/admin/audit.csv", get(api::audit::admin_csv))
         .route("/o/{org}/invoices/{id}/csv", get(api::billing::browser_invoice_csv))
         .route("/alerts/confirm/{token}", get(api::alerts::confirm_recipient))
+        .route("/embed/usage", get(api::embed::meter_page))
         .route(
             "/webhooks/stripe",
             axum::routing::post(api::billing::stripe_webhook).layer(axum::extract::DefaultBodyLimit::max(api::billing::STRIPE_WEBHOOK_MAX_BODY)),

@@ -13,6 +13,8 @@ pub mod event;
 #[cfg(feature = "ssr")]
 pub mod events;
 pub mod panel;
+pub mod projection;
+pub mod pulse;
 #[cfg(feature = "ssr")]
 mod record;
 #[cfg(feature = "ssr")]

@@ -251,6 +251,13 @@ pub struct PanelData {
     /// Models this organization sent with units their price does not cover.
     #[serde(default)]
     pub partly_priced_models: Vec<PartlyPricedModel>,
+    /// The time of equal length just before this month so far (the cards'
+    /// period-over-period change, [`super::projection::previous_period`]).
+    #[serde(default)]
+    pub previous_month: Totals,
+    /// This month's spend projected to its end ([`super::projection`]).
+    #[serde(default)]
+    pub projection: Option<super::projection::Projection>,
 }
 
 #[cfg(feature = "ssr")]
@@ -297,9 +304,11 @@ mod read {
 
         // The reads are independent: they run at once, each on its own
         // connection, and the panel waits for the slowest.
-        let (month, lifetime, totals, by_day, by_model, by_project, by_feature, (recent, _), unpriced, partly_priced) = tokio::try_join!(
+        let month_start = month_start_ms(&org.time_zone, now);
+        let (prev_from, prev_to) = crate::metering::projection::previous_period(month_start, now);
+        let (month, lifetime, totals, by_day, by_model, by_project, by_feature, (recent, _), unpriced, partly_priced, previous, projection) = tokio::try_join!(
             // Rollup buckets are hourly; an hour past "now" covers the current bucket.
-            report(month_start_ms(&org.time_zone, now), now + 3_600_000, vec![], None),
+            report(month_start, now + 3_600_000, vec![], None),
             async { analytics::store::lifetime(&mut *db.reader().acquire().await?, &org.id).await },
             report(from, to, vec![], None),
             report(from, to, vec![GroupBy::Day], None),
@@ -309,6 +318,8 @@ mod read {
             events::list(db, &org.id, &filter, None, RECENT_EVENTS),
             unpriced_models(db, Some(&org.id)),
             crate::metering::unpriced::partly_priced_models(db, Some(&org.id)),
+            report(prev_from.min(prev_to - 1), prev_to, vec![], None),
+            crate::metering::projection::month_end(db, &org.id, &org.time_zone, now),
         )?;
         let (month, totals, by_day) = (month.rows, totals.rows, by_day.rows);
         let mut done = vec![by_model, by_project, by_feature];
@@ -371,6 +382,8 @@ mod read {
                 .collect(),
             unpriced_models: unpriced,
             partly_priced_models: partly_priced,
+            previous_month: previous.rows.first().map(totals_of).unwrap_or_else(empty_totals),
+            projection: Some(projection),
         })
     }
 

@@ -12,6 +12,7 @@ mod audit;
 mod billing;
 mod budget_holds;
 mod budgets;
+mod embed;
 mod orgs;
 mod plans;
 mod prices;

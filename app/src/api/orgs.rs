@@ -37,6 +37,22 @@ pub async fn update_org(
     Ok(orgs::update_settings(&ctx.db, &scope, &input, &ssr::by(&user).await).await?)
 }
 
+/// The origins whose pages may frame the embeddable usage meter (any member).
+#[server(endpoint = "embed_origins")]
+pub async fn embed_origins(org_id: String) -> Result<Vec<String>, AppError> {
+    let (ctx, scope, _) = ssr::scope(&org_id).await?;
+    Ok(tollbooth::embed::origins(&ctx.db, &scope.org_id).await?)
+}
+
+/// Replaces the embed origins (owners and admins): one origin a line, or
+/// separated by commas or spaces; a bad one is refused naming it.
+#[server(endpoint = "update_embed_origins")]
+pub async fn update_embed_origins(org_id: String, #[server(default)] origins: String) -> Result<Vec<String>, AppError> {
+    let (ctx, scope, user) = ssr::scope(&org_id).await?;
+    scope.require(Role::Admin)?;
+    Ok(tollbooth::embed::set_origins(&ctx.db, &scope.org_id, &[origins], &ssr::by(&user).await).await?)
+}
+
 /// Members, and pending invites for those who manage them.
 #[server(endpoint = "list_members")]
 pub async fn list_members(org_id: String) -> Result<(Vec<MemberView>, Vec<InviteView>), AppError> {

@@ -10,6 +10,9 @@ pub use tollbooth::metering::panel::{
     RECENT_EVENTS,
 };
 
+pub use tollbooth::metering::projection::Projection;
+pub use tollbooth::metering::pulse::Pulse;
+
 use crate::error::AppError;
 #[cfg(feature = "ssr")]
 use crate::ssr;
@@ -32,6 +35,25 @@ pub async fn usage_breakdown(org_id: String, query: PanelQuery, dimension: Dimen
     let (ctx, scope) = ssr::read_scope(&org_id).await?;
     let org = tollbooth::orgs::get(&ctx.db, &scope).await?;
     Ok(tollbooth::metering::panel::usage_breakdown(&ctx.db, &org, &query, dimension, tollbooth::clock::now_ms()).await?)
+}
+
+/// The organization's pulse (events recorded, this month's cost, the
+/// nearest hard limit): the sidebar meter polls it, and the usage panel
+/// reads itself again when its `events` change. Any member.
+#[server(endpoint = "usage_pulse")]
+pub async fn usage_pulse(org_id: String) -> Result<Pulse, AppError> {
+    let (ctx, scope, _) = ssr::scope(&org_id).await?;
+    let org = tollbooth::orgs::get(&ctx.db, &scope).await?;
+    Ok(tollbooth::metering::pulse::pulse(&ctx.db, &org.id, &org.time_zone, tollbooth::clock::now_ms()).await?)
+}
+
+/// This calendar month's spend projected to its end, with the method (the
+/// billing page shows it; the usage panel has it in its data). Any member.
+#[server(endpoint = "spend_projection")]
+pub async fn spend_projection(org_id: String) -> Result<Projection, AppError> {
+    let (ctx, scope, _) = ssr::scope(&org_id).await?;
+    let org = tollbooth::orgs::get(&ctx.db, &scope).await?;
+    Ok(tollbooth::metering::projection::month_end(&ctx.db, &org.id, &org.time_zone, tollbooth::clock::now_ms()).await?)
 }
 
 /// Unpriced models across all organizations (platform admins only).

@@ -11,6 +11,7 @@ use crate::api::orgs::org_context;
 use crate::api::{CurrentOrg, Me};
 use crate::components::alerts::{Bell, BudgetBanners};
 use crate::components::billing::{DunningBanner, TrialBanner};
+use crate::components::meter::{SidebarMeter, UsagePulse};
 use crate::components::ErrorMessage;
 use crate::error::AppError;
 use crate::pages::NotFound;
@@ -84,6 +85,10 @@ fn Shell(me: Me, ctx: CurrentOrg, changed: RwSignal<u64>) -> impl IntoView {
     let is_demo = ctx.is_demo;
     let grace_until = ctx.grace_until.clone();
     let trial = ctx.trial.clone();
+    // The sidebar meter's poll; the usage panel watches the same pulse.
+    let pulse = UsagePulse::new();
+    provide_context(pulse);
+    pulse.poll(ctx.org.id.clone());
     view! {
         <div class="app">
             <nav class="sidebar" aria-label="Main">
@@ -92,6 +97,7 @@ fn Shell(me: Me, ctx: CurrentOrg, changed: RwSignal<u64>) -> impl IntoView {
                     <Bell href=link("/alerts") summary />
                 </div>
                 <OrgSwitcher me=me.clone() current />
+                <SidebarMeter pulse />
                 <ul>
                     <li><A href=link("") exact=true>"Usage"</A></li>
                     <li><A href=link("/projects")>"Projects"</A></li>

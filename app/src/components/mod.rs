@@ -6,6 +6,7 @@ pub mod chart;
 pub mod confirm;
 pub mod format;
 pub mod layout;
+pub mod meter;
 
 use leptos::prelude::*;
 

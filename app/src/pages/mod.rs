@@ -22,7 +22,7 @@ mod projects;
 mod providers;
 mod recommendations;
 mod settings;
-mod usage;
+pub(crate) mod usage;
 
 pub use account::AccountPage;
 pub use admin::AdminPage;

@@ -1,11 +1,11 @@
-//! Organization settings: name, time zone, and whether the gateway refuses
-//! models without a price.
+//! Organization settings: name, time zone, whether the gateway refuses
+//! models without a price, and the origins allowed to frame the usage meter.
 
 use leptos::prelude::*;
 use leptos_meta::Title;
 
-use crate::api::orgs::UpdateOrg;
-use crate::components::action_error;
+use crate::api::orgs::{embed_origins, UpdateEmbedOrigins, UpdateOrg};
+use crate::components::{action_error, Loaded};
 use crate::components::layout::{use_org, use_org_id};
 
 /// Common zones offered as suggestions; any IANA name is accepted.
@@ -53,5 +53,56 @@ pub fn SettingsPage() -> impl IntoView {
                 </p>
             })}
         </section>
+        <EmbedOrigins can_manage />
+    }
+}
+
+/// "Embed origins": the pages allowed to show the usage meter in a frame
+/// (`GET /embed/usage`, tokens from `POST /api/v1/embed-tokens`).
+#[component]
+fn EmbedOrigins(can_manage: bool) -> impl IntoView {
+    let org_id = use_org_id();
+    let update = ServerAction::<UpdateEmbedOrigins>::new();
+    let origins = Resource::new(move || (org_id.get(), update.version().get()), |(id, _)| embed_origins(id));
+    view! {
+        <section class="card" data-testid="embed-origins">
+            <h2>"Embed origins"</h2>
+            <p class="muted hint">
+                "Pages of these origins may show your usage meter in an iframe (everything else is refused by the browser). "
+                "One origin a line, such as https://app.example.com; plain http only for localhost. "
+                "Get a meter link with POST /api/v1/embed-tokens (a read key)."
+            </p>
+            <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    let result = origins.await;
+                    view! {
+                        <Loaded result ok=move |list| view! { <OriginsForm list update can_manage /> } />
+                    }
+                    .into_any()
+                })}
+            </Suspense>
+            {action_error(update.value())}
+            {move || update.value().get().and_then(Result::ok).map(|list| view! {
+                <p class="ok" role="status">
+                    {if list.is_empty() { "Saved: no page may frame the meter.".to_string() } else { format!("Saved: {}.", list.join(", ")) }}
+                </p>
+            })}
+        </section>
+    }
+}
+
+#[component]
+fn OriginsForm(list: Vec<String>, update: ServerAction<UpdateEmbedOrigins>, can_manage: bool) -> impl IntoView {
+    let org_id = use_org_id();
+    view! {
+        <ActionForm action=update>
+            <input type="hidden" name="org_id" value=org_id.get_untracked() />
+            <fieldset disabled=!can_manage>
+                <label>"Origins"
+                    <textarea name="origins" rows="3" placeholder="https://app.example.com">{list.join("\n")}</textarea>
+                </label>
+                <button type="submit">"Save embed origins"</button>
+            </fieldset>
+        </ActionForm>
     }
 }

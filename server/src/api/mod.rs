@@ -7,6 +7,7 @@ pub mod auth;
 pub mod billing;
 pub mod body;
 pub mod budgets;
+pub mod embed;
 pub mod error;
 pub mod events;
 pub mod export;
@@ -81,6 +82,8 @@ pub fn router() -> Router<AppState> {
         .route("/providers", get(providers::list))
         .route("/providers/{name}", axum::routing::put(providers::put).delete(providers::delete))
         .route("/audit-events", get(audit::trail).post(audit::write))
+        .route("/embed-tokens", post(embed::create_token))
+        .route("/embed-origins", get(embed::get_origins).put(embed::put_origins))
         .route("/recommendations", get(recommendations::list))
         .route("/recommendations/{key}/dismiss", post(recommendations::dismiss))
         .fallback(|| async { ApiError::not_found() })

@@ -10,6 +10,7 @@ mod audit_events;
 mod billing;
 mod budgets;
 mod cross_tenant;
+mod embed;
 mod events;
 mod gateway;
 mod gateway_policies;

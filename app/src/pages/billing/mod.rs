@@ -21,7 +21,8 @@ use crate::api::billing::{
     billing_overview, BillingBuyCredits, BillingCancelChange, BillingChangePlan, BillingCheckout, BillingPortal,
     BillingPreviewChange,
 };
-use crate::components::format::{date_label, day_month};
+use crate::api::usage::spend_projection;
+use crate::components::format::{date_label, day_month, usd_of};
 use crate::components::layout::{use_org, use_org_id};
 use crate::components::{action_error, Loaded};
 use crate::pages::go_on_success;
@@ -238,12 +239,33 @@ fn Overview(o: BillingOverview, can_manage: bool, actions: Actions) -> AnyView {
             <h2>"Usage this period"</h2>
             <UsageTable usage=o.usage.clone() />
         </section>
+        <SpendProjection org_id=o.org_id.clone() />
         <invoice::NextInvoice preview=o.preview.clone() balance_nanos=o.credit_balance_nanos />
         <plans::PlanChoices o=o.clone() act can_manage actions />
         <credits::Credits o=o.clone() act actions />
         <invoice::InvoiceList org_id invoices=o.invoices.clone() />
     }
     .into_any()
+}
+
+/// This calendar month's spend projected to its end, with the method.
+#[component]
+fn SpendProjection(org_id: String) -> impl IntoView {
+    let projection = Resource::new(move || org_id.clone(), spend_projection);
+    view! {
+        <Transition>
+            {move || Suspend::new(async move {
+                projection.await.ok().map(|p| view! {
+                    <section class="card" data-testid="spend-projection">
+                        <h2>"Projected month-end spend"</h2>
+                        <p><strong class="value">{usd_of(p.projected)}</strong>
+                           " at the end of this calendar month (" {usd_of(p.month_to_date)} " so far)."</p>
+                        <p class="muted hint">"Method: " {p.method.clone()} " (" {usd_of(p.daily_average)} " a day)."</p>
+                    </section>
+                })
+            })}
+        </Transition>
+    }
 }
 
 #[component]

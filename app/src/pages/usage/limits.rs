@@ -62,9 +62,12 @@ pub fn banner_text(line: &StatusLine) -> String {
 #[component]
 pub fn PlanLimits(org_id: String, #[prop(optional)] read_only: bool) -> impl IntoView {
     let id = org_id.clone();
-    let quota = Resource::new(move || id.clone(), org_quota);
+    // Read again when the shell's pulse says events were recorded.
+    let changed = use_context::<crate::components::meter::UsagePulse>().map(|p| p.changed);
+    let quota = Resource::new(move || (id.clone(), changed.map_or(0, |c| c.get())), |(id, _)| org_quota(id));
+    // A Transition: a live refetch keeps the bars on screen until the new ones arrive.
     view! {
-        <Suspense>
+        <Transition>
             {move || {
                 let org_id = org_id.clone();
                 Suspend::new(async move {
@@ -77,7 +80,7 @@ pub fn PlanLimits(org_id: String, #[prop(optional)] read_only: bool) -> impl Int
                     .into_any()
                 })
             }}
-        </Suspense>
+        </Transition>
     }
 }
 

@@ -8,7 +8,7 @@
 
 mod breakdown;
 mod charts;
-mod limits;
+pub(crate) mod limits;
 mod recent;
 
 use leptos::prelude::*;
@@ -19,6 +19,8 @@ use leptos_router::hooks::use_query_map;
 use crate::api::usage::{usage_panel, PanelQuery, RangeView, Totals, PanelData};
 use crate::components::layout::{use_org, use_org_id};
 use crate::components::format::{count, format_time, rate_percent, usd_of};
+use tollbooth::metering::projection::{change_text, Projection};
+use crate::components::meter::UsagePulse;
 use crate::components::ErrorMessage;
 
 /// The panel's query from the URL.
@@ -106,8 +108,25 @@ pub fn UsagePanel(org_id: Memo<String>, #[prop(optional)] admin: bool) -> impl I
         if admin { PanelHome::admin(&id) } else { PanelHome::org(&id) }
     };
     let query = use_panel_query();
-    let data = Resource::new(move || (org_id.get(), query.get()), |(org, q)| usage_panel(org, q));
+    // Live: the shell's pulse bumps `changed` when events are recorded; the
+    // panel reads itself again (keeping the old figures on screen meanwhile,
+    // without dimming them as a change of range does).
+    let pulse = use_context::<UsagePulse>();
+    if let Some(p) = pulse {
+        p.watch();
+    }
+    let changed = move || pulse.map_or(0, |p| p.changed.get());
+    let data = Resource::new(move || (org_id.get(), query.get(), changed()), |(org, q, _)| usage_panel(org, q));
+    let live = RwSignal::new(false);
+    Effect::new(move |prev: Option<(PanelQuery, u64)>| {
+        let now = (query.get(), changed());
+        if let Some((q, _)) = prev {
+            live.set(q == now.0);
+        }
+        now
+    });
     let (pending, set_pending) = signal(false);
+    let pending = move || pending.try_get().unwrap_or(false) && !live.try_get().unwrap_or(false);
     let table = breakdown::TableState::default();
     view! {
         <limits::PlanLimits org_id=org_id.get_untracked() read_only=admin />
@@ -116,8 +135,8 @@ pub fn UsagePanel(org_id: Memo<String>, #[prop(optional)] admin: bool) -> impl I
         // signal would panic the server task.
         <div
             class="usage"
-            class:updating=move || pending.try_get().unwrap_or(false)
-            aria-busy=move || pending.try_get().unwrap_or(false).to_string()
+            class:updating=pending
+            aria-busy=move || pending().to_string()
         >
             <Transition fallback=|| view! { <p class="loading">"Loading…"</p> } set_pending>
                 {move || Suspend::new(async move {
@@ -142,7 +161,7 @@ fn Panel(org_id: String, home: PanelHome, u: PanelData, table: breakdown::TableS
     let csv = format!("/o/{org_id}/usage.csv?from={}&to={}", u.range.from, u.range.to);
     let models: Vec<String> = u.breakdowns.first().map(|b| b.rows.iter().map(|r| r.name.clone()).collect()).unwrap_or_default();
     view! {
-        <MonthCards month=u.month.clone() lifetime=u.lifetime_cost />
+        <MonthCards month=u.month.clone() previous=u.previous_month.clone() lifetime=u.lifetime_cost projection=u.projection.clone() />
         <section class="range-bar" aria-label="Date range">
             <RangePicker home=home.clone() range=u.range.clone() />
             {home.member.then(|| view! {
@@ -164,28 +183,48 @@ fn Panel(org_id: String, home: PanelHome, u: PanelData, table: breakdown::TableS
 }
 
 #[component]
-fn Card(label: &'static str, value: String, #[prop(optional, into)] note: String) -> impl IntoView {
+fn Card(
+    label: &'static str,
+    value: String,
+    #[prop(optional, into)] note: String,
+    /// The change against the previous period of equal length.
+    #[prop(optional, into)]
+    change: Option<String>,
+) -> impl IntoView {
     view! {
         <div class="stat" data-testid=label>
             <span class="label">{label}</span>
             <span class="value">{value}</span>
             <span class="note">{note}</span>
+            {change.map(|c| view! { <span class="note change" title="Against the same length of time just before this month">{c}" vs previous period"</span> })}
         </div>
     }
 }
 
-/// This calendar month and lifetime (the plan's limits are under "Plan limits").
+/// This calendar month and lifetime (the plan's limits are under "Plan
+/// limits"), each month card with its change against the previous period of
+/// equal length, and the month-end projection with its method.
 #[component]
-fn MonthCards(month: Totals, lifetime: tollbooth::pricing::NanoUsd) -> impl IntoView {
+fn MonthCards(month: Totals, previous: Totals, lifetime: tollbooth::pricing::NanoUsd, projection: Option<Projection>) -> impl IntoView {
     let cost_note = cost_note(&month);
+    let change = |now: i64, before: i64| change_text(now, before);
     view! {
         <div class="stats">
-            <Card label="Cost this month" value=usd_of(month.cost) note=cost_note />
+            <Card label="Cost this month" value=usd_of(month.cost) note=cost_note change=change(month.cost.nanos(), previous.cost.nanos()) />
+            {projection.map(|p| view! {
+                <div class="stat" data-testid="Projected month-end" title=format!("Method: {}.", p.method)>
+                    <span class="label">"Projected month-end"</span>
+                    <span class="value">{usd_of(p.projected)}</span>
+                    <span class="note">"Linear from the last 7 days' daily average (" {usd_of(p.daily_average)} " a day)"</span>
+                </div>
+            })}
             <Card label="Lifetime cost" value=usd_of(lifetime) />
-            <Card label="Tokens in" value=count(month.input_tokens) note=format!("{} cached · this month", count(month.cached_input_tokens)) />
-            <Card label="Tokens out" value=count(month.output_tokens) note="this month" />
-            <Card label="Requests" value=count(month.requests) note="this month" />
-            <Card label="Error rate" value=rate_percent(&month.error_rate) note=format!("{} of {} events this month", count(month.errors), count(month.events)) />
+            <Card label="Tokens in" value=count(month.input_tokens) note=format!("{} cached · this month", count(month.cached_input_tokens))
+                change=change(month.input_tokens, previous.input_tokens) />
+            <Card label="Tokens out" value=count(month.output_tokens) note="this month" change=change(month.output_tokens, previous.output_tokens) />
+            <Card label="Requests" value=count(month.requests) note="this month" change=change(month.requests, previous.requests) />
+            <Card label="Error rate" value=rate_percent(&month.error_rate) note=format!("{} of {} events this month", count(month.errors), count(month.events))
+                change=format!("errors {}", change_text(month.errors, previous.errors)) />
         </div>
     }
 }
