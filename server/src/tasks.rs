@@ -45,8 +45,8 @@ const FOLD_BUSY_EVERY: Duration = Duration::from_secs(2);
 
 /// Starts the background tasks; the handle completes after `stop` turns true
 /// and the jobs, the delivery task and the rollup fold have stopped.
-pub fn spawn(db: Db, notifier: Notifier, billing: Billing, stop: watch::Receiver<bool>) -> JoinHandle<()> {
-    let delivery = crate::dispatch::spawn(db.clone(), notifier, stop.clone());
+pub fn spawn(db: Db, notifier: Notifier, billing: Billing, usage_window: Duration, stop: watch::Receiver<bool>) -> JoinHandle<()> {
+    let delivery = crate::dispatch::spawn(db.clone(), notifier, usage_window, stop.clone());
     let fold = spawn_fold(db.clone(), stop.clone());
     let jobs = spawn_jobs(db, billing, stop);
     tokio::spawn(async move {

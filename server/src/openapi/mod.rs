@@ -68,6 +68,7 @@ bad input is a 4xx naming the field. Limit refusals add their details beside `er
         api::alerts::create_webhook,
         api::alerts::deliveries,
         api::alerts::delete_webhook,
+        api::alerts::update_webhook,
         api::alerts::enable_webhook,
         api::billing::overview,
         api::billing::list_invoices,

@@ -136,6 +136,7 @@ pub(crate) fn server_fns() -> Vec<(&'static str, Fn)> {
         ("create_webhook", Org(&[("url", "https://example.com/hook")])),
         ("delete_webhook", OrgAnd("endpoint_id", Res::Endpoint, &[])),
         ("enable_webhook", OrgAnd("endpoint_id", Res::Endpoint, &[])),
+        ("set_webhook_event_types", OrgAnd("endpoint_id", Res::Endpoint, &[("event_types[0]", "usage.recorded")])),
         ("list_providers", Org(&[])),
         ("save_provider", Org(&[("name", "openai"), ("kind", "openai"), ("api_key", "sk-not-for-b-1234567")])),
         ("delete_provider", OrgAnd("name", Res::Provider, &[])),

@@ -33,3 +33,4 @@ mod static_files;
 mod stripe_double;
 mod suspension;
 mod trials;
+mod webhooks;
