@@ -300,6 +300,7 @@ fn EndpointTable(
                 {endpoints.into_iter().map(|e| {
                     let org = org_id.clone();
                     let (org_for_enable, id_for_enable) = (org.clone(), e.id.clone());
+                    let (org_for_events, id_for_events, types) = (org.clone(), e.id.clone(), e.event_types.clone());
                     let reenable = (!e.enabled).then(move || view! {
                         <ActionForm action=enable>
                             <input type="hidden" name="org_id" value=org_for_enable />
@@ -312,9 +313,9 @@ fn EndpointTable(
                             <td class="url"><code>{e.url.clone()}</code></td>
                             <td>
                                 <ActionForm action=subscribe attr:data-testid="endpoint-events">
-                                    <input type="hidden" name="org_id" value=org.clone() />
-                                    <input type="hidden" name="endpoint_id" value=e.id.clone() />
-                                    <EventTypeBoxes checked=e.event_types.clone() />
+                                    <input type="hidden" name="org_id" value=org_for_events />
+                                    <input type="hidden" name="endpoint_id" value=id_for_events />
+                                    <EventTypeBoxes checked=types />
                                     <button type="submit" class="small">"Save events"</button>
                                 </ActionForm>
                             </td>

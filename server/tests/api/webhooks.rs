@@ -91,6 +91,21 @@ async fn ingest(client: &reqwest::Client, base: &str, auth: &str, prefix: &str, 
 }
 
 app_test_with! { allow_private_webhooks;
+    async fn alerts_carry_their_threshold_and_observed_figures_beside_the_sentences(app) {
+        let (_, auth) = org(&app, "Figures", "owner@figures.example").await;
+        let (status, _) = send(&app, Method::POST, "/api/v1/budgets", &auth,
+            Some(json!({"name": "Org monthly", "scope": "organization", "period": "monthly", "amount_usd": "1.00"}))).await;
+        assert_eq!(status, StatusCode::CREATED);
+        crate::alerts::ingest(&app, &auth, 85_000, "web").await; // $0.85: 50% and 80%
+        let (status, list) = send(&app, Method::GET, "/api/v1/alerts", &auth, None).await;
+        assert_eq!(status, StatusCode::OK, "{list}");
+        let eighty = list["alerts"].as_array().unwrap().iter().find(|a| a["threshold_percent"] == json!(80)).expect("the 80% alert");
+        assert_eq!(eighty["threshold"], json!("80% of $1.00"), "the sentence stays");
+        assert_eq!((eighty["threshold_usd"].clone(), eighty["observed_usd"].clone()), (json!("0.800000000"), json!("0.850000000")), "{eighty}");
+        let (_, page) = send(&app, Method::GET, "/api/v1/events?limit=1", &auth, None).await;
+        assert_eq!(page["events"][0]["cost_usd"], json!("0.850000000"), "money as the events API writes it");
+    }
+
     async fn webhook_event_types_are_chosen_validated_and_changed_through_the_api(app) {
         let (_, auth) = org(&app, "Subs", "owner@subs.example").await;
         let (status, body) = send(&app, Method::POST, "/api/v1/webhooks", &auth,
