@@ -12,7 +12,8 @@ use tollbooth::db::Db;
 
 use crate::notify::Notifier;
 
-/// How often expired sessions and stale login failures are pruned.
+/// How often expired sessions, stale login failures and week-old settled
+/// usage webhooks are pruned.
 pub const PRUNE_EVERY: Duration = Duration::from_secs(3600);
 
 /// How often expired reservations are marked (they stop counting at expiry
@@ -151,6 +152,11 @@ async fn prune(db: &Db) {
     }
     if let Err(e) = tollbooth::accounts::throttle::prune(db).await {
         tracing::warn!(error = ?e, "pruning login failures failed");
+    }
+    match tollbooth::alerts::usage_hooks::prune(db, tollbooth::clock::now_ms()).await {
+        Ok(n) if n > 0 => tracing::info!(deleted = n, "pruned settled usage webhooks"),
+        Ok(_) => {}
+        Err(e) => tracing::warn!(error = ?e, "pruning settled usage webhooks failed"),
     }
 }
 

@@ -31,6 +31,9 @@ use crate::ids::new_id;
 use crate::metering::Recorded;
 use crate::Result;
 
+/// How a usage delivery's subject (shown in the delivery log) begins.
+pub const USAGE_SUBJECT: &str = "usage.recorded: ";
+
 /// Most events in one delivery.
 pub const MAX_EVENTS: usize = 1_000;
 
@@ -64,9 +67,32 @@ pub async fn derive(db: &Db, now: i64, window_ms: i64) -> Result<usize> {
     let orgs = store::due_orgs(&mut *db.reader().acquire().await?, now - window_ms, MAX_ORGS_PER_ROUND).await?;
     let mut queued = 0;
     for org_id in orgs {
-        queued += derive_org(db, &org_id, now).await?;
+        // One organization's failure (kept for the next round) stops no other's.
+        match derive_org(db, &org_id, now).await {
+            Ok(n) => queued += n,
+            Err(e) => tracing::warn!(org = %org_id, error = ?e, "queueing usage webhooks failed; retried next round"),
+        }
     }
     Ok(queued)
+}
+
+/// How long a settled (sent or failed) usage delivery stays in the outbox
+/// and its delivery log: usage bodies are copies of events, so they are not
+/// kept like alerts.
+pub const KEEP_SETTLED_MS: i64 = 7 * 24 * 3_600_000;
+
+/// Deletes usage deliveries settled and queued more than
+/// [`KEEP_SETTLED_MS`] before `now` (with their delivery log); returns how
+/// many. Pending ones are never deleted.
+pub async fn prune(db: &Db, now: i64) -> Result<u64> {
+    let mut deleted = 0;
+    loop {
+        let n = super::store::outbox::delete_settled_usage(&mut *db.writer().acquire().await?, now - KEEP_SETTLED_MS, 1_000).await?;
+        deleted += n;
+        if n < 1_000 {
+            return Ok(deleted);
+        }
+    }
 }
 
 /// Takes the organization's oldest waiting batches (up to
@@ -103,7 +129,8 @@ async fn derive_org(db: &Db, org_id: &str, now: i64) -> Result<usize> {
     if !endpoints.is_empty() {
         let events = crate::metering::store::by_ids(&mut tx, db.engine, org_id, &ids).await?;
         for chunk in events.chunks(MAX_EVENTS) {
-            let subject = format!("usage.recorded: {} event{}", chunk.len(), if chunk.len() == 1 { "" } else { "s" });
+            // The subject's prefix marks usage deliveries for [`prune`].
+            let subject = format!("{USAGE_SUBJECT}{} event{}", chunk.len(), if chunk.len() == 1 { "" } else { "s" });
             let mut fields = Map::new();
             fields.insert("events".into(), json!(chunk));
             for endpoint in &endpoints {

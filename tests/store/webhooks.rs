@@ -164,6 +164,12 @@ test_both_engines! {
         }
         let b7 = hooked.iter().find(|e| e["id"] == json!("b-0007")).unwrap();
         assert_eq!((b7["cost_usd"].clone(), b7["user_id"].clone()), (json!("0.001070000"), json!("u1")), "107 tokens at $0.00001");
+
+        // A sent usage delivery goes a week after it was queued; pending ones stay.
+        sqlx::query("UPDATE notifications SET state = 'sent' WHERE id = $1").bind(&sent[0].0).execute(db.writer()).await.unwrap();
+        assert_eq!(usage_hooks::prune(db, now_ms()).await.unwrap(), 0, "not a week old yet");
+        assert_eq!(usage_hooks::prune(db, later + usage_hooks::KEEP_SETTLED_MS + 1).await.unwrap(), 1);
+        assert_eq!(queued(db, &usage).await.len(), sent.len() - 1);
     }
 
     async fn a_plan_change_and_a_finalized_invoice_reach_their_subscribers(db) {

@@ -273,7 +273,7 @@ fn EventTypeBoxes(checked: Vec<WebhookEventType>) -> impl IntoView {
         <fieldset class="event-types" data-testid="event-types">
             <legend>"Events"</legend>
             {WebhookEventType::ALL.into_iter().enumerate().map(|(i, t)| view! {
-                <label class="check">
+                <label class="inline">
                     <input type="checkbox" name=format!("event_types[{i}]") value=t.as_str() checked=checked.contains(&t) />
                     {t.label()} " " <code>{t.as_str()}</code>
                 </label>

@@ -138,6 +138,28 @@ app_test_with! { allow_private_webhooks;
         assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
     }
 
+    async fn the_settings_page_subscribes_endpoints_with_checkboxes(app) {
+        let org = app.signup(&app.client, "owner@boxes.example", "Boxes").await;
+        let html = app.client.get(app.url(&format!("/o/{org}/alerts/settings"))).send().await.unwrap().text().await.unwrap();
+        assert!(html.contains("data-testid=\"event-types\"") && html.contains("name=\"event_types[1]\" value=\"usage.recorded\""), "{html}");
+
+        // The form posts the ticked boxes only, by index.
+        let resp = app.server_fn(&app.client, "create_webhook", &[("org_id", &org), ("url", "http://127.0.0.1:9/a"),
+            ("event_types[0]", "alert.created"), ("event_types[1]", "usage.recorded")]).await;
+        assert_eq!(resp.status(), StatusCode::OK);
+        let created: Value = resp.json().await.unwrap();
+        assert_eq!(created["endpoint"]["event_types"], json!(["alert.created", "usage.recorded"]));
+        let id = created["endpoint"]["id"].as_str().unwrap();
+        let resp = app.server_fn(&app.client, "set_webhook_event_types", &[("org_id", &org), ("endpoint_id", id), ("event_types[4]", "invoice.finalized")]).await;
+        assert_eq!(resp.status(), StatusCode::OK);
+        assert_eq!(resp.json::<Value>().await.unwrap()["event_types"], json!(["invoice.finalized"]));
+        let resp = app.server_fn(&app.client, "set_webhook_event_types", &[("org_id", &org), ("endpoint_id", id)]).await;
+        assert_eq!(resp.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(resp.text().await.unwrap().contains("event_types: must name at least one"));
+        let resp = app.server_fn(&app.client, "list_webhooks", &[("org_id", &org)]).await;
+        assert_eq!(resp.json::<Value>().await.unwrap()["endpoints"][0]["event_types"], json!(["invoice.finalized"]));
+    }
+
     async fn recorded_usage_reaches_a_subscribed_endpoint_in_signed_batches(app) {
         let (_, auth) = org(&app, "Usage", "owner@usage.example").await;
         let (url, got) = receiver().await;
