@@ -19,7 +19,10 @@
 //!    the thresholds the batch crosses ([`budgets::enforce`]); the counters'
 //!    new values are returned for step 5;
 //! 4. `alerts`: an alert (and its notifications in the outbox) per threshold
-//!    crossed ([`alerts::budget`]).
+//!    crossed ([`alerts::budget`]); then, when an endpoint of the
+//!    organization receives `usage.recorded`, one row with the ids stored,
+//!    for its batched webhooks ([`alerts::usage_hooks`]; one row a batch,
+//!    none for organizations without such an endpoint).
 //!
 //! Then, still holding the write lock: the price book must not have moved
 //! (else the attempt is priced again), and
@@ -203,8 +206,10 @@ async fn fan_out(
     let days = quota::counters::on_recorded(&mut *conn, db.engine, recorded, zone(time_zone)).await?;
     // 3. budgets: the spend counters, and the thresholds crossed.
     let counted = enforce::on_recorded(&mut *conn, recorded, time_zone, now).await?;
-    // 4. alerts: one alert per threshold crossed, with its notifications.
+    // 4. alerts: one alert per threshold crossed, with its notifications;
+    // the batch's ids for usage.recorded webhooks.
     alerts::budget::on_crossings(&mut *conn, recorded.org_id, &counted.crossings, now).await?;
+    alerts::usage_hooks::on_recorded(&mut *conn, recorded, now).await?;
     Ok((days, counted.spent))
 }
 

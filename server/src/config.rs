@@ -129,6 +129,12 @@ pub struct Config {
     #[arg(long, env = "TOLLBOOTH_WEBHOOK_ALLOW_PRIVATE", default_value_t = false, action = clap::ArgAction::Set, global = true)]
     pub webhook_allow_private: bool,
 
+    /// Seconds usage waits before its `usage.recorded` webhooks go out: an
+    /// endpoint gets at most one batch of usage this often (in deliveries of
+    /// at most 1,000 events), unless more is waiting than one round takes.
+    #[arg(long, env = "TOLLBOOTH_USAGE_WEBHOOK_SECONDS", default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=3600), global = true)]
+    pub usage_webhook_seconds: u64,
+
     /// The gateway's default OpenAI upstream (organizations may bring their own key instead).
     #[arg(long, env = "TOLLBOOTH_OPENAI_BASE_URL", default_value = tollbooth::providers::OPENAI_BASE_URL, global = true)]
     pub openai_base_url: String,

@@ -11,13 +11,18 @@
 //! claiming), so a claimed notification never waits out its lease in a
 //! queue; the outbox's rules (claim with a lease, mark sent only while
 //! pending) are unchanged.
+//!
+//! Each poll first turns waiting usage into `usage.recorded` deliveries
+//! ([`tollbooth::alerts::usage_hooks::derive`]: what has waited the
+//! window goes into the outbox, in the transaction that takes it), so the
+//! same claim-and-deliver path sends them.
 
 use std::collections::HashMap;
 use std::time::Duration;
 
 use tokio::sync::watch;
 use tokio::task::{JoinHandle, JoinSet};
-use tollbooth::alerts::outbox;
+use tollbooth::alerts::{outbox, usage_hooks};
 use tollbooth::clock::now_ms;
 use tollbooth::db::Db;
 
@@ -37,11 +42,12 @@ pub const POLL_EVERY: Duration = Duration::from_secs(1);
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
 /// Starts the delivery task; it completes after `stop` turns true.
-pub fn spawn(db: Db, notifier: Notifier, mut stop: watch::Receiver<bool>) -> JoinHandle<()> {
+pub fn spawn(db: Db, notifier: Notifier, usage_window: Duration, mut stop: watch::Receiver<bool>) -> JoinHandle<()> {
     tokio::spawn(async move {
         let mut running: JoinSet<()> = JoinSet::new();
         let mut org_of: HashMap<tokio::task::Id, String> = HashMap::new();
         let mut per_org: HashMap<String, usize> = HashMap::new();
+        let mut last_derive = 0;
         let mut tick = tokio::time::interval(POLL_EVERY);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -61,11 +67,25 @@ pub fn spawn(db: Db, notifier: Notifier, mut stop: watch::Receiver<bool>) -> Joi
                 }
                 _ = stop.changed() => break,
             }
+            derive_usage(&db, usage_window, &mut last_derive).await;
             claim_and_start(&db, &notifier, &mut running, &mut org_of, &mut per_org).await;
         }
         let _ = tokio::time::timeout(SHUTDOWN_GRACE, async { while running.join_next().await.is_some() {} }).await;
         running.abort_all();
     })
+}
+
+/// Queues the usage that has waited `window` for its webhooks (at most once
+/// every half second, however often deliveries finish).
+async fn derive_usage(db: &Db, window: Duration, last: &mut i64) {
+    let now = now_ms();
+    if now - *last < POLL_EVERY.as_millis() as i64 / 2 {
+        return;
+    }
+    *last = now;
+    if let Err(e) = usage_hooks::derive(db, now, window.as_millis() as i64).await {
+        tracing::warn!(error = ?e, "queueing usage webhooks failed; retried");
+    }
 }
 
 fn release(per_org: &mut HashMap<String, usize>, org: &str) {

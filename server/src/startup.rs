@@ -33,6 +33,8 @@ pub struct Application {
     billing: tollbooth::billing::Billing,
     gateway: crate::gateway::Gateway,
     metrics_addr: Option<SocketAddr>,
+    /// How long usage waits for its `usage.recorded` webhooks.
+    usage_webhook_window: std::time::Duration,
     /// The scheduled price-book refresh (`TOLLBOOTH_PRICES_URL`), if configured.
     price_refresh: Option<(crate::price_source::PriceSource, std::time::Duration)>,
 }
@@ -78,7 +80,7 @@ impl Application {
             tracing::info!("SMTP_URL not set: alert mail is kept in the outbox (Admin → Outbox)");
         }
         let price_refresh = price_refresh_from(&config)?;
-        Ok(Application { listener, router, db, notifier, billing, gateway, metrics_addr: config.metrics_addr, price_refresh })
+        Ok(Application { listener, router, db, notifier, billing, gateway, metrics_addr: config.metrics_addr, usage_webhook_window: std::time::Duration::from_secs(config.usage_webhook_seconds), price_refresh })
     }
 
     /// The address actually bound (useful with port 0).
@@ -95,7 +97,7 @@ impl Application {
     /// background tasks and closes the database.
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-        let background = tasks::spawn(self.db.clone(), self.notifier.clone(), self.billing.clone(), stop_rx.clone());
+        let background = tasks::spawn(self.db.clone(), self.notifier.clone(), self.billing.clone(), self.usage_webhook_window, stop_rx.clone());
         if let Some(addr) = self.metrics_addr {
             let listener = TcpListener::bind(addr).await.with_context(|| format!("binding TOLLBOOTH_METRICS_ADDR {addr}"))?;
             tracing::info!(%addr, "metrics listening");

@@ -12,7 +12,8 @@ use tollbooth::db::Db;
 
 use crate::notify::Notifier;
 
-/// How often expired sessions and stale login failures are pruned.
+/// How often expired sessions, stale login failures and week-old settled
+/// usage webhooks are pruned.
 pub const PRUNE_EVERY: Duration = Duration::from_secs(3600);
 
 /// How often expired reservations are marked (they stop counting at expiry
@@ -45,8 +46,8 @@ const FOLD_BUSY_EVERY: Duration = Duration::from_secs(2);
 
 /// Starts the background tasks; the handle completes after `stop` turns true
 /// and the jobs, the delivery task and the rollup fold have stopped.
-pub fn spawn(db: Db, notifier: Notifier, billing: Billing, stop: watch::Receiver<bool>) -> JoinHandle<()> {
-    let delivery = crate::dispatch::spawn(db.clone(), notifier, stop.clone());
+pub fn spawn(db: Db, notifier: Notifier, billing: Billing, usage_window: Duration, stop: watch::Receiver<bool>) -> JoinHandle<()> {
+    let delivery = crate::dispatch::spawn(db.clone(), notifier, usage_window, stop.clone());
     let fold = spawn_fold(db.clone(), stop.clone());
     let jobs = spawn_jobs(db, billing, stop);
     tokio::spawn(async move {
@@ -151,6 +152,11 @@ async fn prune(db: &Db) {
     }
     if let Err(e) = tollbooth::accounts::throttle::prune(db).await {
         tracing::warn!(error = ?e, "pruning login failures failed");
+    }
+    match tollbooth::alerts::usage_hooks::prune(db, tollbooth::clock::now_ms()).await {
+        Ok(n) if n > 0 => tracing::info!(deleted = n, "pruned settled usage webhooks"),
+        Ok(_) => {}
+        Err(e) => tracing::warn!(error = ?e, "pruning settled usage webhooks failed"),
     }
 }
 

@@ -80,6 +80,10 @@ pub async fn evaluate(db: &Db, org_id: &str, now: i64) -> Result<Vec<AlertKind>>
                 period_end: Some(now),
                 observed: format!("${seen} in the last hour"),
                 threshold: format!("{}% of ${avg}/hour", settings.spike_percent),
+                threshold_percent: Some(i64::from(settings.spike_percent)),
+                // The last hour's spend the threshold stands for: percent × the hourly average.
+                threshold_nanos: Some((week as i128 * settings.spike_percent as i128 / (100 * 168)) as i64),
+                observed_nanos: Some(last_hour),
                 message: format!(
                     "Spend spike: ${seen} in the last hour is {pct}% of the hourly average of the previous 7 days (${avg}); the alert threshold is {}%.",
                     settings.spike_percent
@@ -103,6 +107,9 @@ pub async fn evaluate(db: &Db, org_id: &str, now: i64) -> Result<Vec<AlertKind>>
             period_end: Some(now),
             observed: format!("{rate}% ({failed} of {total} requests)"),
             threshold: format!("{}%", settings.error_rate_percent),
+            threshold_percent: Some(i64::from(settings.error_rate_percent)),
+            threshold_nanos: None,
+            observed_nanos: None,
             message: format!(
                 "{failed} of {total} requests in the last 15 minutes failed ({rate}%), above the {}% alert threshold.",
                 settings.error_rate_percent
@@ -125,6 +132,9 @@ pub async fn evaluate(db: &Db, org_id: &str, now: i64) -> Result<Vec<AlertKind>>
                     period_end: Some(now),
                     observed: format!("p95 {p95} ms over {n} calls"),
                     threshold: format!("{limit} ms"),
+                    threshold_percent: None,
+                    threshold_nanos: None,
+                    observed_nanos: None,
                     message: format!(
                         "The 95th percentile latency of the last 15 minutes is {p95} ms over {n} calls, above the {limit} ms alert threshold."
                     ),
@@ -174,6 +184,9 @@ pub async fn quota_refused(db: &Db, org_id: &str, limit_key: &str, observed: Str
         period_end: None,
         observed,
         threshold,
+        threshold_percent: None,
+        threshold_nanos: None,
+        observed_nanos: None,
         message,
     };
     let result = async {

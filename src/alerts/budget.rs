@@ -36,8 +36,17 @@ pub fn alert_of(c: &Crossing) -> NewAlert {
         period_end: Some(c.period_end),
         observed: format!("${spent} ({}%)", percent(c.spent, c.amount)),
         threshold: format!("{t}% of ${amount}"),
+        threshold_percent: Some(i64::from(t)),
+        threshold_nanos: Some(share_of(c.amount, t)),
+        observed_nanos: Some(c.spent),
         message,
     }
+}
+
+/// `percent`% of `amount` nano-USD, rounded down to the nano (the spend at
+/// which a threshold fires).
+fn share_of(amount: i64, percent: impl Into<i64>) -> i64 {
+    (amount as i128 * percent.into() as i128 / 100).clamp(i64::MIN as i128, i64::MAX as i128) as i64
 }
 
 /// Fires the alert of each crossed threshold, in order, in the caller's transaction.

@@ -31,6 +31,8 @@ mod service;
 #[cfg(feature = "ssr")]
 pub mod settings;
 #[cfg(feature = "ssr")]
+pub mod usage_hooks;
+#[cfg(feature = "ssr")]
 pub(crate) mod store;
 #[cfg(feature = "ssr")]
 pub mod webhooks;
@@ -107,6 +109,19 @@ pub struct AlertView {
     /// What was observed and the threshold it passed, as a person reads them.
     pub observed: String,
     pub threshold: String,
+    /// The threshold as a percentage: of the budget (budget alerts), of the
+    /// hourly average (spikes), of requests failed (error rate); `null` for
+    /// the others.
+    pub threshold_percent: Option<i64>,
+    /// The spend at which the alert fires, USD decimal string (budget
+    /// alerts: that percentage of the budget's amount); `null` when the
+    /// threshold is not money.
+    #[cfg_attr(feature = "ssr", schema(value_type = Option<crate::openapi::Usd>))]
+    pub threshold_usd: Option<String>,
+    /// The spend observed, USD decimal string (budget alerts: the period's
+    /// spend; spikes: the last hour's); `null` when what was observed is not money.
+    #[cfg_attr(feature = "ssr", schema(value_type = Option<crate::openapi::Usd>))]
+    pub observed_usd: Option<String>,
     pub message: String,
     pub created_at: String,
     pub acknowledged_by: Option<String>,
@@ -190,6 +205,88 @@ impl Default for AlertSettings {
     }
 }
 
+/// What a webhook endpoint can subscribe to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub enum WebhookEventType {
+    /// An alert fired (every kind; the default, and what endpoints made
+    /// before subscriptions existed receive).
+    #[serde(rename = "alert.created")]
+    AlertCreated,
+    /// Usage events were recorded: batches of at most 1,000 events, each as
+    /// `GET /api/v1/events` shows it.
+    #[serde(rename = "usage.recorded")]
+    UsageRecorded,
+    /// A budget reached 100% of its amount.
+    #[serde(rename = "budget.exhausted")]
+    BudgetExhausted,
+    /// The organization moved to another plan.
+    #[serde(rename = "plan.changed")]
+    PlanChanged,
+    /// An invoice was closed with its final total.
+    #[serde(rename = "invoice.finalized")]
+    InvoiceFinalized,
+}
+
+impl WebhookEventType {
+    /// Every type, in the order the settings page lists them.
+    pub const ALL: [WebhookEventType; 5] = [
+        WebhookEventType::AlertCreated,
+        WebhookEventType::UsageRecorded,
+        WebhookEventType::BudgetExhausted,
+        WebhookEventType::PlanChanged,
+        WebhookEventType::InvoiceFinalized,
+    ];
+
+    /// The name in bodies, the API and storage.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WebhookEventType::AlertCreated => "alert.created",
+            WebhookEventType::UsageRecorded => "usage.recorded",
+            WebhookEventType::BudgetExhausted => "budget.exhausted",
+            WebhookEventType::PlanChanged => "plan.changed",
+            WebhookEventType::InvoiceFinalized => "invoice.finalized",
+        }
+    }
+
+    /// As the settings page shows it.
+    pub fn label(self) -> &'static str {
+        match self {
+            WebhookEventType::AlertCreated => "Alerts",
+            WebhookEventType::UsageRecorded => "Usage events (batched)",
+            WebhookEventType::BudgetExhausted => "Budget exhausted",
+            WebhookEventType::PlanChanged => "Plan changed",
+            WebhookEventType::InvoiceFinalized => "Invoice finalized",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|t| t.as_str() == s)
+    }
+
+    /// A subscription as sent: at least one known type, each once (kept in
+    /// [`Self::ALL`]'s order). An unknown name is refused naming it, under
+    /// the field `event_types`.
+    pub fn parse_list<S: AsRef<str>>(names: &[S]) -> Result<Vec<Self>, (&'static str, String)> {
+        let mut out = Vec::new();
+        for name in names {
+            let name = name.as_ref().trim();
+            let t = Self::parse(name).ok_or_else(|| {
+                let known: Vec<&str> = Self::ALL.iter().map(|t| t.as_str()).collect();
+                ("event_types", format!("unknown event type {name:?}; the types are {}", known.join(", ")))
+            })?;
+            if !out.contains(&t) {
+                out.push(t);
+            }
+        }
+        if out.is_empty() {
+            return Err(("event_types", "must name at least one event type".into()));
+        }
+        out.sort();
+        Ok(out)
+    }
+}
+
 /// An outgoing webhook endpoint.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
@@ -197,6 +294,8 @@ impl Default for AlertSettings {
 pub struct EndpointView {
     pub id: String,
     pub url: String,
+    /// What it receives.
+    pub event_types: Vec<WebhookEventType>,
     pub enabled: bool,
     pub consecutive_failures: i64,
     /// Why it was disabled, when it was.
@@ -338,6 +437,20 @@ mod tests {
         assert_eq!(backoff_ms(2), 20_000);
         assert_eq!(backoff_ms(4), 80_000);
         assert_eq!(backoff_ms(30), 3_600_000);
+    }
+
+    #[test]
+    fn event_type_lists_are_parsed_deduplicated_and_unknown_names_refused() {
+        use WebhookEventType::*;
+        assert_eq!(WebhookEventType::parse_list(&["usage.recorded", " alert.created", "usage.recorded"]).unwrap(), vec![AlertCreated, UsageRecorded]);
+        let (field, message) = WebhookEventType::parse_list(&["alert.created", "usage.recordd"]).unwrap_err();
+        assert_eq!(field, "event_types");
+        assert!(message.contains("\"usage.recordd\"") && message.contains("invoice.finalized"), "{message}");
+        assert!(WebhookEventType::parse_list::<&str>(&[]).is_err());
+        for t in WebhookEventType::ALL {
+            assert_eq!(WebhookEventType::parse(t.as_str()), Some(t));
+            assert_eq!(serde_json::to_value(t).unwrap(), serde_json::json!(t.as_str()));
+        }
     }
 
     #[test]

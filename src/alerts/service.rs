@@ -4,7 +4,8 @@
 use serde_json::json;
 use sqlx::AnyConnection;
 
-use super::{store, AlertKind, AlertView};
+use super::{store, webhooks, AlertKind, AlertView, WebhookEventType};
+use crate::pricing::NanoUsd;
 use crate::clock::{now_ms, to_rfc3339};
 use crate::db::Db;
 use crate::ids::{is_valid_id, new_id};
@@ -23,12 +24,19 @@ pub struct NewAlert {
     pub period_end: Option<i64>,
     pub observed: String,
     pub threshold: String,
+    /// The figures behind the sentences, where the alert has them (see
+    /// [`super::AlertView`]).
+    pub threshold_percent: Option<i64>,
+    pub threshold_nanos: Option<i64>,
+    pub observed_nanos: Option<i64>,
     pub message: String,
 }
 
 /// Stores the alert unless its key fired before, and, in the same
 /// transaction, queues its notifications: an e-mail to each recipient of the
-/// organization's settings and a webhook to each enabled endpoint. Returns the
+/// organization's settings, an `alert.created` webhook to each enabled
+/// endpoint subscribed to it and, for an exhausted budget, a
+/// `budget.exhausted` one to those subscribed to that. Returns the
 /// new alert's id, or `None` when it had fired already.
 pub async fn fire(conn: &mut AnyConnection, org_id: &str, alert: &NewAlert, now: i64) -> Result<Option<String>> {
     let id = new_id();
@@ -51,26 +59,27 @@ pub async fn fire(conn: &mut AnyConnection, org_id: &str, alert: &NewAlert, now:
             super::outbox::enqueue(conn, org_id, Some(&id), "email", &to, &subject, &text, now).await?;
         }
     }
-    let body = json!({
-        "type": "alert.created",
-        "organization_id": org_id,
-        "alert": {
-            "id": id,
-            "kind": alert.kind.as_str(),
-            "scope": alert.scope,
-            "scope_id": (!alert.scope_id.is_empty()).then_some(&alert.scope_id),
-            "budget_id": alert.budget_id,
-            "period_start": alert.period_start.map(to_rfc3339),
-            "period_end": alert.period_end.map(to_rfc3339),
-            "observed": alert.observed,
-            "threshold": alert.threshold,
-            "message": alert.message,
-            "created_at": to_rfc3339(now),
-        }
-    })
-    .to_string();
-    for endpoint in super::webhooks::enabled_endpoint_ids(conn, org_id).await? {
-        super::outbox::enqueue(conn, org_id, Some(&id), "webhook", &endpoint, &subject, &body, now).await?;
+    let alert_json = json!({
+        "id": id,
+        "kind": alert.kind.as_str(),
+        "scope": alert.scope,
+        "scope_id": (!alert.scope_id.is_empty()).then_some(&alert.scope_id),
+        "budget_id": alert.budget_id,
+        "period_start": alert.period_start.map(to_rfc3339),
+        "period_end": alert.period_end.map(to_rfc3339),
+        "observed": alert.observed,
+        "threshold": alert.threshold,
+        "threshold_percent": alert.threshold_percent,
+        "threshold_usd": alert.threshold_nanos.map(|n| NanoUsd::from_nanos(n).to_usd_string()),
+        "observed_usd": alert.observed_nanos.map(|n| NanoUsd::from_nanos(n).to_usd_string()),
+        "message": alert.message,
+        "created_at": to_rfc3339(now),
+    });
+    let mut fields = serde_json::Map::new();
+    fields.insert("alert".into(), alert_json);
+    webhooks::publish(conn, org_id, WebhookEventType::AlertCreated, Some(&id), &subject, fields.clone(), now).await?;
+    if alert.kind == AlertKind::BudgetExhausted {
+        webhooks::publish(conn, org_id, WebhookEventType::BudgetExhausted, Some(&id), &subject, fields, now).await?;
     }
     Ok(Some(id))
 }

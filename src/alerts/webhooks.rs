@@ -3,15 +3,22 @@
 //! Each request carries `Tollbooth-Signature: t=<unix seconds>,v1=<hex>`,
 //! the HMAC-SHA256 of `"{t}.{body}"` under the endpoint's secret (the scheme
 //! Stripe uses, so receivers can reuse their verification code and reject
-//! replays by the timestamp).
+//! replays by the timestamp), and `Tollbooth-Delivery: <id>`, the same id
+//! as the body's `id`: a retry repeats both, so a receiver drops what it
+//! has seen.
+//!
+//! An endpoint receives the event types it subscribes to
+//! ([`WebhookEventType`]); every body is an envelope `{id, type,
+//! organization_id, created_at, …}` with the type's own fields beside them
+//! ([`publish`]; usage batches: [`super::usage_hooks`]).
 
-use serde_json::json;
+use serde_json::{json, Map, Value};
 use sqlx::AnyConnection;
 
 use super::outbox::{truncate, Outgoing};
 use super::store::outbox as outbox_store;
 use super::store::webhooks as store;
-use super::{CreatedEndpoint, DeliveryView, EndpointView, DISABLE_AFTER_FAILURES};
+use super::{CreatedEndpoint, DeliveryView, EndpointView, WebhookEventType, DISABLE_AFTER_FAILURES};
 use crate::audit::{self, By};
 use crate::clock::{now_ms, to_rfc3339};
 use crate::db::Db;
@@ -68,10 +75,28 @@ pub async fn list(db: &Db, org_id: &str) -> Result<Vec<EndpointView>> {
     store::list(&mut *db.reader().acquire().await?, org_id).await
 }
 
-/// Adds an endpoint with a new random secret (returned once). The URL must
-/// point at public addresses under `policy`; the change is audited
-/// (`webhook.create`, the URL without query or credentials, never the secret).
-pub async fn create(db: &Db, org_id: &str, url: &str, policy: EgressPolicy, by: &By) -> Result<CreatedEndpoint> {
+/// A subscription as sent (see [`WebhookEventType::parse_list`]); `None`:
+/// alerts only, what endpoints received before subscriptions existed.
+pub fn parse_event_types(names: Option<&[String]>) -> Result<Vec<WebhookEventType>> {
+    match names {
+        None => Ok(vec![WebhookEventType::AlertCreated]),
+        Some(names) => WebhookEventType::parse_list(names).map_err(|(field, message)| Error::invalid(field, message)),
+    }
+}
+
+/// Adds an endpoint with a new random secret (returned once), receiving
+/// `event_types` (`None`: alerts). The URL must point at public addresses
+/// under `policy`; the change is audited (`webhook.create`, the URL without
+/// query or credentials and the types, never the secret).
+pub async fn create(
+    db: &Db,
+    org_id: &str,
+    url: &str,
+    event_types: Option<&[String]>,
+    policy: EgressPolicy,
+    by: &By,
+) -> Result<CreatedEndpoint> {
+    let types = parse_event_types(event_types)?;
     let url = parse_url(url)?;
     crate::egress::check_url("url", &url, policy).await?;
     let mut tx = db.begin().await?;
@@ -81,9 +106,9 @@ pub async fn create(db: &Db, org_id: &str, url: &str, policy: EgressPolicy, by: 
     }
     let id = new_id();
     let secret = format!("whsec_{}", random_hex(24));
-    store::insert(&mut tx, &id, org_id, &url, &secret, now_ms()).await?;
+    store::insert(&mut tx, &id, org_id, &url, &secret, &types, now_ms()).await?;
     let endpoint = store::get(&mut tx, &id).await?;
-    let details = json!({"url": url_for_log(&url)});
+    let details = json!({"url": url_for_log(&url), "event_types": types});
     audit::record_in(&mut tx, db.engine, &by.entry(Some(org_id), "webhook.create", Some(&id)).details(details)).await?;
     tx.commit().await?;
     Ok(CreatedEndpoint { endpoint, secret })
@@ -130,8 +155,67 @@ pub async fn enable(db: &Db, org_id: &str, id: &str, by: &By) -> Result<Endpoint
     Ok(after)
 }
 
-pub(crate) async fn enabled_endpoint_ids(conn: &mut AnyConnection, org_id: &str) -> Result<Vec<String>> {
-    store::enabled_ids(conn, org_id).await
+/// Changes what an endpoint receives; audited as `webhook.update` with the
+/// types before and after (nothing is recorded when they do not change).
+pub async fn set_event_types(db: &Db, org_id: &str, id: &str, event_types: &[String], by: &By) -> Result<EndpointView> {
+    let types = parse_event_types(Some(event_types))?;
+    if !is_valid_id(id) {
+        return Err(Error::NotFound("webhook endpoint"));
+    }
+    let mut tx = db.begin().await?;
+    let before = store::find(&mut tx, org_id, id).await?.ok_or(Error::NotFound("webhook endpoint"))?;
+    store::set_event_types(&mut tx, org_id, id, &types).await?;
+    if before.event_types != types {
+        let details = json!({"url": url_for_log(&before.url), "before": before.event_types, "after": types});
+        audit::record_in(&mut tx, db.engine, &by.entry(Some(org_id), "webhook.update", Some(id)).details(details)).await?;
+    }
+    let after = store::get(&mut tx, id).await?;
+    tx.commit().await?;
+    Ok(after)
+}
+
+/// The organization's enabled endpoints subscribed to `t`.
+pub(crate) async fn subscribed_endpoint_ids(conn: &mut AnyConnection, org_id: &str, t: WebhookEventType) -> Result<Vec<String>> {
+    store::subscribed_ids(conn, org_id, t).await
+}
+
+/// Whether any enabled endpoint of the organization receives `t`.
+pub(crate) async fn any_subscribed(conn: &mut AnyConnection, org_id: &str, t: WebhookEventType) -> Result<bool> {
+    store::any_subscribed(conn, org_id, t).await
+}
+
+/// A webhook body: the envelope (`id`, the delivery's id, also sent as
+/// `Tollbooth-Delivery`; `type`; `organization_id`; `created_at`) and the
+/// type's own `fields`.
+pub fn envelope(delivery_id: &str, t: WebhookEventType, org_id: &str, now: i64, fields: Map<String, Value>) -> String {
+    let mut body = Map::new();
+    body.insert("id".into(), json!(delivery_id));
+    body.insert("type".into(), json!(t.as_str()));
+    body.insert("organization_id".into(), json!(org_id));
+    body.insert("created_at".into(), json!(to_rfc3339(now)));
+    body.extend(fields);
+    Value::Object(body).to_string()
+}
+
+/// Queues a `t` webhook to each enabled endpoint subscribed to it, in the
+/// caller's transaction (so it is sent if and only if what it reports
+/// commits); returns how many were queued.
+pub async fn publish(
+    conn: &mut AnyConnection,
+    org_id: &str,
+    t: WebhookEventType,
+    alert_id: Option<&str>,
+    subject: &str,
+    fields: Map<String, Value>,
+    now: i64,
+) -> Result<usize> {
+    let endpoints = store::subscribed_ids(conn, org_id, t).await?;
+    for endpoint in &endpoints {
+        let id = new_id();
+        let body = envelope(&id, t, org_id, now, fields.clone());
+        outbox_store::insert(conn, &id, org_id, alert_id, "webhook", endpoint, subject, &body, now).await?;
+    }
+    Ok(endpoints.len())
 }
 
 /// What came of one delivery attempt.

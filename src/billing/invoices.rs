@@ -197,6 +197,14 @@ pub(crate) async fn close(db: &Db, billing: &Billing, invoice_id: &str, org_id: 
         store::insert_line(&mut tx, &inv.id, org_id, position, &view, now).await?;
     }
     store::finalize(&mut tx, &inv.id, closed.total_cents, now).await?;
+    // The invoice.finalized webhooks carry the invoice as the API shows it.
+    let finalized = store::invoice(&mut tx, org_id, &inv.id).await?.ok_or(Error::NotFound("invoice"))?;
+    let labels = Labels::load(&mut tx, org_id).await?;
+    let shown = view(&mut tx, &labels, &finalized).await?;
+    let subject = format!("invoice.finalized: {}", shown.number);
+    let mut fields = serde_json::Map::new();
+    fields.insert("invoice".into(), serde_json::to_value(&shown).map_err(|e| Error::Internal(e.to_string()))?);
+    crate::alerts::webhooks::publish(&mut tx, org_id, crate::alerts::WebhookEventType::InvoiceFinalized, None, &subject, fields, now).await?;
     tx.commit().await?;
     Ok(true)
 }

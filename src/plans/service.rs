@@ -117,15 +117,25 @@ pub async fn org_plan(db: &Db, org_id: &str) -> Result<OrgPlan> {
 }
 
 /// Moves an organization to a plan inside a caller's transaction (billing's
-/// webhooks and the admin's hand change both end here). Archived plans are
+/// webhooks and the admin's hand change both end here); a move to another
+/// plan queues the organization's `plan.changed` webhooks. Archived plans are
 /// refused unless `allow_archived` (an organization already on it stays).
 pub async fn assign_plan(conn: &mut sqlx::AnyConnection, org_id: &str, code: &str) -> Result<()> {
     let plan = store::plans(conn, Some(code)).await?.pop().ok_or_else(|| Error::invalid("plan", format!("no plan {code:?}")))?;
     if plan.archived_at.is_some() {
         return Err(Error::invalid("plan", format!("the {} plan is archived", plan.name)));
     }
+    let before = store::org_plan(conn, org_id).await?;
     if !store::set_org_plan(conn, org_id, &plan.code).await? {
         return Err(Error::NotFound("organization"));
+    }
+    if before.plan_code != plan.code {
+        // The organization's plan.changed webhooks, sent if the move commits.
+        let mut fields = serde_json::Map::new();
+        fields.insert("previous_plan".into(), serde_json::json!({"code": before.plan_code, "name": before.plan_name}));
+        fields.insert("plan".into(), serde_json::json!({"code": plan.code, "name": plan.name}));
+        let subject = format!("plan.changed: {} → {}", before.plan_name, plan.name);
+        crate::alerts::webhooks::publish(conn, org_id, crate::alerts::WebhookEventType::PlanChanged, None, &subject, fields, crate::clock::now_ms()).await?;
     }
     Ok(())
 }

@@ -148,8 +148,49 @@ fn without_region(name: &str) -> Option<String> {
     changed.then(|| segments.join("/"))
 }
 
+/// The name a dated snapshot is a version of: `gpt-5-nano-2025-08-07` →
+/// `gpt-5-nano`, `claude-3-5-sonnet-20241022` → `claude-3-5-sonnet`; `None`
+/// when the name ends in no date (`-YYYY-MM-DD` or `-YYYYMMDD`). Resolution
+/// never uses this (see the module doc: a snapshot's price may differ); lists
+/// use it to show a model and its dated alias once when they cost the same.
+pub fn undated(name: &str) -> Option<&str> {
+    let date_at = |base_len: usize, date: &str| {
+        let digits: String = date.chars().filter(char::is_ascii_digit).collect();
+        let ok = digits.len() == 8
+            && digits.starts_with("20")
+            && matches!(digits[4..6].parse::<u32>(), Ok(1..=12))
+            && matches!(digits[6..8].parse::<u32>(), Ok(1..=31));
+        (ok && base_len > 0).then(|| &name[..base_len])
+    };
+    let bytes = name.as_bytes();
+    let n = bytes.len();
+    // -YYYY-MM-DD
+    if n > 11 && bytes[n - 11] == b'-' && bytes[n - 6] == b'-' && bytes[n - 3] == b'-' {
+        let date = &name[n - 10..];
+        if date.chars().filter(char::is_ascii_digit).count() == 8 {
+            return date_at(n - 11, date);
+        }
+    }
+    // -YYYYMMDD
+    if n > 9 && bytes[n - 9] == b'-' && name[n - 8..].chars().all(|c| c.is_ascii_digit()) {
+        return date_at(n - 9, &name[n - 8..]);
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_dated_snapshot_names_its_undated_model() {
+        use super::undated;
+        assert_eq!(undated("gpt-5-nano-2025-08-07"), Some("gpt-5-nano"));
+        assert_eq!(undated("claude-3-5-sonnet-20241022"), Some("claude-3-5-sonnet"));
+        assert_eq!(undated("openai/gpt-4o-2024-08-06"), Some("openai/gpt-4o"));
+        for plain in ["gpt-5-nano", "gpt-4o", "o1-2024-13-01", "model-12345678", "gpt-4-0613", "-2025-08-07", "x-2025-08-7x"] {
+            assert_eq!(undated(plain), None, "{plain}");
+        }
+    }
+
     use super::*;
 
     fn c(name: &str, provider: Option<&str>) -> Vec<String> {

@@ -76,6 +76,27 @@ impl NanoUsd {
         format!("{int}.{frac:0<2}")
     }
 
+    /// The amount as a person reads it, with its dollar sign: cents from
+    /// half a cent up (`$10.08` for 10.082816585), and below that four
+    /// significant digits without trailing zeros (`$0.003214`,
+    /// `$0.0000191`), so a small amount never reads as `$0.00`. Rounded half
+    /// away from zero, for display only: the API and tooltips keep the
+    /// exact figure ([`Self::to_usd_string`]).
+    pub fn for_people(self) -> String {
+        const CENT: i128 = 10_000_000;
+        let n = self.0 as i128;
+        let (sign, abs) = if n < 0 { ("-", -n) } else { ("", n) };
+        if abs == 0 || abs >= CENT / 2 {
+            let cents = (abs + CENT / 2) / CENT;
+            return format!("{sign}${}.{:02}", cents / 100, cents % 100);
+        }
+        // Under 5,000,000 nanos: "0." and nine places, 4 of them significant.
+        let unit = 10i128.pow((abs.to_string().len() as u32).saturating_sub(4));
+        let kept = (abs + unit / 2) / unit * unit;
+        let places = format!("{kept:09}");
+        format!("{sign}$0.{}", places.trim_end_matches('0'))
+    }
+
     /// Parses a USD amount written in decimal (`"12.5"`, `"-0.000000001"`).
     /// Refuses more than nine decimal places rather than rounding someone's
     /// typed amount behind their back.
@@ -230,6 +251,25 @@ pub fn cost_per_1k_tokens(cost: NanoUsd, tokens: i64) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn amounts_for_people_show_cents_or_four_significant_digits_below_a_cent() {
+        let p = |nanos: i64| super::NanoUsd::from_nanos(nanos).for_people();
+        assert_eq!(p(10_082_816_585), "$10.08", "the recommendation of issue 23");
+        assert_eq!(p(235_000_000), "$0.24", "half a cent rounds up");
+        assert_eq!(p(1_000_000_000), "$1.00");
+        assert_eq!(p(0), "$0.00");
+        assert_eq!(p(10_000_000), "$0.01");
+        assert_eq!(p(5_000_000), "$0.01");
+        assert_eq!(p(3_214_499), "$0.003214");
+        assert_eq!(p(3_200_000), "$0.0032");
+        assert_eq!(p(4_999_999), "$0.005", "4 significant digits, trailing zeros dropped");
+        assert_eq!(p(19_100), "$0.0000191");
+        assert_eq!(p(1), "$0.000000001", "never zero when it is not");
+        assert_eq!(p(-2_500_000_000), "-$2.50");
+        assert_eq!(p(-19_100), "-$0.0000191");
+        assert_eq!(p(123_456_789_012_345), "$123456.79");
+    }
+
     #[test]
     fn cost_per_thousand_tokens_is_exact_to_nine_places() {
         use super::{cost_per_1k_tokens, NanoUsd};

@@ -244,11 +244,21 @@ pub fn cheaper_models<'a>(
         }
         found.push((saving, cheaper_model(used, c, usage, current, alternative, saving)));
     }
+    // A dated snapshot that costs what its undated model costs is the same
+    // advice twice (`gpt-5-nano` and `gpt-5-nano-2025-08-07`): the undated
+    // name stands for both.
+    let offered: Vec<(String, NanoUsd)> = found.iter().filter_map(|(s, r)| r.alternative_model.clone().map(|m| (m, *s))).collect();
+    found.retain(|(saving, r)| {
+        let Some(base) = r.alternative_model.as_deref().and_then(crate::pricing::alias::undated) else { return true };
+        !offered.iter().any(|(m, s)| m == base && s == saving)
+    });
     found.sort_by_key(|(saving, r)| (Reverse(*saving), r.key.clone()));
     found.truncate(ALTERNATIVES_PER_MODEL);
     Ok(found)
 }
 
+/// Exact USD, for the API's fields and the evidence (the sentences round
+/// for people: [`NanoUsd::for_people`]).
 fn usd(n: NanoUsd) -> String {
     n.to_short_usd_string()
 }
@@ -273,19 +283,19 @@ fn cheaper_model(
         title: format!("Switch {} to {}", used.name, alt.name),
         detail: format!(
             "Over the last {WINDOW_DAYS} days this organization made {} calls to {} ({} input tokens, {} of them cache reads; \
-             {} output tokens), which cost ${} at today's prices. The same tokens on {}, a {mode} model of {} with every \
-             capability {} has, would cost ${}: about ${} a month saved ({WINDOW_DAYS} days taken as a month).",
+             {} output tokens), which cost {} at today's prices. The same tokens on {}, a {mode} model of {} with every \
+             capability {} has, would cost {}: about {} a month saved ({WINDOW_DAYS} days taken as a month).",
             count(u.calls),
             used.name,
             count(u.input_tokens),
             count(u.cached_input_tokens),
             count(u.output_tokens),
-            usd(current),
+            current.for_people(),
             alt.name,
             used.provider,
             used.name,
-            usd(alternative),
-            usd(saving),
+            alternative.for_people(),
+            saving.for_people(),
         ),
         model: Some(used.name.clone()),
         alternative_model: Some(alt.name.clone()),
@@ -400,12 +410,12 @@ pub fn failed_request_spend(u: &ModelUsage) -> Option<Recommendation> {
         kind: Kind::FailedRequestSpend,
         title: format!("Failed calls to {} still cost money", u.model),
         detail: format!(
-            "Over the last {WINDOW_DAYS} days, {} of {} calls to {} failed and still cost ${}. Look at their errors: \
+            "Over the last {WINDOW_DAYS} days, {} of {} calls to {} failed and still cost {}. Look at their errors: \
              timeouts after long generations, output cut off by a limit, or malformed requests retried unchanged.",
             count(u.failed_calls),
             count(u.calls),
             u.model,
-            usd(u.failed_spend),
+            u.failed_spend.for_people(),
         ),
         model: Some(u.model.clone()),
         alternative_model: None,
@@ -486,6 +496,29 @@ mod tests {
         let mut twin = no_mode.clone();
         twin.name = "twin".into();
         assert!(!is_like_for_like(&no_mode, &twin), "without a mode nothing matches");
+    }
+
+    #[test]
+    fn a_model_and_its_dated_alias_at_the_same_price_are_offered_once() {
+        let used = model("big", "0.00001", "0.00003", &[]);
+        let nano = model("gpt-5-nano", "0.00000005", "0.0000004", &[]);
+        let dated = model("gpt-5-nano-2025-08-07", "0.00000005", "0.0000004", &[]);
+        let pricier_snapshot = model("gpt-5-mini-2025-08-07", "0.0000003", "0.000002", &[]);
+        let mini = model("gpt-5-mini", "0.00000025", "0.000002", &[]);
+        let u = usage("big", 10, 100_000, 10_000);
+        let names = |found: Vec<(NanoUsd, Recommendation)>| -> Vec<String> {
+            found.into_iter().map(|(_, r)| r.alternative_model.unwrap()).collect()
+        };
+        // Without the rule the two slots went to gpt-5-nano twice over.
+        assert_eq!(names(cheaper_models(&used, &u, [&dated, &nano, &mini]).unwrap()), vec!["gpt-5-nano", "gpt-5-mini"]);
+        assert_eq!(
+            names(cheaper_models(&used, &u, [&mini, &pricier_snapshot]).unwrap()),
+            vec!["gpt-5-mini", "gpt-5-mini-2025-08-07"],
+            "a snapshot at another price stays"
+        );
+        // Alone, the snapshot is offered under its own name.
+        let alone = cheaper_models(&used, &u, [&dated]).unwrap();
+        assert_eq!(alone[0].1.alternative_model.as_deref(), Some("gpt-5-nano-2025-08-07"));
     }
 
     #[test]

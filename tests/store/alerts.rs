@@ -217,7 +217,7 @@ test_both_engines! {
 
     async fn a_webhook_endpoint_that_keeps_failing_is_disabled_with_the_reason(db) {
         let s = org(db, "Hooks").await;
-        let ep = webhooks::create(db, &s.org_id, "http://127.0.0.1:9/hook", EgressPolicy::allow_private(), &by()).await.unwrap();
+        let ep = webhooks::create(db, &s.org_id, "http://127.0.0.1:9/hook", None, EgressPolicy::allow_private(), &by()).await.unwrap();
         assert!(ep.secret.starts_with("whsec_"));
         budgets::create(db, &s.org_id, &budget("organization", None, "1.00", "notify"), &by()).await.unwrap();
         spend(db, &s, 50_000, None, None).await; // 50%
@@ -245,7 +245,7 @@ test_both_engines! {
     async fn webhook_and_alert_settings_changes_are_audited_with_the_actor_and_never_the_secret(db) {
         let s = org(db, "Audited").await;
         let who = By::user("0190aaaa-bbbb-7ccc-8ddd-000000000001", "owner@audited.example").from(Some("203.0.113.5".into()), Some("test-agent".into()));
-        let ep = webhooks::create(db, &s.org_id, "https://u:pw@hooks.example.com/in?token=abc", EgressPolicy::public_only(), &who).await.unwrap();
+        let ep = webhooks::create(db, &s.org_id, "https://u:pw@hooks.example.com/in?token=abc", None, EgressPolicy::public_only(), &who).await.unwrap();
         let log = |action: &'static str| {
             let org = s.org_id.clone();
             async move { tollbooth::audit::list(db, Some(&org), &AuditFilter { action: action.into(), ..Default::default() }, "UTC", 10).await.unwrap() }
@@ -324,7 +324,7 @@ test_both_engines! {
 async fn an_undelivered_notification_survives_a_restart_and_is_delivered_once(engine: Engine) {
     let Some(t) = TestDb::new(engine).await else { return };
     let s = org(&t.db, "Durable").await;
-    webhooks::create(&t.db, &s.org_id, "http://127.0.0.1:9/hook", EgressPolicy::allow_private(), &by()).await.unwrap();
+    webhooks::create(&t.db, &s.org_id, "http://127.0.0.1:9/hook", None, EgressPolicy::allow_private(), &by()).await.unwrap();
     budgets::create(&t.db, &s.org_id, &budget("organization", None, "1.00", "notify"), &by()).await.unwrap();
     spend(&t.db, &s, 50_000, None, None).await;
     let now = now_ms();

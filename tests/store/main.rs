@@ -22,6 +22,7 @@ mod recommendations;
 mod retention;
 mod sessions;
 mod trials;
+mod webhooks;
 
 use tollbooth::accounts::{signup, Signup, SignupInput};
 use tollbooth::db::Db;

@@ -71,7 +71,7 @@ test_both_engines! {
         assert_eq!(r.evidence["output_tokens"], 5_000);
         assert_eq!((r.evidence["current_cost_usd"].as_str(), r.evidence["alternative_cost_usd"].as_str()), (Some("0.25"), Some("0.015")));
         assert_eq!(r.evidence["recorded_spend_usd"], "0.25");
-        assert!(r.detail.contains("10 calls to big") && r.detail.contains("$0.235 a month"), "{}", r.detail);
+        assert!(r.detail.contains("10 calls to big") && r.detail.contains("$0.24 a month"), "{}", r.detail);
 
         assert!(list(db, &b).await.unwrap().is_empty(), "another organization's usage recommends nothing to B");
         assert!(list(db, "").await.is_err(), "no organization, no recommendations");

@@ -136,11 +136,21 @@ pub async fn list_webhooks(org_id: String) -> Result<WebhooksView, AppError> {
 
 /// Adds an endpoint (public addresses only, unless the server allows
 /// private ones); its signing secret is returned this once.
+/// `event_types` absent: alerts only.
 #[server(endpoint = "create_webhook")]
-pub async fn create_webhook(org_id: String, url: String) -> Result<CreatedEndpoint, AppError> {
+pub async fn create_webhook(org_id: String, url: String, event_types: Option<Vec<String>>) -> Result<CreatedEndpoint, AppError> {
     let (ctx, scope, user) = ssr::scope(&org_id).await?;
     scope.require(Role::Admin)?;
-    Ok(webhooks::create(&ctx.db, &scope.org_id, &url, ctx.egress, &ssr::by(&user).await).await?)
+    Ok(webhooks::create(&ctx.db, &scope.org_id, &url, event_types.as_deref(), ctx.egress, &ssr::by(&user).await).await?)
+}
+
+/// Sets what an endpoint receives (none ticked is refused naming `event_types`).
+#[server(endpoint = "set_webhook_event_types")]
+pub async fn set_webhook_event_types(org_id: String, endpoint_id: String, event_types: Option<Vec<String>>) -> Result<EndpointView, AppError> {
+    let (ctx, scope, user) = ssr::scope(&org_id).await?;
+    scope.require(Role::Admin)?;
+    let types = event_types.unwrap_or_default();
+    Ok(webhooks::set_event_types(&ctx.db, &scope.org_id, &endpoint_id, &types, &ssr::by(&user).await).await?)
 }
 
 /// Removes an endpoint.

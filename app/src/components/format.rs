@@ -19,6 +19,16 @@ pub fn usd(decimal: &str) -> String {
     }
 }
 
+/// An exact USD decimal rounded for people by the core's rule
+/// ([`NanoUsd::for_people`]: cents, or 4 significant digits below a cent);
+/// pages put the exact figure in a `title` beside it.
+pub fn usd_for_people(decimal: &str) -> String {
+    match NanoUsd::parse_usd(decimal) {
+        Ok(n) => n.for_people(),
+        Err(_) => format!("${decimal}"),
+    }
+}
+
 /// A price per unit (e.g. per 1,000 tokens): 6 decimals under a dollar, or
 /// all nine when that would show zero.
 pub fn usd_rate(decimal: &str) -> String {
@@ -166,6 +176,13 @@ mod tests {
         assert_eq!(usd("0.000000000"), "$0.0000");
         assert_eq!(count(1234567), "1,234,567");
         assert_eq!(count(12), "12");
+    }
+
+    #[test]
+    fn savings_read_in_cents_or_four_significant_digits() {
+        assert_eq!(usd_for_people("10.082816585"), "$10.08");
+        assert_eq!(usd_for_people("0.0032"), "$0.0032");
+        assert_eq!(usd_for_people("junk"), "$junk");
     }
 
     #[test]

@@ -3,9 +3,11 @@
 
 use leptos::prelude::*;
 use leptos_meta::Title;
-use tollbooth::alerts::{AlertSettings, DeliveryView, EndpointView, ExtraRecipient, RecipientState};
+use tollbooth::alerts::{AlertSettings, DeliveryView, EndpointView, ExtraRecipient, RecipientState, WebhookEventType};
 
-use crate::api::alerts::{get_alert_settings, list_webhooks, CreateWebhook, DeleteWebhook, EnableWebhook, UpdateAlertSettings};
+use crate::api::alerts::{
+    get_alert_settings, list_webhooks, CreateWebhook, DeleteWebhook, EnableWebhook, SetWebhookEventTypes, UpdateAlertSettings,
+};
 use crate::components::format::readable_time;
 use crate::components::layout::{use_org, use_org_id};
 use crate::components::{ErrorMessage, Loaded};
@@ -21,6 +23,7 @@ fn field_label(field: &str) -> Option<&'static str> {
         "latency_p95_ms" => "p95 latency",
         "extra_recipients" => "Extra addresses",
         "url" => "Endpoint URL",
+        "event_types" => "Events",
         _ => return None,
     })
 }
@@ -182,8 +185,9 @@ fn Webhooks() -> impl IntoView {
     let create = ServerAction::<CreateWebhook>::new();
     let delete = ServerAction::<DeleteWebhook>::new();
     let enable = ServerAction::<EnableWebhook>::new();
+    let subscribe = ServerAction::<SetWebhookEventTypes>::new();
     let hooks = Resource::new(
-        move || (org_id.get(), create.version().get(), delete.version().get(), enable.version().get()),
+        move || (org_id.get(), create.version().get(), delete.version().get(), enable.version().get(), subscribe.version().get()),
         |(org, ..)| list_webhooks(org),
     );
     let org = move || org_id.get_untracked();
@@ -191,10 +195,12 @@ fn Webhooks() -> impl IntoView {
         <section class="card">
             <h2>"Webhooks"</h2>
             <p class="muted">
-                "Each alert is POSTed as JSON to every enabled endpoint, signed in the header "
+                "Each event an endpoint subscribes to is POSTed to it as JSON, signed in the header "
                 <code>"Tollbooth-Signature: t=<unix seconds>,v1=<hex>"</code>
-                " (HMAC-SHA256 of " <code>"t.body"</code> " under the endpoint's secret). Failed deliveries are \
-                retried with backoff; an endpoint that keeps failing is disabled."
+                " (HMAC-SHA256 of " <code>"t.body"</code> " under the endpoint's secret), with its delivery id in "
+                <code>"Tollbooth-Delivery"</code> " and the body's " <code>"id"</code> ". Usage events come in batches of at most \
+                1,000, a few seconds apart. Failed deliveries are retried with backoff (same delivery id); an endpoint that \
+                keeps failing is disabled."
             </p>
             <ActionForm action=create attr:class="row">
                 <input type="hidden" name="org_id" value=org() />
@@ -202,6 +208,7 @@ fn Webhooks() -> impl IntoView {
                     "Endpoint URL"
                     <input name="url" type="url" required maxlength="2000" placeholder="https://example.com/hooks/tollbooth" />
                 </label>
+                <EventTypeBoxes checked=vec![WebhookEventType::AlertCreated] />
                 <button type="submit">"Add endpoint"</button>
             </ActionForm>
             {form_error(create.value())}
@@ -216,6 +223,7 @@ fn Webhooks() -> impl IntoView {
             })}
             {form_error(delete.value())}
             {form_error(enable.value())}
+            {form_error(subscribe.value())}
             <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
                 {move || Suspend::new(async move {
                     let result = hooks.await;
@@ -225,7 +233,7 @@ fn Webhooks() -> impl IntoView {
                                 {w.endpoints.iter().filter(|e| !e.enabled).cloned().map(|e| view! {
                                     <DisabledNotice endpoint=e org_id=org() enable />
                                 }).collect_view()}
-                                <EndpointTable endpoints=w.endpoints org_id=org() delete enable />
+                                <EndpointTable endpoints=w.endpoints org_id=org() delete enable subscribe />
                                 <h2>"Delivery log"</h2>
                                 <DeliveryLog deliveries=w.deliveries />
                             }.into_any(),
@@ -257,23 +265,42 @@ fn DisabledNotice(endpoint: EndpointView, org_id: String, enable: ServerAction<E
     }
 }
 
+/// One checkbox per event type, named as the server functions read them
+/// (`event_types[i]`; the unticked ones are not sent).
+#[component]
+fn EventTypeBoxes(checked: Vec<WebhookEventType>) -> impl IntoView {
+    view! {
+        <fieldset class="event-types" data-testid="event-types">
+            <legend>"Events"</legend>
+            {WebhookEventType::ALL.into_iter().enumerate().map(|(i, t)| view! {
+                <label class="inline">
+                    <input type="checkbox" name=format!("event_types[{i}]") value=t.as_str() checked=checked.contains(&t) />
+                    {t.label()} " " <code>{t.as_str()}</code>
+                </label>
+            }).collect_view()}
+        </fieldset>
+    }
+}
+
 #[component]
 fn EndpointTable(
     endpoints: Vec<EndpointView>,
     org_id: String,
     delete: ServerAction<DeleteWebhook>,
     enable: ServerAction<EnableWebhook>,
+    subscribe: ServerAction<SetWebhookEventTypes>,
 ) -> impl IntoView {
     if endpoints.is_empty() {
         return view! { <p class="empty">"No webhook endpoints yet."</p> }.into_any();
     }
     view! {
         <table class="table" data-testid="webhook-endpoints">
-            <thead><tr><th>"URL"</th><th>"Status"</th><th class="num">"Failures in a row"</th><th>"Added"</th><th></th></tr></thead>
+            <thead><tr><th>"URL"</th><th>"Events"</th><th>"Status"</th><th class="num">"Failures in a row"</th><th>"Added"</th><th></th></tr></thead>
             <tbody>
                 {endpoints.into_iter().map(|e| {
                     let org = org_id.clone();
                     let (org_for_enable, id_for_enable) = (org.clone(), e.id.clone());
+                    let (org_for_events, id_for_events, types) = (org.clone(), e.id.clone(), e.event_types.clone());
                     let reenable = (!e.enabled).then(move || view! {
                         <ActionForm action=enable>
                             <input type="hidden" name="org_id" value=org_for_enable />
@@ -284,6 +311,14 @@ fn EndpointTable(
                     view! {
                         <tr>
                             <td class="url"><code>{e.url.clone()}</code></td>
+                            <td>
+                                <ActionForm action=subscribe attr:data-testid="endpoint-events">
+                                    <input type="hidden" name="org_id" value=org_for_events />
+                                    <input type="hidden" name="endpoint_id" value=id_for_events />
+                                    <EventTypeBoxes checked=types />
+                                    <button type="submit" class="small">"Save events"</button>
+                                </ActionForm>
+                            </td>
                             <td>
                                 {if e.enabled {
                                     view! { <span class="badge ok">"active"</span> }.into_any()
@@ -325,7 +360,7 @@ pub fn delivery_result(d: &DeliveryView) -> String {
 #[component]
 fn DeliveryLog(deliveries: Vec<DeliveryView>) -> impl IntoView {
     if deliveries.is_empty() {
-        return view! { <p class="empty">"No deliveries yet. Each alert sent to an endpoint is logged here."</p> }.into_any();
+        return view! { <p class="empty">"No deliveries yet. Each event sent to an endpoint is logged here."</p> }.into_any();
     }
     view! {
         <div class="table-scroll">

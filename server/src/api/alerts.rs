@@ -1,7 +1,7 @@
 //! Alerts, alert settings and outgoing webhooks over REST:
 //! `GET /api/v1/alerts`, `POST /api/v1/alerts/{id}/ack`,
 //! `GET/PUT /api/v1/alert-settings`, `GET/POST /api/v1/webhooks`,
-//! `DELETE /api/v1/webhooks/{id}`, `POST /api/v1/webhooks/{id}/enable`,
+//! `PATCH/DELETE /api/v1/webhooks/{id}`, `POST /api/v1/webhooks/{id}/enable`,
 //! `GET /api/v1/webhooks/deliveries`; and the confirmation link of an extra
 //! alert recipient, `GET /alerts/confirm/{token}`.
 
@@ -86,7 +86,7 @@ pub async fn put_settings(
 
 #[utoipa::path(
     get, path = "/api/v1/webhooks", operation_id = "list_webhooks", tag = "webhooks", security(("api_key" = [])),
-    responses((status = 200, description = "Webhook endpoints", body = Vec<tollbooth::alerts::EndpointView>, example = json!([{"id": "0190a0a0-0000-7000-8000-0000000000d1", "url": "https://example.com/hooks/tollbooth", "enabled": true, "consecutive_failures": 0, "disabled_reason": null, "created_at": "2026-12-01T10:00:00Z"}]))),
+    responses((status = 200, description = "Webhook endpoints", body = Vec<tollbooth::alerts::EndpointView>, example = json!([{"id": "0190a0a0-0000-7000-8000-0000000000d1", "url": "https://example.com/hooks/tollbooth", "event_types": ["alert.created", "usage.recorded"], "enabled": true, "consecutive_failures": 0, "disabled_reason": null, "created_at": "2026-12-01T10:00:00Z"}]))),
 )]
 pub async fn list_webhooks(State(state): State<AppState>, ManageKey(key): ManageKey) -> Result<Json<Vec<EndpointView>>, ApiError> {
     Ok(Json(webhooks::list(&state.db, &key.org_id).await?))
@@ -95,16 +95,19 @@ pub async fn list_webhooks(State(state): State<AppState>, ManageKey(key): Manage
 #[derive(Debug, Deserialize)]
 pub struct NewEndpoint {
     pub url: String,
+    /// What it receives; absent: `["alert.created"]`.
+    pub event_types: Option<Vec<String>>,
 }
 
 /// Adds an endpoint: a URL whose host is or resolves to a non-public
-/// address is a 422 naming `url` (unless the server allows private ones).
+/// address is a 422 naming `url` (unless the server allows private ones);
+/// an unknown event type is a 422 naming `event_types`.
 #[utoipa::path(
     post, path = "/api/v1/webhooks", operation_id = "create_webhook", tag = "webhooks", security(("api_key" = [])),
-    description = "Adds an endpoint; a URL whose host is not public is 422 naming `url`.",
+    description = "Adds an endpoint receiving `event_types` (default `[\"alert.created\"]`); a URL whose host is not public is 422 naming `url`, an unknown event type 422 naming `event_types`.",
     request_body(content = crate::openapi::schemas::NewWebhook),
     responses((status = 201, description = "Created; the signing secret is shown once", body = tollbooth::alerts::CreatedEndpoint,
-        example = json!({"endpoint": {"id": "0190a0a0-0000-7000-8000-0000000000d1", "url": "https://example.com/hooks/tollbooth", "enabled": true, "consecutive_failures": 0, "disabled_reason": null, "created_at": "2026-12-01T10:00:00Z"}, "secret": "whsec_…"}))),
+        example = json!({"endpoint": {"id": "0190a0a0-0000-7000-8000-0000000000d1", "url": "https://example.com/hooks/tollbooth", "event_types": ["alert.created", "usage.recorded"], "enabled": true, "consecutive_failures": 0, "disabled_reason": null, "created_at": "2026-12-01T10:00:00Z"}, "secret": "whsec_…"}))),
 )]
 pub async fn create_webhook(
     State(state): State<AppState>,
@@ -114,7 +117,36 @@ pub async fn create_webhook(
 ) -> Result<(StatusCode, Json<CreatedEndpoint>), ApiError> {
     let Json(input) = req.map_err(ApiError::from)?;
     let by = origin.key(&key);
-    Ok((StatusCode::CREATED, Json(webhooks::create(&state.db, &key.org_id, &input.url, state.ctx.egress, &by).await?)))
+    let created = webhooks::create(&state.db, &key.org_id, &input.url, input.event_types.as_deref(), state.ctx.egress, &by).await?;
+    Ok((StatusCode::CREATED, Json(created)))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct EndpointChange {
+    pub event_types: Vec<String>,
+}
+
+/// Changes what an endpoint receives.
+#[utoipa::path(
+    patch, path = "/api/v1/webhooks/{id}", operation_id = "update_webhook", tag = "webhooks", security(("api_key" = [])),
+    description = "Sets the event types the endpoint receives; an unknown type, or none, is 422 naming `event_types`.",
+    params(("id" = String, Path, example = "0190a0a0-0000-7000-8000-00000000abcd", description = "The endpoint's id")),
+    request_body(content = crate::openapi::schemas::WebhookChange),
+    responses(
+        (status = 200, description = "Updated", body = tollbooth::alerts::EndpointView, example = json!({"id": "0190a0a0-0000-7000-8000-0000000000d1", "url": "https://example.com/hooks/tollbooth", "event_types": ["usage.recorded"], "enabled": true, "consecutive_failures": 0, "disabled_reason": null, "created_at": "2026-12-01T10:00:00Z"})),
+        (status = 404, description = "No such endpoint in the organization", body = crate::openapi::schemas::ErrorBody),
+        (status = 422, description = "An unknown event type, or none", body = crate::openapi::schemas::ErrorBody),
+    ),
+)]
+pub async fn update_webhook(
+    State(state): State<AppState>,
+    ManageKey(key): ManageKey,
+    origin: RequestOrigin,
+    Path(id): Path<String>,
+    req: Result<Json<EndpointChange>, JsonRejection>,
+) -> Result<Json<EndpointView>, ApiError> {
+    let Json(input) = req.map_err(ApiError::from)?;
+    Ok(Json(webhooks::set_event_types(&state.db, &key.org_id, &id, &input.event_types, &origin.key(&key)).await?))
 }
 
 #[utoipa::path(
@@ -135,7 +167,7 @@ pub async fn delete_webhook(
 #[utoipa::path(
     post, path = "/api/v1/webhooks/{id}/enable", operation_id = "enable_webhook", tag = "webhooks", security(("api_key" = [])),
     params(("id" = String, Path, example = "0190a0a0-0000-7000-8000-00000000abcd", description = "The endpoint's id")),
-    responses((status = 200, description = "Enabled again", body = tollbooth::alerts::EndpointView, example = json!({"id": "0190a0a0-0000-7000-8000-0000000000d1", "url": "https://example.com/hooks/tollbooth", "enabled": true, "consecutive_failures": 0, "disabled_reason": null, "created_at": "2026-12-01T10:00:00Z"}))),
+    responses((status = 200, description = "Enabled again", body = tollbooth::alerts::EndpointView, example = json!({"id": "0190a0a0-0000-7000-8000-0000000000d1", "url": "https://example.com/hooks/tollbooth", "event_types": ["alert.created", "usage.recorded"], "enabled": true, "consecutive_failures": 0, "disabled_reason": null, "created_at": "2026-12-01T10:00:00Z"}))),
 )]
 pub async fn enable_webhook(
     State(state): State<AppState>,

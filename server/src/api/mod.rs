@@ -71,7 +71,7 @@ pub fn router() -> Router<AppState> {
         .route("/alert-settings", get(alerts::get_settings).put(alerts::put_settings))
         .route("/webhooks", get(alerts::list_webhooks).post(alerts::create_webhook))
         .route("/webhooks/deliveries", get(alerts::deliveries))
-        .route("/webhooks/{id}", axum::routing::delete(alerts::delete_webhook))
+        .route("/webhooks/{id}", axum::routing::delete(alerts::delete_webhook).patch(alerts::update_webhook))
         .route("/webhooks/{id}/enable", post(alerts::enable_webhook))
         .route("/billing", get(billing::overview))
         .route("/invoices", get(billing::list_invoices))

@@ -68,6 +68,7 @@ bad input is a 4xx naming the field. Limit refusals add their details beside `er
         api::alerts::create_webhook,
         api::alerts::deliveries,
         api::alerts::delete_webhook,
+        api::alerts::update_webhook,
         api::alerts::enable_webhook,
         api::billing::overview,
         api::billing::list_invoices,
@@ -188,7 +189,7 @@ impl Modify for CommonErrors {
         for (path, item) in doc.paths.paths.iter_mut() {
             let api = path.starts_with("/api/v1") || path.starts_with("/api/admin");
             let gateway = path.starts_with("/v1/");
-            let ops: [&mut Option<Operation>; 4] = [&mut item.get, &mut item.post, &mut item.put, &mut item.delete];
+            let ops: [&mut Option<Operation>; 5] = [&mut item.get, &mut item.post, &mut item.put, &mut item.patch, &mut item.delete];
             for op in ops.into_iter().flatten() {
                 let (list, schema) = if api {
                     (Self::API, "ErrorBody")

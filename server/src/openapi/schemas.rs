@@ -457,9 +457,19 @@ pub struct ConnectionBody {
 
 /// `POST /api/v1/webhooks`.
 #[derive(Serialize, ToSchema)]
-#[schema(example = json!({"url": "https://example.com/hooks/tollbooth"}))]
+#[schema(example = json!({"url": "https://example.com/hooks/tollbooth", "event_types": ["alert.created", "usage.recorded"]}))]
 pub struct NewWebhook {
     pub url: String,
+    /// What it receives (each at most once); absent: `["alert.created"]`.
+    pub event_types: Option<Vec<tollbooth::alerts::WebhookEventType>>,
+}
+
+/// `PATCH /api/v1/webhooks/{id}`.
+#[derive(Serialize, ToSchema)]
+#[schema(example = json!({"event_types": ["usage.recorded", "invoice.finalized"]}))]
+pub struct WebhookChange {
+    /// What it receives from now on (at least one).
+    pub event_types: Vec<tollbooth::alerts::WebhookEventType>,
 }
 
 /// `POST /api/v1/resources/documents`.

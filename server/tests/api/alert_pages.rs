@@ -20,6 +20,9 @@ async fn fire(app: &TestApp, org_id: &str) -> String {
         period_end: None,
         observed: "$0.85 (85.00%)".into(),
         threshold: "80% of $1.00".into(),
+        threshold_percent: Some(80),
+        threshold_nanos: Some(800_000_000),
+        observed_nanos: Some(850_000_000),
         message: "The monthly budget \"Org\" for the organization reached 80%.".into(),
     };
     let mut tx = app.test_db.db.begin().await.unwrap();

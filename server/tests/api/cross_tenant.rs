@@ -140,6 +140,7 @@ pub(crate) fn server_fns() -> Vec<(&'static str, Fn)> {
         ("create_webhook", Org(&[("url", "https://example.com/hook")])),
         ("delete_webhook", OrgAnd("endpoint_id", Res::Endpoint, &[])),
         ("enable_webhook", OrgAnd("endpoint_id", Res::Endpoint, &[])),
+        ("set_webhook_event_types", OrgAnd("endpoint_id", Res::Endpoint, &[("event_types[0]", "usage.recorded")])),
         ("list_providers", Org(&[])),
         ("save_provider", Org(&[("name", "openai"), ("kind", "openai"), ("api_key", "sk-not-for-b-1234567")])),
         ("delete_provider", OrgAnd("name", Res::Provider, &[])),
@@ -206,6 +207,7 @@ fn rest_routes() -> Vec<(&'static str, &'static str, Option<Res>)> {
         ("GET", "/api/v1/budgets/{id}/status", Some(Res::Budget)),
         ("POST", "/api/v1/alerts/{id}/ack", Some(Res::Alert)),
         ("DELETE", "/api/v1/webhooks/{id}", Some(Res::Endpoint)),
+        ("PATCH", "/api/v1/webhooks/{id}", Some(Res::Endpoint)),
         ("POST", "/api/v1/webhooks/{id}/enable", Some(Res::Endpoint)),
         ("PUT", "/api/v1/keys/{id}/model-allowlist", Some(Res::Key)),
         ("GET", "/api/v1/invoices/{id}", Some(Res::Invoice)),
@@ -291,6 +293,9 @@ pub(crate) async fn org_b_things(app: &TestApp, a: &reqwest::Client, b: &reqwest
             period_end: None,
             observed: "1".into(),
             threshold: "1".into(),
+            threshold_percent: None,
+            threshold_nanos: None,
+            observed_nanos: None,
             message: "B's alert".into(),
         },
         now_ms(),
@@ -415,6 +420,8 @@ async fn a_member_or_key_of_one_org_gets_404_for_another_orgs_ids(engine: Engine
             req = req.json(&json!({"models": ["gpt-4o*"]}));
         } else if path.ends_with("/commit") {
             req = req.json(&json!({"events": [{"model": "gpt-4o", "input_tokens": 1}]}));
+        } else if method == "PATCH" {
+            req = req.json(&json!({"event_types": ["usage.recorded"]}));
         } else if method == "PUT" || method == "POST" {
             req = req.json(&json!({"scope": "organization", "period": "monthly", "amount_usd": "5"}));
         }

@@ -49,6 +49,7 @@ pub fn config_for(database_url: &str) -> Config {
         trusted_proxies: String::new(),
         signups_per_ip_per_hour: tollbooth::accounts::throttle::SIGNUPS_PER_IP_PER_HOUR,
         webhook_allow_private: false,
+        usage_webhook_seconds: 1,
         openai_base_url: tollbooth::providers::OPENAI_BASE_URL.into(),
         openai_api_key: None,
         anthropic_base_url: tollbooth::providers::ANTHROPIC_BASE_URL.into(),
@@ -287,6 +288,12 @@ impl Server {
             .spawn()
             .expect("start the second server process");
         Server { child, base: format!("http://127.0.0.1:{port}") }
+    }
+
+    /// Kills the process with SIGKILL (no shutdown, no flush) and reaps it.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 
     pub async fn wait_ready(&self) {

@@ -34,3 +34,4 @@ mod static_files;
 mod stripe_double;
 mod suspension;
 mod trials;
+mod webhooks;

@@ -41,6 +41,7 @@ fn scoped_routes() -> Vec<(&'static str, &'static str, Option<Scope>)> {
         ("POST", "/api/v1/webhooks", Some(Manage)),
         ("GET", "/api/v1/webhooks/deliveries", Some(Manage)),
         ("DELETE", "/api/v1/webhooks/{id}", Some(Manage)),
+        ("PATCH", "/api/v1/webhooks/{id}", Some(Manage)),
         ("POST", "/api/v1/webhooks/{id}/enable", Some(Manage)),
         ("GET", "/api/v1/billing", Some(Read)),
         ("GET", "/api/v1/invoices", Some(Read)),

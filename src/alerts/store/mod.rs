@@ -6,6 +6,7 @@
 pub(crate) mod outbox;
 pub(crate) mod recipients;
 pub(crate) mod settings;
+pub(crate) mod usage_hooks;
 pub(crate) mod webhooks;
 
 use sqlx::{AnyConnection, Row};
@@ -15,7 +16,7 @@ use crate::calendar::to_local_rfc3339;
 use crate::{Error, Result};
 
 const COLUMNS: &str = "id, kind, scope, scope_id, budget_id, period_start, period_end, observed, threshold, message, \
-                       created_at, acknowledged_by, acknowledged_at";
+                       created_at, acknowledged_by, acknowledged_at, threshold_percent, threshold_nanos, observed_nanos";
 
 fn view_of(r: &sqlx::any::AnyRow, tz: chrono_tz::Tz) -> Result<AlertView> {
     let local = |ms: i64| to_local_rfc3339(tz, ms);
@@ -31,6 +32,9 @@ fn view_of(r: &sqlx::any::AnyRow, tz: chrono_tz::Tz) -> Result<AlertView> {
         period_end: r.try_get::<Option<i64>, _>("period_end")?.map(local),
         observed: r.try_get("observed")?,
         threshold: r.try_get("threshold")?,
+        threshold_percent: r.try_get("threshold_percent")?,
+        threshold_usd: usd(r.try_get("threshold_nanos")?),
+        observed_usd: usd(r.try_get("observed_nanos")?),
         message: r.try_get("message")?,
         created_at: local(r.try_get("created_at")?),
         acknowledged_by: r.try_get("acknowledged_by")?,
@@ -38,12 +42,17 @@ fn view_of(r: &sqlx::any::AnyRow, tz: chrono_tz::Tz) -> Result<AlertView> {
     })
 }
 
+fn usd(nanos: Option<i64>) -> Option<String> {
+    nanos.map(|n| crate::pricing::NanoUsd::from_nanos(n).to_usd_string())
+}
+
 /// Stores an alert unless its dedupe key fired before in the organization;
 /// returns whether it was stored.
 pub(crate) async fn insert(conn: &mut AnyConnection, id: &str, org_id: &str, alert: &NewAlert, now: i64) -> Result<bool> {
     let done = sqlx::query(
         "INSERT INTO alerts (id, org_id, kind, dedupe_key, budget_id, scope, scope_id, period_start, period_end, \
-         observed, threshold, message, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
+         observed, threshold, message, created_at, threshold_percent, threshold_nanos, observed_nanos) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) \
          ON CONFLICT (org_id, dedupe_key) DO NOTHING",
     )
     .bind(id)
@@ -59,6 +68,9 @@ pub(crate) async fn insert(conn: &mut AnyConnection, id: &str, org_id: &str, ale
     .bind(&alert.threshold)
     .bind(&alert.message)
     .bind(now)
+    .bind(alert.threshold_percent)
+    .bind(alert.threshold_nanos)
+    .bind(alert.observed_nanos)
     .execute(conn)
     .await?;
     Ok(done.rows_affected() != 0)

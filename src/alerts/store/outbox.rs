@@ -162,6 +162,21 @@ pub(crate) async fn fail_pending_webhooks(conn: &mut AnyConnection, endpoint_id:
     Ok(())
 }
 
+/// Deletes up to `limit` settled (sent or failed) usage.recorded webhooks
+/// queued before `before`; returns how many.
+pub(crate) async fn delete_settled_usage(conn: &mut AnyConnection, before: i64, limit: i64) -> Result<u64> {
+    let done = sqlx::query(
+        "DELETE FROM notifications WHERE id IN (SELECT id FROM notifications WHERE channel = 'webhook' AND alert_id IS NULL \
+         AND state IN ('sent', 'failed') AND created_at < $1 AND subject LIKE $2 LIMIT $3)",
+    )
+    .bind(before)
+    .bind(format!("{}%", crate::alerts::usage_hooks::USAGE_SUBJECT))
+    .bind(limit)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected())
+}
+
 /// Deletes an organization's webhooks to an endpoint (it is being removed).
 pub(crate) async fn delete_webhooks_to(conn: &mut AnyConnection, org_id: &str, endpoint_id: &str) -> Result<()> {
     sqlx::query("DELETE FROM notifications WHERE org_id = $1 AND channel = 'webhook' AND recipient = $2")

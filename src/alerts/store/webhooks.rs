@@ -3,16 +3,26 @@
 
 use sqlx::{AnyConnection, Row};
 
-use crate::alerts::{DeliveryView, EndpointView};
+use crate::alerts::{DeliveryView, EndpointView, WebhookEventType};
 use crate::clock::to_rfc3339;
 use crate::Result;
 
-const COLUMNS: &str = "id, url, enabled, consecutive_failures, disabled_reason, created_at";
+const COLUMNS: &str = "id, url, event_types, enabled, consecutive_failures, disabled_reason, created_at";
+
+/// The stored form of a subscription: names joined by commas.
+pub(crate) fn types_text(types: &[WebhookEventType]) -> String {
+    types.iter().map(|t| t.as_str()).collect::<Vec<_>>().join(",")
+}
+
+fn types_of(text: &str) -> Vec<WebhookEventType> {
+    text.split(',').filter_map(WebhookEventType::parse).collect()
+}
 
 fn view_of(r: &sqlx::any::AnyRow) -> Result<EndpointView> {
     Ok(EndpointView {
         id: r.try_get("id")?,
         url: r.try_get("url")?,
+        event_types: types_of(&r.try_get::<String, _>("event_types")?),
         enabled: r.try_get::<i64, _>("enabled")? != 0,
         consecutive_failures: r.try_get("consecutive_failures")?,
         disabled_reason: r.try_get("disabled_reason")?,
@@ -34,17 +44,29 @@ pub(crate) async fn count(conn: &mut AnyConnection, org_id: &str) -> Result<i64>
     Ok(sqlx::query_scalar("SELECT COUNT(*) FROM webhook_endpoints WHERE org_id = $1").bind(org_id).fetch_one(conn).await?)
 }
 
-/// Inserts an endpoint (enabled).
-pub(crate) async fn insert(conn: &mut AnyConnection, id: &str, org_id: &str, url: &str, secret: &str, now: i64) -> Result<()> {
-    sqlx::query("INSERT INTO webhook_endpoints (id, org_id, url, secret, created_at) VALUES ($1, $2, $3, $4, $5)")
+/// Inserts an endpoint (enabled) receiving `types`.
+pub(crate) async fn insert(conn: &mut AnyConnection, id: &str, org_id: &str, url: &str, secret: &str, types: &[WebhookEventType], now: i64) -> Result<()> {
+    sqlx::query("INSERT INTO webhook_endpoints (id, org_id, url, secret, event_types, created_at) VALUES ($1, $2, $3, $4, $5, $6)")
         .bind(id)
         .bind(org_id)
         .bind(url)
         .bind(secret)
+        .bind(types_text(types))
         .bind(now)
         .execute(conn)
         .await?;
     Ok(())
+}
+
+/// Sets what an endpoint of the organization receives; returns whether it exists.
+pub(crate) async fn set_event_types(conn: &mut AnyConnection, org_id: &str, id: &str, types: &[WebhookEventType]) -> Result<bool> {
+    let done = sqlx::query("UPDATE webhook_endpoints SET event_types = $3 WHERE id = $1 AND org_id = $2")
+        .bind(id)
+        .bind(org_id)
+        .bind(types_text(types))
+        .execute(conn)
+        .await?;
+    Ok(done.rows_affected() != 0)
 }
 
 /// One endpoint, which must exist.
@@ -100,12 +122,28 @@ pub(crate) async fn disable(conn: &mut AnyConnection, id: &str, reason: &str) ->
     Ok(())
 }
 
-/// The organization's enabled endpoints, by id.
-pub(crate) async fn enabled_ids(conn: &mut AnyConnection, org_id: &str) -> Result<Vec<String>> {
-    Ok(sqlx::query_scalar("SELECT id FROM webhook_endpoints WHERE org_id = $1 AND enabled = 1 ORDER BY id")
-        .bind(org_id)
-        .fetch_all(conn)
-        .await?)
+/// The organization's enabled endpoints subscribed to `t`, by id.
+pub(crate) async fn subscribed_ids(conn: &mut AnyConnection, org_id: &str, t: WebhookEventType) -> Result<Vec<String>> {
+    Ok(sqlx::query_scalar(
+        "SELECT id FROM webhook_endpoints WHERE org_id = $1 AND enabled = 1 AND (',' || event_types || ',') LIKE $2 ORDER BY id",
+    )
+    .bind(org_id)
+    .bind(format!("%,{},%", t.as_str()))
+    .fetch_all(conn)
+    .await?)
+}
+
+/// Whether the organization has an enabled endpoint subscribed to `t` (one
+/// indexed read; the ingest transaction asks it for usage.recorded).
+pub(crate) async fn any_subscribed(conn: &mut AnyConnection, org_id: &str, t: WebhookEventType) -> Result<bool> {
+    let n: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM webhook_endpoints WHERE org_id = $1 AND enabled = 1 AND (',' || event_types || ',') LIKE $2",
+    )
+    .bind(org_id)
+    .bind(format!("%,{},%", t.as_str()))
+    .fetch_one(conn)
+    .await?;
+    Ok(n > 0)
 }
 
 /// Resets an endpoint's count of failures in a row.

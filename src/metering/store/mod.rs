@@ -110,16 +110,14 @@ pub(crate) async fn stored_costs(conn: &mut AnyConnection, engine: Engine, org_i
 /// the keyset position `(c_ts, c_id)` (`c_id` empty: from the start), at
 /// most `limit` rows.
 pub(crate) async fn list(conn: &mut AnyConnection, org_id: &str, f: &EventFilter, c_ts: i64, c_id: String, limit: i64) -> Result<Vec<EventView>> {
-    let rows = sqlx::query(
-        "SELECT id, ts, user_id, project_id, session_id, feature, provider, model, input_tokens, cached_input_tokens, \
-         cache_creation_tokens, output_tokens, reasoning_tokens, images, duration_ms, requests, latency_ms, status, error, \
-         cost_nano, metadata, usage_detail, priced_model, unpriced_units, pricing_notes FROM (SELECT * FROM usage_events UNION ALL SELECT * FROM usage_events_archive) e \
+    let rows = sqlx::query(&format!(
+        "SELECT {VIEW_COLUMNS} FROM (SELECT * FROM usage_events UNION ALL SELECT * FROM usage_events_archive) e \
          WHERE org_id = $1 AND ts >= $2 AND ts < $3 \
          AND ($4 = '' OR model = $4) AND ($5 = '' OR user_id = $5) AND ($6 = '' OR project_id = $6) \
          AND ($7 = '' OR feature = $7) AND ($8 = '' OR status = $8) \
          AND (ts < $9 OR (ts = $9 AND id < $10) OR $10 = '') AND ts <= $9 AND ($12 = '' OR session_id = $12) \
-         ORDER BY ts DESC, id DESC LIMIT $11",
-    )
+         ORDER BY ts DESC, id DESC LIMIT $11"
+    ))
     .bind(org_id)
     .bind(f.from_ms)
     .bind(f.to_ms)
@@ -134,39 +132,71 @@ pub(crate) async fn list(conn: &mut AnyConnection, org_id: &str, f: &EventFilter
     .bind(f.session_id.clone().unwrap_or_default())
     .fetch_all(conn)
     .await?;
-    rows.into_iter()
-        .map(|r| {
-            Ok(EventView {
-                id: r.try_get("id")?,
-                timestamp: to_rfc3339(r.try_get("ts")?),
-                user_id: r.try_get("user_id")?,
-                project_id: r.try_get("project_id")?,
-                session_id: r.try_get("session_id")?,
-                feature: r.try_get("feature")?,
-                provider: r.try_get("provider")?,
-                model: r.try_get("model")?,
-                input_tokens: r.try_get("input_tokens")?,
-                cached_input_tokens: r.try_get("cached_input_tokens")?,
-                cache_creation_tokens: r.try_get("cache_creation_tokens")?,
-                output_tokens: r.try_get("output_tokens")?,
-                reasoning_tokens: r.try_get("reasoning_tokens")?,
-                images: r.try_get("images")?,
-                duration_ms: r.try_get("duration_ms")?,
-                requests: r.try_get("requests")?,
-                latency_ms: r.try_get("latency_ms")?,
-                status: r.try_get("status")?,
-                error: r.try_get("error")?,
-                cost_usd: r.try_get::<Option<i64>, _>("cost_nano")?.map(|n| NanoUsd::from_nanos(n).to_usd_string()),
-                cost_nano: r.try_get("cost_nano")?,
-                metadata: r.try_get("metadata")?,
-                detail: Detail::from_json(r.try_get::<Option<String>, _>("usage_detail")?.as_deref()),
-                priced: Pricing::of(r.try_get("cost_nano")?, r.try_get::<Option<String>, _>("unpriced_units")?.as_deref()),
-                unpriced_units: list_of(r.try_get("unpriced_units")?, ','),
-                priced_model: r.try_get("priced_model")?,
-                pricing_notes: list_of(r.try_get("pricing_notes")?, '\n'),
-            })
-        })
-        .collect()
+    rows.iter().map(event_view).collect()
+}
+
+/// The columns [`event_view`] reads.
+const VIEW_COLUMNS: &str = "id, ts, user_id, project_id, session_id, feature, provider, model, input_tokens, cached_input_tokens, \
+     cache_creation_tokens, output_tokens, reasoning_tokens, images, duration_ms, requests, latency_ms, status, error, \
+     cost_nano, metadata, usage_detail, priced_model, unpriced_units, pricing_notes";
+
+/// An event row (of [`VIEW_COLUMNS`]) as the events API shows it.
+fn event_view(r: &sqlx::any::AnyRow) -> Result<EventView> {
+    Ok(EventView {
+        id: r.try_get("id")?,
+        timestamp: to_rfc3339(r.try_get("ts")?),
+        user_id: r.try_get("user_id")?,
+        project_id: r.try_get("project_id")?,
+        session_id: r.try_get("session_id")?,
+        feature: r.try_get("feature")?,
+        provider: r.try_get("provider")?,
+        model: r.try_get("model")?,
+        input_tokens: r.try_get("input_tokens")?,
+        cached_input_tokens: r.try_get("cached_input_tokens")?,
+        cache_creation_tokens: r.try_get("cache_creation_tokens")?,
+        output_tokens: r.try_get("output_tokens")?,
+        reasoning_tokens: r.try_get("reasoning_tokens")?,
+        images: r.try_get("images")?,
+        duration_ms: r.try_get("duration_ms")?,
+        requests: r.try_get("requests")?,
+        latency_ms: r.try_get("latency_ms")?,
+        status: r.try_get("status")?,
+        error: r.try_get("error")?,
+        cost_usd: r.try_get::<Option<i64>, _>("cost_nano")?.map(|n| NanoUsd::from_nanos(n).to_usd_string()),
+        cost_nano: r.try_get("cost_nano")?,
+        metadata: r.try_get("metadata")?,
+        detail: Detail::from_json(r.try_get::<Option<String>, _>("usage_detail")?.as_deref()),
+        priced: Pricing::of(r.try_get("cost_nano")?, r.try_get::<Option<String>, _>("unpriced_units")?.as_deref()),
+        unpriced_units: list_of(r.try_get("unpriced_units")?, ','),
+        priced_model: r.try_get("priced_model")?,
+        pricing_notes: list_of(r.try_get("pricing_notes")?, '\n'),
+    })
+}
+
+/// The organization's events with these ids (live, then archived for those
+/// not found live), in the order of `ids`; ids not stored are left out.
+pub(crate) async fn by_ids(conn: &mut AnyConnection, engine: Engine, org_id: &str, ids: &[String]) -> Result<Vec<EventView>> {
+    let mut found: HashMap<String, EventView> = HashMap::with_capacity(ids.len());
+    for table in ["usage_events", "usage_events_archive"] {
+        let missing: Vec<&String> = ids.iter().filter(|id| !found.contains_key(*id)).collect();
+        for chunk in missing.chunks(CHUNK) {
+            let params = values_rows(engine, 1, chunk.len() + 1);
+            let (first, rest) = params[1..params.len() - 1].split_once(", ").unwrap_or((&params[1..params.len() - 1], ""));
+            let sql = format!("SELECT {VIEW_COLUMNS} FROM {table} WHERE org_id = {first} AND id IN ({rest})");
+            let mut q = sqlx::query(&sql).bind(org_id);
+            for id in chunk {
+                q = q.bind(id.as_str());
+            }
+            for r in q.fetch_all(&mut *conn).await? {
+                let e = event_view(&r)?;
+                found.insert(e.id.clone(), e);
+            }
+        }
+        if found.len() == ids.len() {
+            break;
+        }
+    }
+    Ok(ids.iter().filter_map(|id| found.remove(id)).collect())
 }
 
 /// The columns an archived event keeps (all of them).
