@@ -50,7 +50,7 @@ use chrono_tz::Tz;
 
 use super::caps::{Cap, Subject};
 use super::counters::DayUnits;
-use super::memory::Inserter;
+use super::memory::{add, sub, Inserter};
 use super::rules::{self, Ask, Decision, Tally};
 use super::store::{self, leases::Slack, NewReservation};
 use super::{index, Hooks, Units};
@@ -435,17 +435,6 @@ fn renew_in_background<H: Hooks>(db: &Db, org_id: &str, org: &Arc<OrgLease>, hoo
     });
 }
 
-fn add(a: &mut Units, b: &Units) {
-    for (x, y) in a.iter_mut().zip(b) {
-        *x = x.saturating_add(*y);
-    }
-}
-
-fn sub(a: &mut Units, b: &Units) {
-    for (x, y) in a.iter_mut().zip(b) {
-        *x = x.saturating_sub(*y);
-    }
-}
 
 #[cfg(test)]
 mod tests {

@@ -128,13 +128,13 @@ impl OrgState {
 // Saturating: an overflow must never panic while the ledger's lock is held
 // (a poisoned lock would refuse every later call of the organization).
 // Asks are capped far below (quota::rules::MAX_ASK), so this never clips.
-fn add(a: &mut Units, b: &Units) {
+pub(super) fn add(a: &mut Units, b: &Units) {
     for (x, y) in a.iter_mut().zip(b) {
         *x = x.saturating_add(*y);
     }
 }
 
-fn sub(a: &mut Units, b: &Units) {
+pub(super) fn sub(a: &mut Units, b: &Units) {
     for (x, y) in a.iter_mut().zip(b) {
         *x = x.saturating_sub(*y);
     }
