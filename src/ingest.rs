@@ -14,7 +14,8 @@
 //!    ([`metering::analytics::store::write`]); then the partly priced events'
 //!    gaps and the names priced by another entry
 //!    ([`metering::store::record_pricing`]);
-//! 2. `quota`: the usage counters of each local day ([`quota::counters`]);
+//! 2. `quota`: the usage counters of each local day, the organization's and
+//!    each end user's ([`quota::counters`]);
 //! 3. `budgets`: each covering budget's spend counter for its period, and
 //!    the thresholds the batch crosses ([`budgets::enforce`]); the counters'
 //!    new values are returned for step 5;
@@ -48,7 +49,7 @@ use crate::clock::now_ms;
 use crate::db::Db;
 use crate::ids::is_valid_id;
 use crate::metering::{self, Batch, EventResult, Outcome, ParsedEvent, Pricing, Recorded, Sender};
-use crate::quota::{self, counters::DayUnits, CapSpent, ReservationView};
+use crate::quota::{self, counters::Counted, CapSpent, ReservationView};
 use crate::{Error, Result};
 
 /// Attempts at a batch when the price book, or the set of stored ids,
@@ -149,7 +150,7 @@ pub async fn record_settling(db: &Db, sender: &Sender, events: Vec<ParsedEvent>,
             stored = metering::store::stored_costs(&mut conn, db.engine, &sender.org_id, &client_ids).await?;
             continue;
         }
-        let (days, budget_spend) = fan_out(&mut tx, db, &recorded, &time_zone, now_ms()).await?;
+        let (counted, budget_spend) = fan_out(&mut tx, db, &recorded, &time_zone, now_ms()).await?;
         if crate::pricing::cache::version(&mut tx).await? != priced.version {
             tx.rollback().await?;
             continue;
@@ -158,13 +159,13 @@ pub async fn record_settling(db: &Db, sender: &Sender, events: Vec<ParsedEvent>,
         // this transaction still holds the single writer; if the commit
         // fails it forgets the organization and reloads from the database.
         let ledger = db.quota_memory();
-        ledger.apply_usage(&sender.org_id, &days, &budget_spend, &settled);
+        ledger.apply_usage(&sender.org_id, &counted, &budget_spend, &settled);
         if let Err(e) = tx.commit().await {
             ledger.forget(&sender.org_id);
             return Err(e.into());
         }
         // PostgreSQL: this process's view of its quota lease counts it too.
-        db.quota_leases().apply_usage(&sender.org_id, &days, &settled);
+        db.quota_leases().apply_usage(&sender.org_id, &counted.days, &settled);
         if !recorded.is_empty() {
             metering::analytics::pending::note_batch(db, now_ms());
             after_commit(db, &sender.org_id, now_ms()).await;
@@ -197,20 +198,21 @@ async fn fan_out(
     recorded: &Recorded<'_>,
     time_zone: &str,
     now: i64,
-) -> Result<(DayUnits, Vec<CapSpent>)> {
+) -> Result<(Counted, Vec<CapSpent>)> {
     // 1. metering: the narrow rollups, the pricing gaps and resolved names.
     metering::analytics::store::write(&mut *conn, db.engine, recorded.org_id, &recorded.rollup).await?;
     metering::analytics::pending::append(&mut *conn, db.engine, recorded.org_id, recorded.backfilled()).await?;
     metering::store::record_pricing(&mut *conn, recorded).await?;
-    // 2. quota: the usage counters of each local day.
-    let days = quota::counters::on_recorded(&mut *conn, db.engine, recorded, zone(time_zone)).await?;
+    // 2. quota: the usage counters of each local day, the organization's
+    // and each end user's.
+    let counted = quota::counters::on_recorded(&mut *conn, db.engine, recorded, zone(time_zone)).await?;
     // 3. budgets: the spend counters, and the thresholds crossed.
-    let counted = enforce::on_recorded(&mut *conn, recorded, time_zone, now).await?;
+    let spent = enforce::on_recorded(&mut *conn, recorded, time_zone, now).await?;
     // 4. alerts: one alert per threshold crossed, with its notifications;
     // the batch's ids for usage.recorded webhooks.
-    alerts::budget::on_crossings(&mut *conn, recorded.org_id, &counted.crossings, now).await?;
+    alerts::budget::on_crossings(&mut *conn, recorded.org_id, &spent.crossings, now).await?;
     alerts::usage_hooks::on_recorded(&mut *conn, recorded, now).await?;
-    Ok((days, counted.spent))
+    Ok((counted, spent.spent))
 }
 
 /// Step 6 of the ingest order, after a batch that stored something

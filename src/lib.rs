@@ -14,6 +14,7 @@ pub mod audit;
 pub mod billing;
 pub mod budgets;
 pub mod embed;
+pub mod end_users;
 pub mod error;
 pub mod metering;
 pub mod orgs;

@@ -89,6 +89,8 @@ pub fn App() -> impl IntoView {
                         <Route path=path!("providers") view=ProvidersPage ssr=SsrMode::Async />
                         <Route path=path!("recommendations") view=RecommendationsPage ssr=SsrMode::Async />
                         <Route path=path!("settings") view=SettingsPage ssr=SsrMode::Async />
+                        <Route path=path!("users") view=UsersPage ssr=SsrMode::Async />
+                        <Route path=path!("user") view=UserPage ssr=SsrMode::Async />
                     </ParentRoute>
                 </Routes>
             </ErrorBoundary>

@@ -61,17 +61,52 @@ impl DayUnits {
     }
 }
 
+/// A batch's units per end user and local day: tokens, cost and requests
+/// (the per-user limits' metrics, [`super::users`]).
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct UserDays(pub BTreeMap<(String, i64), Units>);
+
+impl UserDays {
+    pub fn add(&mut self, tz: Tz, user_id: &str, ts_ms: i64, units: &Units) {
+        let day = self.0.entry((user_id.to_string(), day_start(tz, ts_ms))).or_default();
+        for i in 0..3 {
+            day[i] += units[i];
+        }
+    }
+
+    /// Adds the sums to the stored counters (users and days in order).
+    pub async fn write(&self, conn: &mut AnyConnection, engine: Engine, org_id: &str) -> Result<()> {
+        if self.0.is_empty() {
+            return Ok(());
+        }
+        let rows: Vec<(&str, i64, Units)> = self.0.iter().map(|((u, d), units)| (u.as_str(), *d, *units)).collect();
+        super::store::users::add_days(conn, engine, org_id, &rows).await
+    }
+}
+
+/// What a recorded batch added to the counters, for the in-memory ledger.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Counted {
+    pub days: DayUnits,
+    pub users: UserDays,
+}
+
 /// Step 2 of the ingest order ([`crate::ingest`]): adds a recorded batch's
-/// units to the counters of the local days (in `tz`) its events fall on, in
-/// the batch's transaction. Returns them for the in-memory ledger.
-pub async fn on_recorded(conn: &mut AnyConnection, engine: Engine, recorded: &Recorded<'_>, tz: Tz) -> Result<DayUnits> {
-    let mut days = DayUnits::default();
+/// units to the counters of the local days (in `tz`) its events fall on,
+/// the organization's and each end user's, in the batch's transaction.
+/// Returns them for the in-memory ledger.
+pub async fn on_recorded(conn: &mut AnyConnection, engine: Engine, recorded: &Recorded<'_>, tz: Tz) -> Result<Counted> {
+    let mut counted = Counted::default();
     for e in &recorded.events {
         let units = units_of(e.event, e.cost_nano, e.price.and_then(|p| p.price.mode.as_ref()));
-        days.add(tz, e.event.timestamp_ms, units);
+        counted.days.add(tz, e.event.timestamp_ms, units);
+        if let Some(user) = e.event.user_id.as_deref() {
+            counted.users.add(tz, user, e.event.timestamp_ms, &units);
+        }
     }
-    days.write(conn, engine, recorded.org_id).await?;
-    Ok(days)
+    counted.days.write(&mut *conn, engine, recorded.org_id).await?;
+    counted.users.write(conn, engine, recorded.org_id).await?;
+    Ok(counted)
 }
 
 /// The organization's stored use in the day and the month containing `now_ms`.
@@ -96,18 +131,10 @@ pub async fn current(conn: &mut AnyConnection, org_id: &str, tz: Tz, now_ms: i64
 /// (the days move).
 pub async fn rebuild_month(conn: &mut AnyConnection, engine: Engine, org_id: &str, tz: Tz, now_ms: i64) -> Result<bool> {
     let month = window(tz, Period::Month, now_ms);
-    // The month's local day starts; the events are summed per day and mode
-    // in SQL, and each sum counted as `units_of` counts an event.
-    let mut starts = vec![month.start_ms];
-    let mut date = local_date(tz, month.start_ms);
-    loop {
-        date = date.succ_opt().unwrap_or(date);
-        let next = start_of_day(tz, date);
-        if next >= month.end_ms || next <= *starts.last().unwrap_or(&i64::MAX) {
-            break;
-        }
-        starts.push(next);
-    }
+    // The events are summed per local day and mode in SQL, and each sum
+    // counted as `units_of` counts an event.
+    let starts = day_starts(tz, month);
+    let users = rebuild_user_month(&mut *conn, engine, org_id, tz, month, &starts).await?;
     let mut fresh = DayUnits::default();
     for r in metering::store::counted_days(&mut *conn, org_id, month, &starts).await? {
         let mode = r.mode.map(Mode::from);
@@ -120,13 +147,63 @@ pub async fn rebuild_month(conn: &mut AnyConnection, engine: Engine, org_id: &st
         }
     }
     if old == fresh {
-        return Ok(false);
+        return Ok(users);
     }
     store::delete_days(&mut *conn, org_id, month).await?;
     // The days of the edge of the month in another alignment (after a time
     // zone change) are replaced as well.
     fresh.write(conn, engine, org_id).await?;
     Ok(true)
+}
+
+/// The local day starts of a month.
+fn day_starts(tz: Tz, month: crate::calendar::Window) -> Vec<i64> {
+    let mut starts = vec![month.start_ms];
+    let mut date = local_date(tz, month.start_ms);
+    loop {
+        date = date.succ_opt().unwrap_or(date);
+        let next = start_of_day(tz, date);
+        if next >= month.end_ms || next <= *starts.last().unwrap_or(&i64::MAX) {
+            break;
+        }
+        starts.push(next);
+    }
+    starts
+}
+
+/// [`rebuild_month`] of the end users' counters; returns whether they differed.
+async fn rebuild_user_month(
+    conn: &mut AnyConnection,
+    engine: Engine,
+    org_id: &str,
+    tz: Tz,
+    month: crate::calendar::Window,
+    starts: &[i64],
+) -> Result<bool> {
+    let mut fresh = UserDays::default();
+    for (user, day, units) in metering::store::counted_user_days(&mut *conn, org_id, month, starts).await? {
+        fresh.add(tz, &user, day, &units);
+    }
+    let mut old = UserDays::default();
+    for (user, day, u) in super::store::users::days(&mut *conn, org_id, month).await? {
+        if u != Units::default() {
+            old.0.insert((user, day), u);
+        }
+    }
+    fresh.0.retain(|_, u| *u != Units::default());
+    if old == fresh {
+        return Ok(false);
+    }
+    super::store::users::delete_days(&mut *conn, org_id, month).await?;
+    fresh.write(conn, engine, org_id).await?;
+    Ok(true)
+}
+
+/// Fills in the end users' counters of the current month for an
+/// organization that has none (a database from before them).
+pub async fn fill_user_month(conn: &mut AnyConnection, engine: Engine, org_id: &str, tz: Tz, now_ms: i64) -> Result<bool> {
+    let month = window(tz, Period::Month, now_ms);
+    rebuild_user_month(conn, engine, org_id, tz, month, &day_starts(tz, month)).await
 }
 
 #[cfg(test)]

@@ -124,6 +124,8 @@ struct Leased {
     plan: OrgPlan,
     tz: Tz,
     caps: Vec<Cap>,
+    /// Per-user limits are on: a call with a user is decided under the row lock.
+    users_limited: bool,
     day: Window,
     used_day: Units,
     used_month: Units,
@@ -141,7 +143,8 @@ struct Leased {
 /// What the in-memory step made of a reservation.
 pub(crate) enum Step {
     Granted(Decision),
-    /// A pause budget covers the caller: decide under the row lock.
+    /// A pause budget covers the caller, or per-user limits apply to it:
+    /// decide under the row lock.
     Covered,
     /// The lease cannot decide: renew and try again.
     Renew,
@@ -194,7 +197,9 @@ impl Leases {
         let step = {
             let mut g = org.state.lock().expect("lease");
             let Some(st) = g.as_mut().filter(|st| st.usable(epoch, now) && !st.frozen) else { return Ok(Step::Renew) };
-            if st.caps.iter().any(|c| c.covers.covers(who) && c.window.start_ms <= now && now < c.window.end_ms) {
+            if st.caps.iter().any(|c| c.covers.covers(who) && c.window.start_ms <= now && now < c.window.end_ms)
+                || (st.users_limited && who.user_id.is_some())
+            {
                 return Ok(Step::Covered);
             }
             if st.slots.iter().any(|s| row.amounts[s.idx] > s.slack) {
@@ -245,7 +250,7 @@ impl Leases {
             let g = org.state.lock().expect("lease");
             match g.as_ref().filter(|st| st.usable(db.quota_memory().epoch(), now)) {
                 None => (None, true),
-                Some(st) if st.caps.iter().any(|c| c.covers.covers(who)) => (None, false),
+                Some(st) if st.caps.iter().any(|c| c.covers.covers(who)) || (st.users_limited && who.user_id.is_some()) => (None, false),
                 Some(st) => (Some(rules::evaluate(&st.plan, st.tz, now, &st.tally(), asks)), st.renewed_at.elapsed() >= RENEW_EVERY),
             }
         };
@@ -290,6 +295,7 @@ impl Leases {
         let (used_day, used_month) = super::counters::current(&mut tx, org_id, tz, now).await?;
         let reserved = store::reserved(&mut tx, org_id, now).await?;
         let caps = hooks.caps(&mut tx, org_id, tz, now).await?;
+        let users_limited = store::users::enabled(&mut tx, org_id).await?;
         let others = store::leases::others(&mut tx, org_id, &self.holder, now).await?;
         let expires_at = now + LEASE_TTL_MS;
         // Decide the new slack under the lease's lock; grants go on meanwhile
@@ -351,6 +357,7 @@ impl Leases {
             plan,
             tz,
             caps,
+            users_limited,
             used_day,
             used_month,
             reserved: view_reserved,

@@ -34,7 +34,9 @@ use chrono_tz::Tz;
 use tokio::sync::{mpsc, oneshot, OnceCell};
 
 use super::caps::{Cap, CapSpent, Subject};
-use super::counters::DayUnits;
+use super::counters::Counted;
+use super::rules::Ask;
+use super::users::{self, Effective, UserBook, UserCheck, UserUse};
 use super::rules::Tally;
 use super::store::{self, NewReservation};
 use super::{Hooks, Units, COST};
@@ -74,6 +76,12 @@ pub(crate) struct OrgState {
     reserved: Units,
     /// The organization's caps with their spend in their current period.
     caps: Vec<Cap>,
+    /// Per-user limit settings and overrides.
+    pub users: UserBook,
+    /// What each end user with limits used in the current day and month,
+    /// loaded at its first reservation ([`Memory::load_user`]) and kept up
+    /// by ingest like the organization's counters.
+    user_used: HashMap<String, (Units, Units)>,
 }
 
 impl OrgState {
@@ -122,6 +130,43 @@ impl OrgState {
         if let Some(h) = self.held.remove(id) {
             sub(&mut self.reserved, &h.amounts);
         }
+    }
+
+    /// The per-user limits of the caller (`Free` without a user).
+    pub fn user_limits(&self, who: &Subject) -> Effective {
+        self.users.effective(who.user_id.as_deref())
+    }
+
+    /// The user whose use must be loaded before deciding, if any.
+    pub fn needs_user(&self, who: &Subject) -> Option<String> {
+        let user = who.user_id.as_deref()?;
+        (matches!(self.user_limits(who), Effective::Limited(_)) && !self.user_used.contains_key(user)).then(|| user.to_string())
+    }
+
+    /// What the caller's per-user limits make of `asks` (call
+    /// [`prune`](Self::prune) first).
+    pub fn user_check(&self, who: &Subject, asks: &[Ask], now_ms: i64) -> UserCheck {
+        let Some(user) = who.user_id.as_deref() else { return UserCheck::Free };
+        let eff = self.user_limits(who);
+        let used = match eff {
+            Effective::Limited(_) => match self.user_use(user) {
+                Some(u) => u,
+                None => return UserCheck::Load,
+            },
+            _ => UserUse::default(),
+        };
+        users::decide(user, &eff, &used, self.tz, now_ms, asks)
+    }
+
+    /// The user's use and what its reservations in flight hold (call
+    /// [`prune`](Self::prune) first); `None` when not loaded.
+    fn user_use(&self, user_id: &str) -> Option<UserUse> {
+        let (day, month) = *self.user_used.get(user_id)?;
+        let mut held = Units::default();
+        for h in self.held.values().filter(|h| h.who.user_id.as_deref() == Some(user_id)) {
+            add(&mut held, &h.amounts);
+        }
+        Some(UserUse { day, month, held })
     }
 }
 
@@ -207,18 +252,25 @@ impl Memory {
         let tz = zone(&plan.time_zone);
         let (used_day, used_month) = super::counters::current(&mut conn, org_id, tz, now_ms).await?;
         let caps = hooks.caps(&mut conn, org_id, tz, now_ms).await?;
+        let users = store::users::book(&mut conn, org_id).await?;
+        let day = window(tz, Period::Day, now_ms);
         let old = self.orgs.lock().expect("ledger map").get(org_id).cloned();
-        let mut held = match &old {
+        let (mut held, user_used) = match &old {
             Some(old) => {
                 let mut g = old.lock().expect("org ledger");
                 g.retired = true;
-                std::mem::take(&mut g.held)
+                // The users' counters carry over within the day (ingest kept them up).
+                let user_used = if g.day == day { std::mem::take(&mut g.user_used) } else { HashMap::new() };
+                (std::mem::take(&mut g.held), user_used)
             }
-            None => store::active(&mut conn, org_id, now_ms)
-                .await?
-                .into_iter()
-                .map(|a| (a.id, Held { expires_at: a.expires_at, amounts: a.amounts, who: a.who }))
-                .collect(),
+            None => (
+                store::active(&mut conn, org_id, now_ms)
+                    .await?
+                    .into_iter()
+                    .map(|a| (a.id, Held { expires_at: a.expires_at, amounts: a.amounts, who: a.who }))
+                    .collect(),
+                HashMap::new(),
+            ),
         };
         held.retain(|_, h| h.expires_at > now_ms);
         let mut reserved = Units::default();
@@ -229,7 +281,7 @@ impl Memory {
             epoch,
             loaded_at: Instant::now(),
             retired: false,
-            day: window(tz, Period::Day, now_ms),
+            day,
             month: window(tz, Period::Month, now_ms),
             plan,
             tz,
@@ -238,24 +290,55 @@ impl Memory {
             held,
             reserved,
             caps,
+            users,
+            user_used,
         }));
         self.orgs.lock().expect("ledger map").insert(org_id.to_string(), st.clone());
         drop(conn);
         Ok(st)
     }
 
-    /// Adds a committing batch's units to a loaded state, sets the spend of
-    /// the caps it counted, and unholds the reservation it settles: one step
-    /// under the state's lock (called holding the writer, just before commit).
-    pub fn apply_usage(&self, org_id: &str, days: &DayUnits, caps: &[CapSpent], settled: &[&str]) {
+    /// Loads what an end user used this day and month into the state
+    /// (through the writer, so no ingest transaction is in flight meanwhile;
+    /// ingest keeps it up from then on).
+    pub async fn load_user(&self, db: &Db, st: &Arc<Mutex<OrgState>>, org_id: &str, user_id: &str, now_ms: i64) -> Result<()> {
+        let mut conn = db.writer().acquire().await?;
+        let (day, month) = {
+            let g = st.lock().expect("org ledger");
+            (g.day, g.month)
+        };
+        let used = store::users::user_use(&mut conn, org_id, user_id, month, day.start_ms, now_ms).await?;
+        let mut g = st.lock().expect("org ledger");
+        if !g.retired && g.day == day {
+            g.user_used.insert(user_id.to_string(), (used.day, used.month));
+        }
+        Ok(())
+    }
+
+    /// Adds a committing batch's units to a loaded state (the organization's
+    /// and its end users'), sets the spend of the caps it counted, and
+    /// unholds the reservation it settles: one step under the state's lock
+    /// (called holding the writer, just before commit).
+    pub fn apply_usage(&self, org_id: &str, counted: &Counted, caps: &[CapSpent], settled: &[&str]) {
         let Some(st) = self.orgs.lock().expect("ledger map").get(org_id).cloned() else { return };
         let mut g = st.lock().expect("org ledger");
-        for (start, units) in &days.0 {
+        for (start, units) in &counted.days.0 {
             if *start == g.day.start_ms {
                 add(&mut g.used_day, units);
             }
             if *start >= g.month.start_ms && *start < g.month.end_ms {
                 add(&mut g.used_month, units);
+            }
+        }
+        let (day, month) = (g.day, g.month);
+        for ((user, start), units) in &counted.users.0 {
+            if let Some((used_day, used_month)) = g.user_used.get_mut(user) {
+                if *start == day.start_ms {
+                    add(used_day, units);
+                }
+                if *start >= month.start_ms && *start < month.end_ms {
+                    add(used_month, units);
+                }
             }
         }
         for c in caps {

@@ -12,7 +12,10 @@
 //!   lock;
 //! - [`caps`]: ceilings on cost set by other modules (pause budgets), which
 //!   the ledgers hold reservations against in the same step as the limits;
-//! - [`rate`]: per-minute rate limits (governor), per organization and key;
+//! - [`users`]: per-user limits, decided in the ledgers' step beside the
+//!   plan's limits;
+//! - [`rate`]: per-minute rate limits (governor), per organization, key and
+//!   end user;
 //! - [`resources`]: standing counts (projects, documents, members).
 //!
 //! The types here compile everywhere (the usage panel shows them).
@@ -35,6 +38,8 @@ pub mod rules;
 mod service;
 #[cfg(feature = "ssr")]
 pub(crate) mod store;
+#[cfg(feature = "ssr")]
+pub mod users;
 
 #[cfg(feature = "ssr")]
 pub use caps::{Cap, CapSpent, Covers, Standing, Subject};

@@ -70,6 +70,8 @@ impl crate::db::Db {
 enum Scope<'a> {
     Org(&'a str),
     Key(&'a str),
+    /// An end user of the organization (its per-user limit).
+    User(&'a str, &'a str),
 }
 
 impl RateLimits {
@@ -113,6 +115,20 @@ impl RateLimits {
             Some(l) if tokens > 0 => self.take(&plan.org_id, Scope::Org(&plan.org_id), Metric::Tokens, l.value, tokens),
             _ => Ok(()),
         }
+    }
+
+    /// Admits one reservation of an end user under its requests-per-minute
+    /// limit ([`super::users`]), with this process's limiter (SQLite).
+    pub fn admit_user(&self, org_id: &str, user_id: &str, per_minute: i64) -> Result<(), Error> {
+        self.take(org_id, Scope::User(org_id, user_id), Metric::Requests, per_minute, 1)
+    }
+
+    /// [`admit_user`](Self::admit_user) across every process sharing the
+    /// database (PostgreSQL), on the caller's connection: the transaction
+    /// that holds the organization's row lock and decides the reservation
+    /// (a second connection would wait for that lock).
+    pub async fn admit_user_shared(&self, conn: &mut sqlx::AnyConnection, org_id: &str, user_id: &str, per_minute: i64) -> Result<(), Error> {
+        self.take_shared_on(conn, org_id, Scope::User(org_id, user_id), Metric::Requests, per_minute, 1).await
     }
 
     /// [`admit_request`](Self::admit_request) across every process sharing
@@ -166,6 +182,21 @@ impl RateLimits {
     /// block from the shared state (GCRA: a limit of `per_minute` allows a
     /// burst of `per_minute` and refills one every 60/`per_minute` s).
     async fn take_shared(&self, db: &Db, org_id: &str, scope: Scope<'_>, metric: Metric, per_minute: i64, n: i64) -> Result<(), Error> {
+        let mut conn = db.writer().acquire().await.map_err(Error::from)?;
+        self.take_shared_on(&mut conn, org_id, scope, metric, per_minute, n).await
+    }
+
+    /// [`take_shared`](Self::take_shared) on the caller's connection (which
+    /// may hold the organization's row lock: the state's row references it).
+    async fn take_shared_on(
+        &self,
+        conn: &mut sqlx::AnyConnection,
+        org_id: &str,
+        scope: Scope<'_>,
+        metric: Metric,
+        per_minute: i64,
+        n: i64,
+    ) -> Result<(), Error> {
         if per_minute <= 0 {
             return Err(refusal(org_id, scope, metric, per_minute, n, Some(Duration::from_secs(60))));
         }
@@ -188,10 +219,9 @@ impl RateLimits {
         };
         let interval_us = (60_000_000 / per_minute).max(1);
         let burst_us = 60_000_000i64;
-        let mut conn = db.writer().acquire().await.map_err(Error::from)?;
         let now_us = crate::clock::now_ms() * 1000;
         for k in [block.max(n), n] {
-            if super::store::take_rate(&mut conn, &key, org_id, now_us, k.saturating_mul(interval_us), burst_us).await? {
+            if super::store::take_rate(&mut *conn, &key, org_id, now_us, k.saturating_mul(interval_us), burst_us).await? {
                 let mut map = self.permits.lock().expect("permits");
                 let p = map.entry(key).or_insert(Permits { left: 0, until: Instant::now(), block: k });
                 let now = Instant::now();
@@ -206,7 +236,7 @@ impl RateLimits {
                 break;
             }
         }
-        let tat = super::store::rate_tat(&mut conn, &key).await?.unwrap_or(now_us);
+        let tat = super::store::rate_tat(&mut *conn, &key).await?.unwrap_or(now_us);
         let wait_us = (tat.max(now_us) + n * interval_us - burst_us - now_us).max(1);
         Err(refusal(org_id, scope, metric, per_minute, n, Some(Duration::from_micros(wait_us as u64))))
     }
@@ -233,6 +263,7 @@ impl Scope<'_> {
         match self {
             Scope::Org(id) => format!("org:{id}:{metric}"),
             Scope::Key(id) => format!("key:{id}:{metric}"),
+            Scope::User(org, user) => format!("user:{org}:{user}:{metric}"),
         }
     }
 }
@@ -240,7 +271,11 @@ impl Scope<'_> {
 /// The refusal of `n` more of `metric` under a limit of `per_minute`:
 /// when to retry, or `None` when `n` is more than the whole limit.
 fn refusal(org_id: &str, scope: Scope<'_>, metric: Metric, per_minute: i64, n: i64, retry: Option<Duration>) -> Error {
-    let who = if matches!(scope, Scope::Org(_)) { "organization" } else { "API key" };
+    let who = match scope {
+        Scope::Org(_) => "organization",
+        Scope::Key(_) => "API key",
+        Scope::User(..) => "end user",
+    };
     {
             let secs = retry.map(|d| d.as_secs_f64().ceil() as u64).unwrap_or(60).max(1);
             let message = match retry {
@@ -262,11 +297,16 @@ fn refusal(org_id: &str, scope: Scope<'_>, metric: Metric, per_minute: i64, n: i
                 limit: match scope {
                     Scope::Org(_) => format!("{metric}/minute"),
                     Scope::Key(id) => format!("{metric}/minute key {id}"),
+                    Scope::User(..) => format!("user {metric}/minute"),
                 },
                 details: json!({
                     "metric": metric.as_str(),
                     "window": "minute",
-                    "scope": if matches!(scope, Scope::Org(_)) { "organization" } else { "api_key" },
+                    "scope": match scope {
+                        Scope::Org(_) => "organization",
+                        Scope::Key(_) => "api_key",
+                        Scope::User(..) => "user",
+                    },
                     "limit": per_minute,
                     // The whole burst is in use when a request is refused.
                     "used": per_minute,
@@ -274,6 +314,10 @@ fn refusal(org_id: &str, scope: Scope<'_>, metric: Metric, per_minute: i64, n: i
                     "retry_after_seconds": secs,
                     "reset_at": crate::clock::to_rfc3339(crate::clock::now_ms() + secs as i64 * 1000),
                     "upgrade_path": super::upgrade_path(org_id),
+                    "user_id": match scope {
+                        Scope::User(_, u) => Some(u),
+                        _ => None,
+                    },
                 }),
                 retry_after_secs: Some(secs),
             }))
@@ -317,6 +361,18 @@ mod tests {
         r.admit_request(&p, "a", Some(1)).unwrap();
         assert!(r.admit_request(&p, "a", Some(1)).is_err());
         r.admit_request(&p, "b", Some(1)).unwrap();
+    }
+
+    #[test]
+    fn an_end_users_limit_applies_to_that_user_only() {
+        let r = RateLimits::default();
+        let u = |user| r.take("org", Scope::User("org", user), Metric::Requests, 1, 1);
+        u("alice").unwrap();
+        let Err(Error::LimitReached(refusal)) = u("alice") else { panic!("expected a refusal") };
+        assert!(refusal.message.contains("for this end user"), "{}", refusal.message);
+        assert_eq!(refusal.limit, "user requests/minute");
+        assert_eq!(refusal.details["user_id"], "alice");
+        u("bob").unwrap();
     }
 
     #[test]

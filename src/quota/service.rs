@@ -13,6 +13,7 @@ use sqlx::AnyConnection;
 use super::caps::{Cap, Standing, Subject};
 use super::lease::Step;
 use super::rules::{self, Ask, Decision, Tally};
+use super::users::{self, UserCheck};
 use super::store::{self, NewReservation};
 use crate::calendar::zone;
 use super::{resources, QuotaStatus, StatusLine, Units, COST};
@@ -47,6 +48,10 @@ pub fn upgrade_path(org_id: &str) -> String {
 pub struct CheckBody {
     pub allowed: bool,
     pub results: Vec<rules::LimitResult>,
+    /// The end user's own limits (per-user limits), when they apply to the
+    /// call's `user_id` and metrics.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub user_results: Vec<rules::LimitResult>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
     /// Where to upgrade: a path here, sent by the REST API as the absolute
@@ -59,7 +64,24 @@ pub struct CheckBody {
 impl CheckBody {
     fn of(org_id: &str, d: Decision) -> Self {
         let reason = d.refused().map(|r| r.explain());
-        CheckBody { allowed: d.allowed, upgrade_path: reason.as_ref().map(|_| upgrade_path(org_id)), reason, results: d.results }
+        CheckBody {
+            allowed: d.allowed,
+            upgrade_path: reason.as_ref().map(|_| upgrade_path(org_id)),
+            reason,
+            results: d.results,
+            user_results: Vec::new(),
+        }
+    }
+
+    /// The plan's answer with the end user's: refused by the user's limits
+    /// (when the plan allowed), the reason names the user's limit.
+    fn with_user(mut self, user_id: &str, user: Decision, now: i64) -> Self {
+        if self.allowed && !user.allowed {
+            self.allowed = false;
+            self.reason = Some(users::refusal(user_id, &user, now).message);
+        }
+        self.user_results = user.results;
+        self
     }
 }
 
@@ -177,9 +199,14 @@ pub async fn check_for(db: &Db, org_id: &str, who: &Subject, asks: &[Ask], hooks
     } else {
         Vec::new()
     };
-    let decision = match db.engine {
-        Engine::Sqlite => {
-            let st = db.quota_memory().state(db, org_id, now, hooks).await?;
+    let (decision, user) = match db.engine {
+        Engine::Sqlite => loop {
+            let memory = db.quota_memory();
+            let st = memory.state(db, org_id, now, hooks).await?;
+            let load = st.lock().expect("org ledger").needs_user(who);
+            if let Some(user) = load {
+                memory.load_user(db, &st, org_id, &user, now).await?;
+            }
             let mut g = st.lock().expect("org ledger");
             g.prune(now);
             if let Some(r) = g.refused_by_caps(who, cost, now, hooks) {
@@ -187,12 +214,16 @@ pub async fn check_for(db: &Db, org_id: &str, who: &Subject, asks: &[Ask], hooks
                 db.refusals().note(org_id, &r, now);
                 return Err(Error::LimitReached(Box::new(r)));
             }
-            rules::evaluate(&g.plan, g.tz, now, &g.tally(resources), &asks)
-        }
+            let user = match g.user_check(who, &asks, now) {
+                UserCheck::Load => continue,
+                u => u,
+            };
+            break (rules::evaluate(&g.plan, g.tz, now, &g.tally(resources), &asks), user);
+        },
         Engine::Postgres => 'decided: {
             if resources.is_empty() {
                 if let Some(d) = db.quota_leases().check(db, org_id, who, &asks, now, hooks) {
-                    break 'decided d;
+                    break 'decided (d, UserCheck::Free);
                 }
             }
             let mut conn = db.reader().acquire().await?;
@@ -201,13 +232,27 @@ pub async fn check_for(db: &Db, org_id: &str, who: &Subject, asks: &[Ask], hooks
                 return Err(Error::LimitReached(Box::new(r)));
             }
             let (plan, tz, tally) = stored_tally(&mut conn, org_id, now).await?;
-            rules::evaluate(&plan, tz, now, &Tally { resources, ..tally }, &asks)
+            let user = users::check_in(&mut conn, org_id, who.user_id.as_deref(), tz, &asks, now).await?;
+            (rules::evaluate(&plan, tz, now, &Tally { resources, ..tally }, &asks), user)
         }
     };
     if !decision.allowed {
         note_refusal(db, org_id, &decision, now, hooks).await;
     }
-    Ok(CheckBody::of(org_id, decision))
+    let body = CheckBody::of(org_id, decision);
+    match (user, who.user_id.as_deref()) {
+        (UserCheck::Blocked(r), _) => {
+            db.refusals().note(org_id, &r, now);
+            Err(Error::LimitReached(Box::new(r)))
+        }
+        (UserCheck::Decided(d, _), Some(user_id)) => {
+            if !d.allowed {
+                db.refusals().note(org_id, &users::refusal(user_id, &d, now), now);
+            }
+            Ok(body.with_user(user_id, d, now))
+        }
+        _ => Ok(body),
+    }
 }
 
 /// Counts the refusal for the audit log and tells `hooks` of a hard limit
@@ -349,6 +394,10 @@ async fn reserve_in_memory(
     let memory = db.quota_memory();
     loop {
         let st = memory.state(db, &row.org_id, now, hooks).await?;
+        let load = st.lock().expect("org ledger").needs_user(who);
+        if let Some(user) = load {
+            memory.load_user(db, &st, &row.org_id, &user, now).await?;
+        }
         let decision = {
             let mut g = st.lock().expect("org ledger");
             if g.is_retired() {
@@ -361,6 +410,20 @@ async fn reserve_in_memory(
             let d = rules::evaluate(&g.plan, g.tz, now, &g.tally(Vec::new()), asks);
             if !d.allowed {
                 return Err(Refused(d));
+            }
+            match g.user_check(who, asks, now) {
+                UserCheck::Load => continue,
+                UserCheck::Free => {}
+                UserCheck::Blocked(r) => return Err(Failed(Error::LimitReached(Box::new(r)))),
+                UserCheck::Decided(ud, per_minute) => {
+                    let user = who.user_id.as_deref().unwrap_or_default();
+                    if !ud.allowed {
+                        return Err(Failed(Error::LimitReached(Box::new(users::refusal(user, &ud, now)))));
+                    }
+                    if let Some(n) = per_minute {
+                        db.rate_limits().admit_user(&row.org_id, user, n)?;
+                    }
+                }
             }
             db.rate_limits().take_tokens(&g.plan, row.amounts[0])?;
             g.hold(&row.id, row.expires_at, row.amounts, who);
@@ -442,7 +505,8 @@ async fn decide_leased(
 }
 
 /// PostgreSQL, under the organization's row lock: one step for every
-/// process sharing the database. Every process's leased slack counts as
+/// process sharing the database (the caps, the plan's limits, then the
+/// caller's per-user limits). Every process's leased slack counts as
 /// reserved (it covers grants not stored yet). The tokens per minute are
 /// taken by the caller.
 ///
@@ -478,6 +542,19 @@ async fn reserve_in_database(
     let d = rules::evaluate(&plan, tz, now, &tally, asks);
     if !d.allowed {
         return Err(Refused(d));
+    }
+    match users::check_in(&mut tx, &row.org_id, who.user_id.as_deref(), tz, asks, now).await? {
+        UserCheck::Free | UserCheck::Load => {}
+        UserCheck::Blocked(r) => return Err(Failed(Error::LimitReached(Box::new(r)))),
+        UserCheck::Decided(ud, per_minute) => {
+            let user = who.user_id.as_deref().unwrap_or_default();
+            if !ud.allowed {
+                return Err(Failed(Error::LimitReached(Box::new(users::refusal(user, &ud, now)))));
+            }
+            if let Some(n) = per_minute {
+                db.rate_limits().admit_user_shared(&mut tx, &row.org_id, user, n).await?;
+            }
+        }
     }
     store::insert(&mut tx, db.engine, &[row]).await?;
     tx.commit().await?;
@@ -560,7 +637,8 @@ pub async fn expire_due(db: &Db) -> Result<u64> {
 /// organization with events this month is verified. On PostgreSQL the
 /// counters are the ledger and other processes may be writing them, so only
 /// organizations with events but no counters this month (a database from
-/// before counters existed) are filled in.
+/// before counters existed) are filled in, and the end users' counters of
+/// organizations with none (a database from before them).
 pub async fn verify_counters(db: &Db) -> Result<usize> {
     let month_ago = now_ms() - 32 * 86_400_000;
     let orgs = store::counters::to_verify(&mut *db.reader().acquire().await?, db.engine, month_ago).await?;
@@ -574,6 +652,17 @@ pub async fn verify_counters(db: &Db) -> Result<usize> {
         tx.commit().await?;
         db.quota_memory().forget(&org_id);
         db.quota_leases().forget(&org_id);
+    }
+    if db.engine == Engine::Postgres {
+        // The end users' counters of a database from before them.
+        let orgs = store::users::to_fill(&mut *db.reader().acquire().await?, month_ago).await?;
+        for (org_id, tz) in orgs {
+            let mut tx = db.begin().await?;
+            resources::lock_org(&mut tx, db.engine, &org_id).await?;
+            super::counters::fill_user_month(&mut tx, db.engine, &org_id, zone(&tz), now_ms()).await?;
+            tx.commit().await?;
+            fixed += 1;
+        }
     }
     Ok(fixed)
 }

@@ -22,6 +22,7 @@ mod recommendations;
 mod retention;
 mod sessions;
 mod trials;
+mod user_limits;
 mod webhooks;
 
 use tollbooth::accounts::{signup, Signup, SignupInput};

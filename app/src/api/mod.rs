@@ -15,6 +15,7 @@ pub mod prices;
 pub mod providers;
 pub mod recommendations;
 pub mod trials;
+pub mod users;
 pub mod usage;
 
 use serde::{Deserialize, Serialize};

@@ -101,6 +101,7 @@ fn Shell(me: Me, ctx: CurrentOrg, changed: RwSignal<u64>) -> impl IntoView {
                 <ul>
                     <li><A href=link("") exact=true>"Usage"</A></li>
                     <li><A href=link("/projects")>"Projects"</A></li>
+                    <li><A href=link("/users")>"End users"</A></li>
                     <li><A href=link("/plans")>"Plans"</A></li>
                     <li><A href=link("/billing")>"Billing"</A></li>
                     <li><A href=link("/budgets")>"Budgets"</A></li>

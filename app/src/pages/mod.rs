@@ -23,6 +23,7 @@ mod providers;
 mod recommendations;
 mod settings;
 pub(crate) mod usage;
+mod users;
 
 pub use account::AccountPage;
 pub use admin::AdminPage;
@@ -34,6 +35,7 @@ pub use audit::{AdminAuditPage, OrgAuditPage};
 pub use auth::{InvitePage, LoginPage, SignupPage};
 pub use connect::ConnectPage;
 pub use keys::KeysPage;
+pub use users::{UserPage, UsersPage};
 pub use members::MembersPage;
 pub use budgets::{BudgetPage, BudgetsPage};
 pub use outbox::AdminOutboxPage;

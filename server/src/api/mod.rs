@@ -8,6 +8,7 @@ pub mod billing;
 pub mod body;
 pub mod budgets;
 pub mod embed;
+pub mod users;
 pub mod error;
 pub mod events;
 pub mod export;
@@ -84,6 +85,9 @@ pub fn router() -> Router<AppState> {
         .route("/audit-events", get(audit::trail).post(audit::write))
         .route("/embed-tokens", post(embed::create_token))
         .route("/embed-origins", get(embed::get_origins).put(embed::put_origins))
+        .route("/users", get(users::list))
+        .route("/users/{user_id}/limits", get(users::get_limits).put(users::put_limits).delete(users::delete_limits))
+        .route("/user-limits", get(users::get_settings).put(users::put_settings))
         .route("/recommendations", get(recommendations::list))
         .route("/recommendations/{key}/dismiss", post(recommendations::dismiss))
         .fallback(|| async { ApiError::not_found() })

@@ -45,6 +45,12 @@ fn scoped_routes() -> Vec<(&'static str, &'static str, Option<Scope>)> {
         ("POST", "/api/v1/embed-tokens", Some(Read)),
         ("GET", "/api/v1/embed-origins", Some(Manage)),
         ("PUT", "/api/v1/embed-origins", Some(Manage)),
+        ("GET", "/api/v1/users", Some(Read)),
+        ("GET", "/api/v1/users/{user_id}/limits", Some(Read)),
+        ("PUT", "/api/v1/users/{user_id}/limits", Some(Manage)),
+        ("DELETE", "/api/v1/users/{user_id}/limits", Some(Manage)),
+        ("GET", "/api/v1/user-limits", Some(Read)),
+        ("PUT", "/api/v1/user-limits", Some(Manage)),
         ("POST", "/api/v1/webhooks/{id}/enable", Some(Manage)),
         ("GET", "/api/v1/billing", Some(Read)),
         ("GET", "/api/v1/invoices", Some(Read)),
@@ -85,7 +91,7 @@ async fn key_with(app: &TestApp, org_id: &str, scopes: &[Scope]) -> String {
 }
 
 async fn call(app: &TestApp, method: &str, path: &str, auth: &str) -> (StatusCode, Value) {
-    let path = path.replace("{id}", "0190a0a0-0000-7000-8000-000000000000").replace("{key}", "cheaper_model%3Aa%3Ab").replace("{name}", "groq");
+    let path = path.replace("{id}", "0190a0a0-0000-7000-8000-000000000000").replace("{key}", "cheaper_model%3Aa%3Ab").replace("{name}", "groq").replace("{user_id}", "u1");
     let req = app.client.request(Method::from_bytes(method.as_bytes()).unwrap(), app.url(&path)).header("Authorization", auth);
     let req = if method == "GET" || method == "DELETE" { req } else { req.json(&json!({})) };
     let resp = req.send().await.unwrap();

@@ -409,6 +409,26 @@ pub(crate) async fn counted_days(conn: &mut AnyConnection, org_id: &str, w: Wind
         .collect()
 }
 
+/// Tokens, cost and requests per end user and local day (`starts`: the
+/// window's local day starts), summed from the events: what the per-user
+/// counters must hold. (user, day start, units).
+pub(crate) async fn counted_user_days(conn: &mut AnyConnection, org_id: &str, w: Window, starts: &[i64]) -> Result<Vec<(String, i64, crate::quota::Units)>> {
+    let day = crate::db::bucket_case("e.ts", starts);
+    let rows = sqlx::query(&format!(
+        "SELECT e.user_id AS user_id, {day} AS day, CAST(SUM(e.input_tokens + e.output_tokens) AS BIGINT) AS tokens, \
+         CAST(SUM(COALESCE(e.cost_nano, 0)) AS BIGINT) AS cost, CAST(SUM(e.requests) AS BIGINT) AS requests \
+         FROM usage_events e WHERE e.org_id = $1 AND e.ts >= $2 AND e.ts < $3 AND e.user_id IS NOT NULL GROUP BY 1, 2"
+    ))
+    .bind(org_id)
+    .bind(w.start_ms)
+    .bind(w.end_ms)
+    .fetch_all(conn)
+    .await?;
+    rows.iter()
+        .map(|r| Ok((r.try_get("user_id")?, r.try_get("day")?, [r.try_get("tokens")?, r.try_get("cost")?, r.try_get("requests")?, 0, 0, 0])))
+        .collect()
+}
+
 /// Adds a recorded batch's partly priced events to `pricing_gaps` and its
 /// names priced by another entry to `model_aliases`, in the caller's
 /// transaction; keys in sorted order so concurrent batches lock alike.

@@ -4,6 +4,7 @@
 
 pub(crate) mod counters;
 pub(crate) mod leases;
+pub(crate) mod users;
 
 use sqlx::{AnyConnection, Row};
 

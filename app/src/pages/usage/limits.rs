@@ -117,7 +117,7 @@ fn Limits(org_id: String, q: QuotaStatus, read_only: bool) -> impl IntoView {
 }
 
 #[component]
-fn Meter(line: StatusLine) -> impl IntoView {
+pub(crate) fn Meter(line: StatusLine) -> impl IntoView {
     let class = if line.is_exhausted() && line.period != Period::Total {
         "meter warning exhausted"
     } else if line.is_warning() {

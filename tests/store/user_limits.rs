@@ -1,0 +1,228 @@
+//! Per-user limits: defaults, overrides and the switch, enforced by checks
+//! and reservations like plan limits (atomic, on both engines), and the
+//! end-user list.
+
+use serde_json::json;
+use tollbooth::clock::{now_ms, to_rfc3339};
+use tollbooth::db::Db;
+use tollbooth::end_users::{self, LimitOverride, LimitSettings, LimitValues, ListQuery};
+use tollbooth::ingest::record_usage;
+use tollbooth::metering::{parse_batch, Sender};
+use tollbooth::plans::Metric;
+use tollbooth::quota::{self, rules::Ask, ReserveInput};
+use tollbooth::{admission, test_both_engines, Error};
+
+use super::{by, sign_up};
+
+async fn org(db: &Db) -> Sender {
+    let s = Sender { org_id: sign_up(db, "a@example.com", "A").await.org.id, api_key_id: None };
+    // Room at the plan level: the user's limits are what is tested.
+    super::quota::limit(db, &s.org_id, "tokens", "month", "100000000").await;
+    super::quota::limit(db, &s.org_id, "tokens", "minute", "100000000").await;
+    s
+}
+
+async fn defaults(db: &Db, org_id: &str, values: LimitValues) {
+    end_users::save_settings(db, org_id, &LimitSettings { enabled: true, defaults: values }, &by()).await.unwrap();
+}
+
+fn tokens_a_day(n: i64) -> LimitValues {
+    LimitValues { tokens_per_day: Some(n), ..Default::default() }
+}
+
+fn reserve_as(user: &str, metric: Metric, amount: i64) -> ReserveInput {
+    ReserveInput { user_id: Some(user.into()), asks: vec![Ask { metric, amount }], ..Default::default() }
+}
+
+async fn set(db: &Db, org_id: &str, user: &str, mode: &str, limits: LimitValues) {
+    end_users::set_limits(db, org_id, user, &LimitOverride { mode: mode.into(), limits }, &by()).await.unwrap();
+}
+
+fn event(user: &str, tokens: u64) -> serde_json::Value {
+    json!({"model": "no-such-model", "input_tokens": tokens, "timestamp": to_rfc3339(now_ms()), "user_id": user})
+}
+
+async fn check_as(db: &Db, org_id: &str, user: &str, tokens: i64) -> quota::CheckBody {
+    let who = admission::Subject { user_id: Some(user.into()), ..Default::default() };
+    admission::check_for(db, org_id, &who, &[Ask { metric: Metric::Tokens, amount: tokens }]).await.unwrap()
+}
+
+test_both_engines! {
+    async fn concurrent_reservations_of_one_user_never_pass_its_limit_and_others_go_on(db) {
+        let s = org(db).await;
+        defaults(db, &s.org_id, tokens_a_day(1_000)).await;
+        let tasks: Vec<_> = (0..300)
+            .map(|_| {
+                let (db, s) = (db.clone(), s.clone());
+                tokio::spawn(async move { admission::reserve(&db, &s, reserve_as("alice", Metric::Tokens, 10)).await })
+            })
+            .collect();
+        let mut granted = 0;
+        for t in tasks {
+            match t.await.unwrap() {
+                Ok(_) => granted += 1,
+                Err(Error::LimitReached(r)) => {
+                    assert_eq!((r.status, r.limit.as_str()), (429, "user tokens/day"));
+                    assert!(r.message.starts_with("End user \"alice\": "), "{}", r.message);
+                    assert_eq!(r.details["user_id"], "alice");
+                }
+                Err(e) => panic!("unexpected error: {e:?}"),
+            }
+        }
+        assert_eq!(granted, 100, "exactly the user's 1,000 tokens a day, 10 at a time");
+        quota::flush(db).await.unwrap();
+        let held: i64 = sqlx::query_scalar(
+            "SELECT CAST(COALESCE(SUM(a.amount), 0) AS BIGINT) FROM reservations r JOIN reservation_amounts a ON a.reservation_id = r.id \
+             WHERE r.user_id = 'alice' AND r.state = 'active'",
+        )
+        .fetch_one(db.reader())
+        .await
+        .unwrap();
+        assert_eq!(held, 1_000, "every grant is stored");
+        // Another user, and a call without a user, are not limited by alice's use.
+        admission::reserve(db, &s, reserve_as("bob", Metric::Tokens, 1_000)).await.unwrap();
+        admission::reserve(db, &s, ReserveInput { asks: vec![Ask { metric: Metric::Tokens, amount: 5_000 }], ..Default::default() }).await.unwrap();
+    }
+
+    async fn recorded_usage_counts_and_overrides_raise_lower_free_and_block(db) {
+        let s = org(db).await;
+        defaults(db, &s.org_id, tokens_a_day(1_000)).await;
+        record_usage(db, &s, parse_batch(&[event("alice", 900)], now_ms())).await.unwrap();
+        let c = check_as(db, &s.org_id, "alice", 200).await;
+        assert!(!c.allowed);
+        assert!(c.reason.as_deref().unwrap().contains("End user \"alice\": AI credits (tokens) limit of 1,000 per day"), "{:?}", c.reason);
+        let r = serde_json::to_value(&c.user_results[0]).unwrap();
+        assert_eq!((r["used"].clone(), r["remaining"].clone()), (json!(900), json!(100)));
+        assert!(c.results.iter().all(|r| r.allowed), "the plan allows it");
+        assert!(check_as(db, &s.org_id, "alice", 100).await.allowed);
+        let Err(Error::LimitReached(_)) = admission::reserve(db, &s, reserve_as("alice", Metric::Tokens, 101)).await else { panic!("over the limit") };
+
+        // Raised for alice only.
+        set(db, &s.org_id, "alice", "custom", tokens_a_day(5_000)).await;
+        admission::reserve(db, &s, reserve_as("alice", Metric::Tokens, 4_000)).await.unwrap();
+        let Err(Error::LimitReached(_)) = admission::reserve(db, &s, reserve_as("alice", Metric::Tokens, 101)).await else { panic!("5,000 used") };
+        // Unlimited, then blocked (403, naming the user), then the defaults again.
+        set(db, &s.org_id, "alice", "unlimited", LimitValues::default()).await;
+        admission::reserve(db, &s, reserve_as("alice", Metric::Tokens, 50_000)).await.unwrap();
+        set(db, &s.org_id, "alice", "blocked", LimitValues::default()).await;
+        let Err(Error::LimitReached(r)) = admission::reserve(db, &s, reserve_as("alice", Metric::Requests, 1)).await else { panic!("blocked") };
+        assert_eq!(r.status, 403);
+        assert!(r.message.contains("\"alice\" is blocked"), "{}", r.message);
+        let who = admission::Subject { user_id: Some("alice".into()), ..Default::default() };
+        assert!(admission::check_for(db, &s.org_id, &who, &[Ask { metric: Metric::Tokens, amount: 0 }]).await.is_err());
+        // The switch off frees everyone, the blocked user included.
+        end_users::save_settings(db, &s.org_id, &LimitSettings { enabled: false, defaults: tokens_a_day(1_000) }, &by()).await.unwrap();
+        admission::reserve(db, &s, reserve_as("alice", Metric::Tokens, 10)).await.unwrap();
+        defaults(db, &s.org_id, tokens_a_day(1_000)).await;
+        assert!(end_users::delete_limits(db, &s.org_id, "alice", &by()).await.unwrap());
+        assert!(!end_users::delete_limits(db, &s.org_id, "alice", &by()).await.unwrap(), "deleting twice is fine");
+        let l = end_users::limits(db, &s.org_id, "alice").await.unwrap();
+        assert_eq!((l.mode.as_str(), l.status.as_str()), ("default", "limited"));
+        let Err(Error::LimitReached(_)) = admission::reserve(db, &s, reserve_as("alice", Metric::Tokens, 1)).await else { panic!("defaults again") };
+    }
+
+    async fn cost_limits_hold_reservations_of_cost(db) {
+        let s = org(db).await;
+        defaults(db, &s.org_id, LimitValues { cost_per_month_usd: Some("0.50".into()), ..Default::default() }).await;
+        let cents = |n: i64| n * 10_000_000;
+        admission::reserve(db, &s, reserve_as("u", Metric::CostUsd, cents(30))).await.unwrap();
+        admission::reserve(db, &s, reserve_as("u", Metric::CostUsd, cents(20))).await.unwrap();
+        let Err(Error::LimitReached(r)) = admission::reserve(db, &s, reserve_as("u", Metric::CostUsd, 1)).await else { panic!("$0.50 held") };
+        assert_eq!(r.limit, "user cost_usd/month");
+        assert!(r.message.contains("Spend (USD) limit of $0.50 per month"), "{}", r.message);
+    }
+
+    async fn a_users_requests_per_minute_are_limited_for_that_user_only(db) {
+        let s = org(db).await;
+        defaults(db, &s.org_id, LimitValues { requests_per_minute: Some(3), ..Default::default() }).await;
+        for _ in 0..3 {
+            admission::reserve(db, &s, reserve_as("alice", Metric::Requests, 1)).await.unwrap();
+        }
+        let Err(Error::LimitReached(r)) = admission::reserve(db, &s, reserve_as("alice", Metric::Requests, 1)).await else { panic!("4th") };
+        assert_eq!((r.status, r.limit.as_str()), (429, "user requests/minute"));
+        assert!(r.retry_after_secs.is_some_and(|s| s >= 1));
+        admission::reserve(db, &s, reserve_as("bob", Metric::Requests, 1)).await.unwrap();
+    }
+
+    async fn bad_limits_are_refused_naming_the_field_and_change_nothing(db) {
+        let s = org(db).await;
+        defaults(db, &s.org_id, tokens_a_day(1_000)).await;
+        let bad = [
+            (LimitValues { tokens_per_day: Some(-1), ..Default::default() }, "tokens_per_day"),
+            (LimitValues { cost_per_day_usd: Some("ten".into()), ..Default::default() }, "cost_per_day_usd"),
+            (LimitValues { requests_per_minute: Some(0), ..Default::default() }, "requests_per_minute"),
+        ];
+        for (values, field) in bad {
+            let e = end_users::save_settings(db, &s.org_id, &LimitSettings { enabled: true, defaults: values }, &by()).await.unwrap_err();
+            assert_eq!(e.field(), Some(field), "{e:?}");
+        }
+        let e = end_users::set_limits(db, &s.org_id, "u", &LimitOverride { mode: "custom".into(), limits: LimitValues::default() }, &by()).await.unwrap_err();
+        assert_eq!(e.field(), Some("mode"));
+        let e = end_users::set_limits(db, &s.org_id, "u", &LimitOverride { mode: "vip".into(), limits: LimitValues::default() }, &by()).await.unwrap_err();
+        assert_eq!(e.field(), Some("mode"));
+        let e = end_users::set_limits(db, &s.org_id, "", &LimitOverride { mode: "blocked".into(), limits: LimitValues::default() }, &by()).await.unwrap_err();
+        assert_eq!(e.field(), Some("user_id"));
+        assert_eq!(end_users::settings(db, &s.org_id).await.unwrap().defaults, tokens_a_day(1_000), "unchanged");
+    }
+
+    async fn the_list_shows_each_users_period_against_its_limits(db) {
+        let s = org(db).await;
+        defaults(db, &s.org_id, tokens_a_day(10_000)).await;
+        let events = [event("carol", 300), event("alice", 100), event("bob", 2_000), event("alice", 50), json!({"model": "m", "input_tokens": 7})];
+        record_usage(db, &s, parse_batch(&events, now_ms())).await.unwrap();
+        set(db, &s.org_id, "dave", "blocked", LimitValues::default()).await;
+        let page = end_users::list(db, &s.org_id, &ListQuery { sort: Some("tokens_month".into()), ..Default::default() }).await.unwrap();
+        let ids: Vec<&str> = page.users.iter().map(|u| u.user_id.as_str()).collect();
+        assert_eq!(ids, ["bob", "carol", "alice", "dave"], "by tokens, then id; an override without use is listed");
+        assert_eq!(page.total, 4);
+        assert!(page.settings.enabled);
+        let alice = &page.users[2];
+        assert_eq!((alice.today.tokens, alice.month.tokens, alice.month.requests), (150, 150, 2));
+        assert_eq!(alice.lines.len(), 1);
+        assert_eq!((alice.lines[0].limit, alice.lines[0].used), (10_000, 150));
+        assert_eq!((page.users[3].mode.as_str(), page.users[3].status.as_str()), ("blocked", "blocked"));
+        let found = end_users::list(db, &s.org_id, &ListQuery { search: Some("aro".into()), ..Default::default() }).await.unwrap();
+        assert_eq!(found.users.iter().map(|u| u.user_id.as_str()).collect::<Vec<_>>(), ["carol"]);
+        let paged = end_users::list(db, &s.org_id, &ListQuery { sort: Some("user_id".into()), limit: Some(2), offset: Some(2), ..Default::default() }).await.unwrap();
+        assert_eq!(paged.users.iter().map(|u| u.user_id.as_str()).collect::<Vec<_>>(), ["carol", "dave"]);
+        assert_eq!(paged.total, 4);
+        let e = end_users::list(db, &s.org_id, &ListQuery { sort: Some("age".into()), ..Default::default() }).await.unwrap_err();
+        assert_eq!(e.field(), Some("sort"));
+        // Another organization sees none of them.
+        let other = sign_up(db, "b@example.com", "B").await;
+        assert_eq!(end_users::list(db, &other.org.id, &ListQuery::default()).await.unwrap().total, 0);
+    }
+
+    async fn the_users_counters_are_rebuilt_from_the_events_at_start(db) {
+        let s = org(db).await;
+        record_usage(db, &s, parse_batch(&[event("alice", 100), event("bob", 5)], now_ms())).await.unwrap();
+        sqlx::query("DELETE FROM user_usage_days").execute(db.reader()).await.unwrap();
+        assert!(quota::verify_counters(db).await.unwrap() >= 1);
+        let page = end_users::list(db, &s.org_id, &ListQuery::default()).await.unwrap();
+        let tokens: Vec<(String, i64)> = page.users.iter().map(|u| (u.user_id.clone(), u.month.tokens)).collect();
+        assert_eq!(tokens, [("alice".to_string(), 100), ("bob".to_string(), 5)]);
+    }
+}
+
+/// Two processes on one PostgreSQL database reserve for one end user at once:
+/// together they never pass the user's limit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_processes_never_pass_one_users_limit() {
+    let Some(t) = tollbooth::testing::TestDb::postgres().await else { return };
+    let s = org(&t.db).await;
+    defaults(&t.db, &s.org_id, tokens_a_day(500)).await;
+    let other = Db::connect(&t.url).await.unwrap();
+    let dbs = [t.db.clone(), other.clone()];
+    let tasks: Vec<_> = (0..200)
+        .map(|i| {
+            let (db, s) = (dbs[i % 2].clone(), s.clone());
+            tokio::spawn(async move { admission::reserve(&db, &s, reserve_as("alice", Metric::Tokens, 5)).await.is_ok() })
+        })
+        .collect();
+    let mut granted = 0;
+    for t in tasks {
+        granted += t.await.unwrap() as i64;
+    }
+    assert_eq!(granted, 100, "exactly 500 tokens, 5 at a time, across both processes");
+    other.close().await;
+}
