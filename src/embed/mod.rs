@@ -10,7 +10,8 @@
 //!   pages may frame the meter; the page sends them as CSP
 //!   `frame-ancestors`. No other page of Tollbooth may be framed.
 //! - **The meter** ([`MeterView`]): this month's usage and cost (against the
-//!   plan's limits for an organization token), the last 30 days' daily cost,
+//!   plan's limits for an organization token, the user's own limits for a
+//!   user's), the last 30 days' daily cost,
 //!   and when the month resets, read from the rollups.
 
 #[cfg(feature = "ssr")]
@@ -138,8 +139,8 @@ pub struct MeterView {
     pub month_cost: NanoUsd,
     pub month_tokens: i64,
     pub month_requests: i64,
-    /// The plan's windowed limits on usage (organization tokens only; end
-    /// users have no limits of their own yet).
+    /// The windowed limits on usage: the plan's for an organization token,
+    /// the end user's own (per-user limits) for a user's.
     pub limits: Vec<crate::quota::StatusLine>,
     /// Cost per local day, oldest first, [`SPARKLINE_DAYS`] days ending today.
     pub daily_cost: Vec<(String, NanoUsd)>,

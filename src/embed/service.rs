@@ -119,8 +119,8 @@ pub async fn set_origins<S: AsRef<str>>(db: &Db, org_id: &str, raw: &[S], by: &B
 }
 
 /// The meter of a verified token at `now_ms`: this month's usage and cost
-/// (the end user's when the token names one), the plan's day and month
-/// limits on usage (organization tokens), the last [`SPARKLINE_DAYS`] days'
+/// (the end user's when the token names one), the day and month limits on
+/// usage (the user's own, or the plan's for organization tokens), the last [`SPARKLINE_DAYS`] days'
 /// cost, and when the month resets. Read from the rollups in one `GROUP BY`
 /// each, at once.
 pub async fn meter(db: &Db, claims: &Claims, now_ms: i64) -> Result<MeterView> {
@@ -136,10 +136,11 @@ pub async fn meter(db: &Db, claims: &Claims, now_ms: i64) -> Result<MeterView> {
         let tz_name = tz_name.clone();
         async move { usage::report(db, org_id, &tz_name, &q).await }
     };
+    // The end user's own limits (per-user limits), or the plan's.
     let quota = async {
-        match claims.user_id {
-            Some(_) => Ok(None),
-            None => crate::quota::status(db, org_id).await.map(Some),
+        match &claims.user_id {
+            Some(user) => crate::end_users::limits(db, org_id, user).await.map(|l| l.lines),
+            None => crate::quota::status(db, org_id).await.map(|q| q.lines),
         }
     };
     // Rollup buckets are hourly; an hour past "now" covers the current one.
@@ -163,14 +164,7 @@ pub async fn meter(db: &Db, claims: &Claims, now_ms: i64) -> Result<MeterView> {
         })
         .collect();
     debug_assert!(daily_cost.len() == SPARKLINE_DAYS);
-    let limits = quota
-        .map(|q| {
-            q.lines
-                .into_iter()
-                .filter(|l| Metric::USAGE.contains(&l.metric) && matches!(l.period, Period::Day | Period::Month))
-                .collect()
-        })
-        .unwrap_or_default();
+    let limits = quota.into_iter().filter(|l| Metric::USAGE.contains(&l.metric) && matches!(l.period, Period::Day | Period::Month)).collect();
     let resets = crate::calendar::window(tz, Period::Month, now_ms).end_ms;
     Ok(MeterView {
         org_name,

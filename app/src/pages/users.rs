@@ -111,8 +111,8 @@ pub fn UsersPage() -> impl IntoView {
                         let searching = !search.as_deref().unwrap_or("").is_empty();
                         view! {
                             <Defaults settings=p.settings.clone() save />
-                            <Form method="GET" action="">
-                                <div class="filters">
+                            <Form method="GET" action="" attr:class="filters" attr:aria-label="Find end users">
+                                <div class="filter-fields">
                                     <label>"Search " <input type="search" name="q" placeholder="user id" value=search_value /></label>
                                     <label>"Sort by "
                                         <select name="sort">
@@ -224,7 +224,8 @@ fn UsersTable(org: String, users: Vec<EndUserRow>) -> impl IntoView {
 fn Defaults(settings: LimitSettings, save: ServerAction<SaveUserLimitSettings>) -> impl IntoView {
     let manage = can_manage();
     let org_id = use_org_id();
-    let open = settings.enabled && settings.defaults.is_empty();
+    // Open while it needs filling in, and after a save (to show the result).
+    let open = (settings.enabled && settings.defaults.is_empty()) || save.version().get_untracked() > 0;
     let summary = if settings.enabled {
         format!("On: every end user may use {}, unless overridden.", describe(&settings.defaults))
     } else {
@@ -285,39 +286,56 @@ fn UserDetail(limits: EndUserLimits, usage: EndUserUsage, set: ServerAction<SetE
         _ => "Not limited.".to_string(),
     };
     let events = format!("/o/{org}?range=30d&user={}", encode_query(&limits.user_id));
-    view! {
+    // Type-erased parts: one nested view would overflow the compiler's depth limit.
+    let head = view! {
         <p data-testid="user-status"><span class=format!("badge mode-{}", limits.mode)>{mode_label(&limits.mode)}</span> " " {status}</p>
         <div class="cards">
             <Figures title="Today" f=limits.today.clone() />
             <Figures title="This month" f=limits.month.clone() />
         </div>
-        {(!limits.lines.is_empty()).then(|| view! {
-            <section class="card limits">
-                <h2>"Limits"</h2>
-                <ul class="meters">{limits.lines.clone().into_iter().map(|line| view! { <Meter line /> }).collect_view()}</ul>
-            </section>
-        })}
-        <OverrideForm limits=limits.clone() set />
+    }
+    .into_any();
+    let meters = (!limits.lines.is_empty())
+        .then(|| {
+            view! {
+                <section class="card limits">
+                    <h2>"Limits"</h2>
+                    <ul class="meters">{limits.lines.clone().into_iter().map(|line| view! { <Meter line /> }).collect_view()}</ul>
+                </section>
+            }
+            .into_any()
+        });
+    let form = view! { <OverrideForm limits=limits.clone() set /> }.into_any();
+    let daily = view! {
         <section class="card">
             <h2>"Last 30 days"</h2>
             <DailyBars days=usage.days.clone() />
             <p><a href=events>"This user's events in the usage panel →"</a></p>
         </section>
+    }
+    .into_any();
+    let models = if usage.models.is_empty() {
+        view! { <p class="empty">"No usage this month."</p> }.into_any()
+    } else {
+        view! {
+            <table class="table" data-testid="user-models">
+                <thead><tr><th>"Model"</th><th class="num">"Requests"</th><th class="num">"Errors"</th><th class="num">"Tokens"</th><th class="num">"Cost"</th></tr></thead>
+                <tbody>{usage.models.into_iter().map(|m| view! {
+                    <tr><td class="model">{m.model}</td><td class="num">{count(m.requests)}</td><td class="num">{count(m.errors)}</td>
+                        <td class="num">{count(m.tokens)}</td><td class="num">{money(&m.cost_usd)}</td></tr>
+                }).collect_view()}</tbody>
+            </table>
+        }
+        .into_any()
+    };
+    view! {
+        {head}
+        {meters}
+        {form}
+        {daily}
         <section class="card">
             <h2>"This month by model"</h2>
-            {if usage.models.is_empty() {
-                view! { <p class="empty">"No usage this month."</p> }.into_any()
-            } else {
-                view! {
-                    <table class="table" data-testid="user-models">
-                        <thead><tr><th>"Model"</th><th class="num">"Requests"</th><th class="num">"Errors"</th><th class="num">"Tokens"</th><th class="num">"Cost"</th></tr></thead>
-                        <tbody>{usage.models.into_iter().map(|m| view! {
-                            <tr><td class="model">{m.model}</td><td class="num">{count(m.requests)}</td><td class="num">{count(m.errors)}</td>
-                                <td class="num">{count(m.tokens)}</td><td class="num">{money(&m.cost_usd)}</td></tr>
-                        }).collect_view()}</tbody>
-                    </table>
-                }.into_any()
-            }}
+            {models}
         </section>
     }
 }
@@ -328,7 +346,7 @@ fn Figures(title: &'static str, f: UsageFigures) -> impl IntoView {
         <section class="card figure" data-testid=format!("user-{}", title.to_lowercase().replace(' ', "-"))>
             <h2>{title}</h2>
             <p class="big">{money(&f.cost_usd)}</p>
-            <p class="muted">{count(f.tokens)} " tokens · " {count(f.requests)} " requests"</p>
+            <p class="muted">{count(f.tokens)} " tokens · " {count(f.requests)} {if f.requests == 1 { " request" } else { " requests" }}</p>
         </section>
     }
 }

@@ -115,7 +115,7 @@ app_test! {
         assert!(header(&h, "content-security-policy").unwrap().ends_with("frame-ancestors 'none'"));
     }
 
-    async fn a_user_token_shows_only_that_users_usage_and_no_plan_limits(app) {
+    async fn a_user_token_shows_only_that_users_usage_against_its_own_limits(app) {
         let (key, _) = org(&app, "Acme", "owner@example.com").await;
         ingest(&app, &key, json!([
             {"id": "a", "model": "gpt-test", "user_id": "u1", "input_tokens": 1000},
@@ -129,8 +129,15 @@ app_test! {
         assert!(body.contains("data-testid=\"meter-tokens\">2,000<"), "{body}");
         assert!(body.contains(">$0.0050<"), "{body}");
         assert!(body.contains("data-testid=\"meter-requests\">2<"), "{body}");
-        assert!(!body.contains("meter-limits"), "end users have no limits of their own yet");
+        assert!(!body.contains("meter-limits"), "no per-user limits: no plan limits either");
         assert!(!body.contains("72,000") && !body.contains("70,000"));
+        // With per-user limits on, the user's own limit shows with its use.
+        let (status, b) = app.call(Method::PUT, "/api/v1/user-limits", &key, Some(json!({"enabled": true, "tokens_per_day": 5000}))).await;
+        assert_eq!(status, StatusCode::OK, "{b}");
+        let t = token(&app, &key, json!({"user_id": "u1"})).await;
+        let (_, _, body) = page(&app, &format!("token={t}")).await;
+        assert!(body.contains("meter-limits") && body.contains("2,000 / 5,000"), "{body}");
+        assert!(!body.contains("100,000"), "not the plan's limit: {body}");
         // A user without usage sees zeros, not the organization's figures.
         let t = token(&app, &key, json!({"user_id": "nobody"})).await;
         let (_, _, body) = page(&app, &format!("token={t}")).await;

@@ -34,4 +34,5 @@ mod static_files;
 mod stripe_double;
 mod suspension;
 mod trials;
+mod users;
 mod webhooks;
