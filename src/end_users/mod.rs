@@ -25,10 +25,12 @@ pub struct LimitValues {
     #[serde(default)]
     pub tokens_per_day: Option<i64>,
     #[serde(default)]
+    #[cfg_attr(feature = "ssr", schema(value_type = Option<crate::openapi::Usd>))]
     pub cost_per_day_usd: Option<String>,
     #[serde(default)]
     pub tokens_per_month: Option<i64>,
     #[serde(default)]
+    #[cfg_attr(feature = "ssr", schema(value_type = Option<crate::openapi::Usd>))]
     pub cost_per_month_usd: Option<String>,
     #[serde(default)]
     pub requests_per_minute: Option<i64>,
@@ -67,6 +69,7 @@ pub struct LimitOverride {
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct UsageFigures {
     pub tokens: i64,
+    #[cfg_attr(feature = "ssr", schema(value_type = crate::openapi::Usd))]
     pub cost_usd: String,
     pub requests: i64,
 }
@@ -139,6 +142,7 @@ pub struct DayFigures {
     /// `YYYY-MM-DD` in the organization's zone.
     pub date: String,
     pub tokens: i64,
+    #[cfg_attr(feature = "ssr", schema(value_type = crate::openapi::Usd))]
     pub cost_usd: String,
     pub cost_nanos: i64,
     pub requests: i64,
@@ -150,6 +154,7 @@ pub struct DayFigures {
 pub struct ModelFigures {
     pub model: String,
     pub tokens: i64,
+    #[cfg_attr(feature = "ssr", schema(value_type = crate::openapi::Usd))]
     pub cost_usd: String,
     pub requests: i64,
     pub errors: i64,

@@ -34,7 +34,7 @@ pub struct UsersQuery {
         with today's and this month's tokens, exact cost and requests, and their per-user limits in force with their use. Most used first.",
     params(UsersQuery),
     responses((status = 200, description = "One page of end users", body = EndUsersPage,
-        example = json!({"settings": {"enabled": true, "tokens_per_day": 10000, "cost_per_day_usd": "5", "tokens_per_month": null, "cost_per_month_usd": null, "requests_per_minute": 60},
+        example = json!({"settings": {"enabled": true, "tokens_per_day": 10000, "cost_per_day_usd": "5.00", "tokens_per_month": null, "cost_per_month_usd": null, "requests_per_minute": 60},
             "users": [{"user_id": "user-42", "today": {"tokens": 1200, "cost_usd": "0.0184", "requests": 4}, "month": {"tokens": 88000, "cost_usd": "1.2034", "requests": 310},
                 "last_active": "2026-12-07", "mode": "default", "status": "limited",
                 "lines": [{"metric": "tokens", "period": "day", "limit": 10000, "hard": true, "used": 1200, "reserved": 0, "reset_at": "2026-12-08T00:00:00+01:00", "overridden": false}]}],
@@ -51,7 +51,7 @@ pub async fn list(State(state): State<AppState>, ReadKey(key): ReadKey, ApiQuery
     params(("user_id" = String, Path, description = "The end user's id (URL-encoded)")),
     responses((status = 200, description = "The user's limits and use", body = EndUserLimits,
         example = json!({"user_id": "user-42", "enabled": true, "mode": "custom", "own": {"tokens_per_day": 50000, "cost_per_day_usd": null, "tokens_per_month": null, "cost_per_month_usd": null, "requests_per_minute": null},
-            "effective": {"tokens_per_day": 50000, "cost_per_day_usd": "5", "tokens_per_month": null, "cost_per_month_usd": null, "requests_per_minute": 60},
+            "effective": {"tokens_per_day": 50000, "cost_per_day_usd": "5.00", "tokens_per_month": null, "cost_per_month_usd": null, "requests_per_minute": 60},
             "status": "limited", "lines": [], "today": {"tokens": 1200, "cost_usd": "0.0184", "requests": 4}, "month": {"tokens": 88000, "cost_usd": "1.2034", "requests": 310}}))),
 )]
 pub async fn get_limits(State(state): State<AppState>, ReadKey(key): ReadKey, Path(user_id): Path<String>) -> Result<Json<EndUserLimits>, ApiError> {
@@ -64,7 +64,10 @@ pub async fn get_limits(State(state): State<AppState>, ReadKey(key): ReadKey, Pa
         `unlimited`, or `blocked` (every reservation and gateway call of the user refused with 403). Applies at once to checks, reservations and the gateway.",
     params(("user_id" = String, Path, description = "The end user's id (URL-encoded)")),
     request_body(content = LimitOverride, example = json!({"mode": "custom", "tokens_per_day": 50000, "cost_per_day_usd": "10.00"})),
-    responses((status = 200, description = "Saved: the user's limits now", body = EndUserLimits)),
+    responses((status = 200, description = "Saved: the user's limits now", body = EndUserLimits,
+        example = json!({"user_id": "user-42", "enabled": true, "mode": "custom", "own": {"tokens_per_day": 50000, "cost_per_day_usd": null, "tokens_per_month": null, "cost_per_month_usd": null, "requests_per_minute": null},
+            "effective": {"tokens_per_day": 50000, "cost_per_day_usd": "5.00", "tokens_per_month": null, "cost_per_month_usd": null, "requests_per_minute": 60},
+            "status": "limited", "lines": [], "today": {"tokens": 1200, "cost_usd": "0.0184", "requests": 4}, "month": {"tokens": 88000, "cost_usd": "1.2034", "requests": 310}}))),
 )]
 pub async fn put_limits(
     State(state): State<AppState>,
@@ -82,7 +85,10 @@ pub async fn put_limits(
     delete, path = "/api/v1/users/{user_id}/limits", operation_id = "delete_user_limits", tag = "users", security(("api_key" = [])),
     description = "Deletes the user's override: the organization's defaults apply again. Idempotent.",
     params(("user_id" = String, Path, description = "The end user's id (URL-encoded)")),
-    responses((status = 200, description = "The user's limits now", body = EndUserLimits)),
+    responses((status = 200, description = "The user's limits now", body = EndUserLimits,
+        example = json!({"user_id": "user-42", "enabled": true, "mode": "default", "own": null,
+            "effective": {"tokens_per_day": 10000, "cost_per_day_usd": "5.00", "tokens_per_month": null, "cost_per_month_usd": null, "requests_per_minute": 60},
+            "status": "limited", "lines": [], "today": {"tokens": 1200, "cost_usd": "0.0184", "requests": 4}, "month": {"tokens": 88000, "cost_usd": "1.2034", "requests": 310}}))),
 )]
 pub async fn delete_limits(
     State(state): State<AppState>,
@@ -99,7 +105,7 @@ pub async fn delete_limits(
     get, path = "/api/v1/user-limits", operation_id = "get_user_limit_settings", tag = "users", security(("api_key" = [])),
     description = "The default limits of every end user and the master switch (off: no per-user limit applies, overrides included).",
     responses((status = 200, description = "The settings", body = LimitSettings,
-        example = json!({"enabled": true, "tokens_per_day": 10000, "cost_per_day_usd": "5", "tokens_per_month": null, "cost_per_month_usd": null, "requests_per_minute": 60}))),
+        example = json!({"enabled": true, "tokens_per_day": 10000, "cost_per_day_usd": "5.00", "tokens_per_month": null, "cost_per_month_usd": null, "requests_per_minute": 60}))),
 )]
 pub async fn get_settings(State(state): State<AppState>, ReadKey(key): ReadKey) -> Result<Json<LimitSettings>, ApiError> {
     Ok(Json(end_users::settings(&state.db, &key.org_id).await?))
@@ -110,7 +116,8 @@ pub async fn get_settings(State(state): State<AppState>, ReadKey(key): ReadKey) 
     description = "Replaces the settings. Tokens and requests per minute are whole numbers, cost a decimal USD string; a limit absent or null is none. \
         A bad value is 422 naming its field.",
     request_body(content = LimitSettings, example = json!({"enabled": true, "tokens_per_day": 10000, "cost_per_day_usd": "5.00", "requests_per_minute": 60})),
-    responses((status = 200, description = "Saved", body = LimitSettings)),
+    responses((status = 200, description = "Saved", body = LimitSettings,
+        example = json!({"enabled": true, "tokens_per_day": 10000, "cost_per_day_usd": "5.00", "tokens_per_month": null, "cost_per_month_usd": null, "requests_per_minute": 60}))),
 )]
 pub async fn put_settings(
     State(state): State<AppState>,
