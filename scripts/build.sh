@@ -16,7 +16,7 @@
 #   5. content-hashed names, leptos' hash file and brotli/gzip copies
 #      (scripts/finish-site.mjs),
 #   6. the server binary with `ssr` (profile given by $1: dev or release; default dev).
-# TOLLBOOTH_WASM_OPT=0 skips step 3.
+# TOLLBOOTH_WASM_OPT=0 skips step 3; TOLLBOOTH_BUILD_SERVER=0 skips step 6.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PROFILE="${1:-dev}"
@@ -45,5 +45,10 @@ cp server/assets/swagger-ui-init.js "$SITE.tmp/vendor/swagger-ui/tollbooth-init.
 node scripts/finish-site.mjs "$SITE.tmp"
 rm -rf "$SITE" && mv "$SITE.tmp" "$SITE"
 
-cargo build -p tollbooth-server --profile "$PROFILE"
+# scripts/test.sh sets TOLLBOOTH_BUILD_SERVER=0: `cargo test` has just built
+# target/debug/tollbooth (with the test build's features; rebuilding it here
+# would compile three crates again, about 3 minutes).
+if [ "${TOLLBOOTH_BUILD_SERVER:-1}" != 0 ]; then
+    cargo build -p tollbooth-server --profile "$PROFILE"
+fi
 echo "built: $SITE and target/$([ "$PROFILE" = dev ] && echo debug || echo "$PROFILE")/tollbooth"

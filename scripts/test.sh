@@ -41,7 +41,7 @@ cargo test --locked
 scripts/schemathesis.sh target/debug/tollbooth
 
 # --- Playwright ---------------------------------------------------------------
-scripts/build.sh dev
+TOLLBOOTH_BUILD_SERVER=0 scripts/build.sh dev
 E2E_PORT="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
 export E2E_PORT
 E2E_STRIPE_PORT="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"

@@ -147,6 +147,10 @@ pub(crate) fn server_fns() -> Vec<(&'static str, Fn)> {
         ("connect_info", Org(&[])),
         ("list_recommendations", Org(&[])),
         ("dismiss_recommendation", Org(&[("key", "cheaper_model:a:b")])),
+        ("list_end_users", Org(&[])),
+        ("end_user", Org(&[("user_id", "alice")])),
+        ("save_user_limit_settings", Org(&[("enabled", "on"), ("tokens_per_day", "1")])),
+        ("set_end_user_limits", Org(&[("user_id", "alice"), ("mode", "blocked")])),
         ("billing_overview", Org(&[])),
         ("billing_preview_change", Org(&[("plan", "pro")])),
         ("billing_checkout", Org(&[("plan", "pro")])),
@@ -219,6 +223,13 @@ fn rest_routes() -> Vec<(&'static str, &'static str, Option<Res>)> {
         ("DELETE", "/api/v1/providers/{name}", Some(Res::Provider)),
         // A recommendation key names models, not another organization's thing.
         ("POST", "/api/v1/recommendations/{key}/dismiss", None),
+        // End user ids are per organization (the `user_id` of its own
+        // events): another organization's id names this one's user, whose
+        // figures and override are this organization's (tests/api/users.rs
+        // checks that another organization sees none of them).
+        ("GET", "/api/v1/users/{user_id}/limits", None),
+        ("PUT", "/api/v1/users/{user_id}/limits", None),
+        ("DELETE", "/api/v1/users/{user_id}/limits", None),
     ]
 }
 
