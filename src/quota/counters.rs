@@ -134,7 +134,6 @@ pub async fn rebuild_month(conn: &mut AnyConnection, engine: Engine, org_id: &st
     // The events are summed per local day and mode in SQL, and each sum
     // counted as `units_of` counts an event.
     let starts = day_starts(tz, month);
-    let users = rebuild_user_month(&mut *conn, engine, org_id, tz, month, &starts).await?;
     let mut fresh = DayUnits::default();
     for r in metering::store::counted_days(&mut *conn, org_id, month, &starts).await? {
         let mode = r.mode.map(Mode::from);
@@ -147,7 +146,7 @@ pub async fn rebuild_month(conn: &mut AnyConnection, engine: Engine, org_id: &st
         }
     }
     if old == fresh {
-        return Ok(users);
+        return Ok(false);
     }
     store::delete_days(&mut *conn, org_id, month).await?;
     // The days of the edge of the month in another alignment (after a time
@@ -199,9 +198,11 @@ async fn rebuild_user_month(
     Ok(true)
 }
 
-/// Fills in the end users' counters of the current month for an
-/// organization that has none (a database from before them).
-pub async fn fill_user_month(conn: &mut AnyConnection, engine: Engine, org_id: &str, tz: Tz, now_ms: i64) -> Result<bool> {
+/// Recomputes the end users' counters of the current month from the events
+/// and replaces them when they differ (after a time zone change, and for an
+/// organization that has none: a database from before them); returns
+/// whether they differed.
+pub async fn rebuild_user_days(conn: &mut AnyConnection, engine: Engine, org_id: &str, tz: Tz, now_ms: i64) -> Result<bool> {
     let month = window(tz, Period::Month, now_ms);
     rebuild_user_month(conn, engine, org_id, tz, month, &day_starts(tz, month)).await
 }

@@ -637,8 +637,9 @@ pub async fn expire_due(db: &Db) -> Result<u64> {
 /// organization with events this month is verified. On PostgreSQL the
 /// counters are the ledger and other processes may be writing them, so only
 /// organizations with events but no counters this month (a database from
-/// before counters existed) are filled in, and the end users' counters of
-/// organizations with none (a database from before them).
+/// before counters existed) are filled in. On both, the end users' counters
+/// of organizations with none this month (a database from before them) are
+/// filled in from the events.
 pub async fn verify_counters(db: &Db) -> Result<usize> {
     let month_ago = now_ms() - 32 * 86_400_000;
     let orgs = store::counters::to_verify(&mut *db.reader().acquire().await?, db.engine, month_ago).await?;
@@ -653,16 +654,17 @@ pub async fn verify_counters(db: &Db) -> Result<usize> {
         db.quota_memory().forget(&org_id);
         db.quota_leases().forget(&org_id);
     }
-    if db.engine == Engine::Postgres {
-        // The end users' counters of a database from before them.
-        let orgs = store::users::to_fill(&mut *db.reader().acquire().await?, month_ago).await?;
-        for (org_id, tz) in orgs {
-            let mut tx = db.begin().await?;
-            resources::lock_org(&mut tx, db.engine, &org_id).await?;
-            super::counters::fill_user_month(&mut tx, db.engine, &org_id, zone(&tz), now_ms()).await?;
-            tx.commit().await?;
+    // The end users' counters of a database from before them (they are
+    // written with the events, so only a missing month is filled in).
+    let orgs = store::users::to_fill(&mut *db.reader().acquire().await?, month_ago).await?;
+    for (org_id, tz) in orgs {
+        let mut tx = db.begin().await?;
+        resources::lock_org(&mut tx, db.engine, &org_id).await?;
+        if super::counters::rebuild_user_days(&mut tx, db.engine, &org_id, zone(&tz), now_ms()).await? {
             fixed += 1;
         }
+        tx.commit().await?;
+        db.quota_memory().forget(&org_id);
     }
     Ok(fixed)
 }
@@ -670,7 +672,8 @@ pub async fn verify_counters(db: &Db) -> Result<usize> {
 /// Rebuilds an organization's counters after its time zone changed (its days
 /// moved), inside the caller's transaction.
 pub async fn time_zone_changed(conn: &mut sqlx::AnyConnection, db: &Db, org_id: &str, tz: &str) -> Result<()> {
-    super::counters::rebuild_month(conn, db.engine, org_id, zone(tz), now_ms()).await?;
+    super::counters::rebuild_month(&mut *conn, db.engine, org_id, zone(tz), now_ms()).await?;
+    super::counters::rebuild_user_days(conn, db.engine, org_id, zone(tz), now_ms()).await?;
     db.quota_memory().forget(org_id);
     db.quota_leases().forget(org_id);
     Ok(())
