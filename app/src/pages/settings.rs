@@ -1,5 +1,6 @@
 //! Organization settings: name, time zone, whether the gateway refuses
-//! models without a price, and the origins allowed to frame the usage meter.
+//! models without a price, the origins allowed to frame the usage meter, and
+//! where the per-user limits are set (the End users page).
 
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -54,6 +55,12 @@ pub fn SettingsPage() -> impl IntoView {
             })}
         </section>
         <EmbedOrigins can_manage />
+        <section class="card" data-testid="per-user-limits-link">
+            <h2>"Per-user limits"</h2>
+            <p>"Default limits for each end user of your product (tokens and cost per day and month, requests per minute), "
+               "their on/off switch and per-user overrides live on the "
+               <a href=format!("/o/{}/users", org_id.get_untracked())>"End users"</a> " page."</p>
+        </section>
     }
 }
 
