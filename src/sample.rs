@@ -4,7 +4,8 @@
 //!
 //! The events are drawn from a fixed seed (the same calls every time, placed
 //! relative to the moment of seeding) and recorded through the ingest entry
-//! point ([`crate::ingest::record_usage`]), in batches of about 1,000, so
+//! point ([`crate::ingest::record_usage`]), in batches of 1,000 (100 in the
+//! current month, so each budget alert fires near its threshold), so
 //! that rollups, usage counters, budget counters and alerts agree with them
 //! as they would with real usage. A monthly organization budget is created
 //! first, sized so that the month so far lands between 85% and 95% of it:
@@ -35,6 +36,9 @@ pub const ID_PREFIX: &str = "tollbooth-sample-";
 pub const METADATA: &str = r#"{"sample":true}"#;
 /// Events per ingest batch.
 const BATCH: usize = 1_000;
+/// Events per ingest batch in the budget's current period: smaller, so that
+/// each alert fires close to its threshold (as steady traffic would make it).
+const PERIOD_BATCH: usize = 100;
 /// The name of the budget created beside the sample usage.
 pub const BUDGET_NAME: &str = "Monthly AI spend (sample)";
 
@@ -248,7 +252,9 @@ pub fn events(now: i64, tz: Tz) -> Vec<NewEvent> {
             let mut ts = hour * HOUR_MS + rng.below(span) as i64;
             for turn in 0..turns {
                 if ts > now {
-                    made += 1; // a later turn that would be in the future: not made
+                    // A later turn would be in the future: not made, but counted
+                    // so that the hour ends.
+                    made += 1;
                     continue;
                 }
                 let in_incident = provider == "anthropic" && (incident..incident + 2).contains(&hour);
@@ -360,9 +366,10 @@ pub async fn record_sample_usage(db: &Db, org_id: &str, now: i64, by: &By) -> Re
     let sender = Sender { org_id: org_id.to_string(), api_key_id: None };
     let count = events.len();
     let mut cost = 0i64;
-    let mut events = events.into_iter().map(Ok).peekable();
-    while events.peek().is_some() {
-        let batch: Vec<metering::ParsedEvent> = events.by_ref().take(BATCH).collect();
+    let mut events = events.into_iter().peekable();
+    while let Some(first) = events.peek() {
+        let size = if first.timestamp_ms >= month.start_ms { PERIOD_BATCH } else { BATCH };
+        let batch: Vec<metering::ParsedEvent> = events.by_ref().take(size).map(Ok).collect();
         for r in crate::ingest::record_usage(db, &sender, batch).await? {
             if r.status == Outcome::Rejected {
                 return Err(Error::Internal(format!("a sample event was refused: {}", r.error.unwrap_or_default())));
