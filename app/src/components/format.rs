@@ -23,6 +23,12 @@ pub fn usd(decimal: &str) -> String {
     }
 }
 
+/// [`usd`] under the name the recommendations and the end users' pages
+/// call it by: the same rule, not a second one.
+pub fn usd_for_people(decimal: &str) -> String {
+    usd(decimal)
+}
+
 /// The exact figure of a rounded amount, for a `title` tooltip
 /// (`Exactly $10.082816585`); `None` when [`usd_of`] shows it exactly.
 pub fn usd_exact_of(amount: NanoUsd) -> Option<String> {
