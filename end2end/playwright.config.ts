@@ -67,6 +67,8 @@ export default defineConfig({
         LEPTOS_SITE_ROOT: path.resolve(__dirname, '../target/site'),
         TOLLBOOTH_ADMIN_PASSWORD: 'e2e-admin-password',
         TOLLBOOTH_DEMO_PASSWORD: 'e2e-demo-password',
+        // The demo organization starts empty here: the specs count what they record.
+        TOLLBOOTH_SEED_DEMO_USAGE: 'false',
         RUST_LOG: 'warn',
         // Every test signs up from 127.0.0.1: no per-IP signup limit here.
         TOLLBOOTH_SIGNUPS_PER_IP_PER_HOUR: '0',

@@ -32,7 +32,7 @@ trap cleanup EXIT
 
 PORT="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
 BASE="http://127.0.0.1:$PORT"
-export DATABASE_URL="sqlite://$DIR/fuzz.db" TOLLBOOTH_SEED=false RUST_LOG="${RUST_LOG:-warn}"
+export DATABASE_URL="sqlite://$DIR/fuzz.db" TOLLBOOTH_SEED=false TOLLBOOTH_SEED_DEMO_USAGE=false RUST_LOG="${RUST_LOG:-warn}"
 export LEPTOS_SITE_ADDR="127.0.0.1:$PORT"
 
 "$BIN" migrate >/dev/null

@@ -35,7 +35,7 @@ test('an owner creates a budget, edits it, opens its chart and deletes it', asyn
   await hydrated(page);
   await expect(page.getByTestId('budget-name')).toHaveText('Whole team');
   await expect(page.getByTestId('budget-amount')).toHaveText('$50.00');
-  await expect(page.getByTestId('budget-spent')).toHaveText('$0.0000');
+  await expect(page.getByTestId('budget-spent')).toHaveText('$0.00');
   await expect(page.getByTestId('budget-outlook')).toHaveText('On track');
   // ECharts draws the period into a canvas.
   await expect(page.getByTestId('chart-budget').locator('canvas')).toHaveCount(1);

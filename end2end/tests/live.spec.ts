@@ -13,8 +13,8 @@ test('the usage panel and the sidebar meter change without a reload when usage i
   await signIn(page, email);
   await page.waitForURL(`**/o/${org.org_id}`);
   await hydrated(page);
-  await expect(page.getByTestId('Cost this month')).toContainText('$0.0000');
-  await expect(page.getByTestId('sidebar-spend')).toHaveText('$0.0000');
+  await expect(page.getByTestId('Cost this month')).toContainText('$0.00');
+  await expect(page.getByTestId('sidebar-spend')).toHaveText('$0.00');
   // A reload would lose this mark.
   await page.evaluate(() => ((window as unknown as { liveMark: number }).liveMark = 42));
 
@@ -38,7 +38,9 @@ test('the usage panel and the sidebar meter change without a reload when usage i
   await page.waitForURL(`**/o/${org.org_id}/projects`);
   const more = await page.request.post('/api/v1/events', { headers: auth, data: { ...CALL, id: 'live-2' } });
   expect(more.status()).toBe(200);
-  await expect(page.getByTestId('sidebar-spend')).toHaveText('$0.0090', { timeout: 10_000 });
+  // Money for people: cents from half a cent up, the exact figure in the tooltip.
+  await expect(page.getByTestId('sidebar-spend')).toHaveText('$0.01', { timeout: 10_000 });
+  await expect(page.getByTestId('sidebar-spend')).toHaveAttribute('title', 'Exactly $0.009');
   await expect(page.getByTestId('sidebar-limit')).toHaveAttribute('aria-valuenow', '2400');
   expect(await page.evaluate(() => (window as unknown as { liveMark: number }).liveMark)).toBe(42);
 });

@@ -17,13 +17,16 @@ test('events sent to the API show up priced on the usage panel', async ({ page }
 
   await signIn(page, email);
   await page.waitForURL(`**/o/${org.org_id}`);
-  await expect(page.getByTestId('Cost this month')).toContainText('$0.0080');
+  // Money for people: cents from half a cent up, the exact figure in the tooltip.
+  await expect(page.getByTestId('Cost this month')).toContainText('$0.01');
+  await expect(page.getByTestId('Cost this month').locator('.value')).toHaveAttribute('title', 'Exactly $0.008');
   await expect(page.getByTestId('Cost this month')).toContainText('excludes 1 unpriced events');
   await expect(page.getByTestId('Tokens in')).toContainText('2,050');
   await expect(page.getByTestId('Tokens in')).toContainText('800 cached');
   await expect(page.getByTestId('Tokens out')).toContainText('400');
   const gpt = page.getByTestId('breakdown-table').locator('tr', { hasText: 'gpt-4o' });
-  await expect(gpt).toContainText('$0.0080');
+  await expect(gpt).toContainText('$0.01');
+  await expect(gpt.locator('[title="Exactly $0.008"]')).toHaveText('$0.01');
   await expect(gpt).toContainText('≤ 1000 ms');
   await expect(page.getByTestId('breakdown-table').locator('tr', { hasText: 'in-house-llm' })).toContainText('unpriced');
   await expect(page.getByTestId('recent').locator('tbody tr')).toHaveCount(3);
@@ -103,7 +106,8 @@ test('the range picker, charts, breakdown, activity filter and CSV follow the se
 
   // Default range: the last 30 days (today's three events and the one of 20 days ago).
   await expect(page.getByRole('link', { name: 'Last 30 days' })).toHaveAttribute('aria-current', 'page');
-  await expect(page.getByTestId('range-cost')).toHaveText('$0.0107');
+  await expect(page.getByTestId('range-cost')).toHaveText('$0.01');
+  await expect(page.getByTestId('range-cost')).toHaveAttribute('title', /^Exactly \$0\.0107/);
   await expect(page.getByTestId('range-events')).toHaveText('4');
   await expect(page.getByTestId('range-tokens')).toHaveText('14,450');
   await expect(page.getByTestId('range-summary')).toContainText('excludes 1 unpriced events');
@@ -131,21 +135,21 @@ test('the range picker, charts, breakdown, activity filter and CSV follow the se
   await page.getByRole('tab', { name: 'User' }).click();
   await expect(firstCells()).toHaveText(['alice', 'bob', '(none)']);
   await page.getByRole('tab', { name: 'Session' }).click();
-  await expect(table.locator('tbody tr', { hasText: 's-1' })).toContainText('$0.0080');
+  await expect(table.locator('tbody tr', { hasText: 's-1' })).toContainText('$0.01');
   await expect(firstCells()).toHaveText(['s-1', '(none)']);
 
   // Changing the range refetches without a full page load.
   await page.evaluate(() => { (window as unknown as { marker: number }).marker = 42; });
   await page.getByRole('link', { name: 'Last 7 days' }).click();
   await page.waitForURL(/\?range=7d$/);
-  await expect(page.getByTestId('range-cost')).toHaveText('$0.0080');
+  await expect(page.getByTestId('range-cost')).toHaveText('$0.01');
   await expect(page.getByTestId('range-events')).toHaveText('3');
   await expect(page.getByRole('link', { name: 'Last 7 days' })).toHaveAttribute('aria-current', 'page');
   // The chosen breakdown tab and sort survive the new range.
   await expect(page.getByRole('tab', { name: 'Session' })).toHaveAttribute('aria-selected', 'true');
   await expect(firstCells()).toHaveText(['s-1', '(none)']);
   await page.getByRole('link', { name: 'Last 90 days' }).click();
-  await expect(page.getByTestId('range-cost')).toHaveText('$0.0207');
+  await expect(page.getByTestId('range-cost')).toHaveText('$0.02');
   await expect(page.getByTestId('range-events')).toHaveText('5');
   expect(await page.evaluate(() => (window as unknown as { marker?: number }).marker)).toBe(42);
   for (const id of ['chart-daily-cost', 'chart-cost-by-model', 'chart-tokens']) {
@@ -160,7 +164,7 @@ test('the range picker, charts, breakdown, activity filter and CSV follow the se
   await page.waitForURL(/status=error/);
   await expect(recent.locator('tbody tr')).toHaveCount(1);
   await expect(recent.locator('tbody tr')).toContainText('gpt-4o-mini');
-  await expect(page.getByTestId('range-cost')).toHaveText('$0.0207'); // the range is kept
+  await expect(page.getByTestId('range-cost')).toHaveText('$0.02'); // the range is kept
   await page.getByRole('link', { name: 'Clear' }).click();
   await page.waitForURL(/\?range=90d$/);
   await expect(recent.locator('tbody tr')).toHaveCount(5);
@@ -168,7 +172,7 @@ test('the range picker, charts, breakdown, activity filter and CSV follow the se
   await page.getByRole('button', { name: 'Filter' }).click();
   await page.waitForURL(/user=carol/);
   await expect(recent.locator('tbody tr')).toHaveCount(1);
-  await expect(recent.locator('tbody tr')).toContainText('$0.0100');
+  await expect(recent.locator('tbody tr')).toContainText('$0.01');
   expect(await page.evaluate(() => (window as unknown as { marker?: number }).marker)).toBe(42);
 
   // Custom range: just the day 20 days ago, through the date form.
@@ -193,7 +197,7 @@ test('the range picker, charts, breakdown, activity filter and CSV follow the se
 
   // A server render of a shared link shows the range's numbers before any script runs.
   const html = await (await page.request.get(`/o/${org.org_id}?range=90d`)).text();
-  expect(html).toContain('$0.0207');
+  expect(html).toMatch(/data-testid="range-cost"[^>]*>\$0\.02</);
 
   expect(consoleErrors).toEqual([]);
 

@@ -184,7 +184,7 @@ pub struct CreatedOrg {
 impl Cli {
     /// The configuration a command line would give for `database_url` (for tools and tests).
     pub fn parse_config_for(database_url: &str) -> Config {
-        Cli::parse_from(["tollbooth", "--database-url", database_url, "--site-addr", "127.0.0.1:0", "--seed", "false"]).config
+        Cli::parse_from(["tollbooth", "--database-url", database_url, "--site-addr", "127.0.0.1:0", "--seed", "false", "--seed-demo-usage", "false"]).config
     }
 }
 

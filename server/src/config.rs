@@ -197,6 +197,11 @@ pub struct Config {
     /// Create the platform admin and the demo organization when the database is empty.
     #[arg(long, env = "TOLLBOOTH_SEED", default_value_t = true, action = clap::ArgAction::Set, global = true)]
     pub seed: bool,
+
+    /// On that first start, give the demo organization 30 days of sample
+    /// usage (marked as such on its pages) and a budget near its threshold.
+    #[arg(long, env = "TOLLBOOTH_SEED_DEMO_USAGE", default_value_t = true, action = clap::ArgAction::Set, global = true)]
+    pub seed_demo_usage: bool,
 }
 
 impl Config {

@@ -1,6 +1,8 @@
 //! First start: a platform admin and a demo organization, so a new user can
 //! sign in at once. Credentials come from the environment or are generated
-//! and printed once to the log.
+//! and printed once to the log. The demo organization gets 30 days of sample
+//! usage ([`tollbooth::sample`]) unless `TOLLBOOTH_SEED_DEMO_USAGE=false`;
+//! it is created with the organization, so a restart never adds more.
 
 use tollbooth::accounts;
 use tollbooth::db::Db;
@@ -38,6 +40,20 @@ pub async fn first_start(db: &Db, config: &Config) -> tollbooth::Result<()> {
     let mut tx = db.begin().await?;
     tollbooth::plans::assign_plan(&mut tx, &demo.org.id, tollbooth::plans::DEMO_PLAN).await?;
     tx.commit().await?;
+    if config.seed_demo_usage {
+        let started = std::time::Instant::now();
+        let by = tollbooth::audit::By::system("first start");
+        // Sample data is a courtesy: failing to record it must not stop the server.
+        match tollbooth::sample::record_sample_usage(db, &demo.org.id, tollbooth::clock::now_ms(), &by).await {
+            Ok(seeded) => tracing::info!(
+                events = seeded.events,
+                cost_usd = %seeded.cost.to_short_usd_string(),
+                ms = started.elapsed().as_millis() as u64,
+                "gave the demo organization 30 days of sample usage (TOLLBOOTH_SEED_DEMO_USAGE=false skips it)"
+            ),
+            Err(e) => tracing::warn!(error = %e, "could not record the demo organization's sample usage"),
+        }
+    }
     let demo_password = demo.owner_password.clone().unwrap_or_default();
     tracing::warn!(
         "first start: platform admin {} / password {}; demo user {} / password {} (shown once; change them)",

@@ -63,7 +63,7 @@ async fn create_org_json_prints_a_working_api_key() {
 
 fn config(url: &str) -> tollbooth_server::config::Config {
     use clap::Parser;
-    let cli = tollbooth_server::cli::Cli::parse_from(["tollbooth", "--database-url", url, "--site-addr", "127.0.0.1:0", "--log", "warn"]);
+    let cli = tollbooth_server::cli::Cli::parse_from(["tollbooth", "--database-url", url, "--site-addr", "127.0.0.1:0", "--log", "warn", "--seed-demo-usage", "false"]);
     cli.config
 }
 

@@ -66,8 +66,9 @@ pub async fn evaluate(db: &Db, org_id: &str, now: i64) -> Result<Vec<AlertKind>>
         let base_end = (now - HOUR_MS) - (now - HOUR_MS).rem_euclid(HOUR_MS);
         let week = analytics::store::org_hourly_cost(&mut conn, org_id, base_end - WEEK_MS, base_end).await?;
         if is_spike(last_hour, week, settings.spike_percent, spike_min) {
-            let avg = NanoUsd::from_nanos(week / 168).to_short_usd_string();
-            let seen = NanoUsd::from_nanos(last_hour).to_short_usd_string();
+            // For people (the exact figures are the alert's nanos).
+            let avg = NanoUsd::from_nanos(week / 168).for_people();
+            let seen = NanoUsd::from_nanos(last_hour).for_people();
             let pct = (last_hour as i128 * 100 * 168 / (week as i128).max(1)) as i64;
             let bucket = now - now.rem_euclid(HOUR_MS);
             alerts.push(NewAlert {
@@ -78,14 +79,14 @@ pub async fn evaluate(db: &Db, org_id: &str, now: i64) -> Result<Vec<AlertKind>>
                 scope_id: String::new(),
                 period_start: Some(now - HOUR_MS),
                 period_end: Some(now),
-                observed: format!("${seen} in the last hour"),
-                threshold: format!("{}% of ${avg}/hour", settings.spike_percent),
+                observed: format!("{seen} in the last hour"),
+                threshold: format!("{}% of {avg}/hour", settings.spike_percent),
                 threshold_percent: Some(i64::from(settings.spike_percent)),
                 // The last hour's spend the threshold stands for: percent × the hourly average.
                 threshold_nanos: Some((week as i128 * settings.spike_percent as i128 / (100 * 168)) as i64),
                 observed_nanos: Some(last_hour),
                 message: format!(
-                    "Spend spike: ${seen} in the last hour is {pct}% of the hourly average of the previous 7 days (${avg}); the alert threshold is {}%.",
+                    "Spend spike: {seen} in the last hour is {pct}% of the hourly average of the previous 7 days ({avg}); the alert threshold is {}%.",
                     settings.spike_percent
                 ),
             });

@@ -18,14 +18,16 @@ use crate::Result;
 pub fn alert_of(c: &Crossing) -> NewAlert {
     let t = c.threshold;
     let kind = if t >= 100 { AlertKind::BudgetExhausted } else { AlertKind::BudgetThreshold };
-    let spent = NanoUsd::from_nanos(c.spent).to_short_usd_string();
-    let amount = NanoUsd::from_nanos(c.amount).to_short_usd_string();
+    // Sentences are for people: amounts rounded by the one rule; the exact
+    // figures travel beside them (`threshold_nanos`, `observed_nanos`).
+    let spent = NanoUsd::from_nanos(c.spent).for_people();
+    let amount = NanoUsd::from_nanos(c.amount).for_people();
     let tail = if t >= 100 {
         format!(" The budget is used up until the period ends at {}.", c.period_end_local)
     } else {
         String::new()
     };
-    let message = format!("The {} reached {t}%: ${spent} of ${amount} spent ({}%).{tail}", c.description, percent(c.spent, c.amount));
+    let message = format!("The {} reached {t}%: {spent} of {amount} spent ({}%).{tail}", c.description, percent(c.spent, c.amount));
     NewAlert {
         kind,
         dedupe_key: format!("budget:{}:{}:{}:{t}", c.budget_id, c.period_start, c.amount),
@@ -34,8 +36,8 @@ pub fn alert_of(c: &Crossing) -> NewAlert {
         scope_id: c.scope_id.clone(),
         period_start: Some(c.period_start),
         period_end: Some(c.period_end),
-        observed: format!("${spent} ({}%)", percent(c.spent, c.amount)),
-        threshold: format!("{t}% of ${amount}"),
+        observed: format!("{spent} ({}%)", percent(c.spent, c.amount)),
+        threshold: format!("{t}% of {amount}"),
         threshold_percent: Some(i64::from(t)),
         threshold_nanos: Some(share_of(c.amount, t)),
         observed_nanos: Some(c.spent),

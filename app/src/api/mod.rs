@@ -47,4 +47,8 @@ pub struct CurrentOrg {
     /// A trial running, ending or just ended, for the trial banner.
     #[serde(default)]
     pub trial: Option<tollbooth::trials::TrialNotice>,
+    /// The organization holds the sample usage of a first start (every page
+    /// says so, so nobody mistakes it for real spend).
+    #[serde(default)]
+    pub sample_usage: bool,
 }

@@ -20,7 +20,8 @@ pub async fn org_context(org_id: String) -> Result<CurrentOrg, AppError> {
     let plan = tollbooth::plans::org_plan(&ctx.db, &scope.org_id).await?;
     let grace_until = tollbooth::billing::service::grace_until(&ctx.db, &scope.org_id, &plan.time_zone).await?;
     let trial = tollbooth::trials::notice(&ctx.db, &scope.org_id, tollbooth::clock::now_ms()).await?;
-    Ok(CurrentOrg { org, role: scope.role, is_demo: plan.demo_mode(), plan_name: plan.plan_name, grace_until, trial })
+    let sample_usage = tollbooth::sample::has_sample_usage(&ctx.db, &scope.org_id).await?;
+    Ok(CurrentOrg { org, role: scope.role, is_demo: plan.demo_mode(), plan_name: plan.plan_name, grace_until, trial, sample_usage })
 }
 
 /// Renames the organization and sets its time zone and whether the gateway

@@ -7,7 +7,7 @@ use leptos::prelude::*;
 use tollbooth::budgets::banner::BudgetBanner;
 
 use crate::api::alerts::AlertSummary;
-use crate::components::format::readable_time;
+use crate::components::format::{readable_time, usd, usd_exact};
 use crate::error::AppError;
 
 /// The bell's accessible name: the count in words a screen reader says.
@@ -27,9 +27,15 @@ pub fn badge_text(unread: i64) -> String {
     }
 }
 
-/// The sentence of a budget banner.
+/// The sentence of a budget banner, its amounts rounded for people.
 pub fn banner_text(b: &BudgetBanner) -> String {
-    format!("Budget \u{201c}{}\u{201d} is at {}% (${} of ${}) this period", b.name, b.percent, b.spent_usd, b.amount_usd)
+    format!("Budget \u{201c}{}\u{201d} is at {}% ({} of {}) this period", b.name, b.percent, usd(&b.spent_usd), usd(&b.amount_usd))
+}
+
+/// The banner's exact amounts, for its tooltip when either is rounded.
+pub fn banner_exact(b: &BudgetBanner) -> Option<String> {
+    (usd_exact(&b.spent_usd).is_some() || usd_exact(&b.amount_usd).is_some())
+        .then(|| format!("Exactly ${} of ${}", b.spent_usd, b.amount_usd))
 }
 
 /// The bell: links to the alerts page; the badge shows the unread count and
@@ -77,7 +83,7 @@ pub fn BudgetBanners(budgets_href: String, summary: Resource<Result<AlertSummary
                             let class = if b.exhausted { "budget-banner danger" } else { "budget-banner" };
                             view! {
                                 <div class=class role="status" data-testid="budget-banner" data-budget-id=b.budget_id.clone()>
-                                    <span>
+                                    <span title=banner_exact(&b)>
                                         {banner_text(&b)}
                                         <span class="until">"Period ends " {readable_time(&b.period_end)}</span>
                                     </span>
@@ -116,5 +122,9 @@ mod tests {
             exhausted: false,
         };
         assert_eq!(banner_text(&b), "Budget \u{201c}Org monthly\u{201d} is at 85.00% ($0.85 of $1.00) this period");
+        assert_eq!(banner_exact(&b), None);
+        let rounded = BudgetBanner { spent_usd: "42.123456".into(), amount_usd: "50.00".into(), percent: "84.24".into(), ..b };
+        assert_eq!(banner_text(&rounded), "Budget \u{201c}Org monthly\u{201d} is at 84.24% ($42.12 of $50.00) this period");
+        assert_eq!(banner_exact(&rounded).as_deref(), Some("Exactly $42.123456 of $50.00"));
     }
 }

@@ -5,27 +5,47 @@
 use tollbooth::billing::cents_to_usd;
 use tollbooth::pricing::NanoUsd;
 
-/// `0.004000000` → `$0.0040`: amounts under a dollar show 4 decimals, others
-/// cents; rounded half up for display only (stored amounts stay exact). A
-/// non-zero amount that 4 decimals would show as `$0.0000` shows its exact
-/// digits instead (`0.000019100` → `$0.0000191`).
+/// Money shown to people, by the core's one rule ([`NanoUsd::for_people`]):
+/// cents from half a cent up (`$10.08`), four significant digits below
+/// (`$0.003214`, `$0.0000191`), so an amount never reads as `$0.00` when it
+/// is not. Display only: the API keeps the exact figure, and pages put it in
+/// a `title` ([`usd_exact_of`]) wherever the shown one is rounded.
+pub fn usd_of(amount: NanoUsd) -> String {
+    amount.for_people()
+}
+
+/// [`usd_of`] an exact USD decimal as the DTOs carry it (`"0.004000000"` →
+/// `$0.004`); text that is not an amount is shown as it is, after a `$`.
 pub fn usd(decimal: &str) -> String {
-    match tollbooth::pricing::NanoUsd::parse_usd(decimal) {
-        Ok(n) if n.nanos() != 0 && n.nanos().abs() < 50_000 => {
-            let exact = usd_places(decimal, Some(9));
-            exact.trim_end_matches('0').to_string()
-        }
-        _ => usd_places(decimal, None),
+    match NanoUsd::parse_usd(decimal) {
+        Ok(n) => usd_of(n),
+        Err(_) => format!("${decimal}"),
     }
 }
 
-/// An exact USD decimal rounded for people by the core's rule
-/// ([`NanoUsd::for_people`]: cents, or 4 significant digits below a cent);
-/// pages put the exact figure in a `title` beside it.
+/// [`usd`] under the name the recommendations and the end users' pages
+/// call it by: the same rule, not a second one.
 pub fn usd_for_people(decimal: &str) -> String {
-    match NanoUsd::parse_usd(decimal) {
-        Ok(n) => n.for_people(),
-        Err(_) => format!("${decimal}"),
+    usd(decimal)
+}
+
+/// The exact figure of a rounded amount, for a `title` tooltip
+/// (`Exactly $10.082816585`); `None` when [`usd_of`] shows it exactly.
+pub fn usd_exact_of(amount: NanoUsd) -> Option<String> {
+    let exact = signed(&amount.to_short_usd_string());
+    (exact != usd_of(amount)).then(|| format!("Exactly {exact}"))
+}
+
+/// [`usd_exact_of`] an exact USD decimal.
+pub fn usd_exact(decimal: &str) -> Option<String> {
+    NanoUsd::parse_usd(decimal).ok().and_then(usd_exact_of)
+}
+
+/// `12.30` → `$12.30`, `-4.50` → `-$4.50`.
+fn signed(text: &str) -> String {
+    match text.strip_prefix('-') {
+        Some(abs) => format!("-${abs}"),
+        None => format!("${text}"),
     }
 }
 
@@ -68,11 +88,6 @@ pub fn percent(part: i64, whole: i64) -> String {
 /// The error rate text (`"0.2500"`) as a percentage.
 pub fn rate_percent(rate: &str) -> String {
     format!("{:.2}%", rate.parse::<f64>().unwrap_or(0.0) * 100.0)
-}
-
-/// [`usd`] of an exact amount.
-pub fn usd_of(amount: NanoUsd) -> String {
-    usd(&amount.to_usd_string())
 }
 
 /// Formats UTC milliseconds as `YYYY-MM-DD HH:MM UTC`, identically on server and browser.
@@ -136,22 +151,31 @@ pub fn day_month(local: &str) -> String {
     ymd(local).map(|(_, m, d)| format!("{d} {}", MONTHS[m - 1])).unwrap_or_else(|| local.to_string())
 }
 
-/// Cents as `$12.30`, `-$4.50`.
+/// Cents as `$12.30`, `-$4.50` (whole cents: never rounded).
 pub fn usd_cents(cents: i64) -> String {
-    let text = cents_to_usd(cents);
-    match text.strip_prefix('-') {
-        Some(abs) => format!("-${abs}"),
-        None => format!("${text}"),
-    }
+    signed(&cents_to_usd(cents))
 }
 
-/// Nano-USD as `$10.00`, `-$0.000002` (exact).
+/// [`usd_of`] an amount in nano-USD (`958_680_000` → `$0.96`).
 pub fn usd_nanos(nanos: i64) -> String {
-    let text = NanoUsd::from_nanos(nanos).to_short_usd_string();
-    match text.strip_prefix('-') {
-        Some(abs) => format!("-${abs}"),
-        None => format!("${text}"),
-    }
+    usd_of(NanoUsd::from_nanos(nanos))
+}
+
+/// [`usd_exact_of`] an amount in nano-USD.
+pub fn usd_nanos_exact(nanos: i64) -> Option<String> {
+    usd_exact_of(NanoUsd::from_nanos(nanos))
+}
+
+/// A unit price (a rate, not an amount: `$0.000002` per token) with all its
+/// digits, as the price book has it: rates are not rounded for people.
+pub fn usd_price(nanos: i64) -> String {
+    signed(&NanoUsd::from_nanos(nanos).to_short_usd_string())
+}
+
+/// An amount as a plotting coordinate, rounded as [`usd_of`] shows it, so a
+/// chart's tooltip reads like the page around it (display only).
+pub fn plot_usd(amount: NanoUsd) -> f64 {
+    usd_of(amount).replace('$', "").parse().unwrap_or(0.0)
 }
 
 #[cfg(test)]
@@ -161,28 +185,42 @@ mod tests {
     #[test]
     fn tiny_amounts_never_read_as_zero() {
         assert_eq!(usd("0.000019100"), "$0.0000191");
-        assert_eq!(usd("0.004000000"), "$0.0040");
-        assert_eq!(usd("0.000000000"), "$0.0000");
-        assert_eq!(usd("12.345000000"), "$12.35");
+        assert_eq!(usd("0.000000001"), "$0.000000001");
+        assert_eq!(usd("0.004000000"), "$0.004");
+        assert_eq!(usd("0.000000000"), "$0.00");
     }
 
     #[test]
-    fn money_and_counts_read_well() {
-        assert_eq!(usd("0.004000000"), "$0.0040");
+    fn money_reads_in_cents_or_four_significant_digits_below_a_cent() {
         assert_eq!(usd("12.345678901"), "$12.35");
-        assert_eq!(usd("0.036290000"), "$0.0363");
-        assert_eq!(usd("0.000690000"), "$0.0007");
-        assert_eq!(usd("0.999990000"), "$1.0000");
-        assert_eq!(usd("0.000000000"), "$0.0000");
+        assert_eq!(usd("12.345000000"), "$12.35", "half a cent rounds up");
+        assert_eq!(usd("0.036290000"), "$0.04");
+        assert_eq!(usd("0.003214499"), "$0.003214");
+        assert_eq!(usd("0.999990000"), "$1.00");
+        assert_eq!(usd("10.082816585"), "$10.08");
+        assert_eq!(usd("junk"), "$junk");
+        assert_eq!(usd_of(NanoUsd::from_nanos(4_500_000)), "$0.0045");
+        assert_eq!(usd_nanos(958_680_000), "$0.96");
         assert_eq!(count(1234567), "1,234,567");
         assert_eq!(count(12), "12");
     }
 
     #[test]
-    fn savings_read_in_cents_or_four_significant_digits() {
-        assert_eq!(usd_for_people("10.082816585"), "$10.08");
-        assert_eq!(usd_for_people("0.0032"), "$0.0032");
-        assert_eq!(usd_for_people("junk"), "$junk");
+    fn a_rounded_amount_keeps_its_exact_figure_for_the_tooltip() {
+        assert_eq!(usd_exact("10.082816585").as_deref(), Some("Exactly $10.082816585"));
+        assert_eq!(usd_exact("0.003214499").as_deref(), Some("Exactly $0.003214499"));
+        assert_eq!(usd_nanos_exact(-2_500_000_001).as_deref(), Some("Exactly -$2.500000001"));
+        assert_eq!(usd_exact("12.50"), None, "shown exactly: no tooltip");
+        assert_eq!(usd_exact("0.0045"), None);
+        assert_eq!(usd_exact("0"), None);
+        assert_eq!(usd_exact("junk"), None);
+    }
+
+    #[test]
+    fn charts_plot_the_figure_people_read() {
+        assert_eq!(plot_usd(NanoUsd::from_nanos(12_345_678_901)), 12.35);
+        assert_eq!(plot_usd(NanoUsd::from_nanos(19_123)), 0.00001912);
+        assert_eq!(plot_usd(NanoUsd::from_nanos(-50_000_000)), -0.05);
     }
 
     #[test]
@@ -224,8 +262,9 @@ mod tests {
         assert_eq!(usd_cents(0), "$0.00");
         assert_eq!(usd_nanos(10_000_000_000), "$10.00");
         assert_eq!(usd_nanos(-2_000), "-$0.000002");
-        assert_eq!(usd_nanos(958_680_000), "$0.95868");
         assert_eq!(usd_nanos(25_000_000_000), "$25.00");
         assert_eq!(usd_nanos(-3_500_000_000), "-$3.50");
+        assert_eq!(usd_price(2_000), "$0.000002", "unit prices keep their digits");
+        assert_eq!(usd_price(958_680_000), "$0.95868");
     }
 }

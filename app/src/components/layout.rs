@@ -83,6 +83,7 @@ fn Shell(me: Me, ctx: CurrentOrg, changed: RwSignal<u64>) -> impl IntoView {
     let is_admin = me.user.is_platform_admin;
     let current = ctx.org.id.clone();
     let is_demo = ctx.is_demo;
+    let sample_usage = ctx.sample_usage;
     let grace_until = ctx.grace_until.clone();
     let trial = ctx.trial.clone();
     // The sidebar meter's poll; the usage panel watches the same pulse.
@@ -127,6 +128,14 @@ fn Shell(me: Me, ctx: CurrentOrg, changed: RwSignal<u64>) -> impl IntoView {
                 {is_demo.then(|| view! {
                     <div class="demo-banner" role="status" data-testid="demo-banner">
                         "Demo mode: unlimited access, usage is tracked"
+                    </div>
+                })}
+                // Sample usage recorded at first start: say so on every page,
+                // so its figures are never taken for real spend.
+                {sample_usage.then(|| view! {
+                    <div class="sample-notice" role="note" data-testid="sample-notice">
+                        "This organization shows 30 days of sample usage, recorded when Tollbooth first started: "
+                        "made-up calls by made-up users, and a sample budget. Usage sent with its API keys is added beside it."
                     </div>
                 })}
                 <DunningBanner grace_until billing_href=link("/billing") />

@@ -15,7 +15,7 @@ use std::time::Duration;
 use leptos::prelude::*;
 
 use crate::api::usage::{usage_pulse, Pulse};
-use crate::components::format::usd_of;
+use crate::components::format::{usd_exact_of, usd_of};
 use crate::pages::usage::limits::{amounts, bar_width};
 
 /// Poll interval while a usage panel is open, in ms.
@@ -118,7 +118,7 @@ pub fn SidebarMeter(pulse: UsagePulse) -> impl IntoView {
                     });
                     view! {
                         <span class="sm-label">"This month"</span>
-                        <span class="sm-spend" data-testid="sidebar-spend">{usd_of(p.month_cost)}</span>
+                        <span class="sm-spend" data-testid="sidebar-spend" title=usd_exact_of(p.month_cost)>{usd_of(p.month_cost)}</span>
                         {limit}
                     }.into_any()
                 }

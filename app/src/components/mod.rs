@@ -68,3 +68,16 @@ pub fn ErrorPage(errors: ArcRwSignal<Errors>) -> impl IntoView {
         </section>
     }
 }
+
+/// An amount of money for people ([`format::usd_of`]), with the exact figure
+/// as its tooltip when the one shown is rounded.
+#[component]
+pub fn Usd(amount: tollbooth::pricing::NanoUsd) -> impl IntoView {
+    view! { <span class="usd" title=format::usd_exact_of(amount)>{format::usd_of(amount)}</span> }
+}
+
+/// [`Usd`] of an exact USD decimal as the DTOs carry it (`"0.853219"`).
+#[component]
+pub fn UsdText(#[prop(into)] decimal: String) -> impl IntoView {
+    view! { <span class="usd" title=format::usd_exact(&decimal)>{format::usd(&decimal)}</span> }
+}

@@ -20,12 +20,18 @@ use crate::components::chart::EChart;
 use crate::components::ErrorMessage;
 use crate::pages::admin_plans::org_href;
 use crate::pages::prices::new_model_href;
-use crate::components::format::usd;
+use crate::components::format::{usd, usd_exact};
 use crate::url::encode_query;
 
 /// A figure's text value as a plotting coordinate (display only; `None`: a gap).
 fn plot(v: &Option<String>) -> Option<f64> {
     v.as_deref().and_then(|s| s.trim_start_matches('$').replace(',', "").parse::<f64>().ok())
+}
+
+/// A USD amount as a plotting coordinate, rounded as pages show money (so
+/// the chart's tooltip reads `$12.35`, not `$12.345678901`).
+fn plot_money(v: &Option<String>) -> Option<f64> {
+    v.as_deref().and_then(|s| tollbooth::pricing::NanoUsd::parse_usd(s).ok()).map(crate::components::format::plot_usd)
 }
 
 /// `1234567` → `1,234,567` (other text unchanged).
@@ -58,7 +64,8 @@ fn series_chart(figures: &[(&str, &Figure)], bar: bool) -> Chart {
         // A bucket without data (no API calls: no latency, no error rate) is
         // `null`, which ECharts draws as a gap, not as a zero. Counts, tokens
         // and cost always have a value (zero when nothing happened).
-        let data: Vec<Option<f64>> = f.series.iter().map(|(_, v)| plot(v)).collect();
+        let money = name.ends_with("(USD)");
+        let data: Vec<Option<f64>> = f.series.iter().map(|(_, v)| if money { plot_money(v) } else { plot(v) }).collect();
         c = if bar { c.series(Bar::new().name(*name).data(data)) } else { c.series(Line::new().name(*name).data(data)) };
     }
     c
@@ -140,10 +147,15 @@ fn period_picker(d: &DashboardView) -> impl IntoView {
 }
 
 fn tile(label: &'static str, value: Option<String>, testid: &'static str) -> impl IntoView {
+    tile_exact(label, value, None, testid)
+}
+
+/// [`tile`] of a rounded amount, with its exact figure as the tooltip.
+fn tile_exact(label: &'static str, value: Option<String>, exact: Option<String>, testid: &'static str) -> impl IntoView {
     view! {
         <div class="stat" data-testid=testid>
             <span class="label">{label}</span>
-            <span class="value">{value.unwrap_or_else(|| "–".into())}</span>
+            <span class="value" title=exact>{value.unwrap_or_else(|| "–".into())}</span>
         </div>
     }
 }
@@ -164,7 +176,7 @@ fn dashboard(d: DashboardView) -> impl IntoView {
             {tile("Active organizations", active_organizations.total.as_deref().map(grouped), "tile-active")}
             {tile("API calls", api_calls.total.as_deref().map(grouped), "tile-calls")}
             {tile("Tokens", tokens.total.as_deref().map(grouped), "tile-tokens")}
-            {tile("Cost", cost_usd.total.as_deref().map(usd), "tile-cost")}
+            {tile_exact("Cost", cost_usd.total.as_deref().map(usd), cost_usd.total.as_deref().and_then(usd_exact), "tile-cost")}
             {tile("Avg latency", ms(&avg_latency_ms.total), "tile-avg-latency")}
             {tile("p95 latency", ms(&p95_latency_ms.total), "tile-p95-latency")}
             {tile("Error rate", error_rate_percent.total.as_ref().map(|v| format!("{v}%")), "tile-error-rate")}
@@ -283,7 +295,7 @@ fn consumers(list: Vec<Consumer>, testid: &'static str) -> AnyView {
                     <td>{i + 1}</td>
                     <td><a href=org_href(&c.org_id)>{c.org_name.clone()}</a></td>
                     <td class="num">{grouped(&c.tokens.to_string())}</td>
-                    <td class="num">{usd(&c.cost_usd)}</td>
+                    <td class="num" title=usd_exact(&c.cost_usd)>{usd(&c.cost_usd)}</td>
                 </tr>
             }).collect_view()}</tbody>
         </table>
@@ -412,7 +424,7 @@ fn tenant_list(list: TenantPage, search: String, trialing: bool) -> impl IntoVie
                         <td><code>{o.plan.clone()}</code></td>
                         <td><span class=status_class title=o.suspended_reason.clone().unwrap_or_default()>{o.status.clone()}</span></td>
                         <td>{o.trial_ends_at.as_deref().map(readable_time)}</td>
-                        <td class="num">{usd(&o.month_cost_usd)}</td>
+                        <td class="num" title=usd_exact(&o.month_cost_usd)>{usd(&o.month_cost_usd)}</td>
                         <td class="num">{o.members}</td>
                         <td>{readable_time(&o.created_at)}</td>
                         <td><code>{o.id.clone()}</code></td>
@@ -448,7 +460,7 @@ mod tests {
         assert_eq!(errors["series"][0]["data"], serde_json::json!([null, 2.5]));
         let calls = json(series_chart(&[("API calls", &series(&[Some("3"), Some("0"), Some("1,200")]))], true));
         assert_eq!(calls["series"][0]["data"], serde_json::json!([3.0, 0.0, 1200.0]));
-        let cost = json(series_chart(&[("Cost (USD)", &series(&[Some("0.000000000"), Some("1.250000000")]))], true));
-        assert_eq!(cost["series"][0]["data"], serde_json::json!([0.0, 1.25]));
+        let cost = json(series_chart(&[("Cost (USD)", &series(&[Some("0.000000000"), Some("1.250000000"), Some("3.456789")]))], true));
+        assert_eq!(cost["series"][0]["data"], serde_json::json!([0.0, 1.25, 3.46]), "rounded as the page shows money");
     }
 }

@@ -9,7 +9,7 @@ use leptos_router::hooks::use_query_map;
 use tollbooth::billing::{cents_to_usd, CreditPackView};
 
 use crate::api::billing::{admin_credit_packs, AdminSaveCreditPack};
-use crate::components::format::{usd_cents, usd_nanos};
+use crate::components::format::{usd_cents, usd_nanos, usd_nanos_exact};
 use crate::components::{action_error, ErrorMessage};
 use crate::error::AppError;
 use crate::url::encode_query;
@@ -76,7 +76,7 @@ fn pack_table(list: Vec<CreditPackView>) -> impl IntoView {
                         <td><code>{p.code.clone()}</code></td>
                         <td class="num">{usd_cents(p.price_cents)}</td>
                         <td class="num">{format!("{}%", p.bonus_percent)}</td>
-                        <td class="num">{usd_nanos(p.credit_nanos)}</td>
+                        <td class="num" title=usd_nanos_exact(p.credit_nanos)>{usd_nanos(p.credit_nanos)}</td>
                         <td class="num">{p.valid_days}</td>
                         <td>{p.stripe_price_id.clone().map(|s| view! { <code>{s}</code> }.into_any()).unwrap_or_else(|| view! { <span class="muted">"–"</span> }.into_any())}</td>
                         <td>{if p.active { "on sale" } else { "inactive" }}</td>

@@ -7,7 +7,7 @@ use leptos::prelude::*;
 use crate::api::admin::{admin_org_activity, admin_org_suspension, AdminAdjustCredits, AdminReactivateOrg, AdminSuspendOrg, OrgActivityView};
 use crate::components::format::readable_time;
 use crate::components::confirm::ConfirmSubmit;
-use crate::components::format::usd_nanos;
+use crate::components::format::{usd_nanos, usd_nanos_exact};
 use crate::components::{action_error, Loaded};
 use crate::components::format::format_time;
 
@@ -145,7 +145,7 @@ fn activity_view(d: OrgActivityView, org_id: String, org_name: String, adjust: S
             }.into_any() }}
         </section>
         <section class="card" data-testid="org-credits">
-            <h2>"Credits: " <span data-testid="credit-balance">{usd_nanos(credit_balance_nanos)}</span></h2>
+            <h2>"Credits: " <span data-testid="credit-balance" title=usd_nanos_exact(credit_balance_nanos)>{usd_nanos(credit_balance_nanos)}</span></h2>
             <ActionForm action=adjust attr:class="row">
                 <input type="hidden" name="org_id" value=org_id.clone() />
                 <label>"Amount (USD, negative to remove)" <input name="amount_usd" node_ref=amount placeholder="25.00" inputmode="decimal" required /></label>
@@ -159,7 +159,7 @@ fn activity_view(d: OrgActivityView, org_id: String, org_name: String, adjust: S
                     <tbody>{credits.into_iter().map(|c| view! {
                         <tr>
                             <td>{readable_time(&c.created_at)}</td><td>{c.kind}</td>
-                            <td class="num">{usd_nanos(c.amount_nanos)}</td>
+                            <td class="num" title=usd_nanos_exact(c.amount_nanos)>{usd_nanos(c.amount_nanos)}</td>
                             <td>{c.description}</td><td>{c.expires_at.as_deref().map(readable_time).unwrap_or_default()}</td>
                         </tr>
                     }).collect_view()}</tbody>

@@ -16,7 +16,7 @@ use tollbooth::budgets::{BudgetPeriod, BudgetStatus, BudgetView, Scope};
 use crate::api::budgets::{budget_targets, list_budgets, BudgetLine, CreateBudget};
 use crate::components::layout::{use_org, use_org_id};
 use crate::components::{action_error, Loaded};
-use crate::components::format::usd;
+use crate::components::UsdText;
 
 pub use detail::BudgetPage;
 
@@ -100,7 +100,7 @@ pub fn SpendBar(status: BudgetStatus) -> impl IntoView {
     view! {
         <div class=bar_class(&status.percent)>
             <div class="meter-head">
-                <span class="meter-amount">{usd(&status.spent_usd)} " of " {usd(&status.amount_usd)}</span>
+                <span class="meter-amount"><UsdText decimal=status.spent_usd.clone() /> " of " <UsdText decimal=status.amount_usd.clone() /></span>
                 <span class="meter-amount" data-testid="budget-percent">{format!("{}%", status.percent)}</span>
             </div>
             <div class="bar" role="progressbar" aria-label="Spent of the budget"
@@ -187,9 +187,9 @@ fn BudgetTable(org_id: String, list: Vec<BudgetLine>) -> impl IntoView {
                             </td>
                             <td><ScopeCell budget=budget.clone() /></td>
                             <td>{period_label(budget.period)}</td>
-                            <td class="num">{usd(&budget.amount_usd)}</td>
+                            <td class="num"><UsdText decimal=budget.amount_usd.clone() /></td>
                             <td class="spend"><SpendBar status=status.clone() /></td>
-                            <td class="num">{usd(&status.forecast_usd)}</td>
+                            <td class="num"><UsdText decimal=status.forecast_usd.clone() /></td>
                             <td class=class data-testid="budget-outlook">{text}</td>
                         </tr>
                     }

@@ -1,8 +1,9 @@
 //! `/o/:org/plans`: the plans on offer side by side, the current one marked.
 //!
 //! Also the wording of limits shared by the usage panel and the admin
-//! pages: amounts are formatted exactly by the core (`Metric::format_amount`);
-//! "Unlimited" is the absence of a limit.
+//! pages: money amounts by the one rule for people
+//! ([`crate::pages::usage::limits::amount`]), overage prices (rates) with all
+//! their digits; "Unlimited" is the absence of a limit.
 
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -53,7 +54,7 @@ pub fn overage_label(metric: Metric, nanos: i64) -> String {
 /// `1,000,000, then $2.00 per 1M tokens`.
 pub fn limit_cell(limit: Option<&Limit>) -> String {
     let Some(l) = limit else { return "Unlimited".to_string() };
-    let value = l.metric.format_amount(l.value);
+    let value = crate::pages::usage::limits::amount(l.metric, l.value);
     match (l.hard, l.overage_nanos) {
         (true, _) => value,
         (false, Some(o)) => format!("{value}, then {}", overage_label(l.metric, o)),

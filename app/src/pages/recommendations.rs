@@ -6,7 +6,7 @@ use leptos_meta::Title;
 use tollbooth::recommendations::{Recommendation, MIN_CALLS, WINDOW_DAYS};
 
 use crate::api::recommendations::{list_recommendations, DismissRecommendation};
-use crate::components::format::usd_for_people;
+use crate::components::format::usd;
 use crate::components::layout::use_org_id;
 use crate::components::{action_error, Loaded};
 
@@ -64,7 +64,7 @@ fn RecommendationCard(r: Recommendation, dismiss: ServerAction<DismissRecommenda
             <div class="section-head">
                 <h2>{r.title}</h2>
                 {r.monthly_saving_usd.map(|s| view! {
-                    <span class="saving" title=format!("${s} a month, exactly")>{format!("{} / month", usd_for_people(&s))}</span>
+                    <span class="saving" title=format!("${s} a month, exactly")>{format!("{} / month", usd(&s))}</span>
                 })}
             </div>
             <p>{r.detail}</p>

@@ -182,6 +182,7 @@ fn start_server(url: &str) -> (Child, u16) {
         .env("DATABASE_URL", url)
         .env("LEPTOS_SITE_ADDR", format!("127.0.0.1:{port}"))
         .env("TOLLBOOTH_SEED", "false")
+        .env("TOLLBOOTH_SEED_DEMO_USAGE", "false")
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())
         .spawn()

@@ -207,6 +207,7 @@ fn start_server(url: &str) -> (Child, u16) {
         .env("LEPTOS_SITE_ADDR", format!("127.0.0.1:{port}"))
         .env("LEPTOS_SITE_ROOT", &site)
         .env("TOLLBOOTH_SEED", "false")
+        .env("TOLLBOOTH_SEED_DEMO_USAGE", "false")
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())
         .spawn()

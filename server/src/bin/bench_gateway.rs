@@ -185,6 +185,7 @@ pub async fn run(rate: usize, seconds: u64, soak: usize) {
         .env("DATABASE_URL", &db.url)
         .env("LEPTOS_SITE_ADDR", format!("127.0.0.1:{port}"))
         .env("TOLLBOOTH_SEED", "false")
+        .env("TOLLBOOTH_SEED_DEMO_USAGE", "false")
         .env("RUST_LOG", "error")
         .env("TOLLBOOTH_OPENAI_BASE_URL", double.openai_base_url())
         .env("TOLLBOOTH_OPENAI_API_KEY", UPSTREAM_KEY)

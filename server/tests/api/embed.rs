@@ -127,7 +127,8 @@ app_test! {
         assert_eq!(status, StatusCode::OK);
         assert!(body.contains("Your usage this month"));
         assert!(body.contains("data-testid=\"meter-tokens\">2,000<"), "{body}");
-        assert!(body.contains(">$0.0050<"), "{body}");
+        // Money for people: half a cent and up reads in cents, the exact figure in the title.
+        assert!(body.contains("title=\"$0.005000000\">$0.01<"), "{body}");
         assert!(body.contains("data-testid=\"meter-requests\">2<"), "{body}");
         assert!(!body.contains("meter-limits"), "no per-user limits: no plan limits either");
         assert!(!body.contains("72,000") && !body.contains("70,000"));
@@ -141,7 +142,7 @@ app_test! {
         // A user without usage sees zeros, not the organization's figures.
         let t = token(&app, &key, json!({"user_id": "nobody"})).await;
         let (_, _, body) = page(&app, &format!("token={t}")).await;
-        assert!(body.contains("data-testid=\"meter-tokens\">0<") && body.contains(">$0.0000<"), "{body}");
+        assert!(body.contains("data-testid=\"meter-tokens\">0<") && body.contains(">$0.00<"), "{body}");
     }
 
     async fn a_token_shows_its_own_organization_and_cannot_be_turned_to_another(app) {

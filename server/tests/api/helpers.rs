@@ -37,6 +37,7 @@ pub fn config_for(database_url: &str) -> Config {
         admin_password: None,
         demo_password: None,
         seed: false,
+        seed_demo_usage: false,
         smtp_url: None,
         smtp_from: "Tollbooth <alerts@tollbooth.local>".into(),
         stripe_secret_key: None,
@@ -282,6 +283,7 @@ impl Server {
             .env("LEPTOS_SITE_ADDR", format!("127.0.0.1:{port}"))
             .env("LEPTOS_SITE_ROOT", std::env::temp_dir())
             .env("TOLLBOOTH_SEED", "false")
+            .env("TOLLBOOTH_SEED_DEMO_USAGE", "false")
             .env("RUST_LOG", "error")
             .envs(env.iter().copied())
             .stdout(std::process::Stdio::null())

@@ -12,6 +12,7 @@ mod budgets;
 mod cross_tenant;
 mod embed;
 mod events;
+mod first_start;
 mod gateway;
 mod gateway_policies;
 mod gateway_sdk;

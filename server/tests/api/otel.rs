@@ -68,6 +68,7 @@ async fn request_spans_go_to_the_otlp_endpoint_with_the_request_id() {
         .env("LEPTOS_SITE_ADDR", format!("127.0.0.1:{port}"))
         .env("LEPTOS_SITE_ROOT", dir.path())
         .env("TOLLBOOTH_SEED", "false")
+        .env("TOLLBOOTH_SEED_DEMO_USAGE", "false")
         .env("RUST_LOG", "warn,tollbooth_server::request_log=info,tower_http=info")
         .env("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint)
         .env("OTEL_BSP_SCHEDULE_DELAY", "100")

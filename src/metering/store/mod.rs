@@ -20,6 +20,20 @@ const COLUMNS: usize = 31;
 /// Rows per multi-row INSERT: 5,400 parameters, under both engines' limits.
 const CHUNK: usize = 200;
 
+/// Whether the organization has an event with this id, stored or archived
+/// (two primary-key lookups).
+pub(crate) async fn has_event(conn: &mut AnyConnection, org_id: &str, id: &str) -> Result<bool> {
+    let n: i64 = sqlx::query_scalar(
+        "SELECT CAST(COUNT(*) AS BIGINT) FROM (SELECT 1 AS one FROM usage_events WHERE org_id = $1 AND id = $2 \
+         UNION ALL SELECT 1 AS one FROM usage_events_archive WHERE org_id = $1 AND id = $2) found",
+    )
+    .bind(org_id)
+    .bind(id)
+    .fetch_one(conn)
+    .await?;
+    Ok(n > 0)
+}
+
 /// Inserts a recorded batch's events (received at `received_at`) with
 /// multi-row INSERTs, skipping any whose id is already stored for the
 /// organization; returns whether every one was inserted. The events have

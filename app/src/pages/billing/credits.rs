@@ -8,7 +8,7 @@ use super::Actions;
 use crate::api::billing::BillingBuyCredits;
 use crate::components::action_error;
 use crate::components::format::readable_time;
-use crate::components::format::{date_label, usd_cents, usd_nanos};
+use crate::components::format::{date_label, usd_cents, usd_nanos, usd_nanos_exact};
 
 /// "purchase" → "Purchase", "expiry" → "Expired".
 pub fn entry_kind(kind: &str) -> &str {
@@ -36,9 +36,9 @@ pub fn Credits(o: BillingOverview, act: bool, actions: Actions) -> AnyView {
     view! {
         <section class="card" data-testid="credits">
             <h2>"Prepaid credits"</h2>
-            <p>"Balance: " <strong class="balance" data-testid="credit-balance">{usd_nanos(o.credit_balance_nanos)}</strong>
+            <p>"Balance: " <strong class="balance" data-testid="credit-balance" title=usd_nanos_exact(o.credit_balance_nanos)>{usd_nanos(o.credit_balance_nanos)}</strong>
                 {(o.credit_floor_nanos != 0).then(|| view! {
-                    <span class="muted">" (never drawn below " {usd_nanos(o.credit_floor_nanos)} ")"</span>
+                    <span class="muted" title=usd_nanos_exact(o.credit_floor_nanos)>" (never drawn below " {usd_nanos(o.credit_floor_nanos)} ")"</span>
                 })}
             </p>
             <p class="muted small">"Credits pay usage charges beyond your plan when an invoice closes; the oldest credit is used first."</p>
@@ -98,7 +98,7 @@ fn Entries(entries: Vec<CreditEntryView>) -> impl IntoView {
                         <td class="nowrap">{readable_time(&e.created_at)}</td>
                         <td>{entry_kind(&e.kind).to_string()}</td>
                         <td>{e.description.clone()}</td>
-                        <td class="num">{usd_nanos(e.amount_nanos)}</td>
+                        <td class="num" title=usd_nanos_exact(e.amount_nanos)>{usd_nanos(e.amount_nanos)}</td>
                         <td class="nowrap">{e.expires_at.as_deref().map(date_label).unwrap_or_default()}</td>
                     </tr>
                 }).collect_view()}

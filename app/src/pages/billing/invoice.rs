@@ -8,15 +8,17 @@ use tollbooth::billing::{InvoiceLineView, InvoiceView, LineKind};
 use tollbooth::plans::group_thousands;
 
 use crate::api::billing::billing_invoice;
-use crate::components::format::{date_label, usd_cents, usd_nanos};
+use crate::components::format::{date_label, usd_cents, usd_price};
 use crate::components::layout::use_org_id;
 use crate::components::ErrorMessage;
 use crate::pages::NotFound;
 
-/// An overage line's "1,234,567 × $0.000002"; empty for other lines.
+/// An overage line's "1,234,567 × $0.000002" (the unit price is a rate,
+/// kept with all its digits; the line's amount is in cents); empty for
+/// other lines.
 pub fn quantity_text(l: &InvoiceLineView) -> String {
     match (l.quantity, l.unit_price_nanos) {
-        (Some(q), Some(u)) => format!("{} × {}", group_thousands(q), usd_nanos(u)),
+        (Some(q), Some(u)) => format!("{} × {}", group_thousands(q), usd_price(u)),
         (Some(q), None) => group_thousands(q),
         _ => String::new(),
     }

@@ -22,7 +22,8 @@ use crate::api::billing::{
     BillingPreviewChange,
 };
 use crate::api::usage::spend_projection;
-use crate::components::format::{date_label, day_month, usd_of};
+use crate::components::format::{date_label, day_month, usd_exact_of, usd_of};
+use crate::components::Usd;
 use crate::components::layout::{use_org, use_org_id};
 use crate::components::{action_error, Loaded};
 use crate::pages::go_on_success;
@@ -258,9 +259,9 @@ fn SpendProjection(org_id: String) -> impl IntoView {
                 projection.await.ok().map(|p| view! {
                     <section class="card" data-testid="spend-projection">
                         <h2>"Projected month-end spend"</h2>
-                        <p><strong class="value">{usd_of(p.projected)}</strong>
-                           " at the end of this calendar month (" {usd_of(p.month_to_date)} " so far)."</p>
-                        <p class="muted hint">"Method: " {p.method.clone()} " (" {usd_of(p.daily_average)} " a day)."</p>
+                        <p><strong class="value" title=usd_exact_of(p.projected)>{usd_of(p.projected)}</strong>
+                           " at the end of this calendar month (" <Usd amount=p.month_to_date /> " so far)."</p>
+                        <p class="muted hint">"Method: " {p.method.clone()} " (" <Usd amount=p.daily_average /> " a day)."</p>
                     </section>
                 })
             })}
@@ -355,8 +356,8 @@ fn UsageTable(usage: Vec<IncludedUsage>) -> impl IntoView {
                     view! {
                         <tr data-metric=u.metric.as_str()>
                             <td>{u.metric.label()}</td>
-                            <td class="num" class:over=over>{u.metric.format_amount(u.used)}</td>
-                            <td class="num">{u.metric.format_amount(u.included)}</td>
+                            <td class="num" class:over=over>{crate::pages::usage::limits::amount(u.metric, u.used)}</td>
+                            <td class="num">{crate::pages::usage::limits::amount(u.metric, u.included)}</td>
                             <td>{beyond(&u)}</td>
                         </tr>
                     }

@@ -9,14 +9,23 @@ use charming::element::{AxisLabel, AxisType, Color, LineStyle, LineStyleType, Sy
 use charming::series::Line;
 use charming::Chart;
 use tollbooth::budgets::{BudgetStatus, SpendSeries};
+use tollbooth::pricing::NanoUsd;
+
+use crate::components::format::plot_usd;
 
 const BRAND: &str = "#3b5bdb";
 const DANGER: &str = "#c92a2a";
 const WARN: &str = "#e8590c";
 
-/// A USD decimal string as a plotting coordinate.
+/// A USD decimal string in nano-USD (0 if it is not one).
+fn nanos(usd: &str) -> i64 {
+    NanoUsd::parse_usd(usd).map(NanoUsd::nanos).unwrap_or(0)
+}
+
+/// A USD decimal string as a plotting coordinate, rounded as the page shows
+/// amounts (so the chart's tooltip reads `$12.35`).
 fn plot(usd: &str) -> f64 {
-    tollbooth::pricing::NanoUsd::parse_usd(usd).map(|n| n.nanos() as f64 / 1e9).unwrap_or(0.0)
+    plot_usd(NanoUsd::from_nanos(nanos(usd)))
 }
 
 /// `2026-03-07` → `03-07` for the axis.
@@ -29,11 +38,15 @@ fn short_day(date: &str) -> String {
 pub fn projected(series: &SpendSeries, status: &BudgetStatus) -> Vec<Option<f64>> {
     let n = series.days.len();
     let Some(today) = series.days.iter().rposition(|d| d.cumulative_usd.is_some()) else { return vec![None; n] };
-    let from = plot(&status.spent_usd);
-    let to = plot(&status.forecast_usd);
-    let span = (n - 1 - today).max(1) as f64;
+    let (from, to) = (nanos(&status.spent_usd) as i128, nanos(&status.forecast_usd) as i128);
+    let span = (n - 1 - today).max(1) as i128;
     (0..n)
-        .map(|i| (i >= today).then(|| from + (to - from) * (i - today) as f64 / span))
+        .map(|i| {
+            (i >= today).then(|| {
+                let at = from + (to - from) * (i - today) as i128 / span;
+                plot_usd(NanoUsd::from_nanos(at.clamp(i64::MIN as i128, i64::MAX as i128) as i64))
+            })
+        })
         .collect()
 }
 

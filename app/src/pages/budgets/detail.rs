@@ -11,7 +11,8 @@ use crate::api::budgets::{budget_detail, budget_targets, BudgetOverview, DeleteB
 use crate::components::chart::EChart;
 use crate::components::layout::{use_org, use_org_id};
 use crate::components::{action_error, ErrorMessage};
-use crate::components::format::usd;
+use crate::components::format::{usd, usd_exact};
+use crate::components::UsdText;
 use crate::pages::NotFound;
 
 #[component]
@@ -81,13 +82,13 @@ fn Figures(d: BudgetOverview) -> impl IntoView {
         </p>
         <div class="stats" data-testid="budget-figures">
             <div class="stat"><span class="label">"Spent so far"</span>
-                <span class="value" data-testid="budget-spent">{usd(&status.spent_usd)}</span>
+                <span class="value" data-testid="budget-spent" title=usd_exact(&status.spent_usd)>{usd(&status.spent_usd)}</span>
                 <span class="note">{format!("{}% of the budget", status.percent)}</span></div>
             <div class="stat"><span class="label">"Budget"</span>
-                <span class="value" data-testid="budget-amount">{usd(&status.amount_usd)}</span>
-                <span class="note">{usd(&status.remaining_usd)} " left"</span></div>
+                <span class="value" data-testid="budget-amount" title=usd_exact(&status.amount_usd)>{usd(&status.amount_usd)}</span>
+                <span class="note"><UsdText decimal=status.remaining_usd.clone() /> " left"</span></div>
             <div class="stat"><span class="label">"Projected at period end"</span>
-                <span class="value" data-testid="budget-forecast">{usd(&status.forecast_usd)}</span>
+                <span class="value" data-testid="budget-forecast" title=usd_exact(&status.forecast_usd)>{usd(&status.forecast_usd)}</span>
                 <span class="note">"at the rate so far"</span></div>
             <div class="stat"><span class="label">"Outlook"</span>
                 <span class=format!("value {outlook_class}") data-testid="budget-outlook">{outlook_text}</span></div>

@@ -8,7 +8,8 @@ use std::cmp::Ordering;
 
 use leptos::prelude::*;
 
-use crate::components::format::{count, percent, usd_of, usd_rate};
+use crate::components::format::{count, percent, usd_rate};
+use crate::components::Usd;
 use crate::api::usage::{usage_breakdown, Breakdown, BreakdownRow, Dimension, PanelQuery};
 
 /// Sortable columns.
@@ -207,7 +208,7 @@ pub fn BreakdownTable(breakdowns: Vec<Breakdown>, state: TableState, org_id: Str
                                         <td class="num">{count(r.events)}</td>
                                         <td class="num">{count(r.input_tokens)}</td>
                                         <td class="num">{count(r.output_tokens)}</td>
-                                        <td class="num">{if all_unpriced { "unpriced".to_string() } else { usd_of(r.cost) }}
+                                        <td class="num">{if all_unpriced { "unpriced".into_any() } else { view! { <Usd amount=r.cost /> }.into_any() }}
                                             {(r.partial_events > 0).then(|| view! {
                                                 <span class="sub partial" title="Some units of these events have no price">{format!("{} partly priced", count(r.partial_events))}</span>
                                             })}

@@ -9,7 +9,7 @@ use charming::series::{Bar, Pie};
 use charming::Chart;
 use leptos::prelude::*;
 
-use crate::components::format::{count, usd_of};
+use crate::components::format::{count, plot_usd, usd_exact_of, usd_of};
 use crate::api::usage::{BreakdownRow, DayPoint};
 use crate::components::chart::EChart;
 use tollbooth::pricing::NanoUsd;
@@ -18,9 +18,10 @@ use tollbooth::pricing::NanoUsd;
 const PIE_SLICES: usize = 8;
 const BRAND: &str = "#3b5bdb";
 
-/// An exact amount as a plotting coordinate.
+/// An exact amount as a plotting coordinate, rounded as the page shows
+/// amounts (the tooltip reads `$12.35`, not `$12.345678901`).
 fn plot(usd: NanoUsd) -> f64 {
-    usd.nanos() as f64 / 1e9
+    plot_usd(usd)
 }
 
 /// `2026-03-07` → `03-07` for the axis.
@@ -50,7 +51,7 @@ pub fn cost_by_model_chart(models: &[BreakdownRow]) -> Chart {
     let mut data: Vec<(f64, String)> = priced.iter().take(PIE_SLICES).map(|m| (plot(m.cost), m.name.clone())).collect();
     let rest: i64 = priced.iter().skip(PIE_SLICES).map(|m| m.cost.nanos()).sum();
     if rest > 0 {
-        data.push((rest as f64 / 1e9, "other models".into()));
+        data.push((plot(NanoUsd::from_nanos(rest)), "other models".into()));
     }
     Chart::new()
         .tooltip(Tooltip::new().trigger(Trigger::Item).formatter("{b}: ${c} ({d}%)"))
@@ -88,13 +89,13 @@ pub fn Charts(daily: Vec<DayPoint>, models: Vec<BreakdownRow>) -> impl IntoView 
             <figure class="chart-card wide">
                 <figcaption>"Daily cost"</figcaption>
                 <EChart id="chart-daily-cost" label="Daily cost over the selected range" chart=daily_cost_chart(&daily)>
-                    <p class="muted">{busiest.map(|d| format!("Highest day: {} at {}.", d.date, usd_of(d.cost)))}</p>
+                    <p class="muted">{busiest.map(|d| view! { <span title=usd_exact_of(d.cost)>{format!("Highest day: {} at {}.", d.date, usd_of(d.cost))}</span> })}</p>
                 </EChart>
             </figure>
             <figure class="chart-card">
                 <figcaption>"Cost by model"</figcaption>
                 <EChart id="chart-cost-by-model" label="Cost by model" chart=cost_by_model_chart(&models)>
-                    <p class="muted">{top.map(|m| format!("Largest: {} at {}.", m.name, usd_of(m.cost)))}</p>
+                    <p class="muted">{top.map(|m| view! { <span title=usd_exact_of(m.cost)>{format!("Largest: {} at {}.", m.name, usd_of(m.cost))}</span> })}</p>
                 </EChart>
             </figure>
             <figure class="chart-card">

@@ -3,7 +3,7 @@
 //! limit is fully used, with the way to upgrade.
 
 use leptos::prelude::*;
-use tollbooth::plans::Period;
+use tollbooth::plans::{Metric, Period};
 use tollbooth::quota::{QuotaStatus, StatusLine};
 
 use crate::api::plans::org_quota;
@@ -21,8 +21,18 @@ pub fn local_time(rfc3339: &str) -> String {
 /// "100,000 / 100,000 per month": use against the limit, exactly.
 pub fn amounts(line: &StatusLine) -> String {
     let m = line.metric;
-    let text = format!("{} / {} {}", m.format_amount(line.used), m.format_amount(line.limit), line.period.per());
+    let text = format!("{} / {} {}", amount(m, line.used), amount(m, line.limit), line.period.per());
     text.trim_end().to_string()
+}
+
+/// An amount of `metric` for people: money by the one rule
+/// ([`crate::components::format::usd_nanos`]), counts with separators.
+pub fn amount(metric: Metric, v: i64) -> String {
+    if metric == Metric::CostUsd {
+        crate::components::format::usd_nanos(v)
+    } else {
+        metric.format_amount(v)
+    }
 }
 
 /// The bar's width, `0.0%` to `100.0%` (integer arithmetic on per mille).
@@ -44,8 +54,8 @@ pub fn banner_text(line: &StatusLine) -> String {
     let mut text = format!(
         "You have reached your {} limit: {} of {} {}.",
         m.label(),
-        m.format_amount(line.used.saturating_add(line.reserved)),
-        m.format_amount(line.limit),
+        amount(m, line.used.saturating_add(line.reserved)),
+        amount(m, line.limit),
         line.period.per()
     )
     .replace(" .", ".");
@@ -126,7 +136,7 @@ pub(crate) fn Meter(line: StatusLine) -> impl IntoView {
         "meter"
     };
     let testid = format!("limit-{}-{}", line.metric.as_str(), line.period.as_str());
-    let reserved = (line.reserved > 0).then(|| format!(" (+{} reserved)", line.metric.format_amount(line.reserved)));
+    let reserved = (line.reserved > 0).then(|| format!(" (+{} reserved)", amount(line.metric, line.reserved)));
     view! {
         <li class=class data-testid=testid>
             <div class="meter-head">
@@ -179,6 +189,7 @@ mod tests {
         assert_eq!(bar_width(&line(Metric::Tokens, Period::Month, 250_000, 100_000)), "100.0%", "overshoot stays in the bar");
         assert_eq!(amounts(&line(Metric::Projects, Period::Total, 2, 3)), "2 / 3");
         assert_eq!(amounts(&line(Metric::CostUsd, Period::Day, 1_500_000_000, 10_000_000_000)), "$1.50 / $10.00 per day");
+        assert_eq!(amounts(&line(Metric::CostUsd, Period::Month, 1_234_567_890, 10_000_000_000)), "$1.23 / $10.00 per month");
     }
 
     #[test]

@@ -18,7 +18,8 @@ use leptos_router::hooks::use_query_map;
 
 use crate::api::usage::{usage_panel, PanelQuery, RangeView, Totals, PanelData};
 use crate::components::layout::{use_org, use_org_id};
-use crate::components::format::{count, format_time, rate_percent, usd_of};
+use crate::components::format::{count, format_time, rate_percent, usd_exact_of, usd_of};
+use crate::components::Usd;
 use tollbooth::metering::projection::{change_text, Projection};
 use crate::components::meter::UsagePulse;
 use crate::components::ErrorMessage;
@@ -186,6 +187,9 @@ fn Panel(org_id: String, home: PanelHome, u: PanelData, table: breakdown::TableS
 fn Card(
     label: &'static str,
     value: String,
+    /// The exact figure when `value` is a rounded amount (its tooltip).
+    #[prop(optional_no_strip)]
+    exact: Option<String>,
     #[prop(optional, into)] note: String,
     /// The change against the previous period of equal length.
     #[prop(optional, into)]
@@ -194,7 +198,7 @@ fn Card(
     view! {
         <div class="stat" data-testid=label>
             <span class="label">{label}</span>
-            <span class="value">{value}</span>
+            <span class="value" title=exact>{value}</span>
             <span class="note">{note}</span>
             {change.map(|c| view! { <span class="note change" title="Against the same length of time just before this month">{c}" vs previous period"</span> })}
         </div>
@@ -210,15 +214,15 @@ fn MonthCards(month: Totals, previous: Totals, lifetime: tollbooth::pricing::Nan
     let change = |now: i64, before: i64| change_text(now, before);
     view! {
         <div class="stats">
-            <Card label="Cost this month" value=usd_of(month.cost) note=cost_note change=change(month.cost.nanos(), previous.cost.nanos()) />
+            <Card label="Cost this month" value=usd_of(month.cost) exact=usd_exact_of(month.cost) note=cost_note change=change(month.cost.nanos(), previous.cost.nanos()) />
             {projection.map(|p| view! {
                 <div class="stat" data-testid="Projected month-end" title=format!("Method: {}.", p.method)>
                     <span class="label">"Projected month-end"</span>
-                    <span class="value">{usd_of(p.projected)}</span>
-                    <span class="note">"Linear from the last 7 days' daily average (" {usd_of(p.daily_average)} " a day)"</span>
+                    <span class="value" title=usd_exact_of(p.projected)>{usd_of(p.projected)}</span>
+                    <span class="note">"Linear from the last 7 days' daily average (" <Usd amount=p.daily_average /> " a day)"</span>
                 </div>
             })}
-            <Card label="Lifetime cost" value=usd_of(lifetime) />
+            <Card label="Lifetime cost" value=usd_of(lifetime) exact=usd_exact_of(lifetime) />
             <Card label="Tokens in" value=count(month.input_tokens) note=format!("{} cached · this month", count(month.cached_input_tokens))
                 change=change(month.input_tokens, previous.input_tokens) />
             <Card label="Tokens out" value=count(month.output_tokens) note="this month" change=change(month.output_tokens, previous.output_tokens) />
@@ -259,7 +263,7 @@ fn RangeSummary(range: RangeView, totals: Totals, days: usize) -> impl IntoView 
     view! {
         <div class="range-summary" data-testid="range-summary">
             <span class="dates">{range.from_date} " – " {range.to_date} " (" {days} " days)"</span>
-            <span><b data-testid="range-cost">{usd_of(totals.cost)}</b> " cost"</span>
+            <span><b data-testid="range-cost" title=usd_exact_of(totals.cost)>{usd_of(totals.cost)}</b> " cost"</span>
             <span><b data-testid="range-events">{count(totals.events)}</b> " events"</span>
             <span><b data-testid="range-tokens">{count(tokens)}</b> " tokens ("
                 {count(totals.input_tokens)} " in, " {count(totals.output_tokens)} " out)"</span>

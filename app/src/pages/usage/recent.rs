@@ -6,7 +6,8 @@ use leptos_router::components::Form;
 use leptos_router::hooks::use_query_map;
 
 use super::PanelHome;
-use crate::components::format::{count, usd_of};
+use crate::components::format::count;
+use crate::components::Usd;
 use crate::api::usage::{RangeView, RecentEvent, RECENT_EVENTS};
 
 const STATUSES: [&str; 3] = ["success", "error", "rate_limited"];
@@ -90,7 +91,7 @@ pub fn RecentActivity(home: PanelHome, range: RangeView, events: Vec<RecentEvent
                                         {(e.cached_input_tokens > 0).then(|| view! { <span class="sub">{format!("{} cached", count(e.cached_input_tokens))}</span> })}
                                     </td>
                                     <td class="num">{count(e.output_tokens)}</td>
-                                    <td class="num">{e.cost.map(usd_of).unwrap_or_else(|| "unpriced".into())}
+                                    <td class="num">{match e.cost { Some(c) => view! { <Usd amount=c /> }.into_any(), None => "unpriced".into_any() }}
                                         {(!e.unpriced_units.is_empty()).then(|| view! {
                                             <span class="sub partial" data-testid="partial" title="These units have no price and are not in the cost">
                                                 {format!("partial: no price for {}", e.unpriced_units.join(", "))}
