@@ -27,7 +27,7 @@ test('the End users page lists users against their limits, sets defaults and a u
   await expect(rows.nth(0)).toContainText('2,400');
   // Money for people, the exact figure in the tooltip.
   await expect(rows.nth(0)).toContainText('$0.01');
-  await expect(rows.nth(0).locator('span[title="$0.009 exactly"]').first()).toBeVisible();
+  await expect(rows.nth(0).locator('span[title="Exactly $0.009"]').first()).toBeVisible();
   await expect(page.getByTestId('user-limits-summary')).toContainText('Off');
 
   // Defaults: 5,000 tokens a day for every end user.

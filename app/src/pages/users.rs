@@ -12,7 +12,7 @@ use leptos_router::hooks::use_query_map;
 use tollbooth::end_users::{DayFigures, EndUserLimits, EndUserRow, EndUserUsage, LimitSettings, LimitValues, UsageFigures};
 
 use crate::api::users::{end_user, list_end_users, SaveUserLimitSettings, SetEndUserLimits, PAGE};
-use crate::components::format::{count, usd_for_people};
+use crate::components::format::{count, usd, usd_exact};
 use crate::components::layout::{use_org, use_org_id};
 use crate::components::{action_error, Loaded};
 use crate::pages::usage::limits::{amounts, Meter};
@@ -26,9 +26,9 @@ fn user_href(org: &str, user: &str) -> String {
     format!("/o/{org}/user?id={}", encode_query(user))
 }
 
-/// Money for people, with the exact figure in the tooltip.
-fn money(usd: &str) -> impl IntoView {
-    view! { <span title=format!("${usd} exactly")>{usd_for_people(usd)}</span> }
+/// Money for people, with the exact figure in the tooltip when rounded.
+fn money(decimal: &str) -> impl IntoView {
+    view! { <span title=usd_exact(decimal)>{usd(decimal)}</span> }
 }
 
 /// "Default", "Custom", "Unlimited", "Blocked".
@@ -48,13 +48,13 @@ fn describe(v: &LimitValues) -> String {
         parts.push(format!("{} tokens a day", count(n)));
     }
     if let Some(c) = &v.cost_per_day_usd {
-        parts.push(format!("{} a day", usd_for_people(c)));
+        parts.push(format!("{} a day", usd(c)));
     }
     if let Some(n) = v.tokens_per_month {
         parts.push(format!("{} tokens a month", count(n)));
     }
     if let Some(c) = &v.cost_per_month_usd {
-        parts.push(format!("{} a month", usd_for_people(c)));
+        parts.push(format!("{} a month", usd(c)));
     }
     if let Some(n) = v.requests_per_minute {
         parts.push(format!("{} requests a minute", count(n)));
@@ -363,7 +363,7 @@ fn DailyBars(days: Vec<DayFigures>) -> impl IntoView {
                 let h = ((d.cost_nanos as i128 * 56) / max as i128) as i64;
                 view! {
                     <rect x=(i * w + 1).to_string() y=(60 - h.max(1)).to_string() width=(w - 2).to_string() height=h.max(1).to_string()>
-                        <title>{format!("{}: {} · {} tokens", d.date, usd_for_people(&d.cost_usd), count(d.tokens))}</title>
+                        <title>{format!("{}: {} · {} tokens", d.date, usd(&d.cost_usd), count(d.tokens))}</title>
                     </rect>
                 }
             }).collect_view()}
