@@ -30,7 +30,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::plans::group_thousands;
-use crate::pricing::{cost, unpriced_units, ModelPrice, NanoUsd, PriceBook, Usage};
+use crate::pricing::{cost, unpriced_units, Mode, ModelPrice, NanoUsd, PriceBook, Usage};
 use crate::{Error, Result};
 
 /// The usage looked at: the last 30 days, taken as a month for savings.
@@ -210,7 +210,11 @@ pub fn recommend(usage: &[ModelUsage], book: &PriceBook) -> Result<Vec<Recommend
         if let Some(p) = price {
             cheaper.extend(cheaper_models(p, u, book.iter())?);
         }
-        findings.extend(high_input_output_ratio(u));
+        // Only models that answer in tokens have answers to compare prompts
+        // with (an embedding's input is all there is).
+        if price.is_none_or(|p| matches!(p.mode, None | Some(Mode::Chat | Mode::Completion | Mode::Responses))) {
+            findings.extend(high_input_output_ratio(u));
+        }
         findings.extend(price.and_then(|p| no_cache_reads(p, u)));
         findings.extend(failed_request_spend(u));
     }
@@ -655,6 +659,18 @@ mod tests {
         );
         // b-small has everything a-big has (nothing), so it is a candidate too.
         assert_eq!(recs[2].monthly_saving_usd.as_deref(), Some("0.008"));
+    }
+
+    #[test]
+    fn an_embedding_model_is_never_told_its_prompts_outgrow_its_answers() {
+        let mut book = PriceBook::default();
+        let mut e = model("embed", "0.00000002", "0", &[]);
+        e.mode = Some(Mode::Embedding);
+        book.insert(e);
+        book.insert(model("chat", "0.000001", "0.000001", &[]));
+        let recs = recommend(&[usage("embed", 50, 1_000_000, 0), usage("chat", 50, 1_000_000, 1)], &book).unwrap();
+        let keys: Vec<&str> = recs.iter().map(|r| r.key.as_str()).collect();
+        assert_eq!(keys, ["high_input_output_ratio:chat"]);
     }
 
     #[test]
