@@ -20,12 +20,14 @@ const GOAL_BYTES = 1_000_000;
  * card, admin trial section and figures) 1,099 KB; with the tenant list's
  * pages and the breakdown tabs that load their rows on demand 1,126 KB;
  * with the sidebar meter, live panel, projections, embed origins and
- * webhook event types 1,155 KB (budget: that plus 2%).
+ * webhook event types 1,155 KB; with the End users pages (list, a user's
+ * page, per-user limit forms) and money rounded for people on every page
+ * 1,218 KB (budget: that plus 2%).
  * Reaching the goal needs
  * code out of the first bundle (lazy-loaded admin and settings routes);
  * then this becomes GOAL_BYTES.
  */
-const BUDGET_BYTES = 1_178_000;
+const BUDGET_BYTES = 1_242_000;
 
 const MBIT = 1_000_000 / 8;
 const LINK = { offline: false, latency: 20, downloadThroughput: 10 * MBIT, uploadThroughput: 5 * MBIT };
