@@ -197,16 +197,16 @@ pub async fn list(db: &Db, org_id: &str, q: &ListQuery) -> Result<EndUsersPage> 
     let tz = zone(&tz_name);
     let month = window(tz, Period::Month, now);
     let today = window(tz, Period::Day, now).start_ms;
-    let book = store::book(&mut conn, org_id).await?;
+    let settings = store::settings(&mut conn, org_id).await?;
     let (rows, total) = store::list(&mut conn, org_id, month, today, search, sort, limit, offset).await?;
     let ids: Vec<String> = rows.iter().map(|r| r.user_id.clone()).collect();
-    // Overrides are read even with the switch off (the page shows them).
+    // The page's users' overrides only (shown even with the switch off).
     let overrides = store::overrides_of(&mut conn, org_id, &ids).await?;
     let users = rows
         .into_iter()
         .map(|UserRow { user_id, day, month, last_day }| {
             let over = overrides.get(&user_id);
-            let eff = effective(&book.settings, over);
+            let eff = effective(&settings, over);
             EndUserRow {
                 lines: lines(&eff, &day, &month, &Units::default(), tz, now),
                 today: figures(&day),
@@ -218,7 +218,7 @@ pub async fn list(db: &Db, org_id: &str, q: &ListQuery) -> Result<EndUsersPage> 
             }
         })
         .collect();
-    Ok(EndUsersPage { settings: settings_view(&book.settings), users, total, time_zone: tz_name })
+    Ok(EndUsersPage { settings: settings_view(&settings), users, total, time_zone: tz_name })
 }
 
 /// One end user's limits (defaults merged with its override) and use.

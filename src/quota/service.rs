@@ -362,6 +362,11 @@ pub async fn reserve(db: &Db, sender: &Sender, input: ReserveInput, hooks: &impl
     Ok(Granted { reservation_id: row.id, expires_at: to_rfc3339(row.expires_at), results })
 }
 
+/// A refusal by the caller's per-user limits.
+fn user_refused(r: Refusal) -> NotGranted {
+    Failed(Error::LimitReached(Box::new(r)))
+}
+
 /// Why a reservation was not granted.
 enum NotGranted {
     Refused(Decision),
@@ -411,19 +416,13 @@ async fn reserve_in_memory(
             if !d.allowed {
                 return Err(Refused(d));
             }
-            match g.user_check(who, asks, now) {
-                UserCheck::Load => continue,
-                UserCheck::Free => {}
-                UserCheck::Blocked(r) => return Err(Failed(Error::LimitReached(Box::new(r)))),
-                UserCheck::Decided(ud, per_minute) => {
-                    let user = who.user_id.as_deref().unwrap_or_default();
-                    if !ud.allowed {
-                        return Err(Failed(Error::LimitReached(Box::new(users::refusal(user, &ud, now)))));
-                    }
-                    if let Some(n) = per_minute {
-                        db.rate_limits().admit_user(&row.org_id, user, n)?;
-                    }
-                }
+            let check = g.user_check(who, asks, now);
+            if matches!(check, UserCheck::Load) {
+                continue;
+            }
+            let user = who.user_id.as_deref().unwrap_or_default();
+            if let Some(n) = check.grant(user, now).map_err(user_refused)? {
+                db.rate_limits().admit_user(&row.org_id, user, n)?;
             }
             db.rate_limits().take_tokens(&g.plan, row.amounts[0])?;
             g.hold(&row.id, row.expires_at, row.amounts, who);
@@ -543,18 +542,10 @@ async fn reserve_in_database(
     if !d.allowed {
         return Err(Refused(d));
     }
-    match users::check_in(&mut tx, &row.org_id, who.user_id.as_deref(), tz, asks, now).await? {
-        UserCheck::Free | UserCheck::Load => {}
-        UserCheck::Blocked(r) => return Err(Failed(Error::LimitReached(Box::new(r)))),
-        UserCheck::Decided(ud, per_minute) => {
-            let user = who.user_id.as_deref().unwrap_or_default();
-            if !ud.allowed {
-                return Err(Failed(Error::LimitReached(Box::new(users::refusal(user, &ud, now)))));
-            }
-            if let Some(n) = per_minute {
-                db.rate_limits().admit_user_shared(&mut tx, &row.org_id, user, n).await?;
-            }
-        }
+    let user = who.user_id.as_deref().unwrap_or_default();
+    let check = users::check_in(&mut tx, &row.org_id, who.user_id.as_deref(), tz, asks, now).await?;
+    if let Some(n) = check.grant(user, now).map_err(user_refused)? {
+        db.rate_limits().admit_user_shared(&mut tx, &row.org_id, user, n).await?;
     }
     store::insert(&mut tx, db.engine, &[row]).await?;
     tx.commit().await?;

@@ -157,6 +157,20 @@ pub enum UserCheck {
     Blocked(Refusal),
 }
 
+impl UserCheck {
+    /// The decision as a reservation takes it (after [`UserCheck::Load`] is
+    /// dealt with): `Ok` with the requests per minute to take, if limited,
+    /// or the refusal naming the user's limit.
+    pub fn grant(self, user_id: &str, now_ms: i64) -> Result<Option<i64>, Refusal> {
+        match self {
+            UserCheck::Free | UserCheck::Load => Ok(None),
+            UserCheck::Blocked(r) => Err(r),
+            UserCheck::Decided(d, _) if !d.allowed => Err(refusal(user_id, &d, now_ms)),
+            UserCheck::Decided(_, per_minute) => Ok(per_minute),
+        }
+    }
+}
+
 /// The rule: may `user_id` use `asks` now, given what it used and holds?
 /// Only tokens and cost are limited per window (the asks are merged); the
 /// results are empty when no limit of the user applies to the asks.

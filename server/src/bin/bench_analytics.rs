@@ -45,22 +45,8 @@ const OWNER: &str = "owner@analytics.bench";
 const ADMIN: &str = "admin@analytics.bench";
 const PASSWORD: &str = "correct-horse-battery";
 
-/// splitmix64: a fixed-seed generator, so every run seeds the same data.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
+// splitmix64 with a fixed seed (the sample data's), so every run seeds the same data.
+use tollbooth::sample::Rng;
 
 /// The options of `--seed-analytics`.
 pub struct Options {
