@@ -6,9 +6,9 @@
 use serde_json::json;
 
 use super::usage::Endpoint;
-use crate::metering::event::{CallStatus, NewEvent};
+use crate::metering::event::{CallStatus, Detail, NewEvent};
 use crate::plans::Metric;
-use crate::pricing::{estimate::max_cost, ModelPrice, NanoUsd, Usage};
+use crate::pricing::{estimate::max_cost, ModelPrice, NanoUsd, ServiceTier, Usage};
 use crate::quota::rules::Ask;
 use crate::Result;
 
@@ -26,7 +26,8 @@ pub struct Attribution {
 }
 
 /// The most a call may use: every prompt token (bounded) plus its output
-/// cap, or the model's maximum output, or [`DEFAULT_MAX_OUTPUT_TOKENS`].
+/// cap, or the model's maximum output, or [`DEFAULT_MAX_OUTPUT_TOKENS`];
+/// its cost at standard rates, or at the requested tier's when dearer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Bound {
     pub prompt_tokens: u64,
@@ -36,12 +37,12 @@ pub struct Bound {
 }
 
 impl Bound {
-    pub fn new(price: Option<&ModelPrice>, prompt_tokens: u64, max_output_tokens: Option<u64>) -> Result<Bound> {
+    pub fn new(price: Option<&ModelPrice>, prompt_tokens: u64, max_output_tokens: Option<u64>, tier: Option<ServiceTier>) -> Result<Bound> {
         let max_output_tokens = max_output_tokens
             .or_else(|| price.and_then(|p| p.max_output_tokens))
             .unwrap_or(DEFAULT_MAX_OUTPUT_TOKENS);
         let cost_nanos = match price {
-            Some(p) => max_cost(p, prompt_tokens, max_output_tokens)?.nanos(),
+            Some(p) => max_cost(p, prompt_tokens, max_output_tokens, tier.unwrap_or_default())?.nanos(),
             None => 0,
         };
         Ok(Bound { prompt_tokens, max_output_tokens, cost_nanos })
@@ -73,6 +74,9 @@ pub struct Finished {
     pub model: String,
     /// The provider's usage, or an estimate (see `estimated`), or none.
     pub usage: Option<Usage>,
+    /// The tier that served the call: as the answer says, else as the
+    /// request asked, else standard.
+    pub service_tier: ServiceTier,
     pub estimated: bool,
     /// The upstream's HTTP status (502/504 when it could not be reached).
     pub upstream_status: u16,
@@ -130,7 +134,16 @@ impl Finished {
             images: 0,
             duration_ms: 0,
             requests: 1,
-            detail: Default::default(),
+            detail: Detail {
+                audio_input_tokens: u.audio_input_tokens,
+                audio_output_tokens: u.audio_output_tokens,
+                image_input_tokens: u.image_input_tokens,
+                image_output_tokens: u.image_output_tokens,
+                cache_creation_1h_tokens: u.cache_creation_1h_tokens,
+                queries: u.queries,
+                service_tier: self.service_tier,
+                ..Detail::default()
+            },
             latency_ms: Some(self.latency_ms),
             status: self.status(),
             error: self.error.as_ref().map(|e| e.chars().take(500).collect()),
@@ -189,6 +202,7 @@ mod tests {
             provider: "anthropic".into(),
             model: "claude-sonnet-4-5".into(),
             usage: Some(Usage { input_tokens: 30, cached_input_tokens: 10, output_tokens: 7, requests: 1, ..Usage::default() }),
+            service_tier: ServiceTier::Default,
             estimated: false,
             upstream_status: status,
             error: error.map(str::to_string),
@@ -226,7 +240,7 @@ mod tests {
 
     #[test]
     fn the_bound_takes_the_request_cap_then_the_book_then_the_default() {
-        let b = Bound::new(None, 100, Some(50)).unwrap();
+        let b = Bound::new(None, 100, Some(50), None).unwrap();
         assert_eq!((b.max_output_tokens, b.cost_nanos), (50, 0));
         assert_eq!(b.asks().len(), 2, "an unpriced model reserves no cost");
         assert_eq!(b.asks()[1], Ask { metric: Metric::Tokens, amount: 150 });
@@ -234,10 +248,47 @@ mod tests {
         p.max_output_tokens = Some(1000);
         p.input = Some(crate::pricing::UnitPrice::parse("0.000001").unwrap());
         p.output = Some(crate::pricing::UnitPrice::parse("0.000002").unwrap());
-        let b = Bound::new(Some(&p), 100, None).unwrap();
+        let b = Bound::new(Some(&p), 100, None, None).unwrap();
         assert_eq!(b.max_output_tokens, 1000);
         assert_eq!(b.cost_nanos, 100 * 1000 + 1000 * 2000);
-        assert_eq!(Bound::new(None, 1, None).unwrap().max_output_tokens, DEFAULT_MAX_OUTPUT_TOKENS);
+        assert_eq!(Bound::new(None, 1, None, None).unwrap().max_output_tokens, DEFAULT_MAX_OUTPUT_TOKENS);
         assert_eq!(cost_header(Some(1_234_500)), "0.001234500");
+    }
+
+    #[test]
+    fn a_call_asking_for_a_dearer_tier_reserves_at_its_rates() {
+        let mut p = ModelPrice::new("m", "openai");
+        p.input = Some(crate::pricing::UnitPrice::parse("0.000001").unwrap());
+        p.output = Some(crate::pricing::UnitPrice::parse("0.000002").unwrap());
+        p.extra.insert("input_cost_per_token_priority".into(), "0.000002".parse().unwrap());
+        p.extra.insert("output_cost_per_token_priority".into(), "0.000004".parse().unwrap());
+        p.extra.insert("input_cost_per_token_flex".into(), "0.0000005".parse().unwrap());
+        p.extra.insert("output_cost_per_token_flex".into(), "0.000001".parse().unwrap());
+        let standard = 100 * 1000 + 10 * 2000;
+        assert_eq!(Bound::new(Some(&p), 100, Some(10), None).unwrap().cost_nanos, standard);
+        assert_eq!(Bound::new(Some(&p), 100, Some(10), Some(ServiceTier::Priority)).unwrap().cost_nanos, 2 * standard);
+        // A cheaper tier may still be served at standard rates: the bound keeps them.
+        assert_eq!(Bound::new(Some(&p), 100, Some(10), Some(ServiceTier::Flex)).unwrap().cost_nanos, standard);
+    }
+
+    #[test]
+    fn the_event_carries_the_detail_and_the_tier_that_served_it() {
+        let mut f = finished(200, None);
+        f.usage = Some(Usage {
+            input_tokens: 300,
+            cache_creation_tokens: 200,
+            cache_creation_1h_tokens: 150,
+            audio_input_tokens: 40,
+            output_tokens: 20,
+            audio_output_tokens: 5,
+            queries: 2,
+            requests: 1,
+            ..Usage::default()
+        });
+        f.service_tier = ServiceTier::Priority;
+        let e = f.event();
+        assert_eq!((e.cache_creation_tokens, e.detail.cache_creation_1h_tokens), (200, 150));
+        assert_eq!((e.detail.audio_input_tokens, e.detail.audio_output_tokens, e.detail.queries), (40, 5, 2));
+        assert_eq!(e.detail.service_tier, ServiceTier::Priority);
     }
 }

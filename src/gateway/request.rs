@@ -6,7 +6,8 @@
 
 use serde_json::{Map, Value};
 
-use super::usage::Endpoint;
+use super::usage::{service_tier_named, Endpoint};
+use crate::pricing::ServiceTier;
 use crate::Error;
 
 /// Largest request body the gateway takes (413 above it).
@@ -29,6 +30,9 @@ pub struct CallRequest {
     /// How many messages (or input items) the prompt has: each costs a few
     /// tokens of framing.
     pub messages: u64,
+    /// The tier the request asks for (`service_tier`; `None`: not named, or
+    /// a name Tollbooth has no rates for).
+    pub service_tier: Option<ServiceTier>,
 }
 
 /// Reads a request body. A body that is not a JSON object, or names no
@@ -78,7 +82,8 @@ pub fn parse(endpoint: Endpoint, body: &[u8]) -> Result<CallRequest, Error> {
             collect_text(v, &mut prompt_text);
         }
     }
-    Ok(CallRequest { model, stream, include_usage, max_output_tokens, user, prompt_text, messages })
+    let service_tier = obj.get("service_tier").and_then(Value::as_str).and_then(service_tier_named);
+    Ok(CallRequest { model, stream, include_usage, max_output_tokens, user, prompt_text, messages, service_tier })
 }
 
 /// Keys whose strings are not prompt text (URLs, base64 images and files).

@@ -18,8 +18,8 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::sse::SseEvent;
-use super::usage::{AnthropicUsage, ChatUsage, Endpoint, ResponsesUsage, UpstreamError};
-use crate::pricing::Usage;
+use super::usage::{service_tier_named, AnthropicUsage, ChatUsage, Endpoint, ResponsesUsage, UpstreamError};
+use crate::pricing::{ServiceTier, Usage};
 
 /// What an observed event was, where the gateway must act on it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,6 +40,7 @@ pub struct StreamMeter {
     /// Anthropic's counts so far, merged field by field.
     anthropic: AnthropicUsage,
     model: Option<String>,
+    service_tier: Option<ServiceTier>,
     text: String,
     finished: bool,
     error: Option<UpstreamError>,
@@ -55,6 +56,7 @@ impl StreamMeter {
             usage: None,
             anthropic: AnthropicUsage::default(),
             model: None,
+            service_tier: None,
             text: String::new(),
             finished: false,
             error: None,
@@ -98,6 +100,12 @@ impl StreamMeter {
         self.model.as_deref()
     }
 
+    /// The tier the answer says served the call (OpenAI's `service_tier`
+    /// of each chunk or of the response, Anthropic's `usage.service_tier`).
+    pub fn service_tier(&self) -> Option<ServiceTier> {
+        self.service_tier
+    }
+
     /// The content streamed so far: text, refusals, reasoning and tool-call
     /// arguments, for an estimate when no usage came.
     pub fn text(&self) -> &str {
@@ -135,6 +143,12 @@ impl StreamMeter {
         }
     }
 
+    fn set_service_tier(&mut self, name: Option<&str>) {
+        if let Some(tier) = name.and_then(service_tier_named) {
+            self.service_tier = Some(tier);
+        }
+    }
+
     fn chat(&mut self, event: &SseEvent, at_ms: u64) -> Observed {
         if event.data.trim() == "[DONE]" {
             self.finished = true;
@@ -145,6 +159,7 @@ impl StreamMeter {
             self.error = Some(UpstreamError::from_value(error, "error"));
         }
         self.set_model(chunk.model);
+        self.set_service_tier(chunk.service_tier.as_deref());
         for choice in chunk.choices.iter().flatten() {
             let Some(d) = &choice.delta else { continue };
             for text in [&d.content, &d.reasoning_content, &d.reasoning, &d.refusal].into_iter().flatten() {
@@ -172,6 +187,7 @@ impl StreamMeter {
         let kind = e.kind.as_deref().unwrap_or_else(|| event.name());
         if let Some(r) = e.response {
             self.set_model(r.model);
+            self.set_service_tier(r.service_tier.as_deref());
             if let Some(u) = r.usage {
                 self.usage = Some(u.normalise());
             }
@@ -203,6 +219,7 @@ impl StreamMeter {
                     if let Some(u) = m.usage {
                         self.anthropic = u;
                         self.usage = Some(self.anthropic.normalise());
+                        self.service_tier = self.anthropic.service_tier().or(self.service_tier);
                     }
                 }
             }
@@ -222,6 +239,7 @@ impl StreamMeter {
                 if let Some(u) = e.usage {
                     self.anthropic.update(&u);
                     self.usage = Some(self.anthropic.normalise());
+                    self.service_tier = self.anthropic.service_tier().or(self.service_tier);
                 }
             }
             "message_stop" => self.finished = true,
@@ -249,6 +267,7 @@ const RESPONSES_TEXT_DELTAS: &[&str] = &[
 #[derive(Deserialize)]
 struct ChatChunk {
     model: Option<String>,
+    service_tier: Option<String>,
     choices: Option<Vec<ChatChoice>>,
     usage: Option<ChatUsage>,
     error: Option<Value>,
@@ -296,6 +315,7 @@ struct ResponsesEvent {
 #[derive(Deserialize)]
 struct ResponseObject {
     model: Option<String>,
+    service_tier: Option<String>,
     usage: Option<ResponsesUsage>,
     error: Option<Value>,
 }

@@ -278,6 +278,30 @@ fn anthropic_output_count_in_message_delta_replaces_the_initial_one() {
 }
 
 #[test]
+fn anthropic_one_hour_cache_writes_searches_and_tier_come_through_the_stream() {
+    let head = ANTHROPIC_HEAD.replace(
+        r#""cache_read_input_tokens":2000,"output_tokens":1}"#,
+        r#""cache_read_input_tokens":2000,"cache_creation":{"ephemeral_5m_input_tokens":40,"ephemeral_1h_input_tokens":60},"output_tokens":1,"service_tier":"priority"}"#,
+    );
+    let tail = ANTHROPIC_TAIL.replace(r#""usage":{"output_tokens":15}"#, r#""usage":{"output_tokens":15,"server_tool_use":{"web_search_requests":2}}"#);
+    at_every_split(Endpoint::Messages, &format!("{head}{tail}"), |seen| {
+        let u = seen.meter.usage().unwrap();
+        assert_eq!((u.input_tokens, u.cache_creation_tokens, u.cache_creation_1h_tokens, u.output_tokens), (2125, 100, 60, 15));
+        assert_eq!(u.queries, 2, "the delta's search count");
+        assert_eq!(seen.meter.service_tier(), Some(crate::pricing::ServiceTier::Priority), "message_start's tier is kept");
+    });
+}
+
+#[test]
+fn openai_chat_chunks_name_the_tier_that_served_the_call() {
+    let (wire, _) = chat_stream_with_usage();
+    let flex = wire.replace(r#""service_tier":"default""#, r#""service_tier":"flex""#);
+    at_every_split(Endpoint::ChatCompletions, &flex, |seen| {
+        assert_eq!(seen.meter.service_tier(), Some(crate::pricing::ServiceTier::Flex));
+    });
+}
+
+#[test]
 fn anthropic_cumulative_deltas_are_never_added() {
     let tail = ANTHROPIC_TAIL.replace(
         "event: message_delta\n",

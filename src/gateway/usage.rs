@@ -15,6 +15,14 @@
 //!   prompt is the sum of the three; `output_tokens` includes thinking
 //!   (`output_tokens_details.thinking_tokens` when reported).
 //!
+//! Beside the token totals: audio and image tokens (OpenAI's
+//! `*_tokens_details.audio_tokens` / `image_tokens`), Anthropic's 1-hour
+//! cache writes (`cache_creation.ephemeral_1h_input_tokens`, part of
+//! `cache_creation_input_tokens`) and web searches
+//! (`server_tool_use.web_search_requests`, priced per query), and the
+//! service tier that served the call (OpenAI's top-level `service_tier`,
+//! Anthropic's `usage.service_tier`), each priced by its own rates.
+//!
 //! Every count is optional on the wire (servers that speak "OpenAI
 //! compatible" omit or null the details); a missing count is 0. Counts are
 //! never added across reports: each report is a total (see `stream_meter`).
@@ -22,7 +30,7 @@
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::pricing::Usage;
+use crate::pricing::{ServiceTier, Usage};
 
 /// The API an answer comes from, which decides how its usage reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -58,6 +66,22 @@ pub struct Reported {
     /// The model as the answer names it (it may differ from the one asked
     /// for: `gpt-4o` is answered by `gpt-4o-2024-08-06`).
     pub model: Option<String>,
+    /// The tier the provider says served the call (`None`: not said).
+    pub service_tier: Option<ServiceTier>,
+}
+
+/// A service tier as a provider names it, in a request or an answer:
+/// OpenAI's `default`, `flex`, `priority` (`auto` and `scale` are charged
+/// at standard rates), Anthropic's `standard`, `priority`, `batch`.
+/// `None` for a name Tollbooth has no rates for.
+pub fn service_tier_named(name: &str) -> Option<ServiceTier> {
+    match name {
+        "default" | "standard" | "auto" | "scale" | "standard_only" => Some(ServiceTier::Default),
+        "flex" => Some(ServiceTier::Flex),
+        "priority" => Some(ServiceTier::Priority),
+        "batch" => Some(ServiceTier::Batch),
+        _ => None,
+    }
 }
 
 /// Reads the usage and model of a non-streamed JSON answer.
@@ -65,24 +89,28 @@ pub fn from_body(endpoint: Endpoint, body: &[u8]) -> Result<Reported, serde_json
     Ok(match endpoint {
         Endpoint::ChatCompletions | Endpoint::Embeddings => {
             let b: Body<ChatUsage> = serde_json::from_slice(body)?;
-            Reported { usage: b.usage.map(|u| u.normalise()), model: b.model }
+            let service_tier = b.service_tier.as_deref().and_then(service_tier_named);
+            Reported { usage: b.usage.map(|u| u.normalise()), model: b.model, service_tier }
         }
         Endpoint::Responses => {
             let b: Body<ResponsesUsage> = serde_json::from_slice(body)?;
-            Reported { usage: b.usage.map(|u| u.normalise()), model: b.model }
+            let service_tier = b.service_tier.as_deref().and_then(service_tier_named);
+            Reported { usage: b.usage.map(|u| u.normalise()), model: b.model, service_tier }
         }
         Endpoint::Messages => {
             let b: Body<AnthropicUsage> = serde_json::from_slice(body)?;
-            Reported { usage: b.usage.map(|u| u.normalise()), model: b.model }
+            let service_tier = b.usage.as_ref().and_then(AnthropicUsage::service_tier);
+            Reported { usage: b.usage.map(|u| u.normalise()), model: b.model, service_tier }
         }
     })
 }
 
-/// The two fields read from a whole answer; everything else is skipped.
+/// The fields read from a whole answer; everything else is skipped.
 #[derive(Deserialize)]
 struct Body<U> {
     model: Option<String>,
     usage: Option<U>,
+    service_tier: Option<String>,
 }
 
 /// OpenAI chat and embeddings `usage`.
@@ -109,23 +137,52 @@ struct OpenAiInputDetails {
     cached_tokens: Option<u64>,
     /// Cache writes; part of the prompt count.
     cache_write_tokens: Option<u64>,
+    /// Audio and image parts of the prompt count.
+    audio_tokens: Option<u64>,
+    image_tokens: Option<u64>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
 struct OpenAiOutputDetails {
     /// Part of the completion count.
     reasoning_tokens: Option<u64>,
+    /// Audio and image parts of the completion count.
+    audio_tokens: Option<u64>,
+    image_tokens: Option<u64>,
 }
 
 fn openai(input: Option<u64>, output: Option<u64>, inp: Option<&OpenAiInputDetails>, out: Option<&OpenAiOutputDetails>) -> Usage {
-    Usage {
-        input_tokens: input.unwrap_or(0),
-        cached_input_tokens: inp.and_then(|d| d.cached_tokens).unwrap_or(0),
-        cache_creation_tokens: inp.and_then(|d| d.cache_write_tokens).unwrap_or(0),
-        output_tokens: output.unwrap_or(0),
-        reasoning_tokens: out.and_then(|d| d.reasoning_tokens).unwrap_or(0),
+    let count = |n: Option<u64>| n.unwrap_or(0);
+    parts_within_totals(Usage {
+        input_tokens: count(input),
+        cached_input_tokens: count(inp.and_then(|d| d.cached_tokens)),
+        cache_creation_tokens: count(inp.and_then(|d| d.cache_write_tokens)),
+        audio_input_tokens: count(inp.and_then(|d| d.audio_tokens)),
+        image_input_tokens: count(inp.and_then(|d| d.image_tokens)),
+        output_tokens: count(output),
+        reasoning_tokens: count(out.and_then(|d| d.reasoning_tokens)),
+        audio_output_tokens: count(out.and_then(|d| d.audio_tokens)),
+        image_output_tokens: count(out.and_then(|d| d.image_tokens)),
         ..Usage::default()
+    })
+}
+
+/// Keeps each part within the total it is part of, as an event must (see
+/// [`Usage::validate`]): a provider's report that contradicts itself is
+/// recorded with its totals, never refused and lost.
+fn parts_within_totals(mut u: Usage) -> Usage {
+    let mut input_left = u.input_tokens;
+    for part in [&mut u.cached_input_tokens, &mut u.cache_creation_tokens, &mut u.audio_input_tokens, &mut u.image_input_tokens] {
+        *part = (*part).min(input_left);
+        input_left -= *part;
     }
+    u.cache_creation_1h_tokens = u.cache_creation_1h_tokens.min(u.cache_creation_tokens);
+    let mut output_left = u.output_tokens;
+    for part in [&mut u.reasoning_tokens, &mut u.audio_output_tokens, &mut u.image_output_tokens] {
+        *part = (*part).min(output_left);
+        output_left -= *part;
+    }
+    u
 }
 
 impl ChatUsage {
@@ -149,11 +206,27 @@ pub(super) struct AnthropicUsage {
     cache_read_input_tokens: Option<u64>,
     output_tokens: Option<u64>,
     output_tokens_details: Option<AnthropicOutputDetails>,
+    /// The cache writes by lifetime (their sum is `cache_creation_input_tokens`).
+    cache_creation: Option<AnthropicCacheCreation>,
+    /// Server tools run for the call.
+    server_tool_use: Option<AnthropicServerTools>,
+    /// `standard`, `priority` or `batch`.
+    service_tier: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
 struct AnthropicOutputDetails {
     thinking_tokens: Option<u64>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+struct AnthropicCacheCreation {
+    ephemeral_1h_input_tokens: Option<u64>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+struct AnthropicServerTools {
+    web_search_requests: Option<u64>,
 }
 
 impl AnthropicUsage {
@@ -174,19 +247,35 @@ impl AnthropicUsage {
         if later.output_tokens_details.is_some() {
             self.output_tokens_details = later.output_tokens_details;
         }
+        if later.cache_creation.is_some() {
+            self.cache_creation = later.cache_creation;
+        }
+        if later.server_tool_use.is_some() {
+            self.server_tool_use = later.server_tool_use;
+        }
+        if later.service_tier.is_some() {
+            self.service_tier.clone_from(&later.service_tier);
+        }
+    }
+
+    /// The tier the answer says served it.
+    pub(super) fn service_tier(&self) -> Option<ServiceTier> {
+        self.service_tier.as_deref().and_then(service_tier_named)
     }
 
     pub(super) fn normalise(&self) -> Usage {
         let read = self.cache_read_input_tokens.unwrap_or(0);
         let written = self.cache_creation_input_tokens.unwrap_or(0);
-        Usage {
+        parts_within_totals(Usage {
             input_tokens: self.input_tokens.unwrap_or(0).saturating_add(read).saturating_add(written),
             cached_input_tokens: read,
             cache_creation_tokens: written,
+            cache_creation_1h_tokens: self.cache_creation.and_then(|c| c.ephemeral_1h_input_tokens).unwrap_or(0),
             output_tokens: self.output_tokens.unwrap_or(0),
             reasoning_tokens: self.output_tokens_details.and_then(|d| d.thinking_tokens).unwrap_or(0),
+            queries: self.server_tool_use.and_then(|s| s.web_search_requests).unwrap_or(0),
             ..Usage::default()
-        }
+        })
     }
 }
 
@@ -272,7 +361,50 @@ mod tests {
                         "prompt_tokens_details":null}}"#;
         assert_eq!(from_body(Endpoint::ChatCompletions, body).unwrap().usage, Some(usage(12, 0, 0, 3, 0)));
         let none = from_body(Endpoint::ChatCompletions, br#"{"model":"m","usage":null}"#).unwrap();
-        assert_eq!(none, Reported { usage: None, model: Some("m".into()) });
+        assert_eq!(none, Reported { usage: None, model: Some("m".into()), service_tier: None });
+    }
+
+    #[test]
+    fn openai_audio_and_image_tokens_are_parts_of_the_totals_and_the_tier_is_the_answers() {
+        let body = br#"{"model":"gpt-4o-audio-preview-2024-12-17","service_tier":"priority",
+          "usage":{"prompt_tokens":500,"completion_tokens":300,
+                   "prompt_tokens_details":{"cached_tokens":100,"audio_tokens":200,"image_tokens":50},
+                   "completion_tokens_details":{"reasoning_tokens":0,"audio_tokens":250}}}"#;
+        let r = from_body(Endpoint::ChatCompletions, body).unwrap();
+        let u = r.usage.unwrap();
+        assert_eq!((u.input_tokens, u.cached_input_tokens, u.audio_input_tokens, u.image_input_tokens), (500, 100, 200, 50));
+        assert_eq!((u.output_tokens, u.audio_output_tokens), (300, 250));
+        assert_eq!(r.service_tier, Some(ServiceTier::Priority));
+        u.validate().unwrap();
+        let flex = from_body(Endpoint::Responses, br#"{"model":"o3","service_tier":"flex","usage":{"input_tokens":1,"output_tokens":1}}"#).unwrap();
+        assert_eq!(flex.service_tier, Some(ServiceTier::Flex));
+        let auto = from_body(Endpoint::ChatCompletions, br#"{"model":"m","service_tier":"auto"}"#).unwrap();
+        assert_eq!(auto.service_tier, Some(ServiceTier::Default));
+    }
+
+    #[test]
+    fn a_report_that_contradicts_itself_keeps_its_totals_and_is_never_refused() {
+        let body = br#"{"model":"m","usage":{"prompt_tokens":10,"completion_tokens":5,
+                   "prompt_tokens_details":{"cached_tokens":8,"audio_tokens":8},
+                   "completion_tokens_details":{"reasoning_tokens":9,"audio_tokens":3}}}"#;
+        let u = from_body(Endpoint::ChatCompletions, body).unwrap().usage.unwrap();
+        assert_eq!((u.input_tokens, u.cached_input_tokens, u.audio_input_tokens), (10, 8, 2));
+        assert_eq!((u.output_tokens, u.reasoning_tokens, u.audio_output_tokens), (5, 5, 0));
+        u.validate().unwrap();
+    }
+
+    #[test]
+    fn anthropic_one_hour_cache_writes_web_searches_and_tier() {
+        let body = br#"{"type":"message","model":"claude-sonnet-4-5-20250929","content":[],
+          "usage":{"input_tokens":50,"cache_creation_input_tokens":3000,"cache_read_input_tokens":0,
+                   "cache_creation":{"ephemeral_5m_input_tokens":1000,"ephemeral_1h_input_tokens":2000},
+                   "output_tokens":80,"server_tool_use":{"web_search_requests":3},"service_tier":"priority"}}"#;
+        let r = from_body(Endpoint::Messages, body).unwrap();
+        let u = r.usage.unwrap();
+        assert_eq!((u.input_tokens, u.cache_creation_tokens, u.cache_creation_1h_tokens), (3050, 3000, 2000));
+        assert_eq!((u.queries, r.service_tier), (3, Some(ServiceTier::Priority)));
+        let standard = from_body(Endpoint::Messages, br#"{"usage":{"input_tokens":1,"service_tier":"standard"}}"#).unwrap();
+        assert_eq!(standard.service_tier, Some(ServiceTier::Default));
     }
 
     #[test]

@@ -367,13 +367,11 @@ fn price(event: &NewEvent, history: Option<&History>) -> Result<Option<Cost>> {
 /// `None` when no entry has a price then.
 pub async fn quote(db: &Db, event: &NewEvent) -> Result<Option<NanoUsd>> {
     let e = event;
-    for name in alias::candidates(&e.model, e.provider.as_deref(), e.detail.size.as_deref(), e.detail.quality.as_deref()) {
-        let history = cache::history_of(db, &name).await?;
-        if in_force(&history, e.timestamp_ms).is_some() {
-            return Ok(price(e, Some(&history))?.map(|c| NanoUsd::from_nanos(c.nanos)));
-        }
+    let detail = &e.detail;
+    match cache::resolve(db, &e.model, e.provider.as_deref(), detail.size.as_deref(), detail.quality.as_deref(), e.timestamp_ms).await? {
+        Some((_, history)) => Ok(price(e, Some(&history))?.map(|c| NanoUsd::from_nanos(c.nanos))),
+        None => Ok(None),
     }
-    Ok(None)
 }
 
 /// One event a batch stores: its id, what was sent, its exact cost (`None`:

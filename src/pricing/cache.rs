@@ -114,3 +114,25 @@ pub async fn history_of(db: &crate::db::Db, model: &str) -> Result<History> {
         }
     })
 }
+
+/// The price-book entry that prices `name` (sent with `provider`, and for
+/// an image its `size` and `quality`) at `ts`: the first of
+/// [`super::alias::candidates`] with a price in force then, as ingest
+/// prices an event. Its name and history; `None` when no candidate has a
+/// price at `ts`.
+pub async fn resolve(
+    db: &crate::db::Db,
+    name: &str,
+    provider: Option<&str>,
+    size: Option<&str>,
+    quality: Option<&str>,
+    ts: i64,
+) -> Result<Option<(String, History)>> {
+    for candidate in super::alias::candidates(name, provider, size, quality) {
+        let history = history_of(db, &candidate).await?;
+        if super::store::in_force(&history, ts).is_some() {
+            return Ok(Some((candidate, history)));
+        }
+    }
+    Ok(None)
+}

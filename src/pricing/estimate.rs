@@ -10,7 +10,7 @@
 use serde::Serialize;
 
 use super::store::in_force;
-use super::{cache, cost, ModelPrice, NanoUsd, Usage};
+use super::{cache, charge, cost, Conditions, ModelPrice, NanoUsd, ServiceTier, Usage};
 use crate::clock::{now_ms, to_rfc3339};
 use crate::db::Db;
 use crate::{Error, Result};
@@ -35,12 +35,20 @@ pub struct Estimate {
 /// The most a call can cost: `input_tokens` of prompt with no cache read,
 /// and every one of `max_output_tokens` charged at the dearer of the
 /// model's output and reasoning rates. The estimate's maximum, and what
-/// the gateway reserves before a call.
-pub fn max_cost(price: &ModelPrice, input_tokens: u64, max_output_tokens: u64) -> Result<NanoUsd> {
+/// the gateway reserves before a call. At standard rates, and at `tier`'s
+/// when it is dearer (a call that asks for priority processing).
+pub fn max_cost(price: &ModelPrice, input_tokens: u64, max_output_tokens: u64, tier: ServiceTier) -> Result<NanoUsd> {
     let prompt = Usage { input_tokens, requests: 1, ..Usage::default() };
-    let plain = cost(price, &Usage { output_tokens: max_output_tokens, ..prompt })?;
-    let thinking = cost(price, &Usage { output_tokens: max_output_tokens, reasoning_tokens: max_output_tokens, ..prompt })?;
-    Ok(plain.max(thinking))
+    let plain = Usage { output_tokens: max_output_tokens, ..prompt };
+    let thinking = Usage { reasoning_tokens: max_output_tokens, ..plain };
+    let mut most = NanoUsd::ZERO;
+    for service_tier in [ServiceTier::Default, tier] {
+        let at = Conditions { service_tier, ..Conditions::default() };
+        for usage in [&plain, &thinking] {
+            most = most.max(charge(price, usage, &at)?.nanos()?);
+        }
+    }
+    Ok(most)
 }
 
 /// Estimates a call to `model` with `input_tokens` of prompt and at most
@@ -64,7 +72,7 @@ pub async fn estimate(db: &Db, model: &str, input_tokens: u64, max_output_tokens
         .and_then(|h| in_force(h, now))
         .ok_or_else(|| Error::invalid("model", format!("{model:?} has no price in the price book; add it under Admin → Price book")))?;
     let min = cost(&row.price, &Usage { input_tokens, requests: 1, ..Usage::default() })?;
-    let max = max_cost(&row.price, input_tokens, max_output_tokens)?;
+    let max = max_cost(&row.price, input_tokens, max_output_tokens, ServiceTier::Default)?;
     Ok(Estimate {
         model: model.to_string(),
         min_cost_usd: NanoUsd::to_usd_string(min),

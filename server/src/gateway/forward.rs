@@ -162,6 +162,7 @@ async fn fail(state: &AppState, call: &Call, e: GatewayError) -> Response {
 #[allow(clippy::too_many_arguments)]
 fn finished(call: &Call, status: u16, usage: Option<Usage>, model: Option<String>, estimated: bool, error: Option<String>, first_token_ms: Option<u64>) -> Finished {
     Finished {
+        service_tier: call.request.service_tier.unwrap_or_default(),
         request_id: call.request_id.clone(),
         started_ms: call.started_ms,
         endpoint: call.endpoint,
@@ -185,7 +186,8 @@ fn finished(call: &Call, status: u16, usage: Option<Usage>, model: Option<String
 /// requested one), else the requested model as priced.
 async fn recorded_model(state: &AppState, call: &Call, answered: Option<&str>) -> Option<String> {
     let answered = answered.filter(|m| !m.is_empty() && *m != call.upstream.model)?;
-    match tollbooth::pricing::cache::price_at(&state.db, answered, call.started_ms).await {
+    let provider = Some(call.upstream.provider.as_str());
+    match tollbooth::pricing::cache::resolve(&state.db, answered, provider, None, None, call.started_ms).await {
         Ok(Some(_)) => Some(answered.to_string()),
         _ => None,
     }
@@ -245,7 +247,8 @@ async fn whole(state: AppState, call: Call, mut resp: reqwest::Response, deadlin
         None => format!("upstream answered {status}"),
     });
     let model = recorded_model(&state, &call, reported.model.as_deref()).await;
-    let f = finished(&call, status.as_u16(), reported.usage, model, false, error, None);
+    let mut f = finished(&call, status.as_u16(), reported.usage, model, false, error, None);
+    f.service_tier = reported.service_tier.unwrap_or(f.service_tier);
     let cost = record(&state, &call, f).await;
     let mut out = Response::new(Body::from(body));
     *out.status_mut() = StatusCode::from_u16(status.as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
@@ -305,7 +308,8 @@ fn stream(state: AppState, call: Call, mut resp: reqwest::Response, deadline: to
         let (usage, estimated) = usage_of(&call, &meter, broken.is_some() || !meter.finished());
         let error = meter.error().map(|e| format!("{}: {}", e.kind, e.message)).or(broken);
         let model = recorded_model(&state, &call, meter.model()).await;
-        let f = finished(&call, status.as_u16(), usage, model, estimated, error, meter.first_token_ms());
+        let mut f = finished(&call, status.as_u16(), usage, model, estimated, error, meter.first_token_ms());
+        f.service_tier = meter.service_tier().unwrap_or(f.service_tier);
         record(&state, &call, f).await;
     });
     let body = Body::from_stream(futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|item| (item, rx)) }));

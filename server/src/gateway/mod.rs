@@ -364,12 +364,15 @@ async fn admit(state: &AppState, endpoint: Endpoint, req: Request, request_id: &
                 ),
             )
         })?;
-    let price = tollbooth::pricing::cache::price_at(db, &upstream.price_model, started_ms).await.map_err(core)?;
+    // Resolved as ingest will price the call's event (aliases, the provider's prefix).
+    let provider = Some(upstream.provider.as_str());
+    let priced = tollbooth::pricing::cache::resolve(db, &upstream.price_model, provider, None, None, started_ms).await.map_err(core)?;
+    let price = priced.as_ref().and_then(|(_, history)| tollbooth::pricing::store::in_force(history, started_ms)).map(|row| &row.price);
     if price.is_none() && principal.refuse_unpriced_models {
         return Err(model_not_priced(&request.model, &upstream.price_model, public_url, &principal.org_id));
     }
     let prompt_tokens = tokens::prompt_bound(&upstream.model, &request.prompt_text, request.messages);
-    let bound = Bound::new(price.as_ref(), prompt_tokens, request.max_output_tokens).map_err(core)?;
+    let bound = Bound::new(price, prompt_tokens, request.max_output_tokens, request.service_tier).map_err(core)?;
     let sender = Sender { org_id: principal.org_id.clone(), api_key_id: Some(principal.key_id.clone()) };
     let ttl = state.gateway.timeout.as_secs() as i64 + 60;
     let granted = tollbooth::admission::reserve(

@@ -40,6 +40,8 @@ fn usage(p: &Plan, output: u64) -> Value {
         "output_tokens": output,
         "service_tier": "standard"
     });
+    let (five_minutes, one_hour) = if p.cache_write_1h { (0, p.cache_write_tokens) } else { (p.cache_write_tokens, 0) };
+    u["cache_creation"] = json!({"ephemeral_5m_input_tokens": five_minutes, "ephemeral_1h_input_tokens": one_hour});
     if p.reasoning_tokens > 0 {
         u["output_tokens_details"] = json!({"thinking_tokens": p.reasoning_tokens.min(output)});
     }

@@ -48,6 +48,11 @@ fn chat_usage(a: &Answer, completion: u64) -> Value {
     })
 }
 
+/// The tier that served the call, as OpenAI names it.
+fn tier(a: &Answer) -> &'static str {
+    a.plan.service_tier.unwrap_or("default")
+}
+
 fn finish_reason(a: &Answer) -> &'static str {
     if a.plan.truncated { "length" } else { "stop" }
 }
@@ -66,7 +71,7 @@ pub fn chat_completion(a: &Answer) -> Value {
             "finish_reason": finish_reason(a)
         }],
         "usage": chat_usage(a, a.plan.output_tokens),
-        "service_tier": "default",
+        "service_tier": tier(a),
         "system_fingerprint": FINGERPRINT
     })
 }
@@ -84,7 +89,7 @@ pub fn chat_stream(a: &Answer) -> Vec<String> {
     let chunk = |choices: Value, completion: u64| {
         let mut c = json!({
             "id": a.id("chatcmpl-"), "object": "chat.completion.chunk", "created": a.created, "model": a.plan.model,
-            "service_tier": "default", "system_fingerprint": FINGERPRINT, "choices": choices
+            "service_tier": tier(a), "system_fingerprint": FINGERPRINT, "choices": choices
         });
         if repeat {
             c["usage"] = chat_usage(a, completion);
@@ -113,7 +118,7 @@ pub fn chat_stream(a: &Answer) -> Vec<String> {
     if include_usage || repeat {
         let mut last = json!({
             "id": a.id("chatcmpl-"), "object": "chat.completion.chunk", "created": a.created, "model": a.plan.model,
-            "service_tier": "default", "system_fingerprint": FINGERPRINT, "choices": []
+            "service_tier": tier(a), "system_fingerprint": FINGERPRINT, "choices": []
         });
         last["usage"] = chat_usage(a, a.plan.output_tokens);
         frames.push(frame(None, &last.to_string()));
@@ -173,7 +178,7 @@ fn response_object(a: &Answer, status: &str, output: Value, usage: Value) -> Val
         "parallel_tool_calls": or("parallel_tool_calls", true.into()),
         "previous_response_id": or("previous_response_id", Value::Null),
         "reasoning": {"effort": r["reasoning"]["effort"].clone(), "summary": null},
-        "service_tier": "default",
+        "service_tier": tier(a),
         "store": or("store", true.into()),
         "temperature": or("temperature", 1.0.into()),
         "text": or("text", json!({"format": {"type": "text"}})),

@@ -38,6 +38,12 @@ pub struct Plan {
     pub reasoning_tokens: u64,
     /// Whether the output limit cut the answer short.
     pub truncated: bool,
+    /// The OpenAI tier the request asked for and is served at (`priority`
+    /// or `flex`; `None`: `default`).
+    pub service_tier: Option<&'static str>,
+    /// Whether the cache writes go to Anthropic's 1-hour cache (a
+    /// `cache_control` of the request says `"ttl": "1h"`).
+    pub cache_write_1h: bool,
 }
 
 impl Plan {
@@ -56,6 +62,12 @@ impl Plan {
             output_tokens: output,
             reasoning_tokens: switches.reasoning_tokens.min(output),
             truncated: output < wanted,
+            service_tier: match body["service_tier"].as_str() {
+                Some("priority") => Some("priority"),
+                Some("flex") => Some("flex"),
+                _ => None,
+            },
+            cache_write_1h: asks_one_hour_cache(body),
         }
     }
 
@@ -83,6 +95,17 @@ impl Plan {
 
     pub fn text(&self) -> String {
         self.deltas().concat()
+    }
+}
+
+/// Whether any `cache_control` in `v` asks for the 1-hour cache.
+fn asks_one_hour_cache(v: &Value) -> bool {
+    match v {
+        Value::Object(map) => {
+            map.get("cache_control").is_some_and(|c| c["ttl"] == "1h") || map.values().any(asks_one_hour_cache)
+        }
+        Value::Array(items) => items.iter().any(asks_one_hour_cache),
+        _ => false,
     }
 }
 

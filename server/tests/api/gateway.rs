@@ -38,7 +38,7 @@ pub async fn gateway(engine: Engine) -> Option<Gw> {
     .await?;
     // The shipped catalog's prices of the models these tests call.
     let catalog: Value = serde_json::from_str(tollbooth::pricing::DEFAULT_CATALOG_JSON).unwrap();
-    let some: serde_json::Map<String, Value> = ["gpt-4o-mini", "claude-sonnet-4-5", "text-embedding-3-small"]
+    let some: serde_json::Map<String, Value> = ["gpt-4o-mini", "gpt-5-mini", "claude-sonnet-4-5", "text-embedding-3-small"]
         .iter()
         .map(|m| (m.to_string(), catalog[*m].clone()))
         .collect();
@@ -132,6 +132,17 @@ impl Gw {
     }
 
     /// The exact cost of `usage` on `model` now, in nano-USD.
+    /// An event's `usage_detail` (`{}` when none was stored).
+    pub async fn detail_of(&self, id: &str) -> Value {
+        let detail: Option<String> = sqlx::query_scalar("SELECT usage_detail FROM usage_events WHERE org_id = $1 AND id = $2")
+            .bind(&self.org_id)
+            .bind(id)
+            .fetch_one(self.app.test_db.db.reader())
+            .await
+            .unwrap();
+        detail.map_or(json!({}), |d| serde_json::from_str(&d).unwrap())
+    }
+
     pub async fn cost_of(&self, model: &str, usage: Usage) -> i64 {
         let price = tollbooth::pricing::cache::price_at(&self.app.test_db.db, model, tollbooth::clock::now_ms()).await.unwrap().unwrap();
         cost(&price, &usage).unwrap().nanos()
@@ -242,6 +253,35 @@ gateway_test! {
         assert_eq!(e.meta["endpoint"], "/v1/messages");
         let u = Usage { cache_creation_tokens: 2, ..usage(5, 1, 8) };
         assert_eq!(e.cost_nano, Some(g.cost_of("claude-sonnet-4-5", u).await));
+    }
+
+    async fn one_hour_cache_writes_and_the_tier_that_served_a_call_are_recorded_and_priced(g) {
+        // Anthropic: a 1-hour cache breakpoint; its writes are priced at the 1-hour rate.
+        let body = json!({"model": "claude-sonnet-4-5", "max_tokens": 100,
+                          "system": [{"type": "text", "text": "long rules", "cache_control": {"type": "ephemeral", "ttl": "1h"}}],
+                          "messages": [{"role": "user", "content": "hello there"}]});
+        let r = g.anthropic().header("x-mock-cache-write-tokens", "2").json(&body).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+        let events = g.wait_events(1).await;
+        let detail = g.detail_of(&events[0].id).await;
+        assert_eq!(detail["cache_creation_1h_tokens"], 2, "{detail}");
+        let u = Usage { cache_creation_tokens: 2, cache_creation_1h_tokens: 2, ..usage(4, 0, 8) };
+        assert_eq!(events[0].cost_nano, Some(g.cost_of("claude-sonnet-4-5", u).await));
+        assert_ne!(events[0].cost_nano, Some(g.cost_of("claude-sonnet-4-5", Usage { cache_creation_tokens: 2, ..usage(4, 0, 8) }).await));
+
+        // OpenAI, streamed: the flex tier the answer names prices the call.
+        let body = json!({"model": "gpt-5-mini", "stream": true, "service_tier": "flex", "max_completion_tokens": 50,
+                          "messages": [{"role": "user", "content": "one two three"}]});
+        let text = g.openai("/v1/chat/completions").json(&body).send().await.unwrap().text().await.unwrap();
+        assert!(text.contains("\"service_tier\":\"flex\""), "{text}");
+        let events = g.wait_events(2).await;
+        let e = events.iter().find(|e| e.model == "gpt-5-mini").unwrap();
+        assert_eq!(g.detail_of(&e.id).await["service_tier"], "flex");
+        let price = tollbooth::pricing::cache::price_at(&g.app.test_db.db, "gpt-5-mini", tollbooth::clock::now_ms()).await.unwrap().unwrap();
+        let at_flex = tollbooth::pricing::Conditions { service_tier: tollbooth::pricing::ServiceTier::Flex, ..Default::default() };
+        let flex = tollbooth::pricing::charge(&price, &usage(3, 0, 8), &at_flex).unwrap().nanos().unwrap().nanos();
+        assert_eq!(e.cost_nano, Some(flex));
+        assert!(flex < g.cost_of("gpt-5-mini", usage(3, 0, 8)).await, "flex is cheaper than standard");
     }
 
     async fn responses_and_embeddings_are_metered(g) {

@@ -168,11 +168,20 @@ gateway_test! {
         assert_eq!(g.events().await.len(), 1, "nothing refused was recorded");
         // Priced models are not affected.
         assert_eq!(g.openai("/v1/chat/completions").json(&chat("gpt-4o-mini")).send().await.unwrap().status(), StatusCode::OK);
+        // A name the book prices through an alias (LiteLLM's provider
+        // prefix) is judged as ingest prices it: forwarded, and costed.
+        let r = g.openai("/v1/chat/completions").json(&chat("openai/gpt-4o-mini")).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+        let cost = r.headers()["tollbooth-cost-usd"].to_str().unwrap().to_string();
+        assert_ne!(cost, "0.000000000", "priced as gpt-4o-mini");
+        let events = g.wait_events(3).await;
+        let aliased = events.iter().find(|e| e.model == "openai/gpt-4o-mini").expect("recorded");
+        assert_eq!(aliased.cost_nano, Some(tollbooth::pricing::NanoUsd::parse_usd(&cost).unwrap().nanos()), "the header tells the stored cost");
 
         // Unticked: forwarded again.
         assert_eq!(g.save_settings(false).await.status(), StatusCode::OK);
         assert_eq!(g.openai("/v1/chat/completions").json(&chat("model-without-price")).send().await.unwrap().status(), StatusCode::OK);
-        assert_eq!(g.double.requests().len(), 3);
+        assert_eq!(g.double.requests().len(), 4);
         let f = tollbooth::audit::AuditFilter { action: "org.settings_change".into(), ..Default::default() };
         let log = tollbooth::audit::list(&g.app.test_db.db, Some(&g.org_id), &f, "UTC", 10).await.unwrap();
         assert_eq!(log.len(), 2, "turned on, turned off");
