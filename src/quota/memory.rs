@@ -196,11 +196,21 @@ impl Inserter {
 }
 
 /// Work for the writer: a granted reservation to store (and the organization
-/// to correct if storing fails), or a barrier answered once everything queued
-/// before it is committed.
+/// to correct if storing fails), a release (answered with whether it
+/// released an active reservation, once committed), or a barrier answered
+/// once everything queued before it is committed.
 enum Job {
     Insert(NewReservation),
+    Release(Release),
     Barrier(oneshot::Sender<()>),
+}
+
+/// A reservation to release at `at_ms`.
+struct Release {
+    org_id: String,
+    id: String,
+    at_ms: i64,
+    done: oneshot::Sender<Result<bool>>,
 }
 
 /// The ledgers of every organization of one database.
@@ -396,6 +406,19 @@ impl Memory {
         Inserter(self.writer(db).await.clone())
     }
 
+    /// Releases a reservation with the next group commit (after everything
+    /// queued before it, its own grant included): whether it was active.
+    /// Releases arriving together share one transaction, as grants do.
+    pub async fn release(&self, db: &Db, org_id: &str, id: &str, at_ms: i64) -> Result<bool> {
+        let stopped = || Error::Unavailable("the reservation writer stopped; retry".into());
+        let (done, answer) = oneshot::channel();
+        let job = Job::Release(Release { org_id: org_id.to_string(), id: id.to_string(), at_ms, done });
+        self.writer(db).await.send(job).map_err(|_| stopped())?;
+        let released = answer.await.map_err(|_| stopped())??;
+        self.forget_failed();
+        Ok(released)
+    }
+
     /// Waits until every reservation queued so far is committed.
     pub async fn flush(&self) -> Result<()> {
         let Some(tx) = self.writer.get() else { return Ok(()) };
@@ -442,7 +465,7 @@ async fn group_commit(pool: sqlx::AnyPool, engine: Engine, failed: Arc<Mutex<Vec
             .iter()
             .filter_map(|j| match j {
                 Job::Insert(r) => Some(r),
-                Job::Barrier(_) => None,
+                _ => None,
             })
             .collect();
         if !rows.is_empty() && write(&pool, engine, &rows).await.is_err() {
@@ -453,12 +476,43 @@ async fn group_commit(pool: sqlx::AnyPool, engine: Engine, failed: Arc<Mutex<Vec
                 }
             }
         }
+        // Releases after the grants they may release (a release never
+        // overtakes its own grant: both come through this queue in order).
+        let releases: Vec<&Release> = jobs
+            .iter()
+            .filter_map(|j| match j {
+                Job::Release(r) => Some(r),
+                _ => None,
+            })
+            .collect();
+        let released = if releases.is_empty() { Ok(Vec::new()) } else { release_all(&pool, engine, &releases).await };
         for job in jobs {
-            if let Job::Barrier(done) = job {
-                let _ = done.send(());
+            match job {
+                Job::Barrier(done) => {
+                    let _ = done.send(());
+                }
+                Job::Release(r) => {
+                    let answer = match &released {
+                        Ok(ids) => Ok(ids.contains(&r.id)),
+                        Err(e) => Err(Error::Unavailable(format!("releasing the reservation failed: {e}; retry"))),
+                    };
+                    let _ = r.done.send(answer);
+                }
+                Job::Insert(_) => {}
             }
         }
     }
+}
+
+/// Releases in one transaction, at the latest time asked: the ids that were
+/// active.
+async fn release_all(pool: &sqlx::AnyPool, engine: Engine, releases: &[&Release]) -> Result<Vec<String>> {
+    let at = releases.iter().map(|r| r.at_ms).max().unwrap_or_default();
+    let pairs: Vec<(&str, &str)> = releases.iter().map(|r| (r.org_id.as_str(), r.id.as_str())).collect();
+    let mut tx = pool.begin().await?;
+    let released = store::release_many(&mut tx, engine, &pairs, at).await?;
+    tx.commit().await?;
+    Ok(released)
 }
 
 async fn write(pool: &sqlx::AnyPool, engine: Engine, rows: &[&NewReservation]) -> Result<()> {

@@ -599,15 +599,16 @@ pub async fn release_reservation(db: &Db, org_id: &str, id: &str) -> Result<Rese
     if !is_valid_id(id) {
         return Err(Error::NotFound("reservation"));
     }
-    db.quota_memory().flush().await?;
-    let mut tx = db.begin().await?;
-    let released = store::release(&mut tx, org_id, id, now_ms()).await?;
-    tx.commit().await?;
+    // Through the reservation writer: after its own grant is stored, and in
+    // one transaction with the other releases and grants of the moment.
+    let released = db.quota_memory().release(db, org_id, id, now_ms()).await?;
     if released {
         db.quota_memory().unhold(org_id, id);
         db.quota_leases().unhold(org_id, id);
     }
-    get_reservation(db, org_id, id).await
+    let mut conn = db.reader().acquire().await?;
+    let s = store::get(&mut conn, org_id, id).await?.ok_or(Error::NotFound("reservation"))?;
+    Ok(view(id, s, now_ms()))
 }
 
 /// Marks expired reservations (they already stopped counting at expiry).

@@ -130,6 +130,35 @@ test_both_engines! {
         assert!(matches!(err, Error::NotFound(_)));
     }
 
+    async fn releases_arriving_together_share_a_commit_and_each_frees_its_own(db) {
+        let s = org(db).await;
+        limit(db, &s.org_id, "images", "day", "40").await;
+        let mut ids = Vec::new();
+        for _ in 0..40 {
+            ids.push(admission::reserve(db, &s, ask(Metric::Images, 1)).await.unwrap().reservation_id);
+        }
+        assert!(admission::reserve(db, &s, ask(Metric::Images, 1)).await.is_err(), "the limit is held");
+        // Every reservation released twice at once, with a stranger's id among them.
+        let mut calls = Vec::new();
+        for id in ids.iter().chain(ids.iter()) {
+            let (db, org_id, id) = (db.clone(), s.org_id.clone(), id.clone());
+            calls.push(tokio::spawn(async move { quota::release_reservation(&db, &org_id, &id).await }));
+        }
+        let (db2, org_id) = (db.clone(), s.org_id.clone());
+        let stranger = tokio::spawn(async move { quota::release_reservation(&db2, &org_id, "0190a0a0-0000-7000-8000-000000000000").await });
+        for c in calls {
+            assert_eq!(c.await.unwrap().unwrap().state, "released");
+        }
+        assert!(matches!(stranger.await.unwrap().unwrap_err(), Error::NotFound(_)));
+        let active: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM reservations WHERE org_id = $1 AND state = 'active'")
+            .bind(&s.org_id)
+            .fetch_one(db.reader())
+            .await
+            .unwrap();
+        assert_eq!(active, 0);
+        admission::reserve(db, &s, ask(Metric::Images, 40)).await.unwrap();
+    }
+
     async fn usage_without_a_reservation_is_recorded_and_then_refuses(db) {
         let s = org(db).await;
         // Starter: 100,000 tokens per month, hard.

@@ -203,15 +203,30 @@ pub async fn expire_due(conn: &mut AnyConnection, now_ms: i64) -> Result<u64> {
     Ok(done.rows_affected())
 }
 
-/// Releases an active reservation; returns whether it was active.
-pub async fn release(conn: &mut AnyConnection, org_id: &str, id: &str, now_ms: i64) -> Result<bool> {
-    let done = sqlx::query("UPDATE reservations SET state = 'released', settled_at = $3 WHERE id = $1 AND org_id = $2 AND state = 'active'")
-        .bind(id)
-        .bind(org_id)
-        .bind(now_ms)
-        .execute(conn)
-        .await?;
-    Ok(done.rows_affected() == 1)
+/// Releases the active ones of `reservations` (organization, id) at
+/// `now_ms`, 200 per statement: the ids released.
+pub(crate) async fn release_many(conn: &mut AnyConnection, engine: Engine, reservations: &[(&str, &str)], now_ms: i64) -> Result<Vec<String>> {
+    let mut released = Vec::new();
+    for chunk in reservations.chunks(200) {
+        let pairs: Vec<String> = (0..chunk.len())
+            .map(|i| match engine {
+                Engine::Sqlite => "(?, ?)".to_string(),
+                Engine::Postgres => format!("(${}, ${})", 2 * i + 2, 2 * i + 3),
+            })
+            .collect();
+        let first = if engine == Engine::Sqlite { "?" } else { "$1" };
+        let sql = format!(
+            "UPDATE reservations SET state = 'released', settled_at = {first} \
+             WHERE state = 'active' AND (org_id, id) IN (VALUES {}) RETURNING id",
+            pairs.join(", ")
+        );
+        let mut q = sqlx::query_scalar::<_, String>(&sql).bind(now_ms);
+        for (org_id, id) in chunk {
+            q = q.bind(*org_id).bind(*id);
+        }
+        released.extend(q.fetch_all(&mut *conn).await?);
+    }
+    Ok(released)
 }
 
 /// Sets the documents count.
