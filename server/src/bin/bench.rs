@@ -29,6 +29,8 @@ struct Args {
     quota: bool,
     gateway: bool,
     seed_analytics: bool,
+    /// Resident memory at rest over many organizations.
+    idle: bool,
     runs: usize,
     database_url: Option<String>,
     small_orgs: usize,
@@ -55,6 +57,7 @@ fn args() -> Args {
         quota: false,
         gateway: false,
         seed_analytics: false,
+        idle: false,
         runs: 20,
         database_url: None,
         small_orgs: 999,
@@ -81,6 +84,10 @@ fn args() -> Args {
             "--gateway" => {
                 a.gateway = true;
                 a.rate = 1000;
+                continue;
+            }
+            "--idle" => {
+                a.idle = true;
                 continue;
             }
             "--seed-analytics" => {
@@ -122,6 +129,7 @@ fn args() -> Args {
                 "usage: tollbooth-bench [--engine sqlite|postgres|both] [--events N] [--batch N] [--concurrency N] [--backfill]\n\
                  \x20      tollbooth-bench --quota [--rate N] [--seconds N] [--engine E] [--processes N]\n\
                  \x20      tollbooth-bench --gateway [--rate N] [--seconds N] [--soak N]\n\
+                 \x20      tollbooth-bench --idle [--small-orgs N] [--engine E]\n\
                  \x20      tollbooth-bench --seed-analytics [--events N] [--runs N] [--small-orgs N] [--engine E] [--keep] [--database-url URL]"
             ),
         }
@@ -424,6 +432,10 @@ async fn main() {
     if a.seed_analytics {
         let o = analytics::Options { engines: a.engines, events: a.events, runs: a.runs, database_url: a.database_url, small_orgs: a.small_orgs, keep: a.keep };
         analytics::run(o).await;
+        return;
+    }
+    if a.idle {
+        analytics::idle(a.engines, a.small_orgs).await;
         return;
     }
     if a.gateway {

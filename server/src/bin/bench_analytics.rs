@@ -14,6 +14,11 @@
 //! 30 days, 13 months), `GET /api/v1/usage` for every grouping over 30 days
 //! and 13 months, and the admin dashboard with its tenant list; it prints
 //! p50/p95/max per request and the server's resident memory (now and peak).
+//!
+//! `--idle [--small-orgs 999]` seeds only the small organizations (100
+//! events each, plus one with none) and reports the server's resident memory
+//! at rest: after start and every 10 s for a minute with no requests, while
+//! its background tasks (billing job, outbox, retention, rollup fold) run.
 
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -343,5 +348,34 @@ pub async fn run(o: Options) {
             println!("kept: --database-url {}", test_db.url);
             std::mem::forget(test_db);
         }
+    }
+}
+
+/// `--idle`: the server's resident memory at rest over `small_orgs`
+/// organizations, on each engine.
+pub async fn idle(engines: Vec<Engine>, small_orgs: usize) {
+    for engine in engines {
+        let test_db = tollbooth::testing::TestDb::new(engine).await.expect("database");
+        let config = tollbooth_server::cli::Cli::parse_config_for(&test_db.url);
+        println!("## {} ({small_orgs} organizations of {SMALL_ORG_EVENTS} events, and one with none)", engine.name());
+        seed(&test_db.db, &config, 0, small_orgs).await;
+        test_db.db.close().await;
+        let (mut child, port) = start_server(&test_db.url);
+        let client = reqwest::Client::new();
+        for _ in 0..600 {
+            if client.get(format!("http://127.0.0.1:{port}/readyz")).send().await.is_ok_and(|r| r.status() == 200) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        println!("server RSS when ready: {:.0} MB", rss_mb(child.id()).0);
+        for i in 1..=6 {
+            tokio::time::sleep(Duration::from_secs(10)).await;
+            println!("after {:>2} s at rest: {:.0} MB", i * 10, rss_mb(child.id()).0);
+        }
+        let (now_mb, peak_mb) = rss_mb(child.id());
+        println!("server RSS: {now_mb:.0} MB now, {peak_mb:.0} MB at its peak");
+        let _ = child.kill();
+        let _ = child.wait();
     }
 }
