@@ -2,13 +2,19 @@
 //! and reservations like plan limits (atomic, on both engines), and the
 //! end-user list.
 
+use std::collections::BTreeMap;
+
 use serde_json::json;
+use sqlx::Row;
+use tollbooth::calendar::{window, zone};
 use tollbooth::clock::{now_ms, to_rfc3339};
 use tollbooth::db::Db;
 use tollbooth::end_users::{self, LimitOverride, LimitSettings, LimitValues, ListQuery};
 use tollbooth::ingest::record_usage;
 use tollbooth::metering::{parse_batch, Sender};
-use tollbooth::plans::Metric;
+use tollbooth::orgs::{self, OrgScope, Role};
+use tollbooth::plans::{Metric, Period};
+use tollbooth::pricing::{store as prices, ModelPrice, PriceBook, UnitPrice};
 use tollbooth::quota::{self, rules::Ask, ReserveInput};
 use tollbooth::{admission, test_both_engines, Error};
 
@@ -40,6 +46,88 @@ async fn set(db: &Db, org_id: &str, user: &str, mode: &str, limits: LimitValues)
 
 fn event(user: &str, tokens: u64) -> serde_json::Value {
     json!({"model": "no-such-model", "input_tokens": tokens, "timestamp": to_rfc3339(now_ms()), "user_id": user})
+}
+
+/// Two priced models (a token of `cheap` costs 1,000 nano-USD, of `dear`
+/// 10,000) for lists whose cost order is not their token order.
+async fn priced(db: &Db) {
+    let mut book = PriceBook::default();
+    for (model, price) in [("cheap", "0.000001"), ("dear", "0.00001")] {
+        let mut p = ModelPrice::new(model, "openai");
+        p.input = Some(UnitPrice::parse(price).unwrap());
+        book.insert(p);
+    }
+    prices::import(db, &book, "test", Some(0)).await.unwrap();
+}
+
+/// An event of `user` on `model`, `days_ago` days before now.
+fn used(user: &str, model: &str, tokens: u64, days_ago: i64) -> serde_json::Value {
+    json!({"model": model, "input_tokens": tokens, "timestamp": to_rfc3339(now_ms() - days_ago * 86_400_000), "user_id": user})
+}
+
+/// (tokens, cost, requests, last day) per key.
+type Sums = BTreeMap<(i64, String), [i64; 4]>;
+
+/// The organization's day counters summed per (month start in `tz`, user).
+async fn month_sums_of_days(db: &Db, org_id: &str, tz: &str) -> Sums {
+    let rows = sqlx::query("SELECT user_id, day_start, tokens, cost_nanos, requests FROM user_usage_days WHERE org_id = $1")
+        .bind(org_id)
+        .fetch_all(db.reader())
+        .await
+        .unwrap();
+    let mut sums = Sums::new();
+    for r in &rows {
+        let day: i64 = r.get("day_start");
+        let month = window(zone(tz), Period::Month, day).start_ms;
+        let s = sums.entry((month, r.get("user_id"))).or_default();
+        s[0] += r.get::<i64, _>("tokens");
+        s[1] += r.get::<i64, _>("cost_nanos");
+        s[2] += r.get::<i64, _>("requests");
+        s[3] = s[3].max(day);
+    }
+    sums
+}
+
+/// The organization's month totals per (month start, user).
+async fn month_totals(db: &Db, org_id: &str) -> Sums {
+    let rows = sqlx::query("SELECT user_id, month_start, tokens, cost_nanos, requests, last_day FROM user_usage_months WHERE org_id = $1")
+        .bind(org_id)
+        .fetch_all(db.reader())
+        .await
+        .unwrap();
+    rows.iter()
+        .map(|r| ((r.get("month_start"), r.get("user_id")), [r.get("tokens"), r.get("cost_nanos"), r.get("requests"), r.get("last_day")]))
+        .collect()
+}
+
+/// The sums of the month containing now only.
+fn this_month(sums: Sums, tz: &str) -> Sums {
+    let start = window(zone(tz), Period::Month, now_ms()).start_ms;
+    sums.into_iter().filter(|((m, _), _)| *m == start).collect()
+}
+
+/// A batch of users on several days and both models, some with no use today.
+fn a_month_of_use() -> Vec<serde_json::Value> {
+    let mut events = Vec::new();
+    for (i, user) in ["u01", "u02", "u03", "u04", "u05", "u06", "u07", "u08", "u09", "u10", "u11", "u12"].iter().enumerate() {
+        let i = i as u64;
+        // Ties on purpose: users 1-4 use as many tokens in the month.
+        let tokens = if i < 4 { 500 } else { 100 * (i % 5) + 10 };
+        let model = if i % 3 == 0 { "dear" } else if i % 3 == 1 { "cheap" } else { "no-such-model" };
+        if i % 4 != 3 {
+            events.push(used(user, model, tokens, 0));
+        }
+        for day in 1..=(i as i64 % 3) {
+            events.push(used(user, "cheap", tokens / 2 + day as u64, day));
+        }
+        if i % 4 == 3 {
+            events.push(used(user, model, tokens, 1));
+        }
+    }
+    // Users of unpriced models only: no cost this month, one active today.
+    events.push(used("u13", "no-such-model", 40, 0));
+    events.push(used("u14", "no-such-model", 40, 1));
+    events
 }
 
 async fn check_as(db: &Db, org_id: &str, user: &str, tokens: i64) -> quota::CheckBody {
@@ -193,6 +281,39 @@ test_both_engines! {
         assert_eq!(end_users::list(db, &other.org.id, &ListQuery::default()).await.unwrap().total, 0);
     }
 
+    async fn month_totals_are_the_sums_of_the_days_after_ingest_a_time_zone_change_and_a_fill_at_start(db) {
+        let signed = sign_up(db, "a@example.com", "A").await;
+        let s = Sender { org_id: signed.org.id.clone(), api_key_id: None };
+        priced(db).await;
+        record_usage(db, &s, parse_batch(&a_month_of_use(), now_ms())).await.unwrap();
+        // A second batch adds to the same rows.
+        record_usage(db, &s, parse_batch(&[used("u01", "dear", 7, 0), used("u02", "cheap", 3, 2)], now_ms())).await.unwrap();
+        let after_ingest = month_totals(db, &s.org_id).await;
+        assert!(after_ingest.len() >= 14, "{after_ingest:?}");
+        assert_eq!(after_ingest, month_sums_of_days(db, &s.org_id, "UTC").await);
+
+        // A zone 14 hours ahead moves the days: this month's totals follow.
+        let scope = OrgScope { org_id: s.org_id.clone(), user_id: signed.user.id.clone(), role: Role::Owner };
+        let kiritimati = "Pacific/Kiritimati";
+        orgs::update_settings(db, &scope, &orgs::SettingsInput { name: "A", time_zone: kiritimati, refuse_unpriced_models: false }, &by()).await.unwrap();
+        let now_there = this_month(month_totals(db, &s.org_id).await, kiritimati);
+        assert!(!now_there.is_empty());
+        assert_eq!(now_there, this_month(month_sums_of_days(db, &s.org_id, kiritimati).await, kiritimati));
+        record_usage(db, &s, parse_batch(&[used("u05", "dear", 11, 0)], now_ms())).await.unwrap();
+        assert_eq!(
+            this_month(month_totals(db, &s.org_id).await, kiritimati),
+            this_month(month_sums_of_days(db, &s.org_id, kiritimati).await, kiritimati)
+        );
+
+        // A database from before the totals: filled from the days at start.
+        sqlx::query("DELETE FROM user_usage_months").execute(db.reader()).await.unwrap();
+        assert!(quota::verify_counters(db).await.unwrap() >= 1);
+        let filled = month_totals(db, &s.org_id).await;
+        assert!(!filled.is_empty());
+        assert_eq!(filled, this_month(month_sums_of_days(db, &s.org_id, kiritimati).await, kiritimati), "only this month is filled");
+        assert_eq!(quota::verify_counters(db).await.unwrap(), 0, "filled once");
+    }
+
     async fn the_users_counters_are_rebuilt_from_the_events_at_start(db) {
         let s = org(db).await;
         record_usage(db, &s, parse_batch(&[event("alice", 100), event("bob", 5)], now_ms())).await.unwrap();
@@ -226,3 +347,4 @@ async fn two_processes_never_pass_one_users_limit() {
     assert_eq!(granted, 100, "exactly 500 tokens, 5 at a time, across both processes");
     other.close().await;
 }
+

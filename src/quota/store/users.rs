@@ -1,5 +1,6 @@
 //! Storage of per-user limits (`user_limit_settings`, `user_limit_overrides`)
-//! and of what each end user used per local day (`user_usage_days`).
+//! and of what each end user used per local day (`user_usage_days`) and per
+//! local month (`user_usage_months`, the sums of its days).
 
 use std::collections::HashMap;
 
@@ -145,6 +146,33 @@ pub(crate) async fn add_days(conn: &mut AnyConnection, engine: Engine, org_id: &
     Ok(())
 }
 
+/// Adds units (tokens, cost, requests) to users' month totals and moves
+/// their last day with use forward: (user, month start, units, last day),
+/// sorted by month and user (the key's order), so concurrent batches lock
+/// alike. Written with [`add_days`], in its transaction.
+pub(crate) async fn add_months(conn: &mut AnyConnection, engine: Engine, org_id: &str, rows: &[(&str, i64, Units, i64)]) -> Result<()> {
+    let later = match engine {
+        Engine::Sqlite => "MAX(user_usage_months.last_day, excluded.last_day)",
+        Engine::Postgres => "GREATEST(user_usage_months.last_day, excluded.last_day)",
+    };
+    // 7 parameters a row: 2,100 a statement, under both engines' limits.
+    for chunk in rows.chunks(300) {
+        let sql = format!(
+            "INSERT INTO user_usage_months (org_id, user_id, month_start, tokens, cost_nanos, requests, last_day) VALUES {} \
+             ON CONFLICT (org_id, month_start, user_id) DO UPDATE SET tokens = user_usage_months.tokens + excluded.tokens, \
+             cost_nanos = user_usage_months.cost_nanos + excluded.cost_nanos, requests = user_usage_months.requests + excluded.requests, \
+             last_day = {later}",
+            values_rows(engine, chunk.len(), 7)
+        );
+        let mut q = sqlx::query(&sql);
+        for (user, month, u, last) in chunk {
+            q = q.bind(org_id).bind(*user).bind(*month).bind(u[0]).bind(u[1]).bind(u[2]).bind(*last);
+        }
+        q.execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
 /// A user's use in the day starting `today` and in `month`, and what its
 /// active reservations hold, read in one statement (one snapshot on
 /// PostgreSQL: a commit that settles a reservation is seen either held or
@@ -192,14 +220,62 @@ pub(crate) async fn days(conn: &mut AnyConnection, org_id: &str, w: Window) -> R
         .collect()
 }
 
+/// Deletes the day counters of the window and the totals of its month (in
+/// every alignment: see [`MONTH_ALIGNMENTS_MS`]); the caller writes the
+/// rebuilt days and totals in the same transaction.
 pub(crate) async fn delete_days(conn: &mut AnyConnection, org_id: &str, w: Window) -> Result<()> {
     sqlx::query("DELETE FROM user_usage_days WHERE org_id = $1 AND day_start >= $2 AND day_start < $3")
         .bind(org_id)
         .bind(w.start_ms)
         .bind(w.end_ms)
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query("DELETE FROM user_usage_months WHERE org_id = $1 AND month_start > $2 AND month_start < $3")
+        .bind(org_id)
+        .bind(w.start_ms - MONTH_ALIGNMENTS_MS)
+        .bind(w.start_ms + MONTH_ALIGNMENTS_MS)
         .execute(conn)
         .await?;
     Ok(())
+}
+
+/// How far apart the starts of one calendar month can be in two time zones
+/// (UTC-12 to UTC+14 is 26 hours), with room: a month's totals counted
+/// before a time zone change start within this of the month's new start,
+/// and every other month starts weeks away.
+const MONTH_ALIGNMENTS_MS: i64 = 2 * 86_400_000;
+
+/// Fills the users' totals of the month `w` from its day counters, when the
+/// month has none (a database from before the totals); how many users were
+/// filled. One `INSERT … SELECT … GROUP BY`.
+pub(crate) async fn fill_month(conn: &mut AnyConnection, org_id: &str, w: Window) -> Result<u64> {
+    let r = sqlx::query(
+        "INSERT INTO user_usage_months (org_id, user_id, month_start, tokens, cost_nanos, requests, last_day) \
+         SELECT org_id, user_id, $2, CAST(SUM(tokens) AS BIGINT), CAST(SUM(cost_nanos) AS BIGINT), CAST(SUM(requests) AS BIGINT), \
+         CAST(MAX(day_start) AS BIGINT) FROM user_usage_days WHERE org_id = $1 AND day_start >= $2 AND day_start < $3 \
+         AND NOT EXISTS (SELECT 1 FROM user_usage_months m WHERE m.org_id = $1 AND m.month_start = $2) \
+         GROUP BY org_id, user_id",
+    )
+    .bind(org_id)
+    .bind(w.start_ms)
+    .bind(w.end_ms)
+    .execute(conn)
+    .await?;
+    Ok(r.rows_affected())
+}
+
+/// Organizations with per-user day counters since `since` but no month
+/// totals from then on (a database from before them), with their zone.
+pub(crate) async fn months_to_fill(conn: &mut AnyConnection, since: i64) -> Result<Vec<(String, String)>> {
+    Ok(sqlx::query_as(
+        "SELECT o.id, o.time_zone FROM organizations o \
+         WHERE EXISTS (SELECT 1 FROM user_usage_days d WHERE d.org_id = o.id AND d.day_start >= $1) \
+         AND NOT EXISTS (SELECT 1 FROM user_usage_months m WHERE m.org_id = o.id AND m.month_start > $2)",
+    )
+    .bind(since)
+    .bind(since - MONTH_ALIGNMENTS_MS)
+    .fetch_all(conn)
+    .await?)
 }
 
 /// Organizations with events of end users since `since` but no per-user
