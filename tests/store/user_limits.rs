@@ -314,6 +314,82 @@ test_both_engines! {
         assert_eq!(quota::verify_counters(db).await.unwrap(), 0, "filled once");
     }
 
+    async fn every_sort_of_the_list_pages_like_the_sums_of_the_days(db) {
+        let s = org(db).await;
+        priced(db).await;
+        record_usage(db, &s, parse_batch(&a_month_of_use(), now_ms())).await.unwrap();
+        // Overrides: two users without use this month, one with.
+        for user in ["abe", "zed", "u07"] {
+            set(db, &s.org_id, user, "blocked", LimitValues::default()).await;
+        }
+        // The oracle: this month's and today's sums of the day counters.
+        let month = window(zone("UTC"), Period::Month, now_ms());
+        let today = window(zone("UTC"), Period::Day, now_ms()).start_ms;
+        let mut users: BTreeMap<String, ([i64; 3], [i64; 3])> = BTreeMap::new();
+        for ((_, user), sums) in this_month(month_sums_of_days(db, &s.org_id, "UTC").await, "UTC") {
+            users.insert(user, ([0; 3], [sums[0], sums[1], sums[2]]));
+        }
+        let rows = sqlx::query("SELECT user_id, tokens, cost_nanos, requests FROM user_usage_days WHERE org_id = $1 AND day_start = $2")
+            .bind(&s.org_id)
+            .bind(today)
+            .fetch_all(db.reader())
+            .await
+            .unwrap();
+        for r in &rows {
+            users.get_mut(r.get::<String, _>("user_id").as_str()).unwrap().0 = [r.get("tokens"), r.get("cost_nanos"), r.get("requests")];
+        }
+        assert!(month.start_ms <= today);
+        for user in ["abe", "zed", "u07"] {
+            users.entry(user.to_string()).or_default();
+        }
+        let sorts: [(&str, fn(&([i64; 3], [i64; 3])) -> i64); 6] = [
+            ("cost_month", |u| u.1[1]),
+            ("tokens_month", |u| u.1[0]),
+            ("cost_today", |u| u.0[1]),
+            ("tokens_today", |u| u.0[0]),
+            ("requests", |u| u.1[2]),
+            ("user_id", |_| 0),
+        ];
+        for (sort, key) in sorts {
+            for search in ["", "u0", "e", "u1", "nobody"] {
+                let mut expected: Vec<(&String, &([i64; 3], [i64; 3]))> = users.iter().filter(|(u, _)| u.contains(search)).collect();
+                expected.sort_by(|a, b| key(b.1).cmp(&key(a.1)).then(a.0.cmp(b.0)));
+                for limit in [1, 4, 50] {
+                    let mut offset = 0;
+                    loop {
+                        let q = ListQuery { search: Some(search.into()), sort: Some(sort.into()), limit: Some(limit), offset: Some(offset) };
+                        let page = end_users::list(db, &s.org_id, &q).await.unwrap();
+                        let got: Vec<(String, [i64; 4])> = page
+                            .users
+                            .iter()
+                            .map(|u| (u.user_id.clone(), [u.today.tokens, u.today.requests, u.month.tokens, u.month.requests]))
+                            .collect();
+                        let want: Vec<(String, [i64; 4])> = expected
+                            .iter()
+                            .skip(offset as usize)
+                            .take(limit as usize)
+                            .map(|(u, (d, m))| (u.to_string(), [d[0], d[2], m[0], m[2]]))
+                            .collect();
+                        assert_eq!(got, want, "sort {sort}, search {search:?}, limit {limit}, offset {offset}");
+                        assert_eq!(page.total, expected.len() as i64, "sort {sort}, search {search:?}, offset {offset}");
+                        if offset as usize > expected.len() {
+                            break; // a page past the end still answers the total
+                        }
+                        offset += limit;
+                    }
+                }
+            }
+        }
+        // The costs themselves, and the last day with use.
+        let page = end_users::list(db, &s.org_id, &ListQuery { sort: Some("cost_month".into()), limit: Some(200), ..Default::default() }).await.unwrap();
+        for u in &page.users {
+            let (d, m) = users[&u.user_id];
+            let usd = |n: i64| tollbooth::pricing::NanoUsd::from_nanos(n).to_short_usd_string();
+            assert_eq!((u.today.cost_usd.clone(), u.month.cost_usd.clone()), (usd(d[1]), usd(m[1])), "{}", u.user_id);
+            assert_eq!(u.last_active.is_some(), m[2] > 0, "{}", u.user_id);
+        }
+    }
+
     async fn the_users_counters_are_rebuilt_from_the_events_at_start(db) {
         let s = org(db).await;
         record_usage(db, &s, parse_batch(&[event("alice", 100), event("bob", 5)], now_ms())).await.unwrap();
