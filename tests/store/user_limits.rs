@@ -65,6 +65,9 @@ fn used(user: &str, model: &str, tokens: u64, days_ago: i64) -> serde_json::Valu
     json!({"model": model, "input_tokens": tokens, "timestamp": to_rfc3339(now_ms() - days_ago * 86_400_000), "user_id": user})
 }
 
+/// A user's (today, this month), each (tokens, cost, requests).
+type Figures = ([i64; 3], [i64; 3]);
+
 /// (tokens, cost, requests, last day) per key.
 type Sums = BTreeMap<(i64, String), [i64; 4]>;
 
@@ -113,7 +116,7 @@ fn a_month_of_use() -> Vec<serde_json::Value> {
         let i = i as u64;
         // Ties on purpose: users 1-4 use as many tokens in the month.
         let tokens = if i < 4 { 500 } else { 100 * (i % 5) + 10 };
-        let model = if i % 3 == 0 { "dear" } else if i % 3 == 1 { "cheap" } else { "no-such-model" };
+        let model = if i.is_multiple_of(3) { "dear" } else if i % 3 == 1 { "cheap" } else { "no-such-model" };
         if i % 4 != 3 {
             events.push(used(user, model, tokens, 0));
         }
@@ -325,7 +328,7 @@ test_both_engines! {
         // The oracle: this month's and today's sums of the day counters.
         let month = window(zone("UTC"), Period::Month, now_ms());
         let today = window(zone("UTC"), Period::Day, now_ms()).start_ms;
-        let mut users: BTreeMap<String, ([i64; 3], [i64; 3])> = BTreeMap::new();
+        let mut users: BTreeMap<String, Figures> = BTreeMap::new();
         for ((_, user), sums) in this_month(month_sums_of_days(db, &s.org_id, "UTC").await, "UTC") {
             users.insert(user, ([0; 3], [sums[0], sums[1], sums[2]]));
         }
@@ -342,7 +345,7 @@ test_both_engines! {
         for user in ["abe", "zed", "u07"] {
             users.entry(user.to_string()).or_default();
         }
-        let sorts: [(&str, fn(&([i64; 3], [i64; 3])) -> i64); 6] = [
+        let sorts: [(&str, fn(&Figures) -> i64); 6] = [
             ("cost_month", |u| u.1[1]),
             ("tokens_month", |u| u.1[0]),
             ("cost_today", |u| u.0[1]),
@@ -352,7 +355,7 @@ test_both_engines! {
         ];
         for (sort, key) in sorts {
             for search in ["", "u0", "e", "u1", "nobody"] {
-                let mut expected: Vec<(&String, &([i64; 3], [i64; 3]))> = users.iter().filter(|(u, _)| u.contains(search)).collect();
+                let mut expected: Vec<(&String, &Figures)> = users.iter().filter(|(u, _)| u.contains(search)).collect();
                 expected.sort_by(|a, b| key(b.1).cmp(&key(a.1)).then(a.0.cmp(b.0)));
                 for limit in [1, 4, 50] {
                     let mut offset = 0;
@@ -424,3 +427,144 @@ async fn two_processes_never_pass_one_users_limit() {
     other.close().await;
 }
 
+/// The End users list at 100,000 users active on every day of a month
+/// (3,000,000 user-days), each sort's first and a deep page, on both
+/// engines; and what the month totals' upsert adds to ingest's counter
+/// writes. A measurement, not a test (no timing is asserted):
+/// `cargo test --release --test store -- --ignored --nocapture users_list_at_scale`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore]
+async fn users_list_at_scale() {
+    use std::time::Instant;
+    use tollbooth::db::Engine;
+    let mut dbs = vec![tollbooth::testing::TestDb::sqlite().await];
+    dbs.extend(tollbooth::testing::TestDb::postgres().await);
+    for t in &dbs {
+        let db = &t.db;
+        let s = sign_up(db, "a@example.com", "A").await;
+        let month = window(zone("UTC"), Period::Month, now_ms()).start_ms;
+        let today = window(zone("UTC"), Period::Day, now_ms()).start_ms;
+        let started = Instant::now();
+        let seed = match db.engine {
+            Engine::Sqlite => "WITH RECURSIVE u(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM u WHERE i < 100000), \
+                 d(j) AS (SELECT 0 UNION ALL SELECT j + 1 FROM d WHERE j < 29) \
+                 INSERT INTO user_usage_days (org_id, user_id, day_start, tokens, cost_nanos, requests) \
+                 SELECT $1, printf('user-%06d', i), $2 + j * 86400000, abs(random()) % 100000, abs(random()) % 1000000000, 1 + abs(random()) % 50 \
+                 FROM u, d ORDER BY 2, 3",
+            Engine::Postgres => "INSERT INTO user_usage_days (org_id, user_id, day_start, tokens, cost_nanos, requests) \
+                 SELECT $1, 'user-' || lpad(i::text, 6, '0'), $2 + j * 86400000::bigint, (random() * 100000)::bigint, \
+                 (random() * 1000000000)::bigint, 1 + (random() * 50)::bigint FROM generate_series(1, 100000) i, generate_series(0, 29) j",
+        };
+        let mut tx = db.begin().await.unwrap();
+        sqlx::query(seed).bind(&s.org.id).bind(month).execute(&mut *tx).await.unwrap();
+        sqlx::query(
+            "INSERT INTO user_usage_months (org_id, user_id, month_start, tokens, cost_nanos, requests, last_day) \
+             SELECT org_id, user_id, $2, CAST(SUM(tokens) AS BIGINT), CAST(SUM(cost_nanos) AS BIGINT), CAST(SUM(requests) AS BIGINT), \
+             CAST(MAX(day_start) AS BIGINT) FROM user_usage_days WHERE org_id = $1 GROUP BY org_id, user_id",
+        )
+        .bind(&s.org.id)
+        .bind(month)
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+        tx.commit().await.unwrap();
+        sqlx::query(if db.engine == Engine::Sqlite { "ANALYZE" } else { "VACUUM ANALYZE" }).execute(db.writer()).await.unwrap();
+        println!("{}: seeded 3,000,000 user-days in {:.1} s", db.engine.name(), started.elapsed().as_secs_f64());
+
+        for sort in ["cost_month", "tokens_month", "requests", "cost_today", "tokens_today", "user_id"] {
+            for offset in [0, 50_000] {
+                let mut times = Vec::new();
+                for _ in 0..5 {
+                    let q = ListQuery { sort: Some(sort.into()), limit: Some(50), offset: Some(offset), ..Default::default() };
+                    let started = Instant::now();
+                    let page = end_users::list(db, &s.org.id, &q).await.unwrap();
+                    times.push(started.elapsed().as_secs_f64() * 1000.0);
+                    assert_eq!((page.users.len(), page.total), (50, 100_000));
+                }
+                times.sort_by(f64::total_cmp);
+                println!("{}: {sort:>12} offset {offset:>6}: median {:.1} ms (min {:.1}, max {:.1})", db.engine.name(), times[2], times[0], times[4]);
+            }
+        }
+        let q = ListQuery { search: Some("user-0999".into()), limit: Some(50), ..Default::default() };
+        let started = Instant::now();
+        let page = end_users::list(db, &s.org.id, &q).await.unwrap();
+        println!("{}: search (100 found): {:.1} ms", db.engine.name(), started.elapsed().as_secs_f64() * 1000.0);
+        assert_eq!(page.total, 100);
+
+        // Before: the month's user-days summed for every user, then sorted.
+        for order in ["mc DESC, user_id", "dc DESC, user_id", "user_id"] {
+            let sql = format!(
+                "SELECT user_id, CAST(SUM(tokens) AS BIGINT) AS mt, CAST(SUM(cost_nanos) AS BIGINT) AS mc, CAST(SUM(requests) AS BIGINT) AS mr, \
+                 CAST(SUM(CASE WHEN day_start = $5 THEN tokens ELSE 0 END) AS BIGINT) AS dt, \
+                 CAST(SUM(CASE WHEN day_start = $5 THEN cost_nanos ELSE 0 END) AS BIGINT) AS dc, \
+                 CAST(SUM(CASE WHEN day_start = $5 THEN requests ELSE 0 END) AS BIGINT) AS dr, \
+                 CAST(MAX(day_start) AS BIGINT) AS last_day, COUNT(*) OVER () AS total \
+                 FROM (SELECT user_id, tokens, cost_nanos, requests, day_start FROM user_usage_days \
+                 WHERE org_id = $1 AND day_start >= $2 AND day_start < $3 AND user_id LIKE $4 ESCAPE '\\' \
+                 UNION ALL SELECT user_id, 0, 0, 0, 0 FROM user_limit_overrides WHERE org_id = $1 AND user_id LIKE $4 ESCAPE '\\') u \
+                 GROUP BY user_id ORDER BY {order} LIMIT 50 OFFSET 0"
+            );
+            let started = Instant::now();
+            let rows = sqlx::query(&sql)
+                .bind(&s.org.id)
+                .bind(month)
+                .bind(month + 31 * 86_400_000)
+                .bind("%%")
+                .bind(today)
+                .fetch_all(db.reader())
+                .await
+                .unwrap();
+            assert_eq!(rows.len(), 50);
+            println!("{}: before, ORDER BY {order}: {:.0} ms", db.engine.name(), started.elapsed().as_secs_f64() * 1000.0);
+        }
+
+        // Ingest's counter writes: 100 batches of 300 users' today, the day
+        // upsert alone and with the month upsert (the statements of
+        // `add_days` and `add_months`).
+        let marks = |cols: usize| -> String {
+            (0..300)
+                .map(|r| format!("({})", (0..cols).map(|c| if db.engine == Engine::Sqlite { "?".to_string() } else { format!("${}", r * cols + c + 1) }).collect::<Vec<_>>().join(", ")))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let days_sql = format!(
+            "INSERT INTO user_usage_days (org_id, user_id, day_start, tokens, cost_nanos, requests) VALUES {} \
+             ON CONFLICT (org_id, user_id, day_start) DO UPDATE SET tokens = user_usage_days.tokens + excluded.tokens, \
+             cost_nanos = user_usage_days.cost_nanos + excluded.cost_nanos, requests = user_usage_days.requests + excluded.requests",
+            marks(6)
+        );
+        let later = if db.engine == Engine::Sqlite { "MAX" } else { "GREATEST" };
+        let months_sql = format!(
+            "INSERT INTO user_usage_months (org_id, user_id, month_start, tokens, cost_nanos, requests, last_day) VALUES {} \
+             ON CONFLICT (org_id, month_start, user_id) DO UPDATE SET tokens = user_usage_months.tokens + excluded.tokens, \
+             cost_nanos = user_usage_months.cost_nanos + excluded.cost_nanos, requests = user_usage_months.requests + excluded.requests, \
+             last_day = {later}(user_usage_months.last_day, excluded.last_day)",
+            marks(7)
+        );
+        for with_months in [false, true, false, true] {
+            let started = Instant::now();
+            for b in 0..100 {
+                let users: Vec<String> = (0..300).map(|i| format!("user-{:06}", 1 + (b * 997 + i * 331) % 100_000)).collect::<std::collections::BTreeSet<_>>().into_iter().collect();
+                if users.len() < 300 {
+                    continue;
+                }
+                let mut tx = db.begin().await.unwrap();
+                let mut q = sqlx::query(&days_sql);
+                for u in &users {
+                    q = q.bind(&s.org.id).bind(u).bind(today).bind(10_i64).bind(1_000_i64).bind(1_i64);
+                }
+                q.execute(&mut *tx).await.unwrap();
+                if with_months {
+                    let mut q = sqlx::query(&months_sql);
+                    for u in &users {
+                        q = q.bind(&s.org.id).bind(u).bind(month).bind(10_i64).bind(1_000_i64).bind(1_i64).bind(today);
+                    }
+                    q.execute(&mut *tx).await.unwrap();
+                }
+                tx.commit().await.unwrap();
+            }
+            let ms = started.elapsed().as_secs_f64() * 1000.0;
+            println!("{}: 100 batches of 300 user-days, {}: {ms:.0} ms ({:.2} ms a batch)", db.engine.name(), if with_months { "days + months" } else { "days only" }, ms / 100.0);
+        }
+    }
+}
