@@ -252,4 +252,27 @@ mod tests {
         d.add(tz, 1_769_902_300_000, [3, 0, 0, 0, 0, 0]);
         assert_eq!(d.0.values().map(|u| u[0]).collect::<Vec<_>>(), vec![1, 5]);
     }
+
+    #[test]
+    fn users_days_fold_into_the_months_of_the_zone() {
+        let tz: Tz = "Europe/Paris".parse().unwrap();
+        let mut d = UserDays::default();
+        // 22:30 UTC on Jan 31 is still January in Paris, 23:30 is February.
+        d.add(tz, "a", 1_769_898_600_000, &[1, 10, 1, 0, 0, 0]);
+        d.add(tz, "a", 1_769_902_200_000, &[2, 20, 1, 0, 0, 0]);
+        d.add(tz, "a", 1_769_902_300_000, &[3, 30, 1, 0, 0, 0]);
+        d.add(tz, "b", 1_769_902_300_000, &[4, 40, 1, 0, 0, 0]);
+        let jan = window(tz, Period::Month, 1_769_898_600_000).start_ms;
+        let feb = window(tz, Period::Month, 1_769_902_200_000).start_ms;
+        let feb_1 = day_start(tz, 1_769_902_200_000);
+        let months: Vec<_> = d.months(tz).into_iter().collect();
+        assert_eq!(
+            months,
+            vec![
+                ((jan, "a"), ([1, 10, 1, 0, 0, 0], day_start(tz, 1_769_898_600_000))),
+                ((feb, "a"), ([5, 50, 2, 0, 0, 0], feb_1)),
+                ((feb, "b"), ([4, 40, 1, 0, 0, 0], feb_1)),
+            ]
+        );
+    }
 }
