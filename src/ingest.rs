@@ -15,7 +15,7 @@
 //!    gaps and the names priced by another entry
 //!    ([`metering::store::record_pricing`]);
 //! 2. `quota`: the usage counters of each local day, the organization's and
-//!    each end user's ([`quota::counters`]);
+//!    each end user's, and each end user's month totals ([`quota::counters`]);
 //! 3. `budgets`: each covering budget's spend counter for its period, and
 //!    the thresholds the batch crosses ([`budgets::enforce`]); the counters'
 //!    new values are returned for step 5;
@@ -204,7 +204,7 @@ async fn fan_out(
     metering::analytics::pending::append(&mut *conn, db.engine, recorded.org_id, recorded.backfilled()).await?;
     metering::store::record_pricing(&mut *conn, recorded).await?;
     // 2. quota: the usage counters of each local day, the organization's
-    // and each end user's.
+    // and each end user's, and each end user's month totals.
     let counted = quota::counters::on_recorded(&mut *conn, db.engine, recorded, zone(time_zone)).await?;
     // 3. budgets: the spend counters, and the thresholds crossed.
     let spent = enforce::on_recorded(&mut *conn, recorded, time_zone, now).await?;

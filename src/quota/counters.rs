@@ -74,13 +74,33 @@ impl UserDays {
         }
     }
 
-    /// Adds the sums to the stored counters (users and days in order).
-    pub async fn write(&self, conn: &mut AnyConnection, engine: Engine, org_id: &str) -> Result<()> {
+    /// Adds the sums to the stored day counters (users and days in order)
+    /// and to the users' month totals (months of `tz`, the zone the days
+    /// were folded in; months and users in order): two multi-row upserts.
+    pub async fn write(&self, conn: &mut AnyConnection, engine: Engine, org_id: &str, tz: Tz) -> Result<()> {
         if self.0.is_empty() {
             return Ok(());
         }
         let rows: Vec<(&str, i64, Units)> = self.0.iter().map(|((u, d), units)| (u.as_str(), *d, *units)).collect();
-        super::store::users::add_days(conn, engine, org_id, &rows).await
+        super::store::users::add_days(&mut *conn, engine, org_id, &rows).await?;
+        let months = self.months(tz);
+        let rows: Vec<(&str, i64, Units, i64)> = months.iter().map(|((m, u), (units, last))| (*u, *m, *units, *last)).collect();
+        super::store::users::add_months(conn, engine, org_id, &rows).await
+    }
+
+    /// The sums per (month start, user), with the user's last day in each.
+    fn months(&self, tz: Tz) -> BTreeMap<(i64, &str), (Units, i64)> {
+        let mut starts: BTreeMap<i64, i64> = BTreeMap::new();
+        let mut months: BTreeMap<(i64, &str), (Units, i64)> = BTreeMap::new();
+        for ((user, day), units) in &self.0 {
+            let start = *starts.entry(*day).or_insert_with(|| window(tz, Period::Month, *day).start_ms);
+            let (sum, last) = months.entry((start, user.as_str())).or_default();
+            for (s, u) in sum.iter_mut().zip(units) {
+                *s += u;
+            }
+            *last = (*last).max(*day);
+        }
+        months
     }
 }
 
@@ -93,7 +113,8 @@ pub struct Counted {
 
 /// Step 2 of the ingest order ([`crate::ingest`]): adds a recorded batch's
 /// units to the counters of the local days (in `tz`) its events fall on,
-/// the organization's and each end user's, in the batch's transaction.
+/// the organization's and each end user's, and to each end user's month
+/// totals (the End users list's rows), in the batch's transaction.
 /// Returns them for the in-memory ledger.
 pub async fn on_recorded(conn: &mut AnyConnection, engine: Engine, recorded: &Recorded<'_>, tz: Tz) -> Result<Counted> {
     let mut counted = Counted::default();
@@ -105,7 +126,7 @@ pub async fn on_recorded(conn: &mut AnyConnection, engine: Engine, recorded: &Re
         }
     }
     counted.days.write(&mut *conn, engine, recorded.org_id).await?;
-    counted.users.write(conn, engine, recorded.org_id).await?;
+    counted.users.write(conn, engine, recorded.org_id, tz).await?;
     Ok(counted)
 }
 
@@ -193,8 +214,10 @@ async fn rebuild_user_month(
     if old == fresh {
         return Ok(false);
     }
+    // The month's totals go with its days (in any alignment) and are
+    // written again from the fresh days.
     super::store::users::delete_days(&mut *conn, org_id, month).await?;
-    fresh.write(conn, engine, org_id).await?;
+    fresh.write(conn, engine, org_id, tz).await?;
     Ok(true)
 }
 
@@ -228,5 +251,28 @@ mod tests {
         d.add(tz, 1_769_902_200_000, [2, 0, 0, 0, 0, 0]);
         d.add(tz, 1_769_902_300_000, [3, 0, 0, 0, 0, 0]);
         assert_eq!(d.0.values().map(|u| u[0]).collect::<Vec<_>>(), vec![1, 5]);
+    }
+
+    #[test]
+    fn users_days_fold_into_the_months_of_the_zone() {
+        let tz: Tz = "Europe/Paris".parse().unwrap();
+        let mut d = UserDays::default();
+        // 22:30 UTC on Jan 31 is still January in Paris, 23:30 is February.
+        d.add(tz, "a", 1_769_898_600_000, &[1, 10, 1, 0, 0, 0]);
+        d.add(tz, "a", 1_769_902_200_000, &[2, 20, 1, 0, 0, 0]);
+        d.add(tz, "a", 1_769_902_300_000, &[3, 30, 1, 0, 0, 0]);
+        d.add(tz, "b", 1_769_902_300_000, &[4, 40, 1, 0, 0, 0]);
+        let jan = window(tz, Period::Month, 1_769_898_600_000).start_ms;
+        let feb = window(tz, Period::Month, 1_769_902_200_000).start_ms;
+        let feb_1 = day_start(tz, 1_769_902_200_000);
+        let months: Vec<_> = d.months(tz).into_iter().collect();
+        assert_eq!(
+            months,
+            vec![
+                ((jan, "a"), ([1, 10, 1, 0, 0, 0], day_start(tz, 1_769_898_600_000))),
+                ((feb, "a"), ([5, 50, 2, 0, 0, 0], feb_1)),
+                ((feb, "b"), ([4, 40, 1, 0, 0, 0], feb_1)),
+            ]
+        );
     }
 }

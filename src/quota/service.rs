@@ -631,7 +631,8 @@ pub async fn expire_due(db: &Db) -> Result<u64> {
 /// organizations with events but no counters this month (a database from
 /// before counters existed) are filled in. On both, the end users' counters
 /// of organizations with none this month (a database from before them) are
-/// filled in from the events.
+/// filled in from the events, and their month totals, when missing, from
+/// their day counters.
 pub async fn verify_counters(db: &Db) -> Result<usize> {
     let month_ago = now_ms() - 32 * 86_400_000;
     let orgs = store::counters::to_verify(&mut *db.reader().acquire().await?, db.engine, month_ago).await?;
@@ -657,6 +658,18 @@ pub async fn verify_counters(db: &Db) -> Result<usize> {
         }
         tx.commit().await?;
         db.quota_memory().forget(&org_id);
+    }
+    // The end users' month totals of a database from before them: the
+    // current month's, summed from its day counters (one INSERT … SELECT).
+    let orgs = store::users::months_to_fill(&mut *db.reader().acquire().await?, month_ago).await?;
+    for (org_id, tz) in orgs {
+        let mut tx = db.begin().await?;
+        resources::lock_org(&mut tx, db.engine, &org_id).await?;
+        let month = crate::calendar::window(zone(&tz), Period::Month, now_ms());
+        if store::users::fill_month(&mut tx, &org_id, month).await? > 0 {
+            fixed += 1;
+        }
+        tx.commit().await?;
     }
     Ok(fixed)
 }
