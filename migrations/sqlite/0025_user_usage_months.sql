@@ -19,8 +19,10 @@ CREATE TABLE user_usage_months (
     last_day    BIGINT NOT NULL,
     PRIMARY KEY (org_id, month_start, user_id)
 );
--- One index per sort of the list (largest first, ties by user id); the
--- primary key is the sort by user id.
+-- The list's default sort (this month's cost, largest first, ties by user
+-- id) walks this index; the primary key is the sort by user id. The sorts by
+-- tokens and by requests rank the month's rows of the organization instead
+-- (bounded by its users this month): every index here is rewritten by each
+-- ingest batch for each of its users, and one per sort made the counters'
+-- writes 3.5 times slower at high user cardinality.
 CREATE INDEX user_usage_months_cost ON user_usage_months (org_id, month_start, cost_nanos DESC, user_id);
-CREATE INDEX user_usage_months_tokens ON user_usage_months (org_id, month_start, tokens DESC, user_id);
-CREATE INDEX user_usage_months_requests ON user_usage_months (org_id, month_start, requests DESC, user_id);

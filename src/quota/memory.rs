@@ -210,7 +210,7 @@ struct Release {
     org_id: String,
     id: String,
     at_ms: i64,
-    done: oneshot::Sender<Result<bool>>,
+    done: oneshot::Sender<Result<Option<store::Stored>>>,
 }
 
 /// The ledgers of every organization of one database.
@@ -407,9 +407,10 @@ impl Memory {
     }
 
     /// Releases a reservation with the next group commit (after everything
-    /// queued before it, its own grant included): whether it was active.
-    /// Releases arriving together share one transaction, as grants do.
-    pub async fn release(&self, db: &Db, org_id: &str, id: &str, at_ms: i64) -> Result<bool> {
+    /// queued before it, its own grant included): as stored once released,
+    /// or `None` when it was not active. Releases arriving together share
+    /// one transaction, as grants do.
+    pub async fn release(&self, db: &Db, org_id: &str, id: &str, at_ms: i64) -> Result<Option<store::Stored>> {
         let stopped = || Error::Unavailable("the reservation writer stopped; retry".into());
         let (done, answer) = oneshot::channel();
         let job = Job::Release(Release { org_id: org_id.to_string(), id: id.to_string(), at_ms, done });
@@ -485,15 +486,15 @@ async fn group_commit(pool: sqlx::AnyPool, engine: Engine, failed: Arc<Mutex<Vec
                 _ => None,
             })
             .collect();
-        let released = if releases.is_empty() { Ok(Vec::new()) } else { release_all(&pool, engine, &releases).await };
+        let mut released = if releases.is_empty() { Ok(HashMap::new()) } else { release_all(&pool, engine, &releases).await };
         for job in jobs {
             match job {
                 Job::Barrier(done) => {
                     let _ = done.send(());
                 }
                 Job::Release(r) => {
-                    let answer = match &released {
-                        Ok(ids) => Ok(ids.contains(&r.id)),
+                    let answer = match &mut released {
+                        Ok(stored) => Ok(stored.remove(&r.id)),
                         Err(e) => Err(Error::Unavailable(format!("releasing the reservation failed: {e}; retry"))),
                     };
                     let _ = r.done.send(answer);
@@ -504,9 +505,9 @@ async fn group_commit(pool: sqlx::AnyPool, engine: Engine, failed: Arc<Mutex<Vec
     }
 }
 
-/// Releases in one transaction, at the latest time asked: the ids that were
-/// active.
-async fn release_all(pool: &sqlx::AnyPool, engine: Engine, releases: &[&Release]) -> Result<Vec<String>> {
+/// Releases in one transaction, at the latest time asked: the ones that
+/// were active, by id.
+async fn release_all(pool: &sqlx::AnyPool, engine: Engine, releases: &[&Release]) -> Result<HashMap<String, store::Stored>> {
     let at = releases.iter().map(|r| r.at_ms).max().unwrap_or_default();
     let pairs: Vec<(&str, &str)> = releases.iter().map(|r| (r.org_id.as_str(), r.id.as_str())).collect();
     let mut tx = pool.begin().await?;

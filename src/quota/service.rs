@@ -601,13 +601,15 @@ pub async fn release_reservation(db: &Db, org_id: &str, id: &str) -> Result<Rese
     }
     // Through the reservation writer: after its own grant is stored, and in
     // one transaction with the other releases and grants of the moment.
-    let released = db.quota_memory().release(db, org_id, id, now_ms()).await?;
-    if released {
-        db.quota_memory().unhold(org_id, id);
-        db.quota_leases().unhold(org_id, id);
-    }
-    let mut conn = db.reader().acquire().await?;
-    let s = store::get(&mut conn, org_id, id).await?.ok_or(Error::NotFound("reservation"))?;
+    let s = match db.quota_memory().release(db, org_id, id, now_ms()).await? {
+        Some(released) => {
+            db.quota_memory().unhold(org_id, id);
+            db.quota_leases().unhold(org_id, id);
+            released
+        }
+        // Settled before, expired, or not this organization's: as stored.
+        None => store::get(&mut *db.reader().acquire().await?, org_id, id).await?.ok_or(Error::NotFound("reservation"))?,
+    };
     Ok(view(id, s, now_ms()))
 }
 

@@ -6,6 +6,8 @@ pub(crate) mod counters;
 pub(crate) mod leases;
 pub(crate) mod users;
 
+use std::collections::HashMap;
+
 use sqlx::{AnyConnection, Row};
 
 use super::{index, Subject, Units};
@@ -130,7 +132,6 @@ pub struct Stored {
     pub created_at: i64,
     pub expires_at: i64,
     pub settled_at: Option<i64>,
-    pub amounts: Units,
 }
 
 /// One reservation of the organization.
@@ -143,19 +144,16 @@ pub async fn get(conn: &mut AnyConnection, org_id: &str, id: &str) -> Result<Opt
     else {
         return Ok(None);
     };
-    let mut stored = Stored {
+    Ok(Some(stored(&r)?))
+}
+
+fn stored(r: &sqlx::any::AnyRow) -> Result<Stored> {
+    Ok(Stored {
         state: r.try_get("state")?,
         created_at: r.try_get("created_at")?,
         expires_at: r.try_get("expires_at")?,
         settled_at: r.try_get("settled_at")?,
-        amounts: Units::default(),
-    };
-    for a in sqlx::query("SELECT metric, amount FROM reservation_amounts WHERE reservation_id = $1").bind(id).fetch_all(conn).await? {
-        if let Some(i) = Metric::parse(&a.try_get::<String, _>("metric")?).ok().and_then(index) {
-            stored.amounts[i] = a.try_get("amount")?;
-        }
-    }
-    Ok(Some(stored))
+    })
 }
 
 /// Moves a reservation to `to` unless it is already there or committed
@@ -204,9 +202,14 @@ pub async fn expire_due(conn: &mut AnyConnection, now_ms: i64) -> Result<u64> {
 }
 
 /// Releases the active ones of `reservations` (organization, id) at
-/// `now_ms`, 200 per statement: the ids released.
-pub(crate) async fn release_many(conn: &mut AnyConnection, engine: Engine, reservations: &[(&str, &str)], now_ms: i64) -> Result<Vec<String>> {
-    let mut released = Vec::new();
+/// `now_ms`, 200 per statement: the ones released, by id, as stored now.
+pub(crate) async fn release_many(
+    conn: &mut AnyConnection,
+    engine: Engine,
+    reservations: &[(&str, &str)],
+    now_ms: i64,
+) -> Result<HashMap<String, Stored>> {
+    let mut released = HashMap::new();
     for chunk in reservations.chunks(200) {
         let pairs: Vec<String> = (0..chunk.len())
             .map(|i| match engine {
@@ -217,14 +220,16 @@ pub(crate) async fn release_many(conn: &mut AnyConnection, engine: Engine, reser
         let first = if engine == Engine::Sqlite { "?" } else { "$1" };
         let sql = format!(
             "UPDATE reservations SET state = 'released', settled_at = {first} \
-             WHERE state = 'active' AND (org_id, id) IN (VALUES {}) RETURNING id",
+             WHERE state = 'active' AND (org_id, id) IN (VALUES {}) RETURNING id, state, created_at, expires_at, settled_at",
             pairs.join(", ")
         );
-        let mut q = sqlx::query_scalar::<_, String>(&sql).bind(now_ms);
+        let mut q = sqlx::query(&sql).bind(now_ms);
         for (org_id, id) in chunk {
             q = q.bind(*org_id).bind(*id);
         }
-        released.extend(q.fetch_all(&mut *conn).await?);
+        for r in q.fetch_all(&mut *conn).await? {
+            released.insert(r.try_get("id")?, stored(&r)?);
+        }
     }
     Ok(released)
 }
