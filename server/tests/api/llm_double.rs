@@ -281,7 +281,8 @@ async fn messages_report_input_without_the_cache_counts_streamed_or_not() {
     assert_eq!(body["content"], json!([{"type": "text", "text": words(8)}]));
     assert_eq!(
         body["usage"],
-        json!({"input_tokens": 4, "cache_creation_input_tokens": 1, "cache_read_input_tokens": 2, "output_tokens": 8, "service_tier": "standard"})
+        json!({"input_tokens": 4, "cache_creation_input_tokens": 1, "cache_read_input_tokens": 2, "output_tokens": 8, "service_tier": "standard",
+               "cache_creation": {"ephemeral_5m_input_tokens": 1, "ephemeral_1h_input_tokens": 0}})
     );
     assert_eq!(from_body(Endpoint::Messages, body.to_string().as_bytes()).unwrap().usage, Some(usage(7, 2, 1, 8, 0)));
 
