@@ -188,6 +188,10 @@ async fn seed(db: &Db, config: &tollbooth_server::Config, events: usize, small_o
 }
 
 fn start_server(url: &str) -> (Child, u16) {
+    start_server_with(url, &[])
+}
+
+fn start_server_with(url: &str, env: &[(&str, &str)]) -> (Child, u16) {
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let bin = std::env::current_exe().unwrap().with_file_name("tollbooth");
     let site = std::env::temp_dir().join("tollbooth-bench-site");
@@ -200,6 +204,7 @@ fn start_server(url: &str) -> (Child, u16) {
         .env("TOLLBOOTH_SEED", "false")
         .env("TOLLBOOTH_SEED_DEMO_USAGE", "false")
         .env("RUST_LOG", "warn")
+        .envs(env.iter().copied())
         .stdout(Stdio::null())
         .spawn()
         .expect("start the tollbooth binary (build it first: cargo build --release -p tollbooth-server --bins)");
@@ -360,22 +365,27 @@ pub async fn idle(engines: Vec<Engine>, small_orgs: usize) {
         println!("## {} ({small_orgs} organizations of {SMALL_ORG_EVENTS} events, and one with none)", engine.name());
         seed(&test_db.db, &config, 0, small_orgs).await;
         test_db.db.close().await;
-        let (mut child, port) = start_server(&test_db.url);
-        let client = reqwest::Client::new();
-        for _ in 0..600 {
-            if client.get(format!("http://127.0.0.1:{port}/readyz")).send().await.is_ok_and(|r| r.status() == 200) {
-                break;
+        // As a plain meter, then as a gateway with an upstream key (its
+        // tokenizers are loaded at start).
+        for (label, env) in [("no gateway upstream", vec![]), ("TOLLBOOTH_OPENAI_API_KEY set", vec![("TOLLBOOTH_OPENAI_API_KEY", "sk-idle-bench")])] {
+            println!("### {label}");
+            let (mut child, port) = start_server_with(&test_db.url, &env);
+            let client = reqwest::Client::new();
+            for _ in 0..600 {
+                if client.get(format!("http://127.0.0.1:{port}/readyz")).send().await.is_ok_and(|r| r.status() == 200) {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
             }
-            tokio::time::sleep(Duration::from_millis(100)).await;
+            println!("server RSS when ready: {:.0} MB", rss_mb(child.id()).0);
+            for i in 1..=6 {
+                tokio::time::sleep(Duration::from_secs(10)).await;
+                println!("after {:>2} s at rest: {:.0} MB", i * 10, rss_mb(child.id()).0);
+            }
+            let (now_mb, peak_mb) = rss_mb(child.id());
+            println!("server RSS: {now_mb:.0} MB now, {peak_mb:.0} MB at its peak");
+            let _ = child.kill();
+            let _ = child.wait();
         }
-        println!("server RSS when ready: {:.0} MB", rss_mb(child.id()).0);
-        for i in 1..=6 {
-            tokio::time::sleep(Duration::from_secs(10)).await;
-            println!("after {:>2} s at rest: {:.0} MB", i * 10, rss_mb(child.id()).0);
-        }
-        let (now_mb, peak_mb) = rss_mb(child.id());
-        println!("server RSS: {now_mb:.0} MB now, {peak_mb:.0} MB at its peak");
-        let _ = child.kill();
-        let _ = child.wait();
     }
 }
