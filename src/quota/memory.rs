@@ -462,13 +462,16 @@ async fn group_commit(pool: sqlx::AnyPool, engine: Engine, failed: Arc<Mutex<Vec
                 Err(_) => break,
             }
         }
-        let rows: Vec<&NewReservation> = jobs
-            .iter()
-            .filter_map(|j| match j {
-                Job::Insert(r) => Some(r),
-                _ => None,
-            })
-            .collect();
+        // Grants first, then releases: a release never overtakes its own
+        // grant (both come through this queue in order).
+        let (mut rows, mut releases): (Vec<&NewReservation>, Vec<&Release>) = (Vec::new(), Vec::new());
+        for job in &jobs {
+            match job {
+                Job::Insert(r) => rows.push(r),
+                Job::Release(r) => releases.push(r),
+                Job::Barrier(_) => {}
+            }
+        }
         if !rows.is_empty() && write(&pool, engine, &rows).await.is_err() {
             for row in rows {
                 if let Err(e) = write(&pool, engine, &[row]).await {
@@ -477,15 +480,6 @@ async fn group_commit(pool: sqlx::AnyPool, engine: Engine, failed: Arc<Mutex<Vec
                 }
             }
         }
-        // Releases after the grants they may release (a release never
-        // overtakes its own grant: both come through this queue in order).
-        let releases: Vec<&Release> = jobs
-            .iter()
-            .filter_map(|j| match j {
-                Job::Release(r) => Some(r),
-                _ => None,
-            })
-            .collect();
         let mut released = if releases.is_empty() { Ok(HashMap::new()) } else { release_all(&pool, engine, &releases).await };
         for job in jobs {
             match job {
