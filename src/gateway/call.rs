@@ -158,8 +158,15 @@ impl Finished {
 /// report: the provider's last report. A stream cut short (or without a
 /// report): no less than what was seen, and marked estimated where the
 /// report falls short: the prompt bound when no prompt count came, the
-/// output no less than the text streamed (`streamed`, counted only here).
-pub fn stream_usage(endpoint: Endpoint, reported: Option<Usage>, cut: bool, prompt_tokens: u64, streamed: impl FnOnce() -> u64) -> (Option<Usage>, bool) {
+/// output no less than the text streamed (`prompt_tokens` and `streamed`
+/// are counted only here, when an estimate needs them).
+pub fn stream_usage(
+    endpoint: Endpoint,
+    reported: Option<Usage>,
+    cut: bool,
+    prompt_tokens: impl FnOnce() -> u64,
+    streamed: impl FnOnce() -> u64,
+) -> (Option<Usage>, bool) {
     if (!cut && reported.is_some()) || endpoint == Endpoint::Embeddings {
         return (reported, false);
     }
@@ -167,10 +174,10 @@ pub fn stream_usage(endpoint: Endpoint, reported: Option<Usage>, cut: bool, prom
     match reported {
         Some(u) if u.output_tokens >= streamed && u.input_tokens > 0 => (Some(u), false),
         Some(u) => {
-            let input = if u.input_tokens > 0 { u.input_tokens } else { prompt_tokens };
+            let input = if u.input_tokens > 0 { u.input_tokens } else { prompt_tokens() };
             (Some(Usage { input_tokens: input, output_tokens: u.output_tokens.max(streamed), requests: 1, ..u }), true)
         }
-        None => (Some(Usage { input_tokens: prompt_tokens, output_tokens: streamed, requests: 1, ..Usage::default() }), true),
+        None => (Some(Usage { input_tokens: prompt_tokens(), output_tokens: streamed, requests: 1, ..Usage::default() }), true),
     }
 }
 
@@ -230,11 +237,11 @@ mod tests {
     #[test]
     fn a_cut_stream_counts_no_less_than_was_seen() {
         let reported = Usage { input_tokens: 12, output_tokens: 3, requests: 1, ..Usage::default() };
-        assert_eq!(stream_usage(Endpoint::ChatCompletions, Some(reported), false, 99, || panic!("not counted")), (Some(reported), false));
-        let (u, estimated) = stream_usage(Endpoint::Messages, Some(reported), true, 99, || 7);
+        assert_eq!(stream_usage(Endpoint::ChatCompletions, Some(reported), false, || panic!("not counted"), || panic!("not counted")), (Some(reported), false));
+        let (u, estimated) = stream_usage(Endpoint::Messages, Some(reported), true, || 99, || 7);
         assert_eq!((u.unwrap().input_tokens, u.unwrap().output_tokens, estimated), (12, 7, true));
-        assert_eq!(stream_usage(Endpoint::Messages, Some(reported), true, 99, || 2), (Some(reported), false));
-        let (u, estimated) = stream_usage(Endpoint::ChatCompletions, None, true, 9, || 4);
+        assert_eq!(stream_usage(Endpoint::Messages, Some(reported), true, || panic!("not counted"), || 2), (Some(reported), false));
+        let (u, estimated) = stream_usage(Endpoint::ChatCompletions, None, true, || 9, || 4);
         assert_eq!((u.unwrap().input_tokens, u.unwrap().output_tokens, estimated), (9, 4, true));
     }
 

@@ -5,7 +5,9 @@
 //!   last chunk with `choices: []` before `data: [DONE]`. Some compatible
 //!   servers repeat a running total in every chunk: the last one counts.
 //! - OpenAI Responses: inside `response` of the terminal event
-//!   (`response.completed`, `.incomplete` or `.failed`); no `[DONE]`.
+//!   (`response.completed`, `.incomplete` or `.failed`); no `[DONE]`. Web
+//!   searches are not in `usage` but `web_search_call` output items, each
+//!   announced by a `response.output_item.done` as it finishes.
 //! - Anthropic: `message_start` carries the prompt and cache counts (and an
 //!   initial output count), each `message_delta` a cumulative output count.
 //!
@@ -18,7 +20,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::sse::SseEvent;
-use super::usage::{service_tier_named, AnthropicUsage, ChatUsage, Endpoint, ResponsesUsage, UpstreamError};
+use super::usage::{service_tier_named, web_searches, AnthropicUsage, ChatUsage, Endpoint, OutputItem, ResponsesUsage, UpstreamError};
 use crate::pricing::{ServiceTier, Usage};
 
 /// What an observed event was, where the gateway must act on it.
@@ -45,6 +47,8 @@ pub struct StreamMeter {
     finished: bool,
     error: Option<UpstreamError>,
     first_token_ms: Option<u64>,
+    /// Responses: the web searches finished so far.
+    web_searches: u64,
 }
 
 impl StreamMeter {
@@ -61,6 +65,7 @@ impl StreamMeter {
             finished: false,
             error: None,
             first_token_ms: None,
+            web_searches: 0,
         }
     }
 
@@ -91,8 +96,16 @@ impl StreamMeter {
     /// was reported so far (for Anthropic, exact prompt counts and the
     /// output count of the last `message_delta`, or `message_start`'s
     /// initial one).
+    ///
+    /// A Responses stream's web searches count from their items as they
+    /// finish, so a stream cut before its report still has them (a usage
+    /// of searches only, which the gateway completes as an estimate).
     pub fn usage(&self) -> Option<Usage> {
-        self.usage
+        match (self.usage, self.web_searches) {
+            (usage, 0) => usage,
+            (Some(u), seen) => Some(Usage { queries: u.queries.max(seen), ..u }),
+            (None, seen) => Some(Usage { queries: seen, ..Usage::default() }),
+        }
     }
 
     /// The model as the answer names it.
@@ -189,7 +202,8 @@ impl StreamMeter {
             self.set_model(r.model);
             self.set_service_tier(r.service_tier.as_deref());
             if let Some(u) = r.usage {
-                self.usage = Some(u.normalise());
+                let queries = web_searches(r.output.as_deref().unwrap_or_default());
+                self.usage = Some(Usage { queries, ..u.normalise() });
             }
             if let Some(error) = r.error.filter(|e| !e.is_null()) {
                 self.error = Some(UpstreamError::from_value(&error, "response_failed"));
@@ -197,6 +211,7 @@ impl StreamMeter {
         }
         match kind {
             "response.completed" | "response.incomplete" | "response.failed" => self.finished = true,
+            "response.output_item.done" if e.item.is_some_and(|i| i.is_web_search()) => self.web_searches += 1,
             "error" => {
                 let error = e.error.unwrap_or_else(|| serde_json::json!({"code": e.code, "message": e.message}));
                 self.error = Some(UpstreamError::from_value(&error, "error"));
@@ -307,6 +322,8 @@ struct ResponsesEvent {
     /// A string on text deltas; other events use other shapes.
     delta: Option<Value>,
     response: Option<ResponseObject>,
+    /// The item of `response.output_item.*` events.
+    item: Option<OutputItem>,
     code: Option<Value>,
     message: Option<Value>,
     error: Option<Value>,
@@ -317,6 +334,7 @@ struct ResponseObject {
     model: Option<String>,
     service_tier: Option<String>,
     usage: Option<ResponsesUsage>,
+    output: Option<Vec<OutputItem>>,
     error: Option<Value>,
 }
 

@@ -234,6 +234,29 @@ data: {"type":"response.failed","sequence_number":1,"response":{"id":"resp_1","o
     });
 }
 
+#[test]
+fn openai_responses_web_searches_count_from_their_items_even_when_the_stream_is_cut() {
+    let search = |seq: u32, id: &str, status: &str| {
+        let kind = if status == "completed" { "response.output_item.done" } else { "response.output_item.added" };
+        format!(
+            "event: {kind}\ndata: {{\"type\":\"{kind}\",\"sequence_number\":{seq},\"output_index\":0,\"item\":{{\"type\":\"web_search_call\",\"id\":\"{id}\",\"status\":\"{status}\",\"action\":{{\"type\":\"search\",\"query\":\"tollbooth\"}}}}}}\n\n"
+        )
+    };
+    let searches = [search(2, "ws_1", "in_progress"), search(3, "ws_1", "completed"), search(4, "ws_2", "in_progress"), search(5, "ws_2", "completed")].concat();
+    let items = r#"[{"type":"web_search_call","id":"ws_1","status":"completed"},{"type":"web_search_call","id":"ws_2","status":"completed"},{"type":"message","id":"msg_1","status":"completed","role":"assistant","content":[]}]"#;
+    let whole = responses_wire("response.completed", "completed", RESPONSES_USAGE);
+    let at_terminal = whole.find("event: response.completed").unwrap();
+    let wire = format!("{}{searches}{}", &whole[..at_terminal], whole[at_terminal..].replacen(r#""output":[]"#, &format!(r#""output":{items}"#), 1));
+    at_every_split(Endpoint::Responses, &wire, |seen| {
+        assert_eq!(seen.meter.usage(), Some(Usage { queries: 2, ..usage(37, 16, 0, 11, 4) }), "two searches, counted once");
+    });
+    let cut = format!("{}{}", &whole[..at_terminal], search(2, "ws_1", "completed"));
+    at_every_split(Endpoint::Responses, &cut, |seen| {
+        assert!(!seen.meter.finished());
+        assert_eq!(seen.meter.usage(), Some(Usage { queries: 1, ..Usage::default() }), "the search that finished before the cut");
+    });
+}
+
 const ANTHROPIC_HEAD: &str = r#"event: message_start
 data: {"type":"message_start","message":{"id":"msg_1nZdL29xx5MUA1yADyHTEsnR8uuvGzszyY","type":"message","role":"assistant","content":[],"model":"claude-sonnet-4-20250514","stop_reason":null,"stop_sequence":null,"usage":{"input_tokens":25,"cache_creation_input_tokens":100,"cache_read_input_tokens":2000,"output_tokens":1}}}
 

@@ -21,7 +21,9 @@
 //! `cache_creation_input_tokens`) and web searches
 //! (`server_tool_use.web_search_requests`, priced per query), and the
 //! service tier that served the call (OpenAI's top-level `service_tier`,
-//! Anthropic's `usage.service_tier`), each priced by its own rates.
+//! Anthropic's `usage.service_tier`), each priced by its own rates. OpenAI
+//! reports a Responses call's web searches outside `usage`, as
+//! `web_search_call` items of its `output`: each is one query.
 //!
 //! Every count is optional on the wire (servers that speak "OpenAI
 //! compatible" omit or null the details); a missing count is 0. Counts are
@@ -95,7 +97,8 @@ pub fn from_body(endpoint: Endpoint, body: &[u8]) -> Result<Reported, serde_json
         Endpoint::Responses => {
             let b: Body<ResponsesUsage> = serde_json::from_slice(body)?;
             let service_tier = b.service_tier.as_deref().and_then(service_tier_named);
-            Reported { usage: b.usage.map(|u| u.normalise()), model: b.model, service_tier }
+            let queries = web_searches(b.output.as_deref().unwrap_or_default());
+            Reported { usage: b.usage.map(|u| Usage { queries, ..u.normalise() }), model: b.model, service_tier }
         }
         Endpoint::Messages => {
             let b: Body<AnthropicUsage> = serde_json::from_slice(body)?;
@@ -111,6 +114,27 @@ struct Body<U> {
     model: Option<String>,
     usage: Option<U>,
     service_tier: Option<String>,
+    /// A response's output items (Responses only).
+    output: Option<Vec<OutputItem>>,
+}
+
+/// An item of a Responses `output`, read for its type only.
+#[derive(Debug, Clone, Deserialize)]
+pub(super) struct OutputItem {
+    #[serde(rename = "type")]
+    kind: Option<String>,
+}
+
+impl OutputItem {
+    /// Whether the item is a web search the call ran (priced per query).
+    pub(super) fn is_web_search(&self) -> bool {
+        self.kind.as_deref() == Some("web_search_call")
+    }
+}
+
+/// The web searches among a response's output items.
+pub(super) fn web_searches(output: &[OutputItem]) -> u64 {
+    output.iter().filter(|i| i.is_web_search()).count() as u64
 }
 
 /// OpenAI chat and embeddings `usage`.
@@ -405,6 +429,20 @@ mod tests {
         assert_eq!((u.queries, r.service_tier), (3, Some(ServiceTier::Priority)));
         let standard = from_body(Endpoint::Messages, br#"{"usage":{"input_tokens":1,"service_tier":"standard"}}"#).unwrap();
         assert_eq!(standard.service_tier, Some(ServiceTier::Default));
+    }
+
+    #[test]
+    fn openai_web_searches_are_the_web_search_call_items_of_a_response() {
+        let body = br#"{"model":"gpt-5-mini","output":[
+            {"type":"web_search_call","id":"ws_1","status":"completed","action":{"type":"search","query":"tollbooth"}},
+            {"type":"reasoning","id":"rs_1","summary":[]},
+            {"type":"web_search_call","id":"ws_2","status":"completed","action":{"type":"search","query":"meters"}},
+            {"type":"message","id":"msg_1","status":"completed","role":"assistant","content":[]}],
+          "usage":{"input_tokens":20,"output_tokens":9}}"#;
+        let u = from_body(Endpoint::Responses, body).unwrap().usage.unwrap();
+        assert_eq!((u.input_tokens, u.output_tokens, u.queries), (20, 9, 2));
+        let none = from_body(Endpoint::Responses, br#"{"output":[{"type":"message"}],"usage":{"input_tokens":1}}"#).unwrap();
+        assert_eq!(none.usage.unwrap().queries, 0);
     }
 
     #[test]

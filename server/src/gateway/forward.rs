@@ -319,8 +319,11 @@ fn stream(state: AppState, call: Call, mut resp: reqwest::Response, deadline: to
     out
 }
 
-/// A stream's usage ([`stream_usage`]): the streamed text is counted only
-/// when the stream was cut.
+/// A stream's usage ([`stream_usage`]): the prompt and the streamed text
+/// are counted only for an estimate (the prompt again, as the
+/// reservation's bound may be its bytes, see `tokens`).
 fn usage_of(call: &Call, meter: &StreamMeter, cut: bool) -> (Option<Usage>, bool) {
-    stream_usage(call.endpoint, meter.usage(), cut, call.prompt_tokens, || tokens::count(&call.upstream.model, meter.text()))
+    let model = &call.upstream.model;
+    let prompt = || tokens::prompt_count(model, &call.request.prompt_text, call.request.messages);
+    stream_usage(call.endpoint, meter.usage(), cut, prompt, || tokens::count(model, meter.text()))
 }

@@ -195,7 +195,6 @@ pub struct Call {
     pub strip_usage_chunk: bool,
     pub attribution: Attribution,
     pub reservation_id: String,
-    pub prompt_tokens: u64,
     pub started: Instant,
     pub started_ms: i64,
     /// Keeps a stopping server waiting until the call is recorded.
@@ -409,7 +408,6 @@ async fn admit(state: &AppState, endpoint: Endpoint, req: Request, request_id: &
         strip_usage_chunk,
         attribution,
         reservation_id: granted.reservation_id,
-        prompt_tokens,
         started,
         started_ms,
         in_flight: state.gateway.recorder.begin(),

@@ -45,6 +45,9 @@ fn usage(p: &Plan, output: u64) -> Value {
     if p.reasoning_tokens > 0 {
         u["output_tokens_details"] = json!({"thinking_tokens": p.reasoning_tokens.min(output)});
     }
+    if p.web_searches > 0 {
+        u["server_tool_use"] = json!({"web_search_requests": p.web_searches});
+    }
     u
 }
 
@@ -84,6 +87,9 @@ pub fn message_stream(a: &Answer) -> Vec<String> {
         let mut u = json!({"output_tokens": output});
         if p.reasoning_tokens > 0 {
             u["output_tokens_details"] = json!({"thinking_tokens": p.reasoning_tokens.min(output)});
+        }
+        if p.web_searches > 0 {
+            u["server_tool_use"] = json!({"web_search_requests": p.web_searches});
         }
         u
     };

@@ -6,6 +6,7 @@
 use base64::Engine;
 use serde_json::{json, Value};
 
+use super::plan::WORDS;
 use super::streaming::frame;
 use super::Answer;
 
@@ -196,9 +197,19 @@ fn final_status(a: &Answer) -> &'static str {
     if a.plan.truncated { "incomplete" } else { "completed" }
 }
 
+/// The web searches the answer ran, finished (`web_search_call` items).
+fn web_search_items(a: &Answer) -> Vec<Value> {
+    (0..a.plan.web_searches)
+        .map(|i| {
+            json!({"id": a.id(&format!("ws_{i}_")), "type": "web_search_call", "status": "completed", "action": {"type": "search", "query": WORDS[i as usize % WORDS.len()]}})
+        })
+        .collect()
+}
+
 /// The finished output items.
 fn final_output(a: &Answer) -> Value {
-    let mut output: Vec<Value> = reasoning_item(a).into_iter().collect();
+    let mut output = web_search_items(a);
+    output.extend(reasoning_item(a));
     output.push(message_item(a, final_status(a), json!([output_text(&a.plan.text())])));
     Value::Array(output)
 }
@@ -225,10 +236,20 @@ pub fn responses_stream(a: &Answer) -> Vec<String> {
     emit(&mut frames, "response.created", json!({"response": pending}));
     emit(&mut frames, "response.in_progress", json!({"response": pending}));
     let mut index = 0;
+    for item in web_search_items(a) {
+        let mut pending = item.clone();
+        pending["status"] = "in_progress".into();
+        emit(&mut frames, "response.output_item.added", json!({"output_index": index, "item": pending}));
+        for step in ["in_progress", "searching", "completed"] {
+            emit(&mut frames, &format!("response.web_search_call.{step}"), json!({"output_index": index, "item_id": item["id"]}));
+        }
+        emit(&mut frames, "response.output_item.done", json!({"output_index": index, "item": item}));
+        index += 1;
+    }
     if let Some(item) = reasoning_item(a) {
-        emit(&mut frames, "response.output_item.added", json!({"output_index": 0, "item": item}));
-        emit(&mut frames, "response.output_item.done", json!({"output_index": 0, "item": item}));
-        index = 1;
+        emit(&mut frames, "response.output_item.added", json!({"output_index": index, "item": item}));
+        emit(&mut frames, "response.output_item.done", json!({"output_index": index, "item": item}));
+        index += 1;
     }
     let item_id = a.id("msg_");
     let at = |mut fields: Value| {

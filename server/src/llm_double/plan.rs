@@ -15,6 +15,10 @@
 //!   token is one word of [`WORDS`], in order, cycling.
 //! - The answer stops for length (`length`, `max_tokens`, `incomplete`)
 //!   exactly when `W + R > max`.
+//! - A request whose `tools` offer web search (a tool whose `type` starts
+//!   with `web_search`) runs `x-mock-web-searches` searches (default 1),
+//!   reported as OpenAI's `web_search_call` items or Anthropic's
+//!   `server_tool_use.web_search_requests`.
 
 use serde_json::Value;
 
@@ -44,6 +48,8 @@ pub struct Plan {
     /// Whether the cache writes go to Anthropic's 1-hour cache (a
     /// `cache_control` of the request says `"ttl": "1h"`).
     pub cache_write_1h: bool,
+    /// Web searches run (see the module's documentation).
+    pub web_searches: u64,
 }
 
 impl Plan {
@@ -68,6 +74,7 @@ impl Plan {
                 _ => None,
             },
             cache_write_1h: asks_one_hour_cache(body),
+            web_searches: if offers_web_search(body) { switches.web_searches } else { 0 },
         }
     }
 
@@ -96,6 +103,11 @@ impl Plan {
     pub fn text(&self) -> String {
         self.deltas().concat()
     }
+}
+
+/// Whether the request's tools include web search.
+fn offers_web_search(body: &Value) -> bool {
+    body["tools"].as_array().is_some_and(|tools| tools.iter().any(|t| t["type"].as_str().is_some_and(|k| k.starts_with("web_search"))))
 }
 
 /// Whether any `cache_control` in `v` asks for the 1-hour cache.
@@ -162,5 +174,16 @@ mod tests {
         assert_eq!(p.model, "gpt-x");
         let p = Plan::new(&json!({"model": "gpt-x"}), &Switches { model: Some("gpt-x-2025".into()), ..Switches::default() });
         assert_eq!(p.model, "gpt-x-2025");
+    }
+
+    #[test]
+    fn web_searches_run_only_when_a_web_search_tool_is_offered() {
+        let s = Switches { web_searches: 3, ..Switches::default() };
+        let openai = json!({"model": "gpt-5", "tools": [{"type": "function", "name": "f"}, {"type": "web_search"}]});
+        assert_eq!(Plan::new(&openai, &s).web_searches, 3);
+        let anthropic = json!({"model": "claude", "tools": [{"type": "web_search_20250305", "name": "web_search", "max_uses": 5}]});
+        assert_eq!(Plan::new(&anthropic, &Switches::default()).web_searches, 1);
+        assert_eq!(Plan::new(&json!({"model": "gpt-5", "tools": [{"type": "function"}]}), &s).web_searches, 0);
+        assert_eq!(Plan::new(&json!({"model": "gpt-5"}), &s).web_searches, 0);
     }
 }

@@ -57,6 +57,10 @@ pub struct Switches {
     /// `x-mock-cache-write-tokens`: prompt tokens reported as cache writes.
     #[arg(long, default_value_t = 0)]
     pub cache_write_tokens: u64,
+    /// `x-mock-web-searches`: web searches run for a request that offers a
+    /// web-search tool (OpenAI `web_search*`, Anthropic `web_search_*`).
+    #[arg(long, default_value_t = 1)]
+    pub web_searches: u64,
     /// `x-mock-model`: the model the answer names (default: the one asked for).
     #[arg(long)]
     pub model: Option<String>,
@@ -78,6 +82,7 @@ impl Default for Switches {
             reasoning_tokens: 0,
             cached_tokens: 0,
             cache_write_tokens: 0,
+            web_searches: 1,
             model: None,
         }
     }
@@ -121,6 +126,7 @@ impl Switches {
                 "reasoning-tokens" => s.reasoning_tokens = number()?,
                 "cached-tokens" => s.cached_tokens = number()?,
                 "cache-write-tokens" => s.cache_write_tokens = number()?,
+                "web-searches" => s.web_searches = number()?,
                 "model" => s.model = Some(value.to_string()).filter(|m| !m.is_empty()),
                 _ => return Err(fail("not a switch of the mock LLM".into())),
             }

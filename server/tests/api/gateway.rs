@@ -284,6 +284,34 @@ gateway_test! {
         assert!(flex < g.cost_of("gpt-5-mini", usage(3, 0, 8)).await, "flex is cheaper than standard");
     }
 
+    async fn web_searches_are_counted_and_priced_per_query_on_both_providers(g) {
+        // OpenAI Responses: web_search_call output items, whole and streamed.
+        let body = json!({"model": "gpt-5-mini", "input": "one two", "tools": [{"type": "web_search"}], "max_output_tokens": 50});
+        let r = g.openai("/v1/responses").header("x-mock-web-searches", "2").json(&body).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+        let b: Value = r.json().await.unwrap();
+        assert_eq!(b["output"].as_array().unwrap().iter().filter(|i| i["type"] == "web_search_call").count(), 2, "{b}");
+        let mut streamed = body.clone();
+        streamed["stream"] = true.into();
+        let text = g.openai("/v1/responses").json(&streamed).send().await.unwrap().text().await.unwrap();
+        assert!(text.contains("response.web_search_call.completed"), "{text}");
+        // Anthropic: server_tool_use.web_search_requests.
+        let body = json!({"model": "claude-sonnet-4-5", "max_tokens": 100, "messages": [{"role": "user", "content": "hello there"}],
+                          "tools": [{"type": "web_search_20250305", "name": "web_search", "max_uses": 5}]});
+        let r = g.anthropic().header("x-mock-web-searches", "3").json(&body).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+
+        let events = g.wait_events(3).await;
+        assert_eq!(events.len(), 3);
+        let call = |endpoint: &str, stream: bool| events.iter().find(|e| e.meta["endpoint"] == endpoint && e.meta["stream"] == stream).unwrap();
+        for (e, queries) in [(call("/v1/responses", false), 2u64), (call("/v1/responses", true), 1), (call("/v1/messages", false), 3)] {
+            assert_eq!(g.detail_of(&e.id).await["queries"], queries, "{}", e.meta);
+            let u = Usage { queries, ..usage(e.input as u64, 0, e.output as u64) };
+            assert_eq!(e.cost_nano, Some(g.cost_of(&e.model, u).await), "{}", e.meta);
+            assert!(e.cost_nano > Some(g.cost_of(&e.model, usage(e.input as u64, 0, e.output as u64)).await), "the searches are charged");
+        }
+    }
+
     async fn responses_and_embeddings_are_metered(g) {
         let r = g.openai("/v1/responses").json(&json!({"model": "gpt-4o-mini", "input": "one two", "stream": true, "max_output_tokens": 50})).send().await.unwrap();
         assert_eq!(r.status(), StatusCode::OK);

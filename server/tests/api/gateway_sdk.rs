@@ -26,6 +26,7 @@ gateway_test! {
         assert_eq!(r["responses"]["usage"], json!({"input": 5, "cached": 2, "output": 11, "reasoning": 3, "total": 16}));
         assert_eq!(r["responses_stream"]["last"], "response.incomplete");
         assert_eq!(r["responses_helper"]["usage"], json!({"input": 3, "cached": 2, "output": 11, "reasoning": 3, "total": 14}));
+        assert_eq!(r["responses_helper"]["items"], json!(["web_search_call", "web_search_call", "reasoning", "message"]));
         assert_eq!(r["embeddings"]["vectors"], json!([[0.125, 0.25, 0.375, 0.5], [0.25, 0.375, 0.5, 0.625]]));
         assert_eq!(r["messages"]["usage"], json!({"input": 4, "cache_read": 2, "cache_creation": 1, "output": 6}));
         assert_eq!(r["messages_stream"]["usage"], json!({"input": 3, "cache_read": 2, "cache_creation": 0, "output": 8}));
@@ -65,5 +66,8 @@ gateway_test! {
         want.push(cut);
         want.sort();
         assert_eq!(got, want);
+        // The stream helper's call ran two web searches: each is a query.
+        let helper = events.iter().find(|e| e.meta["endpoint"] == "/v1/responses" && e.meta["stream"] == true && e.output == 11).unwrap();
+        assert_eq!(g.detail_of(&helper.id).await["queries"], 2);
     }
 }

@@ -88,10 +88,18 @@ out["responses_stream"] = {
     "status": events[-1].response.status,
 }
 
-# The SDK's stream helper checks item ids and order as it accumulates.
-with oa.responses.stream(model="gpt-4.1", input="one two three", extra_headers=TUNED) as s:
+# The SDK's stream helper checks item ids and order as it accumulates
+# (web search items first, as OpenAI sends them).
+with oa.responses.stream(
+    model="gpt-4.1", input="one two three", tools=[{"type": "web_search"}], extra_headers={**TUNED, "x-mock-web-searches": "2"}
+) as s:
     final = s.get_final_response()
-out["responses_helper"] = {"usage": responses_usage(final.usage), "text": final.output_text, "status": final.status}
+out["responses_helper"] = {
+    "usage": responses_usage(final.usage),
+    "text": final.output_text,
+    "status": final.status,
+    "items": [i.type for i in final.output],
+}
 
 r = oa.embeddings.create(model="text-embedding-3-small", input=["a b c", "d e"], dimensions=4)
 out["embeddings"] = {"prompt": r.usage.prompt_tokens, "total": r.usage.total_tokens, "vectors": [d.embedding for d in r.data]}

@@ -51,6 +51,7 @@ async fn official_python_sdks_decode_the_double_and_report_exact_usage() {
     assert_eq!((r["responses_stream"]["last"].as_str(), r["responses_stream"]["status"].as_str()), (Some("response.incomplete"), Some("incomplete")));
     assert_eq!(r["responses_helper"]["usage"], json!({"input": 3, "cached": 2, "output": 11, "reasoning": 3, "total": 14}));
     assert_eq!(r["responses_helper"]["text"], words(8));
+    assert_eq!(r["responses_helper"]["items"], json!(["web_search_call", "web_search_call", "reasoning", "message"]));
 
     // Embeddings (the SDK asks for base64 and decodes it).
     assert_eq!((r["embeddings"]["prompt"].as_u64(), r["embeddings"]["total"].as_u64()), (Some(5), Some(5)));
