@@ -181,11 +181,22 @@ impl Db {
     /// fails with `SQLITE_BUSY_SNAPSHOT` if another process (the CLI beside a
     /// running server) wrote in between, and no busy timeout can save it;
     /// waiting for the lock up front can.
+    ///
+    /// The transaction begins in a task of its own. A caller dropped while
+    /// its `BEGIN` is under way (a request whose client went away) would
+    /// otherwise hand the connection back to the pool inside a transaction
+    /// nobody holds, and on SQLite every later `BEGIN IMMEDIATE` on the
+    /// single writer would fail. The task runs to the end either way: a
+    /// transaction nobody takes is dropped there, and rolled back.
     pub async fn begin(&self) -> crate::Result<sqlx::Transaction<'static, sqlx::Any>> {
-        Ok(match self.engine {
-            Engine::Sqlite => self.write.begin_with("BEGIN IMMEDIATE").await?,
-            Engine::Postgres => self.write.begin().await?,
-        })
+        let (pool, engine) = (self.write.clone(), self.engine);
+        let begun = tokio::spawn(async move {
+            match engine {
+                Engine::Sqlite => pool.begin_with("BEGIN IMMEDIATE").await,
+                Engine::Postgres => pool.begin().await,
+            }
+        });
+        Ok(begun.await.map_err(|e| crate::Error::Unavailable(format!("beginning a transaction failed: {e}")))??)
     }
 
     /// Whether the database answers a trivial query. (The one query outside

@@ -5,7 +5,7 @@
 
 use serde_json::json;
 
-use super::usage::Endpoint;
+use super::usage::{searches_every_call, Endpoint};
 use crate::metering::event::{CallStatus, Detail, NewEvent};
 use crate::plans::Metric;
 use crate::pricing::{estimate::max_cost, ModelPrice, NanoUsd, ServiceTier, Usage};
@@ -102,6 +102,16 @@ impl Finished {
         }
     }
 
+    /// The web searches of the call: as reported, or one for a successful
+    /// chat completion of a search model (see [`searches_every_call`]).
+    fn queries(&self, u: &Usage) -> u64 {
+        let searched = self.endpoint == Endpoint::ChatCompletions
+            && self.usage.is_some()
+            && self.status() == CallStatus::Success
+            && searches_every_call(&self.model);
+        if searched { u.queries.max(1) } else { u.queries }
+    }
+
     /// The usage event of the call.
     pub fn event(&self) -> NewEvent {
         let u = self.usage.unwrap_or_default();
@@ -140,7 +150,7 @@ impl Finished {
                 image_input_tokens: u.image_input_tokens,
                 image_output_tokens: u.image_output_tokens,
                 cache_creation_1h_tokens: u.cache_creation_1h_tokens,
-                queries: u.queries,
+                queries: self.queries(&u),
                 service_tier: self.service_tier,
                 ..Detail::default()
             },
@@ -297,5 +307,19 @@ mod tests {
         assert_eq!((e.cache_creation_tokens, e.detail.cache_creation_1h_tokens), (200, 150));
         assert_eq!((e.detail.audio_input_tokens, e.detail.audio_output_tokens, e.detail.queries), (40, 5, 2));
         assert_eq!(e.detail.service_tier, ServiceTier::Priority);
+    }
+
+    #[test]
+    fn a_chat_search_model_answered_is_one_web_search() {
+        let mut f = finished(200, None);
+        (f.endpoint, f.model) = (Endpoint::ChatCompletions, "gpt-4o-mini-search-preview-2025-03-11".into());
+        assert_eq!(f.event().detail.queries, 1);
+        f.model = "gpt-4o-mini".into();
+        assert_eq!(f.event().detail.queries, 0, "not a search model");
+        f.model = "openai/gpt-5-search-api".into();
+        assert_eq!(f.event().detail.queries, 1);
+        assert_eq!(Finished { upstream_status: 500, ..f.clone() }.event().detail.queries, 0, "a failed call is not charged its search");
+        f.endpoint = Endpoint::Messages;
+        assert_eq!(f.event().detail.queries, 0);
     }
 }

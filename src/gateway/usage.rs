@@ -23,7 +23,8 @@
 //! service tier that served the call (OpenAI's top-level `service_tier`,
 //! Anthropic's `usage.service_tier`), each priced by its own rates. OpenAI
 //! reports a Responses call's web searches outside `usage`, as
-//! `web_search_call` items of its `output`: each is one query.
+//! `web_search_call` items of its `output`: each is one query; its chat
+//! search models search once per call ([`searches_every_call`]).
 //!
 //! Every count is optional on the wire (servers that speak "OpenAI
 //! compatible" omit or null the details); a missing count is 0. Counts are
@@ -84,6 +85,15 @@ pub fn service_tier_named(name: &str) -> Option<ServiceTier> {
         "batch" => Some(ServiceTier::Batch),
         _ => None,
     }
+}
+
+/// Whether `model` is one of OpenAI's chat search models
+/// (`gpt-4o-search-preview`, `gpt-5-search-api`, dated or behind a
+/// `<connection>/` prefix), which search the web before every answer
+/// without saying so in their usage: each call is one query.
+pub fn searches_every_call(model: &str) -> bool {
+    let name = model.rsplit('/').next().unwrap_or(model);
+    name.contains("-search-preview") || name.contains("-search-api")
 }
 
 /// Reads the usage and model of a non-streamed JSON answer.

@@ -306,15 +306,17 @@ mod read {
         // connection, and the panel waits for the slowest.
         let month_start = month_start_ms(&org.time_zone, now);
         let (prev_from, prev_to) = crate::metering::projection::previous_period(month_start, now);
-        let (month, lifetime, totals, by_day, by_model, by_project, by_feature, (recent, _), unpriced, partly_priced, previous, projection) = tokio::try_join!(
+        // Of the breakdown's tabs, the server renders the first (models,
+        // which the cost-by-model chart also draws); the others are asked
+        // for when selected (`usage_breakdown`), so a long range does not
+        // aggregate a year of project and feature rows nobody may look at.
+        let (month, lifetime, totals, by_day, by_model, (recent, _), unpriced, partly_priced, previous, projection) = tokio::try_join!(
             // Rollup buckets are hourly; an hour past "now" covers the current bucket.
             report(month_start, now + 3_600_000, vec![], None),
             async { analytics::store::lifetime(&mut *db.reader().acquire().await?, &org.id).await },
             report(from, to, vec![], None),
             report(from, to, vec![GroupBy::Day], None),
             breakdown(db, org, from, to, Dimension::Model),
-            breakdown(db, org, from, to, Dimension::Project),
-            breakdown(db, org, from, to, Dimension::Feature),
             events::list(db, &org.id, &filter, None, RECENT_EVENTS),
             unpriced_models(db, Some(&org.id)),
             crate::metering::unpriced::partly_priced_models(db, Some(&org.id)),
@@ -322,14 +324,8 @@ mod read {
             crate::metering::projection::month_end(db, &org.id, &org.time_zone, now),
         )?;
         let (month, totals, by_day) = (month.rows, totals.rows, by_day.rows);
-        let mut done = vec![by_model, by_project, by_feature];
-        let breakdowns = Dimension::ALL
-            .into_iter()
-            .map(|dim| match done.iter().position(|b| b.dimension == dim) {
-                Some(i) => done.swap_remove(i),
-                None => Breakdown { dimension: dim, rows: vec![], more: 0, unavailable: None, deferred: true },
-            })
-            .collect();
+        let deferred = |dim| Breakdown { dimension: dim, rows: vec![], more: 0, unavailable: None, deferred: true };
+        let breakdowns = std::iter::once(by_model).chain(Dimension::ALL.into_iter().filter(|d| *d != Dimension::Model).map(deferred)).collect();
 
         let mut daily: HashMap<String, UsageRow> =
             by_day.into_iter().map(|r| (r.group.get("day").map(|d| d[..10.min(d.len())].to_string()).unwrap_or_default(), r)).collect();

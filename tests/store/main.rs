@@ -24,6 +24,7 @@ mod sessions;
 mod trials;
 mod user_limits;
 mod webhooks;
+mod writes;
 
 use tollbooth::accounts::{signup, Signup, SignupInput};
 use tollbooth::db::Db;

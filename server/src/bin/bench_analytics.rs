@@ -21,7 +21,7 @@
 //! its background tasks (billing job, outbox, retention, rollup fold) run.
 
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -139,10 +139,13 @@ async fn seed(db: &Db, config: &tollbooth_server::Config, events: usize, small_o
     // Seeded events are past-dated, so they wait in rollup_pending like any
     // backfill: a folder runs beside the writers as the server's would, and
     // the rest is folded before the timing starts.
+    // It stops between folds when told (not aborted: an aborted fold could
+    // leave the writer connection inside its transaction).
+    let stop = Arc::new(AtomicBool::new(false));
     let folding = {
-        let db = db.clone();
+        let (db, stop) = (db.clone(), stop.clone());
         tokio::spawn(async move {
-            loop {
+            while !stop.load(Ordering::SeqCst) {
                 if tollbooth::metering::analytics::pending::fold(&db, 20_000).await.expect("fold") == 0 {
                     tokio::time::sleep(Duration::from_millis(200)).await;
                 }
@@ -152,8 +155,8 @@ async fn seed(db: &Db, config: &tollbooth_server::Config, events: usize, small_o
     for w in workers {
         w.await.unwrap();
     }
-    folding.abort();
-    let _ = folding.await;
+    stop.store(true, Ordering::SeqCst);
+    folding.await.expect("the folder");
     tollbooth::metering::analytics::pending::fold_all(db, 20_000).await.expect("fold");
     let big_done = started.elapsed();
     for i in 0..small_orgs {
