@@ -140,8 +140,8 @@ test('the range picker, charts, breakdown, activity filter and CSV follow the se
   // Every tab but models loads its rows when selected.
   await page.getByRole('tab', { name: 'Project' }).click();
   await expect(firstCells()).toHaveText(['web', 'api', '(none)']);
-  await page.getByRole('tab', { name: 'Model' }).click();
-  await expect(firstCells().first()).toHaveText('gpt-4o');
+  await page.getByRole('tab', { name: 'Session' }).click();
+  await expect(firstCells()).toHaveText(['s-1', '(none)']);
 
   // Changing the range refetches without a full page load.
   await page.evaluate(() => { (window as unknown as { marker: number }).marker = 42; });
