@@ -6,6 +6,8 @@
 
 pub mod api;
 pub mod components;
+mod data;
+mod erase;
 pub mod error;
 pub mod pages;
 #[cfg(feature = "ssr")]
@@ -18,6 +20,7 @@ use leptos_router::components::{ParentRoute, Route, Router, Routes};
 use leptos_router::{path, SsrMode};
 
 use crate::components::layout::OrgLayout;
+use crate::erase::page;
 use crate::pages::*;
 
 /// The HTML document around the app, rendered on the server.
@@ -57,40 +60,40 @@ pub fn App() -> impl IntoView {
                 view! { <components::ErrorPage errors /> }
             }>
                 <Routes fallback=|| view! { <NotFound /> }>
-                    <Route path=path!("/") view=Home ssr=SsrMode::Async />
-                    <Route path=path!("/login") view=LoginPage ssr=SsrMode::Async />
-                    <Route path=path!("/signup") view=SignupPage ssr=SsrMode::Async />
-                    <Route path=path!("/invite/:token") view=InvitePage ssr=SsrMode::Async />
-                    <Route path=path!("/account") view=AccountPage ssr=SsrMode::Async />
-                    <Route path=path!("/admin") view=AdminPage ssr=SsrMode::Async />
-                    <Route path=path!("/admin/audit") view=AdminAuditPage ssr=SsrMode::Async />
-                    <Route path=path!("/admin/org") view=AdminOrgPage ssr=SsrMode::Async />
-                    <Route path=path!("/admin/credit-packs") view=AdminCreditPacksPage ssr=SsrMode::Async />
-                    <Route path=path!("/admin/outbox") view=AdminOutboxPage ssr=SsrMode::Async />
-                    <Route path=path!("/admin/plans") view=AdminPlansPage ssr=SsrMode::Async />
-                    <Route path=path!("/admin/plans/:code") view=AdminPlanPage ssr=SsrMode::Async />
-                    <Route path=path!("/admin/prices") view=PricesPage ssr=SsrMode::Async />
-                    <Route path=path!("/admin/prices/model") view=PriceDetailPage ssr=SsrMode::Async />
-                    <Route path=path!("/admin/prices/new") view=NewModelPage ssr=SsrMode::Async />
-                    <ParentRoute path=path!("/o/:org") view=OrgLayout ssr=SsrMode::Async>
-                        <Route path=path!("") view=UsagePage ssr=SsrMode::Async />
-                        <Route path=path!("alerts") view=AlertsPage ssr=SsrMode::Async />
-                        <Route path=path!("alerts/settings") view=AlertSettingsPage ssr=SsrMode::Async />
-                        <Route path=path!("audit") view=OrgAuditPage ssr=SsrMode::Async />
-                        <Route path=path!("billing") view=BillingPage ssr=SsrMode::Async />
-                        <Route path=path!("budgets") view=BudgetsPage ssr=SsrMode::Async />
-                        <Route path=path!("budgets/:id") view=BudgetPage ssr=SsrMode::Async />
-                        <Route path=path!("connect") view=ConnectPage ssr=SsrMode::Async />
-                        <Route path=path!("invoices/:id") view=InvoicePage ssr=SsrMode::Async />
-                        <Route path=path!("keys") view=KeysPage ssr=SsrMode::Async />
-                        <Route path=path!("members") view=MembersPage ssr=SsrMode::Async />
-                        <Route path=path!("plans") view=PlansPage ssr=SsrMode::Async />
-                        <Route path=path!("projects") view=ProjectsPage ssr=SsrMode::Async />
-                        <Route path=path!("providers") view=ProvidersPage ssr=SsrMode::Async />
-                        <Route path=path!("recommendations") view=RecommendationsPage ssr=SsrMode::Async />
-                        <Route path=path!("settings") view=SettingsPage ssr=SsrMode::Async />
-                        <Route path=path!("users") view=UsersPage ssr=SsrMode::Async />
-                        <Route path=path!("user") view=UserPage ssr=SsrMode::Async />
+                    <Route path=path!("/") view=page(Home) ssr=SsrMode::Async />
+                    <Route path=path!("/login") view=page(LoginPage) ssr=SsrMode::Async />
+                    <Route path=path!("/signup") view=page(SignupPage) ssr=SsrMode::Async />
+                    <Route path=path!("/invite/:token") view=page(InvitePage) ssr=SsrMode::Async />
+                    <Route path=path!("/account") view=page(AccountPage) ssr=SsrMode::Async />
+                    <Route path=path!("/admin") view=page(AdminPage) ssr=SsrMode::Async />
+                    <Route path=path!("/admin/audit") view=page(AdminAuditPage) ssr=SsrMode::Async />
+                    <Route path=path!("/admin/org") view=page(AdminOrgPage) ssr=SsrMode::Async />
+                    <Route path=path!("/admin/credit-packs") view=page(AdminCreditPacksPage) ssr=SsrMode::Async />
+                    <Route path=path!("/admin/outbox") view=page(AdminOutboxPage) ssr=SsrMode::Async />
+                    <Route path=path!("/admin/plans") view=page(AdminPlansPage) ssr=SsrMode::Async />
+                    <Route path=path!("/admin/plans/:code") view=page(AdminPlanPage) ssr=SsrMode::Async />
+                    <Route path=path!("/admin/prices") view=page(PricesPage) ssr=SsrMode::Async />
+                    <Route path=path!("/admin/prices/model") view=page(PriceDetailPage) ssr=SsrMode::Async />
+                    <Route path=path!("/admin/prices/new") view=page(NewModelPage) ssr=SsrMode::Async />
+                    <ParentRoute path=path!("/o/:org") view=page(OrgLayout) ssr=SsrMode::Async>
+                        <Route path=path!("") view=page(UsagePage) ssr=SsrMode::Async />
+                        <Route path=path!("alerts") view=page(AlertsPage) ssr=SsrMode::Async />
+                        <Route path=path!("alerts/settings") view=page(AlertSettingsPage) ssr=SsrMode::Async />
+                        <Route path=path!("audit") view=page(OrgAuditPage) ssr=SsrMode::Async />
+                        <Route path=path!("billing") view=page(BillingPage) ssr=SsrMode::Async />
+                        <Route path=path!("budgets") view=page(BudgetsPage) ssr=SsrMode::Async />
+                        <Route path=path!("budgets/:id") view=page(BudgetPage) ssr=SsrMode::Async />
+                        <Route path=path!("connect") view=page(ConnectPage) ssr=SsrMode::Async />
+                        <Route path=path!("invoices/:id") view=page(InvoicePage) ssr=SsrMode::Async />
+                        <Route path=path!("keys") view=page(KeysPage) ssr=SsrMode::Async />
+                        <Route path=path!("members") view=page(MembersPage) ssr=SsrMode::Async />
+                        <Route path=path!("plans") view=page(PlansPage) ssr=SsrMode::Async />
+                        <Route path=path!("projects") view=page(ProjectsPage) ssr=SsrMode::Async />
+                        <Route path=path!("providers") view=page(ProvidersPage) ssr=SsrMode::Async />
+                        <Route path=path!("recommendations") view=page(RecommendationsPage) ssr=SsrMode::Async />
+                        <Route path=path!("settings") view=page(SettingsPage) ssr=SsrMode::Async />
+                        <Route path=path!("users") view=page(UsersPage) ssr=SsrMode::Async />
+                        <Route path=path!("user") view=page(UserPage) ssr=SsrMode::Async />
                     </ParentRoute>
                 </Routes>
             </ErrorBoundary>

@@ -8,6 +8,7 @@ use tollbooth::budgets::banner::BudgetBanner;
 
 use crate::api::alerts::AlertSummary;
 use crate::components::format::{readable_time, usd, usd_exact};
+use crate::data::Data;
 use crate::error::AppError;
 
 /// The bell's accessible name: the count in words a screen reader says.
@@ -41,7 +42,7 @@ pub fn banner_exact(b: &BudgetBanner) -> Option<String> {
 /// The bell: links to the alerts page; the badge shows the unread count and
 /// is hidden at zero.
 #[component]
-pub fn Bell(href: String, summary: Resource<Result<AlertSummary, AppError>>) -> impl IntoView {
+pub fn Bell(href: String, summary: Data<Result<AlertSummary, AppError>>) -> impl IntoView {
     view! {
         <Transition fallback=|| ()>
             {move || {
@@ -70,7 +71,7 @@ pub fn Bell(href: String, summary: Resource<Result<AlertSummary, AppError>>) -> 
 /// One banner per budget at 80% or more of its amount this period; danger
 /// style once it is spent.
 #[component]
-pub fn BudgetBanners(budgets_href: String, summary: Resource<Result<AlertSummary, AppError>>) -> impl IntoView {
+pub fn BudgetBanners(budgets_href: String, summary: Data<Result<AlertSummary, AppError>>) -> impl IntoView {
     view! {
         <Transition fallback=|| ()>
             {move || {

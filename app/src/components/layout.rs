@@ -13,6 +13,8 @@ use crate::components::alerts::{Bell, BudgetBanners};
 use crate::components::billing::{DunningBanner, TrialBanner};
 use crate::components::meter::{SidebarMeter, UsagePulse};
 use crate::components::ErrorMessage;
+use crate::data::{data, Data};
+use crate::erase::Erase;
 use crate::error::AppError;
 use crate::pages::NotFound;
 
@@ -43,9 +45,9 @@ impl AlertsChanged {
 #[component]
 pub fn OrgLayout() -> impl IntoView {
     let org_id = use_org_id();
-    let me = Resource::new(|| (), |_| whoami());
-    let org = Resource::new(move || org_id.get(), org_context);
-    let suspension = Resource::new(move || org_id.get(), org_suspension);
+    let me = data(|| (), |_| whoami());
+    let org = data(move || org_id.get(), org_context);
+    let suspension = data(move || org_id.get(), org_suspension);
     let changed = RwSignal::new(0u64);
     provide_context(AlertsChanged(changed));
     view! {
@@ -53,17 +55,17 @@ pub fn OrgLayout() -> impl IntoView {
             {move || Suspend::new(async move {
                 match (me.await, org.await) {
                     (Ok(None), _) | (_, Err(crate::error::AppError { status: 401, .. })) => {
-                        view! { <Redirect path="/login" /> }.into_any()
+                        view! { <Redirect path="/login" /> }.erase()
                     }
                     (Ok(Some(me)), Ok(ctx)) => {
                         if let Ok(Some(s)) = suspension.await {
-                            return view! { <Suspended me ctx suspension=s /> }.into_any();
+                            return view! { <Suspended me ctx suspension=s /> }.erase();
                         }
                         provide_context(ctx.clone());
-                        view! { <Shell me ctx changed /> }.into_any()
+                        view! { <Shell me ctx changed /> }.erase()
                     }
-                    (_, Err(e)) if e.is_not_found() => view! { <NotFound /> }.into_any(),
-                    (Err(e), _) | (_, Err(e)) => view! { <ErrorMessage message=e.message /> }.into_any(),
+                    (_, Err(e)) if e.is_not_found() => view! { <NotFound /> }.erase(),
+                    (Err(e), _) | (_, Err(e)) => view! { <ErrorMessage message=e.message /> }.erase(),
                 }
             })}
         </Suspense>
@@ -76,8 +78,8 @@ pub fn OrgLayout() -> impl IntoView {
 #[component]
 fn Shell(me: Me, ctx: CurrentOrg, changed: RwSignal<u64>) -> impl IntoView {
     let org_for_summary = ctx.org.id.clone();
-    let summary: Resource<Result<AlertSummary, AppError>> =
-        Resource::new(move || (org_for_summary.clone(), changed.get()), |(org, _)| get_alert_summary(org));
+    let summary: Data<Result<AlertSummary, AppError>> =
+        data(move || (org_for_summary.clone(), changed.get()), |(org, _)| get_alert_summary(org));
     let base = format!("/o/{}", ctx.org.id);
     let link = move |suffix: &str| format!("{base}{suffix}");
     let is_admin = me.user.is_platform_admin;

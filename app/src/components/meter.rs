@@ -16,6 +16,7 @@ use leptos::prelude::*;
 
 use crate::api::usage::{usage_pulse, Pulse};
 use crate::components::format::{usd_exact_of, usd_of};
+use crate::erase::Erase;
 use crate::pages::usage::limits::{amounts, bar_width};
 
 /// Poll interval while a usage panel is open, in ms.
@@ -103,7 +104,7 @@ pub fn SidebarMeter(pulse: UsagePulse) -> impl IntoView {
     view! {
         <div class="sidebar-meter" data-testid="sidebar-meter" aria-live="polite">
             {move || match pulse.latest.get() {
-                None => view! { <span class="sm-label">"This month"</span><span class="sm-spend">"…"</span> }.into_any(),
+                None => view! { <span class="sm-label">"This month"</span><span class="sm-spend">"…"</span> }.erase(),
                 Some(p) => {
                     let limit = p.nearest.map(|l| {
                         let label = format!("{} · {}", l.metric.label(), amounts(&l));
@@ -120,7 +121,7 @@ pub fn SidebarMeter(pulse: UsagePulse) -> impl IntoView {
                         <span class="sm-label">"This month"</span>
                         <span class="sm-spend" data-testid="sidebar-spend" title=usd_exact_of(p.month_cost)>{usd_of(p.month_cost)}</span>
                         {limit}
-                    }.into_any()
+                    }.erase()
                 }
             }}
         </div>

@@ -10,6 +10,7 @@ pub mod meter;
 
 use leptos::prelude::*;
 
+use crate::erase::Erase;
 use crate::error::AppError;
 
 /// A readable error message (role="alert" so tests and screen readers find
@@ -34,8 +35,8 @@ where
     V: IntoView + 'static,
 {
     match result {
-        Ok(value) => ok(value).into_any(),
-        Err(e) => view! { <ErrorMessage message=e.message /> }.into_any(),
+        Ok(value) => ok(value).erase(),
+        Err(e) => view! { <ErrorMessage message=e.message /> }.erase(),
     }
 }
 

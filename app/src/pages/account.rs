@@ -8,10 +8,12 @@ use leptos_router::components::Redirect;
 use super::go_to;
 use crate::api::auth::{whoami, ChangePassword, LogoutEverywhere};
 use crate::components::{action_error, Loaded};
+use crate::data::data;
+use crate::erase::Erase;
 
 #[component]
 pub fn AccountPage() -> impl IntoView {
-    let me = Resource::new(|| (), |_| whoami());
+    let me = data(|| (), |_| whoami());
     let change = ServerAction::<ChangePassword>::new();
     let everywhere = ServerAction::<LogoutEverywhere>::new();
     Effect::new(move |_| {
@@ -62,12 +64,12 @@ pub fn AccountPage() -> impl IntoView {
                                         </ActionForm>
                                     </section>
                                 }
-                                .into_any()
+                                .erase()
                             }
-                            None => view! { <Redirect path="/login" /> }.into_any(),
+                            None => view! { <Redirect path="/login" /> }.erase(),
                         } />
                     }
-                    .into_any()
+                    .erase()
                 })}
             </Suspense>
         </div>

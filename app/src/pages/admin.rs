@@ -18,6 +18,8 @@ use crate::components::format::{format_time, readable_time};
 use tollbooth::trials::TrialStats;
 use crate::components::chart::EChart;
 use crate::components::ErrorMessage;
+use crate::data::data;
+use crate::erase::Erase;
 use crate::pages::admin_plans::org_href;
 use crate::pages::prices::new_model_href;
 use crate::components::format::{usd, usd_exact};
@@ -80,10 +82,10 @@ pub fn AdminPage() -> impl IntoView {
     });
     let search = Memo::new(move |_| query.read().get("q").unwrap_or_default());
     let trialing = Memo::new(move |_| query.read().get("trialing").filter(|t| !t.is_empty()));
-    let dash = Resource::new(move || dash_query.get(), admin_dashboard);
+    let dash = data(move || dash_query.get(), admin_dashboard);
     let page = Memo::new(move |_| query.read().get("page").and_then(|p| p.parse::<u32>().ok()).filter(|p| *p >= 1));
-    let tenants = Resource::new(move || (search.get(), trialing.get(), page.get()), |(s, t, p)| admin_tenants(s, t, p));
-    let trial_stats = Resource::new(|| (), |_| admin_trial_stats());
+    let tenants = data(move || (search.get(), trialing.get(), page.get()), |(s, t, p)| admin_tenants(s, t, p));
+    let trial_stats = data(|| (), |_| admin_trial_stats());
     view! {
         <Title text="Admin · Tollbooth" />
         <div class="content standalone wide">
@@ -100,9 +102,9 @@ pub fn AdminPage() -> impl IntoView {
             <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
                 {move || Suspend::new(async move {
                     match dash.await {
-                        Ok(d) => dashboard(d).into_any(),
-                        Err(e) if e.is_unauthorized() => view! { <Redirect path="/login" /> }.into_any(),
-                        Err(e) => view! { <ErrorMessage message=e.message /> }.into_any(),
+                        Ok(d) => dashboard(d).erase(),
+                        Err(e) if e.is_unauthorized() => view! { <Redirect path="/login" /> }.erase(),
+                        Err(e) => view! { <ErrorMessage message=e.message /> }.erase(),
                     }
                 })}
             </Transition>
@@ -224,7 +226,7 @@ fn dashboard(d: DashboardView) -> impl IntoView {
         <h2>"Unpriced models seen (" {unpriced_models.len()} ")"</h2>
         {if unpriced_models.is_empty() {
             let msg = if all_priced { "Every event in this range was priced in full." } else { "Every model seen in this range had a price (some only in part, below)." };
-            view! { <p class="empty">{msg}</p> }.into_any()
+            view! { <p class="empty">{msg}</p> }.erase()
         } else {
             view! {
                 <table class="table" data-testid="unpriced-models">
@@ -239,11 +241,11 @@ fn dashboard(d: DashboardView) -> impl IntoView {
                         </tr>
                     }).collect_view()}</tbody>
                 </table>
-            }.into_any()
+            }.erase()
         }}
         <h2>"Partly priced models seen (" {partly_priced_models.len()} ")"</h2>
         {if partly_priced_models.is_empty() {
-            view! { <p class="empty">"No event in this range carried a unit without a price."</p> }.into_any()
+            view! { <p class="empty">"No event in this range carried a unit without a price."</p> }.erase()
         } else {
             view! {
                 <table class="table" data-testid="partly-priced-models">
@@ -258,11 +260,11 @@ fn dashboard(d: DashboardView) -> impl IntoView {
                         </tr>
                     }).collect_view()}</tbody>
                 </table>
-            }.into_any()
+            }.erase()
         }}
         <h2>"Recent failed operations"</h2>
         {if recent_failures.is_empty() {
-            view! { <p class="empty">"None."</p> }.into_any()
+            view! { <p class="empty">"None."</p> }.erase()
         } else {
             view! {
                 <table class="table audit" data-testid="recent-failures">
@@ -278,14 +280,14 @@ fn dashboard(d: DashboardView) -> impl IntoView {
                         </tr>
                     }).collect_view()}</tbody>
                 </table>
-            }.into_any()
+            }.erase()
         }}
     }
 }
 
 fn consumers(list: Vec<Consumer>, testid: &'static str) -> AnyView {
     if list.is_empty() {
-        return view! { <p class="empty">"No usage in this range."</p> }.into_any();
+        return view! { <p class="empty">"No usage in this range."</p> }.erase();
     }
     view! {
         <table class="table" data-testid=testid>
@@ -300,12 +302,12 @@ fn consumers(list: Vec<Consumer>, testid: &'static str) -> AnyView {
             }).collect_view()}</tbody>
         </table>
     }
-    .into_any()
+    .erase()
 }
 
 fn flagged(list: Vec<FlaggedOrg>, testid: &'static str) -> AnyView {
     if list.is_empty() {
-        return view! { <p class="empty">"None."</p> }.into_any();
+        return view! { <p class="empty">"None."</p> }.erase();
     }
     view! {
         <table class="table" data-testid=testid>
@@ -319,7 +321,7 @@ fn flagged(list: Vec<FlaggedOrg>, testid: &'static str) -> AnyView {
             }).collect_view()}</tbody>
         </table>
     }
-    .into_any()
+    .erase()
 }
 
 /// Trials: ending in the next 7 days, and per month started / converted /
@@ -336,7 +338,7 @@ fn trials_section(t: TrialStats) -> impl IntoView {
                 <section>
                     <h3>"Ending in the next 7 days"</h3>
                     {if t.ending_soon.is_empty() {
-                        view! { <p class="empty">"None."</p> }.into_any()
+                        view! { <p class="empty">"None."</p> }.erase()
                     } else {
                         view! {
                             <table class="table" data-testid="trials-ending">
@@ -350,7 +352,7 @@ fn trials_section(t: TrialStats) -> impl IntoView {
                                     </tr>
                                 }).collect_view()}</tbody>
                             </table>
-                        }.into_any()
+                        }.erase()
                     }}
                 </section>
                 <section>

@@ -11,14 +11,16 @@ use tollbooth::billing::{cents_to_usd, CreditPackView};
 use crate::api::billing::{admin_credit_packs, AdminSaveCreditPack};
 use crate::components::format::{usd_cents, usd_nanos, usd_nanos_exact};
 use crate::components::{action_error, ErrorMessage};
+use crate::data::data;
+use crate::erase::Erase;
 use crate::error::AppError;
 use crate::url::encode_query;
 
 fn refused(e: AppError) -> AnyView {
     if e.is_unauthorized() {
-        view! { <Redirect path="/login" /> }.into_any()
+        view! { <Redirect path="/login" /> }.erase()
     } else {
-        view! { <ErrorMessage message=e.message /> }.into_any()
+        view! { <ErrorMessage message=e.message /> }.erase()
     }
 }
 
@@ -30,7 +32,7 @@ pub fn pack_href(code: &str) -> String {
 #[component]
 pub fn AdminCreditPacksPage() -> impl IntoView {
     let save = ServerAction::<AdminSaveCreditPack>::new();
-    let packs = Resource::new(move || save.version().get(), |_| admin_credit_packs());
+    let packs = data(move || save.version().get(), |_| admin_credit_packs());
     let query = use_query_map();
     let editing = Memo::new(move |_| query.read().get("code").unwrap_or_default());
     view! {
@@ -49,7 +51,7 @@ pub fn AdminCreditPacksPage() -> impl IntoView {
                             view! {
                                 {pack_table(list)}
                                 <PackForm pack=current save />
-                            }.into_any()
+                            }.erase()
                         }
                         Err(e) => refused(e),
                     }
@@ -61,7 +63,7 @@ pub fn AdminCreditPacksPage() -> impl IntoView {
 
 fn pack_table(list: Vec<CreditPackView>) -> impl IntoView {
     if list.is_empty() {
-        return view! { <p class="empty">"No credit packs yet."</p> }.into_any();
+        return view! { <p class="empty">"No credit packs yet."</p> }.erase();
     }
     view! {
         <table class="table" data-testid="admin-credit-packs">
@@ -78,7 +80,7 @@ fn pack_table(list: Vec<CreditPackView>) -> impl IntoView {
                         <td class="num">{format!("{}%", p.bonus_percent)}</td>
                         <td class="num" title=usd_nanos_exact(p.credit_nanos)>{usd_nanos(p.credit_nanos)}</td>
                         <td class="num">{p.valid_days}</td>
-                        <td>{p.stripe_price_id.clone().map(|s| view! { <code>{s}</code> }.into_any()).unwrap_or_else(|| view! { <span class="muted">"–"</span> }.into_any())}</td>
+                        <td>{p.stripe_price_id.clone().map(|s| view! { <code>{s}</code> }.erase()).unwrap_or_else(|| view! { <span class="muted">"–"</span> }.erase())}</td>
                         <td>{if p.active { "on sale" } else { "inactive" }}</td>
                         <td class="num">{p.sort_order}</td>
                         <td><a href=pack_href(&p.code)>"Edit"</a></td>
@@ -87,7 +89,7 @@ fn pack_table(list: Vec<CreditPackView>) -> impl IntoView {
             </tbody>
         </table>
     }
-    .into_any()
+    .erase()
 }
 
 /// Add a pack (empty) or edit one (prefilled). Saving the same code

@@ -10,6 +10,8 @@ use crate::components::confirm::ConfirmSubmit;
 use crate::components::format::{usd_nanos, usd_nanos_exact};
 use crate::components::{action_error, Loaded};
 use crate::components::format::format_time;
+use crate::data::data;
+use crate::erase::Erase;
 
 /// Whole cents as `$1,234.56`, exactly.
 pub fn cents_text(cents: i64) -> String {
@@ -37,7 +39,7 @@ pub fn invoice_csv_href(org_id: &str, invoice_id: &str) -> String {
 pub fn OrgStatus(id: Memo<String>, org_name: String) -> impl IntoView {
     let suspend = ServerAction::<AdminSuspendOrg>::new();
     let reactivate = ServerAction::<AdminReactivateOrg>::new();
-    let status = Resource::new(move || (id.get(), suspend.version().get(), reactivate.version().get()), |(id, ..)| admin_org_suspension(id));
+    let status = data(move || (id.get(), suspend.version().get(), reactivate.version().get()), |(id, ..)| admin_org_suspension(id));
     view! {
         <section class="card" data-testid="org-status">
             <h2>"Status"</h2>
@@ -58,7 +60,7 @@ pub fn OrgStatus(id: Memo<String>, org_name: String) -> impl IntoView {
                                             <input type="hidden" name="org_id" value=id.get_untracked() />
                                             <ConfirmSubmit label="Reactivate" describe />
                                         </ActionForm>
-                                    }.into_any()
+                                    }.erase()
                                 }
                                 None => {
                                     let reason = NodeRef::<leptos::html::Input>::new();
@@ -73,11 +75,11 @@ pub fn OrgStatus(id: Memo<String>, org_name: String) -> impl IntoView {
                                             <label>"Reason" <input name="reason" node_ref=reason required placeholder="unpaid invoices" /></label>
                                             <ConfirmSubmit label="Suspend" class="danger" describe />
                                         </ActionForm>
-                                    }.into_any()
+                                    }.erase()
                                 }
                             } />
                         }
-                        .into_any()
+                        .erase()
                     })
                 }}
             </Transition>
@@ -88,7 +90,7 @@ pub fn OrgStatus(id: Memo<String>, org_name: String) -> impl IntoView {
 #[component]
 pub fn OrgActivity(id: Memo<String>, org_name: String) -> impl IntoView {
     let adjust = ServerAction::<AdminAdjustCredits>::new();
-    let data = Resource::new(move || (id.get(), adjust.version().get()), |(id, _)| admin_org_activity(id));
+    let data = data(move || (id.get(), adjust.version().get()), |(id, _)| admin_org_activity(id));
     view! {
         <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
             {move || {
@@ -97,10 +99,10 @@ pub fn OrgActivity(id: Memo<String>, org_name: String) -> impl IntoView {
                     let result = data.await;
                     view! {
                         <Loaded result ok=move |value| match value {
-                            d => activity_view(d, id.get_untracked(), org_name, adjust).into_any(),
+                            d => activity_view(d, id.get_untracked(), org_name, adjust).erase(),
                         } />
                     }
-                    .into_any()
+                    .erase()
                 })
             }}
         </Transition>
@@ -131,7 +133,7 @@ fn activity_view(d: OrgActivityView, org_id: String, org_name: String, adjust: S
         </section>
         <section class="card" data-testid="org-keys">
             <h2>"API keys (" {keys.len()} ")"</h2>
-            {if keys.is_empty() { view! { <p class="empty">"No keys."</p> }.into_any() } else { view! {
+            {if keys.is_empty() { view! { <p class="empty">"No keys."</p> }.erase() } else { view! {
                 <table class="table">
                     <thead><tr><th>"Name"</th><th>"Prefix"</th><th>"Created"</th><th>"Last used"</th><th>"State"</th></tr></thead>
                     <tbody>{keys.into_iter().map(|k| view! {
@@ -142,7 +144,7 @@ fn activity_view(d: OrgActivityView, org_id: String, org_name: String, adjust: S
                         </tr>
                     }).collect_view()}</tbody>
                 </table>
-            }.into_any() }}
+            }.erase() }}
         </section>
         <section class="card" data-testid="org-credits">
             <h2>"Credits: " <span data-testid="credit-balance" title=usd_nanos_exact(credit_balance_nanos)>{usd_nanos(credit_balance_nanos)}</span></h2>
@@ -153,7 +155,7 @@ fn activity_view(d: OrgActivityView, org_id: String, org_name: String, adjust: S
                 <ConfirmSubmit label="Adjust credits" describe />
             </ActionForm>
             {action_error(adjust.value())}
-            {if credits.is_empty() { view! { <p class="empty">"No credit entries."</p> }.into_any() } else { view! {
+            {if credits.is_empty() { view! { <p class="empty">"No credit entries."</p> }.erase() } else { view! {
                 <table class="table">
                     <thead><tr><th>"When"</th><th>"Kind"</th><th class="num">"Amount"</th><th>"Description"</th><th>"Expires"</th></tr></thead>
                     <tbody>{credits.into_iter().map(|c| view! {
@@ -164,11 +166,11 @@ fn activity_view(d: OrgActivityView, org_id: String, org_name: String, adjust: S
                         </tr>
                     }).collect_view()}</tbody>
                 </table>
-            }.into_any() }}
+            }.erase() }}
         </section>
         <section class="card" data-testid="org-invoices">
             <h2>"Invoices (" {invoices.len()} ")"</h2>
-            {if invoices.is_empty() { view! { <p class="empty">"No invoices yet."</p> }.into_any() } else { view! {
+            {if invoices.is_empty() { view! { <p class="empty">"No invoices yet."</p> }.erase() } else { view! {
                 <table class="table">
                     <thead><tr><th>"Number"</th><th>"Period"</th><th>"Plan"</th><th>"Status"</th><th class="num">"Total"</th><th></th></tr></thead>
                     <tbody>{invoices.into_iter().map(|(i, csv)| {
@@ -182,11 +184,11 @@ fn activity_view(d: OrgActivityView, org_id: String, org_name: String, adjust: S
                         }
                     }).collect_view()}</tbody>
                 </table>
-            }.into_any() }}
+            }.erase() }}
         </section>
         <section class="card" data-testid="org-alerts">
             <h2>"Alerts (latest " {alerts.len()} ")"</h2>
-            {if alerts.is_empty() { view! { <p class="empty">"No alerts."</p> }.into_any() } else { view! {
+            {if alerts.is_empty() { view! { <p class="empty">"No alerts."</p> }.erase() } else { view! {
                 <table class="table">
                     <thead><tr><th>"When"</th><th>"Kind"</th><th>"Message"</th><th>"Acknowledged"</th></tr></thead>
                     <tbody>{alerts.into_iter().map(|a| view! {
@@ -196,11 +198,11 @@ fn activity_view(d: OrgActivityView, org_id: String, org_name: String, adjust: S
                         </tr>
                     }).collect_view()}</tbody>
                 </table>
-            }.into_any() }}
+            }.erase() }}
         </section>
         <section class="card" data-testid="org-audit">
             <h2>"Audit trail (latest " {audit.len()} ")"</h2>
-            {if audit.is_empty() { view! { <p class="empty">"No entries."</p> }.into_any() } else { view! {
+            {if audit.is_empty() { view! { <p class="empty">"No entries."</p> }.erase() } else { view! {
                 <table class="table audit">
                     <thead><tr><th>"When"</th><th>"Actor"</th><th>"Action"</th><th>"Result"</th><th>"Details"</th></tr></thead>
                     <tbody>{audit.into_iter().map(|e| view! {
@@ -211,7 +213,7 @@ fn activity_view(d: OrgActivityView, org_id: String, org_name: String, adjust: S
                         </tr>
                     }).collect_view()}</tbody>
                 </table>
-            }.into_any() }}
+            }.erase() }}
         </section>
     }
 }

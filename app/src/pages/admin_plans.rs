@@ -20,6 +20,8 @@ use crate::api::admin::{
 use crate::components::confirm::ConfirmSubmit;
 use crate::components::{action_error, ErrorMessage};
 use crate::components::format::format_time;
+use crate::data::data;
+use crate::erase::Erase;
 use crate::error::AppError;
 
 use crate::pages::plans::limit_cell;
@@ -62,16 +64,16 @@ fn slot_label(metric: Metric, period: Period) -> String {
 /// What to show when a server function refused: sign in, or the message.
 fn refused(e: AppError) -> AnyView {
     if e.is_unauthorized() {
-        view! { <Redirect path="/login" /> }.into_any()
+        view! { <Redirect path="/login" /> }.erase()
     } else {
-        view! { <ErrorMessage message=e.message /> }.into_any()
+        view! { <ErrorMessage message=e.message /> }.erase()
     }
 }
 
 /// Hard/soft as a select (a per-minute limit is always hard).
 fn hard_select(name: String, period: Period, hard: bool) -> AnyView {
     if period == Period::Minute {
-        return view! { <input type="hidden" name=name value="true" /> <span class="muted">"hard (rate)"</span> }.into_any();
+        return view! { <input type="hidden" name=name value="true" /> <span class="muted">"hard (rate)"</span> }.erase();
     }
     view! {
         <select name=name aria-label="Hard or soft">
@@ -79,7 +81,7 @@ fn hard_select(name: String, period: Period, hard: bool) -> AnyView {
             <option value="false" selected=!hard>"soft"</option>
         </select>
     }
-    .into_any()
+    .erase()
 }
 
 /// `/admin/plans`: the catalog with organization counts, and a create form.
@@ -92,7 +94,7 @@ pub fn AdminPlansPage() -> impl IntoView {
             navigate(&plan_href(&code), NavigateOptions::default());
         }
     });
-    let plans = Resource::new(|| (), |_| admin_plans());
+    let plans = data(|| (), |_| admin_plans());
     view! {
         <Title text="Plans · Admin · Tollbooth" />
         <div class="content standalone wide">
@@ -101,7 +103,7 @@ pub fn AdminPlansPage() -> impl IntoView {
             <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
                 {move || Suspend::new(async move {
                     match plans.await {
-                        Ok(list) => plan_list(list).into_any(),
+                        Ok(list) => plan_list(list).erase(),
                         Err(e) => refused(e),
                     }
                 })}
@@ -150,8 +152,8 @@ fn plan_list(list: Vec<PlanView>) -> impl IntoView {
                             <td class="nowrap">{if p.trial_days > 0 { format!("{} days", p.trial_days) } else { "none".to_string() }}</td>
                             <td class="small">{if limits.is_empty() { "Unlimited".to_string() } else { limits }}</td>
                             <td>{match p.archived_at {
-                                Some(t) => view! { <span class="badge">"archived " {format_time(t)}</span> }.into_any(),
-                                None => view! { "active" }.into_any(),
+                                Some(t) => view! { <span class="badge">"archived " {format_time(t)}</span> }.erase(),
+                                None => view! { "active" }.erase(),
                             }}</td>
                         </tr>
                     }
@@ -175,7 +177,7 @@ pub fn AdminPlanPage() -> impl IntoView {
             navigate("/admin/plans", NavigateOptions::default());
         }
     });
-    let plan = Resource::new(
+    let plan = data(
         move || (code.get(), save.version().get(), archive.version().get()),
         |(c, _, _)| admin_plan(c),
     );
@@ -186,8 +188,8 @@ pub fn AdminPlanPage() -> impl IntoView {
             <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
                 {move || Suspend::new(async move {
                     match plan.await {
-                        Ok(p) => plan_editor(p, save, archive, delete).into_any(),
-                        Err(e) if e.is_not_found() => view! { <h1>"Plan not found"</h1> }.into_any(),
+                        Ok(p) => plan_editor(p, save, archive, delete).erase(),
+                        Err(e) if e.is_not_found() => view! { <h1>"Plan not found"</h1> }.erase(),
                         Err(e) => refused(e),
                     }
                 })}
@@ -305,7 +307,7 @@ pub fn AdminOrgPage() -> impl IntoView {
     let move_plan = ServerAction::<AdminSetOrgPlan>::new();
     let set = ServerAction::<AdminSetOverride>::new();
     let clear = ServerAction::<AdminClearOverride>::new();
-    let data = Resource::new(
+    let data = data(
         move || (id.get(), move_plan.version().get(), set.version().get(), clear.version().get()),
         |(id, ..)| admin_org(id),
     );
@@ -328,9 +330,9 @@ pub fn AdminOrgPage() -> impl IntoView {
                                 <crate::pages::admin_trial::OrgTrial id paid_plans />
                                 <crate::pages::admin_org::OrgStatus id org_name=name.clone() />
                                 <crate::pages::admin_org::OrgActivity id org_name=name />
-                            }.into_any()
+                            }.erase()
                         }
-                        Err(e) if e.is_not_found() => view! { <h1>"Organization not found"</h1> }.into_any(),
+                        Err(e) if e.is_not_found() => view! { <h1>"Organization not found"</h1> }.erase(),
                         Err(e) => refused(e),
                     }
                 })}
@@ -438,8 +440,8 @@ fn override_table(
                     <th scope="row">{label.clone()}</th>
                     <td class="plan-value">{limit_cell(plan_limit.as_ref())}</td>
                     <td class="override-value">{match &overridden {
-                        Some(o) => view! { <strong>{limit_cell(o.as_ref())}</strong> " " <span class="badge override">"override"</span> }.into_any(),
-                        None => view! { <span class="muted">"–"</span> }.into_any(),
+                        Some(o) => view! { <strong>{limit_cell(o.as_ref())}</strong> " " <span class="badge override">"override"</span> }.erase(),
+                        None => view! { <span class="muted">"–"</span> }.erase(),
                     }}</td>
                     <td>
                         <ActionForm action=set attr:class="inline-form">
@@ -450,10 +452,10 @@ fn override_table(
                                 aria-label=format!("{label} override") inputmode="decimal" autocomplete="off" />
                             {hard_select("limit[hard]".into(), period, hard)}
                             {if period == Period::Minute {
-                                view! { <input type="hidden" name="limit[overage_usd]" value="" /> }.into_any()
+                                view! { <input type="hidden" name="limit[overage_usd]" value="" /> }.erase()
                             } else {
                                 view! { <input name="limit[overage_usd]" value=overage placeholder="overage $/unit" size="10"
-                                    aria-label=format!("{label} overage") inputmode="decimal" autocomplete="off" /> }.into_any()
+                                    aria-label=format!("{label} overage") inputmode="decimal" autocomplete="off" /> }.erase()
                             }}
                             <ConfirmSubmit label="Set override" class="small" describe=set_text />
                         </ActionForm>

@@ -7,6 +7,8 @@ use leptos::prelude::*;
 use crate::api::trials::{admin_org_trial, AdminCancelTrial, AdminExtendTrial, AdminStartTrial};
 use crate::components::format::readable_time;
 use crate::components::{action_error, Loaded};
+use crate::data::data;
+use crate::erase::Erase;
 use crate::pages::go_to;
 
 #[component]
@@ -21,7 +23,7 @@ pub fn OrgTrial(id: Memo<String>, paid_plans: Vec<(String, String)>) -> impl Int
             go_to(&format!("/admin/org?id={}", crate::url::encode_query(&id.get_untracked())));
         }
     });
-    let trial = Resource::new(move || (id.get(), extend.version().get()), |(id, _)| admin_org_trial(id));
+    let trial = data(move || (id.get(), extend.version().get()), |(id, _)| admin_org_trial(id));
     view! {
         <section class="card" data-testid="org-trial">
             <h2>"Trial"</h2>
@@ -72,7 +74,7 @@ pub fn OrgTrial(id: Memo<String>, paid_plans: Vec<(String, String)>) -> impl Int
                                             <button type="submit" class="small">"Start a trial"</button>
                                         </ActionForm>
                                     })}
-                                }.into_any()
+                                }.erase()
                             } />
                         }
                     })

@@ -11,6 +11,8 @@ use crate::api::alerts::{
 use crate::components::format::readable_time;
 use crate::components::layout::{use_org, use_org_id};
 use crate::components::{ErrorMessage, Loaded};
+use crate::data::data;
+use crate::erase::Erase;
 use crate::error::AppError;
 
 /// The form's label for a field the core names in its refusals.
@@ -54,7 +56,7 @@ fn form_error<T: 'static>(
 pub fn AlertSettingsPage() -> impl IntoView {
     let org_id = use_org_id();
     let can_manage = use_org().role.can_manage();
-    let settings = Resource::new(move || org_id.get(), get_alert_settings);
+    let settings = data(move || org_id.get(), get_alert_settings);
     view! {
         <Title text="Alert settings · Tollbooth" />
         <p><a href=move || format!("/o/{}/alerts", org_id.get())>"← Alerts"</a></p>
@@ -64,21 +66,21 @@ pub fn AlertSettingsPage() -> impl IntoView {
                 let result = settings.await;
                 view! {
                     <Loaded result ok=move |value| match value {
-                        s => view! { <SettingsForm settings=s can_manage /> }.into_any(),
+                        s => view! { <SettingsForm settings=s can_manage /> }.erase(),
                     } />
                 }
-                .into_any()
+                .erase()
             })}
         </Suspense>
         {if can_manage {
-            view! { <Webhooks /> }.into_any()
+            view! { <Webhooks /> }.erase()
         } else {
             view! {
                 <section class="card">
                     <h2>"Webhooks"</h2>
                     <p class="muted">"Only owners and admins can see and change webhook endpoints."</p>
                 </section>
-            }.into_any()
+            }.erase()
         }}
     }
 }
@@ -186,7 +188,7 @@ fn Webhooks() -> impl IntoView {
     let delete = ServerAction::<DeleteWebhook>::new();
     let enable = ServerAction::<EnableWebhook>::new();
     let subscribe = ServerAction::<SetWebhookEventTypes>::new();
-    let hooks = Resource::new(
+    let hooks = data(
         move || (org_id.get(), create.version().get(), delete.version().get(), enable.version().get(), subscribe.version().get()),
         |(org, ..)| list_webhooks(org),
     );
@@ -236,10 +238,10 @@ fn Webhooks() -> impl IntoView {
                                 <EndpointTable endpoints=w.endpoints org_id=org() delete enable subscribe />
                                 <h2>"Delivery log"</h2>
                                 <DeliveryLog deliveries=w.deliveries />
-                            }.into_any(),
+                            }.erase(),
                         } />
                     }
-                    .into_any()
+                    .erase()
                 })}
             </Transition>
         </section>
@@ -291,7 +293,7 @@ fn EndpointTable(
     subscribe: ServerAction<SetWebhookEventTypes>,
 ) -> impl IntoView {
     if endpoints.is_empty() {
-        return view! { <p class="empty">"No webhook endpoints yet."</p> }.into_any();
+        return view! { <p class="empty">"No webhook endpoints yet."</p> }.erase();
     }
     view! {
         <table class="table" data-testid="webhook-endpoints">
@@ -321,9 +323,9 @@ fn EndpointTable(
                             </td>
                             <td>
                                 {if e.enabled {
-                                    view! { <span class="badge ok">"active"</span> }.into_any()
+                                    view! { <span class="badge ok">"active"</span> }.erase()
                                 } else {
-                                    view! { <span class="badge danger">"disabled"</span> }.into_any()
+                                    view! { <span class="badge danger">"disabled"</span> }.erase()
                                 }}
                             </td>
                             <td class="num">{e.consecutive_failures}</td>
@@ -344,7 +346,7 @@ fn EndpointTable(
             </tbody>
         </table>
     }
-    .into_any()
+    .erase()
 }
 
 /// The delivery's outcome: the HTTP status, or the error when there was none.
@@ -360,7 +362,7 @@ pub fn delivery_result(d: &DeliveryView) -> String {
 #[component]
 fn DeliveryLog(deliveries: Vec<DeliveryView>) -> impl IntoView {
     if deliveries.is_empty() {
-        return view! { <p class="empty">"No deliveries yet. Each event sent to an endpoint is logged here."</p> }.into_any();
+        return view! { <p class="empty">"No deliveries yet. Each event sent to an endpoint is logged here."</p> }.erase();
     }
     view! {
         <div class="table-scroll">
@@ -388,7 +390,7 @@ fn DeliveryLog(deliveries: Vec<DeliveryView>) -> impl IntoView {
             </table>
         </div>
     }
-    .into_any()
+    .erase()
 }
 
 #[cfg(test)]

@@ -10,6 +10,8 @@ use crate::api::alerts::{list_alerts, AcknowledgeAlert, AcknowledgeAllAlerts};
 use crate::components::format::readable_time;
 use crate::components::layout::{use_org_id, AlertsChanged};
 use crate::components::{action_error, Loaded};
+use crate::data::data;
+use crate::erase::Erase;
 
 /// Who or what an alert is about, as a person reads it.
 pub fn scope_text(scope: &str, scope_id: Option<&str>) -> String {
@@ -43,7 +45,7 @@ pub fn AlertsPage() -> impl IntoView {
     let only_open = Memo::new(move |_| query.read().get("show").as_deref() == Some("unacknowledged"));
     let ack = ServerAction::<AcknowledgeAlert>::new();
     let ack_all = ServerAction::<AcknowledgeAllAlerts>::new();
-    let alerts = Resource::new(
+    let alerts = data(
         move || (org_id.get(), only_open.get(), ack.version().get(), ack_all.version().get()),
         |(org, open, ..)| list_alerts(org, open),
     );
@@ -94,16 +96,16 @@ pub fn AlertsPage() -> impl IntoView {
                                 "No alerts yet. They appear here when a budget reaches one of its thresholds, when spend \
                                  spikes, or when the error rate or latency passes the limits in the alert settings."
                             };
-                            view! { <p class="empty" data-testid="alerts-empty">{text}</p> }.into_any()
+                            view! { <p class="empty" data-testid="alerts-empty">{text}</p> }.erase()
                         }
                         list => view! {
                             <ul class="alerts" data-testid="alerts">
                                 {list.into_iter().map(|a| view! { <AlertItem alert=a org_id=org_id.get_untracked() ack /> }).collect_view()}
                             </ul>
-                        }.into_any(),
+                        }.erase(),
                     } />
                 }
-                .into_any()
+                .erase()
             })}
         </Transition>
     }
@@ -134,14 +136,14 @@ fn AlertItem(alert: AlertView, org_id: String, ack: ServerAction<AcknowledgeAler
                         <span class="muted">
                             "Acknowledged by " {by.unwrap_or_else(|| "someone".into())} " at " {readable_time(&at)}
                         </span>
-                    }.into_any(),
+                    }.erase(),
                     (_, None) => view! {
                         <ActionForm action=ack>
                             <input type="hidden" name="org_id" value=org_id />
                             <input type="hidden" name="alert_id" value=a.id.clone() />
                             <button type="submit" class="small">"Acknowledge"</button>
                         </ActionForm>
-                    }.into_any(),
+                    }.erase(),
                 }}
             </div>
         </li>

@@ -13,6 +13,8 @@ use crate::api::audit::{admin_audit, org_audit, AuditPageData, PAGE_ENTRIES};
 use crate::components::format::readable_time;
 use crate::components::layout::use_org_id;
 use crate::components::ErrorMessage;
+use crate::data::data;
+use crate::erase::Erase;
 use crate::error::AppError;
 use crate::url::encode_query;
 
@@ -48,7 +50,7 @@ pub fn filter_query(f: &AuditFilter) -> String {
 pub fn OrgAuditPage() -> impl IntoView {
     let org_id = use_org_id();
     let filter = use_filter();
-    let data = Resource::new(move || (org_id.get(), filter.get()), |(org, f)| org_audit(org, f));
+    let data = data(move || (org_id.get(), filter.get()), |(org, f)| org_audit(org, f));
     view! {
         <Title text="Audit log · Tollbooth" />
         <h1>"Audit log"</h1>
@@ -56,13 +58,13 @@ pub fn OrgAuditPage() -> impl IntoView {
             {move || Suspend::new(async move {
                 let csv = format!("/o/{}/audit.csv{}", org_id.get_untracked(), filter_query(&filter.get_untracked()));
                 match data.await {
-                    Ok(d) => audit_view(d, filter.get_untracked(), csv, false).into_any(),
+                    Ok(d) => audit_view(d, filter.get_untracked(), csv, false).erase(),
                     Err(e) if e.status == 403 => view! {
                         <p class="notice" data-testid="audit-owners-only">
                             "The audit log is for the organization's owners and admins only. Ask an owner if you need an entry from it."
                         </p>
-                    }.into_any(),
-                    Err(e) => view! { <ErrorMessage message=e.message /> }.into_any(),
+                    }.erase(),
+                    Err(e) => view! { <ErrorMessage message=e.message /> }.erase(),
                 }
             })}
         </Transition>
@@ -72,7 +74,7 @@ pub fn OrgAuditPage() -> impl IntoView {
 #[component]
 pub fn AdminAuditPage() -> impl IntoView {
     let filter = use_filter();
-    let data = Resource::new(move || filter.get(), admin_audit);
+    let data = data(move || filter.get(), admin_audit);
     view! {
         <Title text="Audit log · Admin · Tollbooth" />
         <div class="content standalone wide">
@@ -82,9 +84,9 @@ pub fn AdminAuditPage() -> impl IntoView {
                 {move || Suspend::new(async move {
                     let csv = format!("/admin/audit.csv{}", filter_query(&filter.get_untracked()));
                     match data.await {
-                        Ok(d) => audit_view(d, filter.get_untracked(), csv, true).into_any(),
-                        Err(e) if e.is_unauthorized() => view! { <Redirect path="/login" /> }.into_any(),
-                        Err(AppError { message, .. }) => view! { <ErrorMessage message /> }.into_any(),
+                        Ok(d) => audit_view(d, filter.get_untracked(), csv, true).erase(),
+                        Err(e) if e.is_unauthorized() => view! { <Redirect path="/login" /> }.erase(),
+                        Err(AppError { message, .. }) => view! { <ErrorMessage message /> }.erase(),
                     }
                 })}
             </Transition>
@@ -117,9 +119,9 @@ fn audit_view(d: AuditPageData, f: AuditFilter, csv: String, show_org: bool) -> 
             <p class="muted">"Showing the newest " {PAGE_ENTRIES} "; the CSV has every matching entry."</p>
         })}
         {if entries.is_empty() {
-            view! { <p class="empty">"No entries match."</p> }.into_any()
+            view! { <p class="empty">"No entries match."</p> }.erase()
         } else {
-            entry_table(entries, show_org, "audit-entries").into_any()
+            entry_table(entries, show_org, "audit-entries").erase()
         }}
     }
 }
@@ -141,8 +143,8 @@ fn entry_table(entries: Vec<AuditEntryView>, show_org: bool, testid: &'static st
                             <tr>
                                 <td class="nowrap">{readable_time(&e.at)}</td>
                                 {show_org.then(|| view! { <td>{match e.org_id.clone() {
-                                    Some(id) => view! { <a href=format!("/admin/org?id={id}")><code>{id.clone()}</code></a> }.into_any(),
-                                    None => view! { <span class="muted">"–"</span> }.into_any(),
+                                    Some(id) => view! { <a href=format!("/admin/org?id={id}")><code>{id.clone()}</code></a> }.erase(),
+                                    None => view! { <span class="muted">"–"</span> }.erase(),
                                 }}</td> })}
                                 <td>{e.actor_label.clone()} " " <span class="muted">"(" {e.actor_kind.clone()} ")"</span></td>
                                 <td><code>{e.action.clone()}</code></td>
@@ -173,7 +175,7 @@ fn report_view(r: AuditReport, from: String, to: String, time_zone: String, show
             </div>
             <h3>"Events by type"</h3>
             {if r.by_action.is_empty() {
-                view! { <p class="empty">"No events in this range."</p> }.into_any()
+                view! { <p class="empty">"No events in this range."</p> }.erase()
             } else {
                 view! {
                     <table class="table" data-testid="audit-by-action">
@@ -184,20 +186,20 @@ fn report_view(r: AuditReport, from: String, to: String, time_zone: String, show
                                 <td class="num">{a.failure}</td><td class="num">{a.denied}</td><td class="num">{a.occurrences}</td></tr>
                         }).collect_view()}</tbody>
                     </table>
-                }.into_any()
+                }.erase()
             }}
             <h3>"Security events"</h3>
             <p class="muted">"Failed sign-ins, refused access and rejected webhooks."</p>
             {if r.security.is_empty() {
-                view! { <p class="empty">"None in this range."</p> }.into_any()
+                view! { <p class="empty">"None in this range."</p> }.erase()
             } else {
-                entry_table(r.security, show_org, "audit-security").into_any()
+                entry_table(r.security, show_org, "audit-security").erase()
             }}
             <h3>"Failed operations"</h3>
             {if r.failed.is_empty() {
-                view! { <p class="empty">"None in this range."</p> }.into_any()
+                view! { <p class="empty">"None in this range."</p> }.erase()
             } else {
-                entry_table(r.failed, show_org, "audit-failed").into_any()
+                entry_table(r.failed, show_org, "audit-failed").erase()
             }}
         </section>
     }

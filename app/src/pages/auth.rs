@@ -10,11 +10,13 @@ use crate::api::auth::{whoami, Login, Signup};
 use crate::api::orgs::{get_invite, AcceptInvite};
 use crate::components::{action_error, ErrorMessage};
 use crate::components::format::format_time;
+use crate::data::data;
+use crate::erase::Erase;
 
 /// Redirects signed-in visitors away from the login and signup pages.
 #[component]
 fn RedirectIfSignedIn() -> impl IntoView {
-    let me = Resource::new(|| (), |_| whoami());
+    let me = data(|| (), |_| whoami());
     view! {
         <Suspense>
             {move || Suspend::new(async move {
@@ -101,8 +103,8 @@ pub fn SignupPage() -> impl IntoView {
 pub fn InvitePage() -> impl IntoView {
     let params = use_params_map();
     let token = move || params.read().get("token").unwrap_or_default();
-    let preview = Resource::new(token, get_invite);
-    let me = Resource::new(|| (), |_| whoami());
+    let preview = data(token, get_invite);
+    let me = data(|| (), |_| whoami());
     let accept = ServerAction::<AcceptInvite>::new();
     go_on_success(accept.value());
     view! {
@@ -134,12 +136,12 @@ pub fn InvitePage() -> impl IntoView {
                                 <button type="submit">"Accept invitation"</button>
                             </ActionForm>
                         }
-                        .into_any(),
+                        .erase(),
                         Err(e) => view! {
                             <h1>"Invitation"</h1>
                             <ErrorMessage message=e.message />
                         }
-                        .into_any(),
+                        .erase(),
                     }
                 })}
             </Suspense>

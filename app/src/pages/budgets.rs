@@ -17,6 +17,8 @@ use crate::api::budgets::{budget_targets, list_budgets, BudgetLine, CreateBudget
 use crate::components::layout::{use_org, use_org_id};
 use crate::components::{action_error, Loaded};
 use crate::components::UsdText;
+use crate::data::data;
+use crate::erase::Erase;
 
 pub use detail::BudgetPage;
 
@@ -116,7 +118,7 @@ pub fn BudgetsPage() -> impl IntoView {
     let org_id = use_org_id();
     let can_manage = use_org().role.can_manage();
     let create = ServerAction::<CreateBudget>::new();
-    let budgets = Resource::new(move || (org_id.get(), create.version().get()), |(org, _)| list_budgets(org));
+    let budgets = data(move || (org_id.get(), create.version().get()), |(org, _)| list_budgets(org));
     view! {
         <Title text="Budgets · Tollbooth" />
         <h1>"Budgets"</h1>
@@ -125,7 +127,7 @@ pub fn BudgetsPage() -> impl IntoView {
             Periods follow your organization's time zone; the forecast extends this period's spend at its rate so far."
         </p>
         {can_manage.then(|| {
-            let targets = Resource::new(move || org_id.get(), budget_targets);
+            let targets = data(move || org_id.get(), budget_targets);
             view! {
                 <section class="card" data-testid="budget-create">
                     <h2>"Create a budget"</h2>
@@ -158,11 +160,11 @@ pub fn BudgetsPage() -> impl IntoView {
                             <p class="empty" data-testid="budgets-empty">
                                 {if can_manage { "No budgets yet. Create one above." } else { "No budgets yet. Owners and admins can create them." }}
                             </p>
-                        }.into_any(),
-                        list => view! { <BudgetTable org_id=org_id.get_untracked() list /> }.into_any(),
+                        }.erase(),
+                        list => view! { <BudgetTable org_id=org_id.get_untracked() list /> }.erase(),
                     } />
                 }
-                .into_any()
+                .erase()
             })}
         </Transition>
     }

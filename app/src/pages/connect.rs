@@ -9,6 +9,8 @@ use leptos_meta::Title;
 use crate::api::providers::{connect_info, ConnectView};
 use crate::components::layout::use_org_id;
 use crate::components::Loaded;
+use crate::data::data;
+use crate::erase::Erase;
 
 /// The key placeholder shown in every snippet.
 pub const KEY_PLACEHOLDER: &str = "tb_live_…";
@@ -189,7 +191,7 @@ fn SnippetCard(snippet: Snippet) -> impl IntoView {
 #[component]
 pub fn ConnectPage() -> impl IntoView {
     let org_id = use_org_id();
-    let info = Resource::new(move || org_id.get(), connect_info);
+    let info = data(move || org_id.get(), connect_info);
     view! {
         <Title text="Connect · Tollbooth" />
         <h1>"Connect"</h1>
@@ -249,7 +251,7 @@ pub fn ConnectPage() -> impl IntoView {
                         }
                     } />
                 }
-                .into_any()
+                .erase()
             })}
         </Transition>
     }

@@ -10,6 +10,8 @@ use crate::api::keys::{list_api_keys, CreateApiKey, RevokeApiKey, SetApiKeyModel
 use crate::components::layout::{use_org, use_org_id};
 use crate::components::{action_error, Loaded};
 use crate::components::format::format_time;
+use crate::data::data;
+use crate::erase::Erase;
 
 /// A key's own rate limit as listed; without one only the plan's apply.
 pub fn rate_limit(per_minute: Option<i64>) -> String {
@@ -72,7 +74,7 @@ pub fn KeysPage() -> impl IntoView {
     let revoke = ServerAction::<RevokeApiKey>::new();
     let set_scopes = ServerAction::<SetApiKeyScopes>::new();
     let set_models = ServerAction::<SetApiKeyModels>::new();
-    let keys = Resource::new(
+    let keys = data(
         move || (org_id.get(), create.version().get(), revoke.version().get(), set_scopes.version().get(), set_models.version().get()),
         |(org, ..)| list_api_keys(org),
     );
@@ -127,7 +129,7 @@ pub fn KeysPage() -> impl IntoView {
                 let result = keys.await;
                 view! {
                     <Loaded result ok=move |value| match value {
-                        list if list.is_empty() => view! { <p class="empty">"No API keys yet."</p> }.into_any(),
+                        list if list.is_empty() => view! { <p class="empty">"No API keys yet."</p> }.erase(),
                         list => view! {
                             <table class="table">
                                 <thead><tr><th>"Name"</th><th>"Key"</th><th>"Created"</th><th>"Last used"</th><th>"Rate limit"</th><th>"Scopes"</th><th>"Models"</th><th>"Status"</th><th></th></tr></thead>
@@ -155,9 +157,9 @@ pub fn KeysPage() -> impl IntoView {
                                                                 <ScopeChoice initial=k.scopes />
                                                                 <button type="submit" class="secondary">"Save scopes"</button>
                                                             </ActionForm>
-                                                        }.into_any()
+                                                        }.erase()
                                                     } else {
-                                                        view! { <span>{scope_names(k.scopes)}</span> }.into_any()
+                                                        view! { <span>{scope_names(k.scopes)}</span> }.erase()
                                                     }}
                                                 </td>
                                                 <td data-testid="key-models">
@@ -171,9 +173,9 @@ pub fn KeysPage() -> impl IntoView {
                                                                     placeholder="all models" />
                                                                 <button type="submit" class="secondary">"Save models"</button>
                                                             </ActionForm>
-                                                        }.into_any()
+                                                        }.erase()
                                                     } else {
-                                                        view! { <span>{models}</span> }.into_any()
+                                                        view! { <span>{models}</span> }.erase()
                                                     }}
                                                 </td>
                                                 <td>{if revoked { "revoked" } else { "active" }}</td>
@@ -191,10 +193,10 @@ pub fn KeysPage() -> impl IntoView {
                                     }).collect_view()}
                                 </tbody>
                             </table>
-                        }.into_any(),
+                        }.erase(),
                     } />
                 }
-                .into_any()
+                .erase()
             })}
         </Transition>
     }

@@ -8,6 +8,8 @@ use crate::api::orgs::{list_members, ChangeRole, InviteMember, RemoveMember, Rev
 use crate::components::layout::{use_org, use_org_id};
 use crate::components::{action_error, Loaded};
 use crate::components::format::format_time;
+use crate::data::data;
+use crate::erase::Erase;
 
 fn role_options(selected: Role) -> impl IntoView {
     [Role::Member, Role::Admin, Role::Owner]
@@ -24,7 +26,7 @@ pub fn MembersPage() -> impl IntoView {
     let change = ServerAction::<ChangeRole>::new();
     let remove = ServerAction::<RemoveMember>::new();
     let revoke = ServerAction::<RevokeInvite>::new();
-    let data = Resource::new(
+    let data = data(
         move || (org_id.get(), invite.version().get(), change.version().get(), remove.version().get(), revoke.version().get()),
         |(org, ..)| list_members(org),
     );
@@ -73,9 +75,9 @@ pub fn MembersPage() -> impl IntoView {
                                                             <select name="role">{role_options(m.role)}</select>
                                                             <button type="submit" class="small">"Save"</button>
                                                         </ActionForm>
-                                                    }.into_any()
+                                                    }.erase()
                                                 } else {
-                                                    view! { <span>{m.role.as_str()}</span> }.into_any()
+                                                    view! { <span>{m.role.as_str()}</span> }.erase()
                                                 }}
                                             </td>
                                             <td>{format_time(m.joined_at)}</td>
@@ -114,10 +116,10 @@ pub fn MembersPage() -> impl IntoView {
                                     </tbody>
                                 </table>
                             })}
-                        }.into_any(),
+                        }.erase(),
                     } />
                 }
-                .into_any()
+                .erase()
             })}
         </Transition>
     }

@@ -53,6 +53,8 @@ use leptos_router::components::Redirect;
 
 use crate::api::auth::whoami;
 use crate::components::Loaded;
+use crate::data::data;
+use crate::erase::Erase;
 use crate::error::AppError;
 
 /// Full page load to `to` (so the shell re-renders with the new session).
@@ -74,7 +76,7 @@ pub(crate) fn go_on_success(value: impl Get<Value = Option<Result<String, AppErr
 /// `/`: the current organization when signed in, else the login page.
 #[component]
 pub fn Home() -> impl IntoView {
-    let me = Resource::new(|| (), |_| whoami());
+    let me = data(|| (), |_| whoami());
     view! {
         <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
             {move || Suspend::new(async move {
@@ -87,12 +89,12 @@ pub fn Home() -> impl IntoView {
                                 (None, true) => "/admin".to_string(),
                                 (None, false) => "/signup".to_string(),
                             };
-                            view! { <Redirect path=to /> }.into_any()
+                            view! { <Redirect path=to /> }.erase()
                         }
-                        None => view! { <Redirect path="/login" /> }.into_any(),
+                        None => view! { <Redirect path="/login" /> }.erase(),
                     } />
                 }
-                .into_any()
+                .erase()
             })}
         </Suspense>
     }

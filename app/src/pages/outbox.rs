@@ -8,10 +8,12 @@ use leptos_router::components::Redirect;
 use crate::api::alerts::admin_outbox;
 use crate::components::format::readable_time;
 use crate::components::ErrorMessage;
+use crate::data::data;
+use crate::erase::Erase;
 
 #[component]
 pub fn AdminOutboxPage() -> impl IntoView {
-    let mails = Resource::new(|| (), |_| admin_outbox());
+    let mails = data(|| (), |_| admin_outbox());
     view! {
         <Title text="Mail outbox · Admin · Tollbooth" />
         <div class="content standalone wide">
@@ -25,7 +27,7 @@ pub fn AdminOutboxPage() -> impl IntoView {
                 {move || Suspend::new(async move {
                     match mails.await {
                         Ok(list) if list.is_empty() => {
-                            view! { <p class="empty">"No alert mail yet."</p> }.into_any()
+                            view! { <p class="empty">"No alert mail yet."</p> }.erase()
                         }
                         Ok(list) => view! {
                             <table class="table outbox" data-testid="outbox">
@@ -55,9 +57,9 @@ pub fn AdminOutboxPage() -> impl IntoView {
                                     }).collect_view()}
                                 </tbody>
                             </table>
-                        }.into_any(),
-                        Err(e) if e.is_unauthorized() => view! { <Redirect path="/login" /> }.into_any(),
-                        Err(e) => view! { <ErrorMessage message=e.message /> }.into_any(),
+                        }.erase(),
+                        Err(e) if e.is_unauthorized() => view! { <Redirect path="/login" /> }.erase(),
+                        Err(e) => view! { <ErrorMessage message=e.message /> }.erase(),
                     }
                 })}
             </Suspense>

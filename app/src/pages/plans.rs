@@ -13,6 +13,8 @@ use tollbooth::pricing::NanoUsd;
 use crate::api::plans::list_plans;
 use crate::components::layout::use_org_id;
 use crate::components::Loaded;
+use crate::data::data;
+use crate::erase::Erase;
 
 /// The rows every plan comparison starts with, in the order people look for them.
 const MAIN_ROWS: [(Metric, Period, &str); 6] = [
@@ -85,7 +87,7 @@ pub fn comparison_rows(plans: &[PlanView]) -> Vec<(String, Vec<String>)> {
 #[component]
 pub fn PlansPage() -> impl IntoView {
     let org_id = use_org_id();
-    let data = Resource::new(move || org_id.get(), list_plans);
+    let data = data(move || org_id.get(), list_plans);
     view! {
         <Title text="Plans · Tollbooth" />
         <h1>"Plans"</h1>
@@ -97,11 +99,11 @@ pub fn PlansPage() -> impl IntoView {
                     <Loaded result ok=move |value| match value {
                         choice => {
                             let billing = format!("/o/{}/billing", org_id.get_untracked());
-                            comparison(choice.plans, choice.current, billing).into_any()
+                            comparison(choice.plans, choice.current, billing).erase()
                         }
                     } />
                 }
-                .into_any()
+                .erase()
             })}
         </Suspense>
     }
@@ -141,9 +143,9 @@ fn comparison(plans: Vec<PlanView>, current: String, billing: String) -> impl In
                             view! {
                                 <td class=if here { "plan current" } else { "plan" }>
                                     {if here {
-                                        view! { <span class="muted">"Your plan"</span> }.into_any()
+                                        view! { <span class="muted">"Your plan"</span> }.erase()
                                     } else {
-                                        view! { <a class="button-link" href=billing>"Choose " {p.name.clone()}</a> }.into_any()
+                                        view! { <a class="button-link" href=billing>"Choose " {p.name.clone()}</a> }.erase()
                                     }}
                                 </td>
                             }

@@ -15,6 +15,8 @@ use tollbooth::pricing::{Mode, PriceFields, PriceKind};
 use crate::api::prices::{admin_price_detail, admin_prices, AdminAddCustomModel, AdminOverridePrice, PriceDetail, PricesPage};
 use crate::components::{action_error, ErrorMessage};
 use crate::components::format::format_time;
+use crate::data::data;
+use crate::erase::Erase;
 use crate::error::AppError;
 use crate::url::encode_query;
 
@@ -55,9 +57,9 @@ fn since(ms: i64) -> String {
 /// What to show when a server function refused: sign in, or the message.
 fn refused(e: AppError) -> AnyView {
     if e.is_unauthorized() {
-        view! { <Redirect path="/login" /> }.into_any()
+        view! { <Redirect path="/login" /> }.erase()
     } else {
-        view! { <ErrorMessage message=e.message /> }.into_any()
+        view! { <ErrorMessage message=e.message /> }.erase()
     }
 }
 
@@ -102,7 +104,7 @@ pub fn PricesPage() -> impl IntoView {
         let get = |k: &str| q.get(k).unwrap_or_default();
         (get("q"), get("provider"), get("mode"), get("page").parse::<i64>().unwrap_or(1).max(1))
     });
-    let data = Resource::new(move || params.get(), |(q, provider, mode, page)| admin_prices(q, provider, mode, page));
+    let data = data(move || params.get(), |(q, provider, mode, page)| admin_prices(q, provider, mode, page));
     view! {
         <Title text="Price book · Tollbooth" />
         <div class="content standalone wide">
@@ -116,7 +118,7 @@ pub fn PricesPage() -> impl IntoView {
                 {move || Suspend::new(async move {
                     let (q, provider, mode, _) = params.get_untracked();
                     match data.await {
-                        Ok(page) => price_list(page, q, provider, mode).into_any(),
+                        Ok(page) => price_list(page, q, provider, mode).erase(),
                         Err(e) => refused(e),
                     }
                 })}
@@ -213,13 +215,13 @@ fn price_list(p: PricesPage, q: String, provider: String, mode: String) -> impl 
         {(pages > 1).then(|| view! {
             <nav class="pager" aria-label="Pages">
                 {match prev {
-                    Some(href) => view! { <a href=href rel="prev">"← Previous"</a> }.into_any(),
-                    None => view! { <span class="muted">"← Previous"</span> }.into_any(),
+                    Some(href) => view! { <a href=href rel="prev">"← Previous"</a> }.erase(),
+                    None => view! { <span class="muted">"← Previous"</span> }.erase(),
                 }}
                 <span>{format!("Page {} of {pages}", p.page)}</span>
                 {match next {
-                    Some(href) => view! { <a href=href rel="next">"Next →"</a> }.into_any(),
-                    None => view! { <span class="muted">"Next →"</span> }.into_any(),
+                    Some(href) => view! { <a href=href rel="next">"Next →"</a> }.erase(),
+                    None => view! { <span class="muted">"Next →"</span> }.erase(),
                 }}
             </nav>
         })}
@@ -235,7 +237,7 @@ fn last_import(imports: Vec<tollbooth::pricing::imports::ImportRecord>) -> impl 
         Trigger::FirstStart => "first start (shipped catalog)",
     };
     match imports.first().cloned() {
-        None => view! { <p class="muted" data-testid="last-import">"No import recorded yet."</p> }.into_any(),
+        None => view! { <p class="muted" data-testid="last-import">"No import recorded yet."</p> }.erase(),
         Some(last) => view! {
             <p data-testid="last-import">"Last imported " <b>{format_time(last.imported_at_ms)}</b> " from " <code>{last.source.clone()}</code>
                 " by " {how(last.trigger)} ": " {last.added} " added, " {last.changed} " changed, " {last.unchanged}
@@ -248,7 +250,7 @@ fn last_import(imports: Vec<tollbooth::pricing::imports::ImportRecord>) -> impl 
                     }).collect_view()}</ul>
                 </details>
             })}
-        }.into_any(),
+        }.erase(),
     }
 }
 
@@ -259,7 +261,7 @@ fn resolved_names(names: Vec<tollbooth::metering::unpriced::ResolvedName>) -> im
     view! {
         <h2>"Names resolved to another entry (" {names.len()} ")"</h2>
         {if names.is_empty() {
-            view! { <p class="empty">"Every event so far named its price-book entry exactly."</p> }.into_any()
+            view! { <p class="empty">"Every event so far named its price-book entry exactly."</p> }.erase()
         } else {
             view! {
                 <p class="muted">"Tried in this order: the exact name; the event's provider + \"/\" + name; the name without a known \
@@ -280,7 +282,7 @@ fn resolved_names(names: Vec<tollbooth::metering::unpriced::ResolvedName>) -> im
                         }).collect_view()}</tbody>
                     </table>
                 </div>
-            }.into_any()
+            }.erase()
         }}
     }
 }
@@ -291,7 +293,7 @@ pub fn PriceDetailPage() -> impl IntoView {
     let query = use_query_map();
     let name = Memo::new(move |_| query.read().get("name").unwrap_or_default());
     let save = ServerAction::<AdminOverridePrice>::new();
-    let detail = Resource::new(move || (name.get(), save.version().get()), |(n, _)| admin_price_detail(n));
+    let detail = data(move || (name.get(), save.version().get()), |(n, _)| admin_price_detail(n));
     view! {
         <Title text="Model price · Tollbooth" />
         <div class="content standalone wide">
@@ -299,12 +301,12 @@ pub fn PriceDetailPage() -> impl IntoView {
             <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
                 {move || Suspend::new(async move {
                     match detail.await {
-                        Ok(d) => model_view(d, save).into_any(),
+                        Ok(d) => model_view(d, save).erase(),
                         Err(e) if e.is_not_found() => view! {
                             <h1>"Model not found"</h1>
                             <p>"No model " <code>{name.get_untracked()}</code> " in the price book. "
                                 <a href=new_model_href(&name.get_untracked())>"Add it as a custom model"</a></p>
-                        }.into_any(),
+                        }.erase(),
                         Err(e) => refused(e),
                     }
                 })}

@@ -7,13 +7,15 @@ use crate::api::plans::{list_projects, CreateProject, SetProjectArchived};
 use crate::components::layout::use_org_id;
 use crate::components::{action_error, Loaded};
 use crate::components::format::format_time;
+use crate::data::data;
+use crate::erase::Erase;
 
 #[component]
 pub fn ProjectsPage() -> impl IntoView {
     let org_id = use_org_id();
     let create = ServerAction::<CreateProject>::new();
     let archive = ServerAction::<SetProjectArchived>::new();
-    let projects = Resource::new(
+    let projects = data(
         move || (org_id.get(), create.version().get(), archive.version().get()),
         |(org, _, _)| list_projects(org),
     );
@@ -42,7 +44,7 @@ pub fn ProjectsPage() -> impl IntoView {
                 let result = projects.await;
                 view! {
                     <Loaded result ok=move |value| match value {
-                        list if list.is_empty() => view! { <p class="empty">"No projects yet."</p> }.into_any(),
+                        list if list.is_empty() => view! { <p class="empty">"No projects yet."</p> }.erase(),
                         list => view! {
                             <table class="table" data-testid="projects">
                                 <thead><tr><th>"Name"</th><th>"Slug"</th><th>"Created"</th><th>"Status"</th><th></th></tr></thead>
@@ -69,10 +71,10 @@ pub fn ProjectsPage() -> impl IntoView {
                                     }).collect_view()}
                                 </tbody>
                             </table>
-                        }.into_any(),
+                        }.erase(),
                     } />
                 }
-                .into_any()
+                .erase()
             })}
         </Transition>
     }

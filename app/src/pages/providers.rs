@@ -10,6 +10,8 @@ use crate::api::providers::{list_providers, DeleteProvider, ProvidersOverview, S
 use crate::components::confirm::ConfirmSubmit;
 use crate::components::layout::{use_org, use_org_id};
 use crate::components::{action_error, Loaded};
+use crate::data::data;
+use crate::erase::Erase;
 
 /// Where a connection's calls go, as listed.
 pub fn base_url_text(c: &ProviderView) -> String {
@@ -43,7 +45,7 @@ pub fn ProvidersPage() -> impl IntoView {
     let can_manage = use_org().role.can_manage();
     let save = ServerAction::<SaveProvider>::new();
     let delete = ServerAction::<DeleteProvider>::new();
-    let overview = Resource::new(
+    let overview = data(
         move || (org_id.get(), save.version().get(), delete.version().get()),
         |(org, _, _)| list_providers(org),
     );
@@ -76,7 +78,7 @@ pub fn ProvidersPage() -> impl IntoView {
                         <Fallbacks defaults=o.defaults />
                     } />
                 }
-                .into_any()
+                .erase()
             })}
         </Transition>
     }
@@ -119,9 +121,9 @@ fn ProviderForm(save: ServerAction<SaveProvider>) -> impl IntoView {
                         <label>"Name"
                             <input name="name" required maxlength="40" pattern="[a-z][a-z0-9_\\-]*" placeholder="e.g. groq" autocomplete="off" />
                         </label>
-                    }.into_any()
+                    }.erase()
                 } else {
-                    view! { <input type="hidden" name="name" value=kind.get().as_str() /> }.into_any()
+                    view! { <input type="hidden" name="name" value=kind.get().as_str() /> }.erase()
                 }}
                 <label class="grow">
                     {move || if compatible() { "Base URL" } else { "Base URL (optional, to override the default)" }}
@@ -152,7 +154,7 @@ fn ProviderForm(save: ServerAction<SaveProvider>) -> impl IntoView {
 fn ConnectionList(connections: Vec<ProviderView>, can_manage: bool, delete: ServerAction<DeleteProvider>) -> impl IntoView {
     let org_id = use_org_id();
     if connections.is_empty() {
-        return view! { <p class="empty" data-testid="providers-empty">"No provider connections yet."</p> }.into_any();
+        return view! { <p class="empty" data-testid="providers-empty">"No provider connections yet."</p> }.erase();
     }
     view! {
         <table class="table" data-testid="providers">
@@ -186,7 +188,7 @@ fn ConnectionList(connections: Vec<ProviderView>, can_manage: bool, delete: Serv
             </tbody>
         </table>
     }
-    .into_any()
+    .erase()
 }
 
 /// Where calls go without the organization's own connection.

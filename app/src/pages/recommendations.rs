@@ -9,12 +9,14 @@ use crate::api::recommendations::{list_recommendations, DismissRecommendation};
 use crate::components::format::usd;
 use crate::components::layout::use_org_id;
 use crate::components::{action_error, Loaded};
+use crate::data::data;
+use crate::erase::Erase;
 
 #[component]
 pub fn RecommendationsPage() -> impl IntoView {
     let org_id = use_org_id();
     let dismiss = ServerAction::<DismissRecommendation>::new();
-    let recs = Resource::new(move || (org_id.get(), dismiss.version().get()), |(org, _)| list_recommendations(org));
+    let recs = data(move || (org_id.get(), dismiss.version().get()), |(org, _)| list_recommendations(org));
     let org = move || org_id.get_untracked();
     view! {
         <Title text="Recommendations · Tollbooth" />
@@ -41,15 +43,15 @@ pub fn RecommendationsPage() -> impl IntoView {
                                      cheaper equivalent or wasteful pattern shows here."
                                 )}</p>
                             </section>
-                        }.into_any(),
+                        }.erase(),
                         list => view! {
                             <div class="recommendations" data-testid="recommendations">
                                 {list.into_iter().map(|r| view! { <RecommendationCard r dismiss org=org() /> }).collect_view()}
                             </div>
-                        }.into_any(),
+                        }.erase(),
                     } />
                 }
-                .into_any()
+                .erase()
             })}
         </Transition>
     }

@@ -8,6 +8,8 @@ use leptos_meta::Title;
 use crate::api::orgs::{embed_origins, UpdateEmbedOrigins, UpdateOrg};
 use crate::components::{action_error, Loaded};
 use crate::components::layout::{use_org, use_org_id};
+use crate::data::data;
+use crate::erase::Erase;
 
 /// Common zones offered as suggestions; any IANA name is accepted.
 const ZONES: &[&str] = &[
@@ -70,7 +72,7 @@ pub fn SettingsPage() -> impl IntoView {
 fn EmbedOrigins(can_manage: bool) -> impl IntoView {
     let org_id = use_org_id();
     let update = ServerAction::<UpdateEmbedOrigins>::new();
-    let origins = Resource::new(move || (org_id.get(), update.version().get()), |(id, _)| embed_origins(id));
+    let origins = data(move || (org_id.get(), update.version().get()), |(id, _)| embed_origins(id));
     view! {
         <section class="card" data-testid="embed-origins">
             <h2>"Embed origins"</h2>
@@ -85,7 +87,7 @@ fn EmbedOrigins(can_manage: bool) -> impl IntoView {
                     view! {
                         <Loaded result ok=move |list| view! { <OriginsForm list update can_manage /> } />
                     }
-                    .into_any()
+                    .erase()
                 })}
             </Suspense>
             {action_error(update.value())}

@@ -15,6 +15,8 @@ use crate::api::users::{end_user, list_end_users, SaveUserLimitSettings, SetEndU
 use crate::components::format::{count, usd, usd_exact};
 use crate::components::layout::{use_org, use_org_id};
 use crate::components::{action_error, Loaded};
+use crate::data::data;
+use crate::erase::Erase;
 use crate::pages::usage::limits::{amounts, Meter};
 use crate::url::encode_query;
 
@@ -86,7 +88,7 @@ pub fn UsersPage() -> impl IntoView {
         q.with(|q| (q.get("q"), q.get("sort"), q.get("offset").and_then(|o| o.parse::<i64>().ok())))
     });
     let save = ServerAction::<SaveUserLimitSettings>::new();
-    let page = Resource::new(
+    let page = data(
         move || (org_id.get(), query.get(), save.version().get()),
         |(org, (search, sort, offset), _)| list_end_users(org, search, sort, offset),
     );
@@ -133,9 +135,9 @@ pub fn UsersPage() -> impl IntoView {
                                         <p class="muted">"Send a " <code>"user_id"</code> " with events (or OpenAI's " <code>"user"</code>
                                             ", Anthropic's " <code>"metadata.user_id"</code> " through the gateway) and each user shows here."</p>
                                     </section>
-                                }.into_any()
+                                }.erase()
                             } else {
-                                view! { <UsersTable org=org.clone() users=p.users /> }.into_any()
+                                view! { <UsersTable org=org.clone() users=p.users /> }.erase()
                             }}
                             <Pager total offset search sort />
                         }
@@ -205,8 +207,8 @@ fn UsersTable(org: String, users: Vec<EndUserRow>) -> impl IntoView {
                                             <span class="bar"><span style=format!("width: {}", crate::pages::usage::limits::bar_width(&l))></span></span>
                                             <span class="sub">{amounts(&l)}</span>
                                         </div>
-                                    }.into_any(),
-                                    None => view! { <span class="muted">"—"</span> }.into_any(),
+                                    }.erase(),
+                                    None => view! { <span class="muted">"—"</span> }.erase(),
                                 }}</td>
                                 <td><span class=format!("badge mode-{}", u.mode)>{mode_label(&u.mode)}</span>
                                     {(u.status == "free" && u.mode != "unlimited").then(|| view! { <span class="sub">"not limited"</span> })}</td>
@@ -260,7 +262,7 @@ pub fn UserPage() -> impl IntoView {
     let q = use_query_map();
     let user_id = Memo::new(move |_| q.with(|q| q.get("id")).unwrap_or_default());
     let set = ServerAction::<SetEndUserLimits>::new();
-    let data = Resource::new(move || (org_id.get(), user_id.get(), set.version().get()), |(org, user, _)| end_user(org, user));
+    let data = data(move || (org_id.get(), user_id.get(), set.version().get()), |(org, user, _)| end_user(org, user));
     view! {
         <Title text="End user · Tollbooth" />
         <p><A href=move || format!("/o/{}/users", org_id.get())>"← End users"</A></p>
@@ -294,7 +296,7 @@ fn UserDetail(limits: EndUserLimits, usage: EndUserUsage, set: ServerAction<SetE
             <Figures title="This month" f=limits.month.clone() />
         </div>
     }
-    .into_any();
+    .erase();
     let meters = (!limits.lines.is_empty())
         .then(|| {
             view! {
@@ -303,9 +305,9 @@ fn UserDetail(limits: EndUserLimits, usage: EndUserUsage, set: ServerAction<SetE
                     <ul class="meters">{limits.lines.clone().into_iter().map(|line| view! { <Meter line /> }).collect_view()}</ul>
                 </section>
             }
-            .into_any()
+            .erase()
         });
-    let form = view! { <OverrideForm limits=limits.clone() set /> }.into_any();
+    let form = view! { <OverrideForm limits=limits.clone() set /> }.erase();
     let daily = view! {
         <section class="card">
             <h2>"Last 30 days"</h2>
@@ -313,9 +315,9 @@ fn UserDetail(limits: EndUserLimits, usage: EndUserUsage, set: ServerAction<SetE
             <p><a href=events>"This user's events in the usage panel →"</a></p>
         </section>
     }
-    .into_any();
+    .erase();
     let models = if usage.models.is_empty() {
-        view! { <p class="empty">"No usage this month."</p> }.into_any()
+        view! { <p class="empty">"No usage this month."</p> }.erase()
     } else {
         view! {
             <table class="table" data-testid="user-models">
@@ -326,7 +328,7 @@ fn UserDetail(limits: EndUserLimits, usage: EndUserUsage, set: ServerAction<SetE
                 }).collect_view()}</tbody>
             </table>
         }
-        .into_any()
+        .erase()
     };
     view! {
         {head}

@@ -9,6 +9,7 @@ use crate::api::billing::BillingBuyCredits;
 use crate::components::action_error;
 use crate::components::format::readable_time;
 use crate::components::format::{date_label, usd_cents, usd_nanos, usd_nanos_exact};
+use crate::erase::Erase;
 
 /// "purchase" → "Purchase", "expiry" → "Expired".
 pub fn entry_kind(kind: &str) -> &str {
@@ -43,7 +44,7 @@ pub fn Credits(o: BillingOverview, act: bool, actions: Actions) -> AnyView {
             </p>
             <p class="muted small">"Credits pay usage charges beyond your plan when an invoice closes; the oldest credit is used first."</p>
             {if o.packs.is_empty() {
-                view! { <p class="empty">"No credit packs on sale."</p> }.into_any()
+                view! { <p class="empty">"No credit packs on sale."</p> }.erase()
             } else {
                 view! {
                     <table class="table" data-testid="credit-packs">
@@ -65,29 +66,29 @@ pub fn Credits(o: BillingOverview, act: bool, actions: Actions) -> AnyView {
                                                     on:click=move |_| { actions.buy.dispatch(BillingBuyCredits { org_id: org.clone(), pack: code.clone() }); }>
                                                     "Buy"
                                                 </button>
-                                            }.into_any(),
-                                            (true, false) => view! { <span class="muted small">"no Stripe price yet"</span> }.into_any(),
-                                            (false, _) => ().into_any(),
+                                            }.erase(),
+                                            (true, false) => view! { <span class="muted small">"no Stripe price yet"</span> }.erase(),
+                                            (false, _) => ().erase(),
                                         }}</td>
                                     </tr>
                                 }
                             }).collect_view()}
                         </tbody>
                     </table>
-                }.into_any()
+                }.erase()
             }}
             {action_error(actions.buy.value())}
             <h3>"Recent entries"</h3>
             <Entries entries=o.credit_entries />
         </section>
     }
-    .into_any()
+    .erase()
 }
 
 #[component]
 fn Entries(entries: Vec<CreditEntryView>) -> impl IntoView {
     if entries.is_empty() {
-        return view! { <p class="empty">"No credit yet."</p> }.into_any();
+        return view! { <p class="empty">"No credit yet."</p> }.erase();
     }
     view! {
         <table class="table" data-testid="credit-entries">
@@ -105,7 +106,7 @@ fn Entries(entries: Vec<CreditEntryView>) -> impl IntoView {
             </tbody>
         </table>
     }
-    .into_any()
+    .erase()
 }
 
 #[cfg(test)]

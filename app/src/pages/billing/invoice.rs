@@ -11,6 +11,8 @@ use crate::api::billing::billing_invoice;
 use crate::components::format::{date_label, usd_cents, usd_price};
 use crate::components::layout::use_org_id;
 use crate::components::ErrorMessage;
+use crate::data::data;
+use crate::erase::Erase;
 use crate::pages::NotFound;
 
 /// An overage line's "1,234,567 × $0.000002" (the unit price is a rate,
@@ -57,7 +59,7 @@ fn LinesTable(lines: Vec<InvoiceLineView>, total_cents: i64, #[prop(into)] testi
             </tfoot>
         </table>
     }
-    .into_any()
+    .erase()
 }
 
 /// The current period's invoice as it stands.
@@ -74,7 +76,7 @@ pub fn NextInvoice(preview: InvoiceView, balance_nanos: i64) -> AnyView {
             })}
         </section>
     }
-    .into_any()
+    .erase()
 }
 
 #[component]
@@ -83,7 +85,7 @@ pub fn InvoiceList(org_id: String, invoices: Vec<InvoiceView>) -> AnyView {
         <section class="card">
             <h2>"Invoices"</h2>
             {if invoices.is_empty() {
-                view! { <p class="empty">"No invoices yet: the first one closes at the end of this period."</p> }.into_any()
+                view! { <p class="empty">"No invoices yet: the first one closes at the end of this period."</p> }.erase()
             } else {
                 view! {
                     <table class="table" data-testid="invoices">
@@ -100,11 +102,11 @@ pub fn InvoiceList(org_id: String, invoices: Vec<InvoiceView>) -> AnyView {
                             }).collect_view()}
                         </tbody>
                     </table>
-                }.into_any()
+                }.erase()
             }}
         </section>
     }
-    .into_any()
+    .erase()
 }
 
 /// `/o/:org/invoices/:id`: one closed invoice, printable.
@@ -113,15 +115,15 @@ pub fn InvoicePage() -> impl IntoView {
     let org_id = use_org_id();
     let params = use_params_map();
     let id = Memo::new(move |_| params.read().get("id").unwrap_or_default());
-    let invoice = Resource::new(move || (org_id.get(), id.get()), |(org, id)| billing_invoice(org, id));
+    let invoice = data(move || (org_id.get(), id.get()), |(org, id)| billing_invoice(org, id));
     view! {
         <Title text="Invoice · Tollbooth" />
         <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match invoice.await {
-                    Ok(inv) => view! { <Invoice inv /> }.into_any(),
-                    Err(e) if e.is_not_found() => view! { <NotFound /> }.into_any(),
-                    Err(e) => view! { <ErrorMessage message=e.message /> }.into_any(),
+                    Ok(inv) => view! { <Invoice inv /> }.erase(),
+                    Err(e) if e.is_not_found() => view! { <NotFound /> }.erase(),
+                    Err(e) => view! { <ErrorMessage message=e.message /> }.erase(),
                 }
             })}
         </Suspense>
@@ -159,7 +161,7 @@ fn Invoice(inv: InvoiceView) -> AnyView {
             </div>
         </article>
     }
-    .into_any()
+    .erase()
 }
 
 #[cfg(test)]

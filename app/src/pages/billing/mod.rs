@@ -26,6 +26,8 @@ use crate::components::format::{date_label, day_month, usd_exact_of, usd_of};
 use crate::components::Usd;
 use crate::components::layout::{use_org, use_org_id};
 use crate::components::{action_error, Loaded};
+use crate::data::{data, Data};
+use crate::erase::Erase;
 use crate::pages::go_on_success;
 use crate::pages::plans::overage_label;
 
@@ -116,7 +118,7 @@ pub fn BillingPage() -> impl IntoView {
         }
     });
     let refresh = RwSignal::new(0u64);
-    let overview = Resource::new(
+    let overview = data(
         move || (org_id.get(), refresh.get(), actions.change.version().get(), actions.keep.version().get()),
         |(org, ..)| billing_overview(org),
     );
@@ -142,10 +144,10 @@ pub fn BillingPage() -> impl IntoView {
                 let result = overview.await;
                 view! {
                     <Loaded result ok=move |value| match value {
-                        o => view! { <Overview o can_manage actions /> }.into_any(),
+                        o => view! { <Overview o can_manage actions /> }.erase(),
                     } />
                 }
-                .into_any()
+                .erase()
             })}
         </Transition>
     }
@@ -156,7 +158,7 @@ pub fn BillingPage() -> impl IntoView {
 /// browser only (effects do not run on the server).
 fn watch_for_webhook(
     awaited: Awaited,
-    overview: Resource<Result<BillingOverview, crate::error::AppError>>,
+    overview: Data<Result<BillingOverview, crate::error::AppError>>,
     refresh: RwSignal<u64>,
     wait: RwSignal<Wait>,
 ) {
@@ -246,13 +248,13 @@ fn Overview(o: BillingOverview, can_manage: bool, actions: Actions) -> AnyView {
         <credits::Credits o=o.clone() act actions />
         <invoice::InvoiceList org_id invoices=o.invoices.clone() />
     }
-    .into_any()
+    .erase()
 }
 
 /// This calendar month's spend projected to its end, with the method.
 #[component]
 fn SpendProjection(org_id: String) -> impl IntoView {
-    let projection = Resource::new(move || org_id.clone(), spend_projection);
+    let projection = data(move || org_id.clone(), spend_projection);
     view! {
         <Transition>
             {move || Suspend::new(async move {
@@ -279,9 +281,9 @@ fn CurrentPlan(o: BillingOverview, act: bool, actions: Actions) -> AnyView {
             <p data-testid="subscription">
                 "Subscription: " <strong>{s.status.replace('_', " ")}</strong>
                 {match (s.cancel_at_period_end, renews) {
-                    (true, _) => view! { " · " <span class="badge danger">"cancels at period end"</span> }.into_any(),
-                    (false, Some(r)) => view! { " · renews " {r} }.into_any(),
-                    (false, None) => ().into_any(),
+                    (true, _) => view! { " · " <span class="badge danger">"cancels at period end"</span> }.erase(),
+                    (false, Some(r)) => view! { " · renews " {r} }.erase(),
+                    (false, None) => ().erase(),
                 }}
             </p>
         }
@@ -330,7 +332,7 @@ fn CurrentPlan(o: BillingOverview, act: bool, actions: Actions) -> AnyView {
             {action_error(actions.portal.value())}
         </section>
     }
-    .into_any()
+    .erase()
 }
 
 /// What the plan does beyond an included amount.
@@ -345,7 +347,7 @@ fn beyond(u: &IncludedUsage) -> String {
 #[component]
 fn UsageTable(usage: Vec<IncludedUsage>) -> impl IntoView {
     if usage.is_empty() {
-        return view! { <p class="empty">"Your plan sets no monthly limits."</p> }.into_any();
+        return view! { <p class="empty">"Your plan sets no monthly limits."</p> }.erase();
     }
     view! {
         <table class="table" data-testid="billing-usage">
@@ -365,7 +367,7 @@ fn UsageTable(usage: Vec<IncludedUsage>) -> impl IntoView {
             </tbody>
         </table>
     }
-    .into_any()
+    .erase()
 }
 
 #[cfg(test)]

@@ -9,6 +9,7 @@ use super::Actions;
 use crate::api::billing::{BillingChangePlan, BillingCheckout, BillingPreviewChange};
 use crate::components::action_error;
 use crate::components::format::{date_label, usd_cents};
+use crate::erase::Erase;
 
 /// The button a plan gets, if any.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,15 +60,15 @@ pub fn PlanChoices(o: BillingOverview, act: bool, can_manage: bool, actions: Act
                                         on:click=move |_| { actions.checkout.dispatch(BillingCheckout { org_id: org.clone(), plan: code.clone() }); }>
                                         "Upgrade"
                                     </button>
-                                }.into_any(),
+                                }.erase(),
                                 Some(PlanButton::Change) => view! {
                                     <button type="button" class="secondary"
                                         disabled=move || actions.preview.pending().get()
                                         on:click=move |_| { actions.preview.dispatch(BillingPreviewChange { org_id: org.clone(), plan: code.clone() }); }>
                                         "Change plan"
                                     </button>
-                                }.into_any(),
-                                None => ().into_any(),
+                                }.erase(),
+                                None => ().erase(),
                             }}
                             {unavailable.then(|| view! { <p class="muted small">"Not on sale here yet (no Stripe price)."</p> })}
                         </li>
@@ -85,7 +86,7 @@ pub fn PlanChoices(o: BillingOverview, act: bool, can_manage: bool, actions: Act
             })}
         </section>
     }
-    .into_any()
+    .erase()
 }
 
 /// What the page says once a change went through.
@@ -119,7 +120,7 @@ fn ChangePanel(preview: ChangePreview, org_id: String, actions: Actions) -> AnyV
                 "Continue to payment"
             </button>
         }
-        .into_any()
+        .erase()
     } else {
         view! {
             <button type="button" disabled=move || actions.change.pending().get()
@@ -127,7 +128,7 @@ fn ChangePanel(preview: ChangePreview, org_id: String, actions: Actions) -> AnyV
                 "Confirm"
             </button>
         }
-        .into_any()
+        .erase()
     };
     view! {
         <div class="card change-preview" data-testid="change-preview">
@@ -149,7 +150,7 @@ fn ChangePanel(preview: ChangePreview, org_id: String, actions: Actions) -> AnyV
             </div>
         </div>
     }
-    .into_any()
+    .erase()
 }
 
 #[cfg(test)]

@@ -9,6 +9,8 @@ use crate::api::billing::BillingCheckout;
 use crate::api::trials::{trial_panel, CancelTrial, StartTrial, TrialState};
 use crate::components::format::date_label;
 use crate::components::{action_error, Loaded};
+use crate::data::data;
+use crate::erase::Erase;
 use crate::pages::go_to;
 
 /// Loads the trial panel and shows it (nothing when there is nothing to say).
@@ -29,12 +31,12 @@ pub fn TrialCard(org_id: String, is_owner: bool, act: bool, actions: Actions) ->
             go_to(&again);
         }
     });
-    let panel = Resource::new(move || org_id.clone(), trial_panel);
+    let panel = data(move || org_id.clone(), trial_panel);
     view! {
         <Transition fallback=|| ()>
             {move || Suspend::new(async move {
                 let result = panel.await;
-                view! { <Loaded result ok=move |p| view! { <Panel p is_owner act actions start cancel /> }.into_any() /> }.into_any()
+                view! { <Loaded result ok=move |p| view! { <Panel p is_owner act actions start cancel /> }.erase() /> }.erase()
             })}
         </Transition>
     }
@@ -86,7 +88,7 @@ fn Panel(
                 {action_error(cancel.value())}
             </section>
         }
-        .into_any();
+        .erase();
     }
     match (p.offer, is_owner) {
         (Some(o), true) => {
@@ -103,9 +105,9 @@ fn Panel(
                     {action_error(start.value())}
                 </section>
             }
-            .into_any()
+            .erase()
         }
-        _ => ().into_any(),
+        _ => ().erase(),
     }
 }
 

@@ -13,6 +13,8 @@ use crate::components::layout::{use_org, use_org_id};
 use crate::components::{action_error, ErrorMessage};
 use crate::components::format::{usd, usd_exact};
 use crate::components::UsdText;
+use crate::data::{data, Data};
+use crate::erase::Erase;
 use crate::pages::NotFound;
 
 #[component]
@@ -29,7 +31,7 @@ pub fn BudgetPage() -> impl IntoView {
             navigate(&format!("/o/{}/budgets", org_id.get_untracked()), NavigateOptions::default());
         }
     });
-    let detail = Resource::new(
+    let detail = data(
         move || (org_id.get(), budget_id.get(), update.version().get()),
         |(org, id, _)| budget_detail(org, id),
     );
@@ -40,9 +42,9 @@ pub fn BudgetPage() -> impl IntoView {
         <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match detail.await {
-                    Ok(d) => view! { <Figures d=d.clone() /> }.into_any(),
-                    Err(e) if e.is_not_found() => view! { <NotFound /> }.into_any(),
-                    Err(e) => view! { <ErrorMessage message=e.message /> }.into_any(),
+                    Ok(d) => view! { <Figures d=d.clone() /> }.erase(),
+                    Err(e) if e.is_not_found() => view! { <NotFound /> }.erase(),
+                    Err(e) => view! { <ErrorMessage message=e.message /> }.erase(),
                 }
             })}
         </Transition>
@@ -74,8 +76,8 @@ fn Figures(d: BudgetOverview) -> impl IntoView {
         <p class="muted">
             {period_label(budget.period)} " budget for "
             {match budget.scope {
-                tollbooth::budgets::Scope::Organization => view! { "the whole organization" }.into_any(),
-                _ => view! { <ScopeCell budget=budget.clone() /> }.into_any(),
+                tollbooth::budgets::Scope::Organization => view! { "the whole organization" }.erase(),
+                _ => view! { <ScopeCell budget=budget.clone() /> }.erase(),
             }}
             " · this period: " {first} " – " {last.clone()} " (" {series.time_zone.clone()} ")"
             " · alerts at " {thresholds} " · at 100%: " {action}
@@ -113,10 +115,10 @@ fn Manage(
     budget_id: Memo<String>,
     update: ServerAction<UpdateBudget>,
     delete: ServerAction<DeleteBudget>,
-    detail: Resource<Result<BudgetOverview, crate::error::AppError>>,
+    detail: Data<Result<BudgetOverview, crate::error::AppError>>,
 ) -> impl IntoView {
     let org = org_id.clone();
-    let targets = Resource::new(move || org.clone(), budget_targets);
+    let targets = data(move || org.clone(), budget_targets);
     let org = StoredValue::new(org_id);
     view! {
         <Transition fallback=|| ()>

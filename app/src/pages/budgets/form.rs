@@ -6,6 +6,7 @@ use leptos::prelude::*;
 use tollbooth::budgets::{Action, BudgetPeriod, BudgetView, Scope, DEFAULT_THRESHOLDS};
 
 use crate::api::budgets::ScopeChoices;
+use crate::erase::Erase;
 
 const SCOPES: [Scope; 4] = [Scope::Organization, Scope::Project, Scope::User, Scope::ApiKey];
 const PERIODS: [BudgetPeriod; 3] = [BudgetPeriod::Daily, BudgetPeriod::Weekly, BudgetPeriod::Monthly];
@@ -36,7 +37,7 @@ pub fn BudgetFields(budget: Option<BudgetView>, targets: ScopeChoices) -> impl I
     let scope_field = move || {
         let (targets, current) = (targets.clone(), scope_id.clone());
         match scope.get() {
-            Scope::Organization => view! { <input type="hidden" name="scope_id" value="" /> }.into_any(),
+            Scope::Organization => view! { <input type="hidden" name="scope_id" value="" /> }.erase(),
             Scope::Project => view! {
                 <label>"Project id"
                     <input name="scope_id" required maxlength="128" list="budget-projects" value=current
@@ -45,18 +46,18 @@ pub fn BudgetFields(budget: Option<BudgetView>, targets: ScopeChoices) -> impl I
                         {targets.projects.into_iter().map(|(slug, name)| view! { <option value=slug>{name}</option> }).collect_view()}
                     </datalist>
                 </label>
-            }.into_any(),
+            }.erase(),
             Scope::User => view! {
                 <label>"User id"
                     <input name="scope_id" required maxlength="128" value=current autocomplete="off"
                         placeholder="the user_id your events carry" />
                 </label>
-            }.into_any(),
+            }.erase(),
             Scope::ApiKey if targets.api_keys.is_empty() && current.is_empty() => view! {
                 <label>"API key id"
                     <input name="scope_id" required maxlength="128" autocomplete="off" placeholder="no active keys" />
                 </label>
-            }.into_any(),
+            }.erase(),
             Scope::ApiKey => {
                 let known = targets.api_keys.iter().any(|(id, _)| *id == current);
                 view! {
@@ -71,7 +72,7 @@ pub fn BudgetFields(budget: Option<BudgetView>, targets: ScopeChoices) -> impl I
                             }).collect_view()}
                         </select>
                     </label>
-                }.into_any()
+                }.erase()
             }
         }
     };

@@ -11,6 +11,7 @@ use leptos::prelude::*;
 use crate::components::format::{count, percent, usd_rate};
 use crate::components::Usd;
 use crate::api::usage::{usage_breakdown, Breakdown, BreakdownRow, Dimension, PanelQuery};
+use crate::erase::Erase;
 
 /// Sortable columns.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -177,12 +178,12 @@ pub fn BreakdownTable(breakdowns: Vec<Breakdown>, state: TableState, org_id: Str
                 let d = dim.get();
                 let (rows, more) = match shown() {
                     Shown::Rows { rows, more } => (rows, more),
-                    Shown::Unavailable(why) => return view! { <p class="empty" data-testid="breakdown-unavailable">{why}</p> }.into_any(),
-                    Shown::Loading => return view! { <p class="loading" data-testid="breakdown-loading">"Loading…"</p> }.into_any(),
-                    Shown::Failed(message) => return view! { <p class="error" role="alert">{message}</p> }.into_any(),
+                    Shown::Unavailable(why) => return view! { <p class="empty" data-testid="breakdown-unavailable">{why}</p> }.erase(),
+                    Shown::Loading => return view! { <p class="loading" data-testid="breakdown-loading">"Loading…"</p> }.erase(),
+                    Shown::Failed(message) => return view! { <p class="error" role="alert">{message}</p> }.erase(),
                 };
                 if rows.is_empty() {
-                    return view! { <p class="empty">"No usage in this range."</p> }.into_any();
+                    return view! { <p class="empty">"No usage in this range."</p> }.erase();
                 }
                 let is_model = d == Dimension::Model;
                 view! {
@@ -204,11 +205,11 @@ pub fn BreakdownTable(breakdowns: Vec<Breakdown>, state: TableState, org_id: Str
                                 let all_unpriced = r.unpriced_events > 0 && r.events == r.unpriced_events;
                                 view! {
                                     <tr>
-                                        <td>{if r.name.is_empty() { view! { <span class="muted">"(none)"</span> }.into_any() } else { r.name.clone().into_any() }}</td>
+                                        <td>{if r.name.is_empty() { view! { <span class="muted">"(none)"</span> }.erase() } else { r.name.clone().erase() }}</td>
                                         <td class="num">{count(r.events)}</td>
                                         <td class="num">{count(r.input_tokens)}</td>
                                         <td class="num">{count(r.output_tokens)}</td>
-                                        <td class="num">{if all_unpriced { "unpriced".into_any() } else { view! { <Usd amount=r.cost /> }.into_any() }}
+                                        <td class="num">{if all_unpriced { "unpriced".erase() } else { view! { <Usd amount=r.cost /> }.erase() }}
                                             {(r.partial_events > 0).then(|| view! {
                                                 <span class="sub partial" title="Some units of these events have no price">{format!("{} partly priced", count(r.partial_events))}</span>
                                             })}
@@ -226,7 +227,7 @@ pub fn BreakdownTable(breakdowns: Vec<Breakdown>, state: TableState, org_id: Str
                         </tbody>
                     </table>
                     {(more > 0).then(|| view! { <p class="muted">{format!("{more} more with smaller cost not shown.")}</p> })}
-                }.into_any()
+                }.erase()
             }}
         </section>
     }

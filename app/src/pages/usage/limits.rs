@@ -8,6 +8,8 @@ use tollbooth::quota::{QuotaStatus, StatusLine};
 
 use crate::api::plans::org_quota;
 use crate::components::Loaded;
+use crate::data::data;
+use crate::erase::Erase;
 
 /// `2026-12-01T00:00:00+01:00` → `2026-12-01 00:00`: the reset as the
 /// organization's local time (the offset is the org's zone, already applied).
@@ -74,7 +76,7 @@ pub fn PlanLimits(org_id: String, #[prop(optional)] read_only: bool) -> impl Int
     let id = org_id.clone();
     // Read again when the shell's pulse says events were recorded.
     let changed = use_context::<crate::components::meter::UsagePulse>().map(|p| p.changed);
-    let quota = Resource::new(move || (id.clone(), changed.map_or(0, |c| c.get())), |(id, _)| org_quota(id));
+    let quota = data(move || (id.clone(), changed.map_or(0, |c| c.get())), |(id, _)| org_quota(id));
     // A Transition: a live refetch keeps the bars on screen until the new ones arrive.
     view! {
         <Transition>
@@ -84,10 +86,10 @@ pub fn PlanLimits(org_id: String, #[prop(optional)] read_only: bool) -> impl Int
                     let result = quota.await;
                     view! {
                         <Loaded result ok=move |value| match value {
-                            q => view! { <Limits org_id q read_only /> }.into_any(),
+                            q => view! { <Limits org_id q read_only /> }.erase(),
                         } />
                     }
-                    .into_any()
+                    .erase()
                 })
             }}
         </Transition>
@@ -114,13 +116,13 @@ fn Limits(org_id: String, q: QuotaStatus, read_only: bool) -> impl IntoView {
             </div>
             {if q.lines.is_empty() {
                 let note = if q.is_demo { "Demo mode: no limits apply; usage is tracked." } else { "No limits on this plan." };
-                view! { <p class="muted">{note}</p> }.into_any()
+                view! { <p class="muted">{note}</p> }.erase()
             } else {
                 view! {
                     <ul class="meters">
                         {q.lines.into_iter().map(|l| view! { <Meter line=l /> }).collect_view()}
                     </ul>
-                }.into_any()
+                }.erase()
             }}
         </section>
     }

@@ -23,6 +23,8 @@ use crate::components::Usd;
 use tollbooth::metering::projection::{change_text, Projection};
 use crate::components::meter::UsagePulse;
 use crate::components::ErrorMessage;
+use crate::data::data;
+use crate::erase::Erase;
 
 /// The panel's query from the URL.
 fn use_panel_query() -> Memo<PanelQuery> {
@@ -117,7 +119,7 @@ pub fn UsagePanel(org_id: Memo<String>, #[prop(optional)] admin: bool) -> impl I
         p.watch();
     }
     let changed = move || pulse.map_or(0, |p| p.changed.get());
-    let data = Resource::new(move || (org_id.get(), query.get(), changed()), |(org, q, _)| usage_panel(org, q));
+    let data = data(move || (org_id.get(), query.get(), changed()), |(org, q, _)| usage_panel(org, q));
     let live = RwSignal::new(false);
     Effect::new(move |prev: Option<(PanelQuery, u64)>| {
         let now = (query.get(), changed());
@@ -142,13 +144,13 @@ pub fn UsagePanel(org_id: Memo<String>, #[prop(optional)] admin: bool) -> impl I
             <Transition fallback=|| view! { <p class="loading">"Loading…"</p> } set_pending>
                 {move || Suspend::new(async move {
                     match data.await {
-                        Ok(u) => view! { <Panel org_id=org_id.get_untracked() home=home() u table query=query.get_untracked() /> }.into_any(),
+                        Ok(u) => view! { <Panel org_id=org_id.get_untracked() home=home() u table query=query.get_untracked() /> }.erase(),
                         Err(e) => {
                             // E.g. a hand-edited custom range: say why, offer a way back.
                             view! {
                                 <ErrorMessage message=e.message />
                                 <p><a href=home().href("")>"Show the last 30 days"</a></p>
-                            }.into_any()
+                            }.erase()
                         }
                     }
                 })}
@@ -172,9 +174,9 @@ fn Panel(org_id: String, home: PanelHome, u: PanelData, table: breakdown::TableS
         <RangeSummary range=u.range.clone() totals=u.totals.clone() days=u.daily.len() />
         {if u.totals.events == 0 {
             let hint = if home.member { "No usage in this range. Pick a longer range, or send events to POST /api/v1/events." } else { "No usage in this range." };
-            view! { <p class="empty card">{hint}</p> }.into_any()
+            view! { <p class="empty card">{hint}</p> }.erase()
         } else {
-            view! { <charts::Charts daily=u.daily.clone() models=u.breakdowns.first().map(|b| b.rows.clone()).unwrap_or_default() /> }.into_any()
+            view! { <charts::Charts daily=u.daily.clone() models=u.breakdowns.first().map(|b| b.rows.clone()).unwrap_or_default() /> }.erase()
         }}
         <breakdown::BreakdownTable breakdowns=u.breakdowns.clone() state=table org_id=org_id.clone() query />
         <UnpricedModels models=u.unpriced_models.clone() />

@@ -9,6 +9,7 @@ use super::PanelHome;
 use crate::components::format::count;
 use crate::components::Usd;
 use crate::api::usage::{RangeView, RecentEvent, RECENT_EVENTS};
+use crate::erase::Erase;
 
 const STATUSES: [&str; 3] = ["success", "error", "rate_limited"];
 
@@ -70,7 +71,7 @@ pub fn RecentActivity(home: PanelHome, range: RangeView, events: Vec<RecentEvent
             </Form>
             {if events.is_empty() {
                 let msg = if filtered { "No events match this filter in the range." } else { "No events in this range." };
-                view! { <p class="empty">{msg}</p> }.into_any()
+                view! { <p class="empty">{msg}</p> }.erase()
             } else {
                 view! {
                     <p class="muted">{format!("Latest {} events of the range, newest first.", RECENT_EVENTS)}</p>
@@ -91,7 +92,7 @@ pub fn RecentActivity(home: PanelHome, range: RangeView, events: Vec<RecentEvent
                                         {(e.cached_input_tokens > 0).then(|| view! { <span class="sub">{format!("{} cached", count(e.cached_input_tokens))}</span> })}
                                     </td>
                                     <td class="num">{count(e.output_tokens)}</td>
-                                    <td class="num">{match e.cost { Some(c) => view! { <Usd amount=c /> }.into_any(), None => "unpriced".into_any() }}
+                                    <td class="num">{match e.cost { Some(c) => view! { <Usd amount=c /> }.erase(), None => "unpriced".erase() }}
                                         {(!e.unpriced_units.is_empty()).then(|| view! {
                                             <span class="sub partial" data-testid="partial" title="These units have no price and are not in the cost">
                                                 {format!("partial: no price for {}", e.unpriced_units.join(", "))}
@@ -103,7 +104,7 @@ pub fn RecentActivity(home: PanelHome, range: RangeView, events: Vec<RecentEvent
                             }).collect_view()}
                         </tbody>
                     </table>
-                }.into_any()
+                }.erase()
             }}
         </section>
     }
