@@ -40,7 +40,7 @@ impl Family {
     /// The tokenizer of an OpenAI model, by its name (a `<connection>/`
     /// prefix or a date suffix does not matter).
     fn of(model: &str) -> Option<Family> {
-        let name = model.rsplit('/').next().unwrap_or(model);
+        let name = super::usage::model_name(model);
         let o200k = ["gpt-4o", "gpt-4.1", "gpt-4.5", "gpt-5", "o1", "o3", "o4", "chatgpt-4o", "gpt-oss"];
         let cl100k = ["gpt-4", "gpt-3.5", "text-embedding-3", "text-embedding-ada-002"];
         if o200k.iter().any(|p| name.starts_with(p)) {

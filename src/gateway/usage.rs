@@ -87,12 +87,18 @@ pub fn service_tier_named(name: &str) -> Option<ServiceTier> {
     }
 }
 
+/// A model's own name: without the `<connection>/` prefix under which a
+/// provider connection serves it.
+pub fn model_name(model: &str) -> &str {
+    model.rsplit('/').next().unwrap_or(model)
+}
+
 /// Whether `model` is one of OpenAI's chat search models
 /// (`gpt-4o-search-preview`, `gpt-5-search-api`, dated or behind a
 /// `<connection>/` prefix), which search the web before every answer
 /// without saying so in their usage: each call is one query.
 pub fn searches_every_call(model: &str) -> bool {
-    let name = model.rsplit('/').next().unwrap_or(model);
+    let name = model_name(model);
     name.contains("-search-preview") || name.contains("-search-api")
 }
 
