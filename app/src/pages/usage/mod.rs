@@ -129,7 +129,14 @@ pub fn UsagePanel(org_id: Memo<String>, #[prop(optional)] admin: bool) -> impl I
         now
     });
     let (pending, set_pending) = signal(false);
-    let pending = move || pending.try_get().unwrap_or(false) && !live.try_get().unwrap_or(false);
+    // Not read on the server, where the page renders once: there the
+    // Transition's isomorphic effect sets `pending` from another Tokio
+    // worker while the attributes below are rendered, and a signal read
+    // while it is being written panics (leptos reports it as "disposed":
+    // `try_get` fails only on a disposed signal, its inner read panics when
+    // the lock is taken), which killed the render and left the request
+    // unanswered. Busy is false until the browser has the page anyway.
+    let pending = move || !cfg!(feature = "ssr") && pending.try_get().unwrap_or(false) && !live.try_get().unwrap_or(false);
     let table = breakdown::TableState::default();
     view! {
         <limits::PlanLimits org_id=org_id.get_untracked() read_only=admin />
